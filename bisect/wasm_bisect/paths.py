@@ -1,0 +1,56 @@
+"""Where the tool keeps its caches, work directories and result store (never inside user files)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import platformdirs
+
+HOME_ENV = "WASM_BISECT_HOME"
+
+
+def home() -> Path:
+    """Root of everything the tool writes; `WASM_BISECT_HOME` overrides the platform cache dir."""
+    override = os.environ.get(HOME_ENV)
+    root = Path(override) if override else Path(platformdirs.user_cache_dir("wasm-bisect"))
+    return root.expanduser().resolve()
+
+
+def toolchains_dir() -> Path:
+    return home() / "toolchains"
+
+
+def tools_dir() -> Path:
+    return home() / "tools"
+
+
+def downloads_dir() -> Path:
+    return home() / "downloads"
+
+
+def work_dir() -> Path:
+    """Rendered variant crates, one directory per variant hash."""
+    return home() / "work"
+
+
+def vendor_dir() -> Path:
+    """Vendored dependency sets for toolchains whose cargo cannot reach crates.io, keyed by lock hash."""
+    return home() / "vendor"
+
+
+def locks_dir() -> Path:
+    return home() / "locks"
+
+
+def store_path() -> Path:
+    return home() / "store.sqlite3"
+
+
+def repo_root() -> Path:
+    """The source checkout (bisect/wasm_bisect/paths.py -> repo root)."""
+    return Path(__file__).resolve().parents[2]
+
+
+def builtin_templates_dir() -> Path:
+    return repo_root() / "templates"

@@ -1,0 +1,159 @@
+"""One real probe: provision -> render -> resolve -> build -> check -> Outcome; and the oracle the search asks."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import build, check, fsutil, paths, toolcache, toolchains
+from .errors import SearchAborted, WasmBisectError
+from .model import Outcome, Stage, Variant, Verdict
+from .store import Store
+from .templates import Template
+
+Progress = Callable[[str], None]
+
+
+def _quiet(_: str) -> None:
+    pass
+
+
+def _plan_skip(variant: Variant, *, allow_yanked: bool) -> str | None:
+    """The compatibility pre-filter: a reason to skip the cell before any build, or None."""
+    from . import compat, versions
+
+    if variant.bindgen.kind != "crates":
+        return None
+    rustc = variant.rustc.version
+    if not versions.is_release(rustc):
+        return None  # a channel or a path: known only after provisioning; the build itself will tell
+    return compat.incompatibility(rustc, variant.bindgen.version, allow_yanked=allow_yanked,
+                                  yanked=versions.yanked_bindgen())
+
+
+def probe(
+    variant: Variant,
+    template: Template,
+    *,
+    progress: Progress = _quiet,
+    on_stage: Callable[[Stage], None] | None = None,
+    repeat: int = 1,
+    threshold: int | None = None,
+) -> Outcome:
+    """Build and check one variant for real. Never raises for a problem of the cell or the environment."""
+    probe_dir = paths.work_dir() / variant.key
+    with fsutil.lock(f"probe-{variant.key}"):
+        timings: dict[str, float] = {}
+        if on_stage:
+            on_stage(Stage.PROVISION)
+        start = time.monotonic()
+        try:
+            toolchain = toolchains.resolve(variant.rustc, provision=True, progress=progress)
+            if variant.bindgen.kind != "crates":
+                raise WasmBisectError("git and path wasm-bindgen sources are not supported by this probe yet")
+            bindgen = toolcache.bindgen_cli(variant.bindgen.version, progress=progress)
+            wasm_pack = toolcache.wasm_pack(progress=progress)
+        except WasmBisectError as exc:
+            return Outcome(verdict=Verdict.ERROR, stage=Stage.PROVISION, reason=exc.one_line(),
+                           timings={"provision": round(time.monotonic() - start, 3)})
+        timings[str(Stage.PROVISION)] = round(time.monotonic() - start, 3)
+        built = build.build(variant=variant, template=template, toolchain=toolchain, bindgen=bindgen,
+                            wasm_pack=wasm_pack, probe_dir=probe_dir, on_stage=on_stage)
+        timings.update(built.timings)
+        logs = tuple(str(p) for p in sorted((probe_dir / "logs").glob("*.log")))
+        crate_dir = str(probe_dir / "crate")
+        if built.verdict is not None:
+            return Outcome(verdict=built.verdict, reason=built.reason, stage=built.stage, exit_code=built.exit_code,
+                           log_tail=_tail(built.log_tail), logs=logs, crate_dir=crate_dir,
+                           evidence=built.evidence, timings=timings)
+        assert built.pkg_module is not None
+        if on_stage:
+            on_stage(Stage.CHECK)
+        results: list[check.CheckResult] = []
+        check_log = probe_dir / "logs" / "check.log"
+        check_log.write_text("")
+        for _ in range(max(1, repeat)):
+            results.append(check.run_check(crate_dir=probe_dir / "crate", script=template.check_script,
+                                           pkg_module=built.pkg_module, params=variant.params,
+                                           timeout=template.timeout, failure_signature=template.failure_signature,
+                                           log=check_log))
+        timings[str(Stage.CHECK)] = round(sum(r.seconds for r in results), 3)
+        evidence = dict(built.evidence)
+        verdict_of = _agree(results, threshold or len(results))
+        if len(results) > 1:
+            evidence["repeats"] = [str(r.verdict) for r in results]
+        first = next(r for r in results if r.verdict == verdict_of) if verdict_of else results[0]
+        if verdict_of is None:
+            counts = {str(v): sum(r.verdict == v for r in results) for v in {r.verdict for r in results}}
+            raise SearchAborted(
+                f"check of {variant.short()} is flaky: {counts} over {len(results)} runs",
+                hint="raise --repeat, lower the threshold, or make the check deterministic",
+            )
+        return Outcome(verdict=first.verdict, reason=first.reason, stage=Stage.CHECK, exit_code=first.exit_code,
+                       log_tail=_tail(first.output_tail), logs=tuple(sorted({*logs, str(check_log)})),
+                       crate_dir=crate_dir, evidence=evidence, timings=timings)
+
+
+def _agree(results: list[check.CheckResult], threshold: int) -> Verdict | None:
+    for verdict in {r.verdict for r in results}:
+        if sum(r.verdict == verdict for r in results) >= threshold:
+            return verdict
+    return None
+
+
+def _tail(text: str, lines: int = 20) -> str:
+    return "\n".join(text.strip().splitlines()[-lines:])
+
+
+@dataclass
+class Oracle:
+    """Variant -> Outcome, answered from the store when possible, else by a real probe (then stored)."""
+
+    template: Template
+    store: Store
+    run_id: str | None = None
+    allow_yanked: bool = False
+    repeat: int = 1
+    threshold: int | None = None
+    progress: Progress = _quiet
+    on_probe: Callable[[Variant, Outcome, bool], None] | None = None
+    on_stage: Callable[[Variant, Stage], None] | None = None
+    built: int = 0
+    cached: int = 0
+    outcomes: dict[str, Outcome] = field(default_factory=dict)
+
+    def outcome(self, variant: Variant) -> Outcome:
+        if variant.key in self.outcomes:
+            return self.outcomes[variant.key]
+        th, ch = self.template.content_hash, self.template.check_hash
+        reason = _plan_skip(variant, allow_yanked=self.allow_yanked)
+        stored = self.store.get(variant, th, ch) if reason is None else None
+        cached = True
+        if reason is not None:
+            outcome = Outcome(verdict=Verdict.SKIP, stage=Stage.PLAN, reason=reason)
+            self.store.put(variant, th, ch, outcome)
+        elif stored is not None and stored.verdict is not Verdict.ERROR:
+            outcome = stored  # errors are infrastructure: worth retrying on the next run
+        else:
+            cached = False
+            stage_hook = (lambda s: self.on_stage(variant, s)) if self.on_stage else None  # noqa: E731
+            outcome = probe(variant, self.template, progress=self.progress, on_stage=stage_hook,
+                            repeat=self.repeat, threshold=self.threshold)
+            self.store.put(variant, th, ch, outcome)
+            self.built += 1
+        if cached:
+            self.cached += 1
+        if self.run_id:
+            self.store.record(self.run_id, variant, th, ch, outcome, cached=cached)
+        self.outcomes[variant.key] = outcome
+        if self.on_probe:
+            self.on_probe(variant, outcome, cached)
+        return outcome
+
+    def __call__(self, variant: Variant) -> Verdict:
+        return self.outcome(variant).verdict
+
+    def summary(self) -> dict[str, Any]:
+        return {"built": self.built, "from_store": self.cached}

@@ -1,0 +1,179 @@
+"""The only module that starts processes: echo the command, find the program, time-limit, kill process groups."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shlex
+import shutil
+import signal
+import subprocess
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import CommandFailed, CommandTimeout, ToolMissing
+
+# Echo hook: the CLI installs a printer; library use stays quiet.
+_echo: Callable[[str], None] | None = None
+KILL_GRACE_SECONDS = 3.0
+
+
+def set_echo(printer: Callable[[str], None] | None) -> None:
+    global _echo  # noqa: PLW0603 - one process-wide echo sink, like nox's logger
+    _echo = printer
+
+
+@dataclass(frozen=True, kw_only=True)
+class Completed:
+    argv: tuple[str, ...]
+    returncode: int
+    output: str  # combined stdout+stderr (tail only when streamed to a log)
+    seconds: float
+    timed_out: bool = False
+    signal: int | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0 and not self.timed_out
+
+
+def which(program: str, env: Mapping[str, str] | None = None) -> str:
+    """Absolute path of `program` on the PATH of `env` (or ours), or raise ToolMissing."""
+    path_var = (env or os.environ).get("PATH", os.defpath)
+    found = shutil.which(program, path=path_var)
+    if found is None:
+        raise ToolMissing(f"{program} not found on PATH", hint=f"install {program} or put it on PATH")
+    return found
+
+
+def quote(argv: Sequence[str | Path]) -> str:
+    return shlex.join(str(a) for a in argv)
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM the whole process group, then SIGKILL what is left: no orphans survive a timeout."""
+    for sig, wait in ((signal.SIGTERM, KILL_GRACE_SECONDS), (signal.SIGKILL, None)):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, sig)
+        try:
+            proc.wait(timeout=wait)
+        except subprocess.TimeoutExpired:
+            continue
+        # The leader is gone; stragglers in the group still get the SIGKILL.
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        return
+
+
+def run(
+    argv: Sequence[str | Path],
+    *,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    timeout: float | None = None,
+    log: Path | None = None,
+    check: bool = True,
+    tail_lines: int = 40,
+    what: str | None = None,
+    on_line: Callable[[str], None] | None = None,
+) -> Completed:
+    """Run `argv` (never through a shell) in its own process group.
+
+    Output goes to `log` when given (and the last `tail_lines` lines are kept), else it is captured whole.
+    `check` raises CommandFailed/CommandTimeout; otherwise the caller reads the Completed.
+    """
+    argv_s = tuple(str(a) for a in argv)
+    program = which(argv_s[0], env) if os.sep not in argv_s[0] else argv_s[0]
+    if os.sep in argv_s[0] and not Path(program).exists():
+        raise ToolMissing(f"{program} does not exist")
+    if _echo is not None:
+        _echo(f"+ {quote(argv_s)}")
+    start = time.monotonic()
+    log_handle = log.open("ab") if log is not None else None
+    if log_handle is not None:
+        log_handle.write(f"+ {quote(argv_s)}\n".encode())
+        log_handle.flush()
+    tail: deque[str] = deque(maxlen=tail_lines if log is not None else None)
+    try:
+        proc = subprocess.Popen(
+            [program, *argv_s[1:]],
+            env=dict(env) if env is not None else None,
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    except OSError as exc:
+        if log_handle is not None:
+            log_handle.close()
+        raise ToolMissing(f"cannot start {argv_s[0]}: {exc.strerror}") from exc
+
+    def pump() -> None:
+        assert proc.stdout is not None
+        for raw in proc.stdout:
+            if log_handle is not None:
+                log_handle.write(raw)
+            line = raw.decode(errors="replace").rstrip("\n")
+            tail.append(line)
+            if on_line is not None:
+                on_line(line)
+
+    reader = threading.Thread(target=pump, daemon=True)
+    reader.start()
+    timed_out = False
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        timed_out = True
+        _kill_group(proc)
+    except BaseException:
+        # Ctrl-C or SIGTERM in the parent: take the whole child group down with us.
+        _kill_group(proc)
+        raise
+    finally:
+        # The group leader may have exited while children still hold the pipe: reap them all.
+        if proc.poll() is not None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGKILL)
+        reader.join(timeout=10)
+        if proc.stdout is not None:
+            proc.stdout.close()
+        if log_handle is not None:
+            log_handle.close()
+    seconds = time.monotonic() - start
+    rc = proc.returncode
+    result = Completed(
+        argv=argv_s,
+        returncode=rc if rc is not None else -9,
+        output="\n".join(tail),
+        seconds=seconds,
+        timed_out=timed_out,
+        signal=-rc if rc is not None and rc < 0 else None,
+    )
+    if check and not result.ok:
+        label = what or Path(argv_s[0]).name
+        tail_text = "\n".join(list(tail)[-10:])
+        if timed_out:
+            raise CommandTimeout(
+                f"{label} did not finish within {timeout:.0f} s and was killed",
+                returncode=result.returncode,
+                log_tail=tail_text,
+            )
+        raise CommandFailed(
+            f"{label} failed with exit code {result.returncode}"
+            + (f" (log: {log})" if log is not None else ""),
+            returncode=result.returncode,
+            log_tail=tail_text,
+        )
+    return result
+
+
+def output(argv: Sequence[str | Path], **kwargs: object) -> str:
+    """Run and return the captured output (stripped); raises on failure."""
+    result = run(argv, **kwargs)  # type: ignore[arg-type]
+    return result.output.strip()

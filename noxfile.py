@@ -1,0 +1,78 @@
+"""Project sessions: lint, typecheck, unit tests, real end-to-end tests, the demo bisect, benchmarks, CI."""
+
+from __future__ import annotations
+
+import os
+
+import nox
+
+nox.options.sessions = ["lint", "typecheck", "tests"]
+nox.options.default_venv_backend = "venv"
+nox.options.reuse_existing_virtualenvs = True
+
+PYTHON = "3.11"
+# The demo grid: the built-in #4352 reproducer over two real compilers and eight wasm-bindgen releases.
+DEMO_ARGS = [
+    "bisect", "--template", "vec-of-structs",
+    "--rustc", "debian:1.63.0,debian:1.96.0",
+    "--bindgen", "0.2.92,0.2.93,0.2.95,0.2.96,0.2.97,0.2.98,0.2.99,0.2.100",
+    "--reference-types", "both",
+]
+
+
+def _install(session: nox.Session, *extras: str) -> None:
+    spec = f".[{','.join(extras)}]" if extras else "."
+    session.install("-e", spec)
+
+
+@nox.session(python=PYTHON)
+def lint(session: nox.Session) -> None:
+    """ruff over the package, tests, benchmarks and this file."""
+    session.install("ruff>=0.6")
+    session.run("ruff", "check", "bisect", "tests", "benchmarks", "noxfile.py")
+
+
+@nox.session(python=PYTHON)
+def typecheck(session: nox.Session) -> None:
+    """mypy --strict over the package."""
+    _install(session, "dev")
+    session.run("mypy")
+
+
+@nox.session(python=PYTHON)
+def tests(session: nox.Session) -> None:
+    """Fast unit tests: no real toolchain work (fakes only)."""
+    _install(session, "test")
+    session.run("pytest", "-m", "not real", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def real(session: nox.Session) -> None:
+    """End-to-end tests on real toolchains: provisions rustc 1.63.0/1.96.0, builds CLIs, probes, bisects."""
+    _install(session, "test")
+    session.run("pytest", "-m", "real", "-v", "-s", "--durations=0", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def demo(session: nox.Session) -> None:
+    """The main job: a real bisect of the built-in #4352 reproducer (vec-of-structs)."""
+    _install(session)
+    session.run("wasm-bisect", *DEMO_ARGS, *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def bench(session: nox.Session) -> None:
+    """Benchmarks; results go to benchmarks/results/."""
+    _install(session, "test")
+    session.run("python", "benchmarks/search_bench.py", "benchmarks/results/search.json")
+
+
+@nox.session(python=PYTHON)
+def ci(session: nox.Session) -> None:
+    """Everything CI runs, in order: lint, typecheck, unit tests, then the real end-to-end suite."""
+    _install(session, "test", "dev")
+    session.run("ruff", "check", "bisect", "tests", "benchmarks", "noxfile.py")
+    session.run("mypy")
+    session.run("pytest", "-m", "not real", "-q")
+    env = {"WASM_BISECT_CI": "1", **({"CI": os.environ["CI"]} if "CI" in os.environ else {})}
+    session.run("pytest", "-m", "real", "-v", "-s", "--durations=0", env=env)
