@@ -34,12 +34,14 @@ SPARSE_INDEX_CARGO = Version("1.68")  # older cargo only knows the git index on 
 LOCKFILE_V4_CARGO = Version("1.78")
 REFERENCE_TYPES_DEFAULT_RUSTC = Version("1.82")
 
-# wasm-pack progress lines that open a stage (their order in a build).
+# wasm-pack progress lines that open a stage, in build order. wasm-pack prints nothing when it starts
+# wasm-bindgen, so cargo's own "Finished" line marks that boundary; the package.json step marks the end.
+_BUILD_END = Stage.CHECK
 _STAGE_MARKERS: tuple[tuple[re.Pattern[str], Stage], ...] = (
     (re.compile(r"Compiling to Wasm"), Stage.CARGO_BUILD),
-    (re.compile(r"Installing wasm-bindgen|Running wasm-bindgen"), Stage.WASM_BINDGEN),
+    (re.compile(r"^\s*Finished .*target\(s\)"), Stage.WASM_BINDGEN),
     (re.compile(r"Optimizing wasm binaries"), Stage.WASM_OPT),
-    (re.compile(r"Done in|Your wasm pkg is ready"), Stage.CHECK),  # end of the build
+    (re.compile(r"Optional fields missing|Done in|Your wasm pkg is ready"), _BUILD_END),
 )
 _INFRA_PATTERNS = (
     "Not able to find or install a local",
@@ -338,7 +340,7 @@ def build(
     def on_line(line: str) -> None:
         before = clock.current
         clock.feed(line)
-        if on_stage and clock.current != before:
+        if on_stage and clock.current not in (before, _BUILD_END):
             on_stage(clock.current)
 
     with target_slot(toolchain) as target_dir:

@@ -323,11 +323,8 @@ def main() -> None:
     except typer.Abort:
         log.error("aborted")
         sys.exit(130)
-    except Exception as exc:  # click's usage errors
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        raise
+    except typer.TyperException as exc:  # click's usage errors, kept to one line like ours
+        message = getattr(exc, "format_message", lambda: str(exc))()
+        log.error(f"{message} (see --help)")
+        sys.exit(int(getattr(exc, "exit_code", 2)))
     sys.exit(rc if isinstance(rc, int) else 0)

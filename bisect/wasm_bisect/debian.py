@@ -6,6 +6,7 @@ apt-cache, apt-get download, dpkg-query and dpkg-deb through `tools.run`.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import re
@@ -98,7 +99,7 @@ _UPSTREAM_RE = re.compile(r"^(?:\d+:)?(\d+\.\d+\.\d+)")
 
 
 def upstream_version(debian_version: str) -> str | None:
-    """"1.96.0+dfsg1-1~deb12u2" -> "1.96.0"; None when it does not start with X.Y.Z."""
+    """ "1.96.0+dfsg1-1~deb12u2" -> "1.96.0"; None when it does not start with X.Y.Z."""
     match = _UPSTREAM_RE.match(debian_version)
     return match.group(1) if match else None
 
@@ -197,7 +198,9 @@ class Installed:
     """What dpkg says is installed: real packages with versions, and what they provide."""
 
     versions: Mapping[str, str] = field(default_factory=dict)
-    provides: Mapping[str, tuple[str | None, ...]] = field(default_factory=dict)  # virtual -> provided versions
+    provides: Mapping[str, tuple[str | None, ...]] = field(
+        default_factory=dict
+    )  # virtual -> provided versions
 
     def satisfies(self, dep: Dep) -> bool:
         version = self.versions.get(dep.name)
@@ -248,7 +251,11 @@ class Flavour:
 FLAVOURS: tuple[Flavour, ...] = (
     Flavour(source="rustc", rustc="rustc", cargo="cargo", src="rust-src", std_dev="libstd-rust-dev"),
     Flavour(
-        source="rustc-web", rustc="rustc-web", cargo="cargo-web", src="rust-web-src", std_dev="libstd-rust-web-dev"
+        source="rustc-web",
+        rustc="rustc-web",
+        cargo="cargo-web",
+        src="rust-web-src",
+        std_dev="libstd-rust-web-dev",
     ),
 )
 
@@ -296,11 +303,23 @@ def unknown_version_error(version: str, releases: Mapping[str, Release]) -> Usag
 # are found through absolute paths (/usr/lib/gcc, /lib64/ld-linux...) and cannot be relocated.
 SYSTEM_ONLY = frozenset(
     {
-        "libc6", "libc-dev", "libc6-dev", "libgcc-s1", "libstdc++6", "gcc", "clang", "c-compiler", "binutils",
-        "cc", "debconf", "dpkg",
+        "libc6",
+        "libc-dev",
+        "libc6-dev",
+        "libgcc-s1",
+        "libstdc++6",
+        "gcc",
+        "clang",
+        "c-compiler",
+        "binutils",
+        "cc",
+        "debconf",
+        "dpkg",
     }
-)  # fmt: skip
-SYSTEM_HINT = "install them with `apt-get install gcc binutils libc6-dev` (they cannot be unpacked side by side)"
+)
+SYSTEM_HINT = (
+    "install them with `apt-get install gcc binutils libc6-dev` (they cannot be unpacked side by side)"
+)
 
 _LLVM_RE = re.compile(r"^libllvm(\d+)$")
 
@@ -318,15 +337,13 @@ Lookup = Callable[[Sequence[str]], Mapping[str, Sequence[Paragraph]]]
 
 
 def _candidates(paragraphs: Sequence[Paragraph], dep: Dep) -> list[Paragraph]:
+    """Paragraphs of `dep.name` that meet its version relation, newest first."""
     fitting = [p for p in paragraphs if satisfies(p.get("Version", ""), dep.op, dep.version)]
-    # Newest first, without cmp_to_key: a simple selection by pairwise comparison.
-    ordered: list[Paragraph] = []
-    for para in fitting:
-        index = 0
-        while index < len(ordered) and compare_versions(ordered[index]["Version"], para["Version"]) >= 0:
-            index += 1
-        ordered.insert(index, para)
-    return ordered
+    return sorted(fitting, key=functools.cmp_to_key(_newer_first))
+
+
+def _newer_first(a: Paragraph, b: Paragraph) -> int:
+    return compare_versions(b["Version"], a["Version"])
 
 
 def plan_packages(
@@ -367,7 +384,8 @@ def plan_packages(
             for group in parse_depends(para.get("Provides", "")):
                 for prov in group:
                     if prov.name == dep.name and (
-                        dep.op is None or (prov.op == "=" and satisfies(prov.version or "", dep.op, dep.version))
+                        dep.op is None
+                        or (prov.op == "=" and satisfies(prov.version or "", dep.op, dep.version))
                     ):
                         return True
         return False
@@ -411,6 +429,15 @@ def plan_packages(
     )
 
 
+def newest(paragraphs: Sequence[Paragraph]) -> Paragraph:
+    """The paragraph with the highest Debian version."""
+    best = paragraphs[0]
+    for para in paragraphs[1:]:
+        if compare_versions(para["Version"], best["Version"]) > 0:
+            best = para
+    return best
+
+
 def llvm_major(paragraphs: Iterable[Paragraph]) -> int | None:
     """The LLVM major the Rust std links against (libllvmN in its Depends): picks lld-N for rust-lld."""
     for para in paragraphs:
@@ -423,7 +450,7 @@ def llvm_major(paragraphs: Iterable[Paragraph]) -> int | None:
 
 
 def pick_cargo(paragraphs: Sequence[Paragraph], flavour: Flavour, rustc_version: str) -> Paragraph | None:
-    """Newest cargo of the flavour whose own Depends accept this rustc (Debian's old cargo is versioned apart)."""
+    """Newest cargo of the flavour whose Depends accept this rustc (the old cargo has its own numbers)."""
     best: Paragraph | None = None
     for para in paragraphs:
         ok = True
@@ -472,7 +499,9 @@ class Apt:
             )
 
     def madison(self, names: Sequence[str]) -> list[MadisonRow]:
-        result = tools.run(["apt-cache", "madison", *names], env=self.env, timeout=APT_TIMEOUT, what="apt-cache")
+        result = tools.run(
+            ["apt-cache", "madison", *names], env=self.env, timeout=APT_TIMEOUT, what="apt-cache"
+        )
         return parse_madison(result.output)
 
     def show(self, names: Sequence[str]) -> dict[str, list[dict[str, str]]]:
@@ -496,13 +525,15 @@ class Apt:
     def installed(self) -> Installed:
         # dpkg-query expands the \t and \n escapes itself.
         fmt = r"${Package}\t${Version}\t${db:Status-Abbrev}\t${Provides}\n"
-        result = tools.run(["dpkg-query", "-W", "-f", fmt], env=self.env, timeout=APT_TIMEOUT, what="dpkg-query")
+        result = tools.run(
+            ["dpkg-query", "-W", "-f", fmt], env=self.env, timeout=APT_TIMEOUT, what="dpkg-query"
+        )
         return parse_dpkg_query(result.output)
 
     def download(
         self, paragraphs: Sequence[Paragraph], into: Path, *, log: Path | None = None
     ) -> tuple[list[Path], int]:
-        """Ensure a verified .deb of each paragraph is in `into`; returns the paths and how many were fetched."""
+        """Ensure a verified .deb of each paragraph is in `into`; return the paths and the number fetched."""
         into.mkdir(parents=True, exist_ok=True)
         wanted = {deb_filename(p): p for p in paragraphs}
         missing = [p for name, p in wanted.items() if not _deb_ok(into / name, p)]

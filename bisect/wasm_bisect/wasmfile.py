@@ -76,7 +76,7 @@ def parse_target_features(payload: bytes) -> list[str]:
 
 
 def read_target_features(wasm: bytes) -> list[str]:
-    """Features the linker recorded, e.g. ["+mutable-globals", "+reference-types"]; [] when there is no section.
+    """Features the linker recorded, e.g. ["+mutable-globals", "+reference-types"]; [] without a section.
 
     rustc >= 1.82 with the default std lists "+reference-types"; a module built against an mvp std has no
     `target_features` section at all, which is why "absent" and "empty" both read as [].

@@ -1,0 +1,915 @@
+"""The search: 1-D bisection with git-bisect semantics and the 2-D (rustc x wasm-bindgen) frontier.
+
+Pure: every answer comes from an oracle, and the search never touches I/O, so it is tested against
+simulated grids and benchmarked by probe count. SKIP and ERROR are both untestable for the search (it
+steps around them and never blames them); results report them apart.
+
+2-D strategy (`first_failing_pair`), assuming monotone failure (bad at (r, c) => bad at every
+(r' >= r, c' >= c)); the unknown is the staircase f(r) = first bad column of row r:
+
+1. Check the newest pair (R-1, W-1) fails, like git bisect's bad end.
+2. Bisect the last row for its first bad column c0 (ceil(log2 W) probes), then column c0 for its
+   first bad row r0 (ceil(log2 R)), then probe (r0, c0-1), so the first failing pair (r0, c0) rests
+   on direct evidence (and (0, 0) is known good without a probe of its own). mode="pair" stops here.
+3. Verify the corner with one probe: (r0-1, W-1) good proves every older rustc clean, and the
+   good (R-1, c0-1) already proves f(r) = c0 for r >= r0. A corner costs at most
+   ceil(log2 R) + ceil(log2 W) + 3 probes.
+4. If the verification fails, walk one more step of the staircase the same way (`walk_limit`, default
+   1: real boundaries rarely have more than two corners, and each failed verification is evidence of
+   a complex one), then hand what is left to a greedy search: probe the cell that splits the
+   staircases still consistent with the evidence most evenly (weighted by dynamic programming, each
+   corner weighing CORNER_WEIGHT so simpler boundaries count more). On uniformly random staircases
+   this stays within ~1.5x of the information-theoretic floor log2 C(R+W, R) (see
+   benchmarks/search_bench.py); a two-corner boundary costs about two corners' worth.
+
+Every probe feeds one knowledge base: per row, the columns known good (dominated by a good probe)
+and known bad (dominating a bad probe). Inference saves probes, so the search itself only probes
+cells it cannot infer; the verification probes (step 2, `verify_corners`) deliberately probe inferred
+cells, and a good probe that dominates a bad one is recorded as a violation of monotonicity instead
+of being explained away.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Generic, Literal, ParamSpec, TypeVar
+
+from .errors import SearchAborted, UsageError
+from .model import Verdict
+
+T = TypeVar("T")
+R = TypeVar("R")
+C = TypeVar("C")
+P = ParamSpec("P")
+
+Cell = tuple[int, int]
+Order = Literal["bindgen", "rustc"]
+Mode = Literal["pair", "full"]
+CORNER_WEIGHT = 0.25  # prior weight per staircase corner in the greedy phase (tuned with the benchmark)
+
+
+class Status(StrEnum):
+    FOUND = "found"  # the first new point / first failing pair is certain
+    RANGE = "range"  # untestable points hide it: it is one of `candidates`
+    FIRST_NOT_OLD = "first-not-old"  # the first point (oldest pair) is already new (bad)
+    LAST_NOT_NEW = "last-not-new"  # the last point (newest pair) is still old (good)
+    UNTESTABLE = "untestable"  # nothing could be tested
+    NON_MONOTONE = "non-monotone"  # evidence contradicts monotone failure (see `violations`)
+
+
+class FlakyPoint(SearchAborted):
+    """Repeated probes of one point disagreed: stop rather than bisect on a coin toss."""
+
+    def __init__(self, message: str, *, point: tuple[object, ...], counts: Mapping[Verdict, int]) -> None:
+        super().__init__(message, hint="rerun it, raise the repeat count, or make the check deterministic")
+        self.point = point
+        self.counts = dict(counts)
+        self.probe_log: tuple[Probe, ...] | tuple[CellProbe, ...] = ()  # filled in by the search
+
+
+def repeat_oracle(
+    oracle: Callable[P, Verdict],
+    n: int,
+    threshold: int | None = None,
+    *,
+    label: Callable[..., str] | None = None,
+) -> Callable[P, Verdict]:
+    """Ask `oracle` up to `n` times per point and return the verdict at least `threshold` runs agree on
+    (default: all n). Raises FlakyPoint (a SearchAborted, exit code 3) naming the point otherwise.
+
+    Stops early once a verdict reaches the threshold or none still can. `threshold` must be a strict
+    majority so two verdicts can never both qualify.
+    """
+    need = n if threshold is None else threshold
+    if n < 1 or not n / 2 < need <= n:
+        raise UsageError(
+            f"repeat threshold {need} of {n} runs is not a strict majority", hint=f"use {n // 2 + 1}..{n}"
+        )
+
+    def repeated(*args: P.args, **kwargs: P.kwargs) -> Verdict:
+        counts: Counter[Verdict] = Counter()
+        for done in range(1, n + 1):
+            verdict = oracle(*args, **kwargs)
+            counts[verdict] += 1
+            if counts[verdict] >= need:
+                return verdict
+            if max(counts.values()) + (n - done) < need:
+                break
+        name = label(*args, **kwargs) if label else " x ".join(str(a) for a in args)
+        seen = ", ".join(f"{v} {k}" for v, k in sorted(counts.items(), key=lambda kv: -kv[1]))
+        raise FlakyPoint(
+            f"flaky result for {name}: {seen} in {sum(counts.values())} runs (need {need} to agree)",
+            point=tuple(args),
+            counts=counts,
+        )
+
+    return repeated
+
+
+# --- 1-D: least_failing ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Probe:
+    index: int
+    verdict: Verdict
+
+
+@dataclass(frozen=True, kw_only=True)
+class Bisection(Generic[T]):
+    """Where the new side starts along an ordered list (indexes into `items`)."""
+
+    status: Status
+    items: tuple[T, ...]
+    first_new: int | None  # set only when certain
+    candidates: tuple[int, ...]  # what it may be: (first_new,) when certain
+    maybe_none: bool  # untestable points at the end: perhaps nothing is new
+    last_old: int | None
+    old_term: str
+    new_term: str
+    probes: int
+    log: tuple[Probe, ...]
+    message: str
+
+    def __bool__(self) -> bool:
+        return self.status is Status.FOUND
+
+    @property
+    def first_bad(self) -> int | None:
+        """The first point on the new side (the first bad one with the default terms)."""
+        return self.first_new
+
+    @property
+    def skipped(self) -> tuple[int, ...]:
+        return tuple(p.index for p in self.log if p.verdict is Verdict.SKIP)
+
+    @property
+    def errors(self) -> tuple[int, ...]:
+        return tuple(p.index for p in self.log if p.verdict is Verdict.ERROR)
+
+
+def _median(candidates: Sequence[int]) -> int:
+    """Median of the still-testable candidates: the midpoint, or, when it was untestable, its
+    neighbours outward, alternating sides as more of them turn out untestable (git bisect's skip)."""
+    return candidates[len(candidates) // 2]
+
+
+def least_failing(
+    items: Sequence[T],
+    oracle: Callable[[T], Verdict],
+    *,
+    old_term: str = "good",
+    new_term: str = "bad",
+    known_old: int | None = None,
+    known_new: int | None = None,
+    new_verdict: Verdict = Verdict.BAD,
+    untestable: Callable[[T], str | None] | None = None,
+    describe: Callable[[T], str] = str,
+) -> Bisection[T]:
+    """Find the first point whose verdict is `new_verdict`, assuming old...old new...new.
+
+    Unknown ends are probed first (a wrong end gives FIRST_NOT_OLD / LAST_NOT_NEW, not an exception);
+    `known_old`/`known_new` are trusted indexes. Each point is asked at most once. Points for which
+    `untestable` gives a reason are treated as skipped without asking.
+    """
+    n = len(items)
+    lower = 0 if known_old is None else known_old
+    upper = n - 1 if known_new is None else known_new
+    if not 0 <= lower < upper < n:
+        raise UsageError(
+            f"nothing to bisect between {lower} and {upper} in a list of {n}",
+            hint="give at least two points, the known old one first",
+        )
+    if not new_verdict.testable:
+        raise UsageError(f"new verdict must be good or bad, not {new_verdict}")
+    answers: dict[int, Verdict] = {}
+    blocked: set[int] = set()
+    log: list[Probe] = []
+
+    def side(index: int) -> Literal["old", "new", "untestable"]:
+        if index not in answers and index not in blocked:
+            if untestable is not None and untestable(items[index]):
+                blocked.add(index)
+            else:
+                try:
+                    verdict = oracle(items[index])
+                except FlakyPoint as exc:
+                    exc.probe_log = tuple(log)
+                    raise
+                answers[index] = verdict
+                log.append(Probe(index, verdict))
+                if not verdict.testable:
+                    blocked.add(index)
+        if index in blocked:
+            return "untestable"
+        return "new" if answers[index] is new_verdict else "old"
+
+    def finish(status: Status, message: str, *, lo: int, hi: int) -> Bisection[T]:
+        if status is Status.FOUND:
+            candidates: tuple[int, ...] = (hi,)
+        elif status in (Status.RANGE, Status.UNTESTABLE):
+            candidates = tuple(range(lo + 1, min(hi, n - 1) + 1))
+        else:
+            candidates = ()
+        errors = sum(p.verdict is Verdict.ERROR for p in log)
+        untested = len(blocked & set(range(lo + 1, hi)))
+        if untested and status is not Status.FOUND:
+            detail = f", {errors} of them errors" if errors else ""
+            message += f" ({untested} untestable{detail})"
+        return Bisection(
+            status=status, items=tuple(items), first_new=hi if status is Status.FOUND else None,
+            candidates=candidates, maybe_none=status in (Status.RANGE, Status.UNTESTABLE) and hi == n,
+            last_old=lo if lo >= 0 and status in (Status.FOUND, Status.RANGE) else None,
+            old_term=old_term, new_term=new_term, probes=len(log), log=tuple(log), message=message,
+        )
+
+    lo = -1 if known_old is None else known_old  # -1 and n are sentinels: not seen, only assumed
+    hi = n if known_new is None else known_new
+    if known_old is None:
+        first = side(0)
+        if first == "new":
+            return finish(Status.FIRST_NOT_OLD,
+                          f"the first point {describe(items[0])} is not {old_term}: it is {new_term}",
+                          lo=-1, hi=0)
+        if first == "old":
+            lo = 0
+    if known_new is None:
+        last = side(n - 1)
+        if last == "old":
+            return finish(Status.LAST_NOT_NEW,
+                          f"the last point {describe(items[-1])} is not {new_term}: it is {old_term}",
+                          lo=n - 1, hi=n)
+        if last == "new":
+            hi = n - 1
+    while candidates := [i for i in range(lo + 1, hi) if i not in blocked]:
+        probe = _median(candidates)
+        outcome = side(probe)
+        if outcome == "old":
+            lo = probe
+        elif outcome == "new":
+            hi = probe
+    if lo + 1 == hi and hi < n:
+        text = f"the first {new_term} point is {describe(items[hi])}"
+        if lo >= 0:
+            text += f" (the last {old_term} is {describe(items[lo])})"
+        return finish(Status.FOUND, text, lo=lo, hi=hi)
+    if lo < 0 and hi == n:
+        return finish(Status.UNTESTABLE, "no point could be tested", lo=lo, hi=hi)
+    first_text, last_text = describe(items[lo + 1]), describe(items[min(hi, n - 1)])
+    text = f"the first {new_term} point is one of {first_text}..{last_text}"
+    if hi == n:
+        text = (f"no point tested {new_term}; the first {new_term} point, if any, "
+                f"is one of {first_text}..{last_text}")
+    elif lo < 0:
+        text += f"; no point before it tested {old_term}"
+    return finish(Status.RANGE, text, lo=lo, hi=hi)
+
+
+def find_fix(
+    items: Sequence[T],
+    oracle: Callable[[T], Verdict],
+    *,
+    known_broken: int | None = None,
+    known_fixed: int | None = None,
+    untestable: Callable[[T], str | None] | None = None,
+    describe: Callable[[T], str] = str,
+) -> Bisection[T]:
+    """Find the first point that passes again (old = broken = BAD, new = fixed = GOOD); the probe log
+    keeps the oracle's own verdicts."""
+    return least_failing(
+        items, oracle, old_term="broken", new_term="fixed", known_old=known_broken, known_new=known_fixed,
+        new_verdict=Verdict.GOOD, untestable=untestable, describe=describe,
+    )
+
+
+def invert(verdict: Verdict) -> Verdict:
+    """GOOD <-> BAD; SKIP and ERROR stay (for callers that map verdicts themselves)."""
+    return {Verdict.GOOD: Verdict.BAD, Verdict.BAD: Verdict.GOOD}.get(verdict, verdict)
+
+
+# --- 2-D: first_failing_pair ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CellProbe:
+    row: int
+    col: int
+    verdict: Verdict
+
+
+@dataclass(frozen=True)
+class Violation:
+    """`good` was probed good although it dominates the probed bad `bad` (newer or equal on both axes)."""
+
+    good: Cell
+    bad: Cell
+
+
+@dataclass(frozen=True, kw_only=True)
+class RowFrontier:
+    """One row of the staircase: columns < lo are known good; hi is the first known-bad testable
+    column (n_cols: none). Certain when lo == hi; otherwise the cells in between are untestable
+    (or, in mode="pair", not examined)."""
+
+    row: int
+    lo: int
+    hi: int
+    n_cols: int
+
+    @property
+    def certain(self) -> bool:
+        return self.lo == self.hi
+
+    @property
+    def first_bad(self) -> int | None:
+        return self.hi if self.certain and self.hi < self.n_cols else None
+
+    @property
+    def candidates(self) -> tuple[int | None, ...]:
+        """Columns that may be the row's first bad one; None stands for 'no bad column at all'."""
+        cols: tuple[int | None, ...] = tuple(range(self.lo, min(self.hi, self.n_cols - 1) + 1))
+        return (*cols, None) if self.hi == self.n_cols else cols
+
+
+@dataclass(frozen=True, kw_only=True)
+class Frontier(Generic[R, C]):
+    """The result of a 2-D search; cells are (row, col) indexes into `rows` x `cols`."""
+
+    status: Status
+    rows: tuple[R, ...]
+    cols: tuple[C, ...]
+    mode: Mode
+    order: Order
+    first_pair: Cell | None  # set only when certain
+    pair_candidates: tuple[Cell, ...]
+    maybe_none: bool  # the candidates may also be "nothing fails"
+    staircase: tuple[RowFrontier, ...]
+    complete: bool  # every row's first bad column is certain
+    corners: tuple[Cell, ...]  # certain minimal failing cells
+    violations: tuple[Violation, ...]
+    filtered: int  # cells the `untestable` pre-check ruled out without a probe
+    probes: int
+    log: tuple[CellProbe, ...]
+    message: str
+
+    def __bool__(self) -> bool:
+        return self.status is Status.FOUND
+
+    @property
+    def untested(self) -> tuple[Cell, ...]:
+        """Probed cells that were untestable (SKIP or ERROR)."""
+        return tuple((p.row, p.col) for p in self.log if not p.verdict.testable)
+
+    @property
+    def errors(self) -> tuple[Cell, ...]:
+        return tuple((p.row, p.col) for p in self.log if p.verdict is Verdict.ERROR)
+
+
+_GOOD, _BAD, _UNKNOWN = "good", "bad", "unknown"
+
+
+class _Knowledge:
+    """Probed cells plus what monotone failure implies: in row r, columns < good_upto[r] are good and
+    columns >= bad_from[r] are bad. Each cell is asked at most once."""
+
+    def __init__(
+        self, n_rows: int, n_cols: int, ask: Callable[[int, int], Verdict], blocked: set[Cell]
+    ) -> None:
+        self.n_rows, self.n_cols = n_rows, n_cols
+        self.ask = ask
+        self.blocked = blocked  # untestable: pre-filtered or probed SKIP/ERROR
+        self.good_upto = [0] * n_rows
+        self.bad_from = [n_cols] * n_rows
+        self.answers: dict[Cell, Verdict] = {}
+        self.goods: list[Cell] = []
+        self.bads: list[Cell] = []
+        self.violations: list[Violation] = []
+        self.log: list[CellProbe] = []
+
+    def state(self, cell: Cell) -> str:
+        row, col = cell
+        if col >= self.bad_from[row]:
+            return _BAD  # after a violation a cell can be both; calling it bad keeps it out of play
+        return _GOOD if col < self.good_upto[row] else _UNKNOWN
+
+    def open(self, cell: Cell) -> bool:
+        """Worth probing: not implied by the evidence, not known untestable."""
+        return cell not in self.blocked and self.state(cell) == _UNKNOWN
+
+    def probe(self, cell: Cell) -> None:
+        row, col = cell
+        try:
+            verdict = self.ask(row, col)
+        except FlakyPoint as exc:
+            exc.probe_log = tuple(self.log)
+            raise
+        self.answers[cell] = verdict
+        self.log.append(CellProbe(row, col, verdict))
+        if verdict is Verdict.GOOD:
+            if col >= self.bad_from[row]:
+                bad = next(b for b in self.bads if b[0] <= row and b[1] <= col)
+                self.violations.append(Violation(good=cell, bad=bad))
+            self.goods.append(cell)
+            for r in range(row + 1):
+                self.good_upto[r] = max(self.good_upto[r], col + 1)
+        elif verdict is Verdict.BAD:
+            if col < self.good_upto[row]:
+                good = next(g for g in self.goods if g[0] >= row and g[1] >= col)
+                self.violations.append(Violation(good=good, bad=cell))
+            self.bads.append(cell)
+            for r in range(row, self.n_rows):
+                self.bad_from[r] = min(self.bad_from[r], col)
+        else:
+            self.blocked.add(cell)
+
+    def line_range(self, cells: Sequence[Cell]) -> tuple[int, int, int]:
+        """Along a line on which failure is monotone: (lo, first_bad_any, hi) with cells[:lo] known
+        good, cells[first_bad_any] the first known bad, cells[hi] the first known-bad testable one."""
+        lo = next((i for i, c in enumerate(cells) if self.state(c) != _GOOD), len(cells))
+        bad_any = next((i for i in range(lo, len(cells)) if self.state(cells[i]) == _BAD), len(cells))
+        hi = next((i for i in range(bad_any, len(cells)) if cells[i] not in self.blocked
+                   and self.state(cells[i]) == _BAD), len(cells))
+        return lo, bad_any, hi
+
+    def bisect_line(self, cells: Sequence[Cell]) -> tuple[int, int]:
+        """Bisect a line (a row left to right, a column bottom to top) around its untestable cells."""
+        while True:
+            lo, bad_any, hi = self.line_range(cells)
+            candidates = [i for i in range(lo, bad_any) if self.open(cells[i])]
+            if not candidates:
+                return lo, hi
+            self.probe(cells[_median(candidates)])
+
+    def row_frontier(self, row: int) -> RowFrontier:
+        lo, _, hi = self.line_range([(row, c) for c in range(self.n_cols)])
+        return RowFrontier(row=row, lo=lo, hi=hi, n_cols=self.n_cols)
+
+    def open_cells(self) -> dict[int, list[int]]:
+        rows: dict[int, list[int]] = {}
+        for row in range(self.n_rows):
+            hi = min(self.bad_from[row], self.n_cols)
+            cols = [c for c in range(self.good_upto[row], hi) if (row, c) not in self.blocked]
+            if cols:
+                rows[row] = cols
+        return rows
+
+    def greedy_step(self) -> bool:
+        """Probe the open cell whose answer splits the consistent staircases most evenly; False when
+        nothing is left to probe."""
+        open_rows = self.open_cells()
+        if not open_rows:
+            return False
+        shares = _bad_shares(self.good_upto, self.bad_from, self.n_cols, CORNER_WEIGHT)
+        choices: list[tuple[float, Cell]] = []
+        for row, cols in open_rows.items():
+            share = shares[row]
+            if share is None:  # contradictory evidence: no staircase fits; bisect the row instead
+                choices.append((0.5, (row, _median(cols))))
+            else:
+                choices += [(abs(share[col] - 0.5), (row, col)) for col in cols]
+        pick = min(choices, key=lambda choice: choice[0])[1]  # ties: the oldest row, then column
+        self.probe(pick)
+        return True
+
+
+def _bad_shares(
+    low: Sequence[int], high: Sequence[int], n_cols: int, corner_weight: float = 1.0
+) -> list[list[float] | None]:
+    """For each row r and column c, the weighted fraction of the staircases f (non-increasing,
+    low[r] <= f(r) <= high[r]) with f(r) <= c, i.e. in which (r, c) is bad. Each corner (a row whose
+    f drops) multiplies a staircase's weight by `corner_weight`: below 1, simple boundaries are
+    favoured. Rows are rescaled to avoid overflow; None for a row when no staircase fits."""
+    n_rows, width = len(low), n_cols + 1
+    forward: list[list[float]] = []
+    previous = [0.0] * n_cols + [1.0]  # row -1: f = n_cols (nothing fails)
+    for r in range(n_rows):
+        above = 0.0  # weight of the previous row's f > v
+        row = [0.0] * width
+        for v in range(width - 1, -1, -1):
+            if low[r] <= v <= high[r]:
+                row[v] = previous[v] + corner_weight * above
+            above += previous[v]
+        previous = _normalised(row)
+        forward.append(previous)
+    backward: list[list[float]] = [[]] * n_rows
+    following = [1.0] * width  # row R: any f
+    for r in range(n_rows - 1, -1, -1):
+        below = 0.0  # weight of the next row's f < v
+        row = [0.0] * width
+        for v in range(width):
+            if low[r] <= v <= high[r]:
+                row[v] = (following[v] + corner_weight * below) if r < n_rows - 1 else 1.0
+            below += following[v]
+        following = _normalised(row)
+        backward[r] = following
+    shares: list[list[float] | None] = []
+    for r in range(n_rows):
+        weights = [a * b for a, b in zip(forward[r], backward[r], strict=True)]
+        total = sum(weights)
+        if total <= 0.0:
+            shares.append(None)
+            continue
+        running, share = 0.0, []
+        for w in weights[:n_cols]:
+            running += w
+            share.append(running / total)
+        shares.append(share)
+    return shares
+
+
+def _normalised(row: list[float]) -> list[float]:
+    top = max(row)
+    return [x / top for x in row] if top > 0.0 else row
+
+
+def first_failing_pair(
+    rows: Sequence[R],
+    cols: Sequence[C],
+    oracle2d: Callable[[R, C], Verdict],
+    *,
+    mode: Mode = "full",
+    order: Order = "bindgen",
+    untestable: Callable[[R, C], str | None] | None = None,
+    walk_limit: int = 1,
+    verify_corners: bool = False,
+    axis_names: tuple[str, str] = ("rustc", "wasm-bindgen"),
+) -> Frontier[R, C]:
+    """Search rows (rustc, oldest first) x cols (wasm-bindgen, oldest first) for where failure starts.
+
+    The first failing pair with order="bindgen" (default) is the oldest wasm-bindgen that fails with any
+    rustc of the grid, paired with the oldest rustc it fails with: c* = f(last row), r* = the first
+    row with f(r) = c*. It is a minimal failing cell (both older neighbours pass) and names the
+    wasm-bindgen release that introduced the failure, which the commit stage bisects next. With
+    order="rustc" it is the oldest rustc that fails with any wasm-bindgen, paired with the oldest
+    wasm-bindgen that fails with it. Both coincide when the boundary is a single corner.
+
+    mode="pair" stops once the first failing pair is known; mode="full" also finds every row's first
+    bad column. A certain first failing pair rests on direct evidence: it was probed bad and both older
+    neighbours probed good. Other cells are inferred where monotonicity allows; `verify_corners=True`
+    also probes the older neighbours of every corner of the frontier, so non-monotone grids show up
+    as `violations`. Cells for which `untestable` gives a reason (the compatibility filter) are never
+    probed and never reported as failing; neither are cells that answered SKIP or ERROR.
+    """
+    n_rows, n_cols = len(rows), len(cols)
+    if not n_rows or not n_cols:
+        raise UsageError("the grid is empty", hint="give at least one rustc and one wasm-bindgen version")
+    if walk_limit < 0:
+        raise UsageError("walk_limit must be >= 0")
+    blocked = {
+        (r, c) for r in range(n_rows) for c in range(n_cols)
+        if untestable is not None and untestable(rows[r], cols[c])
+    }
+    filtered = len(blocked)
+    know = _Knowledge(n_rows, n_cols, lambda r, c: oracle2d(rows[r], cols[c]), blocked)
+    row_name, col_name = axis_names
+
+    def name(cell: Cell) -> str:
+        return f"{row_name} {rows[cell[0]]} + {col_name} {cols[cell[1]]}"
+
+    def result(status: Status | None, message: str = "") -> Frontier[R, C]:
+        return _frontier(know, rows=rows, cols=cols, mode=mode, order=order, status=status, message=message,
+                         filtered=filtered, name=name)
+
+    # 1. The newest pair must fail (git bisect's "bad" end). The oldest pair's verdict follows from
+    # the first failing pair's verified neighbours below, so it costs no probe of its own.
+    newest = (n_rows - 1, n_cols - 1)
+    if know.open(newest):
+        know.probe(newest)
+    if know.answers.get(newest) is Verdict.GOOD:
+        return result(Status.LAST_NOT_NEW,
+                      f"the newest pair {name(newest)} is not bad: it passes, so no pair fails")
+
+    # 2.-4. in view coordinates: for order="rustc" the grid is transposed, so one code path serves both.
+    if order == "bindgen":
+        n_lines, n_along = n_rows, n_cols
+
+        def at(i: int, j: int) -> Cell:
+            return (i, j)
+    else:
+        n_lines, n_along = n_cols, n_rows
+
+        def at(i: int, j: int) -> Cell:
+            return (j, i)
+
+    def line(i: int) -> list[Cell]:  # view row i, left to right
+        return [at(i, j) for j in range(n_along)]
+
+    def column(j: int, top: int) -> list[Cell]:  # view column j, rows 0..top, bottom to top
+        return [at(i, j) for i in range(top + 1)]
+
+    lo1, hi1 = know.bisect_line(line(n_lines - 1))
+    corner: tuple[int, int] | None = None
+    for j in range(lo1, min(hi1, n_along - 1) + 1):
+        lo2, hi2 = know.bisect_line(column(j, n_lines - 1))
+        if lo1 == hi1 and lo2 == hi2:
+            corner = (hi2, j)
+    if corner is not None:
+        # The pair itself and its older neighbour along the column were probed; the one along the
+        # line is only implied by monotonicity. Probe it too, so the answer rests on evidence alone
+        # (and a non-monotone grid shows up as a violation here).
+        i0, j0 = corner
+        if j0 > 0 and at(i0, j0 - 1) not in know.answers and at(i0, j0 - 1) not in know.blocked:
+            know.probe(at(i0, j0 - 1))
+        if corner == (0, 0) and not know.violations:
+            return result(Status.FIRST_NOT_OLD,
+                          f"the oldest pair {name((0, 0))} is not good: it fails, so every pair fails; "
+                          "start from older versions")
+    if mode == "full":
+        for walked in range(walk_limit + 1):
+            if corner is None or corner[0] == 0:
+                break
+            above = at(corner[0] - 1, n_along - 1)
+            if know.open(above):
+                know.probe(above)  # verify the corner: is everything older than it clean?
+            if know.state(above) != _BAD or walked == walk_limit:
+                break
+            # Not a single corner: find the next step of the staircase the same way.
+            top = corner[0] - 1
+            lo, hi = know.bisect_line(line(top))
+            if lo != hi or hi == n_along:
+                break
+            lo2, hi2 = know.bisect_line(column(hi, top))
+            corner = (hi2, hi) if lo2 == hi2 else None
+        while know.greedy_step():
+            pass
+        if verify_corners:
+            for row, col in _certain_corners([know.row_frontier(r) for r in range(n_rows)]):
+                for cell in ((row - 1, col), (row, col - 1)):
+                    if min(cell) >= 0 and cell not in know.answers and cell not in know.blocked:
+                        know.probe(cell)
+    return result(None)
+
+
+def _frontier(
+    know: _Knowledge,
+    *,
+    rows: Sequence[R],
+    cols: Sequence[C],
+    mode: Mode,
+    order: Order,
+    status: Status | None,
+    message: str,
+    filtered: int,
+    name: Callable[[Cell], str],
+) -> Frontier[R, C]:
+    staircase = tuple(know.row_frontier(r) for r in range(len(rows)))
+    candidates, maybe_none = _pair_candidates(know, order)
+    first_pair = candidates[0] if len(candidates) == 1 and not maybe_none else None
+    corners = _certain_corners(staircase)
+    testable = any(p.verdict.testable for p in know.log)
+    if status is None:
+        if know.violations:
+            v = know.violations[0]
+            status = Status.NON_MONOTONE
+            message = (
+                f"non-monotone evidence: {name(v.good)} passes but the older {name(v.bad)} fails "
+                f"({len(know.violations)} such pair(s)); the frontier below assumes monotone failure"
+            )
+        elif first_pair is not None:
+            status = Status.FOUND
+            message = f"the first failing pair is {name(first_pair)}"
+        elif not testable:
+            status = Status.UNTESTABLE
+            message = "no pair could be tested"
+        else:
+            status = Status.RANGE
+            span = _span(candidates, name)
+            message = (
+                f"untestable pairs hide the first failing pair: it is one of {span}"
+                if candidates else "no pair tested bad"
+            )
+            if maybe_none and candidates:
+                message += ", or nothing fails"
+        if status is Status.FOUND and mode == "full":
+            uncertain = sum(not f.certain for f in staircase)
+            message += f"; {len(corners)} corner(s) on the frontier"
+            if uncertain:
+                message += f", {uncertain} row(s) with untestable cells at the boundary"
+    return Frontier(
+        status=status, rows=tuple(rows), cols=tuple(cols), mode=mode, order=order,
+        first_pair=first_pair if status in (Status.FOUND, Status.NON_MONOTONE) else None,
+        pair_candidates=candidates if status not in (Status.FIRST_NOT_OLD, Status.LAST_NOT_NEW) else (),
+        maybe_none=maybe_none, staircase=staircase, complete=all(f.certain for f in staircase),
+        corners=corners, violations=tuple(know.violations), filtered=filtered, probes=len(know.log),
+        log=tuple(know.log), message=message,
+    )
+
+
+def _certain_corners(staircase: Sequence[RowFrontier]) -> tuple[Cell, ...]:
+    """Minimal failing cells whose row and the row before are both certain."""
+    return tuple(
+        (f.row, f.hi) for f in staircase
+        if f.first_bad is not None
+        and (f.row == 0 or (staircase[f.row - 1].certain and staircase[f.row - 1].hi > f.hi))
+    )
+
+
+def _span(cells: Sequence[Cell], name: Callable[[Cell], str]) -> str:
+    if len(cells) <= 3:
+        return ", ".join(name(c) for c in cells)
+    first, last = min(cells), max(cells)
+    return f"{len(cells)} pairs from {name(first)} to {name(last)}"
+
+
+def _pair_candidates(know: _Knowledge, order: Order) -> tuple[tuple[Cell, ...], bool]:
+    """Every cell that may be the first failing pair given the evidence (a superset when untestable
+    cells leave gaps), and whether 'nothing fails' is still possible."""
+    n_rows, n_cols = know.n_rows, know.n_cols
+    if order == "bindgen":
+        n_lines, n_along = n_rows, n_cols
+
+        def at(i: int, j: int) -> Cell:
+            return (i, j)
+    else:
+        n_lines, n_along = n_cols, n_rows
+
+        def at(i: int, j: int) -> Cell:
+            return (j, i)
+
+    lo1, _, hi1 = know.line_range([at(n_lines - 1, j) for j in range(n_along)])
+    cells: list[Cell] = []
+    for j in range(lo1, min(hi1, n_along - 1) + 1):
+        lo2, _, hi2 = know.line_range([at(i, j) for i in range(n_lines)])
+        cells += [at(i, j) for i in range(lo2, min(hi2, n_lines - 1) + 1)]
+    return tuple(sorted(set(cells))), hi1 == n_along
+
+
+# --- attribution ----------------------------------------------------------------------------------
+
+
+class Cause(StrEnum):
+    RUSTC = "rustc-only"  # full-width row boundary
+    BINDGEN = "wasm-bindgen-only"  # full-height column boundary
+    INTERACTION = "interaction"  # a corner or staircase: needs both
+    EVERYWHERE = "everywhere"  # every pair fails
+    NONE = "none"  # no pair fails
+    UNKNOWN = "unknown"  # untestable cells leave several of the above open
+
+
+@dataclass(frozen=True, kw_only=True)
+class Attribution:
+    kind: Cause
+    possible: frozenset[Cause]
+    first_row: int | None  # RUSTC: the first failing row
+    first_col: int | None  # BINDGEN: the first failing column
+    message: str
+
+
+def attribute(
+    frontier: Frontier[R, C], *, axis_names: tuple[str, str] = ("rustc", "wasm-bindgen")
+) -> Attribution:
+    """Which axis the failure depends on, from the staircase (run the search with mode="full")."""
+    n_rows, n_cols = len(frontier.rows), len(frontier.cols)
+    ranges = [(f.lo, f.hi) for f in frontier.staircase]  # f(r) in [lo, hi]; n_cols means "none"
+    possible: set[Cause] = set()
+    special = 0
+    if all(hi == n_cols for _, hi in ranges):
+        possible.add(Cause.NONE)
+        special += 1
+    if all(lo == 0 for lo, _ in ranges):
+        possible.add(Cause.EVERYWHERE)
+        special += 1
+    rustc_rows = [
+        r0 for r0 in range(1, n_rows)
+        if all(hi == n_cols for _, hi in ranges[:r0]) and all(lo == 0 for lo, _ in ranges[r0:])
+    ]
+    if rustc_rows:
+        possible.add(Cause.RUSTC)
+        special += len(rustc_rows)
+    bindgen_cols = [c for c in range(1, n_cols) if all(lo <= c <= hi for lo, hi in ranges)]
+    if bindgen_cols:
+        possible.add(Cause.BINDGEN)
+        special += len(bindgen_cols)
+    if _count_staircases(ranges, n_cols) > special:
+        possible.add(Cause.INTERACTION)
+    row_name, col_name = axis_names
+    kind = next(iter(possible)) if len(possible) == 1 else Cause.UNKNOWN
+    first_row = rustc_rows[0] if kind is Cause.RUSTC else None
+    first_col = bindgen_cols[0] if kind is Cause.BINDGEN else None
+    if kind is Cause.RUSTC and first_row is not None:
+        message = (f"depends on {row_name} only: every pair fails from {row_name} {frontier.rows[first_row]} "
+                   f"on, with every {col_name} in the grid")
+    elif kind is Cause.BINDGEN and first_col is not None:
+        message = (f"depends on {col_name} only: every pair fails from {col_name} {frontier.cols[first_col]} "
+                   f"on, with every {row_name} in the grid")
+    elif kind is Cause.INTERACTION:
+        steps = ", ".join(f"{row_name} >= {frontier.rows[r]} with {col_name} >= {frontier.cols[c]}"
+                          for r, c in frontier.corners)
+        message = f"needs both axes: fails for {steps}" if steps else "needs both axes"
+    elif kind is Cause.EVERYWHERE:
+        message = "every pair fails: the grid does not contain the boundary"
+    elif kind is Cause.NONE:
+        message = "no pair fails"
+    else:
+        message = "cannot tell: untestable cells leave " + " or ".join(sorted(possible)) + " open"
+    if frontier.violations:
+        message += " (but the evidence is not monotone)"
+    return Attribution(kind=kind, possible=frozenset(possible), first_row=first_row, first_col=first_col,
+                       message=message)
+
+
+def _count_staircases(ranges: Sequence[tuple[int, int]], n_cols: int) -> int:
+    """Non-increasing f with lo <= f(r) <= hi for every row (exact integers)."""
+    ways = [1] * (n_cols + 1)  # ways[v]: staircases of the rows so far ending at f = v (before row 0: any)
+    for lo, hi in ranges:
+        suffix, new = 0, [0] * (n_cols + 1)
+        for v in range(n_cols, -1, -1):
+            suffix += ways[v]
+            new[v] = suffix if lo <= v <= hi else 0
+        ways = new
+    return sum(ways)
+
+
+# --- reference-types follow-up ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Reprobe:
+    """A boundary cell to build again with reference-types flipped, and what it gave before."""
+
+    row: int
+    col: int
+    baseline: Verdict
+
+
+def reference_types_plan(frontier: Frontier[R, C], *, corners: int = 1) -> tuple[Reprobe, ...]:
+    """The first `corners` minimal failing cells (the first failing pair first) and their passing
+    neighbours one step older on each axis: flip reference-types on each and see what changes."""
+    staircase = frontier.staircase
+    chosen: list[Cell] = []
+    if frontier.first_pair is not None:
+        chosen.append(frontier.first_pair)
+    chosen += [c for c in frontier.corners if c not in chosen]
+    plan: list[Reprobe] = []
+    for row, col in chosen[:corners]:
+        plan.append(Reprobe(row, col, Verdict.BAD))
+        if row > 0 and col < staircase[row - 1].lo:
+            plan.append(Reprobe(row - 1, col, Verdict.GOOD))
+        if col > 0 and col - 1 < staircase[row].lo:
+            plan.append(Reprobe(row, col - 1, Verdict.GOOD))
+    return tuple(dict.fromkeys(plan))
+
+
+class RefTypes(StrEnum):
+    FOLLOWS = "follows"  # flipping swaps every verdict: fails exactly when reference-types is on
+    NEEDED = "needed"  # flipping fixes the failing cells, the passing ones stay passing
+    TRIGGERS = "triggers"  # flipping breaks the passing cells, the failing ones stay failing
+    INDEPENDENT = "independent"  # flipping changes nothing
+    MIXED = "mixed"
+    INCONCLUSIVE = "inconclusive"  # no flipped build could be tested
+
+
+@dataclass(frozen=True, kw_only=True)
+class RefTypesFinding:
+    kind: RefTypes
+    fixed: tuple[Cell, ...] = field(default=())  # failing before, passing flipped
+    broken: tuple[Cell, ...] = field(default=())  # passing before, failing flipped
+    unchanged: tuple[Cell, ...] = field(default=())
+    untested: tuple[Cell, ...] = field(default=())  # not re-probed, or untestable when flipped
+    message: str = ""
+
+
+def conclude_reference_types(plan: Sequence[Reprobe], flipped: Mapping[Cell, Verdict]) -> RefTypesFinding:
+    """Does the failure follow reference-types? `flipped` maps plan cells to their re-probe verdicts."""
+    fixed, broken, unchanged, untested = [], [], [], []
+    failing = passing = 0
+    for item in plan:
+        cell = (item.row, item.col)
+        verdict = flipped.get(cell)
+        if verdict is None or not verdict.testable:
+            untested.append(cell)
+            continue
+        failing += item.baseline is Verdict.BAD
+        passing += item.baseline is Verdict.GOOD
+        if verdict is item.baseline:
+            unchanged.append(cell)
+        elif item.baseline is Verdict.BAD:
+            fixed.append(cell)
+        else:
+            broken.append(cell)
+    if not failing and not passing:
+        kind, message = RefTypes.INCONCLUSIVE, "no build with reference-types flipped could be tested"
+    elif len(fixed) == failing and len(broken) == passing and failing and passing:
+        kind = RefTypes.FOLLOWS
+        message = "the failure follows reference-types: flipping it swaps pass and fail"
+    elif len(fixed) == failing and failing and not broken:
+        kind, message = RefTypes.NEEDED, "reference-types is needed: flipping it fixes the failing pairs"
+    elif len(broken) == passing and passing and not fixed:
+        kind, message = RefTypes.TRIGGERS, "reference-types triggers it: flipping it breaks the passing pairs"
+    elif not fixed and not broken:
+        kind, message = RefTypes.INDEPENDENT, "the failure does not depend on reference-types"
+    else:
+        kind, message = RefTypes.MIXED, "flipping reference-types changes some pairs but not others"
+    if untested:
+        message += f" ({len(untested)} of {len(plan)} re-probes untestable)"
+    return RefTypesFinding(kind=kind, fixed=tuple(fixed), broken=tuple(broken), unchanged=tuple(unchanged),
+                           untested=tuple(untested), message=message)
+
+
+def staircase_floor(n_rows: int, n_cols: int) -> float:
+    """log2 of the number of monotone staircases in an n_rows x n_cols grid: the information floor."""
+    return math.log2(math.comb(n_rows + n_cols, n_rows))

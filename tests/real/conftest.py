@@ -1,0 +1,38 @@
+"""Real end-to-end tests: real rustc, cargo, wasm-bindgen CLI, wasm-pack and node. Slow; run by `nox -s real`."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "tests/real/" in str(item.fspath).replace(os.sep, "/"):
+            item.add_marker(pytest.mark.real)
+
+
+def wasm_bisect(*args: str, timeout: float = 3600, check: bool = True, env: dict[str, str] | None = None
+                ) -> subprocess.CompletedProcess[str]:
+    """Run the real CLI in a child process, echoing its output into the test log."""
+    proc = subprocess.run([sys.executable, "-m", "wasm_bisect", *args], capture_output=True, text=True,
+                          timeout=timeout, env={**os.environ, **(env or {})}, check=False)
+    sys.stderr.write(f"\n$ wasm-bisect {' '.join(args)}  -> exit {proc.returncode}\n{proc.stderr}{proc.stdout}\n")
+    if check and proc.returncode != 0:
+        raise AssertionError(f"wasm-bisect {' '.join(args)} exited {proc.returncode}")
+    return proc
+
+
+def wasm_bisect_json(*args: str, **kw: Any) -> Any:
+    return json.loads(wasm_bisect(*args, "--json", **kw).stdout)
+
+
+@pytest.fixture(scope="session")
+def scratch(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("real")
