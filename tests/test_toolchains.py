@@ -646,3 +646,69 @@ def test_rustup_offline_install_fails_fast_with_a_hint(monkeypatch: pytest.Monke
     assert "rustup cannot install the toolchain for 1.82.0" in line
     assert "unreachable" in line
     assert "debian:1.63.0, debian:1.96.0" in line
+
+
+class IndexApt(debian.Apt):
+    """apt answering from a fixed index and installed set (no process)."""
+
+    def __init__(self, index: Mapping[str, list[dict[str, str]]], installed: debian.Installed) -> None:
+        super().__init__()
+        self.index = index
+        self.system = installed
+
+    def madison(self, names: Sequence[str]) -> list[debian.MadisonRow]:
+        return debian.parse_madison(MADISON)
+
+    def show(self, names: Sequence[str]) -> dict[str, list[dict[str, str]]]:
+        return {n: list(self.index[n]) for n in names if n in self.index}
+
+    def installed(self) -> debian.Installed:
+        return self.system
+
+
+V63 = "1.63.0+dfsg1-2"
+OLD_INDEX = {
+    "rustc": [para("rustc", V63, f"libstd-rust-dev (= {V63}), gcc", "rustc")],
+    "libstd-rust-dev": [para("libstd-rust-dev", V63, f"libstd-rust-1.63 (= {V63})", "rustc")],
+    "libstd-rust-1.63": [para("libstd-rust-1.63", V63, "libc6, libllvm14", "rustc")],
+    "libstd-rust-dev-wasm32": [para("libstd-rust-dev-wasm32", V63, "", "rustc")],
+    "rust-src": [para("rust-src", V63, "", "rustc")],
+    "cargo": [para("cargo", "0.66.0+ds1-1", "rustc (>= 1.24), libgit2-1.5")],
+    "libgit2-1.5": INDEX["libgit2-1.5"],
+    "lld-14": [para("lld-14", "1:14.0.6-12", "libllvm14 (= 1:14.0.6-12)", "llvm-toolchain-14")],
+}
+
+
+def test_plan_for_the_old_flavour_uses_the_prebuilt_wasm32_std() -> None:
+    system = debian.Installed(
+        versions={**SYSTEM.versions, "libllvm14": "1:14.0.6-12"}, provides=SYSTEM.provides
+    )
+    provider = toolchains.DebianProvider(IndexApt(OLD_INDEX, system))
+    plan, paragraphs = provider.plan(provider.releases()["1.63.0"])
+    assert list(plan.packages) == [
+        "rustc",
+        "cargo",
+        "libstd-rust-dev-wasm32",
+        "lld-14",
+        "libstd-rust-dev",
+        "libgit2-1.5",
+        "libstd-rust-1.63",
+    ]  # no rust-src (nothing to build before 1.82), no libllvm14 (installed)
+    assert paragraphs["cargo"]["Version"] == "0.66.0+ds1-1"
+
+
+def test_plan_for_the_web_flavour_takes_source_and_lld_of_its_llvm() -> None:
+    index = {**INDEX, "rust-web-src": [para("rust-web-src", V96, "", "rustc-web")]}
+    provider = toolchains.DebianProvider(IndexApt(index, SYSTEM))
+    plan, _ = provider.plan(provider.releases()["1.96.0"])
+    assert {"rustc-web", "cargo-web", "rust-web-src", "lld-22", "libllvm22"} <= set(plan.packages)
+    assert plan.reasons["lld-22"] == "root"
+
+
+def test_missing_system_packages_fail_before_anything_is_written(home: Path) -> None:
+    bare = debian.Installed(versions={"libc6": "2.36-9", "libstdc++6": "12"})
+    index = {**INDEX, "rust-web-src": [para("rust-web-src", V96, "", "rustc-web")]}
+    with pytest.raises(ProvisionError) as info:
+        toolchains.DebianProvider(IndexApt(index, bare)).provision("1.96.0")
+    assert "apt-get install gcc" in info.value.one_line()
+    assert not (paths.toolchains_dir() / "debian-1.96.0").exists()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -123,6 +124,7 @@ class Oracle:
     built: int = 0
     cached: int = 0
     outcomes: dict[str, Outcome] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def outcome(self, variant: Variant) -> Outcome:
         if variant.key in self.outcomes:
@@ -142,9 +144,11 @@ class Oracle:
             outcome = probe(variant, self.template, progress=self.progress, on_stage=stage_hook,
                             repeat=self.repeat, threshold=self.threshold)
             self.store.put(variant, th, ch, outcome)
-            self.built += 1
-        if cached:
-            self.cached += 1
+        with self._lock:  # -j N workers share one oracle
+            if cached:
+                self.cached += 1
+            else:
+                self.built += 1
         if self.run_id:
             self.store.record(self.run_id, variant, th, ch, outcome, cached=cached)
         self.outcomes[variant.key] = outcome

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Generic, Literal, ParamSpec, TypeVar
@@ -463,7 +463,7 @@ class _Knowledge:
         open_rows = self.open_cells()
         if not open_rows:
             return False
-        shares = _bad_shares(self.good_upto, self.bad_from, self.n_cols, CORNER_WEIGHT)
+        shares = _bad_shares(self.good_upto, self.bad_from, self.n_cols, CORNER_WEIGHT, open_rows)
         choices: list[tuple[float, Cell]] = []
         for row, cols in open_rows.items():
             share = shares[row]
@@ -477,53 +477,64 @@ class _Knowledge:
 
 
 def _bad_shares(
-    low: Sequence[int], high: Sequence[int], n_cols: int, corner_weight: float = 1.0
-) -> list[list[float] | None]:
-    """For each row r and column c, the weighted fraction of the staircases f (non-increasing,
+    low: Sequence[int], high: Sequence[int], n_cols: int, corner_weight: float, wanted: Collection[int]
+) -> dict[int, list[float] | None]:
+    """For each wanted row r and column c, the weighted fraction of the staircases f (non-increasing,
     low[r] <= f(r) <= high[r]) with f(r) <= c, i.e. in which (r, c) is bad. Each corner (a row whose
     f drops) multiplies a staircase's weight by `corner_weight`: below 1, simple boundaries are
-    favoured. Rows are rescaled to avoid overflow; None for a row when no staircase fits."""
+    favoured. Rows are rescaled to avoid overflow; None for a row when no staircase fits.
+
+    Loops run over each row's window [low, high] only, which shrinks as evidence accumulates."""
     n_rows, width = len(low), n_cols + 1
+    windows = [(low[r], min(high[r], n_cols)) for r in range(n_rows)]
     forward: list[list[float]] = []
-    previous = [0.0] * n_cols + [1.0]  # row -1: f = n_cols (nothing fails)
-    for r in range(n_rows):
-        above = 0.0  # weight of the previous row's f > v
+    previous, prev_hi = [0.0] * n_cols + [1.0], n_cols  # row -1: f = n_cols (nothing fails)
+    for lo, hi in windows:
         row = [0.0] * width
-        for v in range(width - 1, -1, -1):
-            if low[r] <= v <= high[r]:
-                row[v] = previous[v] + corner_weight * above
+        above = math.fsum(previous[hi + 1 : prev_hi + 1])  # weight of the previous row's f > v
+        for v in range(hi, lo - 1, -1):
+            row[v] = previous[v] + corner_weight * above
             above += previous[v]
-        previous = _normalised(row)
+        previous, prev_hi = _normalised(row, lo, hi), max(hi, lo - 1)
         forward.append(previous)
     backward: list[list[float]] = [[]] * n_rows
-    following = [1.0] * width  # row R: any f
+    following: list[float] | None = None
+    next_lo = 0
     for r in range(n_rows - 1, -1, -1):
-        below = 0.0  # weight of the next row's f < v
+        lo, hi = windows[r]
         row = [0.0] * width
-        for v in range(width):
-            if low[r] <= v <= high[r]:
-                row[v] = (following[v] + corner_weight * below) if r < n_rows - 1 else 1.0
-            below += following[v]
-        following = _normalised(row)
+        if following is None:  # the last row: any f in its window
+            row[lo : hi + 1] = [1.0] * max(0, hi - lo + 1)
+        else:
+            below = math.fsum(following[next_lo:lo])  # weight of the next row's f < v
+            for v in range(lo, hi + 1):
+                row[v] = following[v] + corner_weight * below
+                below += following[v]
+        following, next_lo = _normalised(row, lo, hi), min(lo, hi + 1)
         backward[r] = following
-    shares: list[list[float] | None] = []
-    for r in range(n_rows):
-        weights = [a * b for a, b in zip(forward[r], backward[r], strict=True)]
+    shares: dict[int, list[float] | None] = {}
+    for r in wanted:
+        lo, hi = windows[r]
+        weights = [forward[r][v] * backward[r][v] for v in range(lo, hi + 1)]
         total = sum(weights)
         if total <= 0.0:
-            shares.append(None)
+            shares[r] = None
             continue
-        running, share = 0.0, []
-        for w in weights[:n_cols]:
+        share, running = [0.0] * n_cols, 0.0
+        for v, w in zip(range(lo, hi + 1), weights, strict=True):
             running += w
-            share.append(running / total)
-        shares.append(share)
+            if v < n_cols:
+                share[v] = running / total
+        shares[r] = share
     return shares
 
 
-def _normalised(row: list[float]) -> list[float]:
-    top = max(row)
-    return [x / top for x in row] if top > 0.0 else row
+def _normalised(row: list[float], lo: int, hi: int) -> list[float]:
+    top = max(row[lo : hi + 1], default=0.0)
+    if top > 0.0:
+        for v in range(lo, hi + 1):
+            row[v] /= top
+    return row
 
 
 def first_failing_pair(
@@ -602,30 +613,50 @@ def first_failing_pair(
         return [at(i, j) for i in range(top + 1)]
 
     lo1, hi1 = know.bisect_line(line(n_lines - 1))
-    corner: tuple[int, int] | None = None
-    for j in range(lo1, min(hi1, n_along - 1) + 1):
+    # Right to left: a good found in one column holds for every column left of it, so an untestable
+    # stretch of the last line usually costs one column bisection, not one per column.
+    anchor: Cell | None = None  # view (first bad row, column) at the last line's first testable failure
+    for j in range(min(hi1, n_along - 1), lo1 - 1, -1):
         lo2, hi2 = know.bisect_line(column(j, n_lines - 1))
-        if lo1 == hi1 and lo2 == hi2:
-            corner = (hi2, j)
-    if corner is not None:
+        if j == hi1 and lo2 == hi2:
+            anchor = (hi2, j)
+    if anchor is not None and lo1 == hi1:
         # The pair itself and its older neighbour along the column were probed; the one along the
         # line is only implied by monotonicity. Probe it too, so the answer rests on evidence alone
         # (and a non-monotone grid shows up as a violation here).
-        i0, j0 = corner
+        i0, j0 = anchor
         if j0 > 0 and at(i0, j0 - 1) not in know.answers and at(i0, j0 - 1) not in know.blocked:
             know.probe(at(i0, j0 - 1))
-        if corner == (0, 0) and not know.violations:
+        if anchor == (0, 0) and not know.violations:
             return result(Status.FIRST_NOT_OLD,
                           f"the oldest pair {name((0, 0))} is not good: it fails, so every pair fails; "
                           "start from older versions")
+
+    def newest_state(i: int, j0: int) -> str:
+        """The verdict of the newest testable cell of view row i right of column j0: known-untestable
+        cells (the compatibility filter) are passed over for free, fresh SKIPs at most twice."""
+        misses = 0
+        for j in range(n_along - 1, j0, -1):
+            cell = at(i, j)
+            if cell in know.blocked:
+                continue
+            if know.open(cell):
+                if misses > 2:
+                    break
+                know.probe(cell)
+                if cell in know.blocked:
+                    misses += 1
+                    continue
+            return know.state(cell)
+        return _UNKNOWN
+
     if mode == "full":
+        corner = anchor
         for walked in range(walk_limit + 1):
             if corner is None or corner[0] == 0:
                 break
-            above = at(corner[0] - 1, n_along - 1)
-            if know.open(above):
-                know.probe(above)  # verify the corner: is everything older than it clean?
-            if know.state(above) != _BAD or walked == walk_limit:
+            # Verify the corner: is every older line clean? One probe when it is.
+            if newest_state(corner[0] - 1, corner[1]) != _BAD or walked == walk_limit:
                 break
             # Not a single corner: find the next step of the staircase the same way.
             top = corner[0] - 1
@@ -814,7 +845,7 @@ def attribute(
 
 def _count_staircases(ranges: Sequence[tuple[int, int]], n_cols: int) -> int:
     """Non-increasing f with lo <= f(r) <= hi for every row (exact integers)."""
-    ways = [1] * (n_cols + 1)  # ways[v]: staircases of the rows so far ending at f = v (before row 0: any)
+    ways = [0] * n_cols + [1]  # ways[v]: staircases of the rows so far ending at f = v; row -1 is clean
     for lo, hi in ranges:
         suffix, new = 0, [0] * (n_cols + 1)
         for v in range(n_cols, -1, -1):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import sqlite3
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -81,10 +82,11 @@ class Store:
         self.path = path or paths.store_path()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._notice = notice or (lambda _msg: None)
+        self._lock = threading.RLock()  # one connection shared by the -j worker threads
         self._conn = self._open()
 
     def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.path, timeout=60, isolation_level=None)
+        conn = sqlite3.connect(self.path, timeout=60, isolation_level=None, check_same_thread=False)
         conn.execute("PRAGMA busy_timeout = 60000")
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = NORMAL")
@@ -121,20 +123,26 @@ class Store:
 
     @contextlib.contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
-        self._conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield self._conn
-        except BaseException:
-            self._conn.execute("ROLLBACK")
-            raise
-        self._conn.execute("COMMIT")
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    def _read(self, sql: str, args: tuple[Any, ...] = ()) -> list[Any]:
+        with self._lock:
+            return self._conn.execute(sql, args).fetchall()
 
     # -- probes -------------------------------------------------------------------------------------------
     def get(self, variant: Variant, template_hash: str, check_hash: str) -> Outcome | None:
-        row = self._conn.execute(
+        rows = self._read(
             "SELECT outcome_json FROM probes WHERE variant_key=? AND template_hash=? AND check_hash=?",
             (variant.key, template_hash, check_hash),
-        ).fetchone()
+        )
+        row = rows[0] if rows else None
         if row is None:
             return None
         try:
@@ -156,7 +164,7 @@ class Store:
         if template_hash:
             sql += " WHERE template_hash=?"
             args = (template_hash,)
-        return [(json.loads(v), Outcome.from_json(json.loads(o))) for v, o in self._conn.execute(sql, args)]
+        return [(json.loads(v), Outcome.from_json(json.loads(o))) for v, o in self._read(sql, args)]
 
     # -- runs ---------------------------------------------------------------------------------------------
     def start_run(self, *, kind: str, fingerprint: str, command: str, config: dict[str, Any]) -> str:
@@ -182,10 +190,11 @@ class Store:
     def run(self, run_id: str | None = None) -> Run:
         """A run by id (a unique prefix works), or the newest run when None."""
         if run_id is None:
-            row = self._conn.execute("SELECT * FROM runs ORDER BY created DESC LIMIT 1").fetchone()
+            newest = self._read("SELECT * FROM runs ORDER BY created DESC LIMIT 1")
+            row = newest[0] if newest else None
         else:
-            rows = self._conn.execute("SELECT * FROM runs WHERE run_id LIKE ? ORDER BY created DESC",
-                                      (run_id.replace("%", "") + "%",)).fetchall()
+            rows = self._read("SELECT * FROM runs WHERE run_id LIKE ? ORDER BY created DESC",
+                              (run_id.replace("%", "").replace("_", "") + "%",))
             if len(rows) > 1 and rows[0][0] != run_id:
                 raise StoreError(f"run id {run_id!r} is ambiguous", hint="give more characters")
             row = rows[0] if rows else None
@@ -196,17 +205,17 @@ class Store:
                    config=json.loads(row[5]), result=json.loads(row[6]) if row[6] else None)
 
     def runs(self, limit: int = 50) -> list[Run]:
-        rows = self._conn.execute("SELECT * FROM runs ORDER BY created DESC LIMIT ?", (limit,)).fetchall()
+        rows = self._read("SELECT * FROM runs ORDER BY created DESC LIMIT ?", (limit,))
         return [Run(run_id=r[0], kind=r[1], fingerprint=r[2], created=r[3], command=r[4], config=json.loads(r[5]),
                     result=json.loads(r[6]) if r[6] else None) for r in rows]
 
     def run_probes(self, run_id: str) -> list[StoredProbe]:
-        rows = self._conn.execute(
+        rows = self._read(
             """SELECT rp.seq, rp.cached, p.variant_json, p.outcome_json FROM run_probes rp
                JOIN probes p ON p.variant_key = rp.variant_key AND p.template_hash = rp.template_hash
                             AND p.check_hash = rp.check_hash
                WHERE rp.run_id = ? ORDER BY rp.seq""",
             (run_id,),
-        ).fetchall()
+        )
         return [StoredProbe(seq=s, cached=bool(c), variant=json.loads(v), outcome=Outcome.from_json(json.loads(o)))
                 for s, c, v, o in rows]

@@ -177,7 +177,7 @@ class Toolchain:
         if not self.wasm32_std:
             why = f" ({self.note})" if self.note else ""
             hint = (
-                f"use a debian: toolchain (`wasm-bisect toolchain available`), e.g. debian:{self.version}"
+                "use a debian: toolchain (see `wasm-bisect toolchain available debian`)"
                 if self.spec.provider != "debian"
                 else "remove it and provision it again"
             )
@@ -638,7 +638,9 @@ class DebianProvider:
         has_wasm_std = any(p["Version"] == release.debian_version for p in extra[flavour.wasm32_std])
         if has_wasm_std:
             roots.append((flavour.wasm32_std, release.debian_version))
-        elif any(p["Version"] == release.debian_version for p in extra[flavour.src]):
+        # The source builds the wasm32 std when Debian has none, and the mvp std from 1.82 on.
+        needs_src = not has_wasm_std or reference_types_by_default(release.upstream)
+        if needs_src and any(p["Version"] == release.debian_version for p in extra[flavour.src]):
             roots.append((flavour.src, release.debian_version))
         installed = apt.installed()
         own = frozenset({flavour.source})
@@ -672,6 +674,7 @@ class DebianProvider:
                 hint=debian.SYSTEM_HINT,
             )
         progress(f"debian:{release.upstream}: {len(plan.packages)} packages ({', '.join(plan.packages)})")
+        progress(f"downloading {len(plan.packages)} packages (cached .debs are reused)")
         with timer.step("download"), fsutil.lock("debian-downloads"):
             debs, fetched = self.apt.download(list(paragraphs.values()), paths.downloads_dir(), log=log)
         progress(f"downloaded {fetched} of {len(debs)} packages ({len(debs) - fetched} cached)")

@@ -107,9 +107,9 @@ def parse_rustc(text: str) -> RustcVersion:
         ahead = 2 if dated[1] == "nightly" else 1
         minor = _minor_at(day + _BRANCH_LEAD) + ahead
         channel: Channel = "nightly" if dated[1] == "nightly" else "beta"
-        return RustcVersion(
-            text=raw, channel=channel, version=Version(f"1.{minor}.0"), date=day, estimated=True
-        )
+        # A dated beta is placed before the numbered betas of its version (1.82.0-beta.3).
+        estimate = Version(f"1.{minor}.0" if channel == "nightly" else f"1.{minor}.0b0")
+        return RustcVersion(text=raw, channel=channel, version=estimate, date=day, estimated=True)
     num = _RUSTC_NUM_RE.match(name)
     if num:
         base = f"{num[1]}.{num[2]}.{num[3] or 0}"
@@ -385,4 +385,5 @@ def select_rustc(spec: str, known: Sequence[str] | None = None) -> list[str]:
             )
         # Every stable minor in between, as rustup names them; the ends exactly as written.
         picked += [start, *(f"{lo[0]}.{minor}.0" for minor in range(lo[1] + 1, hi[1])), end]
-    return select(",".join(picked), picked, what="rustc", key=rustc_key, example=example)
+    named = [token for token in picked if token]  # empty items are reported by select() with the spec
+    return select(",".join(picked), named, what="rustc", key=rustc_key, example=example)
