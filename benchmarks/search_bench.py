@@ -11,6 +11,7 @@ It also checks every answer against the simulated truth (exact, or an honest ran
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import random
@@ -107,14 +108,14 @@ SHAPES: dict[str, tuple[Callable[[int, int, random.Random], list[int]], bool]] =
 
 def per_axis_probes(world: World) -> int:
     """Bisect every row on its own, like running git bisect once per rustc."""
-    total = 0
-    for row in range(len(world.f)):
-        total += least_failing(
+    return sum(
+        least_failing(
             range(world.n_cols),
-            lambda c, r=row: world.oracle(r, c),
-            untestable=lambda c, r=row: world.precheck(r, c),
+            functools.partial(world.oracle, row),
+            untestable=functools.partial(world.precheck, row),
         ).probes
-    return total
+        for row in range(len(world.f))
+    )
 
 
 def correct(world: World, result_rows: list[tuple[int, int]]) -> bool:

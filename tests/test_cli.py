@@ -9,7 +9,9 @@ import pytest
 from wasm_bisect import cli
 
 
-def run_main(args: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+def run_main(
+    args: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> tuple[int, str, str]:
     monkeypatch.setattr(sys, "argv", ["wasm-bisect", *args])
     with pytest.raises(SystemExit) as info:
         cli.main()
@@ -56,7 +58,7 @@ def test_templates_init(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys:
 )
 def test_bad_input_is_one_line_exit_2(args: list[str], needle: str, monkeypatch: pytest.MonkeyPatch,
                                       capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = run_main(args, monkeypatch, capsys)
+    code, _, err = run_main(args, monkeypatch, capsys)
     assert code == 2, err
     assert needle in err
     assert "Traceback" not in err

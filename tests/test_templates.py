@@ -1,4 +1,3 @@
-import os
 from pathlib import Path
 
 import pytest
@@ -70,7 +69,7 @@ def test_check_path_cannot_escape(tmp_path: Path, script: str) -> None:
 
 def test_symlinks_are_refused(tmp_path: Path) -> None:
     dest = copy(tmp_path)
-    os.symlink("/etc/hostname", dest / "src" / "leak.rs")
+    (dest / "src" / "leak.rs").symlink_to("/etc/hostname")
     with pytest.raises(TemplateError, match="symlink"):
         templates.load(str(dest))
 

@@ -143,7 +143,7 @@ def target_slot(toolchain: Toolchain) -> Iterator[Path]:
         lock = fsutil.lock(f"target-{base.name}-{slot}", timeout=0)
         try:
             lock.acquire()
-        except Exception:  # noqa: BLE001 - filelock.Timeout: slot busy, try the next one
+        except Exception:
             slot += 1
             continue
         try:

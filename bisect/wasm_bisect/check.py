@@ -24,8 +24,8 @@ class CheckResult:
 
 
 def last_meaningful_line(output: str) -> str:
-    for line in reversed(output.strip().splitlines()):
-        line = line.strip()
+    for raw in reversed(output.strip().splitlines()):
+        line = raw.strip()
         if line and not line.startswith("at "):
             return line[:300]
     return ""

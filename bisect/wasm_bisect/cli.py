@@ -302,6 +302,201 @@ def probe(
         print_outcome(variant, outcome)
 
 
+# -- bisect ------------------------------------------------------------------------------------------------
+VERDICT_STYLE = {"good": "green", "bad": "red", "skip": "yellow", "error": "magenta"}
+
+
+def print_bisect(result: dict[str, Any]) -> None:
+    out = log.console
+    grid = result["grid"]
+    out.print(f"\n[bold]== wasm-bisect: {grid['template']} ({result['mode']}) ==[/bold]")
+    out.print(f"grid: rustc {', '.join(grid['rustc'])} x wasm-bindgen {grid['bindgen'][0]}..{grid['bindgen'][-1]} "
+              f"({len(grid['bindgen'])} versions) x reference-types {', '.join(grid['reference_types'])}",
+              markup=False)
+    for s in result["searches"]:
+        out.print(f"\n[bold]reference-types {s['reference_types']}[/bold]: {s['message']}", markup=True)
+        first = s["first_failing"]
+        if first:
+            out.print(f"  first {s['terms']['new']} pair: rustc {first['rustc']} + wasm-bindgen {first['bindgen']}",
+                      markup=False)
+            out.print(f"    {first['reason']}", markup=False)
+            if first.get("last_good_bindgen"):
+                out.print(f"  last {s['terms']['old']} on the wasm-bindgen axis: {first['last_good_bindgen']} "
+                          f"(with rustc {first['rustc']})", markup=False)
+            if first.get("last_good_rustc"):
+                out.print(f"  last {s['terms']['old']} on the rustc axis: {first['last_good_rustc']} "
+                          f"(with wasm-bindgen {first['bindgen']})", markup=False)
+            ev = first.get("evidence") or {}
+            if ev.get("target_features") is not None:
+                out.print(f"  module target_features: {' '.join(ev['target_features']) or '(none)'}; "
+                          f"externref transform: {'yes' if ev.get('externref_transform') else 'no'}", markup=False)
+            out.print(f"  reproduce: {first['reproduce']}", markup=False)
+            for link in first.get("compare", []):
+                out.print(f"  compare: {link}", markup=False)
+        out.print("  frontier: " + "; ".join(
+            f"{row['rustc']} -> {row['first_bad'] or ('?' if not row['certain'] else 'none')}"
+            + ("" if row["certain"] else f" (one of {', '.join(str(c) for c in row['candidates'])})")
+            for row in s["frontier"]), markup=False)
+        out.print(f"  attribution: {s['attribution']['kind']}: {s['attribution']['message']}", markup=False)
+        follow = s.get("reference_types_follow_up")
+        if follow:
+            out.print(f"  reference-types follow-up: {follow['kind']}: {follow['message']}", markup=False)
+            for rp in follow["reprobes"]:
+                out.print(f"    {rp['rustc']} + {rp['bindgen']}: {rp['was']} -> {rp['now']} with "
+                          f"reference-types {rp['reference_types']}", markup=False)
+        for v in s["violations"]:
+            out.print(f"  [yellow]non-monotone:[/yellow] {v['good']} passes although {v['bad']} fails")
+        out.print(f"  probes: {s['probes']} asked for {s['cells']} cells ({s['filtered']} ruled out before "
+                  f"building; a single-corner boundary needs at most {s['expected_probes_one_corner']})",
+                  markup=False)
+    if result.get("reference_types_summary"):
+        out.print(f"\n[bold]reference-types:[/bold] {result['reference_types_summary']}")
+    p = result["probes"]
+    out.print(f"\nprobes: {p['built']} built, {p['from_store']} answered from the store; grid {p['cells']} cells; "
+              f"run {result.get('run_id', '?')} (`wasm-bisect log {result.get('run_id', '')}`)", markup=False)
+
+
+def _progress_printer(counter: list[int]) -> Any:
+    def on_probe(variant: Variant, outcome: Outcome, cached: bool) -> None:
+        counter[0] += 1
+        style = VERDICT_STYLE[str(outcome.verdict)]
+        took = sum(v for k, v in outcome.timings.items() if k != "provision")
+        how = "from store" if cached else f"{took:.1f} s"
+        log.info(f"probe {counter[0]}: {variant.short()} [{style}]{outcome.verdict.upper()}[/{style}] ({how}) "
+                 + outcome.reason.replace("[", "(").replace("]", ")")[:140])
+
+    return on_probe
+
+
+@app.command("bisect")
+def bisect_cmd(
+    template: TemplateOpt = "vec-of-structs",
+    rustc: Annotated[str, typer.Option("--rustc", help="rustc axis: debian:1.63.0,debian:1.96.0 or a range.")]
+    = "debian:1.63.0,debian:1.96.0",
+    bindgen: Annotated[str, typer.Option("--bindgen", help="wasm-bindgen axis: 0.2.87..0.2.100 or a list.")]
+    = "0.2.92..0.2.99",
+    good: Annotated[str | None, typer.Option("--good", help="Known good pair RUSTC@BINDGEN (box start).")] = None,
+    bad: Annotated[str | None, typer.Option("--bad", help="Known bad pair RUSTC@BINDGEN (box end).")] = None,
+    reference_types: Annotated[str, typer.Option("--reference-types",
+                                                 help="default, on, off, externref, both or all.")] = "default",
+    find_fix: Annotated[bool, typer.Option("--find-fix", help="Find the first FIXED pair instead.")] = False,
+    repeat: Annotated[int, typer.Option("--repeat", help="Run each check N times.")] = 1,
+    threshold: Annotated[int | None, typer.Option("--threshold", help="Runs that must agree (default all).")]
+    = None,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", help="Search reference-types settings in parallel.")] = 1,
+    param: ParamOpt = None,
+    build_failure: BuildFailOpt = "skip",
+    allow_yanked: Annotated[bool, typer.Option("--allow-yanked", help="Keep yanked releases on the axis.")]
+    = False,
+    follow_up: Annotated[bool, typer.Option("--follow-up/--no-follow-up",
+                                            help="Re-probe the boundary with reference-types flipped.")] = True,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted run (re-running the same "
+                                         "command does this anyway).")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Bisect the rustc x wasm-bindgen grid to the first failing (or, with --find-fix, fixed) pair."""
+    from . import bisect_run, index, templates
+    from . import grid as grid_mod
+    from . import store as store_mod
+    from .probe import Oracle
+
+    if repeat < 1 or repeat > 50:
+        raise UsageError(f"--repeat {repeat} must be between 1 and 50")
+    if threshold is not None and not repeat / 2 < threshold <= repeat:
+        raise UsageError(f"--threshold {threshold} must be a strict majority of --repeat {repeat}")
+    if jobs < 1 or jobs > 64:
+        raise UsageError(f"--jobs {jobs} must be between 1 and 64")
+    tmpl = templates.load(template)
+    params = tmpl.param_values(parse_params(param))
+    options = build_options(build_failure=build_failure, profile="release", target="nodejs")
+    rt = grid_mod.parse_reference_types(reference_types)
+    rustc_axis = grid_mod.parse_rustc_axis(rustc)
+    releases = index.releases(notice=log.warn)
+    bindgen_axis = grid_mod.parse_bindgen_axis(bindgen, releases=releases, include_yanked=allow_yanked)
+    grid = grid_mod.Grid(template=tmpl.name, rustc=rustc_axis, bindgen=bindgen_axis, reference_types=rt,
+                         options=options, params=params)
+    grid = bisect_run.restrict(grid, grid_mod.parse_point(good, "--good") if good else None,
+                               grid_mod.parse_point(bad, "--bad") if bad else None)
+    plan = bisect_run.BisectPlan(grid=grid, find_fix=find_fix, jobs=jobs, allow_yanked=allow_yanked,
+                                 follow_up=follow_up)
+    store = store_mod.Store(notice=log.warn)
+    fingerprint = grid.fingerprint(tmpl.content_hash, tmpl.check_hash, "find-fix" if find_fix else "regress",
+                                   str(repeat), str(threshold))
+    run_id = store.unfinished_run(fingerprint)
+    if run_id:
+        log.info(f"resuming interrupted run {run_id}: finished probes come from the store")
+    else:
+        if resume:
+            log.info("nothing to resume: starting a new run (finished probes still come from the store)")
+        command = " ".join(["wasm-bisect", *sys.argv[1:]])
+        run_id = store.start_run(kind="bisect", fingerprint=fingerprint, command=command,
+                                 config={"grid": grid.identity(), "find_fix": find_fix, "repeat": repeat})
+    log.info(f"bisect {tmpl.name}: {len(grid.rustc)} rustc x {len(grid.bindgen)} wasm-bindgen x "
+             f"{len(grid.reference_types)} reference-types = {grid.size} cells; a single-corner boundary takes at "
+             f"most {bisect_run.expected_probes(len(grid.rustc), len(grid.bindgen))} probes per setting (run {run_id})")
+    oracle = Oracle(template=tmpl, store=store, run_id=run_id, allow_yanked=allow_yanked, repeat=repeat,
+                    threshold=threshold, progress=log.plain, on_probe=_progress_printer([0]),
+                    on_stage=lambda v, s: log.info(f"  {v.short()}: {s}") if s is not Stage.PROVISION else None)
+    with log.group(f"bisect {tmpl.name}"):
+        result = bisect_run.run(plan, oracle)
+    result["run_id"] = run_id
+    store.finish_run(run_id, result)
+    if as_json:
+        _emit_json(result)
+    else:
+        print_bisect(result)
+    log.step_summary(f"wasm-bisect {tmpl.name}: " + "; ".join(
+        f"{s['reference_types']}: {s['message']}" for s in result["searches"]))
+
+
+@app.command("log")
+def log_cmd(
+    run: Annotated[str | None, typer.Argument(help="Run id (a prefix works); default: the newest run.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """The probes of a run, like `git bisect log`."""
+    from . import store as store_mod
+
+    store = store_mod.Store(notice=log.warn)
+    info = store.run(run)
+    probes = store.run_probes(info.run_id)
+    if as_json:
+        _emit_json({"run": info.__dict__, "probes": [
+            {"seq": p.seq, "cached": p.cached, "variant": p.variant, "outcome": p.outcome.to_json()} for p in probes]})
+        return
+    lines = [f"# run {info.run_id} ({info.kind}): {info.command}"]
+    for p in probes:
+        v = p.variant
+        cell = f"{v['rustc']} wasm-bindgen {v['bindgen']['version']} reference-types {v['reference_types']}"
+        note = " (from store)" if p.cached else ""
+        lines.append(f"# {p.outcome.verdict}: [{cell}] {p.outcome.reason}{note}")
+        lines.append(f"{p.outcome.verdict} {v['rustc']}@{v['bindgen']['version']}:{v['reference_types']}")
+    if info.result:
+        for s in info.result.get("searches", []):
+            lines.append(f"# result ({s['reference_types']}): {s['message']}")
+    elif info.kind == "bisect":
+        lines.append("# unfinished: re-run the same command to resume")
+    sys.stdout.write("\n".join(lines) + "\n")
+
+
+@app.command("runs")
+def runs_cmd(as_json: JsonOpt = False) -> None:
+    """Recent runs in the store."""
+    import datetime as dt
+
+    from . import store as store_mod
+
+    store = store_mod.Store(notice=log.warn)
+    items = store.runs()
+    if as_json:
+        _emit_json([r.__dict__ for r in items])
+        return
+    for r in items:
+        when = dt.datetime.fromtimestamp(r.created, tz=dt.UTC).strftime("%Y-%m-%d %H:%M")
+        state = "done" if r.result is not None else "unfinished"
+        sys.stdout.write(f"{r.run_id}  {when}  {r.kind:7} {state:10} {r.command}\n")
+
+
 # -- entry point -------------------------------------------------------------------------------------------
 def _sigterm(_signo: int, _frame: object) -> None:
     raise KeyboardInterrupt
@@ -324,7 +519,8 @@ def main() -> None:
         log.error("aborted")
         sys.exit(130)
     except typer.TyperException as exc:  # click's usage errors, kept to one line like ours
-        message = getattr(exc, "format_message", lambda: str(exc))()
+        format_message = getattr(exc, "format_message", None)
+        message = format_message() if callable(format_message) else str(exc)
         log.error(f"{message} (see --help)")
         sys.exit(int(getattr(exc, "exit_code", 2)))
     sys.exit(rc if isinstance(rc, int) else 0)

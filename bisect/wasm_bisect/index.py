@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 import urllib.error
 import urllib.request
@@ -16,8 +17,9 @@ TIMEOUT = 10
 
 
 def _fetch(name: str) -> str:
-    request = urllib.request.Request(INDEX_URL.format(name=name), headers={"User-Agent": "wasm-bisect"})
-    with urllib.request.urlopen(request, timeout=TIMEOUT) as response:  # noqa: S310 - fixed https URL
+    url = INDEX_URL.format(name=name)  # a fixed https URL: no file: or custom schemes can reach urlopen
+    request = urllib.request.Request(url, headers={"User-Agent": "wasm-bisect"})  # noqa: S310
+    with urllib.request.urlopen(request, timeout=TIMEOUT) as response:  # noqa: S310
         return str(response.read().decode())
 
 
@@ -33,10 +35,8 @@ def releases(*, refresh: bool = False, notice: Callable[[str], None] | None = No
     """Ordered releases: a fresh cache, else the index (cached for a day), else the bundled list."""
     cache = paths.home() / "index" / "bindgen_versions.toml"
     if not refresh and cache.is_file() and time.time() - cache.stat().st_mtime < CACHE_SECONDS:
-        try:
+        with contextlib.suppress(Exception):  # a damaged cache is simply fetched again
             return versions.releases_from_toml(cache.read_text())
-        except Exception:  # noqa: BLE001 - a damaged cache is refetched
-            pass
     try:
         fetched = fetch_releases()
     except (OSError, urllib.error.URLError, ValueError) as exc:

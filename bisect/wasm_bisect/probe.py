@@ -140,7 +140,8 @@ class Oracle:
             outcome = stored  # errors are infrastructure: worth retrying on the next run
         else:
             cached = False
-            stage_hook = (lambda s: self.on_stage(variant, s)) if self.on_stage else None  # noqa: E731
+            hook = self.on_stage
+            stage_hook = (lambda s: hook(variant, s)) if hook is not None else None
             outcome = probe(variant, self.template, progress=self.progress, on_stage=stage_hook,
                             repeat=self.repeat, threshold=self.threshold)
             self.store.put(variant, th, ch, outcome)

@@ -22,6 +22,13 @@ steps around them and never blames them); results report them apart.
    this stays within ~1.5x of the information-theoretic floor log2 C(R+W, R) (see
    benchmarks/search_bench.py); a two-corner boundary costs about two corners' worth.
 
+Untestable cells (SKIP/ERROR answers, or ruled out up front by `untestable`): a line bisection
+probes the median of the cells still open, so around an untestable midpoint it tries the neighbours
+outward, alternating sides. When untestable cells hide the last line's boundary, every candidate
+column is bisected, right to left, so a good found in one column carries over to those left of it;
+the corner verification passes over cells ruled out up front. What stays hidden is reported as a
+range (RowFrontier.candidates, Frontier.pair_candidates), never blamed on an untestable cell.
+
 Every probe feeds one knowledge base: per row, the columns known good (dominated by a good probe)
 and known bad (dominating a bad probe). Inference saves probes, so the search itself only probes
 cells it cannot infer; the verification probes (step 2, `verify_corners`) deliberately probe inferred

@@ -204,6 +204,12 @@ class Store:
         return Run(run_id=row[0], kind=row[1], fingerprint=row[2], created=row[3], command=row[4],
                    config=json.loads(row[5]), result=json.loads(row[6]) if row[6] else None)
 
+    def unfinished_run(self, fingerprint: str) -> str | None:
+        """The newest run with this fingerprint that never finished (interrupted): resume into it."""
+        rows = self._read("SELECT run_id FROM runs WHERE fingerprint=? AND result_json IS NULL "
+                          "ORDER BY created DESC LIMIT 1", (fingerprint,))
+        return str(rows[0][0]) if rows else None
+
     def runs(self, limit: int = 50) -> list[Run]:
         rows = self._read("SELECT * FROM runs ORDER BY created DESC LIMIT ?", (limit,))
         return [Run(run_id=r[0], kind=r[1], fingerprint=r[2], created=r[3], command=r[4], config=json.loads(r[5]),

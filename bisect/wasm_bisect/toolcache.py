@@ -74,7 +74,7 @@ def _reported_version(binary: Path) -> str | None:
     """`wasm-bindgen 0.2.92` -> `0.2.92` (the same parse wasm-pack applies); None when it does not run."""
     try:
         result = tools.run([binary, "--version"], check=False, timeout=30)
-    except Exception:  # noqa: BLE001 - a broken binary means "not installed", whatever the reason
+    except Exception:
         return None
     if not result.ok:
         return None

@@ -75,7 +75,8 @@ def test_user_template_runs_unchanged(scratch: Path) -> None:
     lib = mine / "src" / "lib.rs"
     lib.write_text(lib.read_text() + "\n#[wasm_bindgen]\npub fn triple(x: i32) -> i32 {\n    x * 3\n}\n")
     check = mine / "check.mjs"
-    check.write_text(check.read_text() + "\nif (pkg.triple(14) !== 42) { console.error('FAIL: triple'); process.exit(1); }\n")
+    extra = "\nif (pkg.triple(14) !== 42) { console.error('FAIL: triple'); process.exit(1); }\n"
+    check.write_text(check.read_text() + extra)
     manifest = toml.loads((mine / "template.toml").read_text())
     manifest["name"] = "my-template"
     (mine / "template.toml").write_text(toml.dumps(manifest))
