@@ -29,6 +29,7 @@ from wasm_bisect.search import (
     conclude_reference_types,
     find_fix,
     first_failing_pair,
+    first_fixed_pair,
     invert,
     least_failing,
     reference_types_plan,
@@ -285,7 +286,7 @@ def test_corner_found_with_frontier_and_budget() -> None:
     assert [f.first_bad for f in result.staircase] == [None, None, 17, 17, 17]
     assert result.complete and result.corners == ((2, 17),) and not result.violations
     assert result.probes == len(set(grid.calls)) <= budget(5, 40)
-    assert result.message.startswith("the first failing pair is rustc 2 + wasm-bindgen 17")
+    assert result.message.startswith("the first bad pair is rustc 2 + wasm-bindgen 17")
 
 
 @pytest.mark.parametrize("n_rows", [1, 2, 3, 5, 8, 13])
@@ -314,6 +315,26 @@ def test_pair_mode_is_cheaper_and_agrees() -> None:
         assert pair.probes <= full.probes
         if full.status is Status.FOUND:
             assert pair.first_pair == full.first_pair == assume_pair
+
+
+def test_find_fix_mode_in_two_dimensions() -> None:
+    # Fixed (good again) from wasm-bindgen 6 on with rustc >= 1, from 9 on with rustc 0: a staircase.
+    fixed_from = [9, 6, 6]
+
+    def oracle(r: int, c: int) -> Verdict:
+        return Verdict.GOOD if c >= fixed_from[r] else Verdict.BAD
+
+    result = first_fixed_pair(range(3), range(12), oracle)
+    assert result.status is Status.FOUND and result.first_pair == (1, 6)
+    assert [f.first_bad for f in result.staircase] == [9, 6, 6]  # first *fixed* column per row
+    assert result.message == "the first fixed pair is rustc 1 + wasm-bindgen 6; 2 corner(s) on the frontier"
+    assert result.log[0].verdict is Verdict.GOOD  # the newest pair, as the oracle said it
+    assert (result.old_term, result.new_term, result.new_verdict) == ("broken", "fixed", Verdict.GOOD)
+    plan = reference_types_plan(result)
+    assert plan[0] == Reprobe(1, 6, Verdict.GOOD) and plan[1].baseline is Verdict.BAD
+    never = first_fixed_pair(range(3), range(12), lambda r, c: Verdict.BAD)
+    assert never.status is Status.LAST_NOT_NEW
+    assert never.message.endswith("is not fixed: it is broken, so no pair is fixed")
 
 
 def test_order_rustc_is_the_transposed_definition() -> None:
@@ -353,13 +374,11 @@ def test_uniform_staircases_stay_near_the_information_floor() -> None:
 def test_wrong_ends_are_results_not_exceptions() -> None:
     everything = search(Grid([0, 0, 0], 5))
     assert everything.status is Status.FIRST_NOT_OLD and not everything
-    assert everything.message.startswith("the oldest pair rustc 0 + wasm-bindgen 0 is not good: it fails")
+    assert everything.message.startswith("the oldest pair rustc 0 + wasm-bindgen 0 is not good: it is bad")
     assert everything.first_pair is None and not everything.pair_candidates
     nothing = search(Grid([5, 5, 5], 5))
     assert nothing.status is Status.LAST_NOT_NEW and nothing.probes == 1  # the newest pair first
-    assert (
-        nothing.message == "the newest pair rustc 2 + wasm-bindgen 4 is not bad: it passes, so no pair fails"
-    )
+    assert nothing.message == "the newest pair rustc 2 + wasm-bindgen 4 is not bad: it is good, so no pair is bad"
     assert all(f.certain and f.first_bad is None for f in nothing.staircase)
 
 
@@ -374,7 +393,7 @@ def test_skipped_cells_are_never_blamed() -> None:
     last_row_gap = search(Grid(corner(4, 20, 2, 8), 20, skip={(3, 8), (3, 7)}))
     assert last_row_gap.status is Status.RANGE
     assert (2, 8) in last_row_gap.pair_candidates
-    assert "untestable pairs hide the first failing pair" in last_row_gap.message
+    assert "untestable pairs hide the first bad pair" in last_row_gap.message
 
 
 def test_untestable_precheck_cells_are_not_probed() -> None:
@@ -539,9 +558,7 @@ def test_frontier_property_with_untestable_cells(
 
 @examples(1200)
 @given(grid=monotone_grids(), data=st.data())
-def test_non_monotone_traps_are_flagged_or_reported_rightly(
-    grid: tuple[list[int], int], data: st.DataObject
-) -> None:
+def test_non_monotone_traps_are_flagged_or_reported_rightly(grid: tuple[list[int], int], data: st.DataObject) -> None:
     f, n_cols = grid
     cells = st.tuples(st.integers(0, len(f) - 1), st.integers(0, n_cols - 1))
     flips = data.draw(st.sets(cells, min_size=1, max_size=4), label="flips")
@@ -573,7 +590,7 @@ def test_non_monotone_example_is_flagged() -> None:
     assert result.status is Status.NON_MONOTONE and not result
     assert result.violations == (Violation(good=(3, 2), bad=(1, 2)),)
     assert result.message.startswith(
-        "non-monotone evidence: rustc 3 + wasm-bindgen 2 passes but the older rustc 1 + wasm-bindgen 2 fails"
+        "non-monotone evidence: rustc 3 + wasm-bindgen 2 is good but the older rustc 1 + wasm-bindgen 2 is bad"
     )
 
 
@@ -652,9 +669,7 @@ def test_repeat_wrapper_never_gives_a_confidently_wrong_answer(
     patterns: dict[Cell, list[bool]] = {}
     for cell in flaky_cells:
         if unanimous:  # any mix of right and wrong answers within n runs
-            flags = data.draw(
-                st.lists(st.booleans(), min_size=n, max_size=n).filter(lambda x: 0 < sum(x) < n)
-            )
+            flags = data.draw(st.lists(st.booleans(), min_size=n, max_size=n).filter(lambda x: 0 < sum(x) < n))
         else:  # wrong at most n - threshold times in n runs: the majority is still right
             flags = data.draw(
                 st.lists(st.booleans(), min_size=n, max_size=n).filter(lambda x: 0 < sum(x) <= n - threshold)
@@ -663,9 +678,7 @@ def test_repeat_wrapper_never_gives_a_confidently_wrong_answer(
     assume(patterns)
     base = Grid(f, n_cols)
     try:
-        result = first_failing_pair(
-            range(len(f)), range(n_cols), repeat_oracle(Flaky(base, patterns), n, threshold)
-        )
+        result = first_failing_pair(range(len(f)), range(n_cols), repeat_oracle(Flaky(base, patterns), n, threshold))
     except FlakyPoint as exc:
         assert exc.point in patterns  # only a truly flaky cell stops the search
         return

@@ -82,20 +82,25 @@ def reproduce_command(grid: Grid, variant: Variant) -> str:
 def search_one(plan: BisectPlan, oracle: Oracle, rt: ReferenceTypes) -> dict[str, Any]:
     """One 2-D search on one reference-types setting, plus attribution and the reference-types follow-up."""
     grid = plan.grid
-    rows, cols = list(range(len(grid.rustc))), list(range(len(grid.bindgen)))
+    # The search sees version labels, so its messages name versions; indexes map back to the grid.
+    rows = [s.version if s.provider != "path" else str(s) for s in grid.rustc]
+    cols = [b.label() for b in grid.bindgen]
+    row_of = {label: i for i, label in enumerate(rows)}
+    col_of = {label: i for i, label in enumerate(cols)}
 
     def variant(r: int, c: int, setting: ReferenceTypes = rt) -> Variant:
         return grid.variant(grid.rustc[r], grid.bindgen[c], setting)
 
-    def ask(r: int, c: int) -> Verdict:
-        verdict = oracle(variant(r, c))
+    def ask(r_label: str, c_label: str) -> Verdict:
+        verdict = oracle(variant(row_of[r_label], col_of[c_label]))
         # Find-fix: "fixed" (good) is the new side the search looks for.
         return search.invert(verdict) if plan.find_fix else verdict
 
-    def untestable(r: int, c: int) -> str | None:
-        reason = _plan_skip(variant(r, c), allow_yanked=plan.allow_yanked)
+    def untestable(r_label: str, c_label: str) -> str | None:
+        cell = variant(row_of[r_label], col_of[c_label])
+        reason = _plan_skip(cell, allow_yanked=plan.allow_yanked)
         if reason is not None:
-            oracle.outcome(variant(r, c))  # record the plan-time skip, with its reason, for reports
+            oracle.outcome(cell)  # record the plan-time skip, with its reason, for reports
         return reason
 
     frontier = search.first_failing_pair(rows, cols, ask, mode="full", untestable=untestable,
@@ -105,7 +110,7 @@ def search_one(plan: BisectPlan, oracle: Oracle, rt: ReferenceTypes) -> dict[str
     result: dict[str, Any] = {
         "reference_types": str(rt),
         "status": str(frontier.status),
-        "message": _describe(frontier, grid, new_term=new_term),
+        "message": _describe(frontier.message, new_term=new_term),
         "probes": frontier.probes,
         "filtered": frontier.filtered,
         "cells": len(rows) * len(cols),
@@ -120,7 +125,7 @@ def search_one(plan: BisectPlan, oracle: Oracle, rt: ReferenceTypes) -> dict[str
              "certain": f.certain}
             for f in frontier.staircase
         ],
-        "attribution": {"kind": str(attribution.kind), "message": _names(attribution.message, grid)},
+        "attribution": {"kind": str(attribution.kind), "message": attribution.message},
         "terms": {"old": old_term, "new": new_term},
     }
     if frontier.first_pair is not None:
@@ -149,24 +154,51 @@ def search_one(plan: BisectPlan, oracle: Oracle, rt: ReferenceTypes) -> dict[str
             details.append({**_cell(grid, item.row, item.col), "was": str(item.baseline),
                             "reference_types": str(other), "now": str(outcome.verdict)})
         finding = search.conclude_reference_types(reprobes, flipped_verdicts)
-        result["reference_types_follow_up"] = {"kind": str(finding.kind), "message": finding.message,
-                                               "reprobes": details}
+        first_pair = frontier.first_pair
+        result["reference_types_follow_up"] = {
+            "kind": str(finding.kind),
+            "message": explain_follow_up(grid, first_pair, reprobes, flipped_verdicts, rt) or finding.message,
+            "reprobes": details,
+        }
     return result
 
 
-def _names(message: str, grid: Grid) -> str:
-    """The search names cells by index; put the versions back."""
-    for index in range(max(len(grid.rustc), len(grid.bindgen)) - 1, -1, -1):
-        if index < len(grid.rustc):
-            message = message.replace(f"rustc {index}", f"rustc {grid.rustc[index].version}")
-        if index < len(grid.bindgen):
-            message = message.replace(f"wasm-bindgen {index}", f"wasm-bindgen {grid.bindgen[index].label()}")
-    return message
+def _describe(message: str, *, new_term: str) -> str:
+    return message.replace("failing pair", f"{new_term} pair") if new_term != "bad" else message
 
 
-def _describe(frontier: search.Frontier[int, int], grid: Grid, *, new_term: str) -> str:
-    text = _names(frontier.message, grid)
-    return text.replace("failing pair", f"{new_term} pair") if new_term != "bad" else text
+def explain_follow_up(
+    grid: Grid,
+    first_pair: tuple[int, int],
+    reprobes: tuple[search.Reprobe, ...],
+    flipped_verdicts: dict[tuple[int, int], Verdict],
+    rt: ReferenceTypes,
+) -> str:
+    """Read the re-probes axis by axis: which boundary does reference-types explain, which is real?"""
+    r0, c0 = first_pair
+    parts: list[str] = []
+    for item in reprobes:
+        cell = (item.row, item.col)
+        now = flipped_verdicts.get(cell)
+        other = flipped(rt, grid.rustc[item.row])
+        if now is None or not now.testable:
+            continue
+        if cell == first_pair:
+            parts.append(f"the first failing pair passes with reference-types {other}: the failure needs "
+                         "reference-types" if now is Verdict.GOOD else
+                         f"the first failing pair still fails with reference-types {other}: not a "
+                         "reference-types failure")
+        elif item.col == c0 and item.row == r0 - 1:
+            parts.append(f"the rustc boundary is reference-types: rustc {grid.rustc[item.row].version} fails too "
+                         f"with reference-types {other}" if now is Verdict.BAD else
+                         f"the rustc boundary is not only reference-types: rustc {grid.rustc[item.row].version} "
+                         f"still passes with reference-types {other}")
+        elif item.row == r0 and item.col == c0 - 1:
+            parts.append(f"the wasm-bindgen boundary is a real change: {grid.bindgen[item.col].label()} passes "
+                         f"even with reference-types {other}" if now is Verdict.GOOD else
+                         f"the wasm-bindgen boundary is reference-types: {grid.bindgen[item.col].label()} fails "
+                         f"too with reference-types {other}")
+    return "; ".join(parts)
 
 
 def run(plan: BisectPlan, oracle: Oracle, *, on_done: Callable[[dict[str, Any]], None] | None = None

@@ -131,13 +131,16 @@ def cargo_version(toolchain: Toolchain) -> Version:
 
 
 @contextlib.contextmanager
-def target_slot(toolchain: Toolchain) -> Iterator[Path]:
+def target_slot(toolchain: Toolchain, rustflags: list[str]) -> Iterator[Path]:
     """A cargo target dir reused across variants of one toolchain, one per concurrent build.
 
     Reuse saves recompiling proc-macro dependencies on every probe; one dir per slot keeps -j N builds from
     queueing on cargo's build-directory lock.
     """
-    base = paths.work_dir() / "targets" / str(toolchain.spec).replace(":", "-").replace("/", "_")
+    # One family of slots per RUSTFLAGS: a flag change would otherwise rebuild every dependency.
+    flags = hashlib.sha256(" ".join(rustflags).encode()).hexdigest()[:8]
+    spec = str(toolchain.spec).replace(":", "-").replace("/", "_")
+    base = paths.work_dir() / "targets" / f"{spec}-{flags}"
     slot = 0
     while True:
         lock = fsutil.lock(f"target-{base.name}-{slot}", timeout=0)
@@ -343,7 +346,7 @@ def build(
         if on_stage and clock.current not in (before, _BUILD_END):
             on_stage(clock.current)
 
-    with target_slot(toolchain) as target_dir:
+    with target_slot(toolchain, rustflags) as target_dir:
         env = build_env(variant=variant, toolchain=toolchain, bindgen=bindgen, wasm_pack=wasm_pack,
                         target_dir=target_dir, rustflags=rustflags)
         pkg_module = crate_dir / render.PKG_MODULE

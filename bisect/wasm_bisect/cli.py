@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from . import __version__, log, tools
 from .errors import UsageError, WasmBisectError
@@ -292,7 +293,7 @@ def probe(
         store.put(variant, tmpl.content_hash, tmpl.check_hash,
                   Outcome(verdict=Verdict.ERROR, reason="forced re-probe (--fresh)"))
     oracle = Oracle(template=tmpl, store=store, run_id=run_id, progress=log.plain,
-                    on_stage=lambda v, s: log.info(f"{v.short()}: {s}"))
+                    on_stage=lambda v, s: log.info(f"{escape(v.short())}: {s}"))
     outcome = oracle.outcome(variant)
     store.finish_run(run_id, {"verdict": str(outcome.verdict)})
     if as_json:
@@ -323,6 +324,9 @@ def print_bisect(result: dict[str, Any]) -> None:
             if first.get("last_good_bindgen"):
                 out.print(f"  last {s['terms']['old']} on the wasm-bindgen axis: {first['last_good_bindgen']} "
                           f"(with rustc {first['rustc']})", markup=False)
+            if first.get("not_on_axis"):
+                out.print(f"  not tested in between: {', '.join(first['not_on_axis'])} (yanked or outside the "
+                          "axis; --allow-yanked to include yanked releases)", markup=False)
             if first.get("last_good_rustc"):
                 out.print(f"  last {s['terms']['old']} on the rustc axis: {first['last_good_rustc']} "
                           f"(with wasm-bindgen {first['bindgen']})", markup=False)
@@ -362,10 +366,22 @@ def _progress_printer(counter: list[int]) -> Any:
         style = VERDICT_STYLE[str(outcome.verdict)]
         took = sum(v for k, v in outcome.timings.items() if k != "provision")
         how = "from store" if cached else f"{took:.1f} s"
-        log.info(f"probe {counter[0]}: {variant.short()} [{style}]{outcome.verdict.upper()}[/{style}] ({how}) "
-                 + outcome.reason.replace("[", "(").replace("]", ")")[:140])
+        log.info(f"probe {counter[0]}: {escape(variant.short())} [{style}]{outcome.verdict.upper()}[/{style}] "
+                 f"({how}) {escape(outcome.reason[:140])}")
 
     return on_probe
+
+
+def note_gaps(result: dict[str, Any], known: list[str]) -> None:
+    """Name releases between the last good and first bad wasm-bindgen that were not on the axis (yanked)."""
+    from . import versions
+
+    for s in result["searches"]:
+        first = s.get("first_failing")
+        if not first or not first.get("last_good_bindgen"):
+            continue
+        lo, hi = versions.bindgen_key(first["last_good_bindgen"]), versions.bindgen_key(first["bindgen"])
+        first["not_on_axis"] = [v for v in known if lo < versions.bindgen_key(v) < hi]
 
 
 @app.command("bisect")
@@ -436,10 +452,11 @@ def bisect_cmd(
              f"most {bisect_run.expected_probes(len(grid.rustc), len(grid.bindgen))} probes per setting (run {run_id})")
     oracle = Oracle(template=tmpl, store=store, run_id=run_id, allow_yanked=allow_yanked, repeat=repeat,
                     threshold=threshold, progress=log.plain, on_probe=_progress_printer([0]),
-                    on_stage=lambda v, s: log.info(f"  {v.short()}: {s}") if s is not Stage.PROVISION else None)
+                    on_stage=lambda v, s: log.info(f"  {escape(v.short())}: {s}") if s is not Stage.PROVISION else None)
     with log.group(f"bisect {tmpl.name}"):
         result = bisect_run.run(plan, oracle)
     result["run_id"] = run_id
+    note_gaps(result, [r.version for r in releases])
     store.finish_run(run_id, result)
     if as_json:
         _emit_json(result)

@@ -310,7 +310,8 @@ class CellProbe:
 
 @dataclass(frozen=True)
 class Violation:
-    """`good` was probed good although it dominates the probed bad `bad` (newer or equal on both axes)."""
+    """`good` was probed good although it dominates the probed bad `bad` (newer or equal on both axes).
+    In find-fix mode "good" and "bad" stand for the old and the new side (broken and fixed)."""
 
     good: Cell
     bad: Cell
@@ -360,8 +361,11 @@ class Frontier(Generic[R, C]):
     violations: tuple[Violation, ...]
     filtered: int  # cells the `untestable` pre-check ruled out without a probe
     probes: int
-    log: tuple[CellProbe, ...]
+    log: tuple[CellProbe, ...]  # the oracle's own verdicts, in probe order
     message: str
+    old_term: str = "good"
+    new_term: str = "bad"
+    new_verdict: Verdict = Verdict.BAD  # GOOD in find-fix mode: the first "failing" pair is the first fixed
 
     def __bool__(self) -> bool:
         return self.status is Status.FOUND
@@ -384,10 +388,16 @@ class _Knowledge:
     columns >= bad_from[r] are bad. Each cell is asked at most once."""
 
     def __init__(
-        self, n_rows: int, n_cols: int, ask: Callable[[int, int], Verdict], blocked: set[Cell]
+        self,
+        n_rows: int,
+        n_cols: int,
+        ask: Callable[[int, int], Verdict],
+        blocked: set[Cell],
+        new_verdict: Verdict = Verdict.BAD,
     ) -> None:
         self.n_rows, self.n_cols = n_rows, n_cols
         self.ask = ask
+        self.new_verdict = new_verdict  # GOOD in find-fix mode: then "bad" below means "fixed"
         self.blocked = blocked  # untestable: pre-filtered or probed SKIP/ERROR
         self.good_upto = [0] * n_rows
         self.bad_from = [n_cols] * n_rows
@@ -410,12 +420,13 @@ class _Knowledge:
     def probe(self, cell: Cell) -> None:
         row, col = cell
         try:
-            verdict = self.ask(row, col)
+            raw = self.ask(row, col)
         except FlakyPoint as exc:
             exc.probe_log = tuple(self.log)
             raise
+        self.log.append(CellProbe(row, col, raw))  # the log keeps the oracle's own verdicts
+        verdict = raw if self.new_verdict is Verdict.BAD else invert(raw)
         self.answers[cell] = verdict
-        self.log.append(CellProbe(row, col, verdict))
         if verdict is Verdict.GOOD:
             if col >= self.bad_from[row]:
                 bad = next(b for b in self.bads if b[0] <= row and b[1] <= col)
@@ -555,6 +566,8 @@ def first_failing_pair(
     walk_limit: int = 1,
     verify_corners: bool = False,
     axis_names: tuple[str, str] = ("rustc", "wasm-bindgen"),
+    new_verdict: Verdict = Verdict.BAD,
+    terms: tuple[str, str] | None = None,
 ) -> Frontier[R, C]:
     """Search rows (rustc, oldest first) x cols (wasm-bindgen, oldest first) for where failure starts.
 
@@ -571,18 +584,24 @@ def first_failing_pair(
     also probes the older neighbours of every corner of the frontier, so non-monotone grids show up
     as `violations`. Cells for which `untestable` gives a reason (the compatibility filter) are never
     probed and never reported as failing; neither are cells that answered SKIP or ERROR.
+
+    Find-fix mode: `new_verdict=Verdict.GOOD` (or `first_fixed_pair`) searches where GOOD starts
+    instead; `terms` (old, new) name the two sides in messages, ("good", "bad") by default.
     """
     n_rows, n_cols = len(rows), len(cols)
     if not n_rows or not n_cols:
         raise UsageError("the grid is empty", hint="give at least one rustc and one wasm-bindgen version")
     if walk_limit < 0:
         raise UsageError("walk_limit must be >= 0")
+    if not new_verdict.testable:
+        raise UsageError(f"new verdict must be good or bad, not {new_verdict}")
+    old_term, new_term = terms or (("good", "bad") if new_verdict is Verdict.BAD else ("broken", "fixed"))
     blocked = {
         (r, c) for r in range(n_rows) for c in range(n_cols)
         if untestable is not None and untestable(rows[r], cols[c])
     }
     filtered = len(blocked)
-    know = _Knowledge(n_rows, n_cols, lambda r, c: oracle2d(rows[r], cols[c]), blocked)
+    know = _Knowledge(n_rows, n_cols, lambda r, c: oracle2d(rows[r], cols[c]), blocked, new_verdict)
     row_name, col_name = axis_names
 
     def name(cell: Cell) -> str:
@@ -590,7 +609,7 @@ def first_failing_pair(
 
     def result(status: Status | None, message: str = "") -> Frontier[R, C]:
         return _frontier(know, rows=rows, cols=cols, mode=mode, order=order, status=status, message=message,
-                         filtered=filtered, name=name)
+                         filtered=filtered, name=name, terms=(old_term, new_term))
 
     # 1. The newest pair must fail (git bisect's "bad" end). The oldest pair's verdict follows from
     # the first failing pair's verified neighbours below, so it costs no probe of its own.
@@ -599,7 +618,8 @@ def first_failing_pair(
         know.probe(newest)
     if know.answers.get(newest) is Verdict.GOOD:
         return result(Status.LAST_NOT_NEW,
-                      f"the newest pair {name(newest)} is not bad: it passes, so no pair fails")
+                      f"the newest pair {name(newest)} is not {new_term}: it is {old_term}, "
+                      f"so no pair is {new_term}")
 
     # 2.-4. in view coordinates: for order="rustc" the grid is transposed, so one code path serves both.
     if order == "bindgen":
@@ -636,8 +656,8 @@ def first_failing_pair(
             know.probe(at(i0, j0 - 1))
         if anchor == (0, 0) and not know.violations:
             return result(Status.FIRST_NOT_OLD,
-                          f"the oldest pair {name((0, 0))} is not good: it fails, so every pair fails; "
-                          "start from older versions")
+                          f"the oldest pair {name((0, 0))} is not {old_term}: it is {new_term}, "
+                          f"so every pair is {new_term}; start from older versions")
 
     def newest_state(i: int, j0: int) -> str:
         """The verdict of the newest testable cell of view row i right of column j0: known-untestable
@@ -682,6 +702,26 @@ def first_failing_pair(
     return result(None)
 
 
+def first_fixed_pair(
+    rows: Sequence[R],
+    cols: Sequence[C],
+    oracle2d: Callable[[R, C], Verdict],
+    *,
+    mode: Mode = "full",
+    order: Order = "bindgen",
+    untestable: Callable[[R, C], str | None] | None = None,
+    walk_limit: int = 1,
+    verify_corners: bool = False,
+    axis_names: tuple[str, str] = ("rustc", "wasm-bindgen"),
+) -> Frontier[R, C]:
+    """Find-fix mode of `first_failing_pair`: where GOOD starts, old side "broken", new side "fixed".
+    The oracle answers as usual (BAD = still broken); the probe log keeps its verdicts."""
+    return first_failing_pair(
+        rows, cols, oracle2d, mode=mode, order=order, untestable=untestable, walk_limit=walk_limit,
+        verify_corners=verify_corners, axis_names=axis_names, new_verdict=Verdict.GOOD,
+    )
+
+
 def _frontier(
     know: _Knowledge,
     *,
@@ -693,7 +733,9 @@ def _frontier(
     message: str,
     filtered: int,
     name: Callable[[Cell], str],
+    terms: tuple[str, str],
 ) -> Frontier[R, C]:
+    old, new = terms
     staircase = tuple(know.row_frontier(r) for r in range(len(rows)))
     candidates, maybe_none = _pair_candidates(know, order)
     first_pair = candidates[0] if len(candidates) == 1 and not maybe_none else None
@@ -704,12 +746,12 @@ def _frontier(
             v = know.violations[0]
             status = Status.NON_MONOTONE
             message = (
-                f"non-monotone evidence: {name(v.good)} passes but the older {name(v.bad)} fails "
-                f"({len(know.violations)} such pair(s)); the frontier below assumes monotone failure"
+                f"non-monotone evidence: {name(v.good)} is {old} but the older {name(v.bad)} is {new} "
+                f"({len(know.violations)} such pair(s)); the frontier assumes a monotone change"
             )
         elif first_pair is not None:
             status = Status.FOUND
-            message = f"the first failing pair is {name(first_pair)}"
+            message = f"the first {new} pair is {name(first_pair)}"
         elif not testable:
             status = Status.UNTESTABLE
             message = "no pair could be tested"
@@ -717,11 +759,11 @@ def _frontier(
             status = Status.RANGE
             span = _span(candidates, name)
             message = (
-                f"untestable pairs hide the first failing pair: it is one of {span}"
-                if candidates else "no pair tested bad"
+                f"untestable pairs hide the first {new} pair: it is one of {span}"
+                if candidates else f"no pair tested {new}"
             )
             if maybe_none and candidates:
-                message += ", or nothing fails"
+                message += f", or no pair is {new}"
         if status is Status.FOUND and mode == "full":
             uncertain = sum(not f.certain for f in staircase)
             message += f"; {len(corners)} corner(s) on the frontier"
@@ -733,7 +775,7 @@ def _frontier(
         pair_candidates=candidates if status not in (Status.FIRST_NOT_OLD, Status.LAST_NOT_NEW) else (),
         maybe_none=maybe_none, staircase=staircase, complete=all(f.certain for f in staircase),
         corners=corners, violations=tuple(know.violations), filtered=filtered, probes=len(know.log),
-        log=tuple(know.log), message=message,
+        log=tuple(know.log), message=message, old_term=old, new_term=new, new_verdict=know.new_verdict,
     )
 
 
@@ -825,23 +867,24 @@ def attribute(
     if _count_staircases(ranges, n_cols) > special:
         possible.add(Cause.INTERACTION)
     row_name, col_name = axis_names
+    new = frontier.new_term
     kind = next(iter(possible)) if len(possible) == 1 else Cause.UNKNOWN
     first_row = rustc_rows[0] if kind is Cause.RUSTC else None
     first_col = bindgen_cols[0] if kind is Cause.BINDGEN else None
     if kind is Cause.RUSTC and first_row is not None:
-        message = (f"depends on {row_name} only: every pair fails from {row_name} {frontier.rows[first_row]} "
-                   f"on, with every {col_name} in the grid")
+        message = (f"depends on {row_name} only: every pair is {new} from {row_name} "
+                   f"{frontier.rows[first_row]} on, with every {col_name} in the grid")
     elif kind is Cause.BINDGEN and first_col is not None:
-        message = (f"depends on {col_name} only: every pair fails from {col_name} {frontier.cols[first_col]} "
-                   f"on, with every {row_name} in the grid")
+        message = (f"depends on {col_name} only: every pair is {new} from {col_name} "
+                   f"{frontier.cols[first_col]} on, with every {row_name} in the grid")
     elif kind is Cause.INTERACTION:
         steps = ", ".join(f"{row_name} >= {frontier.rows[r]} with {col_name} >= {frontier.cols[c]}"
                           for r, c in frontier.corners)
-        message = f"needs both axes: fails for {steps}" if steps else "needs both axes"
+        message = f"needs both axes: {new} for {steps}" if steps else "needs both axes"
     elif kind is Cause.EVERYWHERE:
-        message = "every pair fails: the grid does not contain the boundary"
+        message = f"every pair is {new}: the grid does not contain the boundary"
     elif kind is Cause.NONE:
-        message = "no pair fails"
+        message = f"no pair is {new}"
     else:
         message = "cannot tell: untestable cells leave " + " or ".join(sorted(possible)) + " open"
     if frontier.violations:
@@ -883,12 +926,13 @@ def reference_types_plan(frontier: Frontier[R, C], *, corners: int = 1) -> tuple
         chosen.append(frontier.first_pair)
     chosen += [c for c in frontier.corners if c not in chosen]
     plan: list[Reprobe] = []
+    new, old = frontier.new_verdict, invert(frontier.new_verdict)  # raw verdicts, also in find-fix mode
     for row, col in chosen[:corners]:
-        plan.append(Reprobe(row, col, Verdict.BAD))
+        plan.append(Reprobe(row, col, new))
         if row > 0 and col < staircase[row - 1].lo:
-            plan.append(Reprobe(row - 1, col, Verdict.GOOD))
+            plan.append(Reprobe(row - 1, col, old))
         if col > 0 and col - 1 < staircase[row].lo:
-            plan.append(Reprobe(row, col - 1, Verdict.GOOD))
+            plan.append(Reprobe(row, col - 1, old))
     return tuple(dict.fromkeys(plan))
 
 
