@@ -15,7 +15,7 @@ PYTHON = "3.11"
 DEMO_ARGS = [
     "bisect", "--template", "vec-of-structs",
     "--rustc", "debian:1.63.0,debian:1.96.0",
-    "--bindgen", "0.2.92,0.2.93,0.2.95,0.2.96,0.2.97,0.2.98,0.2.99,0.2.100",
+    "--bindgen", "0.2.91..0.2.99",
     "--reference-types", "both",
 ]
 

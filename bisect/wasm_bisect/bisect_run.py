@@ -92,9 +92,7 @@ def search_one(plan: BisectPlan, oracle: Oracle, rt: ReferenceTypes) -> dict[str
         return grid.variant(grid.rustc[r], grid.bindgen[c], setting)
 
     def ask(r_label: str, c_label: str) -> Verdict:
-        verdict = oracle(variant(row_of[r_label], col_of[c_label]))
-        # Find-fix: "fixed" (good) is the new side the search looks for.
-        return search.invert(verdict) if plan.find_fix else verdict
+        return oracle(variant(row_of[r_label], col_of[c_label]))
 
     def untestable(r_label: str, c_label: str) -> str | None:
         cell = variant(row_of[r_label], col_of[c_label])
@@ -103,8 +101,9 @@ def search_one(plan: BisectPlan, oracle: Oracle, rt: ReferenceTypes) -> dict[str
             oracle.outcome(cell)  # record the plan-time skip, with its reason, for reports
         return reason
 
-    frontier = search.first_failing_pair(rows, cols, ask, mode="full", untestable=untestable,
-                                         axis_names=("rustc", "wasm-bindgen"))
+    # Find-fix: the same search with "fixed" (good) as the new side it looks for.
+    find = search.first_fixed_pair if plan.find_fix else search.first_failing_pair
+    frontier = find(rows, cols, ask, mode="full", untestable=untestable, axis_names=("rustc", "wasm-bindgen"))
     attribution = search.attribute(frontier)
     new_term, old_term = ("fixed", "broken") if plan.find_fix else ("bad", "good")
     result: dict[str, Any] = {
