@@ -541,3 +541,13 @@ def main() -> None:
         log.error(f"{message} (see --help)")
         sys.exit(int(getattr(exc, "exit_code", 2)))
     sys.exit(rc if isinstance(rc, int) else 0)
+
+
+# Matrix mode, reports, merge and CI scale-out (issue 5) register themselves; a broken import must not take
+# the other commands down with it.
+try:
+    from . import cli_matrix  # noqa: E402 - needs the helpers defined above
+except ImportError as _exc:  # pragma: no cover
+    log.warn(f"matrix/report/merge commands unavailable: {_exc}")
+else:
+    cli_matrix.register(app)

@@ -1,0 +1,104 @@
+"""Drive wasm-bisect from your own noxfile: one nox session per grid cell, parametrized from your config.
+
+    import nox
+    from wasm_bisect import noxsupport
+
+    CONFIG = "wasm-bisect.toml"
+
+    @nox.session(python=False)
+    @noxsupport.parametrize_cells(CONFIG)
+    def cell(session: nox.Session, cell: str) -> None:
+        noxsupport.run_cell(session, cell, config=CONFIG)
+
+`nox -l --json | wasm-bisect nox-matrix` turns the session list into a GitHub Actions matrix; each job runs
+`nox -s "cell(<id>)"`, which probes that one cell and exports it to wasm-bisect-results/<id>.sqlite3;
+a last job runs `wasm-bisect merge wasm-bisect-results/*.sqlite3` and `wasm-bisect report`.
+nox is imported only inside these functions, so importing wasm_bisect never needs it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from .errors import UsageError
+
+EXPORT_DIR_ENV = "WASM_BISECT_EXPORT_DIR"
+DEFAULT_EXPORT_DIR = "wasm-bisect-results"
+
+
+def _config_path(config: str | Path | None) -> Path | None:
+    if config is None:
+        return None
+    path = Path(config)
+    if not path.is_absolute():
+        # nox runs a noxfile from the noxfile's directory, so a relative config sits next to it; the
+        # child wasm-bisect gets the absolute path.
+        path = Path.cwd() / path
+    return path
+
+
+def cells(config: str | Path | None = None) -> list[str]:
+    """The cell ids (`RUSTC@BINDGEN@RT`) of the config's grid, in grid order."""
+    from . import config as config_mod
+    from .matrix import cell_id
+
+    cfg = config_mod.load(_config_path(config))
+    grid = config_mod.make_grid(config_mod.settings(cfg))
+    return [cell_id(v) for v in grid.variants()]
+
+
+def parametrize_cells(config: str | Path | None = None, *, arg: str = "cell") -> Callable[[Any], Any]:
+    """`@nox.parametrize(arg, ...)` over the config's cells, each session named `<session>(<cell id>)`."""
+    import nox
+
+    ids = cells(config)
+    return nox.parametrize(arg, [nox.param(c, id=c) for c in ids])  # type: ignore[no-any-return]
+
+
+def safe_name(cell: str) -> str:
+    """A file name for a cell id (`debian:1.63.0@0.2.92@on` -> `debian-1.63.0-0.2.92-on`)."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", cell).strip("-")
+
+
+def run_cell(session: Any, cell: str, *, config: str | Path | None = None, export_dir: str | Path | None = None,
+             extra: tuple[str, ...] = ()) -> None:
+    """Probe one cell inside a nox session and export it as a store file for `wasm-bisect merge`."""
+    out = Path(export_dir or os.environ.get(EXPORT_DIR_ENV) or DEFAULT_EXPORT_DIR)
+    argv = ["wasm-bisect", "matrix", "--cell", cell, "--export", str(out / f"{safe_name(cell)}.sqlite3")]
+    path = _config_path(config)
+    if path is not None:
+        argv += ["--config", str(path)]
+    session.run(*argv, *extra, *session.posargs, external=True)
+
+
+def github_matrix(nox_json: str, *, session: str | None = None) -> dict[str, Any]:
+    """`nox -l --json` output -> `{"include": [{"session": ..., "cell": ..., ...}]}` for `strategy.matrix`."""
+    try:
+        listed = json.loads(nox_json)
+    except ValueError as exc:
+        raise UsageError(f"stdin is not the JSON of `nox -l --json`: {exc}") from None
+    if not isinstance(listed, list) or not all(isinstance(s, dict) and "session" in s for s in listed):
+        raise UsageError("stdin is not the JSON of `nox -l --json` (a list of sessions)")
+    include = []
+    for entry in listed:
+        spec = entry.get("call_spec") or {}
+        if session is not None and entry.get("name") != session:
+            continue
+        if session is None and "cell" not in spec:
+            continue
+        item: dict[str, Any] = {"session": entry["session"]}
+        cell = spec.get("cell")
+        if isinstance(cell, str):
+            rustc, _, rest = cell.partition("@")
+            bindgen, _, rt = rest.partition("@")
+            item.update(cell=cell, rustc=rustc, bindgen=bindgen, reference_types=rt)
+        include.append(item)
+    if not include:
+        which = f"named {session!r}" if session else "with a `cell` parameter"
+        raise UsageError(f"no nox session {which} in the list", hint="see `nox -l`")
+    return {"include": include}
