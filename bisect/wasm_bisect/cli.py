@@ -551,3 +551,5 @@ except ImportError as _exc:  # pragma: no cover
     log.warn(f"matrix/report/merge commands unavailable: {_exc}")
 else:
     cli_matrix.register(app)
+from . import cli_verify  # noqa: E402 - patch verification and commit bisection (issue 6) register themselves
+cli_verify.register(app)

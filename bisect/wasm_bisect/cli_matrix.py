@@ -114,14 +114,16 @@ def matrix(
             outcome = matrix.run(plan, oracle, on_start=display.started, on_done=display.finished)
     result = matrix.result_dict(outcome, built=oracle.built, cached=oracle.cached)
     store.finish_run(run_id, result)
-    matrix.print_tables(log.console, matrix.grid_tables(grid, outcome.outcomes, first_failing=result["first_failing"]))
+    if len(plan.cells) > 1:  # one cell (a nox session) already has its line above
+        matrix.print_tables(log.console, matrix.grid_tables(
+            grid, outcome.outcomes, first_failing=result["first_failing_by_reference_types"]))
     counts = ", ".join(f"{n} {v}" for v, n in result["counts"].items() if n)
     first = result["first_failing"]
     log.info(f"run {run_id}: {len(outcome.outcomes)} cells ({oracle.built} built, {oracle.cached} from the store) "
              f"in {outcome.seconds:.0f} s: {counts}")
     if first:
         log.info(f"first failing pair: rustc {first['rustc']} + wasm-bindgen {first['bindgen']} "
-                 f"[reference-types {first['reference_types']}]")
+                 f"(reference-types {first['reference_types']})")
     if export is not None:
         merge.export(store, run_id, export, command=" ".join(sys.argv))
         log.info(f"exported run {run_id} to {export} (combine shards with `wasm-bisect merge`)")

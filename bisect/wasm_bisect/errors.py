@@ -54,6 +54,10 @@ class CommandTimeout(CommandFailed):
     """A program ran past its time limit and was killed with its whole process group."""
 
 
+class Untestable(WasmBisectError):
+    """A cell that cannot be tested, e.g. a wasm-bindgen commit whose CLI does not build: SKIP, never blamed."""
+
+
 class StoreError(WasmBisectError):
     """The result store cannot be read or written."""
 

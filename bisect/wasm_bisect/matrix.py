@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
@@ -171,20 +171,20 @@ def result_dict(outcome: MatrixOutcome, *, built: int, cached: int) -> dict[str,
         "from_store": cached,
         "seconds": outcome.seconds,
         "first_failing": analysis["first_failing"],
+        "first_failing_by_reference_types": {s["reference_types"]: s["first_failing"] for s in analysis["settings"]},
         "frontier": {s["reference_types"]: s["frontier"] for s in analysis["settings"]},
     }
 
 
 # -- terminal ----------------------------------------------------------------------------------------------
-def grid_tables(grid: Grid, outcomes: dict[str, Outcome], *, first_failing: dict[str, Any] | None = None
-                ) -> list[Any]:
-    """Rich tables: rows rustc, columns wasm-bindgen, one table per reference-types setting."""
+def grid_tables(grid: Grid, outcomes: dict[str, Outcome], *,
+                first_failing: Mapping[str, Mapping[str, Any] | None] | None = None) -> list[Any]:
+    """Rich tables: rows rustc, columns wasm-bindgen, one table per reference-types setting; `first_failing`
+    (reference-types setting -> its first failing pair) puts a star on those cells."""
     from rich.table import Table
     from rich.text import Text
 
-    star = None
-    if first_failing:
-        star = (first_failing.get("rustc"), first_failing.get("bindgen"), first_failing.get("reference_types"))
+    stars = {(f["rustc"], f["bindgen"], rt) for rt, f in (first_failing or {}).items() if f}
     tables = []
     for rt in grid.reference_types:
         table = Table(title=f"{grid.template}: reference-types = {rt}", title_justify="left",
@@ -200,7 +200,7 @@ def grid_tables(grid: Grid, outcomes: dict[str, Outcome], *, first_failing: dict
                 if got is None:
                     row.append(Text("·", style="dim"))
                     continue
-                mark = " *" if star == (str(r), b.label(), str(rt)) else ""
+                mark = " *" if (str(r), b.label(), str(rt)) in stars else ""
                 row.append(Text(f" {got.verdict.upper()}{mark} ", style=VERDICT_STYLE[got.verdict]))
             table.add_row(*row)
         tables.append(table)
@@ -240,25 +240,27 @@ class Display:
             self.progress.stop()
 
     def eta(self) -> str:
-        """Remaining cells times the mean time of a built cell, over the workers (cached cells are ~free)."""
+        """Remaining cells times the mean time of a built cell, over the workers."""
         remaining = self.total - self.done
         if not remaining:
             return ""
         if not self.built_seconds:
-            return "ETA ?"
-        seconds = sum(self.built_seconds) / len(self.built_seconds) * remaining / self.jobs
+            return ""  # nothing built yet: no honest estimate
+        # Cells answered from the store take no time: expect the same share of builds as so far.
+        share = len(self.built_seconds) / max(self.done, 1)
+        seconds = sum(self.built_seconds) / len(self.built_seconds) * remaining * share / self.jobs
         return f"ETA {int(seconds) // 60}:{int(seconds) % 60:02d}"
 
     def started(self, variant: Variant) -> None:
         with self._lock:
             if self.progress:
-                self._tasks[variant.key] = self.progress.add_task(f"  {variant.short()}: lookup", total=None,
+                self._tasks[variant.key] = self.progress.add_task(f"  {_escape(variant.short())}: lookup", total=None,
                                                                   eta="")
 
     def stage(self, variant: Variant, stage: Stage) -> None:
         with self._lock:
             if self.progress and variant.key in self._tasks:
-                self.progress.update(self._tasks[variant.key], description=f"  {variant.short()}: {stage}")
+                self.progress.update(self._tasks[variant.key], description=f"  {_escape(variant.short())}: {stage}")
             elif not self.progress:
                 self.console.print(f"  {variant.short()}: {stage}", style="dim", markup=False)
 
@@ -270,7 +272,7 @@ class Display:
             how = "from store" if cached else f"{seconds:.1f} s"
             style = VERDICT_STYLE[outcome.verdict]
             eta = self.eta()
-            line = (f"[{self.done}/{self.total}] [{style}] {outcome.verdict.upper():5} [/] {variant.short()}  "
+            line = (f"[{self.done}/{self.total}] [{style}] {outcome.verdict.upper():5} [/] {_escape(variant.short())}  "
                     f"[dim]({how}){' ' + eta if eta else ''}[/dim]")
             if outcome.verdict is not Verdict.GOOD:
                 line += f"  [dim]{_escape(outcome.reason[:110])}[/dim]"

@@ -132,6 +132,7 @@ def merge(sources: list[Source], into: Store, *, command: str) -> MergeResult:
         "kind": "matrix", "grid": grid, "cells": len(ordered), "grid_cells": _size(grid), "shard": shard,
         "counts": counts, "merged_from": source_list, "missing": _size(grid) - len(ordered),
         "first_failing": analysis["first_failing"],
+        "first_failing_by_reference_types": {s["reference_types"]: s["first_failing"] for s in analysis["settings"]},
         "frontier": {s["reference_types"]: s["frontier"] for s in analysis["settings"]},
     })
     return MergeResult(run_id=run_id, cells=len(ordered), grid_cells=_size(grid), sources=source_list,

@@ -65,15 +65,41 @@ def safe_name(cell: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "-", cell).strip("-")
 
 
+def results_dir(explicit: str | Path | None = None) -> Path:
+    """Where cell sessions export their stores: `explicit`, else $WASM_BISECT_EXPORT_DIR, else
+    ./wasm-bisect-results."""
+    return Path(explicit or os.environ.get(EXPORT_DIR_ENV) or DEFAULT_EXPORT_DIR)
+
+
 def run_cell(session: Any, cell: str, *, config: str | Path | None = None, export_dir: str | Path | None = None,
              extra: tuple[str, ...] = ()) -> None:
     """Probe one cell inside a nox session and export it as a store file for `wasm-bisect merge`."""
-    out = Path(export_dir or os.environ.get(EXPORT_DIR_ENV) or DEFAULT_EXPORT_DIR)
+    out = results_dir(export_dir)
     argv = ["wasm-bisect", "matrix", "--cell", cell, "--export", str(out / f"{safe_name(cell)}.sqlite3")]
     path = _config_path(config)
     if path is not None:
         argv += ["--config", str(path)]
     session.run(*argv, *extra, *session.posargs, external=True)
+
+
+def merge_and_report(session: Any, *, export_dir: str | Path | None = None,
+                     formats: tuple[str, ...] = ("md", "junit", "html", "json")) -> Path:
+    """Merge every exported cell store into `<dir>/merged/store.sqlite3` and write `<dir>/report.<ext>`."""
+    out = results_dir(export_dir)
+    stores = sorted(out.glob("*.sqlite3"))
+    if not stores:
+        session.error(f"no exported cells in {out}: run some cell sessions first")
+    merged = out / "merged" / "store.sqlite3"
+    # A fresh target holds exactly one run, the merge, so `report` (newest run) picks it.
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{merged}{suffix}").unlink(missing_ok=True)
+    merged.parent.mkdir(parents=True, exist_ok=True)
+    session.run("wasm-bisect", "merge", *map(str, stores), "--into", str(merged), external=True)
+    extension = {"md": "md", "junit": "xml", "html": "html", "json": "json", "svg": "svg"}
+    for fmt in formats:
+        session.run("wasm-bisect", "report", "--store", str(merged), "--format", fmt, "--output",
+                    str(out / f"report.{extension[fmt]}"), external=True)
+    return merged
 
 
 def github_matrix(nox_json: str, *, session: str | None = None) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import build, check, fsutil, paths, toolcache, toolchains
-from .errors import SearchAborted, WasmBisectError
+from .errors import SearchAborted, Untestable, WasmBisectError
 from .model import Outcome, Stage, Variant, Verdict
 from .store import Store
 from .templates import Template
@@ -52,16 +52,23 @@ def probe(
         start = time.monotonic()
         try:
             toolchain = toolchains.resolve(variant.rustc, provision=True, progress=progress)
-            if variant.bindgen.kind != "crates":
-                raise WasmBisectError("git and path wasm-bindgen sources are not supported by this probe yet")
-            bindgen = toolcache.bindgen_cli(variant.bindgen.version, progress=progress)
+            patches: dict[str, str] | None = None
+            if variant.bindgen.kind == "crates":
+                bindgen = toolcache.bindgen_cli(variant.bindgen.version, progress=progress)
+            else:
+                from . import sources  # gitpython only when a git or path source is in play
+
+                prepared = sources.prepare(variant.bindgen, progress=progress)
+                bindgen, patches = prepared.cli, prepared.patches
             wasm_pack = toolcache.wasm_pack(progress=progress)
         except WasmBisectError as exc:
-            return Outcome(verdict=Verdict.ERROR, stage=Stage.PROVISION, reason=exc.one_line(),
+            # A source that cannot be tested (e.g. its CLI does not compile) is skipped, never blamed.
+            return Outcome(verdict=Verdict.SKIP if isinstance(exc, Untestable) else Verdict.ERROR,
+                           stage=Stage.PROVISION, reason=exc.one_line(),
                            timings={"provision": round(time.monotonic() - start, 3)})
         timings[str(Stage.PROVISION)] = round(time.monotonic() - start, 3)
         built = build.build(variant=variant, template=template, toolchain=toolchain, bindgen=bindgen,
-                            wasm_pack=wasm_pack, probe_dir=probe_dir, on_stage=on_stage)
+                            wasm_pack=wasm_pack, probe_dir=probe_dir, patches=patches, on_stage=on_stage)
         timings.update(built.timings)
         logs = tuple(str(p) for p in sorted((probe_dir / "logs").glob("*.log")))
         crate_dir = str(probe_dir / "crate")

@@ -24,9 +24,12 @@ VERDICTS = ("good", "bad", "skip", "error")
 BINDGEN_COMPARE = "https://github.com/wasm-bindgen/wasm-bindgen/compare/{a}...{b}"
 RUST_COMPARE = "https://github.com/rust-lang/rust/compare/{a}...{b}"
 # Verdict colours (GitHub's palette): what the picture, the legend and the HTML table share.
-COLOURS = {"good": "#2da44e", "bad": "#cf222e", "skip": "#d4a72c", "error": "#8250df", "none": "#d0d7de"}
-INK = {"good": "#ffffff", "bad": "#ffffff", "skip": "#1f2328", "error": "#ffffff", "none": "#57606a"}
-LABELS = {"good": "good", "bad": "BAD", "skip": "skip", "error": "error", "none": "·"}
+COLOURS = {"good": "#2da44e", "bad": "#cf222e", "skip": "#d4a72c", "error": "#8250df", "none": "#d0d7de",
+           "inferred-good": "#dafbe1", "inferred-bad": "#ffebe9"}
+INK = {"good": "#ffffff", "bad": "#ffffff", "skip": "#1f2328", "error": "#ffffff", "none": "#57606a",
+       "inferred-good": "#1a7f37", "inferred-bad": "#cf222e"}
+LABELS = {"good": "good", "bad": "BAD", "skip": "skip", "error": "error", "none": "·", "inferred-good": "(good)",
+          "inferred-bad": "(bad)"}
 EMOJI = {"good": "✅", "bad": "❌", "skip": "⏭️", "error": "💥", "none": "·"}
 FRONTIER_COLOUR = "#1f2328"
 STAR_COLOUR = "#bf8700"
@@ -514,7 +517,7 @@ def render_markdown(doc: Mapping[str, Any]) -> str:
 
 # -- picture -----------------------------------------------------------------------------------------------
 _CELL_W, _CELL_H, _LABEL_W, _MARGIN = 96, 32, 150, 24
-_TITLE_H, _PANEL_HEAD, _PANEL_GAP, _LEGEND_H = 64, 50, 26, 64
+_TITLE_H, _PANEL_HEAD, _PANEL_GAP = 64, 50, 26
 
 
 def _text(x: float, y: float, text: str, *, size: int = 13, anchor: str = "start", weight: str = "normal",
@@ -529,7 +532,8 @@ def svg_size(doc: Mapping[str, Any]) -> tuple[int, int]:
     grid = doc["grid"]
     width = max(_MARGIN * 2 + _LABEL_W + _CELL_W * len(grid["bindgen"]), 640)
     panels = len(doc["settings"])
-    height = (_TITLE_H + panels * (_PANEL_HEAD + _CELL_H * len(grid["rustc"]) + _PANEL_GAP) + _LEGEND_H)
+    height = (_TITLE_H + panels * (_PANEL_HEAD + _CELL_H * len(grid["rustc"]) + _PANEL_GAP)
+              + _legend_height(width, inferred=doc["run"]["kind"] == "bisect"))
     return width, height
 
 
@@ -561,22 +565,28 @@ def render_svg(doc: Mapping[str, Any], *, standalone: bool = True) -> str:
             parts.append(_text(x0 + c * _CELL_W + _CELL_W / 2, header_y, bindgen, size=12, anchor="middle"))
         top = y + _PANEL_HEAD
         star = first if first and first["reference_types"] == rt else setting.get("first_failing")
+        rows_by_rustc = {f["rustc"]: f for f in setting["frontier"]}
         for r, rustc in enumerate(rows):
             cy = top + r * _CELL_H
             parts.append(_text(_MARGIN, cy + _CELL_H / 2 + 4, rustc, size=12))
             for c, bindgen in enumerate(cols):
                 cell = at.get((rustc, bindgen, rt))
                 verdict = cell["verdict"] if cell else "none"
+                shade = verdict
+                if cell is None and run["kind"] == "bisect":
+                    shade = _inferred(rows_by_rustc.get(rustc), cols, c)
                 cx = x0 + c * _CELL_W
                 tip = f"{_cell_name({'rustc': rustc, 'bindgen': bindgen, 'reference_types': rt})}: " + (
-                    f"{verdict}: {cell['reason']}" if cell else "not probed")
+                    f"{verdict}: {cell['reason']}" if cell else "not probed" + (
+                        f", inferred {shade[9:]} by the search" if shade != verdict else ""))
+                extra = f" {shade}" if shade != verdict else ""
                 parts.append(
-                    f'<rect class="cell verdict-{verdict}" data-rustc={quoteattr(rustc)} '
+                    f'<rect class="cell verdict-{verdict}{extra}" data-rustc={quoteattr(rustc)} '
                     f'data-bindgen={quoteattr(bindgen)} data-reference-types={quoteattr(rt)} '
                     f'x="{cx + 1}" y="{cy + 1}" width="{_CELL_W - 2}" height="{_CELL_H - 2}" rx="3" '
-                    f'fill="{COLOURS[verdict]}"><title>{escape(tip)}</title></rect>')
-                parts.append(_text(cx + _CELL_W / 2, cy + _CELL_H / 2 + 4, LABELS[verdict], size=12,
-                                   anchor="middle", fill=INK[verdict], weight="bold" if verdict == "bad" else
+                    f'fill="{COLOURS[shade]}"><title>{escape(tip)}</title></rect>')
+                parts.append(_text(cx + _CELL_W / 2, cy + _CELL_H / 2 + 4, LABELS[shade], size=12,
+                                   anchor="middle", fill=INK[shade], weight="bold" if verdict == "bad" else
                                    "normal"))
                 if star and (star["rustc"], star["bindgen"]) == (rustc, bindgen):
                     parts.append(f'<rect class="first-failing" x="{cx + 1}" y="{cy + 1}" width="{_CELL_W - 2}" '
@@ -587,10 +597,19 @@ def render_svg(doc: Mapping[str, Any], *, standalone: bool = True) -> str:
         parts.append(_frontier_path(setting["frontier"], rows, cols, x0, top))
         parts.append("</g>")
         y = top + len(rows) * _CELL_H + _PANEL_GAP
-    parts.append(_legend(y, width))
+    parts.append(_legend(y, width, inferred=run["kind"] == "bisect"))
     parts.append("</svg>")
     body = "\n".join(parts) + "\n"
     return ('<?xml version="1.0" encoding="UTF-8"?>\n' + body) if standalone else body
+
+
+def _inferred(row: Mapping[str, Any] | None, cols: Sequence[str], col: int) -> str:
+    """How a bisect's search classed a cell it did not probe: left of a certain frontier good, right bad."""
+    if not row or not row.get("certain"):
+        return "none"
+    first_bad = row.get("first_bad")
+    edge = cols.index(first_bad) if first_bad in cols else len(cols)
+    return "inferred-good" if col < edge else "inferred-bad"
 
 
 def _frontier_path(frontier: Sequence[Mapping[str, Any]], rows: Sequence[str], cols: Sequence[str],
@@ -614,25 +633,45 @@ def _frontier_path(frontier: Sequence[Mapping[str, Any]], rows: Sequence[str], c
             boxes.append(f'<rect class="frontier-uncertain" x="{x0 + lo * _CELL_W}" y="{top + r * _CELL_H}" '
                          f'width="{(hi - lo + 1) * _CELL_W}" height="{_CELL_H}" fill="none" '
                          f'stroke="{FRONTIER_COLOUR}" stroke-width="2" stroke-dasharray="5 4"/>')
-    if not any_bad and not boxes:
+    if not any_bad:
         return ""  # nothing fails on this setting: no frontier to draw
     path = " ".join(f"{'M' if i == 0 else 'L'}{x:.1f},{y:.1f}" for i, (x, y) in enumerate(points))
     return (f'<path class="frontier" d="{path}" fill="none" stroke="{FRONTIER_COLOUR}" stroke-width="4" '
             f'stroke-linejoin="round"/>' + "".join(boxes))
 
 
-def _legend(y: float, width: int) -> str:
+def _legend_layout(width: int, *, inferred: bool) -> tuple[list[tuple[str, str, float, int]], int]:
+    """Legend entries placed left to right, wrapping at the picture's width: (verdict, label, x, row)."""
+    entries = [("good", "good"), ("bad", "bad"), ("skip", "skip: untestable"), ("error", "error: infrastructure"),
+               ("none", "not probed")]
+    if inferred:
+        entries += [("inferred-good", "inferred good"), ("inferred-bad", "inferred bad")]
+    placed = []
+    x, row = 0.0, 0
+    for verdict, label in entries:
+        step = 24 + 7 * len(label) + 22
+        if x and x + step > width - 2 * _MARGIN:
+            x, row = 0.0, row + 1
+        placed.append((verdict, label, x, row))
+        x += step
+    return placed, row + 1
+
+
+def _legend_height(width: int, *, inferred: bool) -> int:
+    return _legend_layout(width, inferred=inferred)[1] * 24 + 40
+
+
+def _legend(y: float, width: int, *, inferred: bool = False) -> str:
     parts = [f'<g class="legend" transform="translate({_MARGIN},{y})">']
-    x = 0.0
-    for verdict, label in (("good", "good"), ("bad", "bad"), ("skip", "skip: untestable"),
-                           ("error", "error: infrastructure"), ("none", "not probed")):
-        parts.append(f'<rect class="legend-swatch legend-{verdict}" x="{x}" y="0" width="18" height="18" rx="3" '
-                     f'fill="{COLOURS[verdict]}"/>')
-        parts.append(_text(x + 24, 14, label, size=12))
-        x += 24 + 8 * len(label) + 18
-    parts.append(f'<path d="M0,38 L28,38" stroke="{FRONTIER_COLOUR}" stroke-width="4"/>')
-    parts.append(_text(36, 42, "frontier: first bad wasm-bindgen of each rustc", size=12))
-    parts.append(_text(min(360, width - 200), 42, "★ first failing pair", size=12, fill=STAR_COLOUR))
+    placed, rows = _legend_layout(width, inferred=inferred)
+    for verdict, label, x, row in placed:
+        parts.append(f'<rect class="legend-swatch legend-{verdict}" x="{x}" y="{row * 24}" width="18" height="18" '
+                     f'rx="3" fill="{COLOURS[verdict]}"/>')
+        parts.append(_text(x + 24, row * 24 + 14, label, size=12))
+    line_y = rows * 24 + 14
+    parts.append(f'<path d="M0,{line_y} L28,{line_y}" stroke="{FRONTIER_COLOUR}" stroke-width="4"/>')
+    parts.append(_text(36, line_y + 4, "frontier: first bad wasm-bindgen of each rustc", size=12))
+    parts.append(_text(min(360, width - 200), line_y + 4, "★ first failing pair", size=12, fill=STAR_COLOUR))
     parts.append("</g>")
     return "".join(parts)
 

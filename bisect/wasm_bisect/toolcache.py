@@ -103,6 +103,8 @@ def _install(
     expect_version: str | None,
     cargo_args: list[str],
     progress: Progress,
+    *,
+    locked: bool = True,
 ) -> CachedTool:
     existing = _load(name, ident, expect_version)
     if existing is not None:
@@ -126,7 +128,7 @@ def _install(
         with fsutil.staging_dir(entry) as staging:
             try:
                 tools.run(
-                    ["cargo", "install", "--locked", "--root", staging, *cargo_args],
+                    ["cargo", "install", *(["--locked"] if locked else []), "--root", staging, *cargo_args],
                     env=host_build_env(),
                     log=log,
                     timeout=3600,
@@ -177,14 +179,28 @@ def bindgen_cli(version: str, *, progress: Progress = _quiet) -> CachedTool:
     )
 
 
-def bindgen_cli_from_checkout(checkout: Path, commit: str, *, progress: Progress = _quiet) -> CachedTool:
-    """The wasm-bindgen CLI built from a source checkout, cached by commit id so crate and CLI always match."""
-    cli_crate = checkout / "crates" / "cli"
+def bindgen_cli_from_checkout(
+    checkout: Path,
+    commit: str,
+    *,
+    cli_crate: Path | None = None,
+    version: str | None = None,
+    ident: str | None = None,
+    progress: Progress = _quiet,
+) -> CachedTool:
+    """The wasm-bindgen CLI built from a source checkout, cached by commit id so crate and CLI always match.
+
+    `cli_crate` is the CLI's package directory (found from the checkout's manifests; default crates/cli),
+    `version` the version it must report, `ident` the cache identity (default git-<commit>). `--locked` only
+    when the checkout has a Cargo.lock: upstream does not commit one.
+    """
+    cli_crate = cli_crate or checkout / "crates" / "cli"
     if not (cli_crate / "Cargo.toml").is_file():
         raise UsageError(f"{checkout} has no crates/cli: not a wasm-bindgen checkout",
                          hint="point at the root of a wasm-bindgen repository")
-    return _install("wasm-bindgen", f"git-{commit[:12]}", None,
-                    ["--path", str(cli_crate), "--bin", "wasm-bindgen"], progress)
+    locked = (checkout / "Cargo.lock").is_file() or (cli_crate / "Cargo.lock").is_file()
+    return _install("wasm-bindgen", ident or f"git-{commit[:12]}", version,
+                    ["--path", str(cli_crate), "--bin", "wasm-bindgen"], progress, locked=locked)
 
 
 def wasm_pack(version: str = WASM_PACK_VERSION, *, progress: Progress = _quiet) -> CachedTool:

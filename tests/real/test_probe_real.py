@@ -126,3 +126,13 @@ def _cmdline(proc: Path) -> str:
         return (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
     except OSError:
         return ""
+
+
+@pytest.mark.parametrize(("rt", "expected"), [("default", "good"), ("on", "bad")])
+def test_typedarray_view_detaches_only_with_externref(rt: str, expected: str) -> None:
+    data = probe("typedarray-view", R163, "0.2.99", rt)
+    outcome = data["outcome"]
+    assert outcome["verdict"] == expected
+    assert outcome["evidence"]["externref_transform"] is (rt == "on")
+    if expected == "bad":
+        assert "Construct on a detached ArrayBuffer" in outcome["reason"]

@@ -1,0 +1,121 @@
+"""Real-toolchain benchmarks, measured side by side in one run (issue: benchmarks).
+
+1. Overhead per warm probe: the tool's probe (render, cached resolve, wasm-pack build, node check, store)
+   vs the raw `wasm-pack build` + `node check.mjs` of the same rendered crate, run by hand with the same
+   environment. Both recompile only the probe crate (dependencies warm), alternating, N rounds.
+2. Cache: re-running a finished bisect is answered from the store (wall time, builds).
+3. Memory: peak RSS of the tool's own process during a real bisect (children excluded).
+
+Usage: python benchmarks/probe_bench.py [OUT.json] [--rounds N]
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from wasm_bisect import build, check, paths, templates, toolcache, toolchains
+from wasm_bisect.model import BindgenSource, ToolchainSpec, Variant
+from wasm_bisect.probe import Oracle
+from wasm_bisect.store import Store
+
+RUSTC = "debian:1.96.0"
+BINDGEN = "0.2.99"
+TEMPLATE = "vec-of-structs"
+N_BASE = 1_000_100
+BISECT = ["bisect", "--template", "vec-of-structs", "--rustc", "debian:1.63.0,debian:1.96.0",
+          "--bindgen", "0.2.91..0.2.99", "--reference-types", "both"]
+
+
+def raw_probe(crate: Path, env: dict[str, str], wasm_pack: Path, n: str) -> float:
+    """wasm-pack build + node check by hand in an already rendered crate (after touching lib.rs)."""
+    (crate / "src" / "lib.rs").touch()
+    start = time.monotonic()
+    subprocess.run([str(wasm_pack), "build", str(crate), "--target", "nodejs", "--release", "--mode", "no-install"],
+                   env=env, cwd=crate, check=True, capture_output=True)
+    node_env = check.check_env(os.environ, pkg_module=crate / "pkg" / "wasm_bisect_probe.js", params=(("n", n),))
+    subprocess.run(["node", str(crate / "check.mjs")], env=node_env, cwd=crate, check=False, capture_output=True)
+    return time.monotonic() - start
+
+
+def overhead(rounds: int) -> dict[str, Any]:
+    template = templates.load(TEMPLATE)
+    toolchain = toolchains.resolve(ToolchainSpec.parse(RUSTC))
+    bindgen = toolcache.bindgen_cli(BINDGEN)
+    wasm_pack = toolcache.wasm_pack()
+    store = Store()
+    oracle = Oracle(template=template, store=store)
+    tool_times, raw_times = [], []
+    stamp = int(time.time()) % 100_000
+    for i in range(-1, rounds):  # round -1 warms the target dir slot and is not counted
+        n = str(N_BASE + stamp * 100 + i + 1)  # a fresh variant key: a real build, not a store hit
+        variant = Variant(template=TEMPLATE, rustc=ToolchainSpec.parse(RUSTC), bindgen=BindgenSource.crates(BINDGEN),
+                          params=(("n", n),))
+        start = time.monotonic()
+        outcome = oracle.outcome(variant)
+        tool = time.monotonic() - start
+        crate = Path(outcome.crate_dir or "")
+        with build.target_slot(toolchain, []) as target_dir:
+            env = build.build_env(variant=variant, toolchain=toolchain, bindgen=bindgen, wasm_pack=wasm_pack,
+                                  target_dir=target_dir, rustflags=[])
+            raw = raw_probe(crate, env, wasm_pack.binary, n)
+        if i >= 0:
+            tool_times.append(tool)
+            raw_times.append(raw)
+        print(f"round {i + 1}: tool {tool:.2f} s ({outcome.verdict}), raw {raw:.2f} s", flush=True)
+    tool_med, raw_med = statistics.median(tool_times), statistics.median(raw_times)
+    return {"rounds": rounds, "tool_seconds": tool_times, "raw_seconds": raw_times,
+            "tool_median": round(tool_med, 3), "raw_median": round(raw_med, 3),
+            "overhead_ratio": round(tool_med / raw_med - 1, 4), "target": 0.03}
+
+
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "wasm_bisect", *args], capture_output=True, text=True, check=False)
+
+
+def rss_run(*args: str) -> tuple[float, int, str]:
+    """Run the CLI in a child Python that reports its own peak RSS (KiB) at exit."""
+    code = ("import resource, sys\nfrom wasm_bisect import cli\nsys.argv = ['wasm-bisect', *sys.argv[1:]]\n"
+            "try:\n    cli.main()\nexcept SystemExit:\n    pass\n"
+            "sys.stderr.write('\\nPEAK_RSS_KIB=%d\\n' % resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n")
+    start = time.monotonic()
+    proc = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, check=False)
+    seconds = time.monotonic() - start
+    rss = int(proc.stderr.rsplit("PEAK_RSS_KIB=", 1)[1].split()[0])
+    return seconds, rss, proc.stdout
+
+
+def cache_and_memory() -> dict[str, Any]:
+    first_seconds, first_rss, _ = rss_run(*BISECT, "--json")  # builds whatever is not stored yet
+    again_seconds, again_rss, out = rss_run(*BISECT, "--json")
+    result = json.loads(out)
+    return {"bisect_first_seconds": round(first_seconds, 2), "bisect_first_peak_rss_mib": round(first_rss / 1024, 1),
+            "rerun_seconds": round(again_seconds, 2), "rerun_builds": result["probes"]["built"],
+            "rerun_from_store": result["probes"]["from_store"], "rerun_peak_rss_mib": round(again_rss / 1024, 1),
+            "target_rerun_seconds": 2.0}
+
+
+def main() -> None:
+    out = Path(sys.argv[1]) if len(sys.argv) > 1 and not sys.argv[1].startswith("--") else \
+        Path("benchmarks/results/probe.json")
+    rounds = int(sys.argv[sys.argv.index("--rounds") + 1]) if "--rounds" in sys.argv else 5
+    ov, ca = overhead(rounds), cache_and_memory()
+    results = {"home": str(paths.home()), "overhead": ov, "cache": ca}
+    print("\n| benchmark | measured | target |\n| --- | --- | --- |")
+    print(f"| warm probe, tool vs raw wasm-pack+node (median of {rounds}) | {ov['tool_median']} s vs "
+          f"{ov['raw_median']} s: overhead {100 * ov['overhead_ratio']:.1f}% | <= 3% |")
+    print(f"| re-run of a finished bisect | {ca['rerun_seconds']} s, {ca['rerun_builds']} builds | < 2 s, 0 builds |")
+    print(f"| peak RSS of the tool during a real bisect | {ca['bisect_first_peak_rss_mib']} MiB | (measured) |")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"\nwritten to {out}")
+
+
+if __name__ == "__main__":
+    main()
