@@ -65,6 +65,25 @@ def bench(session: nox.Session) -> None:
     """Benchmarks; results go to benchmarks/results/."""
     _install(session, "test")
     session.run("python", "benchmarks/search_bench.py", "benchmarks/results/search.json")
+    session.run("python", "benchmarks/probe_bench.py", "benchmarks/results/probe.json", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def update_pins(session: nox.Session) -> None:
+    """Refresh the bundled wasm-bindgen release list (with yanked flags) from the crates.io index."""
+    _install(session)
+    session.run("python", "-c", UPDATE_PINS)
+
+
+UPDATE_PINS = """
+from pathlib import Path
+from wasm_bisect import index, versions
+releases = index.fetch_releases()
+target = Path("bisect/wasm_bisect/data/bindgen_versions.toml")
+target.write_text(versions.releases_to_toml(releases, header="wasm-bindgen releases from the crates.io index "
+                  "(library and CLI yanked flags); refresh with: nox -s update_pins"))
+print(f"{len(releases)} releases written to {target}")
+"""
 
 
 @nox.session(python=PYTHON)

@@ -145,6 +145,24 @@ def tools_list(as_json: JsonOpt = False) -> None:
         sys.stdout.write(f"{tool.name}\t{tool.ident}\t{tool.binary}\n")
 
 
+@app.command("versions")
+def versions_cmd(
+    refresh: Annotated[bool, typer.Option("--refresh", help="Fetch the crates.io index now.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """wasm-bindgen releases, oldest first, yanked ones marked (crates.io index, else the bundled list)."""
+    from . import compat, index
+
+    releases = index.releases(refresh=refresh, notice=log.warn)
+    if as_json:
+        _emit_json([r.__dict__ for r in releases])
+        return
+    for r in releases:
+        marks = [m for m, on in (("yanked", r.yanked), ("cli yanked", r.cli_yanked)) if on]
+        msrv = compat.lib_rust_version(r.version)
+        sys.stdout.write(f"{r.version:9} rust-version {msrv or '-':5} {' '.join(marks)}\n")
+
+
 # -- templates ---------------------------------------------------------------------------------------------
 @templates_app.command("list")
 def templates_list(as_json: JsonOpt = False) -> None:
@@ -250,7 +268,9 @@ def print_outcome(variant: Variant, outcome: Outcome) -> None:
     if "externref_transform" in ev:
         out.print(f"  externref transform in glue: {'yes' if ev['externref_transform'] else 'no'}", markup=False)
     if outcome.timings:
-        out.print("  timings: " + ", ".join(f"{k} {v:.1f}s" for k, v in outcome.timings.items()), markup=False)
+        order = {str(stage): i for i, stage in enumerate(Stage)}
+        ordered = sorted(outcome.timings.items(), key=lambda kv: order.get(kv[0], len(order)))
+        out.print("  timings: " + ", ".join(f"{k} {v:.1f}s" for k, v in ordered), markup=False)
     if outcome.crate_dir:
         out.print(f"  crate: {outcome.crate_dir} (rebuild by hand: sh {Path(outcome.crate_dir).parent}/reproduce.sh)",
                   markup=False)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from . import log
 from .cli import BuildFailOpt, JsonOpt, ParamOpt, TemplateOpt, _emit_json, build_options, parse_params
@@ -31,8 +32,8 @@ def _printer(counter: list[int]) -> Any:
         style = _STYLE[str(outcome.verdict)]
         took = sum(v for k, v in outcome.timings.items() if k != "provision")
         how = "from store" if cached else f"{took:.1f} s"
-        log.info(f"probe {counter[0]}: {variant.short()} [{style}]{outcome.verdict.upper()}[/{style}] ({how}) "
-                 + outcome.reason.replace("[", "(").replace("]", ")")[:140])
+        log.info(f"probe {counter[0]}: {escape(variant.short())} [{style}]{outcome.verdict.upper()}[/{style}] "
+                 f"({how}) " + escape(outcome.reason[:140]))
 
     return on_probe
 
@@ -232,7 +233,7 @@ def bisect_commits_cmd(
             resolved = sources.git_source(found, commit.sha, requested=f"{url}@{commit.sha}", progress=log.plain)
         except (Untestable, UsageError) as exc:  # e.g. a commit whose tree is not a wasm-bindgen workspace
             skipped[commit.sha] = exc.one_line()
-            log.info(f"{commit}: [yellow]SKIP[/yellow] {exc.one_line()}")
+            log.info(f"{escape(str(commit))}: [yellow]SKIP[/yellow] {escape(exc.one_line())}")
             return Verdict.SKIP
         except WasmBisectError as exc:
             skipped[commit.sha] = exc.one_line()
