@@ -47,7 +47,7 @@ def test_pyproject_without_table_is_not_a_config(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text('[project]\nname = "x"\n')
     assert config.find(tmp_path) is None
     assert config.load(cwd=tmp_path) == config.Config()
-    with pytest.raises(ConfigError, match="no \\[tool.wasm-bisect\\] table"):
+    with pytest.raises(ConfigError, match=r"no \[tool\.wasm-bisect\] table"):
         config.load(tmp_path / "pyproject.toml")
 
 

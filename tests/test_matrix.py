@@ -291,7 +291,7 @@ def test_cli_matrix_report_merge(tmp_path: Path, fake: FakeProbe, monkeypatch: p
         (["merge", "missing.sqlite3"], "does not exist"),
     ],
 )
-def test_bad_input_is_one_line_exit_2(args: list[str], needle: str, fake: FakeProbe, tmp_path: Path,
+def test_bad_input_is_one_line_exit_2(args: list[str], needle: str, *, fake: FakeProbe, tmp_path: Path,
                                       monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.chdir(tmp_path)
     code, _, err = run_main(args, monkeypatch, capsys)
@@ -351,3 +351,24 @@ def test_nox_cells_and_run_cell(tmp_path: Path) -> None:
     assert args[:4] == ("wasm-bisect", "matrix", "--cell", "debian:1.63.0@0.2.92@on")
     assert str(tmp_path / "out" / "debian-1.63.0-0.2.92-on.sqlite3") in args
     assert args[-2:] == ("-j", "1") and kwargs == {"external": True}
+
+
+def test_nox_merge_and_report(tmp_path: Path) -> None:
+    class Session:
+        def __init__(self) -> None:
+            self.ran: list[tuple[str, ...]] = []
+
+        def run(self, *args: str, **_: Any) -> None:
+            self.ran.append(args)
+
+        def error(self, message: str) -> None:
+            raise RuntimeError(message)
+
+    with pytest.raises(RuntimeError, match="no exported cells"):
+        noxsupport.merge_and_report(Session(), export_dir=tmp_path)
+    (tmp_path / "a.sqlite3").write_bytes(b"")
+    session = Session()
+    merged = noxsupport.merge_and_report(session, export_dir=tmp_path, formats=("md", "junit"))
+    assert merged == tmp_path / "merged" / "store.sqlite3"
+    assert session.ran[0] == ("wasm-bisect", "merge", str(tmp_path / "a.sqlite3"), "--into", str(merged))
+    assert [r[-1] for r in session.ran[1:]] == [str(tmp_path / "report.md"), str(tmp_path / "report.xml")]

@@ -7,6 +7,7 @@ reference-types and shapes the result that the CLI prints and the store keeps.
 from __future__ import annotations
 
 import math
+import shlex
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -76,7 +77,7 @@ def reproduce_command(grid: Grid, variant: Variant) -> str:
         parts += ["--param", f"{name}={value}"]
     if variant.options.build_failure != "skip":
         parts += ["--build-failure", variant.options.build_failure]
-    return " ".join(parts)
+    return shlex.join(parts)  # parameter values are free text: a pasted command must not run parts of them
 
 
 def search_one(plan: BisectPlan, oracle: Oracle, rt: ReferenceTypes) -> dict[str, Any]:
@@ -200,15 +201,20 @@ def explain_follow_up(
     return "; ".join(parts)
 
 
-def run(plan: BisectPlan, oracle: Oracle, *, on_done: Callable[[dict[str, Any]], None] | None = None
-        ) -> dict[str, Any]:
-    """Search every reference-types setting of the grid (concurrently with jobs > 1) and combine."""
-    grid = plan.grid
+def check_grid(grid: Grid) -> None:
+    """Raise UsageError for a grid no bisect can run on (callers check before starting a run)."""
     if not grid.rustc or not grid.bindgen:
         raise UsageError("the grid is empty after filtering", hint="widen --rustc or --bindgen")
     if len(grid.rustc) * len(grid.bindgen) < 2:
         raise UsageError("a bisect needs at least two versions on some axis",
                          hint="use `wasm-bisect probe` for a single cell")
+
+
+def run(plan: BisectPlan, oracle: Oracle, *, on_done: Callable[[dict[str, Any]], None] | None = None
+        ) -> dict[str, Any]:
+    """Search every reference-types setting of the grid (concurrently with jobs > 1) and combine."""
+    grid = plan.grid
+    check_grid(grid)
     settings = list(grid.reference_types)
     results: dict[str, dict[str, Any]] = {}
     lock = threading.Lock()

@@ -224,8 +224,10 @@ def resolve(
     reusable = b"[patch" not in manifest  # path/git patches can change under the same manifest
     cached_lock = paths.home() / "lock-cache" / f"{hashlib.sha256(manifest).hexdigest()[:24]}.lock"
     if reusable and cached_lock.is_file():
-        shutil.copyfile(cached_lock, lock_path)
-        return _after_lock(crate_dir=crate_dir, variant=variant, toolchain=toolchain, log=log)
+        if _pins_exactly(cached_lock, variant.bindgen.version):
+            shutil.copyfile(cached_lock, lock_path)
+            return _after_lock(crate_dir=crate_dir, variant=variant, toolchain=toolchain, log=log)
+        cached_lock.unlink(missing_ok=True)  # damaged (truncated, edited): resolve afresh, never skip for it
     env = host_build_env()
     env.pop("CARGO_TARGET_DIR", None)
     env["CARGO_RESOLVER_INCOMPATIBLE_RUST_VERSIONS"] = "fallback"
@@ -242,6 +244,14 @@ def resolve(
                            reason="no dependency set satisfies this pair: "
                            + next((ln.strip() for ln in tail.splitlines() if "error" in ln), tail[-200:]))
     return _after_lock(crate_dir=crate_dir, variant=variant, toolchain=toolchain, log=log)
+
+
+def _pins_exactly(lock: Path, version: str) -> bool:
+    """A cached lock is usable when it parses and locks exactly this wasm-bindgen version."""
+    try:
+        return bindgen_versions_in_lock(lock.read_text()) == [version]
+    except (OSError, UnicodeDecodeError, toml.TomlDecodeError):
+        return False
 
 
 def _after_lock(*, crate_dir: Path, variant: Variant, toolchain: Toolchain, log: Path) -> BuildResult | None:

@@ -306,6 +306,9 @@ def probe(
     variant = Variant(template=tmpl.name, rustc=spec, bindgen=BindgenSource.crates(version), reference_types=rt,
                       options=build_options(build_failure=build_failure, profile=profile, target=target),
                       params=tmpl.param_values(parse_params(param)))
+    from . import toolchains
+
+    toolchains.check_known([spec])  # an unknown toolchain is bad input: say so before anything is written
     store = store_mod.Store(notice=log.warn)
     run_id = store.start_run(kind="probe", fingerprint=variant.key, command=" ".join(sys.argv),
                              config={"variant": variant.identity()})
@@ -446,7 +449,13 @@ def bisect_cmd(
     params = tmpl.param_values(parse_params(param))
     options = build_options(build_failure=build_failure, profile="release", target="nodejs")
     rt = grid_mod.parse_reference_types(reference_types)
-    rustc_axis = grid_mod.parse_rustc_axis(rustc)
+    from . import toolchains
+
+    available = None
+    if ".." in rustc:  # a range picks from the provider's versions, not every X.Y.0 in between
+        first = rustc.split(",")[0]
+        available = toolchains.provider(first.partition(":")[0] if ":" in first else "debian").available()
+    rustc_axis = grid_mod.parse_rustc_axis(rustc, available=available)
     releases = index.releases(notice=log.warn)
     bindgen_axis = grid_mod.parse_bindgen_axis(bindgen, releases=releases, include_yanked=allow_yanked)
     grid = grid_mod.Grid(template=tmpl.name, rustc=rustc_axis, bindgen=bindgen_axis, reference_types=rt,
@@ -455,6 +464,8 @@ def bisect_cmd(
                                grid_mod.parse_point(bad, "--bad") if bad else None)
     plan = bisect_run.BisectPlan(grid=grid, find_fix=find_fix, jobs=jobs, allow_yanked=allow_yanked,
                                  follow_up=follow_up)
+    bisect_run.check_grid(grid)  # bad input fails before a run is started in the store
+    toolchains.check_known(grid.rustc)
     store = store_mod.Store(notice=log.warn)
     fingerprint = grid.fingerprint(tmpl.content_hash, tmpl.check_hash, "find-fix" if find_fix else "regress",
                                    str(repeat), str(threshold))
@@ -492,8 +503,12 @@ def log_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """The probes of a run, like `git bisect log`."""
+    from . import paths
     from . import store as store_mod
+    from .errors import StoreError
 
+    if not paths.store_path().is_file():  # a read-only command: do not create an empty store
+        raise StoreError(f"no runs yet in {paths.store_path()}", hint="start one with `wasm-bisect bisect`")
     store = store_mod.Store(notice=log.warn)
     info = store.run(run)
     probes = store.run_probes(info.run_id)
@@ -535,13 +550,31 @@ def runs_cmd(as_json: JsonOpt = False) -> None:
 
 
 # -- entry point -------------------------------------------------------------------------------------------
-def _sigterm(_signo: int, _frame: object) -> None:
+_interrupted = False
+
+
+def _interrupt(_signo: int, _frame: object) -> None:
+    """SIGINT/SIGTERM: stop every running build or check (also those of -j worker threads), then unwind."""
+    global _interrupted  # noqa: PLW0603 - one process-wide flag, set from the signal handler
+    _interrupted = True
+    tools.cancel_all()
     raise KeyboardInterrupt
 
 
 def main() -> None:
     """Console entry: one place turns domain errors into a one-line message and an exit code."""
-    signal.signal(signal.SIGTERM, _sigterm)
+    global _interrupted  # noqa: PLW0603
+    _interrupted = False
+    tools.reset_cancel()
+    previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        _main()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _main() -> None:
     try:
         rc = app(standalone_mode=False)
     except WasmBisectError as exc:
@@ -560,16 +593,24 @@ def main() -> None:
         message = format_message() if callable(format_message) else str(exc)
         log.error(f"{message} (see --help)")
         sys.exit(int(getattr(exc, "exit_code", 2)))
+    except OSError as exc:  # an unusable home or output path: the environment, not a bug of ours
+        where = f" {exc.filename}" if exc.filename else ""
+        log.error(f"cannot use{where}: {exc.strerror or exc}")
+        sys.exit(2)
+    if _interrupted:  # typer turns KeyboardInterrupt into a silent exit code 130
+        log.error("interrupted; every finished probe is stored, re-run the same command to resume")
+        sys.exit(130)
     sys.exit(rc if isinstance(rc, int) else 0)
 
 
 # Matrix mode, reports, merge and CI scale-out (issue 5) register themselves; a broken import must not take
 # the other commands down with it.
 try:
-    from . import cli_matrix  # noqa: E402 - needs the helpers defined above
+    from . import cli_matrix  # at the end: it imports the helpers defined above
 except ImportError as _exc:  # pragma: no cover
     log.warn(f"matrix/report/merge commands unavailable: {_exc}")
 else:
     cli_matrix.register(app)
 from . import cli_verify  # noqa: E402 - patch verification and commit bisection (issue 6) register themselves
+
 cli_verify.register(app)

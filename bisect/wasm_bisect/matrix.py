@@ -45,7 +45,8 @@ def select_cells(grid: Grid, ids: Sequence[str]) -> list[Variant]:
         variant = by_id.get(text.strip())
         if variant is None:
             example = cell_id(grid.variants()[0])
-            raise UsageError(f"--cell {text!r} is not a cell of the grid", hint=f"write RUSTC@BINDGEN@RT, e.g. {example}")
+            raise UsageError(f"--cell {text!r} is not a cell of the grid",
+                             hint=f"write RUSTC@BINDGEN@RT, e.g. {example}")
         chosen[variant.key] = variant
     return [v for v in grid.variants() if v.key in chosen]
 
@@ -144,6 +145,12 @@ def run(plan: MatrixPlan, oracle: Oracle, *, on_start: Started | None = None,
             done, pending = wait(pending, return_when=FIRST_COMPLETED)
             for future in done:
                 future.result()  # a bug in a worker stops the run instead of vanishing
+    except KeyboardInterrupt:
+        # Builds run in their own process groups (tools.run), so they do not see the Ctrl-C: say why we wait.
+        from . import log
+
+        log.warn("interrupted: letting the running probes finish so their results are stored")
+        raise
     finally:
         # Ctrl-C or a worker bug: drop the cells not started; running probes finish and are stored.
         pool.shutdown(wait=True, cancel_futures=True)
@@ -222,8 +229,14 @@ class Display:
         self._tasks: dict[str, Any] = {}
         self.progress: Any = None
         if console.is_terminal:
-            from rich.progress import (BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn,
-                                       TimeElapsedColumn)
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                SpinnerColumn,
+                TextColumn,
+                TimeElapsedColumn,
+            )
 
             self.progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
                                      MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("{task.fields[eta]}"),
@@ -269,7 +282,8 @@ class Display:
             self.done += 1
             if not cached and outcome.stage is not Stage.PLAN:
                 self.built_seconds.append(seconds)
-            how = "from store" if cached else f"{seconds:.1f} s"
+            how = ("ruled out before building" if outcome.stage is Stage.PLAN else "from store" if cached
+                   else f"{seconds:.1f} s")
             style = VERDICT_STYLE[outcome.verdict]
             eta = self.eta()
             line = (f"[{self.done}/{self.total}] [{style}] {outcome.verdict.upper():5} [/] {_escape(variant.short())}  "

@@ -80,9 +80,11 @@ class BindgenSource:
     """Where wasm-bindgen (crate and CLI) comes from: a crates.io version, a git revision or a local path."""
 
     kind: Literal["crates", "git", "path"] = "crates"
-    version: str  # crates: "0.2.99"; git: the resolved commit id; path: the checkout's crate version
+    version: str  # the wasm-bindgen crate version (git/path: the checkout's), pinned `=X` in the variant crate
     url: str | None = None  # git: the repository URL; path: the checkout directory
-    rev: str | None = None  # git: the revision the user named (branch, tag, pull/N/head)
+    # git: the resolved commit id (not the branch/tag the user typed, so the key changes per commit);
+    # path: `tree-<hash>` of the checkout's contents (see sources.py)
+    rev: str | None = None
 
     @classmethod
     def crates(cls, version: str) -> BindgenSource:

@@ -57,7 +57,7 @@ def parametrize_cells(config: str | Path | None = None, *, arg: str = "cell") ->
     import nox
 
     ids = cells(config)
-    return nox.parametrize(arg, [nox.param(c, id=c) for c in ids])  # type: ignore[no-any-return]
+    return nox.parametrize(arg, [nox.param(c, id=c) for c in ids])
 
 
 def safe_name(cell: str) -> str:

@@ -42,66 +42,92 @@ def probe(
     on_stage: Callable[[Stage], None] | None = None,
     repeat: int = 1,
     threshold: int | None = None,
+    done_meanwhile: Callable[[], Outcome | None] | None = None,
 ) -> Outcome:
-    """Build and check one variant for real. Never raises for a problem of the cell or the environment."""
-    probe_dir = paths.work_dir() / variant.key
-    with fsutil.lock(f"probe-{variant.key}"):
-        timings: dict[str, float] = {}
-        if on_stage:
-            on_stage(Stage.PROVISION)
-        start = time.monotonic()
-        try:
-            toolchain = toolchains.resolve(variant.rustc, provision=True, progress=progress)
-            patches: dict[str, str] | None = None
-            if variant.bindgen.kind == "crates":
-                bindgen = toolcache.bindgen_cli(variant.bindgen.version, progress=progress)
-            else:
-                from . import sources  # gitpython only when a git or path source is in play
+    """Build and check one variant for real. Never raises for a problem of the cell or the environment.
 
-                prepared = sources.prepare(variant.bindgen, progress=progress)
-                bindgen, patches = prepared.cli, prepared.patches
-            wasm_pack = toolcache.wasm_pack(progress=progress)
-        except WasmBisectError as exc:
-            # A source that cannot be tested (e.g. its CLI does not compile) is skipped, never blamed.
-            return Outcome(verdict=Verdict.SKIP if isinstance(exc, Untestable) else Verdict.ERROR,
-                           stage=Stage.PROVISION, reason=exc.one_line(),
-                           timings={"provision": round(time.monotonic() - start, 3)})
-        timings[str(Stage.PROVISION)] = round(time.monotonic() - start, 3)
-        built = build.build(variant=variant, template=template, toolchain=toolchain, bindgen=bindgen,
-                            wasm_pack=wasm_pack, probe_dir=probe_dir, patches=patches, on_stage=on_stage)
-        timings.update(built.timings)
-        logs = tuple(str(p) for p in sorted((probe_dir / "logs").glob("*.log")))
-        crate_dir = str(probe_dir / "crate")
-        if built.verdict is not None:
-            return Outcome(verdict=built.verdict, reason=built.reason, stage=built.stage, exit_code=built.exit_code,
-                           log_tail=_tail(built.log_tail), logs=logs, crate_dir=crate_dir,
-                           evidence=built.evidence, timings=timings)
-        assert built.pkg_module is not None
-        if on_stage:
-            on_stage(Stage.CHECK)
-        results: list[check.CheckResult] = []
-        check_log = probe_dir / "logs" / "check.log"
-        check_log.write_text("")
-        for _ in range(max(1, repeat)):
-            results.append(check.run_check(crate_dir=probe_dir / "crate", script=template.check_script,
-                                           pkg_module=built.pkg_module, params=variant.params,
-                                           timeout=template.timeout, failure_signature=template.failure_signature,
-                                           log=check_log))
-        timings[str(Stage.CHECK)] = round(sum(r.seconds for r in results), 3)
-        evidence = dict(built.evidence)
-        verdict_of = _agree(results, threshold or len(results))
-        if len(results) > 1:
-            evidence["repeats"] = [str(r.verdict) for r in results]
-        first = next(r for r in results if r.verdict == verdict_of) if verdict_of else results[0]
-        if verdict_of is None:
-            counts = {str(v): sum(r.verdict == v for r in results) for v in {r.verdict for r in results}}
-            raise SearchAborted(
-                f"check of {variant.short()} is flaky: {counts} over {len(results)} runs",
-                hint="raise --repeat, lower the threshold, or make the check deterministic",
-            )
-        return Outcome(verdict=first.verdict, reason=first.reason, stage=Stage.CHECK, exit_code=first.exit_code,
-                       log_tail=_tail(first.output_tail), logs=tuple(sorted({*logs, str(check_log)})),
-                       crate_dir=crate_dir, evidence=evidence, timings=timings)
+    `done_meanwhile` is asked once the variant's lock is held: another process may have probed the same
+    variant while we waited for the lock, and its stored outcome is then the answer (no second build).
+    """
+    try:
+        with fsutil.lock(f"probe-{variant.key}"):
+            earlier = done_meanwhile() if done_meanwhile is not None else None
+            if earlier is not None:
+                return earlier
+            return _probe_locked(variant, template, progress=progress, on_stage=on_stage, repeat=repeat,
+                                 threshold=threshold)
+    except OSError as exc:
+        # A full disk or an unwritable work directory: the environment failed, not the cell.
+        return Outcome(verdict=Verdict.ERROR, reason=f"cannot write the probe's files: {exc}")
+
+
+def _probe_locked(
+    variant: Variant,
+    template: Template,
+    *,
+    progress: Progress,
+    on_stage: Callable[[Stage], None] | None,
+    repeat: int,
+    threshold: int | None,
+) -> Outcome:
+    probe_dir = paths.work_dir() / variant.key
+    timings: dict[str, float] = {}
+    if on_stage:
+        on_stage(Stage.PROVISION)
+    start = time.monotonic()
+    try:
+        toolchain = toolchains.resolve(variant.rustc, provision=True, progress=progress)
+        patches: dict[str, str] | None = None
+        if variant.bindgen.kind == "crates":
+            bindgen = toolcache.bindgen_cli(variant.bindgen.version, progress=progress)
+        else:
+            from . import sources  # gitpython only when a git or path source is in play
+
+            prepared = sources.prepare(variant.bindgen, progress=progress)
+            bindgen, patches = prepared.cli, prepared.patches
+        wasm_pack = toolcache.wasm_pack(progress=progress)
+    except WasmBisectError as exc:
+        # A source that cannot be tested (e.g. its CLI does not compile) is skipped, never blamed.
+        return Outcome(verdict=Verdict.SKIP if isinstance(exc, Untestable) else Verdict.ERROR,
+                       stage=Stage.PROVISION, reason=exc.one_line(),
+                       timings={"provision": round(time.monotonic() - start, 3)})
+    timings[str(Stage.PROVISION)] = round(time.monotonic() - start, 3)
+    built = build.build(variant=variant, template=template, toolchain=toolchain, bindgen=bindgen,
+                        wasm_pack=wasm_pack, probe_dir=probe_dir, patches=patches, on_stage=on_stage,
+                        timeout=template.build_timeout)
+    timings.update(built.timings)
+    logs = tuple(str(p) for p in sorted((probe_dir / "logs").glob("*.log")))
+    crate_dir = str(probe_dir / "crate")
+    if built.verdict is not None:
+        return Outcome(verdict=built.verdict, reason=built.reason, stage=built.stage, exit_code=built.exit_code,
+                       log_tail=_tail(built.log_tail), logs=logs, crate_dir=crate_dir,
+                       evidence=built.evidence, timings=timings)
+    assert built.pkg_module is not None
+    if on_stage:
+        on_stage(Stage.CHECK)
+    results: list[check.CheckResult] = []
+    check_log = probe_dir / "logs" / "check.log"
+    check_log.write_text("")
+    for _ in range(max(1, repeat)):
+        results.append(check.run_check(crate_dir=probe_dir / "crate", script=template.check_script,
+                                       pkg_module=built.pkg_module, params=variant.params,
+                                       timeout=template.timeout, failure_signature=template.failure_signature,
+                                       log=check_log))
+    timings[str(Stage.CHECK)] = round(sum(r.seconds for r in results), 3)
+    evidence = dict(built.evidence)
+    verdict_of = _agree(results, threshold or len(results))
+    if len(results) > 1:
+        evidence["repeats"] = [str(r.verdict) for r in results]
+    first = next(r for r in results if r.verdict == verdict_of) if verdict_of else results[0]
+    if verdict_of is None:
+        counts = {str(v): sum(r.verdict == v for r in results) for v in {r.verdict for r in results}}
+        raise SearchAborted(
+            f"check of {variant.short()} is flaky: {counts} over {len(results)} runs",
+            hint="raise --repeat, lower the threshold, or make the check deterministic",
+        )
+    return Outcome(verdict=first.verdict, reason=first.reason, stage=Stage.CHECK, exit_code=first.exit_code,
+                   log_tail=_tail(first.output_tail), logs=tuple(sorted({*logs, str(check_log)})),
+                   crate_dir=crate_dir, evidence=evidence, timings=timings)
 
 
 def _agree(results: list[check.CheckResult], threshold: int) -> Verdict | None:
@@ -146,12 +172,22 @@ class Oracle:
         elif stored is not None and stored.verdict is not Verdict.ERROR:
             outcome = stored  # errors are infrastructure: worth retrying on the next run
         else:
-            cached = False
             hook = self.on_stage
             stage_hook = (lambda s: hook(variant, s)) if hook is not None else None
+            meanwhile: list[Outcome] = []
+
+            def done_meanwhile() -> Outcome | None:
+                again = self.store.get(variant, th, ch)
+                if again is not None and again.verdict is not Verdict.ERROR:
+                    meanwhile.append(again)
+                    return again
+                return None
+
             outcome = probe(variant, self.template, progress=self.progress, on_stage=stage_hook,
-                            repeat=self.repeat, threshold=self.threshold)
-            self.store.put(variant, th, ch, outcome)
+                            repeat=self.repeat, threshold=self.threshold, done_meanwhile=done_meanwhile)
+            cached = bool(meanwhile)  # a concurrent run probed it while we waited for its lock
+            if not cached:
+                self.store.put(variant, th, ch, outcome)
         with self._lock:  # -j N workers share one oracle
             if cached:
                 self.cached += 1

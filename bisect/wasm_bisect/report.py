@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-import xml.etree.ElementTree as ET  # noqa: S405 - builds XML from our own data, never parses any
+import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -238,7 +238,7 @@ def document(info: RunInfo) -> dict[str, Any]:
     analysis = analyse(grid, cells)
     settings = analysis["settings"]
     first_failing = analysis["first_failing"]
-    bisect = None
+    bisect: dict[str, Any] | None = None
     if info.kind == "bisect" and result:
         # The search knows more than the probed cells show (it infers cells), so its answers win.
         first_failing = result.get("first_failing", first_failing)
@@ -251,10 +251,9 @@ def document(info: RunInfo) -> dict[str, Any]:
                 setting["first_failing"] = searches[rt].get("first_failing")
                 setting["message"] = searches[rt].get("message")
                 setting["status"] = searches[rt].get("status")
+        keys = ("reference_types", "status", "message", "probes", "attribution", "reference_types_follow_up")
         bisect = {k: result[k] for k in ("mode", "reference_types_summary", "probes") if k in result}
-        bisect["searches"] = [{k: s.get(k) for k in ("reference_types", "status", "message", "probes",
-                                                     "attribution", "reference_types_follow_up")}
-                              for s in result.get("searches", [])]
+        bisect["searches"] = [{k: s.get(k) for k in keys} for s in result.get("searches", [])]
     grid_cells = len(grid["rustc"]) * len(grid["bindgen"]) * len(grid["reference_types"])
     on_grid = [c for c in cells if c["reference_types"] in grid["reference_types"]]
     summary: dict[str, Any] = {v: sum(1 for c in cells if c["verdict"] == v) for v in VERDICTS}
@@ -301,8 +300,9 @@ def _grid_of(info: RunInfo, cells: list[dict[str, Any]]) -> dict[str, Any]:
     bindgen = sorted({c["bindgen"] for c in cells})
     rts = [rt.value for rt in ReferenceTypes if any(c["reference_types"] == rt.value for c in cells)]
     first = cells[0] if cells else {}
+    params = sorted([k, v] for k, v in first.get("params", {}).items())
     return {"template": first.get("template", ""), "rustc": rustc, "bindgen": bindgen, "reference_types": rts,
-            "options": dict(first.get("options", {})), "params": sorted([k, v] for k, v in first.get("params", {}).items())}
+            "options": dict(first.get("options", {})), "params": params}
 
 
 def _order(grid: Mapping[str, Any], cell: Mapping[str, Any]) -> tuple[int, int, int, str]:

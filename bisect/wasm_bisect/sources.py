@@ -53,7 +53,7 @@ PATCHED_EXTRA = ("js-sys", "web-sys")
 CLI_BIN = "wasm-bindgen"
 _VERSION = re.compile(r"^=?\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?$")
 _HELPER = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*::")  # git's `<transport>::<address>` remote-helper syntax
-_REV = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._/+-]*$")
+_REV = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._/+~^-]*$")  # names, ids, pull/N/head, HEAD~2, v1^
 _COMMIT = re.compile(r"^[0-9a-f]{40}$")
 _SKIP_DIRS = frozenset({".git", "target", "node_modules"})
 
@@ -107,7 +107,7 @@ def check_rev(rev: str) -> str:
     _refuse_option_like(rev, "revision")
     _refuse_control(rev, "revision")
     if not _REV.match(rev) or ".." in rev or "//" in rev or rev.endswith(("/", ".lock", ".")) or "@{" in rev:
-        raise UsageError(f"revision {rev!r} is not a branch, tag, commit id or pull/N/head",
+        raise UsageError(f"revision {rev!r} is not a branch, tag, commit id, pull/N/head or NAME~N",
                          hint="e.g. main, 0.2.100, pull/4353/head or a commit id")
     return rev
 
@@ -143,15 +143,16 @@ def parse(text: str, *, cwd: Path | None = None) -> SourceSpec:
     return SourceSpec(kind="path", text=raw, path=_directory(raw, cwd))
 
 
-def _directory(text: str, cwd: Path | None) -> Path:
+def _directory(text: str, cwd: Path | None, *, expected: str = "a version, git+URL@REV or an existing directory",
+               hint: str = "e.g. 0.2.100, git+https://github.com/wasm-bindgen/wasm-bindgen@main or ../wasm-bindgen",
+               ) -> Path:
     if "\0" in text or "\n" in text:
         raise UsageError(f"refusing path {text!r}: it contains control characters")
     path = Path(text).expanduser()
     if not path.is_absolute():
         path = (cwd or Path.cwd()) / path
     if not path.is_dir():
-        raise UsageError(f"{text!r} is not a version, git+URL@REV or an existing directory",
-                         hint="e.g. 0.2.100, git+https://github.com/wasm-bindgen/wasm-bindgen@main or ../wasm-bindgen")
+        raise UsageError(f"{text!r} is not {expected}", hint=hint)
     return path.resolve()
 
 
@@ -162,7 +163,8 @@ def repo_url(text: str, *, cwd: Path | None = None) -> str:
     raw = raw.removeprefix("git+")
     if "://" in raw or "::" in raw:
         return check_url(raw)
-    return _directory(raw, cwd).as_uri()
+    return _directory(raw, cwd, expected="a git URL or an existing directory",
+                      hint="e.g. https://github.com/wasm-bindgen/wasm-bindgen or ../wasm-bindgen").as_uri()
 
 
 # -- checkouts: crates and CLI (cargo metadata) ------------------------------------------------------------
@@ -196,10 +198,10 @@ def crates_from_metadata(metadata: dict[str, Any], where: str) -> Crates:
     cli = next((p for p in packages if any(t.get("name") == CLI_BIN and "bin" in t.get("kind", [])
                                           for t in p.get("targets", []))), None)
     if lib is None or cli is None:
-        missing = " and ".join(n for n, p in (("the wasm-bindgen crate", lib), ("a wasm-bindgen CLI", cli))
-                               if p is None)
-        raise UsageError(f"{where} is not a wasm-bindgen checkout: its workspace has no {missing}",
-                         hint="point at the root of a wasm-bindgen repository")
+        missing = ("neither the wasm-bindgen crate nor" if lib is None and cli is None
+                   else "no wasm-bindgen crate, only" if lib is None else "the wasm-bindgen crate but not")
+        raise UsageError(f"{where} is not a wasm-bindgen checkout: its workspace has {missing} a package with "
+                         f"a `{CLI_BIN}` binary", hint="point at the root of a wasm-bindgen repository")
     patches = {str(p["name"]): str(Path(p["manifest_path"]).parent) for p in packages if _is_patchable(p)}
     return Crates(version=str(lib["version"]), patches=patches, cli_crate=Path(cli["manifest_path"]).parent,
                   workspace_root=Path(str(metadata.get("workspace_root", Path(lib["manifest_path"]).parent))))
@@ -294,7 +296,7 @@ class Mirror:
 
 def _git_failure(exc: Exception) -> str:
     stderr = str(getattr(exc, "stderr", "") or exc)
-    lines = [ln.strip().strip("'").removeprefix("stderr:").strip() for ln in stderr.splitlines()]
+    lines = [ln.strip().removeprefix("stderr:").strip().strip("'").strip() for ln in stderr.splitlines()]
     lines = [ln for ln in lines if ln]
     fatal = [ln for ln in lines if ln.startswith(("fatal:", "error:"))]
     return (fatal or lines or ["git failed"])[-1].replace("fatal: ", "")
@@ -311,15 +313,15 @@ def _set_head(repo: Any, timeout: float) -> None:
 
 def _fetch(mirror: Mirror, progress: Progress) -> None:
     git = _git()
-    repo = mirror.repo()
     progress(f"fetching {mirror.url}")
-    try:
-        # Both unsafe switches stay off (also gitpython's defaults): no --upload-pack & co., no ext:: URLs.
-        repo.remote("origin").fetch(kill_after_timeout=GIT_TIMEOUT, allow_unsafe_protocols=False,
-                                    allow_unsafe_options=False, prune=True)
-    except git.GitCommandError as exc:
-        raise ProvisionError(f"cannot fetch {mirror.url}: {_git_failure(exc)}") from exc
-    _set_head(repo, GIT_TIMEOUT)
+    with mirror.repo() as repo:
+        try:
+            # Both unsafe switches stay off (also gitpython's defaults): no --upload-pack & co., no ext:: URLs.
+            repo.remote("origin").fetch(kill_after_timeout=GIT_TIMEOUT, allow_unsafe_protocols=False,
+                                        allow_unsafe_options=False, prune=True)
+        except git.GitCommandError as exc:
+            raise ProvisionError(f"cannot fetch {mirror.url}: {_git_failure(exc)}") from exc
+        _set_head(repo, GIT_TIMEOUT)
 
 
 def mirror(url: str, *, fetch: bool = True, progress: Progress = lambda _m: None) -> Mirror:
@@ -342,18 +344,16 @@ def mirror(url: str, *, fetch: bool = True, progress: Progress = lambda _m: None
             shutil.rmtree(found.root)
         progress(f"cloning {url} (bare mirror, once)")
         with fsutil.staging_dir(found.root) as staging:
-            repo = git.Repo.init(staging / "mirror.git", bare=True)
-            repo.git.update_environment(**GIT_ENV)
-            # `--mirror=fetch`: refs/* as they are upstream, pull/N/head included.
-            git.Remote.create(repo, "origin", url, mirror="fetch", allow_unsafe_protocols=False)
-            staged = Mirror(url, staging)
+            with git.Repo.init(staging / "mirror.git", bare=True) as repo:
+                repo.git.update_environment(**GIT_ENV)
+                # `--mirror=fetch`: refs/* as they are upstream, pull/N/head included.
+                git.Remote.create(repo, "origin", url, mirror="fetch", allow_unsafe_protocols=False)
             try:
-                _fetch(staged, progress)
+                _fetch(Mirror(url, staging), progress)
             except ProvisionError as exc:
                 raise UsageError(exc.message, hint="check the URL and that the repository is reachable") from exc
             (staging / "url").write_text(url + "\n")
             (staging / "checkouts").mkdir()
-            repo.close()
         _fetched.add(url)
     return found
 
@@ -371,14 +371,14 @@ def _rev_parse(repo: Any, rev: str) -> str | None:
 def resolve_rev(found: Mirror, rev: str | None, *, progress: Progress = lambda _m: None) -> str:
     """A revision name -> a full commit id, fetching once more if the mirror does not have it yet."""
     name = check_rev(rev) if rev else "HEAD"
-    repo = found.repo()
-    commit = _rev_parse(repo, name)
-    if commit is None and found.url not in _fetched:
-        with fsutil.lock(f"git-{found.root.name}"):
-            with contextlib.suppress(ProvisionError):
-                _fetch(found, progress)
-            _fetched.add(found.url)
+    with found.repo() as repo:
         commit = _rev_parse(repo, name)
+        if commit is None and found.url not in _fetched:
+            with fsutil.lock(f"git-{found.root.name}"):
+                with contextlib.suppress(ProvisionError):
+                    _fetch(found, progress)
+                _fetched.add(found.url)
+            commit = _rev_parse(repo, name)
     if commit is None:
         raise UsageError(f"revision {name!r} does not exist in {found.url}",
                          hint="give a branch, tag, commit id or pull/N/head that the repository has")
@@ -386,7 +386,8 @@ def resolve_rev(found: Mirror, rev: str | None, *, progress: Progress = lambda _
 
 
 def subject(found: Mirror, commit: str) -> str:
-    return str(found.repo().commit(commit).summary)
+    with found.repo() as repo:
+        return str(repo.commit(commit).summary)
 
 
 def checkout(found: Mirror, commit: str, *, progress: Progress = lambda _m: None) -> Path:
@@ -397,11 +398,10 @@ def checkout(found: Mirror, commit: str, *, progress: Progress = lambda _m: None
     if marker.is_file() and path.is_dir():
         return path
     git = _git()
-    with fsutil.lock(f"git-{found.root.name}"):
+    with fsutil.lock(f"git-{found.root.name}"), found.repo() as repo:
         if marker.is_file() and path.is_dir():
             return path
-        repo = found.repo()
-        if path.exists():
+        if path.exists():  # interrupted earlier: git may still list it, so prune after removing it
             shutil.rmtree(path)
         with contextlib.suppress(git.GitCommandError):
             repo.git.worktree("prune")
@@ -424,15 +424,18 @@ def checkout(found: Mirror, commit: str, *, progress: Progress = lambda _m: None
 
 def first_parent_commits(found: Mirror, good: str, bad: str) -> list[tuple[str, str]]:
     """(commit id, subject) from `good` to `bad` along bad's first-parent chain, oldest first, both ends included."""
-    repo = found.repo()
     if good == bad:
         raise UsageError("--good and --bad name the same commit", hint="give two different revisions")
-    if not repo.is_ancestor(good, bad):
-        raise UsageError(f"{good[:12]} (good) is not an ancestor of {bad[:12]} (bad)",
-                         hint="the good revision must be older, on the history of the bad one")
-    out = repo.git.log("--first-parent", "--reverse", "--format=%H%x09%s", f"{good}..{bad}", "--")
-    rows = [tuple(line.split("\t", 1)) for line in str(out).splitlines() if line.strip()]
-    commits = [(sha, title) for sha, title in rows if _COMMIT.match(sha)]
+    with found.repo() as repo:
+        if not repo.is_ancestor(good, bad):
+            raise UsageError(f"{good[:12]} (good) is not an ancestor of {bad[:12]} (bad)",
+                             hint="the good revision must be older, on the history of the bad one")
+        out = repo.git.log("--first-parent", "--reverse", "--format=%H%x09%s", f"{good}..{bad}", "--")
+    commits = []
+    for line in str(out).splitlines():
+        sha, _, title = line.partition("\t")
+        if _COMMIT.match(sha):
+            commits.append((sha, title))
     return [(good, subject(found, good)), *commits]
 
 

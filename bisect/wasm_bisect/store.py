@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import sqlite3
 import threading
 import time
@@ -17,9 +18,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import filelock
+
 from . import paths
 from .errors import StoreError
-from .model import Outcome, Variant
+from .model import Outcome, Variant, Verdict
 
 SCHEMA_VERSION = 1
 _SCHEMA = """
@@ -80,7 +83,10 @@ class Run:
 class Store:
     def __init__(self, path: Path | None = None, *, notice: Any = None) -> None:
         self.path = path or paths.store_path()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"cannot create {self.path.parent} for the result store: {exc.strerror}") from None
         self._notice = notice or (lambda _msg: None)
         self._lock = threading.RLock()  # one connection shared by the -j worker threads
         self._conn = self._open()
@@ -101,22 +107,35 @@ class Store:
             conn.executescript(_SCHEMA)
             conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
             return conn
+        except sqlite3.OperationalError as exc:
+            # Locked, unreadable, read-only, disk full: the store may be fine; never move it aside for that.
+            raise StoreError(f"cannot open the result store {self.path}: {exc}") from None
         except sqlite3.DatabaseError as exc:
             # A truncated or corrupt store: keep it aside for inspection and start a fresh one.
             with contextlib.suppress(Exception):
                 conn.close()
-            aside = self.path.with_name(f"{self.path.name}.corrupt-{int(time.time())}")
-            self.path.rename(aside)
-            for suffix in ("-wal", "-shm"):
-                with contextlib.suppress(FileNotFoundError):
-                    self.path.with_name(self.path.name + suffix).unlink()
-            self._notice(f"result store {self.path} was unreadable ({exc}); moved to {aside}, starting afresh")
-            try:
-                conn = self._connect()
-                conn.executescript(_SCHEMA)
-            except sqlite3.DatabaseError as again:
-                raise StoreError(f"cannot create a result store at {self.path}: {again}") from again
-            return conn
+            # Two processes may find the same corrupt store: the first moves it aside, the second must find the
+            # fresh store the first one made, not move that one too.
+            with filelock.FileLock(f"{self.path}.repair-lock"):
+                with contextlib.suppress(sqlite3.DatabaseError):
+                    conn = self._connect()
+                    ok = conn.execute("PRAGMA quick_check").fetchone()
+                    if ok and ok[0] == "ok":
+                        conn.executescript(_SCHEMA)
+                        return conn
+                    conn.close()
+                aside = self.path.with_name(f"{self.path.name}.corrupt-{int(time.time())}-{os.getpid()}")
+                self.path.rename(aside)
+                for suffix in ("-wal", "-shm"):
+                    with contextlib.suppress(FileNotFoundError):
+                        self.path.with_name(self.path.name + suffix).unlink()
+                self._notice(f"result store {self.path} was unreadable ({exc}); moved to {aside}, starting afresh")
+                try:
+                    conn = self._connect()
+                    conn.executescript(_SCHEMA)
+                except sqlite3.DatabaseError as again:
+                    raise StoreError(f"cannot create a result store at {self.path}: {again}") from again
+                return conn
 
     def close(self) -> None:
         self._conn.close()
@@ -124,17 +143,26 @@ class Store:
     @contextlib.contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
         with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
             try:
-                yield self._conn
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
+                self._conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self._conn
+                except BaseException:
+                    with contextlib.suppress(sqlite3.Error):
+                        self._conn.execute("ROLLBACK")
+                    raise
+                self._conn.execute("COMMIT")
+            except sqlite3.Error as exc:  # disk full, locked past the busy timeout, read-only
+                with contextlib.suppress(sqlite3.Error):
+                    self._conn.execute("ROLLBACK")
+                raise StoreError(f"cannot write the result store {self.path}: {exc}") from None
 
     def _read(self, sql: str, args: tuple[Any, ...] = ()) -> list[Any]:
         with self._lock:
-            return self._conn.execute(sql, args).fetchall()
+            try:
+                return self._conn.execute(sql, args).fetchall()
+            except sqlite3.Error as exc:
+                raise StoreError(f"cannot read the result store {self.path}: {exc}") from None
 
     # -- probes -------------------------------------------------------------------------------------------
     def get(self, variant: Variant, template_hash: str, check_hash: str) -> Outcome | None:
@@ -147,7 +175,7 @@ class Store:
             return None
         try:
             return Outcome.from_json(json.loads(row[0]))
-        except (ValueError, KeyError):
+        except (ValueError, KeyError, TypeError, AttributeError):
             return None  # an unreadable row is as good as absent: the probe is redone
 
     def put(self, variant: Variant, template_hash: str, check_hash: str, outcome: Outcome) -> None:
@@ -164,7 +192,7 @@ class Store:
         if template_hash:
             sql += " WHERE template_hash=?"
             args = (template_hash,)
-        return [(json.loads(v), Outcome.from_json(json.loads(o))) for v, o in self._read(sql, args)]
+        return [(_variant_json(v), _outcome_json(o)) for v, o in self._read(sql, args)]
 
     # -- runs ---------------------------------------------------------------------------------------------
     def start_run(self, *, kind: str, fingerprint: str, command: str, config: dict[str, Any]) -> str:
@@ -223,5 +251,23 @@ class Store:
                WHERE rp.run_id = ? ORDER BY rp.seq""",
             (run_id,),
         )
-        return [StoredProbe(seq=s, cached=bool(c), variant=json.loads(v), outcome=Outcome.from_json(json.loads(o)))
+        return [StoredProbe(seq=s, cached=bool(c), variant=_variant_json(v), outcome=_outcome_json(o))
                 for s, c, v, o in rows]
+
+
+def _outcome_json(text: str) -> Outcome:
+    """A stored outcome; a damaged row reads as an ERROR (never as a verdict it may not have had)."""
+    try:
+        return Outcome.from_json(json.loads(text))
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return Outcome(verdict=Verdict.ERROR, reason="the stored outcome is unreadable (damaged store row)")
+
+
+def _variant_json(text: str) -> dict[str, Any]:
+    try:
+        data = json.loads(text)
+    except ValueError:
+        data = None
+    if isinstance(data, dict):
+        return data
+    return {"rustc": "?", "bindgen": {"version": "?"}, "reference_types": "?", "unreadable": True}

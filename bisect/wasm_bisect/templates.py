@@ -26,6 +26,13 @@ _SKIP_FILES = {"Cargo.lock"}
 MAX_FILES = 200
 MAX_BYTES = 4 * 1024 * 1024
 DEFAULT_TIMEOUT = 120.0
+DEFAULT_BUILD_TIMEOUT = 1800.0
+# Keys that would take wasm-bindgen from somewhere else than the grid says (a path, a git repo, a registry).
+_SOURCE_KEYS = ("path", "git", "branch", "tag", "rev", "registry", "registry-index", "package")
+# Crates the grid pins; a template must not patch or replace them.
+_PINNED = re.compile(r"^(wasm-bindgen.*|js-sys|web-sys)$")
+# rustup reads these in the crate directory and would override the grid's rustc for the host cargo.
+_FORBIDDEN_FILES = ("rust-toolchain", "rust-toolchain.toml")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -47,6 +54,7 @@ class Template:
     expect: dict[str, str]
     issue: str | None
     files: dict[str, bytes] = field(repr=False)  # relative POSIX path -> content (crate + check)
+    build_timeout: float = DEFAULT_BUILD_TIMEOUT  # [build] timeout: wasm-pack (cargo, build scripts, bindgen)
 
     @property
     def content_hash(self) -> str:
@@ -85,7 +93,7 @@ def builtin_names() -> list[str]:
 
 def locate(name_or_path: str) -> Path:
     """A built-in template name, or a directory holding a template.toml."""
-    if _NAME.match(name_or_path) and name_or_path in builtin_names():
+    if _NAME.fullmatch(name_or_path) and name_or_path in builtin_names():
         return paths.builtin_templates_dir() / name_or_path
     candidate = Path(name_or_path).expanduser()
     if candidate.is_dir():
@@ -148,7 +156,7 @@ def load(name_or_path: str) -> Template:
 def parse_manifest(manifest: dict[str, Any], *, root: Path, files: dict[str, bytes]) -> Template:
     """Validate a manifest against the template's files (pure: no file access)."""
     name = manifest.get("name", root.name)
-    if not isinstance(name, str) or not _NAME.match(name):
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
         raise TemplateError(f"template name {name!r} must be lower-case letters, digits and '-'")
     check = manifest.get("check", {})
     if not isinstance(check, dict):
@@ -159,9 +167,19 @@ def parse_manifest(manifest: dict[str, Any], *, root: Path, files: dict[str, byt
     for required in ("Cargo.toml", "src/lib.rs"):
         if required not in files:
             raise TemplateError(f"template {name} has no {required}")
+    forbidden = [f for f in _FORBIDDEN_FILES if f in files]
+    if forbidden:
+        raise TemplateError(f"template {name} has a {forbidden[0]}", hint="the grid decides rustc; remove it")
+    check_cargo_toml(name, files["Cargo.toml"])
     timeout = check.get("timeout", DEFAULT_TIMEOUT)
     if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not 0 < timeout <= 86400:
         raise TemplateError(f"check.timeout of template {name} must be a number of seconds in (0, 86400]")
+    build_section = manifest.get("build", {})
+    if not isinstance(build_section, dict):
+        raise TemplateError(f"[build] of template {name} must be a table")
+    build_timeout = build_section.get("timeout", DEFAULT_BUILD_TIMEOUT)
+    if isinstance(build_timeout, bool) or not isinstance(build_timeout, int | float) or not 0 < build_timeout <= 86400:
+        raise TemplateError(f"build.timeout of template {name} must be a number of seconds in (0, 86400]")
     signature = check.get("failure_signature")
     if signature is not None:
         try:
@@ -173,7 +191,7 @@ def parse_manifest(manifest: dict[str, Any], *, root: Path, files: dict[str, byt
     if not isinstance(raw_params, dict):
         raise TemplateError(f"[params] of template {name} must be a table")
     for pname, spec in raw_params.items():
-        if not _PARAM.match(pname) or not isinstance(spec, dict):
+        if not _PARAM.fullmatch(pname) or not isinstance(spec, dict):
             raise TemplateError(f"template parameter {pname!r} must be a [params.NAME] table with a lower-case name")
         default = spec.get("default", "")
         params[pname] = Param(name=pname, default=str(default), description=str(spec.get("description", "")))
@@ -192,7 +210,39 @@ def parse_manifest(manifest: dict[str, Any], *, root: Path, files: dict[str, byt
         expect={str(k): str(v) for k, v in expect.items()},
         issue=str(issue) if issue else None,
         files=files,
+        build_timeout=float(build_timeout),
     )
+
+
+def check_cargo_toml(name: str, data: bytes) -> None:
+    """Reject a template Cargo.toml that cannot be rendered, or that would take wasm-bindgen (or js-sys,
+    web-sys) from another source than the grid's: found at load time, before anything is built or stored."""
+    try:
+        doc = toml.loads(data.decode())
+    except (toml.TomlDecodeError, UnicodeDecodeError) as exc:
+        raise TemplateError(f"Cargo.toml of template {name} is not valid TOML: {str(exc).splitlines()[0]}") from None
+    for key in ("package", "lib", "dependencies", "patch", "replace", "workspace"):
+        if key in doc and not isinstance(doc[key], dict):
+            raise TemplateError(f"[{key}] in the Cargo.toml of template {name} must be a table")
+    lib = doc.get("lib", {})
+    if "crate-type" in lib and not isinstance(lib["crate-type"], list):
+        raise TemplateError(f"lib.crate-type in the Cargo.toml of template {name} must be a list")
+    node: Any = doc.get("package", {})
+    for key in ("metadata", "wasm-pack", "profile"):  # rendering writes wasm-opt = false down there
+        node = node.get(key, {})
+        if not isinstance(node, dict):
+            raise TemplateError(f"package.metadata.wasm-pack... in the Cargo.toml of template {name} must be tables")
+    if any(not isinstance(node.get(p, {}), dict) for p in ("release", "dev", "profiling")):
+        raise TemplateError(f"package.metadata.wasm-pack.profile.* of template {name} must be tables")
+    dep = doc.get("dependencies", {}).get("wasm-bindgen")
+    if isinstance(dep, dict) and any(k in dep for k in _SOURCE_KEYS):
+        raise TemplateError(f"template {name} takes wasm-bindgen from {', '.join(k for k in _SOURCE_KEYS if k in dep)}",
+                            hint="the grid decides the wasm-bindgen version and source; keep only features")
+    overrides = [crate for table in (*doc.get("patch", {}).values(), doc.get("replace", {}))
+                 if isinstance(table, dict) for crate in table if _PINNED.match(str(crate).split(":")[0])]
+    if overrides:
+        raise TemplateError(f"template {name} patches or replaces {overrides[0]}",
+                            hint="the grid decides wasm-bindgen; try a fork with `wasm-bisect verify --patch URL`")
 
 
 def init(name: str, dest: Path) -> Path:

@@ -1126,6 +1126,24 @@ def resolve(spec: ToolchainSpec, *, provision: bool = True, progress: Progress =
     return found
 
 
+def check_known(specs: Sequence[ToolchainSpec]) -> None:
+    """Fail fast on toolchains that cannot exist (before a run starts): an unknown debian version, a path
+    prefix without bin/rustc and bin/cargo. Provisioned ones cost nothing; otherwise debian asks apt once."""
+    have = {t.spec for t in DebianProvider().installed()} if any(s.provider == "debian" for s in specs) else set()
+    missing = [s.version for s in specs if s.provider == "debian" and s not in have]
+    for spec in specs:
+        if spec.provider == "path":
+            prefix = Path(spec.version).expanduser()
+            absent = [p for p in ("rustc", "cargo") if not (prefix / "bin" / p).is_file()]
+            if absent:
+                raise UsageError(f"{spec} has no bin/{absent[0]}", hint="give a prefix with bin/rustc and bin/cargo")
+    if missing:
+        releases = DebianProvider().releases()
+        for version in missing:
+            if version not in releases:
+                raise debian.unknown_version_error(version, releases)
+
+
 def installed() -> list[Toolchain]:
     """Every toolchain any provider has ready (for `wasm-bisect toolchain list`)."""
     found: list[Toolchain] = []

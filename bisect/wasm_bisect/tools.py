@@ -10,6 +10,7 @@ import signal
 import subprocess
 import threading
 import time
+import uuid
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -20,6 +21,12 @@ from .errors import CommandFailed, CommandTimeout, ToolMissing
 # Echo hook: the CLI installs a printer; library use stays quiet.
 _echo: Callable[[str], None] | None = None
 KILL_GRACE_SECONDS = 3.0
+# Every child gets a unique mark in its environment; descendants that leave the process group (setsid,
+# `detached: true` in Node) still carry it, so they can be found in /proc and killed with the rest.
+PROC_MARK_ENV = "WASM_BISECT_PROC_MARK"
+_live: dict[int, subprocess.Popen[bytes]] = {}  # running group leaders, of every thread
+_live_lock = threading.RLock()  # re-entrant: cancel_all() runs in a signal handler on the main thread
+_cancelled = threading.Event()
 
 
 def set_echo(printer: Callable[[str], None] | None) -> None:
@@ -54,6 +61,50 @@ def quote(argv: Sequence[str | Path]) -> str:
     return shlex.join(str(a) for a in argv)
 
 
+def cancel_all() -> None:
+    """Ctrl-C/SIGTERM: kill every running child group (of every thread); later runs raise KeyboardInterrupt.
+
+    Worker threads (-j N) cannot receive the KeyboardInterrupt themselves: this stops their builds at once,
+    and their `run` calls then unwind with KeyboardInterrupt instead of reporting a killed build as a verdict.
+    """
+    _cancelled.set()
+    with _live_lock:
+        leaders = list(_live.values())
+    for proc in leaders:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+def reset_cancel() -> None:
+    """Forget an earlier cancel_all() (a fresh CLI invocation in the same process, e.g. tests)."""
+    _cancelled.clear()
+
+
+def _kill_marked(mark: str) -> None:
+    """SIGKILL every process whose environment carries `mark` (stragglers that left the process group)."""
+    proc_root = Path("/proc")
+    if not proc_root.is_dir():
+        return
+    needle = f"{PROC_MARK_ENV}={mark}".encode()
+    for _ in range(3):  # a straggler may fork while we look: look again until none is left
+        found = []
+        for entry in proc_root.iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                environ = (entry / "environ").read_bytes()
+            except OSError:
+                continue
+            if needle in environ.split(b"\0"):
+                found.append(int(entry.name))
+        if not found:
+            return
+        for pid in found:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+        time.sleep(0.05)
+
+
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:
     """SIGTERM the whole process group, then SIGKILL what is left: no orphans survive a timeout."""
     for sig, wait in ((signal.SIGTERM, KILL_GRACE_SECONDS), (signal.SIGKILL, None)):
@@ -86,6 +137,8 @@ def run(
     Output goes to `log` when given (and the last `tail_lines` lines are kept), else it is captured whole.
     `check` raises CommandFailed/CommandTimeout; otherwise the caller reads the Completed.
     """
+    if _cancelled.is_set():
+        raise KeyboardInterrupt
     argv_s = tuple(str(a) for a in argv)
     program = which(argv_s[0], env) if os.sep not in argv_s[0] else argv_s[0]
     if os.sep in argv_s[0] and not Path(program).exists():
@@ -98,10 +151,12 @@ def run(
         log_handle.write(f"+ {quote(argv_s)}\n".encode())
         log_handle.flush()
     tail: deque[str] = deque(maxlen=tail_lines if log is not None else None)
+    mark = uuid.uuid4().hex
+    child_env = {**(env if env is not None else os.environ), PROC_MARK_ENV: mark}
     try:
         proc = subprocess.Popen(
             [program, *argv_s[1:]],
-            env=dict(env) if env is not None else None,
+            env=child_env,
             cwd=cwd,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
@@ -113,11 +168,20 @@ def run(
             log_handle.close()
         raise ToolMissing(f"cannot start {argv_s[0]}: {exc.strerror}") from exc
 
+    with _live_lock:
+        _live[proc.pid] = proc
+    log_broken = False
+
     def pump() -> None:
+        nonlocal log_broken
         assert proc.stdout is not None
         for raw in proc.stdout:
-            if log_handle is not None:
-                log_handle.write(raw)
+            if log_handle is not None and not log_broken:
+                try:
+                    log_handle.write(raw)
+                except (OSError, ValueError):
+                    # Disk full (or the log closed under us): keep draining the pipe, or the child blocks.
+                    log_broken = True
             line = raw.decode(errors="replace").rstrip("\n")
             tail.append(line)
             if on_line is not None:
@@ -140,11 +204,18 @@ def run(
         if proc.poll() is not None:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(proc.pid, signal.SIGKILL)
+        _kill_marked(mark)  # and those that left the group but kept our mark
+        with _live_lock:
+            _live.pop(proc.pid, None)
         reader.join(timeout=10)
-        if proc.stdout is not None:
+        # Closing a pipe another thread is still reading blocks forever: leave it to the daemon thread then.
+        if proc.stdout is not None and not reader.is_alive():
             proc.stdout.close()
         if log_handle is not None:
-            log_handle.close()
+            with contextlib.suppress(OSError):  # a full disk: the log is incomplete, the result still stands
+                log_handle.close()
+    if _cancelled.is_set():
+        raise KeyboardInterrupt  # killed by cancel_all() from another thread: not a verdict
     seconds = time.monotonic() - start
     rc = proc.returncode
     result = Completed(

@@ -44,10 +44,10 @@ def full_run(scratch: Path) -> dict[str, Any]:
     out = scratch / "matrix"
     reports = {fmt: out / f"report.{fmt}" for fmt in report.FORMATS}
     start = time.monotonic()
-    proc = wasm_bisect("matrix", *GRID, "-j", "2", "--json",
+    proc = wasm_bisect("matrix", *GRID, "-j", "2",
                        *[a for fmt, path in reports.items() for a in ("--report", f"{fmt}:{path}")])
     print(f"real matrix of 16 cells with -j 2: {time.monotonic() - start:.0f} s wall")
-    doc = json.loads(proc.stdout)
+    doc = json.loads(reports["json"].read_text())
     return {"doc": doc, "stderr": proc.stderr, "reports": reports}
 
 
@@ -78,7 +78,7 @@ def test_every_report_format_is_written(full_run: dict[str, Any]) -> None:
     assert "wasm-bisect probe --template vec-of-structs --rustc debian:1.96.0 --bindgen 0.2.98" in md
     for fmt in ("svg", "html"):
         assert files[fmt].read_text().count('class="cell verdict-') == 16
-    print(md)
+    print(md[:md.index("### Reproducer source")])
 
 
 # -- the pictures in a real browser ----------------------------------------------------------------------
@@ -180,7 +180,8 @@ def test_shards_merged_give_the_same_report(full_run: dict[str, Any], scratch: P
     again = wasm_bisect("merge", str(out / "shard2.sqlite3"), str(out / "shard1.sqlite3"), "--into",
                         str(merged)).stdout.strip()
     assert again == run_id, "merging the same shards again must be a no-op"
-    doc = json.loads(wasm_bisect("report", run_id, "--store", str(merged), "--format", "json").stdout)
+    wasm_bisect("report", run_id, "--store", str(merged), "--format", "json", "-o", str(out / "merged.json"))
+    doc = json.loads((out / "merged.json").read_text())
     assert doc["run"]["merged_from"] and len(doc["cells"]) == 16
     assert report.comparable(doc) == report.comparable(full_run["doc"])
     # A shard of another grid (other wasm-bindgen axis: another fingerprint) is refused in one line.
@@ -195,12 +196,14 @@ def test_shards_merged_give_the_same_report(full_run: dict[str, Any], scratch: P
 def test_report_of_a_real_bisect_run(full_run: dict[str, Any], scratch: Path) -> None:
     """The bisect stores its result; the report reads it (frontier, first pair) and infers the rest."""
     run_id = json.loads(wasm_bisect("bisect", *GRID, "--no-follow-up", "--json").stdout)["run_id"]
-    doc = json.loads(wasm_bisect("report", run_id, "--format", "json", "--no-env").stdout)
+    wasm_bisect("report", run_id, "--format", "json", "--no-env", "-o", str(scratch / "bisect.json"))
+    doc = json.loads((scratch / "bisect.json").read_text())
     assert doc["run"]["kind"] == "bisect" and doc["bisect"]["searches"]
     first = doc["first_failing"]
     assert (first["rustc"], first["bindgen"]) == ("debian:1.96.0", "0.2.98")
     assert all(verdicts(doc)[k] == EXPECTED[k] for k in verdicts(doc))
-    svg = wasm_bisect("report", run_id, "--format", "svg", "--no-env").stdout
+    wasm_bisect("report", run_id, "--format", "svg", "--no-env", "-o", str(scratch / "bisect.svg"))
+    svg = (scratch / "bisect.svg").read_text()
     assert svg.count('class="cell verdict-') == 16 and 'class="frontier"' in svg
     md = wasm_bisect("report", run_id, "--format", "md", "--no-env").stdout
     assert "compare/0.2.93...0.2.98" in md
