@@ -284,7 +284,8 @@ def print_outcome(variant: Variant, outcome: Outcome) -> None:
 def probe(
     template: TemplateOpt = "vec-of-structs",
     rustc: Annotated[str, typer.Option("--rustc", help="Toolchain, e.g. debian:1.96.0.")] = "debian:1.96.0",
-    bindgen: Annotated[str, typer.Option("--bindgen", help="wasm-bindgen version, e.g. 0.2.99.")] = "0.2.99",
+    bindgen: Annotated[str, typer.Option("--bindgen", help="wasm-bindgen version (0.2.99), git+URL@REV or a "
+                                         "checkout directory.")] = "0.2.99",
     reference_types: Annotated[str, typer.Option("--reference-types", help="default, on, off or externref.")]
     = "default",
     param: ParamOpt = None,
@@ -301,9 +302,14 @@ def probe(
 
     tmpl = templates.load(template)
     spec = ToolchainSpec.parse(rustc)
-    version = versions.parse_bindgen_version(bindgen)
     rt = parse_reference_types(reference_types)[0]
-    variant = Variant(template=tmpl.name, rustc=spec, bindgen=BindgenSource.crates(version), reference_types=rt,
+    if bindgen.startswith(("git+", "path:")) or "/" in bindgen:
+        from . import sources  # a git revision or a local checkout: crate and CLI from the same sources
+
+        source = sources.resolve(bindgen, progress=log.plain).source
+    else:
+        source = BindgenSource.crates(versions.parse_bindgen_version(bindgen))
+    variant = Variant(template=tmpl.name, rustc=spec, bindgen=source, reference_types=rt,
                       options=build_options(build_failure=build_failure, profile=profile, target=target),
                       params=tmpl.param_values(parse_params(param)))
     from . import toolchains
