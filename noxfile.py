@@ -29,7 +29,7 @@ def _install(session: nox.Session, *extras: str) -> None:
 def lint(session: nox.Session) -> None:
     """ruff over the package, tests, benchmarks and this file."""
     session.install("ruff>=0.6")
-    session.run("ruff", "check", "bisect", "tests", "benchmarks", "noxfile.py")
+    session.run("ruff", "check", "bisect", "tests", "benchmarks", "examples", "noxfile.py")
 
 
 @nox.session(python=PYTHON)
@@ -90,7 +90,7 @@ print(f"{len(releases)} releases written to {target}")
 def ci(session: nox.Session) -> None:
     """Everything CI runs, in order: lint, typecheck, unit tests, then the real end-to-end suite."""
     _install(session, "test", "dev")
-    session.run("ruff", "check", "bisect", "tests", "benchmarks", "noxfile.py")
+    session.run("ruff", "check", "bisect", "tests", "benchmarks", "examples", "noxfile.py")
     session.run("mypy")
     session.run("pytest", "-m", "not real", "-q")
     env = {"WASM_BISECT_CI": "1", **({"CI": os.environ["CI"]} if "CI" in os.environ else {})}

@@ -18,7 +18,8 @@ import platformdirs
 from wasm_bisect import versions
 
 # The machine's real cache, as the CLI would find it (read before any test fixture changes the environment).
-REAL_HOME = Path(os.environ.get("WASM_BISECT_HOME") or platformdirs.user_cache_dir("wasm-bisect")).expanduser().resolve()
+_HOME_TEXT = os.environ.get("WASM_BISECT_HOME") or platformdirs.user_cache_dir("wasm-bisect")
+REAL_HOME = Path(_HOME_TEXT).expanduser().resolve()
 # What a linked home shares with the real one: provisioned toolchains, built tools, vendored sources,
 # downloaded .debs and the lock directory (so locking stays machine-wide). Store, work and index stay private.
 SHARED = ("toolchains", "tools", "vendor", "downloads", "locks")
@@ -209,7 +210,7 @@ switch (what) {
 }
 """
 
-HANGING_BUILD_RS = r"""// Reliability template: the build script never ends for the versions in WASM_BISECT_REL_BUILD_HANG.
+HANGING_BUILD_RS = r"""// Reliability template: the build script loops forever for WASM_BISECT_REL_BUILD_HANG versions.
 use std::{env, fs, thread, time::Duration};
 
 fn main() {
