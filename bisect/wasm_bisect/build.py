@@ -272,24 +272,36 @@ def _after_lock(*, crate_dir: Path, variant: Variant, toolchain: Toolchain, log:
 
 
 def vendored_sources(crate_dir: Path, lock_text: str, log: Path) -> Path:
-    """`cargo vendor` by the host cargo into a directory shared by every crate with the same lock."""
+    """`cargo vendor` by the host cargo, merged into ONE directory shared by every variant.
+
+    One stable directory keeps cargo's package ids (and so the compiled dependencies in the target dir)
+    identical across variants; `--versioned-dirs` names each crate `name-version`, and a published crate
+    version never changes, so the union of several vendorings is consistent.
+    """
+    union = paths.vendor_dir() / "crates"
     digest = hashlib.sha256(lock_text.encode()).hexdigest()[:16]
-    final = paths.vendor_dir() / digest
-    if (final / ".complete").is_file():
-        return final
-    with fsutil.lock(f"vendor-{digest}"):
-        if (final / ".complete").is_file():
-            return final
-        fsutil.sweep_staging(final)
-        if final.exists():
-            shutil.rmtree(final)
+    done = paths.vendor_dir() / "locks" / f"{digest}.done"
+    if done.is_file():
+        return union
+    with fsutil.lock("vendor-merge"):
+        if done.is_file():
+            return union
+        union.mkdir(parents=True, exist_ok=True)
+        staging = paths.vendor_dir() / f".staging-{digest}"
+        if staging.exists():
+            shutil.rmtree(staging)
         env = host_build_env()
         env.pop("CARGO_TARGET_DIR", None)
-        with fsutil.staging_dir(final) as staging:
+        try:
             tools.run(["cargo", "vendor", "--locked", "--versioned-dirs", str(staging)], cwd=crate_dir, env=env,
                       log=log, timeout=RESOLVE_TIMEOUT, what="cargo vendor")
-            (staging / ".complete").write_text("")
-    return final
+            for crate in sorted(staging.iterdir()):
+                if crate.is_dir() and not (union / crate.name).exists():
+                    crate.rename(union / crate.name)  # atomic: a reader sees a crate whole or not at all
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        fsutil.atomic_write_text(done, lock_text)
+    return union
 
 
 def build_env(
