@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -30,19 +31,25 @@ from wasm_bisect.store import Store
 RUSTC = "debian:1.96.0"
 BINDGEN = "0.2.99"
 TEMPLATE = "vec-of-structs"
-N_BASE = 1_000_100
+N_BASE = 900_000
 BISECT = ["bisect", "--template", "vec-of-structs", "--rustc", "debian:1.63.0,debian:1.96.0",
           "--bindgen", "0.2.91..0.2.99", "--reference-types", "both"]
 
 
 def raw_probe(crate: Path, env: dict[str, str], wasm_pack: Path, n: str) -> float:
-    """wasm-pack build + node check by hand in an already rendered crate (after touching lib.rs)."""
-    (crate / "src" / "lib.rs").touch()
+    """wasm-pack build + node check by hand of the same rendered crate, copied to a never-built path.
+
+    The copy faces exactly what the tool's probe faced (a new package path, dependencies warm in the same
+    target dir), so the difference between the two is the tool's own work.
+    """
+    fresh = crate.parent.parent / f"raw-{n}"
+    shutil.rmtree(fresh, ignore_errors=True)
+    shutil.copytree(crate, fresh, ignore=shutil.ignore_patterns("pkg"))
     start = time.monotonic()
-    subprocess.run([str(wasm_pack), "build", str(crate), "--target", "nodejs", "--release", "--mode", "no-install"],
-                   env=env, cwd=crate, check=True, capture_output=True)
-    node_env = check.check_env(os.environ, pkg_module=crate / "pkg" / "wasm_bisect_probe.js", params=(("n", n),))
-    subprocess.run(["node", str(crate / "check.mjs")], env=node_env, cwd=crate, check=False, capture_output=True)
+    subprocess.run([str(wasm_pack), "build", str(fresh), "--target", "nodejs", "--release", "--mode", "no-install"],
+                   env=env, cwd=fresh, check=True, capture_output=True)
+    node_env = check.check_env(os.environ, pkg_module=fresh / "pkg" / "wasm_bisect_probe.js", params=(("n", n),))
+    subprocess.run(["node", str(fresh / "check.mjs")], env=node_env, cwd=fresh, check=False, capture_output=True)
     return time.monotonic() - start
 
 
@@ -54,9 +61,9 @@ def overhead(rounds: int) -> dict[str, Any]:
     store = Store()
     oracle = Oracle(template=template, store=store)
     tool_times, raw_times = [], []
-    stamp = int(time.time()) % 100_000
+    stamp = int(time.time()) % 10_000
     for i in range(-1, rounds):  # round -1 warms the target dir slot and is not counted
-        n = str(N_BASE + stamp * 100 + i + 1)  # a fresh variant key: a real build, not a store hit
+        n = str(N_BASE + stamp * 10 + i + 1)  # a fresh variant key (n stays ~1e6): a real build, not a store hit
         variant = Variant(template=TEMPLATE, rustc=ToolchainSpec.parse(RUSTC), bindgen=BindgenSource.crates(BINDGEN),
                           params=(("n", n),))
         start = time.monotonic()
@@ -108,11 +115,11 @@ MATRIX = ["matrix", "--template", "vec-of-structs", "--rustc", "debian:1.63.0,de
 
 
 def parallel(rounds: int) -> dict[str, Any]:
-    stamp = int(time.time()) % 100_000
+    stamp = int(time.time()) % 10_000
     runs: list[dict[str, Any]] = []
     for r in range(rounds):
         for jobs in ((1, 2) if r % 2 == 0 else (2, 1)):  # alternate who goes first
-            n = str(2_000_000 + stamp * 100 + r * 10 + jobs)
+            n = str(1_000_000 + stamp * 10 + r * 3 + jobs)
             seconds, rss, _ = rss_run(*MATRIX, "-j", str(jobs), "--param", f"n={n}", "--json")
             runs.append({"round": r, "jobs": jobs, "seconds": round(seconds, 2), "peak_rss_mib": round(rss / 1024, 1)})
             print(f"matrix -j{jobs} round {r + 1}: {seconds:.1f} s, peak RSS {rss / 1024:.0f} MiB", flush=True)
