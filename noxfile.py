@@ -54,6 +54,17 @@ def real(session: nox.Session) -> None:
 
 
 @nox.session(python=PYTHON)
+def reliability(session: nox.Session) -> None:
+    """Reliability and security: bad input, hangs, interrupts, concurrency, corruption, hostile content, fuzzing.
+
+    Real builds on the provisioned toolchains, in private homes linked to the machine's caches (see
+    docs/reliability.md); as root it also mounts a tiny tmpfs to run a build out of disk space.
+    """
+    _install(session, "test")
+    session.run("pytest", "tests/reliability", "-v", "-rs", "--durations=10", *session.posargs)
+
+
+@nox.session(python=PYTHON)
 def demo(session: nox.Session) -> None:
     """The main job: a real bisect of the built-in #4352 reproducer (vec-of-structs)."""
     _install(session)
@@ -93,5 +104,6 @@ def ci(session: nox.Session) -> None:
     session.run("ruff", "check", "bisect", "tests", "benchmarks", "examples", "noxfile.py")
     session.run("mypy")
     session.run("pytest", "-m", "not real", "-q")
+    session.run("pytest", "tests/reliability", "-q", "-rs", "--durations=10")
     env = {"WASM_BISECT_CI": "1", **({"CI": os.environ["CI"]} if "CI" in os.environ else {})}
     session.run("pytest", "-m", "real", "-v", "-s", "--durations=0", env=env)

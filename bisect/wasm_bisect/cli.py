@@ -210,7 +210,7 @@ def templates_init(
     from . import templates
 
     out = templates.init(name, dest)
-    log.info(f"copied template {name} to {out}; edit it, then run `wasm-bisect probe --template {out} ...`")
+    log.info(escape(f"copied template {name} to {out}; edit it, then run `wasm-bisect probe --template {out} ...`"))
 
 
 # -- probe -------------------------------------------------------------------------------------------------
@@ -401,6 +401,19 @@ def _progress_printer(counter: list[int]) -> Any:
     return on_probe
 
 
+_HELD: list[Any] = []  # run locks of this process
+
+
+def _try_acquire(lock: Any) -> bool:
+    import filelock
+
+    try:
+        lock.acquire()
+    except filelock.Timeout:
+        return False
+    return True
+
+
 def note_gaps(result: dict[str, Any], known: list[str]) -> None:
     """Name releases between the last good and first bad wasm-bindgen that were not on the axis (yanked)."""
     from . import versions
@@ -475,15 +488,25 @@ def bisect_cmd(
     store = store_mod.Store(notice=log.warn)
     fingerprint = grid.fingerprint(tmpl.content_hash, tmpl.check_hash, "find-fix" if find_fix else "regress",
                                    str(repeat), str(threshold))
-    run_id = store.unfinished_run(fingerprint)
-    if run_id:
-        log.info(f"resuming interrupted run {run_id}: finished probes come from the store")
-    else:
-        if resume:
-            log.info("nothing to resume: starting a new run (finished probes still come from the store)")
-        command = " ".join(["wasm-bisect", *sys.argv[1:]])
-        run_id = store.start_run(kind="bisect", fingerprint=fingerprint, command=command,
-                                 config={"grid": grid.identity(), "find_fix": find_fix, "repeat": repeat})
+    from . import fsutil
+
+    # A run is "interrupted" only when no process holds its lock: a second copy of a live run starts its own.
+    with fsutil.lock(f"bisect-{fingerprint}"):
+        run_id = store.unfinished_run(fingerprint)
+        run_lock = fsutil.lock(f"run-{run_id}", timeout=0) if run_id else None
+        if run_lock is not None and not _try_acquire(run_lock):
+            run_id, run_lock = None, None
+        if run_id:
+            log.info(f"resuming interrupted run {run_id}: finished probes come from the store")
+        else:
+            if resume:
+                log.info("nothing to resume: starting a new run (finished probes still come from the store)")
+            command = " ".join(["wasm-bisect", *sys.argv[1:]])
+            run_id = store.start_run(kind="bisect", fingerprint=fingerprint, command=command,
+                                     config={"grid": grid.identity(), "find_fix": find_fix, "repeat": repeat})
+            run_lock = fsutil.lock(f"run-{run_id}")
+            run_lock.acquire()
+    _HELD.append(run_lock)  # held until this process ends (the OS releases it even on SIGKILL)
     log.info(f"bisect {tmpl.name}: {len(grid.rustc)} rustc x {len(grid.bindgen)} wasm-bindgen x "
              f"{len(grid.reference_types)} reference-types = {grid.size} cells; a single-corner boundary takes at "
              f"most {bisect_run.expected_probes(len(grid.rustc), len(grid.bindgen))} probes per setting (run {run_id})")
@@ -578,6 +601,8 @@ def main() -> None:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+        while _HELD:
+            _HELD.pop().release(force=True)
 
 
 def _main() -> None:

@@ -100,6 +100,12 @@ def verify_cmd(
     tmpl = templates.load(template)
     params = tmpl.param_values(parse_params(param))
     options = build_options(build_failure=build_failure, profile="release", target="nodejs")
+    # Check every source the user typed before anything is written (the store included).
+    patch_spec = sources.parse(patch)
+    if against is not None:
+        sources.parse(against)
+    if patch_spec.kind != "crates":
+        early = sources.resolve(patch_spec, progress=log.plain)
     store = store_mod.Store(notice=log.warn)
     base_text, base_grid = against, dict[str, Any]()
     if base_text is None:
@@ -112,8 +118,8 @@ def verify_cmd(
     rustc_axis = grid_mod.parse_rustc_axis(rustc or ",".join(base_grid.get("rustc") or []) or DEFAULT_RUSTC)
     rts = grid_mod.parse_reference_types(reference_types or ",".join(base_grid.get("reference_types") or [])
                                          or "default")
-    patch_spec, base_spec = sources.parse(patch), sources.parse(base_text)  # both checked before any clone
-    patch_src = sources.resolve(patch_spec, progress=log.plain)
+    base_spec = sources.parse(base_text)
+    patch_src = early if patch_spec.kind != "crates" else sources.resolve(patch_spec, progress=log.plain)
     base_src = sources.resolve(base_spec, progress=log.plain)
     if patch_src.source == base_src.source:
         raise UsageError(f"--patch and the base are the same source ({patch_src.source.label()})",
@@ -208,6 +214,7 @@ def bisect_commits_cmd(
                          + ", ".join(r.value for r in ReferenceTypes))
     url = sources.repo_url(bindgen_repo)
     good_rev, bad_rev = sources.check_rev(good), sources.check_rev(bad)
+    sources.precheck_local(url, [good_rev, bad_rev])
     found = sources.mirror(url, progress=log.plain)
     good_sha = sources.resolve_rev(found, good_rev, progress=log.plain)
     bad_sha = sources.resolve_rev(found, bad_rev, progress=log.plain)

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 
 console = Console(stderr=True, highlight=False, soft_wrap=True)
 _START = time.monotonic()
@@ -44,16 +45,26 @@ def command(line: str) -> None:
         console.print(line, markup=False, style="dim")
 
 
+def _one_line(text: str) -> str:
+    """Control characters, line separators and lone surrogates of user input shown escaped (`\\n`, `\\x1b`):
+    a message stays one line and cannot drive the terminal."""
+    return "".join(c if c.isprintable() or c == " " else repr(c)[1:-1] for c in text)
+
+
 def warn(message: str) -> None:
+    """Plain text (paths, exception texts): never read as rich markup."""
+    message = _one_line(message)
     if on_github():
         print(f"::warning::{message}", file=sys.stderr)
-    console.print(f"[yellow]warning:[/yellow] {message}", markup=True)
+    console.print(f"[yellow]warning:[/yellow] {escape(message)}", markup=True)
 
 
 def error(message: str) -> None:
+    """One line of plain text, whatever the message holds: user input may contain `[`, newlines, escapes."""
+    message = _one_line(message)
     if on_github():
         print(f"::error::{message}", file=sys.stderr)
-    console.print(f"[red]wasm-bisect: error:[/red] {message}", markup=True, soft_wrap=True)
+    console.print(f"[red]wasm-bisect: error:[/red] {escape(message)}", markup=True, soft_wrap=True)
 
 
 @contextlib.contextmanager

@@ -7,14 +7,24 @@ from pathlib import Path
 
 import platformdirs
 
+from .errors import UsageError
+
 HOME_ENV = "WASM_BISECT_HOME"
+
+
+def expand(path: str | Path) -> Path:
+    """`~` and `~user` expanded; a user that does not exist is bad input, not a crash."""
+    try:
+        return Path(path).expanduser()
+    except RuntimeError:  # pathlib: "Could not determine home directory."
+        raise UsageError(f"cannot expand {str(path)!r}: no such user's home directory") from None
 
 
 def home() -> Path:
     """Root of everything the tool writes; `WASM_BISECT_HOME` overrides the platform cache dir."""
     override = os.environ.get(HOME_ENV)
     root = Path(override) if override else Path(platformdirs.user_cache_dir("wasm-bisect"))
-    return root.expanduser().resolve()
+    return expand(root).resolve()
 
 
 def toolchains_dir() -> Path:

@@ -6,6 +6,7 @@ cannot inject keys or tables.
 
 from __future__ import annotations
 
+import tomllib
 from collections.abc import Mapping
 from typing import Any
 
@@ -73,7 +74,14 @@ def cargo_toml(
         patch = _table(_table(doc, "patch", ""), "crates-io", "patch")
         for name, path in sorted(patches.items()):
             patch[name] = {"path": path}
-    return toml.dumps(doc)
+    text = toml.dumps(doc)
+    try:
+        exact = tomllib.loads(text) == doc
+    except tomllib.TOMLDecodeError:
+        exact = False
+    if not exact:  # the writer mangled a value (see templates.writes_back_exactly): never build a lie
+        raise TemplateError(f"template {template.name}: its Cargo.toml cannot be written back exactly")
+    return text
 
 
 def render(

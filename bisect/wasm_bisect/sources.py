@@ -358,6 +358,28 @@ def mirror(url: str, *, fetch: bool = True, progress: Progress = lambda _m: None
     return found
 
 
+def precheck_local(url: str, revs: list[str]) -> None:
+    """For a local repository, check it is a git repository with these revisions BEFORE anything is cloned,
+    so bad input writes nothing (remote URLs can only be checked by fetching)."""
+    if not url.startswith("file://"):
+        return
+    from urllib.parse import unquote, urlparse
+
+    path = Path(unquote(urlparse(url).path))
+    git = _git()
+    try:
+        repo = git.Repo(path)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        raise UsageError(f"cannot fetch {url}: not a git repository",
+                         hint="point --bindgen-repo at a wasm-bindgen git repository") from None
+    with repo:
+        repo.git.update_environment(**GIT_ENV)
+        for rev in revs:
+            if _rev_parse(repo, rev) is None:
+                raise UsageError(f"revision {rev!r} does not exist in {url}",
+                                 hint="give a branch, tag or commit id that the repository has")
+
+
 def _rev_parse(repo: Any, rev: str) -> str | None:
     git = _git()
     try:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import re
 import shutil
+import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -74,7 +75,11 @@ class Template:
                 f"template {self.name} has no parameter {unknown[0]!r}",
                 hint=f"its parameters: {', '.join(sorted(self.params)) or 'none'}",
             )
-        return tuple(sorted((n, overrides.get(n, p.default)) for n, p in self.params.items()))
+        values = tuple(sorted((n, overrides.get(n, p.default)) for n, p in self.params.items()))
+        for pname, value in values:
+            if "\0" in value:  # parameters reach the check as environment variables, which cannot hold NUL
+                raise UsageError(f"parameter {pname} of template {self.name} contains a NUL character")
+        return values
 
 
 def _digest(files: dict[str, bytes]) -> str:
@@ -95,7 +100,7 @@ def locate(name_or_path: str) -> Path:
     """A built-in template name, or a directory holding a template.toml."""
     if _NAME.fullmatch(name_or_path) and name_or_path in builtin_names():
         return paths.builtin_templates_dir() / name_or_path
-    candidate = Path(name_or_path).expanduser()
+    candidate = paths.expand(name_or_path)
     if candidate.is_dir():
         return candidate.resolve()
     raise TemplateError(
@@ -147,8 +152,8 @@ def load(name_or_path: str) -> Template:
     if manifest_path.is_symlink() or not manifest_path.is_file():
         raise TemplateError(f"{root} has no {MANIFEST}", hint="create one with `wasm-bisect templates init`")
     try:
-        manifest = toml.loads(manifest_path.read_text())
-    except (toml.TomlDecodeError, UnicodeDecodeError) as exc:
+        manifest = tomllib.loads(manifest_path.read_text())
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise TemplateError(f"{manifest_path} is not valid TOML: {str(exc).splitlines()[0]}") from exc
     return parse_manifest(manifest, root=root, files=_collect(root))
 
@@ -214,13 +219,29 @@ def parse_manifest(manifest: dict[str, Any], *, root: Path, files: dict[str, byt
     )
 
 
+def writes_back_exactly(doc: dict[str, Any], truth: dict[str, Any]) -> bool:
+    """The `toml` writer mangles some strings (backslash-x, control characters) or fails on them: Cargo.toml
+    is edited as data only when reading it and writing it back gives exactly what a strict parser reads."""
+    try:
+        return doc == truth and tomllib.loads(toml.dumps(doc)) == truth
+    except (IndexError, ValueError, TypeError, tomllib.TOMLDecodeError):
+        return False
+
+
 def check_cargo_toml(name: str, data: bytes) -> None:
     """Reject a template Cargo.toml that cannot be rendered, or that would take wasm-bindgen (or js-sys,
     web-sys) from another source than the grid's: found at load time, before anything is built or stored."""
     try:
-        doc = toml.loads(data.decode())
-    except (toml.TomlDecodeError, UnicodeDecodeError) as exc:
+        truth = tomllib.loads(data.decode())
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise TemplateError(f"Cargo.toml of template {name} is not valid TOML: {str(exc).splitlines()[0]}") from None
+    try:
+        doc = toml.loads(data.decode())  # what render.cargo_toml edits
+    except (toml.TomlDecodeError, IndexError, ValueError, TypeError, KeyError):  # the `toml` reader has bugs
+        doc = None
+    if doc is None or not writes_back_exactly(doc, truth):
+        raise TemplateError(f"Cargo.toml of template {name} has values the TOML writer cannot keep exactly",
+                            hint="avoid control characters and backslash escapes such as \\x in its strings")
     for key in ("package", "lib", "dependencies", "patch", "replace", "workspace"):
         if key in doc and not isinstance(doc[key], dict):
             raise TemplateError(f"[{key}] in the Cargo.toml of template {name} must be a table")

@@ -219,7 +219,8 @@ def installed() -> list[CachedTool]:
         for entry in sorted(base.iterdir()):
             if entry.name.startswith("."):
                 continue
-            tool = _load(name, entry.name, None)
+            # A crates.io entry is named after its version: one reporting another version is broken.
+            tool = _load(name, entry.name, entry.name if _EXACT.match(entry.name) else None)
             if tool is not None:
                 found.append(tool)
     return found

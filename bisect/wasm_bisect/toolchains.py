@@ -1051,7 +1051,7 @@ class PathProvider:
         return found
 
     def provision(self, version: str, *, progress: Progress = _quiet) -> Toolchain:
-        prefix = Path(version).expanduser().resolve()
+        prefix = paths.expand(version).resolve()
         bin_dir = prefix / "bin"
         for program in ("rustc", "cargo"):
             if not (bin_dir / program).is_file():
@@ -1076,7 +1076,7 @@ class PathProvider:
         return toolchain
 
     def remove(self, version: str) -> bool:
-        spec = str(ToolchainSpec(provider=self.name, version=str(Path(version).expanduser().resolve())))
+        spec = str(ToolchainSpec(provider=self.name, version=str(paths.expand(version).resolve())))
         with fsutil.lock("path-toolchains"):
             entries = _read_registry(self.registry_path())
             kept = [e for e in entries if e.get("spec") != spec]
@@ -1106,7 +1106,7 @@ def provider(name: str) -> Provider:
 
 def _same_spec(toolchain: Toolchain, spec: ToolchainSpec) -> bool:
     if spec.provider == "path":
-        return toolchain.spec.version == str(Path(spec.version).expanduser().resolve())
+        return toolchain.spec.version == str(paths.expand(spec.version).resolve())
     return toolchain.spec == spec
 
 
@@ -1133,7 +1133,7 @@ def check_known(specs: Sequence[ToolchainSpec]) -> None:
     missing = [s.version for s in specs if s.provider == "debian" and s not in have]
     for spec in specs:
         if spec.provider == "path":
-            prefix = Path(spec.version).expanduser()
+            prefix = paths.expand(spec.version)
             absent = [p for p in ("rustc", "cargo") if not (prefix / "bin" / p).is_file()]
             if absent:
                 raise UsageError(f"{spec} has no bin/{absent[0]}", hint="give a prefix with bin/rustc and bin/cargo")

@@ -1,0 +1,102 @@
+"""Bad input across all commands: ONE line naming the problem, exit code 2, no traceback, nothing written."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from .cases import CASES, Case
+from .helpers import REAL_HOME, cli_env, linked_home, seed_index, snapshot
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "reliability.md"
+
+
+@dataclass(frozen=True)
+class Observed:
+    rc: int
+    errors: list[str]
+    stderr: str
+    written: list[str]
+    seconds: float
+
+
+def _watched(home: Path, d: Path) -> dict[str, object]:
+    """What a failed command must leave untouched: its home (the shared caches only at their top) and `d`."""
+    state: dict[str, object] = {"home": snapshot(home), "d": snapshot(d)}
+    for name in ("toolchains", "tools"):
+        shared = REAL_HOME / name
+        state[name] = sorted(p.name for p in shared.iterdir()) if shared.is_dir() else []
+    return state
+
+
+def run_case(case: Case, root: Path) -> Observed:
+    d = root / "d"
+    d.mkdir(parents=True)
+    home = linked_home(root) if case.home == "linked" else root / "home"
+    if case.home != "linked":
+        seed_index(home)
+    if case.setup is not None:
+        case.setup(d)
+    if case.prepare_home is not None:
+        case.prepare_home(home)
+    args = [a.replace("{d}", str(d)) for a in case.args]
+    env = {k: v.replace("{d}", str(d)) for k, v in case.env}
+    before = _watched(home, d)
+    start = time.monotonic()
+    proc = subprocess.run([sys.executable, "-m", "wasm_bisect", *args], input=case.stdin or "", capture_output=True,
+                          text=True, timeout=120, env=cli_env(home, env), cwd=d, check=False)
+    after = _watched(home, d)
+    written = []
+    for key, old in before.items():
+        new = after[key]
+        if isinstance(old, dict) and isinstance(new, dict):
+            written += [f"{key}/{k}" for k in sorted(set(new) - set(old)) if not k.startswith("index")]
+            written += [f"{key}/{k} (changed)" for k in sorted(set(new) & set(old)) if new[k] != old[k]]
+            written += [f"{key}/{k} (removed)" for k in sorted(set(old) - set(new))]
+        elif new != old:
+            written.append(f"{key} changed")
+    written = [w for w in written if not w.startswith(case.allowed)] if case.allowed else written
+    errors = [line for line in proc.stderr.splitlines() if "error:" in line]
+    return Observed(proc.returncode, errors, proc.stderr, written, time.monotonic() - start)
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("case", [pytest.param(c, id=c.id, marks=[pytest.mark.xfail(strict=True, reason=c.known_bug)]
+                                              if c.known_bug else []) for c in CASES])
+def test_bad_input(case: Case, tmp_path: Path) -> None:
+    seen = run_case(case, tmp_path)
+    assert "Traceback" not in seen.stderr, seen.stderr
+    assert seen.rc == 2, (seen.rc, seen.stderr)
+    assert len(seen.errors) == 1, seen.stderr
+    line = seen.errors[0]
+    assert line.startswith("wasm-bisect: error: "), line
+    assert case.needle.lower() in line.lower(), line
+    nonempty = [ln for ln in seen.stderr.splitlines() if ln.strip()]
+    assert nonempty[-1] == line, seen.stderr  # the error is the last word
+    assert seen.written == [], seen.written
+
+
+def test_every_case_is_documented() -> None:
+    """docs/reliability.md has a row per case (the table is written by hand from this suite's results)."""
+    text = DOC.read_text()
+    missing = [c.id for c in CASES if f"`{c.id}`" not in text]
+    assert not missing, f"add these cases to {DOC}: {missing}"
+    assert len(CASES) >= 30
+
+
+if __name__ == "__main__":  # print the table rows: `python -m tests.reliability.test_bad_input`
+    import tempfile
+
+    for case in CASES:
+        with tempfile.TemporaryDirectory() as tmp:
+            seen = run_case(case, Path(tmp))
+        ok = seen.rc == 2 and len(seen.errors) == 1 and not seen.written and "Traceback" not in seen.stderr \
+            and case.needle.lower() in " ".join(seen.errors).lower()
+        text = seen.errors[0].removeprefix("wasm-bisect: error: ") if seen.errors else seen.stderr.strip()[-300:]
+        print(f"{'ok ' if ok else 'BAD'} | `{case.id}` | `wasm-bisect {' '.join(case.args)}` | {seen.rc} | "
+              f"{text} | {', '.join(seen.written) or 'nothing'} | {seen.seconds:.1f}s", flush=True)
