@@ -27,6 +27,9 @@ _SKIP_FILES = {"Cargo.lock"}
 MAX_FILES = 200
 MAX_BYTES = 4 * 1024 * 1024
 DEFAULT_TIMEOUT = 120.0
+# Bumped when the tool reads a probe differently (verdict rules, evidence): stored outcomes of an older
+# format no longer match and are probed again instead of being shown with stale evidence.
+OUTCOME_FORMAT = 2
 DEFAULT_BUILD_TIMEOUT = 1800.0
 # Keys that would take wasm-bindgen from somewhere else than the grid says (a path, a git repo, a registry).
 _SOURCE_KEYS = ("path", "git", "branch", "tag", "rev", "registry", "registry-index", "package")
@@ -65,7 +68,7 @@ class Template:
     @property
     def check_hash(self) -> str:
         """Hash of the check script and the check settings that decide a verdict."""
-        settings = f"{self.timeout}|{self.failure_signature}".encode()
+        settings = f"{self.timeout}|{self.failure_signature}|{OUTCOME_FORMAT}".encode()
         return _digest({self.check_script: self.files[self.check_script], "<settings>": settings})
 
     def param_values(self, overrides: dict[str, str]) -> tuple[tuple[str, str], ...]:
