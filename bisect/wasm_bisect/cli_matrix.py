@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from . import log
+from . import log, paths
 from .cli import ParamOpt, _emit_json, parse_params
 from .errors import UsageError
 
@@ -170,6 +170,10 @@ def merge_cmd(
     """Combine shard stores into one store and one matrix run (idempotent; refuses a different grid/template)."""
     from . import merge
 
+    target_path = (into or paths.store_path()).resolve()
+    for shard in stores:  # every shard is checked before the target store is created or touched
+        if shard.resolve() != target_path:
+            merge.check_store_file(shard)
     target = _open_store(into)
     result = merge.merge_paths(stores, target, command=" ".join(sys.argv))
     for warning in result.warnings:

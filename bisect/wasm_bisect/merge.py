@@ -38,7 +38,7 @@ class MergeResult:
     warnings: list[str] = field(default_factory=list)
 
 
-def _check_store_file(path: Path) -> None:
+def check_store_file(path: Path) -> None:
     """A readable wasm-bisect store, checked without touching it (Store() would move a corrupt file aside)."""
     if not path.is_file():
         raise UsageError(f"{path} does not exist or is not a file")
@@ -57,7 +57,7 @@ def _check_store_file(path: Path) -> None:
 
 def open_source(path: Path) -> Source:
     """The newest finished matrix run of the store at `path`."""
-    _check_store_file(path)
+    check_store_file(path)
     store = Store(path)
     runs = [r for r in store.runs(limit=10_000) if r.kind == "matrix" and r.result is not None]
     if not runs:

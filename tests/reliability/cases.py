@@ -25,7 +25,6 @@ class Case:
     env: tuple[tuple[str, str], ...] = ()  # extra environment ({d} is replaced too)
     prepare_home: Setup | None = None  # e.g. a store with one finished run
     allowed: tuple[str, ...] = ()  # documented writes: caches that are complete or absent (path prefixes)
-    known_bug: str | None = None  # a bug in another area's code, reported; the test is a strict xfail
 
 
 def _template(d: Path, name: str = "t") -> Path:
@@ -130,7 +129,6 @@ def empty_repo(d: Path) -> None:
 T = "{d}/t"
 BINDGEN_FROM_PATH = '[package]\nname = "x"\n[dependencies]\nwasm-bindgen = { version = "0.2", path = "/x" }\n'
 PATCHED_BINDGEN = '[package]\nname = "x"\n[patch.crates-io]\nwasm-bindgen = { git = "https://x.invalid/wb" }\n'
-MERGE_BUG = 'merge creates the target store before it checks the shard stores (reported to the matrix/merge owner)'
 GRID = ("--rustc", "debian:1.63.0,debian:1.96.0", "--bindgen", "0.2.92..0.2.99")
 
 CASES: tuple[Case, ...] = (
@@ -229,8 +227,8 @@ CASES: tuple[Case, ...] = (
          config('jobs = "many"\n')),
     Case("config-missing", ("matrix", "--config", "{d}/absent.toml"), "does not exist"),
     Case("merge-not-a-store", ("merge", "{d}/shard.sqlite3", "--into", "{d}/merged.sqlite3"), "shard.sqlite3",
-         not_a_store, known_bug=MERGE_BUG),
-    Case("merge-missing-store", ("merge", "{d}/absent.sqlite3"), "absent.sqlite3", known_bug=MERGE_BUG),
+         not_a_store),
+    Case("merge-missing-store", ("merge", "{d}/absent.sqlite3"), "absent.sqlite3"),
     Case("nox-matrix-bad-json", ("nox-matrix",), "json", stdin="{not json"),
     # -- verify and bisect-commits (git sources) -----------------------------------------------------------
     Case("verify-bad-source", ("verify", "--against", "0.2.99", "--patch", "nonsense!"),
