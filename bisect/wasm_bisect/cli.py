@@ -493,7 +493,8 @@ def bisect_cmd(
     # A run is "interrupted" only when no process holds its lock: a second copy of a live run starts its own.
     with fsutil.lock(f"bisect-{fingerprint}"):
         run_id = store.unfinished_run(fingerprint)
-        run_lock = fsutil.lock(f"run-{run_id}", timeout=0) if run_id else None
+        # A few seconds of grace: a run killed a moment ago may not have released its lock yet.
+        run_lock = fsutil.lock(f"run-{run_id}", timeout=5) if run_id else None
         if run_lock is not None and not _try_acquire(run_lock):
             run_id, run_lock = None, None
         if run_id:

@@ -7,12 +7,23 @@ suite's refusal of subprocesses so that fuzzing provably builds nothing.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 HERE = Path(__file__).resolve().parent
 IN_PROCESS = {"test_fuzz.py"}  # no child processes at all: subprocess.Popen stays refused
+# Modules that build for real, and what they need on the machine (provisioned once, before any test runs).
+REAL_BUILDS = {"test_hangs.py", "test_interrupts.py", "test_concurrency.py", "test_corruption.py"}
+NEEDED = (
+    ("toolchain", "add", "debian:1.63.0"),
+    ("toolchain", "add", "debian:1.96.0"),
+    ("tools", "install", "--wasm-pack", *[x for v in ("0.2.92", "0.2.93", "0.2.95", "0.2.96", "0.2.97", "0.2.98",
+                                                      "0.2.99") for x in ("--bindgen", v)]),
+)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -39,3 +50,20 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         item.add_marker(pytest.mark.reliability)
         if Path(str(item.fspath)).name not in IN_PROCESS:
             item.add_marker(pytest.mark.subprocess)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Provision the toolchains and tools the real-build tests use, outside any test's time limit: instant on
+    a warm machine, minutes on a fresh one (the same work the real suite would do)."""
+    if not any(Path(str(i.fspath)).name in REAL_BUILDS and HERE in Path(str(i.fspath)).resolve().parents
+               for i in session.items):
+        return
+    from .helpers import REAL_HOME
+
+    for args in NEEDED:
+        done = subprocess.run([sys.executable, "-m", "wasm_bisect", *args], env={**os.environ,
+                              "WASM_BISECT_HOME": str(REAL_HOME)}, capture_output=True, text=True, timeout=3 * 3600,
+                              check=False)
+        if done.returncode != 0:
+            pytest.exit(f"cannot provision for the reliability suite: wasm-bisect {' '.join(args)}: "
+                        f"{done.stderr.strip()[-500:]}", returncode=3)
