@@ -497,6 +497,9 @@ def bisect_cmd(
         run_lock = fsutil.lock(f"run-{run_id}", timeout=5) if run_id else None
         if run_lock is not None and not _try_acquire(run_lock):
             run_id, run_lock = None, None
+        elif run_lock is not None and store.unfinished_run(fingerprint) != run_id:
+            run_lock.release()  # it finished while we waited for its lock: nothing to resume
+            run_id, run_lock = None, None
         if run_id:
             log.info(f"resuming interrupted run {run_id}: finished probes come from the store")
         else:
