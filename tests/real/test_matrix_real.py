@@ -238,18 +238,3 @@ def test_example_noxfile_runs_two_cells_and_feeds_a_github_matrix(scratch: Path)
     assert len(include) == 16
     assert {"session": f"cell({CELLS[1]})", "cell": CELLS[1], "rustc": "debian:1.63.0", "bindgen": "0.2.99",
             "reference_types": "on"} in include
-
-
-# -- throughput (measured on demand: it rebuilds 2 x 16 cells) ------------------------------------------
-@pytest.mark.skipif(os.environ.get("WASM_BISECT_MEASURE_JOBS") != "1", reason="set WASM_BISECT_MEASURE_JOBS=1")
-def test_jobs_throughput() -> None:
-    """-j 1 vs -j 2 on real builds: a new template parameter value makes every cell a new variant (nothing
-    from the store) while toolchains and wasm-bindgen CLIs stay cached."""
-    base = 1_000_000 + int(time.time()) % 100_000 * 2  # never seen before, so every cell is built
-    times = {}
-    for jobs in (1, 2):
-        start = time.monotonic()
-        wasm_bisect("matrix", *GRID, "-j", str(jobs), "--param", f"n={base + jobs}")
-        times[jobs] = time.monotonic() - start
-    print(f"-j1 {times[1]:.0f} s, -j2 {times[2]:.0f} s: throughput ratio {times[1] / times[2]:.2f}")
-    assert times[2] < times[1]
