@@ -389,6 +389,19 @@ def print_bisect(result: dict[str, Any]) -> None:
               f"run {result.get('run_id', '?')} (`wasm-bisect log {result.get('run_id', '')}`)", markup=False)
 
 
+def write_output(text: str, dest: Path | None) -> None:
+    """Write a report to `dest` (stdout when None); an unwritable path is one line, exit 2."""
+    if dest is None:
+        sys.stdout.write(text)
+        return
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        dest.write_text(text)
+    except OSError as exc:
+        raise UsageError(f"cannot write {dest}: {exc.strerror}") from None
+    log.info(f"wrote {escape(str(dest))}")
+
+
 def _progress_printer(counter: list[int]) -> Any:
     def on_probe(variant: Variant, outcome: Outcome, cached: bool) -> None:
         counter[0] += 1

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from . import log, paths
-from .cli import ParamOpt, _emit_json, parse_params
+from .cli import ParamOpt, _emit_json, parse_params, write_output
 from .errors import UsageError
 
 ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="wasm-bisect.toml, or a pyproject.toml "
@@ -25,18 +25,6 @@ def _open_store(path: Path | None) -> Any:
     if path is not None and path.is_dir():
         raise UsageError(f"--store {path} is a directory", hint="give the store file, e.g. store.sqlite3")
     return Store(path, notice=log.warn)
-
-
-def _write(text: str, output: Path | None) -> None:
-    if output is None:
-        sys.stdout.write(text)
-        return
-    try:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(text)
-    except OSError as exc:
-        raise UsageError(f"cannot write {output}: {exc.strerror}") from None
-    log.info(f"wrote {output}")
 
 
 def _parse_report_spec(spec: str) -> tuple[str, Path]:
@@ -130,7 +118,7 @@ def matrix(
     if report_specs or as_json or log.on_github():
         doc = report_load.load(store, run_id)
         for fmt, dest in report_specs:
-            _write(report.render(doc, fmt), dest)
+            write_output(report.render(doc, fmt), dest)
         if as_json:
             _emit_json(doc)
         if log.on_github():
@@ -158,7 +146,7 @@ def report_cmd(
     if store_path is not None and not store_path.is_file():
         raise UsageError(f"--store {store_path} does not exist")
     doc = report_load.load(_open_store(store_path), run, environment=not no_env)
-    _write(report.render(doc, fmt), output)
+    write_output(report.render(doc, fmt), output)
 
 
 def merge_cmd(

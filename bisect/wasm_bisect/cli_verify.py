@@ -17,36 +17,22 @@ import typer
 from rich.markup import escape
 
 from . import log
-from .cli import BuildFailOpt, JsonOpt, ParamOpt, TemplateOpt, _emit_json, build_options, parse_params
+from .cli import (
+    BuildFailOpt,
+    JsonOpt,
+    ParamOpt,
+    TemplateOpt,
+    _emit_json,
+    _progress_printer,
+    build_options,
+    parse_params,
+    write_output,
+)
 from .errors import UsageError
-from .model import BindgenSource, Outcome, ReferenceTypes, ToolchainSpec, Variant, Verdict
+from .model import BindgenSource, ReferenceTypes, ToolchainSpec, Variant, Verdict
 
 DEFAULT_RUSTC = "debian:1.63.0,debian:1.96.0"
 MarkdownOpt = Annotated[Path | None, typer.Option("--markdown", help="Also write the Markdown report to this file.")]
-_STYLE = {"good": "green", "bad": "red", "skip": "yellow", "error": "magenta"}
-
-
-def _printer(counter: list[int]) -> Any:
-    def on_probe(variant: Variant, outcome: Outcome, cached: bool) -> None:
-        counter[0] += 1
-        style = _STYLE[str(outcome.verdict)]
-        took = sum(v for k, v in outcome.timings.items() if k != "provision")
-        how = "from store" if cached else f"{took:.1f} s"
-        log.info(f"probe {counter[0]}: {escape(variant.short())} [{style}]{outcome.verdict.upper()}[/{style}] "
-                 f"({how}) " + escape(outcome.reason[:140]))
-
-    return on_probe
-
-
-def _write(text: str, dest: Path) -> None:
-    try:
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        dest.write_text(text)
-    except OSError as exc:
-        raise UsageError(f"cannot write {dest}: {exc.strerror}") from None
-    log.info(f"wrote {dest}")
-
-
 def _fingerprint(*parts: object) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
@@ -138,7 +124,7 @@ def verify_cmd(
                                tmpl.content_hash, tmpl.check_hash)
     run_id = store.start_run(kind="verify", fingerprint=fingerprint, command=" ".join(["wasm-bisect", *sys.argv[1:]]),
                              config={"grid": grid_identity, "patch": patch_src.to_json(), "base": base_src.to_json()})
-    oracle = Oracle(template=tmpl, store=store, run_id=run_id, progress=log.plain, on_probe=_printer([0]))
+    oracle = Oracle(template=tmpl, store=store, run_id=run_id, progress=log.plain, on_probe=_progress_printer([0]))
     log.info(f"verify {tmpl.name}: {len(rustc_axis)} rustc x {len(rts)} reference-types = "
              f"{len(rustc_axis) * len(rts)} cells, each with the base and the patch (run {run_id})")
     with log.group(f"verify {tmpl.name}"):
@@ -151,7 +137,7 @@ def verify_cmd(
     text = verify.markdown(result, base=base_src.describe(), patch=patch_src.describe(), run_id=run_id,
                            matrix=_matrix_markdown(store, run_id))
     if markdown is not None:
-        _write(text, markdown)
+        write_output(text, markdown)
     log.step_summary(text)
     if as_json:
         _emit_json(data)
@@ -232,7 +218,7 @@ def bisect_commits_cmd(
                                  command=" ".join(["wasm-bisect", *sys.argv[1:]]),
                                  config={"template": tmpl.name, "rustc": str(spec), "reference_types": str(rt),
                                          "url": url, "good": good_sha, "bad": bad_sha, "find_fix": find_fix})
-    oracle = Oracle(template=tmpl, store=store, run_id=run_id, progress=log.plain, on_probe=_printer([0]))
+    oracle = Oracle(template=tmpl, store=store, run_id=run_id, progress=log.plain, on_probe=_progress_printer([0]))
     skipped: dict[str, str] = {}
 
     def ask(commit: commits.Commit) -> Verdict:
@@ -261,7 +247,7 @@ def bisect_commits_cmd(
     line = commits.headline(data)
     text = _commits_markdown(data, line)
     if markdown is not None:
-        _write(text, markdown)
+        write_output(text, markdown)
     log.step_summary(text)
     if as_json:
         _emit_json(data)
