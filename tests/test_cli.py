@@ -53,7 +53,6 @@ def test_templates_init(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys:
         (["tools", "install"], "nothing to install"),
         (["tools", "install", "--bindgen", "0.2"], "not an exact"),
         (["toolchain", "add", "rustc:1.0.0"], "unknown toolchain provider"),
-        (["templates", "show", "../../etc"], "has no template.toml"),
     ],
 )
 def test_bad_input_is_one_line_exit_2(args: list[str], needle: str, monkeypatch: pytest.MonkeyPatch,
@@ -63,6 +62,18 @@ def test_bad_input_is_one_line_exit_2(args: list[str], needle: str, monkeypatch:
     assert needle in err
     assert "Traceback" not in err
     assert len([ln for ln in err.strip().splitlines() if ln.strip()]) == 1, err
+
+
+def test_template_directory_without_manifest(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    # Relative to a known cwd: the result must not depend on where the checkout lives.
+    (tmp_path / "work").mkdir()
+    (tmp_path / "empty").mkdir()
+    monkeypatch.chdir(tmp_path / "work")
+    code, _, err = run_main(["templates", "show", "../empty"], monkeypatch, capsys)
+    assert code == 2 and "has no template.toml" in err and "Traceback" not in err, err
+    code, _, err = run_main(["templates", "show", "../missing"], monkeypatch, capsys)
+    assert code == 2 and "unknown template" in err, err
 
 
 def test_unknown_option_is_usage_error(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
