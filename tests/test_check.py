@@ -1,3 +1,5 @@
+import pytest
+
 from wasm_bisect.check import check_env, classify, last_meaningful_line
 from wasm_bisect.model import Verdict
 
@@ -41,3 +43,16 @@ def test_check_env_passes_params_and_drops_stale_ones(tmp_path) -> None:  # type
     assert env["WASM_BISECT_PARAM_N"] == "10"
     assert "WASM_BISECT_PARAM_OLD" not in env
     assert env["WASM_BISECT_PKG"].endswith("m.js")
+
+
+def test_catastrophic_signature_is_an_error_not_a_hang(monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+
+    from wasm_bisect import check
+
+    monkeypatch.setattr(check, "SIGNATURE_SECONDS", 0.2)
+    start = time.monotonic()
+    verdict, reason = classify(returncode=1, output="x" * 5000, timed_out=False,
+                               failure_signature=r"(x+x+)+y", timeout=5)
+    assert verdict is Verdict.ERROR and "failure_signature" in reason
+    assert time.monotonic() - start < 5

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+
+import regex
 
 from . import tools
 from .model import Verdict
 
 UNTESTABLE_EXIT = 125  # git bisect's "cannot test this commit"
+SIGNATURE_SECONDS = 2.0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -58,7 +60,14 @@ def classify(
         return Verdict.SKIP, f"check reported untestable (exit 125): {last}"
     if returncode >= 128:
         return Verdict.ERROR, f"check aborted with exit code {returncode}: {last}"
-    if failure_signature and not re.search(failure_signature, output):
+    matched = True
+    if failure_signature:
+        try:
+            # A template's regex is user input: a catastrophic pattern must not hang the run.
+            matched = regex.search(failure_signature, output, timeout=SIGNATURE_SECONDS) is not None
+        except TimeoutError:
+            return Verdict.ERROR, f"the template's failure_signature took over {SIGNATURE_SECONDS:.0f} s to match"
+    if not matched:
         return Verdict.SKIP, f"check failed differently from the bug under study (exit {returncode}): {last}"
     return Verdict.BAD, last or f"check failed with exit code {returncode}"
 

@@ -389,14 +389,43 @@ def print_bisect(result: dict[str, Any]) -> None:
               f"run {result.get('run_id', '?')} (`wasm-bisect log {result.get('run_id', '')}`)", markup=False)
 
 
+def ensure_writable(dest: Path, what: str) -> None:
+    """Refuse an output path that cannot be written, before any work is done; nothing is left behind.
+
+    Tried for real (a temporary file in the directory that will hold it) rather than with os.access:
+    root passes every permission check, yet still cannot write to a read-only or pseudo filesystem.
+    """
+    import tempfile
+
+    if "\0" in str(dest):
+        raise UsageError(f"{what} {str(dest)!r} contains a NUL character")
+    if dest.is_dir():
+        raise UsageError(f"{what} {dest} is a directory", hint="give a file name")
+    ancestor = dest.absolute().parent
+    while not ancestor.exists():  # missing directories are created when the file is written
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise UsageError(f"cannot write {what} {dest}: {ancestor} is not a directory")
+    try:
+        if dest.exists():
+            with dest.open("ab"):  # opened, not written: the file keeps its content and mtime
+                pass
+        with tempfile.TemporaryFile(dir=ancestor):
+            pass
+    except OSError as exc:
+        raise UsageError(f"cannot write {what} {dest}: {exc.strerror}") from None
+
+
 def write_output(text: str, dest: Path | None) -> None:
-    """Write a report to `dest` (stdout when None); an unwritable path is one line, exit 2."""
+    """Write a report to `dest` (stdout when None), atomically; an unwritable path is one line, exit 2."""
+    from . import fsutil
+
     if dest is None:
         sys.stdout.write(text)
         return
     try:
         dest.parent.mkdir(parents=True, exist_ok=True)
-        dest.write_text(text)
+        fsutil.atomic_write_text(dest, text)
     except OSError as exc:
         raise UsageError(f"cannot write {dest}: {exc.strerror}") from None
     log.info(f"wrote {escape(str(dest))}")

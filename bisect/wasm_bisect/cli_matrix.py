@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from . import log, paths
-from .cli import ParamOpt, _emit_json, parse_params, write_output
+from .cli import ParamOpt, _emit_json, ensure_writable, parse_params, write_output
 from .errors import UsageError
 
 ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="wasm-bisect.toml, or a pyproject.toml "
@@ -79,6 +79,10 @@ def matrix(
                              profile=profile, target=target, jobs=jobs, shards=shards, allow_yanked=allow_yanked,
                              store=store_path)
     report_specs = [_parse_report_spec(s) for s in reports or []]
+    for _fmt, dest in report_specs:
+        ensure_writable(dest, "--report")
+    if export is not None:
+        ensure_writable(export, "--export")
     grid = config.make_grid(chosen, notice=log.warn)
     if emit_github_matrix:
         sys.stdout.write(json.dumps(matrix.github_matrix(grid, shards=chosen.shards), separators=(",", ":")) + "\n")
@@ -143,8 +147,12 @@ def report_cmd(
     fmt = "json" if as_json else fmt
     if fmt not in report.FORMATS:
         raise UsageError(f"--format {fmt!r} is not one of {', '.join(report.FORMATS)}")
+    if store_path is not None and store_path.is_dir():
+        raise UsageError(f"--store {store_path} is a directory", hint="give the store file, e.g. store.sqlite3")
     if store_path is not None and not store_path.is_file():
         raise UsageError(f"--store {store_path} does not exist")
+    if output is not None:
+        ensure_writable(output, "--output")
     doc = report_load.load(_open_store(store_path), run, environment=not no_env)
     write_output(report.render(doc, fmt), output)
 

@@ -25,6 +25,7 @@ from .cli import (
     _emit_json,
     _progress_printer,
     build_options,
+    ensure_writable,
     parse_params,
     write_output,
 )
@@ -57,6 +58,18 @@ def register(app: typer.Typer) -> None:
     app.command("bisect-commits")(bisect_commits_cmd)
 
 
+def _check_release(spec: Any, what: str) -> None:
+    """A crates.io version must be a published wasm-bindgen release (checked before anything is provisioned)."""
+    from . import index
+
+    if spec.kind != "crates":
+        return
+    known = {r.version for r in index.releases(notice=log.warn)}
+    if spec.version not in known:
+        raise UsageError(f"{what} {spec.version} is not a published wasm-bindgen release",
+                         hint="see `wasm-bisect versions`")
+
+
 def verify_cmd(
     patch: Annotated[str, typer.Option("--patch", help="The candidate fix: a release (0.2.100), git+URL@REV "
                                        "(branch, tag, commit, pull/N/head) or a wasm-bindgen checkout directory.")],
@@ -83,13 +96,16 @@ def verify_cmd(
     from . import store as store_mod
     from .probe import Oracle
 
+    if markdown is not None:
+        ensure_writable(markdown, "--markdown")
     tmpl = templates.load(template)
     params = tmpl.param_values(parse_params(param))
     options = build_options(build_failure=build_failure, profile="release", target="nodejs")
     # Check every source the user typed before anything is written (the store included).
     patch_spec = sources.parse(patch)
+    _check_release(patch_spec, "--patch")
     if against is not None:
-        sources.parse(against)
+        _check_release(sources.parse(against), "--against")
     if patch_spec.kind != "crates":
         early = sources.resolve(patch_spec, progress=log.plain)
     store = store_mod.Store(notice=log.warn)
@@ -105,6 +121,7 @@ def verify_cmd(
     rts = grid_mod.parse_reference_types(reference_types or ",".join(base_grid.get("reference_types") or [])
                                          or "default")
     base_spec = sources.parse(base_text)
+    _check_release(base_spec, "the base")
     patch_src = early if patch_spec.kind != "crates" else sources.resolve(patch_spec, progress=log.plain)
     base_src = sources.resolve(base_spec, progress=log.plain)
     if patch_src.source == base_src.source:
@@ -190,6 +207,8 @@ def bisect_commits_cmd(
     from .errors import Untestable, WasmBisectError
     from .probe import Oracle
 
+    if markdown is not None:
+        ensure_writable(markdown, "--markdown")
     tmpl = templates.load(template)
     params = tmpl.param_values(parse_params(param))
     options = build_options(build_failure=build_failure, profile="release", target="nodejs")

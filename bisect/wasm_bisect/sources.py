@@ -148,7 +148,7 @@ def _directory(text: str, cwd: Path | None, *, expected: str = "a version, git+U
                ) -> Path:
     if "\0" in text or "\n" in text:
         raise UsageError(f"refusing path {text!r}: it contains control characters")
-    path = Path(text).expanduser()
+    path = paths.expand(text)
     if not path.is_absolute():
         path = (cwd or Path.cwd()) / path
     if not path.is_dir():

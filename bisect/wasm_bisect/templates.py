@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+import regex
 import toml
 
 from . import paths
@@ -191,8 +192,8 @@ def parse_manifest(manifest: dict[str, Any], *, root: Path, files: dict[str, byt
     signature = check.get("failure_signature")
     if signature is not None:
         try:
-            re.compile(_str(signature, "check.failure_signature"))
-        except re.error as exc:
+            regex.compile(_str(signature, "check.failure_signature"))
+        except regex.error as exc:
             raise TemplateError(f"check.failure_signature of template {name} is not a valid regex: {exc}") from exc
     params: dict[str, Param] = {}
     raw_params = manifest.get("params", {})
