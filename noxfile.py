@@ -76,6 +76,7 @@ def bench(session: nox.Session) -> None:
     """Benchmarks; results go to benchmarks/results/."""
     _install(session, "test")
     session.run("python", "benchmarks/search_bench.py", "benchmarks/results/search.json")
+    session.run("python", "benchmarks/driver_bench.py", "benchmarks/results/driver.json")
     session.run("python", "benchmarks/probe_bench.py", "benchmarks/results/probe.json", *session.posargs)
 
 

@@ -767,3 +767,17 @@ def test_describe_helpers_are_consistent() -> None:
     assert staircase_floor(3, 40) == pytest.approx(math.log2(math.comb(43, 3)))
     sample: Callable[[int, int], Verdict] = Grid([2, 1], 3)
     assert sample(0, 2) is Verdict.BAD
+
+
+@pytest.mark.parametrize("mode", ["full", "pair"])
+def test_untestable_stretch_of_the_newest_row_is_bisected_not_walked(mode: str) -> None:
+    """Like rustc >= 1.86 refusing every wasm-bindgen < 0.2.88: the newest row is untestable over most
+    columns while the older rows fail inside that stretch. Walking it cost 36 probes; bisecting, ~15."""
+    f = [15, 15, 15]
+    hidden = {(2, c) for c in range(29)}
+    result = first_failing_pair(range(3), range(40), lambda r, c: Verdict.BAD if c >= f[r] else Verdict.GOOD,
+                                untestable=lambda r, c: "incompatible" if (r, c) in hidden else None,
+                                mode=mode)  # type: ignore[arg-type]
+    assert result.probes <= 18, result.probes
+    assert [(s.lo, s.hi) for s in result.staircase[:2]] == [(15, 15), (15, 15)] or mode == "pair"
+    assert result.status is Status.RANGE

@@ -640,13 +640,21 @@ def first_failing_pair(
         return [at(i, j) for i in range(top + 1)]
 
     lo1, hi1 = know.bisect_line(line(n_lines - 1))
-    # Right to left: a good found in one column holds for every column left of it, so an untestable
-    # stretch of the last line usually costs one column bisection, not one per column.
     anchor: Cell | None = None  # view (first bad row, column) at the last line's first testable failure
-    for j in range(min(hi1, n_along - 1), lo1 - 1, -1):
-        lo2, hi2 = know.bisect_line(column(j, n_lines - 1))
-        if j == hi1 and lo2 == hi2:
-            anchor = (hi2, j)
+    if hi1 < n_along:
+        lo2, hi2 = know.bisect_line(column(hi1, n_lines - 1))
+        if lo2 == hi2:
+            anchor = (hi2, hi1)
+    # Where the last line is untestable (columns lo1..hi1-1), the older lines bound where failure starts.
+    # Full mode leaves that to the greedy steps below (they weigh every line at once); pair mode bisects
+    # over those columns, never walks them: a column that fails in some line makes every column right of
+    # it fail there, one that passes makes every column left of it pass. (Walking them one by one cost
+    # up to 2 probes per column when the compatibility filter hides most of the newest rustc's row.)
+    while mode == "pair":
+        stretch = [j for j in range(lo1, min(hi1, n_along)) if any(know.open(c) for c in column(j, n_lines - 1))]
+        if not stretch:
+            break
+        know.bisect_line(column(_median(stretch), n_lines - 1))
     if anchor is not None and lo1 == hi1:
         # The pair itself and its older neighbour along the column were probed; the one along the
         # line is only implied by monotonicity. Probe it too, so the answer rests on evidence alone
