@@ -160,7 +160,7 @@ def parallel(rounds: int) -> dict[str, Any]:
                   f"peak RSS {rss / 1024:.0f} MiB", flush=True)
 
     def median(jobs: int, key: str) -> float:
-        return float(statistics.median(x[key] for x in runs if x["jobs"] == jobs))
+        return round(float(statistics.median(x[key] for x in runs if x["jobs"] == jobs)), 2)
 
     return {"runs": runs, "j1_median": median(1, "seconds"), "j2_median": median(2, "seconds"),
             "speedup": round(median(1, "seconds") / median(2, "seconds"), 3),
