@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 
-from . import __version__, log, tools
+from . import __version__, log, paths, tools
 from .errors import UsageError, WasmBisectError
 from .model import BindgenSource, BuildOptions, Outcome, ReferenceTypes, Stage, ToolchainSpec, Variant, Verdict
 
@@ -25,9 +25,11 @@ app = typer.Typer(
 toolchain_app = typer.Typer(help="Provision and list rustc toolchains that can build wasm32.", no_args_is_help=True)
 tools_app = typer.Typer(help="Build and list cached wasm-bindgen CLIs and wasm-pack.", no_args_is_help=True)
 templates_app = typer.Typer(help="List, show and copy reproducer templates.", no_args_is_help=True)
+cache_app = typer.Typer(help="Disk use of the tool's home; prune what can be made again.", no_args_is_help=True)
 app.add_typer(toolchain_app, name="toolchain")
 app.add_typer(tools_app, name="tools")
 app.add_typer(templates_app, name="templates")
+app.add_typer(cache_app, name="cache")
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output on stdout.")]
 
@@ -578,7 +580,6 @@ def log_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """The probes of a run, like `git bisect log`."""
-    from . import paths
     from . import store as store_mod
     from .errors import StoreError
 
@@ -622,6 +623,43 @@ def runs_cmd(as_json: JsonOpt = False) -> None:
         when = dt.datetime.fromtimestamp(r.created, tz=dt.UTC).strftime("%Y-%m-%d %H:%M")
         state = "done" if r.result is not None else "unfinished"
         sys.stdout.write(f"{r.run_id}  {when}  {r.kind:7} {state:10} {r.command}\n")
+
+
+@cache_app.command("info")
+def cache_info(as_json: JsonOpt = False) -> None:
+    """Size of each part of the tool's home, largest first."""
+    from . import cache
+
+    parts = cache.usage()
+    if as_json:
+        _emit_json({"home": str(paths.home()), "parts": [u.to_json() for u in parts]})
+        return
+    sys.stdout.write(f"home: {paths.home()}\n")
+    for u in parts:
+        sys.stdout.write(f"{u.name:11} {cache.human(u.bytes):>10}  {u.entries:5} entries  {u.what}\n")
+
+
+@cache_app.command("prune")
+def cache_prune(
+    work: Annotated[bool, typer.Option("--work", help="Rendered variant crates and their logs.")] = False,
+    targets: Annotated[bool, typer.Option("--targets", help="Cargo target dirs (dependencies are rebuilt "
+                                          "on the next probe of each toolchain).")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only say what would be removed.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Remove rendered crates and cargo target dirs (both unless one is named). Verdicts stay in the store;
+    toolchains and tools are kept; whatever a running probe or build holds is left alone."""
+    from . import cache
+
+    kinds = tuple(k for k, on in (("work", work), ("targets", targets)) if on) or cache.PRUNABLE
+    result = cache.prune(kinds, dry_run=dry_run)
+    if as_json:
+        _emit_json({"directories": [str(p) for p in result.removed], "busy": [str(p) for p in result.busy],
+                    "bytes": result.freed, "dry_run": dry_run})
+        return
+    verb = "would free" if dry_run else "freed"
+    log.info(f"{', '.join(kinds)}: {len(result.removed)} directories, {verb} {cache.human(result.freed)}"
+             + (f"; {len(result.busy)} in use by a running probe, kept" if result.busy else ""))
 
 
 # -- entry point -------------------------------------------------------------------------------------------
