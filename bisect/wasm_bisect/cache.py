@@ -13,6 +13,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import filelock
+
 from . import fsutil, paths
 
 _VARIANT_DIR = re.compile(r"^[0-9a-f]{16,64}$")  # work/<variant hash>
@@ -105,7 +107,7 @@ def prune(kinds: tuple[str, ...], *, dry_run: bool = False) -> Pruned:
         lock = fsutil.lock(lock_name, timeout=0)
         try:
             lock.acquire()
-        except Exception:  # filelock.Timeout: in use by a running probe or build
+        except filelock.Timeout:  # in use by a running probe or build
             result.busy.append(directory)
             continue
         try:
@@ -120,9 +122,11 @@ def prune(kinds: tuple[str, ...], *, dry_run: bool = False) -> Pruned:
 
 
 def human(size: int) -> str:
-    value = float(size)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if value < 1024 or unit == "GiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{value:.1f} GiB"
+    if size < 1024:
+        return f"{size} B"
+    value, unit = size / 1024, "KiB"
+    for bigger in ("MiB", "GiB"):
+        if value < 1024:
+            break
+        value, unit = value / 1024, bigger
+    return f"{value:.1f} {unit}"

@@ -147,9 +147,7 @@ def report_cmd(
     fmt = "json" if as_json else fmt
     if fmt not in report.FORMATS:
         raise UsageError(f"--format {fmt!r} is not one of {', '.join(report.FORMATS)}")
-    if store_path is not None and store_path.is_dir():
-        raise UsageError(f"--store {store_path} is a directory", hint="give the store file, e.g. store.sqlite3")
-    if store_path is not None and not store_path.is_file():
+    if store_path is not None and not store_path.exists():
         raise UsageError(f"--store {store_path} does not exist")
     if output is not None:
         ensure_writable(output, "--output")

@@ -58,16 +58,31 @@ def register(app: typer.Typer) -> None:
     app.command("bisect-commits")(bisect_commits_cmd)
 
 
-def _check_release(spec: Any, what: str) -> None:
-    """A crates.io version must be a published wasm-bindgen release (checked before anything is provisioned)."""
+def _check_releases(*named: tuple[Any, str]) -> None:
+    """Each crates.io version must be a published wasm-bindgen release (checked before anything is
+    provisioned); the release list is read once, and not at all when no version is named."""
     from . import index
 
-    if spec.kind != "crates":
+    versions = [(spec.version, what) for spec, what in named if spec.kind == "crates"]
+    if not versions:
         return
     known = {r.version for r in index.releases(notice=log.warn)}
-    if spec.version not in known:
-        raise UsageError(f"{what} {spec.version} is not a published wasm-bindgen release",
-                         hint="see `wasm-bisect versions`")
+    for version, what in versions:
+        if version not in known:
+            raise UsageError(f"{what} {version} is not a published wasm-bindgen release",
+                             hint="see `wasm-bisect versions`")
+
+
+def _prepare(template: str, param: list[str] | None, build_failure: str, markdown: Path | None
+             ) -> tuple[Any, tuple[tuple[str, str], ...], Any]:
+    """What verify and bisect-commits check first: the output path, the template, its parameters, options."""
+    from . import templates
+
+    if markdown is not None:
+        ensure_writable(markdown, "--markdown")
+    tmpl = templates.load(template)
+    params = tmpl.param_values(parse_params(param))
+    return tmpl, params, build_options(build_failure=build_failure, profile="release", target="nodejs")
 
 
 def verify_cmd(
@@ -92,20 +107,15 @@ def verify_cmd(
     Ends with one line: FIXED (exit 0), PARTIAL, NOT FIXED or REGRESSES (exit 1), INCONCLUSIVE (exit 3).
     """
     from . import grid as grid_mod
-    from . import sources, templates, verify
+    from . import sources, verify
     from . import store as store_mod
     from .probe import Oracle
 
-    if markdown is not None:
-        ensure_writable(markdown, "--markdown")
-    tmpl = templates.load(template)
-    params = tmpl.param_values(parse_params(param))
-    options = build_options(build_failure=build_failure, profile="release", target="nodejs")
+    tmpl, params, options = _prepare(template, param, build_failure, markdown)
     # Check every source the user typed before anything is written (the store included).
     patch_spec = sources.parse(patch)
-    _check_release(patch_spec, "--patch")
-    if against is not None:
-        _check_release(sources.parse(against), "--against")
+    against_spec = sources.parse(against) if against is not None else None
+    _check_releases((patch_spec, "--patch"), *([(against_spec, "--against")] if against_spec else []))
     if patch_spec.kind != "crates":
         early = sources.resolve(patch_spec, progress=log.plain)
     store = store_mod.Store(notice=log.warn)
@@ -120,8 +130,10 @@ def verify_cmd(
     rustc_axis = grid_mod.parse_rustc_axis(rustc or ",".join(base_grid.get("rustc") or []) or DEFAULT_RUSTC)
     rts = grid_mod.parse_reference_types(reference_types or ",".join(base_grid.get("reference_types") or [])
                                          or "default")
-    base_spec = sources.parse(base_text)
-    _check_release(base_spec, "the base")
+    base_spec = against_spec
+    if base_spec is None:  # taken from a bisect run: check it like a typed one
+        base_spec = sources.parse(base_text)
+        _check_releases((base_spec, "the base"))
     patch_src = early if patch_spec.kind != "crates" else sources.resolve(patch_spec, progress=log.plain)
     base_src = sources.resolve(base_spec, progress=log.plain)
     if patch_src.source == base_src.source:
@@ -202,16 +214,12 @@ def bisect_commits_cmd(
     Each probed commit is checked out once, its CLI built from the same checkout (cached by commit id) and its
     crates patched into the reproducer; a commit that does not build is untestable and stepped around.
     """
-    from . import commits, sources, templates
+    from . import commits, sources
     from . import store as store_mod
     from .errors import Untestable, WasmBisectError
     from .probe import Oracle
 
-    if markdown is not None:
-        ensure_writable(markdown, "--markdown")
-    tmpl = templates.load(template)
-    params = tmpl.param_values(parse_params(param))
-    options = build_options(build_failure=build_failure, profile="release", target="nodejs")
+    tmpl, params, options = _prepare(template, param, build_failure, markdown)
     spec = ToolchainSpec.parse(rustc)
     rt = ReferenceTypes(reference_types) if reference_types in {r.value for r in ReferenceTypes} else None
     if rt is None:

@@ -17,18 +17,15 @@ def _outcomes(probes: list[dict[str, object]]) -> dict[str, dict[str, object]]:
     return {p["variant"]["bindgen"]["version"]: p["outcome"] for p in probes}  # type: ignore[index]
 
 
-@pytest.mark.timeout(1200)
-def test_check_that_hangs_forks_or_is_killed(tmp_path: Path) -> None:
-    """One real bisect: a check that never ends (with children, one of them setsid and holding the pipe), a
-    check that dies of SIGKILL, a check that leaves three children behind and passes, then a bad cell."""
-    home = linked_home(tmp_path)
-    template = make_template(tmp_path / "tmpl", check_timeout=5)
+def _bisect_leaving_no_process(home: Path, template: Path, bindgen: str, plan: str,
+                               env: dict[str, str] | None = None) -> tuple[dict, dict[str, dict], list[str]]:
+    """A real bisect whose processes carry a mark; none may survive it. -> (result, outcome per version,
+    versions in probe order)."""
     mark = uuid.uuid4().hex
-    plan = "0.2.96:hang,0.2.97:sigkill,0.2.98:fork,0.2.99:bad"
     try:
-        r = run_cli("bisect", "--template", str(template), "--rustc", RUSTC, "--bindgen", "0.2.93..0.2.99",
+        r = run_cli("bisect", "--template", str(template), "--rustc", RUSTC, "--bindgen", bindgen,
                     "--no-follow-up", "--param", f"plan={plan}", "--param", f"nonce={mark}", "--json",
-                    home=home, env={"RELIABILITY_MARK": mark})
+                    home=home, env={"RELIABILITY_MARK": mark, **(env or {})})
         assert r.rc == 0, r.err
         leftovers = marked(mark)
     finally:
@@ -36,8 +33,17 @@ def test_check_that_hangs_forks_or_is_killed(tmp_path: Path) -> None:
     assert leftovers == [], f"processes survived the run: {leftovers}"
     result = r.json()
     probes = run_probes(home, result["run_id"])
-    outcomes = _outcomes(probes)
-    order = [p["variant"]["bindgen"]["version"] for p in probes]
+    return result, _outcomes(probes), [p["variant"]["bindgen"]["version"] for p in probes]  # type: ignore[index]
+
+
+@pytest.mark.timeout(1200)
+def test_check_that_hangs_forks_or_is_killed(tmp_path: Path) -> None:
+    """One real bisect: a check that never ends (with children, one of them setsid and holding the pipe), a
+    check that dies of SIGKILL, a check that leaves three children behind and passes, then a bad cell."""
+    home = linked_home(tmp_path)
+    template = make_template(tmp_path / "tmpl", check_timeout=5)
+    result, outcomes, order = _bisect_leaving_no_process(
+        home, template, "0.2.93..0.2.99", "0.2.96:hang,0.2.97:sigkill,0.2.98:fork,0.2.99:bad")
     assert outcomes["0.2.96"]["verdict"] == "error"
     assert "did not finish within 5 s" in outcomes["0.2.96"]["reason"]
     assert outcomes["0.2.97"]["verdict"] == "error"
@@ -57,20 +63,8 @@ def test_build_that_never_ends(tmp_path: Path) -> None:
     [build] timeout, the cell is `error`, and the bisect goes on to the next cell."""
     home = linked_home(tmp_path)
     template = make_template(tmp_path / "tmpl", build_timeout=40)
-    mark = uuid.uuid4().hex
-    try:
-        r = run_cli("bisect", "--template", str(template), "--rustc", RUSTC, "--bindgen", "0.2.97..0.2.99",
-                    "--no-follow-up", "--param", "plan=0.2.99:bad", "--param", f"nonce={mark}", "--json",
-                    home=home, env={"RELIABILITY_MARK": mark, "WASM_BISECT_REL_BUILD_HANG": "0.2.98"})
-        assert r.rc == 0, r.err
-        leftovers = marked(mark)
-    finally:
-        kill_marked(mark)
-    assert leftovers == [], f"processes survived the run: {leftovers}"
-    result = r.json()
-    probes = run_probes(home, result["run_id"])
-    outcomes = _outcomes(probes)
-    order = [p["variant"]["bindgen"]["version"] for p in probes]
+    result, outcomes, order = _bisect_leaving_no_process(home, template, "0.2.97..0.2.99", "0.2.99:bad",
+                                                         env={"WASM_BISECT_REL_BUILD_HANG": "0.2.98"})
     assert outcomes["0.2.98"]["verdict"] == "error"
     assert "did not finish within the build time limit" in outcomes["0.2.98"]["reason"]
     assert order.index("0.2.98") < len(order) - 1, order
