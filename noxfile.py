@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+from pathlib import Path
 
 import nox
 
@@ -25,11 +27,15 @@ def _install(session: nox.Session, *extras: str) -> None:
     session.install("-e", spec)
 
 
+LINT_PATHS = ("bisect", "tests", "benchmarks", "examples", "noxfile.py")
+
+
 @nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
-    """ruff over the package, tests, benchmarks and this file."""
-    session.install("ruff>=0.6")
-    session.run("ruff", "check", "bisect", "tests", "benchmarks", "examples", "noxfile.py")
+    """ruff over the package, tests, benchmarks and this file; import-linter over the layers (pyproject.toml)."""
+    session.install("ruff>=0.6", "import-linter>=2.1")
+    session.run("ruff", "check", *LINT_PATHS)
+    session.run("lint-imports", env={"PYTHONPATH": "bisect"})
 
 
 @nox.session(python=PYTHON)
@@ -64,6 +70,31 @@ def reliability(session: nox.Session) -> None:
     session.run("pytest", "tests/reliability", "-v", "-rs", "--durations=10", *session.posargs)
 
 
+def _installed_venv(session: nox.Session) -> Path:
+    """Build the wheel and install it (not `-e`) with nox into a fresh venv; return the venv."""
+    session.install("build")
+    tmp = Path(session.create_tmp()).resolve()
+    dist = tmp / "dist"
+    shutil.rmtree(dist, ignore_errors=True)
+    session.run("python", "-m", "build", "--wheel", "--outdir", str(dist), ".")
+    wheels = sorted(dist.glob("wasm_bisect-*.whl"))
+    if len(wheels) != 1:
+        session.error(f"expected one wheel in {dist}, found {wheels}")
+    venv = tmp / "installed-venv"
+    session.run("python", "-m", "venv", "--clear", str(venv))
+    session.run(str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", str(wheels[0]), "nox", external=True)
+    return venv
+
+
+@nox.session(python=PYTHON)
+def installed(session: nox.Session) -> None:
+    """The tool as users install it: wheel into a fresh venv, templates, examples' noxfile, one real probe."""
+    _install(session, "test")
+    venv = _installed_venv(session)
+    session.run("pytest", "tests/installed", "-v", "-rs", *session.posargs,
+                env={"WASM_BISECT_INSTALLED_VENV": str(venv)})
+
+
 @nox.session(python=PYTHON)
 def demo(session: nox.Session) -> None:
     """The main job: a real bisect of the built-in #4352 reproducer (vec-of-structs)."""
@@ -89,7 +120,8 @@ def update_pins(session: nox.Session) -> None:
 
 UPDATE_PINS = """
 from pathlib import Path
-from wasm_bisect import index, versions
+from wasm_bisect.bindgen import index
+from wasm_bisect.domain import versions
 releases = index.fetch_releases()
 target = Path("bisect/wasm_bisect/data/bindgen_versions.toml")
 target.write_text(versions.releases_to_toml(releases, header="wasm-bindgen releases from the crates.io index "
@@ -102,9 +134,12 @@ print(f"{len(releases)} releases written to {target}")
 def ci(session: nox.Session) -> None:
     """Everything CI runs, in order: lint, typecheck, unit tests, then the real end-to-end suite."""
     _install(session, "test", "dev")
-    session.run("ruff", "check", "bisect", "tests", "benchmarks", "examples", "noxfile.py")
+    session.run("ruff", "check", *LINT_PATHS)
+    session.run("lint-imports", env={"PYTHONPATH": "bisect"})
     session.run("mypy")
     session.run("pytest", "-m", "not real", "-q")
     session.run("pytest", "tests/reliability", "-q", "-rs", "--durations=10")
     env = {"WASM_BISECT_CI": "1", **({"CI": os.environ["CI"]} if "CI" in os.environ else {})}
     session.run("pytest", "-m", "real", "-v", "-s", "--durations=0", env=env)
+    venv = _installed_venv(session)
+    session.run("pytest", "tests/installed", "-v", "-rs", env={"WASM_BISECT_INSTALLED_VENV": str(venv)})

@@ -21,17 +21,17 @@ from pathlib import Path
 from typing import Any
 
 try:
-    from wasm_bisect import bisect_run
+    from wasm_bisect.runs import bisect as bisect_run
 except ImportError:  # not installed: use the checkout
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bisect"))
-    from wasm_bisect import bisect_run
+    from wasm_bisect.runs import bisect as bisect_run
 from search_bench import SHAPES
 
 from wasm_bisect import probe as probe_module
-from wasm_bisect import templates, versions
-from wasm_bisect.grid import Grid
-from wasm_bisect.model import BindgenSource, Outcome, ReferenceTypes, ToolchainSpec, Variant, Verdict
-from wasm_bisect.probe import Oracle
+from wasm_bisect.domain import versions
+from wasm_bisect.domain.grid import Grid
+from wasm_bisect.domain.model import BindgenSource, Outcome, ReferenceTypes, ToolchainSpec, Variant, Verdict
+from wasm_bisect.probe import Oracle, templates
 
 SEED = 20261122
 GRIDS_PER_SHAPE = 300

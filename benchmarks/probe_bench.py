@@ -23,10 +23,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from wasm_bisect import build, check, paths, templates, toolcache, toolchains
-from wasm_bisect.model import BindgenSource, ToolchainSpec, Variant
-from wasm_bisect.probe import Oracle
+from wasm_bisect import toolchains
+from wasm_bisect.bindgen import toolcache
+from wasm_bisect.domain.model import BindgenSource, ToolchainSpec, Variant
+from wasm_bisect.probe import Oracle, build, check, templates
 from wasm_bisect.store import Store
+from wasm_bisect.util import paths
 
 RUSTC = "debian:1.96.0"
 BINDGEN = "0.2.99"

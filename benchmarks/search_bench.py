@@ -23,10 +23,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 try:
-    from wasm_bisect.model import Verdict
+    from wasm_bisect.domain.model import Verdict
 except ImportError:  # not installed: use the checkout
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bisect"))
-    from wasm_bisect.model import Verdict
+    from wasm_bisect.domain.model import Verdict
 from wasm_bisect.search import Status, first_failing_pair, least_failing, staircase_floor
 
 SEED = 20241122

@@ -1,3 +1,3 @@
-from .cli import main
+from wasm_bisect.cli import main
 
 main()

@@ -1,23 +1,47 @@
-"""Grid, template and options from `wasm-bisect.toml` or `[tool.wasm-bisect]` in pyproject.toml.
+"""The one settings path of every command: flags > `wasm-bisect.toml` / `[tool.wasm-bisect]` > data/defaults.toml.
 
-The file gives defaults; command-line flags override them key by key. A bad file is a ConfigError naming
-the file and the key, never a traceback.
+The config file is found in the working directory or the nearest parent that has one (like cargo and ruff), or
+named with `--config`. A bad file is a ConfigError naming the file and the key, never a traceback. The result is
+one frozen `Settings` value; `make_grid` turns it into the Grid a run searches.
 """
 
 from __future__ import annotations
 
+import functools
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
+from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from .errors import ConfigError, UsageError
-from .grid import Grid, parse_reference_types, parse_rustc_axis
-from .model import BuildOptions
+from wasm_bisect import toolchains
+from wasm_bisect.bindgen import index
+from wasm_bisect.domain.errors import ConfigError, UsageError
+from wasm_bisect.domain.grid import Grid, parse_bindgen_axis, parse_reference_types, parse_rustc_axis
+from wasm_bisect.domain.model import BuildOptions, ReferenceTypes, ToolchainSpec
+from wasm_bisect.probe import templates
+
+__all__ = [
+    "CONFIG_FILE",
+    "BuildFailure",
+    "Config",
+    "Profile",
+    "Settings",
+    "Target",
+    "defaults",
+    "find",
+    "load",
+    "make_grid",
+    "parse",
+    "resolve",
+    "settings",
+]
 
 CONFIG_FILE = "wasm-bisect.toml"
 PYPROJECT = "pyproject.toml"
+Command = Literal["probe", "bisect", "matrix", "verify", "bisect-commits", "report"]
 _SCALARS = (str, int, float)
 # key -> what it must be; kebab-case in files (snake_case is accepted too, like cargo does).
 _KEYS = {
@@ -34,6 +58,25 @@ _KEYS = {
     "allow-yanked": "true or false",
     "store": "a path to a result store",
 }
+
+
+class BuildFailure(StrEnum):
+    """How a failed build counts (like cargo-bisect-rustc's --regress modes)."""
+
+    SKIP = "skip"
+    BAD = "bad"
+
+
+class Profile(StrEnum):
+    RELEASE = "release"
+    DEV = "dev"
+    PROFILING = "profiling"
+
+
+class Target(StrEnum):
+    """wasm-pack targets the checks can load (the Node check needs nodejs)."""
+
+    NODEJS = "nodejs"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -55,13 +98,17 @@ class Config:
     store: Path | None = None
 
 
+Origin = Literal["flag", "config", "default", "none"]
+
+
 @dataclass(frozen=True, kw_only=True)
 class Settings:
-    """Config and flags merged, defaults applied: everything a matrix run needs to build its grid."""
+    """Flags, config and defaults merged for one command: everything it needs to build its grid or cell."""
 
+    command: str
     template: str
-    rustc: str
-    bindgen: str
+    rustc: str | None
+    bindgen: str | None
     reference_types: str
     params: dict[str, str]
     options: BuildOptions
@@ -70,26 +117,60 @@ class Settings:
     allow_yanked: bool
     store: Path | None
     source: Path | None
+    origin: Mapping[str, Origin] = field(default_factory=dict)  # key -> where its value came from
+
+    def from_user(self, key: str) -> bool:
+        """True when the value of `key` was given (flag or config), not taken from the defaults."""
+        return self.origin.get(key) in ("flag", "config")
+
+    def reference_types_tuple(self) -> tuple[ReferenceTypes, ...]:
+        return parse_reference_types(self.reference_types)
+
+
+@functools.cache
+def _defaults_table() -> dict[str, dict[str, Any]]:
+    text = resources.files("wasm_bisect").joinpath("data", "defaults.toml").read_text(encoding="utf-8")
+    data = tomllib.loads(text)
+    common = data.pop("common", {})
+    return {command: {**common, **table} for command, table in data.items()}
+
+
+def defaults(command: str) -> dict[str, Any]:
+    """The defaults of `command` (its own table over [common]), keyed like the config file."""
+    table = _defaults_table()
+    if command not in table:
+        raise KeyError(f"no defaults for command {command!r}")
+    return dict(table[command])
+
+
+# -- the config file ---------------------------------------------------------------------------------------
+def _has_table(pyproject: Path) -> bool:
+    try:
+        data = tomllib.loads(pyproject.read_text())
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError):
+        return False  # someone else's broken pyproject is not ours to complain about unless named
+    return isinstance(data.get("tool"), dict) and "wasm-bisect" in data["tool"]
 
 
 def find(cwd: Path) -> Path | None:
-    """`wasm-bisect.toml` in `cwd`, else a pyproject.toml there that has a [tool.wasm-bisect] table."""
-    own = cwd / CONFIG_FILE
-    if own.is_file():
-        return own
-    pyproject = cwd / PYPROJECT
-    if pyproject.is_file():
-        try:
-            data = tomllib.loads(pyproject.read_text())
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError):
-            return None  # someone else's broken pyproject is not ours to complain about unless named
-        if isinstance(data.get("tool"), dict) and "wasm-bisect" in data["tool"]:
+    """The nearest config: in `cwd` or its parents, `wasm-bisect.toml`, else a pyproject.toml with a
+    [tool.wasm-bisect] table (the first directory that has either wins)."""
+    try:
+        start = cwd.resolve()
+    except OSError:
+        return None
+    for directory in (start, *start.parents):
+        own = directory / CONFIG_FILE
+        if own.is_file():
+            return own
+        pyproject = directory / PYPROJECT
+        if pyproject.is_file() and _has_table(pyproject):
             return pyproject
     return None
 
 
 def load(path: Path | None = None, *, cwd: Path | None = None) -> Config:
-    """The config at `path` (must exist), else the one found in `cwd`, else an empty Config."""
+    """The config at `path` (must exist), else the one found from `cwd`, else an empty Config."""
     if path is None:
         path = find(cwd or Path.cwd())
         if path is None:
@@ -133,6 +214,14 @@ def _string(value: Any, key: str, where: str) -> str:
     return value.strip()
 
 
+def _choice(value: Any, key: str, where: str, choices: type[StrEnum]) -> str:
+    text = _string(value, key, where).lower()
+    allowed = [c.value for c in choices]
+    if text not in allowed:
+        raise ConfigError(f"{where}: {key} must be one of {', '.join(allowed)}, not {value!r}")
+    return text
+
+
 def parse(data: Mapping[str, Any], *, source: Path, where: str | None = None) -> Config:
     """Validate one config table (pure). Relative paths are taken relative to the file's directory."""
     where = where or str(source)
@@ -165,9 +254,9 @@ def parse(data: Mapping[str, Any], *, source: Path, where: str | None = None) ->
                                                    for v in params.values()):
             raise ConfigError(f"{where}: params must be {_KEYS['params']} with string or number values")
         out["params"] = {str(k): str(v) for k, v in params.items()}
-    for key in ("build-failure", "profile", "target"):
+    for key, choices in (("build-failure", BuildFailure), ("profile", Profile), ("target", Target)):
         if key in table:
-            out[key.replace("-", "_")] = _string(table[key], key, where)
+            out[key.replace("-", "_")] = _choice(table[key], key, where, choices)
     for key in ("jobs", "shards"):
         if key in table:
             out[key] = _positive(table[key], key, where)
@@ -180,13 +269,22 @@ def parse(data: Mapping[str, Any], *, source: Path, where: str | None = None) ->
     return Config(**out)
 
 
-def _pick(flag: Any, configured: Any, default: Any) -> Any:
-    return flag if flag is not None else configured if configured is not None else default
+# -- merging -----------------------------------------------------------------------------------------------
+def build_options(*, build_failure: str, profile: str, target: str) -> BuildOptions:
+    """The one place build options are checked (flags arrive as enums, config files through `parse`)."""
+    if build_failure not in ("skip", "bad"):
+        raise UsageError(f"--build-failure {build_failure!r} must be skip or bad")
+    if profile not in ("release", "dev", "profiling"):
+        raise UsageError(f"--profile {profile!r} must be release, dev or profiling")
+    if target != "nodejs":
+        raise UsageError(f"--target {target!r} is not supported by the Node check", hint="use --target nodejs")
+    return BuildOptions(build_failure=str(build_failure), profile=str(profile), target=str(target))  # type: ignore[arg-type]
 
 
 def settings(
     config: Config,
     *,
+    command: str = "matrix",
     template: str | None = None,
     rustc: str | None = None,
     bindgen: str | None = None,
@@ -199,55 +297,100 @@ def settings(
     shards: int | None = None,
     allow_yanked: bool | None = None,
     store: Path | None = None,
+    require_axes: bool | None = None,
 ) -> Settings:
-    """Flags override the config, the config overrides the defaults; the grid axes have no default."""
-    from .cli import build_options  # the one place that validates build options
+    """Flags override the config, the config overrides `command`'s defaults. A matrix (and any command given
+    `require_axes=True`) has no default axes: both must come from a flag or the config."""
+    table = defaults(command)
+    origin: dict[str, Origin] = {}
+
+    def pick(key: str, flag: Any, configured: Any) -> Any:
+        for where, value in (("flag", flag), ("config", configured), ("default", table.get(key))):
+            if value is not None:
+                origin[key] = where  # type: ignore[assignment]
+                return value
+        origin[key] = "none"
+        return None
 
     where = f" or set it in {config.source}" if config.source else f" or put it in {CONFIG_FILE}"
-    rustc_text = _pick(rustc, config.rustc, None)
-    bindgen_text = _pick(bindgen, config.bindgen, None)
-    if rustc_text is None:
-        raise UsageError("no rustc axis", hint=f"give --rustc debian:1.63.0,debian:1.96.0{where}")
-    if bindgen_text is None:
-        raise UsageError("no wasm-bindgen axis", hint=f"give --bindgen 0.2.92,0.2.99{where}")
+    rustc_text = pick("rustc", rustc, config.rustc)
+    bindgen_text = pick("bindgen", bindgen, config.bindgen)
+    if require_axes if require_axes is not None else command == "matrix":
+        if rustc_text is None:
+            raise UsageError("no rustc axis", hint=f"give --rustc debian:1.63.0,debian:1.96.0{where}")
+        if bindgen_text is None:
+            raise UsageError("no wasm-bindgen axis", hint=f"give --bindgen 0.2.92,0.2.99{where}")
     if jobs is not None and jobs < 1:
         raise UsageError(f"-j {jobs} must be at least 1")
     if shards is not None and shards < 1:
         raise UsageError(f"--shards {shards} must be at least 1")
-    options = build_options(build_failure=_pick(build_failure, config.build_failure, "skip"),
-                            profile=_pick(profile, config.profile, "release"),
-                            target=_pick(target, config.target, "nodejs"))
+    options = build_options(build_failure=pick("build-failure", build_failure, config.build_failure),
+                            profile=pick("profile", profile, config.profile),
+                            target=pick("target", target, config.target))
+    chosen_params = {**config.params, **(params or {})}
+    origin["params"] = "flag" if params else "config" if config.params else "default"
     return Settings(
-        template=_pick(template, config.template, "vec-of-structs"),
+        command=command,
+        template=pick("template", template, config.template),
         rustc=rustc_text,
         bindgen=bindgen_text,
-        reference_types=_pick(reference_types, config.reference_types, "default"),
-        params={**config.params, **(params or {})},
+        reference_types=pick("reference-types", reference_types, config.reference_types),
+        params=chosen_params,
         options=options,
-        jobs=_pick(jobs, config.jobs, 1),
-        shards=_pick(shards, config.shards, None),
-        allow_yanked=bool(_pick(allow_yanked, config.allow_yanked, False)),
-        store=_pick(store, config.store, None),
+        jobs=pick("jobs", jobs, config.jobs),
+        shards=pick("shards", shards, config.shards),
+        allow_yanked=bool(pick("allow-yanked", allow_yanked, config.allow_yanked)),
+        store=pick("store", store, config.store),
         source=config.source,
+        origin=origin,
     )
 
 
-def make_grid(chosen: Settings, *, notice: Any = None) -> Grid:
-    """Expand the axes into a Grid (reads the release index and, for rustc ranges, the provider)."""
-    from . import index, templates, toolchains
-    from .grid import parse_bindgen_axis
+def resolve(command: str, *, config_path: Path | None = None, cwd: Path | None = None, **flags: Any) -> Settings:
+    """Load the config (named, or found from `cwd`) and merge it with `flags` for `command`."""
+    return settings(load(config_path, cwd=cwd), command=command, **flags)
 
-    tmpl = templates.load(chosen.template)
+
+def rustc_axis(text: str) -> tuple[ToolchainSpec, ...]:
+    """A rustc axis; a range picks from the provider's versions, not every X.Y.0 in between."""
     available = None
-    if ".." in chosen.rustc:
-        first = chosen.rustc.split(",")[0]
-        provider = first.partition(":")[0] if ":" in first else "debian"
-        available = toolchains.provider(provider).available()
-    rustc = parse_rustc_axis(chosen.rustc, available=available)
+    if ".." in text:
+        first = text.split(",", maxsplit=1)[0]
+        available = toolchains.provider(first.partition(":")[0] if ":" in first else "debian").available()
+    return parse_rustc_axis(text, available=available)
+
+
+def make_grid(chosen: Settings, *, notice: Callable[[str], None] | None = None) -> Grid:
+    """Expand the axes into a Grid (reads the release index and, for rustc ranges, the provider)."""
+    if chosen.rustc is None or chosen.bindgen is None:
+        raise UsageError("no rustc axis" if chosen.rustc is None else "no wasm-bindgen axis",
+                         hint="give --rustc and --bindgen")
+    tmpl = templates.load(chosen.template)
+    rustc = rustc_axis(chosen.rustc)
     bindgen = parse_bindgen_axis(chosen.bindgen, releases=index.releases(notice=notice),
                                  include_yanked=chosen.allow_yanked)
     if not rustc or not bindgen:
         raise UsageError("the grid is empty", hint="widen --rustc or --bindgen")
-    return Grid(template=tmpl.name, rustc=rustc, bindgen=bindgen,
-                reference_types=parse_reference_types(chosen.reference_types), options=chosen.options,
-                params=tmpl.param_values(chosen.params))
+    return Grid(template=tmpl.name, rustc=rustc, bindgen=bindgen, reference_types=chosen.reference_types_tuple(),
+                options=chosen.options, params=tmpl.param_values(chosen.params))
+
+
+def _single(chosen: Settings, key: str, text: str, count: int, example: str) -> None:
+    if count != 1:
+        where = f"{chosen.source} gives" if chosen.origin.get(key) == "config" else "got"
+        raise UsageError(f"{chosen.command} takes one {key} value; {where} {text!r}", hint=f"give --{key} {example}")
+
+
+def single_rustc(chosen: Settings) -> ToolchainSpec:
+    """The one toolchain of a single-cell command (probe, bisect-commits)."""
+    text = chosen.rustc or ""
+    items = [t for t in text.split(",") if t.strip()]
+    _single(chosen, "rustc", text, 0 if ".." in text else len(items), "debian:1.96.0")
+    return ToolchainSpec.parse(items[0])
+
+
+def single_reference_types(chosen: Settings) -> ReferenceTypes:
+    """The one reference-types setting of a single-cell command."""
+    parsed = chosen.reference_types_tuple()
+    _single(chosen, "reference-types", chosen.reference_types, len(parsed), "default")
+    return parsed[0]

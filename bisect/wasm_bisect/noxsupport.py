@@ -25,7 +25,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .errors import UsageError
+from wasm_bisect import config as config_mod
+from wasm_bisect.domain.errors import UsageError
+from wasm_bisect.domain.grid import cell_id
+
+__all__ = ["cells", "github_matrix", "merge_and_report", "parametrize_cells", "results_dir", "run_cell", "safe_name"]
 
 EXPORT_DIR_ENV = "WASM_BISECT_EXPORT_DIR"
 DEFAULT_EXPORT_DIR = "wasm-bisect-results"
@@ -44,11 +48,7 @@ def _config_path(config: str | Path | None) -> Path | None:
 
 def cells(config: str | Path | None = None) -> list[str]:
     """The cell ids (`RUSTC@BINDGEN@RT`) of the config's grid, in grid order."""
-    from . import config as config_mod
-    from .matrix import cell_id
-
-    cfg = config_mod.load(_config_path(config))
-    grid = config_mod.make_grid(config_mod.settings(cfg))
+    grid = config_mod.make_grid(config_mod.resolve("matrix", config_path=_config_path(config)))
     return [cell_id(v) for v in grid.variants()]
 
 

@@ -20,9 +20,9 @@ from typing import Any
 
 import filelock
 
-from . import paths
-from .errors import StoreError
-from .model import Outcome, Variant, Verdict
+from wasm_bisect.domain.errors import StoreError
+from wasm_bisect.domain.model import Outcome, Variant, Verdict
+from wasm_bisect.util import paths
 
 SCHEMA_VERSION = 1
 _SCHEMA = """
@@ -81,6 +81,11 @@ class Run:
 
 
 class Store:
+    @staticmethod
+    def default_path() -> Path:
+        """The tool's own store under its home."""
+        return paths.store_path()
+
     def __init__(self, path: Path | None = None, *, notice: Any = None) -> None:
         self.path = path or paths.store_path()
         try:

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from wasm_bisect import paths, report
+from wasm_bisect import report
 
 from .conftest import wasm_bisect
 
@@ -31,7 +31,7 @@ EXPECTED = {
     (r, b, rt): "bad" if b in ("0.2.98", "0.2.99") and (rt == "on" or r == "debian:1.96.0") else "good"
     for r in RUSTC.split(",") for b in BINDGEN.split(",") for rt in ("default", "on")
 }
-EXAMPLES = paths.repo_root() / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
 def verdicts(doc: dict[str, Any]) -> dict[tuple[str, str, str], str]:

@@ -17,11 +17,12 @@ from pathlib import Path
 
 import pytest
 
-from wasm_bisect import paths, toolchains
-from wasm_bisect.errors import ProvisionError, UsageError
-from wasm_bisect.model import ToolchainSpec
+from wasm_bisect import toolchains
+from wasm_bisect.domain.errors import ProvisionError, UsageError
+from wasm_bisect.domain.model import ToolchainSpec
 from wasm_bisect.toolchains import Toolchain
-from wasm_bisect.wasmfile import has_feature, read_target_features
+from wasm_bisect.util import paths
+from wasm_bisect.util.wasmfile import has_feature, read_target_features
 
 pytestmark = [pytest.mark.real, pytest.mark.timeout(3600)]
 

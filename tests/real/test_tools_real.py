@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from wasm_bisect import paths
+from wasm_bisect.util import paths
 
 from .conftest import wasm_bisect_json
 

@@ -14,7 +14,7 @@ import git
 import pytest
 
 from fixtures.bindgen_repo import FixtureRepo, build_fixture
-from wasm_bisect import sources
+from wasm_bisect.bindgen import sources
 
 from .conftest import wasm_bisect
 

@@ -96,7 +96,7 @@ def store_dir(d: Path) -> None:
 
 def store_with_a_run(home: Path) -> None:
     """A store holding one finished probe run (written through the store API, nothing built)."""
-    from wasm_bisect.model import BindgenSource, Outcome, ToolchainSpec, Variant, Verdict
+    from wasm_bisect.domain.model import BindgenSource, Outcome, ToolchainSpec, Variant, Verdict
     from wasm_bisect.store import Store
 
     store = Store(home / "store.sqlite3")

@@ -15,7 +15,7 @@ from typing import Any
 
 import platformdirs
 
-from wasm_bisect import versions
+from wasm_bisect.domain import versions
 
 # The machine's real cache, as the CLI would find it (read before any test fixture changes the environment).
 _HOME_TEXT = os.environ.get("WASM_BISECT_HOME") or platformdirs.user_cache_dir("wasm-bisect")

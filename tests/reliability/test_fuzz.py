@@ -20,9 +20,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from wasm_bisect import cli, config, grid, index, probe, templates, toolchains, versions
-from wasm_bisect.errors import ConfigError, TemplateError, UsageError
-from wasm_bisect.model import Outcome, Variant, Verdict
+from wasm_bisect import cli, config, toolchains
+from wasm_bisect.bindgen import index
+from wasm_bisect.domain import grid, versions
+from wasm_bisect.domain.errors import ConfigError, TemplateError, UsageError
+from wasm_bisect.domain.model import Outcome, Variant, Verdict
+from wasm_bisect.probe import oracle as probe_oracle
+from wasm_bisect.probe import templates
 
 FUZZ = settings(max_examples=int(os.environ.get("RELIABILITY_FUZZ_EXAMPLES", "150")), deadline=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
@@ -37,7 +41,7 @@ def fake_probe(variant: Variant, *_: object, **__: object) -> Outcome:
 
 @pytest.fixture(autouse=True)
 def _no_real_work(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setattr(probe, "probe", fake_probe)
+    monkeypatch.setattr(probe_oracle, "run_probe", fake_probe)
     monkeypatch.setattr(index, "releases", lambda **_: list(versions.bundled_releases()))
     monkeypatch.setattr(toolchains.DebianProvider, "releases", lambda self: dict.fromkeys(DEBIAN))
     monkeypatch.setattr(toolchains.RustupProvider, "available", lambda self: ["1.82.0", "stable"])

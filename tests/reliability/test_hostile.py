@@ -13,10 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from wasm_bisect import bisect_run, build, render, templates
-from wasm_bisect.errors import TemplateError, UsageError
-from wasm_bisect.grid import Grid
-from wasm_bisect.model import BindgenSource, ReferenceTypes, ToolchainSpec, Variant
+from wasm_bisect.domain.errors import TemplateError, UsageError
+from wasm_bisect.domain.grid import Grid
+from wasm_bisect.domain.model import BindgenSource, ReferenceTypes, ToolchainSpec, Variant
+from wasm_bisect.domain.reproduce import probe_command
+from wasm_bisect.probe import build, render, templates
 
 from .helpers import BUILTIN
 
@@ -160,7 +161,7 @@ def test_printed_reproduce_command_is_shell_safe() -> None:
                 bindgen=(BindgenSource.crates("0.2.99"),), reference_types=(ReferenceTypes.DEFAULT,),
                 params=(("n", "1; touch PWNED $(id) `id` '\""),))
     variant = grid.variants()[0]
-    command = bisect_run.reproduce_command(grid, variant)
+    command = probe_command(variant)
     assert shlex.split(command) == ["wasm-bisect", "probe", "--template", "vec-of-structs", "--rustc",
                                     "debian:1.96.0", "--bindgen", "0.2.99", "--reference-types", "default",
                                     "--param", "n=1; touch PWNED $(id) `id` '\""]
@@ -168,7 +169,9 @@ def test_printed_reproduce_command_is_shell_safe() -> None:
 
 def test_toolchain_spec_cannot_steer_cache_paths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Target dirs, toolchain prefixes and locks named after user input stay inside the tool's home."""
-    from wasm_bisect import fsutil, paths, toolchains
+    from wasm_bisect import toolchains
+    from wasm_bisect.util import fs as fsutil
+    from wasm_bisect.util import paths
 
     monkeypatch.setenv("WASM_BISECT_HOME", str(tmp_path / "home"))
     for text in ("rustup:../../../../tmp/evil", "path:/../../etc", "rustup:a/b\\c\nd"):

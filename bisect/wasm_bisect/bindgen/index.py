@@ -1,0 +1,48 @@
+"""The wasm-bindgen release list: the crates.io sparse index when reachable, else a cached or bundled copy."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+
+from wasm_bisect.domain import versions
+from wasm_bisect.domain.versions import Release
+from wasm_bisect.util import fs, paths
+
+INDEX_URL = "https://index.crates.io/wa/sm/{name}"
+CACHE_SECONDS = 24 * 3600
+TIMEOUT = 10
+
+
+def _fetch(name: str) -> str:
+    url = INDEX_URL.format(name=name)  # a fixed https URL: no file: or custom schemes can reach urlopen
+    request = urllib.request.Request(url, headers={"User-Agent": "wasm-bisect"})  # noqa: S310
+    with urllib.request.urlopen(request, timeout=TIMEOUT) as response:  # noqa: S310
+        return str(response.read().decode())
+
+
+def fetch_releases() -> list[Release]:
+    """Library and CLI entries from the live index, merged (yanked flags from both)."""
+    library = versions.parse_sparse_index(_fetch("wasm-bindgen"))
+    cli = versions.parse_sparse_index(_fetch("wasm-bindgen-cli"))
+    floor = versions.bindgen_key("0.2.50")
+    return [r for r in versions.merge_cli(library, cli) if versions.bindgen_key(r.version) >= floor]
+
+
+def releases(*, refresh: bool = False, notice: Callable[[str], None] | None = None) -> list[Release]:
+    """Ordered releases: a fresh cache, else the index (cached for a day), else the bundled list."""
+    cache = paths.home() / "index" / "bindgen_versions.toml"
+    if not refresh and cache.is_file() and time.time() - cache.stat().st_mtime < CACHE_SECONDS:
+        with contextlib.suppress(Exception):  # a damaged cache is simply fetched again
+            return versions.releases_from_toml(cache.read_text())
+    try:
+        fetched = fetch_releases()
+    except (OSError, urllib.error.URLError, ValueError) as exc:
+        if notice:
+            notice(f"crates.io index unreachable ({exc}); using the bundled wasm-bindgen release list")
+        return list(versions.bundled_releases())
+    fs.atomic_write_text(cache, versions.releases_to_toml(fetched, header="cached from the crates.io index"))
+    return fetched

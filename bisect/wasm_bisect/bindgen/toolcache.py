@@ -1,0 +1,226 @@
+"""Cache of exact-version tools built with the host toolchain: wasm-bindgen CLI (per version or commit), wasm-pack.
+
+Each entry is built at most once per machine: under a per-entry lock, into a staging directory that is renamed
+into place only when the binary answers `--version` correctly. All CLI versions share one cargo target
+directory, so dependencies common to several versions are compiled once.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from wasm_bisect.domain.errors import CommandFailed, ProvisionError, UsageError
+from wasm_bisect.util import fs, paths, processes
+
+WASM_PACK_VERSION = "0.13.1"  # pinned: its PATH lookup + exact version check is what the build relies on
+BINDGEN_CLI = "wasm-bindgen-cli"
+_EXACT = re.compile(r"^[0-9]+\.[0-9]+\.[0-9]+$")
+# Env vars of the user's shell that would change how the host cargo builds a tool.
+_HOST_BUILD_DROP = ("RUSTFLAGS", "CARGO_ENCODED_RUSTFLAGS", "CARGO_BUILD_TARGET", "RUSTC", "RUSTC_WRAPPER")
+# Cheaper than the default release profile (opt-level 3), still fast enough to process test modules.
+FAST_PROFILE = {"CARGO_PROFILE_RELEASE_OPT_LEVEL": "1", "CARGO_PROFILE_RELEASE_DEBUG": "0",
+                "CARGO_PROFILE_RELEASE_INCREMENTAL": "false"}
+
+Progress = Callable[[str], None]
+
+
+def _quiet(_: str) -> None:
+    pass
+
+
+@dataclass(frozen=True, kw_only=True)
+class CachedTool:
+    name: str  # "wasm-bindgen" | "wasm-pack"
+    version: str  # the version the binary reports
+    ident: str  # cache identity: a version, or "git-<commit>"
+    bin_dir: Path
+    build_seconds: float
+
+    @property
+    def binary(self) -> Path:
+        return self.bin_dir / self.name
+
+    def to_json(self) -> dict[str, object]:
+        return {"name": self.name, "version": self.version, "ident": self.ident,
+                "bin_dir": str(self.bin_dir), "build_seconds": self.build_seconds}
+
+
+def _entry_dir(name: str, ident: str) -> Path:
+    return paths.tools_dir() / name / ident
+
+
+def _target_dir() -> Path:
+    return paths.tools_dir() / "cargo-target"
+
+
+def host_build_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Environment for building tools with the host toolchain (rustup default), free of the user's build flags."""
+    env = dict(os.environ if base is None else base)
+    for key in _HOST_BUILD_DROP:
+        env.pop(key, None)
+    env["CARGO_TARGET_DIR"] = str(_target_dir())
+    if os.environ.get("WASM_BISECT_TOOL_PROFILE", "fast") == "fast":
+        env.update(FAST_PROFILE)
+    return env
+
+
+def _reported_version(binary: Path) -> str | None:
+    """`wasm-bindgen 0.2.92` -> `0.2.92` (the same parse wasm-pack applies); None when it does not run."""
+    try:
+        result = processes.run([binary, "--version"], check=False, timeout=30)
+    except Exception:
+        return None
+    if not result.ok:
+        return None
+    words = result.output.strip().split()
+    return words[1] if len(words) > 1 else None
+
+
+def _load(name: str, ident: str, expect_version: str | None) -> CachedTool | None:
+    """The cached entry if complete and working, else None (a broken entry is treated as absent)."""
+    entry = _entry_dir(name, ident)
+    manifest = entry / "tool.json"
+    try:
+        data = json.loads(manifest.read_text())
+    except (OSError, ValueError):
+        return None
+    tool = CachedTool(name=name, version=str(data.get("version")), ident=ident,
+                      bin_dir=entry / "bin", build_seconds=float(data.get("build_seconds", 0.0)))
+    if not tool.binary.is_file() or (expect_version and tool.version != expect_version):
+        return None
+    return tool
+
+
+def _install(
+    name: str,
+    ident: str,
+    expect_version: str | None,
+    cargo_args: list[str],
+    progress: Progress,
+    *,
+    locked: bool = True,
+) -> CachedTool:
+    existing = _load(name, ident, expect_version)
+    if existing is not None:
+        return existing
+    entry = _entry_dir(name, ident)
+    with fs.lock(f"tool-{name}-{ident}"):
+        existing = _load(name, ident, expect_version)  # another process may have finished it meanwhile
+        if existing is not None:
+            return existing
+        fs.sweep_staging(entry)
+        if entry.exists():  # incomplete or broken: rebuild from scratch
+            progress(f"{name} {ident}: cache entry is broken, rebuilding")
+            import shutil
+
+            shutil.rmtree(entry)
+        log = paths.tools_dir() / "logs" / f"{name}-{ident}.log"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        log.write_text("")
+        progress(f"building {name} {ident} with the host toolchain (cargo install, minutes on a cold cache)")
+        start = time.monotonic()
+        with fs.staging_dir(entry) as staging:
+            try:
+                processes.run(
+                    ["cargo", "install", *(["--locked"] if locked else []), "--root", staging, *cargo_args],
+                    env=host_build_env(),
+                    log=log,
+                    timeout=3600,
+                    what=f"cargo install {name} {ident}",
+                )
+            except CommandFailed as exc:
+                raise _explain_install_failure(name, ident, exc, log) from exc
+            binary = staging / "bin" / name
+            version = _reported_version(binary)
+            if version is None or (expect_version and version != expect_version):
+                raise ProvisionError(
+                    f"{name} {ident} was built but reports version {version!r}",
+                    hint=f"see {log}",
+                )
+            seconds = time.monotonic() - start
+            manifest = {"name": name, "version": version, "ident": ident, "build_seconds": round(seconds, 1)}
+            fs.atomic_write_text(staging / "tool.json", json.dumps(manifest, indent=2))
+        progress(f"{name} {ident} ready in {seconds:.0f} s")
+        tool = _load(name, ident, expect_version)
+        assert tool is not None
+        return tool
+
+
+def _explain_install_failure(name: str, ident: str, exc: CommandFailed, log: Path) -> Exception:
+    tail = exc.log_tail
+    if "could not find" in tail and "in registry" in tail:
+        return UsageError(f"{name} {ident} does not exist on crates.io", hint="pick a published version")
+    if "failed to" in tail and ("download" in tail or "fetch" in tail or "index" in tail):
+        return ProvisionError(f"cannot download the sources of {name} {ident}",
+                              hint=f"check access to crates.io; log: {log}")
+    return ProvisionError(f"building {name} {ident} failed", hint=f"see {log}")
+
+
+def _check_exact(version: str, what: str) -> str:
+    version = version.strip().lstrip("=")
+    if not _EXACT.match(version):
+        raise UsageError(f"{what} version {version!r} is not an exact X.Y.Z version", hint="e.g. 0.2.99")
+    return version
+
+
+def bindgen_cli(version: str, *, progress: Progress = _quiet) -> CachedTool:
+    """The wasm-bindgen CLI of exactly `version` (crates.io), built once and cached."""
+    version = _check_exact(version, "wasm-bindgen")
+    return _install(
+        "wasm-bindgen", version, version,
+        [BINDGEN_CLI, "--version", f"={version}", "--bin", "wasm-bindgen"],
+        progress,
+    )
+
+
+def bindgen_cli_from_checkout(
+    checkout: Path,
+    commit: str,
+    *,
+    cli_crate: Path | None = None,
+    version: str | None = None,
+    ident: str | None = None,
+    progress: Progress = _quiet,
+) -> CachedTool:
+    """The wasm-bindgen CLI built from a source checkout, cached by commit id so crate and CLI always match.
+
+    `cli_crate` is the CLI's package directory (found from the checkout's manifests; default crates/cli),
+    `version` the version it must report, `ident` the cache identity (default git-<commit>). `--locked` only
+    when the checkout has a Cargo.lock: upstream does not commit one.
+    """
+    cli_crate = cli_crate or checkout / "crates" / "cli"
+    if not (cli_crate / "Cargo.toml").is_file():
+        raise UsageError(f"{checkout} has no crates/cli: not a wasm-bindgen checkout",
+                         hint="point at the root of a wasm-bindgen repository")
+    locked = (checkout / "Cargo.lock").is_file() or (cli_crate / "Cargo.lock").is_file()
+    return _install("wasm-bindgen", ident or f"git-{commit[:12]}", version,
+                    ["--path", str(cli_crate), "--bin", "wasm-bindgen"], progress, locked=locked)
+
+
+def wasm_pack(version: str = WASM_PACK_VERSION, *, progress: Progress = _quiet) -> CachedTool:
+    version = _check_exact(version, "wasm-pack")
+    return _install("wasm-pack", version, version, ["wasm-pack", "--version", f"={version}"], progress)
+
+
+def installed() -> list[CachedTool]:
+    """Every complete cache entry (broken ones are not listed)."""
+    found: list[CachedTool] = []
+    root = paths.tools_dir()
+    for name in ("wasm-bindgen", "wasm-pack"):
+        base = root / name
+        if not base.is_dir():
+            continue
+        for entry in sorted(base.iterdir()):
+            if entry.name.startswith("."):
+                continue
+            # A crates.io entry is named after its version: one reporting another version is broken.
+            tool = _load(name, entry.name, entry.name if _EXACT.match(entry.name) else None)
+            if tool is not None:
+                found.append(tool)
+    return found

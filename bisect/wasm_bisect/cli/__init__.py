@@ -1,0 +1,102 @@
+"""The Typer app: thin commands that resolve settings, call one run of `runs/`, and print its typed result.
+
+Domain errors become one line on stderr and an exit code here, in `main`, and nowhere else.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+from typing import Annotated
+
+import typer
+
+from wasm_bisect import __version__
+from wasm_bisect.cli import bisect, cache, matrix, probe, report, templates, toolchain, tools, verify
+from wasm_bisect.domain.errors import WasmBisectError
+from wasm_bisect.util import log, processes
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="wasm-bisect",
+    help="Bisect rustc x wasm-bindgen x reference-types grids to the first failing pair, with real builds.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        sys.stdout.write(f"wasm-bisect {__version__}\n")
+        raise typer.Exit
+
+
+@app.callback()
+def main_callback(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Echo every command run.")] = False,
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+) -> None:
+    log.set_verbose(verbose)
+    processes.set_echo(log.command)
+
+
+for module in (toolchain, tools, templates, cache):
+    module.register(app)
+for module in (probe, bisect, matrix, report, verify):
+    module.register(app)
+
+
+_interrupted = False
+
+
+def _interrupt(_signo: int, _frame: object) -> None:
+    """SIGINT/SIGTERM: stop every running build or check (also those of -j worker threads), then unwind."""
+    global _interrupted  # noqa: PLW0603 - one process-wide flag, set from the signal handler
+    _interrupted = True
+    processes.cancel_all()
+    raise KeyboardInterrupt
+
+
+def main() -> None:
+    """Console entry: one place turns domain errors into a one-line message and an exit code."""
+    global _interrupted  # noqa: PLW0603
+    _interrupted = False
+    processes.reset_cancel()
+    previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        _main()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _main() -> None:
+    try:
+        rc = app(standalone_mode=False)
+    except WasmBisectError as exc:
+        log.error(exc.one_line())
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        log.error("interrupted; every finished probe is stored, re-run the same command to resume")
+        sys.exit(130)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        log.error("aborted")
+        sys.exit(130)
+    except typer.TyperException as exc:  # click's usage errors, kept to one line like ours
+        format_message = getattr(exc, "format_message", None)
+        message = format_message() if callable(format_message) else str(exc)
+        log.error(f"{message} (see --help)")
+        sys.exit(int(getattr(exc, "exit_code", 2)))
+    except OSError as exc:  # an unusable home or output path: the environment, not a bug of ours
+        where = f" {exc.filename}" if exc.filename else ""
+        log.error(f"cannot use{where}: {exc.strerror or exc}")
+        sys.exit(2)
+    if _interrupted:  # typer turns KeyboardInterrupt into a silent exit code 130
+        log.error("interrupted; every finished probe is stored, re-run the same command to resume")
+        sys.exit(130)
+    sys.exit(rc if isinstance(rc, int) else 0)

@@ -1,0 +1,175 @@
+"""What every command shares: option types, output helpers, the progress printer and the outcome printer."""
+
+from __future__ import annotations
+
+import json
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+
+from wasm_bisect import config
+from wasm_bisect.domain.errors import UsageError
+from wasm_bisect.domain.grid import RT_CHOICES, parse_reference_types
+from wasm_bisect.domain.model import Outcome, ReferenceTypes, Stage, Variant, Verdict
+from wasm_bisect.runs import Events
+from wasm_bisect.util import fs, log
+
+
+def _reference_types(*, single: bool) -> Any:
+    """A parser for --reference-types: default, on, off, externref, both, all, or a comma list of the first four
+    (case-insensitive); `single` commands take exactly one setting."""
+
+    def parse(value: str) -> str:
+        text = str(value).strip().lower()
+        try:
+            parsed = parse_reference_types(text)
+        except UsageError as exc:
+            raise typer.BadParameter(exc.message) from None
+        if single and len(parsed) != 1:
+            raise typer.BadParameter(f"{value!r} is not one of {', '.join(r.value for r in ReferenceTypes)}")
+        return text
+
+    return parse
+
+
+def _complete_reference_types(single: bool) -> Any:
+    choices = [r.value for r in ReferenceTypes] if single else list(RT_CHOICES)
+
+    def complete(incomplete: str) -> list[str]:
+        return [c for c in choices if c.startswith(incomplete.lower())]
+
+    return complete
+
+
+class ReportFormat(StrEnum):
+    MD = "md"
+    JSON = "json"
+    JUNIT = "junit"
+    SVG = "svg"
+    HTML = "html"
+
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output on stdout.")]
+ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="wasm-bisect.toml, or a pyproject.toml "
+                                                "with a \\[tool.wasm-bisect] table; default: the nearest one in this "
+                                                "directory or its parents.")]
+TemplateOpt = Annotated[str | None, typer.Option("--template", "-t", help="Built-in template name or a directory "
+                                                 "(default: vec-of-structs).")]
+ParamOpt = Annotated[list[str] | None, typer.Option("--param", "-p", help="Template parameter NAME=VALUE.")]
+BuildFailOpt = Annotated[config.BuildFailure | None, typer.Option(
+    "--build-failure", case_sensitive=False, help="How a failed build counts (default: skip).")]
+ProfileOpt = Annotated[config.Profile | None, typer.Option(
+    "--profile", case_sensitive=False, help="wasm-pack profile (default: release).")]
+TargetOpt = Annotated[config.Target | None, typer.Option(
+    "--target", case_sensitive=False, help="wasm-pack target (nodejs for the Node check) (default: nodejs).")]
+StoreOpt = Annotated[Path | None, typer.Option("--store", help="Result store file (default: the tool's own).")]
+RefTypesListOpt = Annotated[str | None, typer.Option(
+    "--reference-types", parser=_reference_types(single=False), autocompletion=_complete_reference_types(False),
+    metavar="[default|on|off|externref|both|all|LIST]",
+    help="default, on, off, externref; a comma list, both (default,on) or all (default: default).")]
+RefTypesOneOpt = Annotated[str | None, typer.Option(
+    "--reference-types", parser=_reference_types(single=True), autocompletion=_complete_reference_types(True),
+    metavar="[default|on|off|externref]", help="default, on, off or externref (default: default).")]
+
+VERDICT_STYLE = {"good": "green", "bad": "red", "skip": "yellow", "error": "magenta"}
+
+
+def emit_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
+
+
+def parse_params(items: list[str] | None) -> dict[str, str]:
+    params: dict[str, str] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise UsageError(f"--param {item!r} is not NAME=VALUE")
+        params[key.strip()] = value
+    return params
+
+
+def flag(value: StrEnum | None) -> str | None:
+    """An enum option's plain value (None when not given, so the config and the defaults decide)."""
+    return None if value is None else str(value.value)
+
+
+def ensure_writable(dest: Path, what: str) -> None:
+    """Refuse an output path that cannot be written, before any work is done (see util.fs.check_writable)."""
+    fs.check_writable(dest, what)
+
+
+def write_output(text: str, dest: Path | None) -> None:
+    """Write a report to `dest` (stdout when None), atomically; an unwritable path is one line, exit 2."""
+    if dest is None:
+        sys.stdout.write(text)
+        return
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        fs.atomic_write_text(dest, text)
+    except OSError as exc:
+        raise UsageError(f"cannot write {dest}: {exc.strerror}") from None
+    log.info(f"wrote {escape(str(dest))}")
+
+
+def command_line() -> str:
+    """How this run was typed, for the store's run records."""
+    return " ".join(["wasm-bisect", *sys.argv[1:]])
+
+
+def probe_printer() -> Any:
+    """One line per answered cell: `probe N: cell VERDICT (time or from store) reason`."""
+    counter = [0]
+
+    def on_probe(variant: Variant, outcome: Outcome, cached: bool) -> None:
+        counter[0] += 1
+        style = VERDICT_STYLE[str(outcome.verdict)]
+        took = sum(v for k, v in outcome.timings.items() if k != "provision")
+        how = "from store" if cached else f"{took:.1f} s"
+        log.info(f"probe {counter[0]}: {escape(variant.short())} [{style}]{outcome.verdict.upper()}[/{style}] "
+                 f"({how}) {escape(outcome.reason[:140])}")
+
+    return on_probe
+
+
+def events(*, probes: bool = True, stages: bool = False) -> Events:
+    """The CLI's listener: run news and provisioning on stderr, one line per probe, stages when asked."""
+    return Events(
+        info=lambda message: log.info(escape(message)),
+        progress=log.plain,
+        on_probe=probe_printer() if probes else None,
+        on_stage=(lambda v, s: log.info(f"  {escape(v.short())}: {s}")) if stages else None,
+        section=log.group,
+    )
+
+
+def print_outcome(variant: Variant, outcome: Outcome) -> None:
+    colour = {Verdict.GOOD: "green", Verdict.BAD: "red", Verdict.SKIP: "yellow", Verdict.ERROR: "magenta"}
+    c = colour[outcome.verdict]
+    out = log.console
+    out.print(f"[bold {c}]{outcome.verdict.upper()}[/bold {c}] {escape(variant.short())}  ({escape(variant.template)})")
+    out.print(f"  reason: {outcome.reason}", markup=False)
+    if outcome.stage:
+        out.print(f"  stage: {outcome.stage}" + (f", exit code {outcome.exit_code}" if outcome.exit_code is not None
+                                                  else ""), markup=False)
+    ev = outcome.evidence
+    for layer in ev.get("layers", []):
+        out.print(f"  layer: {layer}", markup=False)
+    if "target_features" in ev:
+        out.print(f"  target_features: {' '.join(ev['target_features']) or '(none)'}", markup=False)
+    if "externref_transform" in ev:
+        out.print(f"  externref transform in glue: {'yes' if ev['externref_transform'] else 'no'}", markup=False)
+    if outcome.timings:
+        order = {str(stage): i for i, stage in enumerate(Stage)}
+        ordered = sorted(outcome.timings.items(), key=lambda kv: order.get(kv[0], len(order)))
+        out.print("  timings: " + ", ".join(f"{k} {v:.1f}s" for k, v in ordered), markup=False)
+    if outcome.crate_dir:
+        out.print(f"  crate: {outcome.crate_dir} (rebuild by hand: sh {Path(outcome.crate_dir).parent}/reproduce.sh)",
+                  markup=False)
+    if outcome.verdict is not Verdict.GOOD and outcome.log_tail:
+        out.print("  last lines:", markup=False)
+        for line in outcome.log_tail.splitlines()[-8:]:
+            out.print(f"    {line}", markup=False)

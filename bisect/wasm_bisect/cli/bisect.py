@@ -1,0 +1,90 @@
+"""`wasm-bisect bisect`: the joint 2-D bisect of the rustc x wasm-bindgen grid."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from wasm_bisect import config, toolchains
+from wasm_bisect.bindgen import index
+from wasm_bisect.cli._common import (
+    BuildFailOpt,
+    ConfigOpt,
+    JsonOpt,
+    ParamOpt,
+    RefTypesListOpt,
+    StoreOpt,
+    TemplateOpt,
+    command_line,
+    emit_json,
+    events,
+    flag,
+    parse_params,
+)
+from wasm_bisect.cli._display import print_bisect
+from wasm_bisect.domain.errors import UsageError
+from wasm_bisect.domain.grid import parse_point
+from wasm_bisect.probe import templates
+from wasm_bisect.runs import bisect
+from wasm_bisect.store import Store
+from wasm_bisect.util import log
+
+
+def register(app: typer.Typer) -> None:
+    app.command("bisect")(bisect_cmd)
+
+
+def bisect_cmd(
+    config_path: ConfigOpt = None,
+    template: TemplateOpt = None,
+    rustc: Annotated[str | None, typer.Option("--rustc", help="rustc axis: debian:1.63.0,debian:1.96.0 or a range "
+                                              "(default: debian:1.63.0,debian:1.96.0).")] = None,
+    bindgen: Annotated[str | None, typer.Option("--bindgen", help="wasm-bindgen axis: 0.2.87..0.2.100 or a list "
+                                                "(default: 0.2.92..0.2.99).")] = None,
+    good: Annotated[str | None, typer.Option("--good", help="Known good pair RUSTC@BINDGEN (box start).")] = None,
+    bad: Annotated[str | None, typer.Option("--bad", help="Known bad pair RUSTC@BINDGEN (box end).")] = None,
+    reference_types: RefTypesListOpt = None,
+    find_fix: Annotated[bool, typer.Option("--find-fix", help="Find the first FIXED pair instead.")] = False,
+    repeat: Annotated[int, typer.Option("--repeat", min=1, max=50, help="Run each check N times.")] = 1,
+    threshold: Annotated[int | None, typer.Option("--threshold", min=1, help="Runs that must agree (default all).")]
+    = None,
+    jobs: Annotated[int | None, typer.Option("--jobs", "-j", min=1, max=64,
+                                             help="Search reference-types settings in parallel.")] = None,
+    param: ParamOpt = None,
+    build_failure: BuildFailOpt = None,
+    allow_yanked: Annotated[bool | None, typer.Option("--allow-yanked/--no-allow-yanked",
+                                                      help="Keep yanked releases on the axis.")] = None,
+    follow_up: Annotated[bool, typer.Option("--follow-up/--no-follow-up",
+                                            help="Re-probe the boundary with reference-types flipped.")] = True,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted run (re-running the same "
+                                         "command does this anyway).")] = False,
+    store_path: StoreOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Bisect the rustc x wasm-bindgen grid to the first failing (or, with --find-fix, fixed) pair."""
+    if threshold is not None and not repeat / 2 < threshold <= repeat:
+        raise UsageError(f"--threshold {threshold} must be a strict majority of --repeat {repeat}")
+    chosen = config.resolve("bisect", config_path=config_path, template=template, rustc=rustc, bindgen=bindgen,
+                            reference_types=reference_types, params=parse_params(param) or None,
+                            build_failure=flag(build_failure), jobs=jobs, allow_yanked=allow_yanked,
+                            store=store_path)
+    tmpl = templates.load(chosen.template)
+    releases = index.releases(notice=log.warn)
+    grid = config.make_grid(chosen, notice=log.warn)
+    grid = bisect.restrict(grid, parse_point(good, "--good") if good else None,
+                           parse_point(bad, "--bad") if bad else None)
+    bisect.check_grid(grid)  # bad input fails before a run is started in the store
+    toolchains.check_known(grid.rustc)
+    plan = bisect.BisectPlan(grid=grid, find_fix=find_fix, jobs=chosen.jobs, allow_yanked=chosen.allow_yanked,
+                             follow_up=follow_up, repeat=repeat, threshold=threshold)
+    store = Store(chosen.store, notice=log.warn)
+    request = bisect.Request(plan=plan, template=tmpl, command=command_line(),
+                             known_releases=[r.version for r in releases], resume_asked=resume)
+    result = bisect.execute(request, store, events(stages=True))
+    if as_json:
+        emit_json(result.to_json())
+    else:
+        print_bisect(result)
+    log.step_summary(f"wasm-bisect {tmpl.name}: " + "; ".join(
+        f"{s.reference_types}: {s.message}" for s in result.searches))

@@ -1,0 +1,51 @@
+"""`wasm-bisect cache info|prune`: disk use of the tool's home."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from wasm_bisect.cli._common import JsonOpt, emit_json
+from wasm_bisect.runs import prune
+from wasm_bisect.util import log, paths
+
+group = typer.Typer(help="Disk use of the tool's home; prune what can be made again.", no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(group, name="cache")
+
+
+@group.command("info")
+def cache_info(as_json: JsonOpt = False) -> None:
+    """Size of each part of the tool's home, largest first."""
+    parts = prune.usage()
+    if as_json:
+        emit_json({"home": str(paths.home()), "parts": [u.to_json() for u in parts]})
+        return
+    sys.stdout.write(f"home: {paths.home()}\n")
+    for u in parts:
+        sys.stdout.write(f"{u.name:11} {prune.human(u.bytes):>10}  {u.entries:5} entries  {u.what}\n")
+
+
+@group.command("prune")
+def cache_prune(
+    work: Annotated[bool, typer.Option("--work", help="Rendered variant crates and their logs.")] = False,
+    targets: Annotated[bool, typer.Option("--targets", help="Cargo target dirs (dependencies are rebuilt "
+                                          "on the next probe of each toolchain).")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only say what would be removed.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Remove rendered crates and cargo target dirs (both unless one is named). Verdicts stay in the store;
+    toolchains and tools are kept; whatever a running probe or build holds is left alone."""
+    kinds = tuple(k for k, on in (("work", work), ("targets", targets)) if on) or prune.PRUNABLE
+    result = prune.prune(kinds, dry_run=dry_run)
+    if as_json:
+        emit_json({"directories": [str(p) for p in result.removed], "busy": [str(p) for p in result.busy],
+                   "bytes": result.freed, "dry_run": dry_run})
+        return
+    verb = "would free" if dry_run else "freed"
+    log.info(f"{', '.join(kinds)}: {len(result.removed)} directories, {verb} {prune.human(result.freed)}"
+             + (f"; {len(result.busy)} in use by a running probe, kept" if result.busy else ""))

@@ -1,0 +1,158 @@
+"""`wasm-bisect matrix`, `merge` and `nox-matrix`: every cell of a grid, and CI scale-out."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from wasm_bisect import config, noxsupport, report
+from wasm_bisect.cli._common import (
+    BuildFailOpt,
+    ConfigOpt,
+    ParamOpt,
+    ProfileOpt,
+    RefTypesListOpt,
+    StoreOpt,
+    TargetOpt,
+    command_line,
+    emit_json,
+    ensure_writable,
+    flag,
+    parse_params,
+    write_output,
+)
+from wasm_bisect.cli._display import Display, grid_tables, print_tables
+from wasm_bisect.cli.report import open_store, parse_report_spec
+from wasm_bisect.probe import templates
+from wasm_bisect.runs import Events, merge
+from wasm_bisect.runs import matrix as matrix_run
+from wasm_bisect.util import log, paths
+
+
+def register(app: typer.Typer) -> None:
+    app.command("matrix")(matrix)
+    app.command("merge")(merge_cmd)
+    app.command("nox-matrix")(nox_matrix)
+
+
+def matrix(
+    config_path: ConfigOpt = None,
+    template: Annotated[str | None, typer.Option("--template", "-t", help="Built-in template or a directory.")]
+    = None,
+    rustc: Annotated[str | None, typer.Option("--rustc", help="Toolchains: debian:1.63.0,debian:1.96.0 or a "
+                                              "range 1.63.0..1.96.0.")] = None,
+    bindgen: Annotated[str | None, typer.Option("--bindgen", help="wasm-bindgen versions: 0.2.92,0.2.99 or "
+                                                "0.2.92..0.2.100.")] = None,
+    reference_types: RefTypesListOpt = None,
+    param: ParamOpt = None,
+    build_failure: BuildFailOpt = None,
+    profile: ProfileOpt = None,
+    target: TargetOpt = None,
+    jobs: Annotated[int | None, typer.Option("--jobs", "-j", help="Cells probed at once (default 1).")] = None,
+    shard: Annotated[str | None, typer.Option("--shard", help="Run only shard K/N of the cells.")] = None,
+    cell: Annotated[list[str] | None, typer.Option("--cell", help="Run only this cell RUSTC@BINDGEN@RT "
+                                                   "(repeatable).")] = None,
+    allow_yanked: Annotated[bool | None, typer.Option("--allow-yanked/--no-allow-yanked",
+                                                      help="Keep yanked wasm-bindgen releases.")] = None,
+    emit_github_matrix: Annotated[bool, typer.Option("--emit-github-matrix", help="Print a GitHub Actions "
+                                                     "matrix (JSON) of the cells, or of --shards N, and exit.")]
+    = False,
+    shards: Annotated[int | None, typer.Option("--shards", help="With --emit-github-matrix: N shard jobs.")]
+    = None,
+    store_path: StoreOpt = None,
+    export: Annotated[Path | None, typer.Option("--export", help="Also write this run alone into a new store "
+                                                "file (a CI artifact for `wasm-bisect merge`).")] = None,
+    reports: Annotated[list[str] | None, typer.Option("--report", help="Write a report FORMAT:PATH "
+                                                      "(repeatable), e.g. html:grid.html.")] = None,
+    fail_on_bad: Annotated[bool, typer.Option("--fail-on-bad", help="Exit 1 when a cell is bad.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the run's JSON report on stdout.")] = False,
+) -> None:
+    """Probe every cell of a grid (rustc x wasm-bindgen x reference-types), -j N at a time; print the grid."""
+    chosen = config.resolve("matrix", config_path=config_path, template=template, rustc=rustc, bindgen=bindgen,
+                            reference_types=reference_types, params=parse_params(param) or None,
+                            build_failure=flag(build_failure), profile=flag(profile), target=flag(target),
+                            jobs=jobs, shards=shards, allow_yanked=allow_yanked, store=store_path)
+    report_specs = [parse_report_spec(s) for s in reports or []]
+    for _fmt, dest in report_specs:
+        ensure_writable(dest, "--report")
+    if export is not None:
+        ensure_writable(export, "--export")
+    grid = config.make_grid(chosen, notice=log.warn)
+    if emit_github_matrix:
+        sys.stdout.write(json.dumps(matrix_run.github_matrix(grid, shards=chosen.shards), separators=(",", ":")) + "\n")
+        return
+    plan = matrix_run.MatrixPlan.make(grid, jobs=chosen.jobs, shard_spec=shard, cell_ids=cell or (),
+                                      allow_yanked=chosen.allow_yanked)
+    tmpl = templates.load(chosen.template)
+    store = open_store(chosen.store)
+    request = matrix_run.Request(plan=plan, template=tmpl, command=command_line(),
+                                 config_file=str(chosen.source) if chosen.source else None)
+    what = f"matrix {grid.template}: {len(plan.cells)} of {grid.size} cells" + (f" (shard {shard})" if shard else "")
+    display = Display(log.console, total=len(plan.cells), jobs=plan.jobs)
+    hooks = matrix_run.MatrixHooks(on_start=display.started, on_done=display.finished, on_stage=display.stage)
+    with log.group(f"{what}, -j {plan.jobs}"), display:
+        result = matrix_run.execute(request, store, Events(info=log.warn, progress=log.plain), hooks,
+                                    on_run=lambda run_id: log.info(f"run {run_id}"))
+    if len(plan.cells) > 1:  # one cell (a nox session) already has its line above
+        print_tables(log.console, grid_tables(grid, dict(result.outcomes),
+                                              first_failing=result.first_failing_by_reference_types))
+    counts = ", ".join(f"{n} {v}" for v, n in result.counts.items() if n)
+    first = result.first_failing
+    log.info(f"run {result.run_id}: {len(result.outcomes)} cells ({result.built} built, {result.from_store} from the "
+             f"store) in {result.seconds:.0f} s: {counts}")
+    if first:
+        log.info(f"first failing pair: rustc {first['rustc']} + wasm-bindgen {first['bindgen']} "
+                 f"(reference-types {first['reference_types']})")
+    if export is not None:
+        merge.export(store, result.run_id, export, command=command_line())
+        log.info(f"exported run {result.run_id} to {export} (combine shards with `wasm-bisect merge`)")
+    if report_specs or as_json or log.on_github():
+        doc = report.load(store, result.run_id)
+        for fmt, dest in report_specs:
+            write_output(report.render(doc, fmt), dest)
+        if as_json:
+            emit_json(doc)
+        if log.on_github():
+            log.step_summary(report.render_markdown(doc))
+    if fail_on_bad and result.counts.get("bad"):
+        raise typer.Exit(1)
+
+
+def merge_cmd(
+    stores: Annotated[list[Path], typer.Argument(help="Store files of the shards (from `matrix --export`).")],
+    into: Annotated[Path | None, typer.Option("--into", help="Target store file (default: the tool's own).")]
+    = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output on stdout.")] = False,
+) -> None:
+    """Combine shard stores into one store and one matrix run (idempotent; refuses a different grid/template)."""
+    target_path = (into or paths.store_path()).resolve()
+    for shard in stores:  # every shard is checked before the target store is created or touched
+        if shard.resolve() != target_path:
+            merge.check_store_file(shard)
+    target = open_store(into)
+    result = merge.merge_paths(stores, target, command=command_line())
+    for warning in result.warnings:
+        log.warn(warning)
+    if as_json:
+        emit_json({"run": result.run_id, "cells": result.cells, "grid_cells": result.grid_cells,
+                   "already_merged": result.already, "sources": result.sources, "store": str(target.path)})
+        return
+    state = "already merged as" if result.already else "merged into"
+    log.info(f"{len(result.sources)} store(s), {result.cells} of {result.grid_cells} cells {state} run "
+             f"{result.run_id} in {target.path}")
+    if result.cells < result.grid_cells:
+        log.warn(f"{result.grid_cells - result.cells} cells of the grid are in none of the stores")
+    sys.stdout.write(result.run_id + "\n")
+
+
+def nox_matrix(
+    session: Annotated[str | None, typer.Option("--session", "-s", help="Only sessions of this name "
+                                                "(default: those with a `cell` parameter).")] = None,
+) -> None:
+    """Turn `nox -l --json` (on stdin) into a GitHub Actions matrix: one job per nox session."""
+    sys.stdout.write(json.dumps(noxsupport.github_matrix(sys.stdin.read(), session=session),
+                                separators=(",", ":")) + "\n")

@@ -1,0 +1,81 @@
+"""`wasm-bisect probe`: build and check one cell for real."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from wasm_bisect import config, toolchains
+from wasm_bisect.bindgen import sources
+from wasm_bisect.cli._common import (
+    BuildFailOpt,
+    ConfigOpt,
+    JsonOpt,
+    ParamOpt,
+    ProfileOpt,
+    RefTypesOneOpt,
+    StoreOpt,
+    TargetOpt,
+    TemplateOpt,
+    command_line,
+    emit_json,
+    events,
+    flag,
+    parse_params,
+    print_outcome,
+)
+from wasm_bisect.domain.model import BindgenSource, Variant
+from wasm_bisect.domain.versions import parse_bindgen_version
+from wasm_bisect.probe import templates
+from wasm_bisect.runs import single
+from wasm_bisect.store import Store
+from wasm_bisect.util import log
+
+
+def register(app: typer.Typer) -> None:
+    app.command("probe")(probe)
+
+
+def bindgen_source(text: str) -> BindgenSource:
+    """A crates.io version, or a git revision / local checkout (crate and CLI from the same sources)."""
+    if text.startswith(("git+", "path:")) or "/" in text:
+        return sources.resolve(text, progress=log.plain).source
+    return BindgenSource.crates(parse_bindgen_version(text))
+
+
+def probe(
+    config_path: ConfigOpt = None,
+    template: TemplateOpt = None,
+    rustc: Annotated[str | None, typer.Option("--rustc", help="Toolchain, e.g. debian:1.96.0 (default: "
+                                              "debian:1.96.0).")] = None,
+    bindgen: Annotated[str | None, typer.Option("--bindgen", help="wasm-bindgen version (0.2.99), git+URL@REV or "
+                                                "a checkout directory (default: 0.2.99).")] = None,
+    reference_types: RefTypesOneOpt = None,
+    param: ParamOpt = None,
+    build_failure: BuildFailOpt = None,
+    profile: ProfileOpt = None,
+    target: TargetOpt = None,
+    store_path: StoreOpt = None,
+    fresh: Annotated[bool, typer.Option("--fresh", help="Ignore a stored verdict and probe again.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Build and check ONE variant for real and print its verdict with the evidence."""
+    chosen = config.resolve("probe", config_path=config_path, template=template, rustc=rustc, bindgen=bindgen,
+                            reference_types=reference_types, params=parse_params(param) or None,
+                            build_failure=flag(build_failure), profile=flag(profile), target=flag(target),
+                            store=store_path)
+    tmpl = templates.load(chosen.template)
+    spec = config.single_rustc(chosen)
+    rt = config.single_reference_types(chosen)
+    assert chosen.bindgen is not None  # the probe defaults name one
+    variant = Variant(template=tmpl.name, rustc=spec, bindgen=bindgen_source(chosen.bindgen), reference_types=rt,
+                      options=chosen.options, params=tmpl.param_values(chosen.params))
+    toolchains.check_known([spec])  # an unknown toolchain is bad input: say so before anything is written
+    store = Store(chosen.store, notice=log.warn)
+    result = single.execute(variant, tmpl, store, events(probes=False, stages=True), fresh=fresh,
+                            command=command_line())
+    if as_json:
+        emit_json({k: v for k, v in result.to_json().items() if k != "run_id"})
+    else:
+        print_outcome(variant, result.outcome)

@@ -1,0 +1,65 @@
+"""`wasm-bisect toolchain list|available|add`: rustc toolchains that can build wasm32."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from wasm_bisect import toolchains
+from wasm_bisect.cli._common import JsonOpt, emit_json
+from wasm_bisect.domain.model import ToolchainSpec
+from wasm_bisect.util import log
+
+group = typer.Typer(help="Provision and list rustc toolchains that can build wasm32.", no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(group, name="toolchain")
+
+
+@group.command("list")
+def toolchain_list(as_json: JsonOpt = False) -> None:
+    """What is provisioned: versions, wasm32 std, reference-types-off (mvp) std."""
+    found = toolchains.installed()
+    if as_json:
+        emit_json([t.to_json() for t in found])
+        return
+    if not found:
+        log.info("no toolchains provisioned yet; try `wasm-bisect toolchain add debian:1.96.0`")
+        return
+    table = Table("toolchain", "rustc", "cargo", "wasm32 std", "ref-types-off std", "sysroot")
+    for t in found:
+        table.add_row(str(t.spec), t.version, t.cargo_version, "yes" if t.wasm32_std else "no",
+                      "yes" if t.mvp_sysroot else "no", str(t.sysroot))
+    log.console.print(table)
+
+
+@group.command("available")
+def toolchain_available(
+    provider: Annotated[str, typer.Argument(help="debian, rustup or path")] = "debian",
+    as_json: JsonOpt = False,
+) -> None:
+    """Versions a provider can give on this machine (discovered, not hard-coded)."""
+    versions = toolchains.provider(provider).available()
+    if as_json:
+        emit_json(versions)
+    else:
+        sys.stdout.write("\n".join(versions) + ("\n" if versions else ""))
+
+
+@group.command("add")
+def toolchain_add(
+    spec: Annotated[str, typer.Argument(help="debian:1.96.0 | rustup:1.82.0 | path:/some/prefix")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Provision a toolchain (download, unpack, build its wasm32 std as needed) and verify it."""
+    toolchain = toolchains.resolve(ToolchainSpec.parse(spec), provision=True, progress=log.plain)
+    if as_json:
+        emit_json(toolchain.to_json())
+    else:
+        log.info(f"[green]ready[/green] {toolchain.spec}: rustc {toolchain.version}, wasm32 std "
+                 f"{'yes' if toolchain.wasm32_std else 'no'}, reference-types-off std "
+                 f"{'yes' if toolchain.mvp_sysroot else 'no'} ({toolchain.sysroot})")

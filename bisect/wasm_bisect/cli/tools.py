@@ -1,0 +1,67 @@
+"""`wasm-bisect tools install|list` and `wasm-bisect versions`: the cached CLIs and the release list."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from wasm_bisect.bindgen import index, toolcache
+from wasm_bisect.cli._common import JsonOpt, emit_json
+from wasm_bisect.domain import compat
+from wasm_bisect.domain.errors import UsageError
+from wasm_bisect.util import log
+
+group = typer.Typer(help="Build and list cached wasm-bindgen CLIs and wasm-pack.", no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(group, name="tools")
+    app.command("versions")(versions_cmd)
+
+
+@group.command("install")
+def tools_install(
+    bindgen: Annotated[list[str] | None, typer.Option("--bindgen", help="wasm-bindgen CLI version (repeatable).")]
+    = None,
+    wasm_pack: Annotated[bool, typer.Option("--wasm-pack", help="Also build the pinned wasm-pack.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Build exact wasm-bindgen CLI versions (and wasm-pack) once, into the tool cache."""
+    if not bindgen and not wasm_pack:
+        raise UsageError("nothing to install", hint="give --bindgen X.Y.Z and/or --wasm-pack")
+    done = [toolcache.bindgen_cli(version, progress=log.plain) for version in bindgen or []]
+    if wasm_pack:
+        done.append(toolcache.wasm_pack(progress=log.plain))
+    if as_json:
+        emit_json([t.to_json() for t in done])
+    else:
+        for tool in done:
+            log.info(f"[green]ready[/green] {tool.name} {tool.version}: {tool.binary}")
+
+
+@group.command("list")
+def tools_list(as_json: JsonOpt = False) -> None:
+    """Cached tools."""
+    found = toolcache.installed()
+    if as_json:
+        emit_json([t.to_json() for t in found])
+        return
+    for tool in found:
+        sys.stdout.write(f"{tool.name}\t{tool.ident}\t{tool.binary}\n")
+
+
+def versions_cmd(
+    refresh: Annotated[bool, typer.Option("--refresh", help="Fetch the crates.io index now.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """wasm-bindgen releases, oldest first, yanked ones marked (crates.io index, else the bundled list)."""
+    releases = index.releases(refresh=refresh, notice=log.warn)
+    if as_json:
+        emit_json([r.__dict__ for r in releases])
+        return
+    for r in releases:
+        marks = [m for m, on in (("yanked", r.yanked), ("cli yanked", r.cli_yanked)) if on]
+        msrv = compat.lib_rust_version(r.version)
+        sys.stdout.write(f"{r.version:9} rust-version {msrv or '-':5} {' '.join(marks)}\n")

@@ -1,0 +1,150 @@
+"""`wasm-bisect verify` (does a fix fix it across the grid?) and `bisect-commits` (which commit broke or fixed it)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from wasm_bisect import config, report
+from wasm_bisect.cli._common import (
+    BuildFailOpt,
+    ConfigOpt,
+    JsonOpt,
+    ParamOpt,
+    RefTypesListOpt,
+    RefTypesOneOpt,
+    StoreOpt,
+    TemplateOpt,
+    command_line,
+    emit_json,
+    ensure_writable,
+    events,
+    flag,
+    parse_params,
+    write_output,
+)
+from wasm_bisect.cli._display import print_verify
+from wasm_bisect.domain.errors import WasmBisectError
+from wasm_bisect.probe import templates
+from wasm_bisect.runs import commits, verify
+from wasm_bisect.store import Store
+from wasm_bisect.util import log
+
+MarkdownOpt = Annotated[Path | None, typer.Option("--markdown", help="Also write the Markdown report to this file.")]
+
+
+def register(app: typer.Typer) -> None:
+    app.command("verify")(verify_cmd)
+    app.command("bisect-commits")(bisect_commits_cmd)
+
+
+def _matrix_markdown(store: Store, run_id: str) -> str | None:
+    """The matrix report of this run, headings demoted under ours."""
+    try:
+        text = report.render_markdown(report.load(store, run_id, environment=False))
+    except (KeyError, ValueError, TypeError, WasmBisectError) as exc:
+        log.warn(f"matrix section of the verify report unavailable: {exc}")
+        return None
+    return "\n".join("##" + ln if ln.startswith("#") else ln for ln in text.splitlines())
+
+
+def verify_cmd(
+    patch: Annotated[str, typer.Option("--patch", help="The candidate fix: a release (0.2.100), git+URL@REV "
+                                       "(branch, tag, commit, pull/N/head) or a wasm-bindgen checkout directory.")],
+    config_path: ConfigOpt = None,
+    template: TemplateOpt = None,
+    against: Annotated[str | None, typer.Option("--against", help="The base to compare with (same forms as "
+                                                "--patch); default: the failing wasm-bindgen of the newest "
+                                                "bisect run of this template.")] = None,
+    rustc: Annotated[str | None, typer.Option("--rustc", help="rustc axis, e.g. debian:1.63.0,debian:1.96.0; "
+                                              "default: that bisect run's, else the verify default")] = None,
+    reference_types: RefTypesListOpt = None,
+    param: ParamOpt = None,
+    build_failure: BuildFailOpt = None,
+    store_path: StoreOpt = None,
+    markdown: MarkdownOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Does a fix really fix it? Every cell built with the patch and with the base, compared cell by cell.
+
+    Ends with one line: FIXED (exit 0), PARTIAL, NOT FIXED or REGRESSES (exit 1), INCONCLUSIVE (exit 3).
+    """
+    if markdown is not None:
+        ensure_writable(markdown, "--markdown")
+    chosen = config.resolve("verify", config_path=config_path, template=template, rustc=rustc,
+                            reference_types=reference_types, params=parse_params(param) or None,
+                            build_failure=flag(build_failure), store=store_path)
+    tmpl = templates.load(chosen.template)
+    table = config.defaults("verify")
+    request = verify.VerifyRequest(
+        template=tmpl, params=tmpl.param_values(chosen.params), options=chosen.options, patch=patch,
+        against=against, rustc=chosen.rustc if chosen.from_user("rustc") else None,
+        reference_types=chosen.reference_types if chosen.from_user("reference-types") else None,
+        default_rustc=str(table["rustc"]), default_reference_types=str(table["reference-types"]),
+        command=command_line())
+    done = verify.execute(request, lambda: Store(chosen.store, notice=log.warn), events(),
+                              rustc_axis=config.rustc_axis,
+                              matrix_markdown=_matrix_markdown)
+    conclusion, line = done.result.conclusion
+    if markdown is not None:
+        write_output(done.markdown, markdown)
+    log.step_summary(done.markdown)
+    if as_json:
+        emit_json(done.to_json())
+    else:
+        print_verify(done.result)
+        log.info(f"probes: {done.built} built, {done.from_store} from the store; run {done.run_id}")
+        sys.stdout.write(line + "\n")
+    raise typer.Exit(conclusion.exit_code)
+
+
+def bisect_commits_cmd(
+    bindgen_repo: Annotated[str, typer.Option("--bindgen-repo", help="wasm-bindgen repository: a git URL "
+                                              "(https, ssh, git, file) or a local clone's directory.")],
+    good: Annotated[str, typer.Option("--good", help="A good (older) revision: tag, branch, commit id.")],
+    bad: Annotated[str, typer.Option("--bad", help="A bad (newer) revision.")],
+    config_path: ConfigOpt = None,
+    template: TemplateOpt = None,
+    rustc: Annotated[str | None, typer.Option("--rustc", help="One toolchain, e.g. debian:1.63.0 "
+                                              "(default: debian:1.63.0).")] = None,
+    reference_types: RefTypesOneOpt = None,
+    find_fix: Annotated[bool, typer.Option("--find-fix", help="Find the first commit that passes again "
+                                           "(--good is then the broken end, --bad the fixed one).")] = False,
+    param: ParamOpt = None,
+    build_failure: BuildFailOpt = None,
+    store_path: StoreOpt = None,
+    markdown: MarkdownOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Bisect wasm-bindgen's first-parent commits between two revisions to the first bad (or fixed) commit.
+
+    Each probed commit is checked out once, its CLI built from the same checkout (cached by commit id) and its
+    crates patched into the reproducer; a commit that does not build is untestable and stepped around.
+    """
+    if markdown is not None:
+        ensure_writable(markdown, "--markdown")
+    chosen = config.resolve("bisect-commits", config_path=config_path, template=template, rustc=rustc,
+                            reference_types=reference_types, params=parse_params(param) or None,
+                            build_failure=flag(build_failure), store=store_path)
+    tmpl = templates.load(chosen.template)
+    request = commits.CommitsRequest(
+        template=tmpl, params=tmpl.param_values(chosen.params), options=chosen.options,
+        rustc=config.single_rustc(chosen), reference_types=config.single_reference_types(chosen),
+        repo=bindgen_repo, good=good, bad=bad, find_fix=find_fix, command=command_line())
+    done = commits.execute(request, lambda: Store(chosen.store, notice=log.warn), events())
+    data = done.to_json()
+    text = commits.markdown(data)
+    if markdown is not None:
+        write_output(text, markdown)
+    log.step_summary(text)
+    if as_json:
+        emit_json(data)
+    else:
+        for p in data["probes"]:
+            log.plain(f"  {p['verdict']:5} {p['sha'][:12]} {p['subject']}")
+        log.plain(done.found.message)
+        sys.stdout.write(done.headline + "\n")
+    raise typer.Exit(done.exit_code)

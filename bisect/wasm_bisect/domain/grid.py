@@ -1,0 +1,124 @@
+"""The grid of a run: rustc axis x wasm-bindgen axis x reference-types settings, expanded into Variants. Pure."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from wasm_bisect.domain import versions
+from wasm_bisect.domain.errors import UsageError
+from wasm_bisect.domain.model import BindgenSource, BuildOptions, ReferenceTypes, ToolchainSpec, Variant
+from wasm_bisect.domain.versions import Release
+
+RT_CHOICES = ("default", "on", "off", "externref", "both", "all")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Grid:
+    template: str
+    rustc: tuple[ToolchainSpec, ...]  # ordered oldest -> newest
+    bindgen: tuple[BindgenSource, ...]  # ordered oldest -> newest
+    reference_types: tuple[ReferenceTypes, ...]
+    options: BuildOptions = field(default_factory=BuildOptions)
+    params: tuple[tuple[str, str], ...] = ()
+
+    def variant(self, rustc: ToolchainSpec, bindgen: BindgenSource, rt: ReferenceTypes) -> Variant:
+        return Variant(template=self.template, rustc=rustc, bindgen=bindgen, reference_types=rt,
+                       options=self.options, params=self.params)
+
+    def variants(self) -> list[Variant]:
+        """Every cell, rustc-major then wasm-bindgen then reference-types (a stable order for sharding)."""
+        return [self.variant(r, b, rt) for r in self.rustc for b in self.bindgen for rt in self.reference_types]
+
+    @property
+    def size(self) -> int:
+        return len(self.rustc) * len(self.bindgen) * len(self.reference_types)
+
+    def identity(self) -> dict[str, Any]:
+        return {
+            "template": self.template,
+            "rustc": [str(r) for r in self.rustc],
+            "bindgen": [b.label() for b in self.bindgen],
+            "reference_types": [str(r) for r in self.reference_types],
+            "options": self.options.__dict__,
+            "params": [list(p) for p in self.params],
+        }
+
+    def fingerprint(self, *salt: str) -> str:
+        text = json.dumps([self.identity(), *salt], sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def parse_reference_types(value: str) -> tuple[ReferenceTypes, ...]:
+    text = value.strip().lower()
+    if text == "both":
+        return (ReferenceTypes.DEFAULT, ReferenceTypes.ON)
+    if text == "all":
+        return tuple(ReferenceTypes)
+    out: list[ReferenceTypes] = []
+    for item in text.split(","):
+        try:
+            rt = ReferenceTypes(item.strip())
+        except ValueError:
+            raise UsageError(f"--reference-types {value!r} is not one of {', '.join(RT_CHOICES)}") from None
+        if rt not in out:
+            out.append(rt)
+    return tuple(out)
+
+
+def parse_rustc_axis(text: str, *, available: Sequence[str] | None = None) -> tuple[ToolchainSpec, ...]:
+    """`debian:1.63.0,debian:1.96.0`, `1.63.0..1.96.0` (picked from `available` of the provider), ...
+
+    A provider prefix on the first item applies to items without one.
+    """
+    items = [t.strip() for t in text.split(",")]
+    if not text.strip() or any(not t for t in items):
+        raise UsageError(f"--rustc {text!r} has an empty item", hint="write e.g. debian:1.63.0,debian:1.96.0")
+    provider = items[0].partition(":")[0] if ":" in items[0] else "debian"
+    specs: list[ToolchainSpec] = []
+    for item in items:
+        prov, sep, rest = item.partition(":")
+        if not sep:
+            prov, rest = provider, item
+        if ".." in rest:
+            known = list(available) if available is not None else None
+            picked = versions.select_rustc(rest, known)
+            specs += [ToolchainSpec.parse(f"{prov}:{v}") for v in picked]
+        else:
+            specs.append(ToolchainSpec.parse(f"{prov}:{rest}"))
+    unique = list(dict.fromkeys(specs))
+    return tuple(sorted(unique, key=lambda s: versions.rustc_key(s.version) if s.provider != "path" else (9,)))
+
+
+def parse_bindgen_axis(text: str, *, releases: Sequence[Release], include_yanked: bool = False
+                       ) -> tuple[BindgenSource, ...]:
+    picked = versions.select_bindgen(text, releases=releases, include_yanked=include_yanked)
+    return tuple(BindgenSource.crates(v) for v in picked)
+
+
+def parse_point(text: str, what: str) -> tuple[str, str]:
+    """`RUSTC@BINDGEN` as given to --good/--bad, e.g. `debian:1.63.0@0.2.92` or `1.63.0@0.2.92`."""
+    rustc, sep, bindgen = text.rpartition("@")
+    if not sep or not rustc or not bindgen:
+        raise UsageError(f"{what} {text!r} is not RUSTC@BINDGEN", hint="e.g. debian:1.63.0@0.2.92")
+    return rustc, bindgen
+
+
+def shard(variants: Sequence[Variant], spec: str) -> list[Variant]:
+    """Cells of shard K/N: a deterministic slice (every N-th cell in grid order, from the K-th)."""
+    k_text, sep, n_text = spec.partition("/")
+    try:
+        k, n = int(k_text), int(n_text)
+    except ValueError:
+        raise UsageError(f"--shard {spec!r} is not K/N", hint="e.g. --shard 1/2") from None
+    if not sep or n < 1 or not 1 <= k <= n:
+        raise UsageError(f"--shard {spec!r} needs 1 <= K <= N", hint="e.g. --shard 1/2")
+    return [v for i, v in enumerate(variants) if i % n == k - 1]
+
+
+def cell_id(variant: Variant) -> str:
+    """How a cell is named on the command line and in nox sessions: `RUSTC@BINDGEN@RT`."""
+    return f"{variant.rustc}@{variant.bindgen.label()}@{variant.reference_types}"

@@ -1,0 +1,167 @@
+"""The frozen values that flow through the tool: Variant -> Outcome (with a Verdict). Pure: no I/O."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from typing import Any, Literal
+
+from wasm_bisect.domain.errors import UsageError
+
+
+class Verdict(StrEnum):
+    GOOD = "good"
+    BAD = "bad"
+    SKIP = "skip"  # untestable: incompatible pair, unsupported setting, exit 125, other failure
+    ERROR = "error"  # infrastructure: tool missing, timeout, crash of a tool
+
+    @property
+    def testable(self) -> bool:
+        return self in (Verdict.GOOD, Verdict.BAD)
+
+
+class ReferenceTypes(StrEnum):
+    DEFAULT = "default"  # whatever the toolchain does
+    ON = "on"  # codegen +reference-types
+    OFF = "off"  # codegen -reference-types (needs an mvp std on rustc >= 1.82)
+    EXTERNREF = "externref"  # force wasm-bindgen's externref transform (WASM_BINDGEN_EXTERNREF=1)
+
+
+class Stage(StrEnum):
+    PLAN = "plan"  # compatibility filter, before any build
+    PROVISION = "provision"
+    RENDER = "render"
+    RESOLVE = "resolve"
+    CARGO_BUILD = "cargo-build"
+    WASM_BINDGEN = "wasm-bindgen"
+    WASM_OPT = "wasm-opt"
+    CHECK = "check"
+
+
+TOOLCHAIN_PROVIDERS = ("debian", "rustup", "path")
+_VERSION_RE = re.compile(r"^[0-9]+\.[0-9]+\.[0-9]+$")
+
+
+@dataclass(frozen=True, kw_only=True, order=True)
+class ToolchainSpec:
+    """Which rustc: `debian:1.96.0`, `rustup:1.82.0`, `rustup:nightly-2024-08-01`, `path:/prefix`."""
+
+    provider: str
+    version: str
+
+    @classmethod
+    def parse(cls, text: str) -> ToolchainSpec:
+        provider, sep, version = text.strip().partition(":")
+        if not sep:
+            # A bare version means the offline-capable provider of this machine kind.
+            provider, version = "debian", provider
+        if provider not in TOOLCHAIN_PROVIDERS:
+            raise UsageError(
+                f"unknown toolchain provider {provider!r} in {text!r}",
+                hint=f"use one of {', '.join(p + ':' for p in TOOLCHAIN_PROVIDERS)}",
+            )
+        if not version:
+            raise UsageError(f"toolchain {text!r} has no version", hint="write e.g. debian:1.96.0")
+        if provider == "debian" and not _VERSION_RE.match(version):
+            raise UsageError(
+                f"debian toolchain version {version!r} is not of the form X.Y.Z", hint="e.g. debian:1.96.0"
+            )
+        return cls(provider=provider, version=version)
+
+    def __str__(self) -> str:
+        return f"{self.provider}:{self.version}"
+
+
+@dataclass(frozen=True, kw_only=True, order=True)
+class BindgenSource:
+    """Where wasm-bindgen (crate and CLI) comes from: a crates.io version, a git revision or a local path."""
+
+    kind: Literal["crates", "git", "path"] = "crates"
+    version: str  # the wasm-bindgen crate version (git/path: the checkout's), pinned `=X` in the variant crate
+    url: str | None = None  # git: the repository URL; path: the checkout directory
+    # git: the resolved commit id (not the branch/tag the user typed, so the key changes per commit);
+    # path: `tree-<hash>` of the checkout's contents (see sources.py)
+    rev: str | None = None
+
+    @classmethod
+    def crates(cls, version: str) -> BindgenSource:
+        return cls(kind="crates", version=version)
+
+    def label(self) -> str:
+        if self.kind == "crates":
+            return self.version
+        if self.kind == "git":
+            return f"git+{self.url}@{(self.rev or self.version)[:12]}"
+        return f"path:{self.url}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class BuildOptions:
+    target: Literal["nodejs", "web", "bundler", "no-modules", "deno"] = "nodejs"
+    profile: Literal["release", "dev", "profiling"] = "release"
+    wasm_opt: bool = False
+    build_failure: Literal["skip", "bad"] = "skip"  # like cargo-bisect-rustc's --regress modes
+
+
+@dataclass(frozen=True, kw_only=True)
+class Variant:
+    """One cell of the grid; its `key` is its identity everywhere (work dir, store, logs)."""
+
+    template: str
+    rustc: ToolchainSpec
+    bindgen: BindgenSource
+    reference_types: ReferenceTypes = ReferenceTypes.DEFAULT
+    options: BuildOptions = field(default_factory=BuildOptions)
+    params: tuple[tuple[str, str], ...] = ()  # template parameters, sorted (e.g. ("n", "1000000"))
+
+    def identity(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["rustc"] = str(self.rustc)
+        return data
+
+    @property
+    def key(self) -> str:
+        canonical = json.dumps(self.identity(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()[:20]
+
+    def short(self) -> str:
+        return f"{self.rustc.version}@{self.bindgen.label()}[{self.reference_types}]"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Outcome:
+    """What one probe found: the verdict plus the evidence a person needs to trust or redo it."""
+
+    verdict: Verdict
+    reason: str
+    stage: Stage | None = None
+    exit_code: int | None = None
+    log_tail: str = ""
+    logs: tuple[str, ...] = ()
+    crate_dir: str | None = None
+    evidence: dict[str, Any] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["verdict"] = str(self.verdict)
+        data["stage"] = str(self.stage) if self.stage else None
+        data["logs"] = list(self.logs)
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Outcome:
+        return cls(
+            verdict=Verdict(data["verdict"]),
+            reason=data.get("reason", ""),
+            stage=Stage(data["stage"]) if data.get("stage") else None,
+            exit_code=data.get("exit_code"),
+            log_tail=data.get("log_tail", ""),
+            logs=tuple(data.get("logs", ())),
+            crate_dir=data.get("crate_dir"),
+            evidence=dict(data.get("evidence", {})),
+            timings=dict(data.get("timings", {})),
+        )

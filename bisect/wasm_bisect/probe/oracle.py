@@ -1,0 +1,198 @@
+"""One real probe: provision -> render -> resolve -> build -> check -> Outcome; and the oracle the search asks."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from wasm_bisect import toolchains
+from wasm_bisect.bindgen import toolcache
+from wasm_bisect.domain.compat import untestable_reason
+from wasm_bisect.domain.errors import SearchAborted, Untestable, WasmBisectError
+from wasm_bisect.domain.model import Outcome, Stage, Variant, Verdict
+from wasm_bisect.probe import build, check
+from wasm_bisect.probe.templates import Template
+from wasm_bisect.store import Store
+from wasm_bisect.util import fs, paths
+
+Progress = Callable[[str], None]
+
+
+def _quiet(_: str) -> None:
+    pass
+
+
+def run_probe(
+    variant: Variant,
+    template: Template,
+    *,
+    progress: Progress = _quiet,
+    on_stage: Callable[[Stage], None] | None = None,
+    repeat: int = 1,
+    threshold: int | None = None,
+    done_meanwhile: Callable[[], Outcome | None] | None = None,
+) -> Outcome:
+    """Build and check one variant for real. Never raises for a problem of the cell or the environment.
+
+    `done_meanwhile` is asked once the variant's lock is held: another process may have probed the same
+    variant while we waited for the lock, and its stored outcome is then the answer (no second build).
+    """
+    try:
+        with fs.lock(f"probe-{variant.key}"):
+            earlier = done_meanwhile() if done_meanwhile is not None else None
+            if earlier is not None:
+                return earlier
+            return _probe_locked(variant, template, progress=progress, on_stage=on_stage, repeat=repeat,
+                                 threshold=threshold)
+    except OSError as exc:
+        # A full disk or an unwritable work directory: the environment failed, not the cell.
+        return Outcome(verdict=Verdict.ERROR, reason=f"cannot write the probe's files: {exc}")
+
+
+def _probe_locked(
+    variant: Variant,
+    template: Template,
+    *,
+    progress: Progress,
+    on_stage: Callable[[Stage], None] | None,
+    repeat: int,
+    threshold: int | None,
+) -> Outcome:
+    probe_dir = paths.work_dir() / variant.key
+    timings: dict[str, float] = {}
+    if on_stage:
+        on_stage(Stage.PROVISION)
+    start = time.monotonic()
+    try:
+        toolchain = toolchains.resolve(variant.rustc, provision=True, progress=progress)
+        patches: dict[str, str] | None = None
+        if variant.bindgen.kind == "crates":
+            bindgen = toolcache.bindgen_cli(variant.bindgen.version, progress=progress)
+        else:
+            from wasm_bisect.bindgen import sources  # gitpython only when a git or path source is in play
+
+            prepared = sources.prepare(variant.bindgen, progress=progress)
+            bindgen, patches = prepared.cli, prepared.patches
+        wasm_pack = toolcache.wasm_pack(progress=progress)
+    except WasmBisectError as exc:
+        # A source that cannot be tested (e.g. its CLI does not compile) is skipped, never blamed.
+        return Outcome(verdict=Verdict.SKIP if isinstance(exc, Untestable) else Verdict.ERROR,
+                       stage=Stage.PROVISION, reason=exc.one_line(),
+                       timings={"provision": round(time.monotonic() - start, 3)})
+    timings[str(Stage.PROVISION)] = round(time.monotonic() - start, 3)
+    built = build.build(variant=variant, template=template, toolchain=toolchain, bindgen=bindgen,
+                        wasm_pack=wasm_pack, probe_dir=probe_dir, patches=patches, on_stage=on_stage,
+                        timeout=template.build_timeout)
+    timings.update(built.timings)
+    logs = tuple(str(p) for p in sorted((probe_dir / "logs").glob("*.log")))
+    crate_dir = str(probe_dir / "crate")
+    if built.verdict is not None:
+        return Outcome(verdict=built.verdict, reason=built.reason, stage=built.stage, exit_code=built.exit_code,
+                       log_tail=_tail(built.log_tail), logs=logs, crate_dir=crate_dir,
+                       evidence=built.evidence, timings=timings)
+    assert built.pkg_module is not None
+    if on_stage:
+        on_stage(Stage.CHECK)
+    results: list[check.CheckResult] = []
+    check_log = probe_dir / "logs" / "check.log"
+    check_log.write_text("")
+    for _ in range(max(1, repeat)):
+        results.append(check.run_check(crate_dir=probe_dir / "crate", script=template.check_script,
+                                       pkg_module=built.pkg_module, params=variant.params,
+                                       timeout=template.timeout, failure_signature=template.failure_signature,
+                                       log=check_log))
+    timings[str(Stage.CHECK)] = round(sum(r.seconds for r in results), 3)
+    evidence = dict(built.evidence)
+    verdict_of = _agree(results, threshold or len(results))
+    if len(results) > 1:
+        evidence["repeats"] = [str(r.verdict) for r in results]
+    first = next(r for r in results if r.verdict == verdict_of) if verdict_of else results[0]
+    if verdict_of is None:
+        counts = {str(v): sum(r.verdict == v for r in results) for v in {r.verdict for r in results}}
+        raise SearchAborted(
+            f"check of {variant.short()} is flaky: {counts} over {len(results)} runs",
+            hint="raise --repeat, lower the threshold, or make the check deterministic",
+        )
+    return Outcome(verdict=first.verdict, reason=first.reason, stage=Stage.CHECK, exit_code=first.exit_code,
+                   log_tail=_tail(first.output_tail), logs=tuple(sorted({*logs, str(check_log)})),
+                   crate_dir=crate_dir, evidence=evidence, timings=timings)
+
+
+def _agree(results: list[check.CheckResult], threshold: int) -> Verdict | None:
+    for verdict in {r.verdict for r in results}:
+        if sum(r.verdict == verdict for r in results) >= threshold:
+            return verdict
+    return None
+
+
+def _tail(text: str, lines: int = 20) -> str:
+    return "\n".join(text.strip().splitlines()[-lines:])
+
+
+@dataclass
+class Oracle:
+    """Variant -> Outcome, answered from the store when possible, else by a real probe (then stored)."""
+
+    template: Template
+    store: Store
+    run_id: str | None = None
+    allow_yanked: bool = False
+    repeat: int = 1
+    threshold: int | None = None
+    progress: Progress = _quiet
+    on_probe: Callable[[Variant, Outcome, bool], None] | None = None
+    on_stage: Callable[[Variant, Stage], None] | None = None
+    built: int = 0
+    cached: int = 0
+    outcomes: dict[str, Outcome] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def outcome(self, variant: Variant) -> Outcome:
+        if variant.key in self.outcomes:
+            return self.outcomes[variant.key]
+        th, ch = self.template.content_hash, self.template.check_hash
+        reason = untestable_reason(variant, allow_yanked=self.allow_yanked)
+        stored = self.store.get(variant, th, ch) if reason is None else None
+        cached = True
+        if reason is not None:
+            outcome = Outcome(verdict=Verdict.SKIP, stage=Stage.PLAN, reason=reason)
+            self.store.put(variant, th, ch, outcome)
+        elif stored is not None and stored.verdict is not Verdict.ERROR:
+            outcome = stored  # errors are infrastructure: worth retrying on the next run
+        else:
+            hook = self.on_stage
+            stage_hook = (lambda s: hook(variant, s)) if hook is not None else None
+            meanwhile: list[Outcome] = []
+
+            def done_meanwhile() -> Outcome | None:
+                again = self.store.get(variant, th, ch)
+                if again is not None and again.verdict is not Verdict.ERROR:
+                    meanwhile.append(again)
+                    return again
+                return None
+
+            outcome = run_probe(variant, self.template, progress=self.progress, on_stage=stage_hook,
+                            repeat=self.repeat, threshold=self.threshold, done_meanwhile=done_meanwhile)
+            cached = bool(meanwhile)  # a concurrent run probed it while we waited for its lock
+            if not cached:
+                self.store.put(variant, th, ch, outcome)
+        with self._lock:  # -j N workers share one oracle
+            if cached:
+                self.cached += 1
+            else:
+                self.built += 1
+        if self.run_id:
+            self.store.record(self.run_id, variant, th, ch, outcome, cached=cached)
+        self.outcomes[variant.key] = outcome
+        if self.on_probe:
+            self.on_probe(variant, outcome, cached)
+        return outcome
+
+    def __call__(self, variant: Variant) -> Verdict:
+        return self.outcome(variant).verdict
+
+    def summary(self) -> dict[str, Any]:
+        return {"built": self.built, "from_store": self.cached}

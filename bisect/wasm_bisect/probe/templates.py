@@ -1,0 +1,300 @@
+"""Templates: a crate skeleton (Cargo.toml, src/) plus a Node check and a manifest (template.toml).
+
+Loading reads files only; it never follows a symlink or a path out of the template directory, so a template
+cannot smuggle files from elsewhere into a variant crate.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import shutil
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import regex
+import toml
+
+from wasm_bisect.domain.errors import TemplateError, UsageError
+from wasm_bisect.util import paths
+
+MANIFEST = "template.toml"
+_NAME = re.compile(r"^[a-z][a-z0-9-]{0,63}$")
+_PARAM = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+_SKIP_DIRS = {"target", "pkg", "node_modules", ".git", ".cargo"}
+_SKIP_FILES = {"Cargo.lock"}
+MAX_FILES = 200
+MAX_BYTES = 4 * 1024 * 1024
+DEFAULT_TIMEOUT = 120.0
+# Bumped when the tool reads a probe differently (verdict rules, evidence): stored outcomes of an older
+# format no longer match and are probed again instead of being shown with stale evidence.
+OUTCOME_FORMAT = 2
+DEFAULT_BUILD_TIMEOUT = 1800.0
+# Keys that would take wasm-bindgen from somewhere else than the grid says (a path, a git repo, a registry).
+_SOURCE_KEYS = ("path", "git", "branch", "tag", "rev", "registry", "registry-index", "package")
+# Crates the grid pins; a template must not patch or replace them.
+_PINNED = re.compile(r"^(wasm-bindgen.*|js-sys|web-sys)$")
+# rustup reads these in the crate directory and would override the grid's rustc for the host cargo.
+_FORBIDDEN_FILES = ("rust-toolchain", "rust-toolchain.toml")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Param:
+    name: str
+    default: str
+    description: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Template:
+    name: str
+    description: str
+    root: Path
+    check_script: str
+    timeout: float
+    failure_signature: str | None
+    params: dict[str, Param]
+    expect: dict[str, str]
+    issue: str | None
+    files: dict[str, bytes] = field(repr=False)  # relative POSIX path -> content (crate + check)
+    build_timeout: float = DEFAULT_BUILD_TIMEOUT  # [build] timeout: wasm-pack (cargo, build scripts, bindgen)
+
+    @property
+    def content_hash(self) -> str:
+        """Hash of the crate files (not the check): a changed lib.rs invalidates stored verdicts."""
+        return _digest({p: c for p, c in self.files.items() if p != self.check_script})
+
+    @property
+    def check_hash(self) -> str:
+        """Hash of the check script and the check settings that decide a verdict."""
+        settings = f"{self.timeout}|{self.failure_signature}|{OUTCOME_FORMAT}".encode()
+        return _digest({self.check_script: self.files[self.check_script], "<settings>": settings})
+
+    def param_values(self, overrides: dict[str, str]) -> tuple[tuple[str, str], ...]:
+        unknown = sorted(set(overrides) - set(self.params))
+        if unknown:
+            raise UsageError(
+                f"template {self.name} has no parameter {unknown[0]!r}",
+                hint=f"its parameters: {', '.join(sorted(self.params)) or 'none'}",
+            )
+        values = tuple(sorted((n, overrides.get(n, p.default)) for n, p in self.params.items()))
+        for pname, value in values:
+            if "\0" in value:  # parameters reach the check as environment variables, which cannot hold NUL
+                raise UsageError(f"parameter {pname} of template {self.name} contains a NUL character")
+        return values
+
+
+def _digest(files: dict[str, bytes]) -> str:
+    h = hashlib.sha256()
+    for name in sorted(files):
+        h.update(name.encode() + b"\0" + hashlib.sha256(files[name]).digest())
+    return h.hexdigest()[:16]
+
+
+def builtin_names() -> list[str]:
+    """Names of the built-in templates; an installation without any is broken, and says so."""
+    root = paths.builtin_templates_dir()
+    names = sorted(p.name for p in root.iterdir() if (p / MANIFEST).is_file())
+    if not names:
+        raise TemplateError(f"no built-in templates in {root}", hint="reinstall wasm-bisect")
+    return names
+
+
+def is_builtin(template: Template) -> bool:
+    """True for a template loaded by name from the built-in set (commands can then name it by its name)."""
+    try:
+        return template.root.parent == paths.builtin_templates_dir().resolve() and template.name == template.root.name
+    except TemplateError:
+        return False
+
+
+def locate(name_or_path: str) -> Path:
+    """A built-in template name, or a directory holding a template.toml."""
+    if _NAME.fullmatch(name_or_path) and name_or_path in builtin_names():
+        return (paths.builtin_templates_dir() / name_or_path).resolve()
+    candidate = paths.expand(name_or_path)
+    if candidate.is_dir():
+        return candidate.resolve()
+    raise TemplateError(
+        f"unknown template {name_or_path!r}",
+        hint=f"built-in templates: {', '.join(builtin_names())}; or give a template directory",
+    )
+
+
+def _safe_relpath(text: str, what: str) -> str:
+    pure = PurePosixPath(text)
+    if not text or pure.is_absolute() or ".." in pure.parts or "\\" in text:
+        raise TemplateError(f"{what} {text!r} must be a relative path inside the template")
+    return pure.as_posix()
+
+
+def _collect(root: Path) -> dict[str, bytes]:
+    files: dict[str, bytes] = {}
+    total = 0
+    stack = [root]
+    while stack:
+        directory = stack.pop()
+        for entry in sorted(directory.iterdir()):
+            rel = entry.relative_to(root).as_posix()
+            if entry.is_symlink():
+                raise TemplateError(f"template file {rel} is a symlink", hint="templates may hold only plain files")
+            if entry.is_dir():
+                if entry.name not in _SKIP_DIRS:
+                    stack.append(entry)
+                continue
+            if not entry.is_file() or entry.name in _SKIP_FILES:
+                continue
+            data = entry.read_bytes()
+            total += len(data)
+            files[rel] = data
+            if len(files) > MAX_FILES or total > MAX_BYTES:
+                raise TemplateError(f"template {root} is too large", hint=f"at most {MAX_FILES} files, 4 MiB")
+    return files
+
+
+def _str(value: Any, what: str) -> str:
+    if not isinstance(value, str):
+        raise TemplateError(f"{what} must be a string")
+    return value
+
+
+def load(name_or_path: str) -> Template:
+    root = locate(name_or_path)
+    manifest_path = root / MANIFEST
+    if manifest_path.is_symlink() or not manifest_path.is_file():
+        raise TemplateError(f"{root} has no {MANIFEST}", hint="create one with `wasm-bisect templates init`")
+    try:
+        manifest = tomllib.loads(manifest_path.read_text())
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise TemplateError(f"{manifest_path} is not valid TOML: {str(exc).splitlines()[0]}") from exc
+    return parse_manifest(manifest, root=root, files=_collect(root))
+
+
+def parse_manifest(manifest: dict[str, Any], *, root: Path, files: dict[str, bytes]) -> Template:
+    """Validate a manifest against the template's files (pure: no file access)."""
+    name = manifest.get("name", root.name)
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
+        raise TemplateError(f"template name {name!r} must be lower-case letters, digits and '-'")
+    check = manifest.get("check", {})
+    if not isinstance(check, dict):
+        raise TemplateError(f"[check] of template {name} must be a table")
+    script = _safe_relpath(_str(check.get("script", "check.mjs"), "check.script"), "check.script")
+    if script not in files:
+        raise TemplateError(f"template {name} has no check script {script}", hint="add a check.mjs")
+    for required in ("Cargo.toml", "src/lib.rs"):
+        if required not in files:
+            raise TemplateError(f"template {name} has no {required}")
+    forbidden = [f for f in _FORBIDDEN_FILES if f in files]
+    if forbidden:
+        raise TemplateError(f"template {name} has a {forbidden[0]}", hint="the grid decides rustc; remove it")
+    check_cargo_toml(name, files["Cargo.toml"])
+    timeout = check.get("timeout", DEFAULT_TIMEOUT)
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not 0 < timeout <= 86400:
+        raise TemplateError(f"check.timeout of template {name} must be a number of seconds in (0, 86400]")
+    build_section = manifest.get("build", {})
+    if not isinstance(build_section, dict):
+        raise TemplateError(f"[build] of template {name} must be a table")
+    build_timeout = build_section.get("timeout", DEFAULT_BUILD_TIMEOUT)
+    if isinstance(build_timeout, bool) or not isinstance(build_timeout, int | float) or not 0 < build_timeout <= 86400:
+        raise TemplateError(f"build.timeout of template {name} must be a number of seconds in (0, 86400]")
+    signature = check.get("failure_signature")
+    if signature is not None:
+        try:
+            regex.compile(_str(signature, "check.failure_signature"))
+        except regex.error as exc:
+            raise TemplateError(f"check.failure_signature of template {name} is not a valid regex: {exc}") from exc
+    params: dict[str, Param] = {}
+    raw_params = manifest.get("params", {})
+    if not isinstance(raw_params, dict):
+        raise TemplateError(f"[params] of template {name} must be a table")
+    for pname, spec in raw_params.items():
+        if not _PARAM.fullmatch(pname) or not isinstance(spec, dict):
+            raise TemplateError(f"template parameter {pname!r} must be a [params.NAME] table with a lower-case name")
+        default = spec.get("default", "")
+        params[pname] = Param(name=pname, default=str(default), description=str(spec.get("description", "")))
+    expect = manifest.get("expect", {})
+    if not isinstance(expect, dict):
+        raise TemplateError(f"[expect] of template {name} must be a table")
+    issue = manifest.get("issue")
+    return Template(
+        name=name,
+        description=str(manifest.get("description", "")),
+        root=root,
+        check_script=script,
+        timeout=float(timeout),
+        failure_signature=signature,
+        params=params,
+        expect={str(k): str(v) for k, v in expect.items()},
+        issue=str(issue) if issue else None,
+        files=files,
+        build_timeout=float(build_timeout),
+    )
+
+
+def writes_back_exactly(doc: dict[str, Any], truth: dict[str, Any]) -> bool:
+    """The `toml` writer mangles some strings (backslash-x, control characters) or fails on them: Cargo.toml
+    is edited as data only when reading it and writing it back gives exactly what a strict parser reads."""
+    try:
+        return doc == truth and tomllib.loads(toml.dumps(doc)) == truth
+    except (IndexError, ValueError, TypeError, tomllib.TOMLDecodeError):
+        return False
+
+
+def check_cargo_toml(name: str, data: bytes) -> None:
+    """Reject a template Cargo.toml that cannot be rendered, or that would take wasm-bindgen (or js-sys,
+    web-sys) from another source than the grid's: found at load time, before anything is built or stored."""
+    try:
+        truth = tomllib.loads(data.decode())
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise TemplateError(f"Cargo.toml of template {name} is not valid TOML: {str(exc).splitlines()[0]}") from None
+    try:
+        doc = toml.loads(data.decode())  # what render.cargo_toml edits
+    except (toml.TomlDecodeError, IndexError, ValueError, TypeError, KeyError):  # the `toml` reader has bugs
+        doc = None
+    if doc is None or not writes_back_exactly(doc, truth):
+        raise TemplateError(f"Cargo.toml of template {name} has values the TOML writer cannot keep exactly",
+                            hint="avoid control characters and backslash escapes such as \\x in its strings")
+    for key in ("package", "lib", "dependencies", "patch", "replace", "workspace"):
+        if key in doc and not isinstance(doc[key], dict):
+            raise TemplateError(f"[{key}] in the Cargo.toml of template {name} must be a table")
+    lib = doc.get("lib", {})
+    if "crate-type" in lib and not isinstance(lib["crate-type"], list):
+        raise TemplateError(f"lib.crate-type in the Cargo.toml of template {name} must be a list")
+    node: Any = doc.get("package", {})
+    for key in ("metadata", "wasm-pack", "profile"):  # rendering writes wasm-opt = false down there
+        node = node.get(key, {})
+        if not isinstance(node, dict):
+            raise TemplateError(f"package.metadata.wasm-pack... in the Cargo.toml of template {name} must be tables")
+    if any(not isinstance(node.get(p, {}), dict) for p in ("release", "dev", "profiling")):
+        raise TemplateError(f"package.metadata.wasm-pack.profile.* of template {name} must be tables")
+    dep = doc.get("dependencies", {}).get("wasm-bindgen")
+    if isinstance(dep, dict) and any(k in dep for k in _SOURCE_KEYS):
+        raise TemplateError(f"template {name} takes wasm-bindgen from {', '.join(k for k in _SOURCE_KEYS if k in dep)}",
+                            hint="the grid decides the wasm-bindgen version and source; keep only features")
+    overrides = [crate for table in (*doc.get("patch", {}).values(), doc.get("replace", {}))
+                 if isinstance(table, dict) for crate in table if _PINNED.match(str(crate).split(":")[0])]
+    if overrides:
+        raise TemplateError(f"template {name} patches or replaces {overrides[0]}",
+                            hint="the grid decides wasm-bindgen; try a fork with `wasm-bisect verify --patch URL`")
+
+
+def init(name: str, dest: Path) -> Path:
+    """Copy template `name` to `dest` (which must not exist) for the user to edit."""
+    template = load(name)
+    if dest.exists():
+        raise UsageError(f"{dest} already exists", hint="choose a new directory; nothing was written")
+    staging = dest.with_name(f".{dest.name}.partial")
+    if staging.exists():
+        shutil.rmtree(staging)
+    try:
+        for rel, data in template.files.items():
+            target = staging / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+        staging.rename(dest)
+    except OSError as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise UsageError(f"cannot write {dest}: {exc.strerror}") from exc
+    return dest

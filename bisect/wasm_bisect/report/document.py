@@ -1,0 +1,267 @@
+"""The report document: one JSON-able dict per run (schema in docs/report-schema.md). Pure: data in, data out.
+
+Every format renders from this dict only, so all formats tell the same story.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from wasm_bisect.domain.model import BindgenSource, BuildOptions, Outcome, ReferenceTypes, ToolchainSpec, Variant
+from wasm_bisect.domain.reproduce import compare_links, matrix_command, probe_command
+
+SCHEMA = "wasm-bisect-report"
+SCHEMA_VERSION = 1
+FORMATS = ("json", "junit", "md", "svg", "html")
+VERDICTS = ("good", "bad", "skip", "error")
+
+
+# -- input -------------------------------------------------------------------------------------------------
+def variant_from_identity(data: Mapping[str, Any]) -> Variant:
+    """The Variant a stored `Variant.identity()` describes (its `key` is then the stored key)."""
+    bindgen = data["bindgen"]
+    return Variant(
+        template=str(data["template"]),
+        rustc=ToolchainSpec.parse(str(data["rustc"])),
+        bindgen=BindgenSource(kind=bindgen.get("kind", "crates"), version=bindgen["version"],
+                              url=bindgen.get("url"), rev=bindgen.get("rev")),
+        reference_types=ReferenceTypes(data.get("reference_types", "default")),
+        options=BuildOptions(**data.get("options", {})),
+        params=tuple((str(k), str(v)) for k, v in data.get("params", ())),
+    )
+
+
+def cell_from(identity: Mapping[str, Any], outcome: Outcome, *, from_store: bool = False) -> dict[str, Any]:
+    """One report cell: where it sits on the grid, its verdict and the evidence behind it."""
+    variant = variant_from_identity(identity)
+    return {
+        "key": variant.key,
+        "rustc": str(variant.rustc),
+        "bindgen": variant.bindgen.label(),
+        "reference_types": str(variant.reference_types),
+        "template": variant.template,
+        "params": dict(variant.params),
+        "options": dict(identity.get("options", {})),
+        "verdict": str(outcome.verdict),
+        "reason": outcome.reason,
+        "stage": str(outcome.stage) if outcome.stage else None,
+        "exit_code": outcome.exit_code,
+        "evidence": outcome.evidence,
+        "timings": outcome.timings,
+        "seconds": round(sum(outcome.timings.values()), 3),
+        "crate_dir": outcome.crate_dir,
+        "log_tail": outcome.log_tail,
+        "from_store": from_store,
+        "reproduce": probe_command(variant),
+    }
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunInfo:
+    """What the loader read about a run: its row in the store, its cells and the environment."""
+
+    run_id: str
+    kind: str
+    created: float
+    command: str
+    fingerprint: str
+    config: dict[str, Any]
+    result: dict[str, Any] | None
+    cells: list[dict[str, Any]]  # cell_from() dicts, any order, duplicates allowed (last one wins)
+    tool_version: str
+    environment: dict[str, Any] | None = None
+    template: dict[str, Any] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+# -- small pure helpers ------------------------------------------------------------------------------------
+def _iso(epoch: float) -> str:
+    return dt.datetime.fromtimestamp(epoch, tz=dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# -- analysis ----------------------------------------------------------------------------------------------
+def index_cells(cells: Sequence[Mapping[str, Any]]) -> dict[tuple[str, str, str], Mapping[str, Any]]:
+    return {(c["rustc"], c["bindgen"], c["reference_types"]): c for c in cells}
+
+
+def analyse(grid: Mapping[str, Any], cells: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Per reference-types setting: each rustc row's first bad wasm-bindgen and the first failing pair.
+
+    Read straight off the probed cells (a matrix probes them all). The first failing pair follows the
+    bisect's convention: the oldest wasm-bindgen that fails with any rustc, with the oldest rustc it
+    fails with; the last good neighbours give the compare links.
+    """
+    at = index_cells(cells)
+    rows, cols = list(grid["rustc"]), list(grid["bindgen"])
+    settings = []
+    for rt in _settings(grid, cells):
+        def verdict(r: int, c: int, rt: str = rt) -> str | None:
+            cell = at.get((rows[r], cols[c], rt))
+            return str(cell["verdict"]) if cell else None
+
+        frontier = []
+        for r, rustc in enumerate(rows):
+            first_bad = next((c for c in range(len(cols)) if verdict(r, c) == "bad"), None)
+            end = first_bad if first_bad is not None else len(cols)
+            last_good = max((c for c in range(end) if verdict(r, c) == "good"), default=-1)
+            candidates: list[str | None] = [cols[c] for c in range(last_good + 1, end)]
+            candidates.append(cols[first_bad] if first_bad is not None else None)
+            frontier.append({"rustc": rustc, "first_bad": cols[first_bad] if first_bad is not None else None,
+                             "candidates": candidates, "certain": len(candidates) == 1})
+        first = None
+        bad_cols = [c for c in range(len(cols)) if any(verdict(r, c) == "bad" for r in range(len(rows)))]
+        if bad_cols:
+            c = bad_cols[0]
+            r = next(r for r in range(len(rows)) if verdict(r, c) == "bad")
+            cell = at[(rows[r], cols[c], rt)]
+            last_good_bindgen = cols[c - 1] if c > 0 and verdict(r, c - 1) == "good" else None
+            last_good_rustc = rows[r - 1] if r > 0 and verdict(r - 1, c) == "good" else None
+            first = {"rustc": rows[r], "bindgen": cols[c], "reference_types": rt, "reason": cell["reason"],
+                     "last_good_bindgen": last_good_bindgen, "last_good_rustc": last_good_rustc,
+                     "compare": compare_links(last_good_bindgen, cols[c], last_good_rustc, rows[r]),
+                     "reproduce": cell["reproduce"], "evidence": key_evidence(cell["evidence"])}
+        counts = {v: sum(1 for cell in cells if cell["reference_types"] == rt and cell["verdict"] == v)
+                  for v in VERDICTS}
+        settings.append({"reference_types": rt, "first_failing": first, "frontier": frontier, "counts": counts})
+    headline = next((s["first_failing"] for s in settings if s["first_failing"]), None)
+    return {"settings": settings, "first_failing": headline}
+
+
+def key_evidence(evidence: Mapping[str, Any]) -> dict[str, Any]:
+    keys = ("target_features", "reference_types_in_module", "externref_transform", "layers")
+    return {k: evidence[k] for k in keys if k in evidence}
+
+
+def _settings(grid: Mapping[str, Any], cells: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The grid's reference-types settings, then any other setting a cell was probed with (a bisect's
+    reference-types follow-up probes the flipped setting)."""
+    out = list(grid["reference_types"])
+    for cell in cells:
+        if cell["reference_types"] not in out:
+            out.append(cell["reference_types"])
+    return out
+
+
+def reference_types_effect(grid: Mapping[str, Any], cells: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Pairs whose testable verdict changes with the reference-types setting: the failure follows it."""
+    at = index_cells(cells)
+    settings = _settings(grid, cells)
+    pairs = []
+    for rustc in grid["rustc"]:
+        for bindgen in grid["bindgen"]:
+            verdicts = {rt: str(at[(rustc, bindgen, rt)]["verdict"]) for rt in settings
+                        if (rustc, bindgen, rt) in at}
+            testable = {v for v in verdicts.values() if v in ("good", "bad")}
+            if len(testable) > 1:
+                in_module = {rt: at[(rustc, bindgen, rt)]["evidence"].get("reference_types_in_module")
+                             for rt in verdicts}
+                pairs.append({"rustc": rustc, "bindgen": bindgen, "verdicts": verdicts,
+                              "reference_types_in_module": in_module})
+    if pairs:
+        message = (f"{len(pairs)} (rustc, wasm-bindgen) pair(s) pass or fail depending on the reference-types "
+                   "setting: the failure follows reference-types")
+    elif len(settings) > 1:
+        message = "no pair changes its verdict with the reference-types setting"
+    else:
+        message = "only one reference-types setting was probed"
+    return {"message": message, "pairs": pairs}
+
+
+# -- the document ------------------------------------------------------------------------------------------
+def document(info: RunInfo) -> dict[str, Any]:
+    """The whole report as one JSON-able dict (schema `wasm-bisect-report` version 1)."""
+    result = info.result or {}
+    cells_by_key: dict[str, dict[str, Any]] = {}
+    for cell in info.cells:
+        cells_by_key[cell["key"]] = cell  # a cell probed twice in a run: its last answer counts
+    grid = _grid_of(info, list(cells_by_key.values()))
+    cells = sorted(cells_by_key.values(), key=lambda c: _order(grid, c))
+    analysis = analyse(grid, cells)
+    settings = analysis["settings"]
+    first_failing = analysis["first_failing"]
+    bisect: dict[str, Any] | None = None
+    if info.kind == "bisect" and result:
+        # The search knows more than the probed cells show (it infers cells), so its answers win.
+        first_failing = result.get("first_failing", first_failing)
+        searches = {s.get("reference_types"): s for s in result.get("searches", [])}
+        for setting in settings:
+            rt = setting["reference_types"]
+            if rt in result.get("frontier", {}):
+                setting["frontier"] = result["frontier"][rt]
+            if rt in searches:
+                setting["first_failing"] = searches[rt].get("first_failing")
+                setting["message"] = searches[rt].get("message")
+                setting["status"] = searches[rt].get("status")
+        keys = ("reference_types", "status", "message", "probes", "attribution", "reference_types_follow_up")
+        bisect = {k: result[k] for k in ("mode", "reference_types_summary", "probes") if k in result}
+        bisect["searches"] = [{k: s.get(k) for k in keys} for s in result.get("searches", [])]
+    grid_cells = len(grid["rustc"]) * len(grid["bindgen"]) * len(grid["reference_types"])
+    on_grid = [c for c in cells if c["reference_types"] in grid["reference_types"]]
+    summary: dict[str, Any] = {v: sum(1 for c in cells if c["verdict"] == v) for v in VERDICTS}
+    summary.update(cells=len(cells), grid_cells=grid_cells, not_probed=max(grid_cells - len(on_grid), 0))
+    return {
+        "schema": SCHEMA,
+        "schema_version": SCHEMA_VERSION,
+        "tool": {"name": "wasm-bisect", "version": info.tool_version},
+        "run": {
+            "id": info.run_id,
+            "kind": info.kind,
+            "created": _iso(info.created),
+            "command": info.command,
+            "fingerprint": info.fingerprint,
+            "shard": result.get("shard"),
+            "merged_from": result.get("merged_from"),
+            "stats": {k: result[k] for k in ("built", "from_store", "seconds", "jobs") if k in result},
+        },
+        "grid": {**grid, "cells": grid_cells},
+        "template": info.template,
+        "summary": summary,
+        "first_failing": first_failing,
+        "settings": settings,
+        "reference_types": {"message": (bisect or {}).get("reference_types_summary")
+                            or reference_types_effect(grid, cells)["message"],
+                            "pairs": reference_types_effect(grid, cells)["pairs"]},
+        "cells": cells,
+        "environment": info.environment,
+        "bisect": bisect,
+        "reproduce": {"grid": matrix_command(grid),
+                      "first_failing": first_failing.get("reproduce") if first_failing else None},
+    }
+
+
+def _grid_of(info: RunInfo, cells: list[dict[str, Any]]) -> dict[str, Any]:
+    """The run's grid: from its result, else its config, else the cells it probed (a `probe` run)."""
+    for source in (info.result or {}, info.config):
+        grid = source.get("grid")
+        if isinstance(grid, dict) and {"rustc", "bindgen", "reference_types"} <= set(grid):
+            return {"template": grid.get("template", ""), "rustc": list(grid["rustc"]),
+                    "bindgen": list(grid["bindgen"]), "reference_types": list(grid["reference_types"]),
+                    "options": dict(grid.get("options", {})), "params": [list(p) for p in grid.get("params", [])]}
+    rustc = sorted({c["rustc"] for c in cells})
+    bindgen = sorted({c["bindgen"] for c in cells})
+    rts = [rt.value for rt in ReferenceTypes if any(c["reference_types"] == rt.value for c in cells)]
+    first = cells[0] if cells else {}
+    params = sorted([k, v] for k, v in first.get("params", {}).items())
+    return {"template": first.get("template", ""), "rustc": rustc, "bindgen": bindgen, "reference_types": rts,
+            "options": dict(first.get("options", {})), "params": params}
+
+
+def _order(grid: Mapping[str, Any], cell: Mapping[str, Any]) -> tuple[int, int, int, str]:
+    def pos(items: Sequence[str], item: str) -> int:
+        return items.index(item) if item in items else len(items)
+
+    return (pos(grid["reference_types"], cell["reference_types"]), pos(grid["rustc"], cell["rustc"]),
+            pos(grid["bindgen"], cell["bindgen"]), cell["key"])
+
+
+def comparable(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """The document without what differs between equivalent runs (run id, times, store hits): two runs of
+    the same grid that found the same verdicts, e.g. shards merged vs one run, compare equal."""
+    out = {k: v for k, v in doc.items() if k != "run"}
+    out["cells"] = [{k: v for k, v in c.items() if k != "from_store"} for c in doc["cells"]]
+    return out
+
+

@@ -1,0 +1,42 @@
+"""One probe as a run of its own (`wasm-bisect probe`): recorded in the store like every other run."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from wasm_bisect.domain.model import Outcome, Variant, Verdict
+from wasm_bisect.probe import Oracle
+from wasm_bisect.probe.templates import Template
+from wasm_bisect.runs._events import QUIET, Events
+from wasm_bisect.store import Store
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProbeResult:
+    variant: Variant
+    outcome: Outcome
+    from_store: bool
+    run_id: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"variant": self.variant.identity(), "key": self.variant.key, "outcome": self.outcome.to_json(),
+                "from_store": self.from_store, "run_id": self.run_id}
+
+
+def execute(variant: Variant, template: Template, store: Store, events: Events = QUIET, *, fresh: bool = False,
+            command: str = "wasm-bisect probe") -> ProbeResult:
+    """Answer one cell (from the store unless `fresh`), as a `probe` run."""
+    run_id = store.start_run(kind="probe", fingerprint=variant.key, command=command,
+                             config={"variant": variant.identity(), "template_path": str(template.root)})
+    if fresh:  # an ERROR in the store is never reused: the oracle probes again
+        store.put(variant, template.content_hash, template.check_hash,
+                  Outcome(verdict=Verdict.ERROR, reason="forced re-probe (--fresh)"))
+    oracle = Oracle(template=template, store=store, run_id=run_id, progress=events.progress,
+                    on_stage=events.on_stage)
+    outcome = oracle.outcome(variant)
+    store.finish_run(run_id, {"verdict": str(outcome.verdict)})
+    return ProbeResult(variant=variant, outcome=outcome, from_store=oracle.cached > 0, run_id=run_id)
+
+
+__all__ = ["ProbeResult", "execute"]

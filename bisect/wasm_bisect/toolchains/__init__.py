@@ -1,0 +1,138 @@
+"""rustc toolchains that can build wasm32, behind one Provider interface (debian, rustup, path).
+
+`resolve(spec)` is what build code calls; `provider(name)` gives one provider; the rest is for the CLI and
+reports. A provider module knows how to make its toolchains; `base` holds the `Toolchain` value and the
+work every provider shares (inspect a rustc, compile a probe module, build a wasm32 std).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Sequence
+
+from wasm_bisect.domain.errors import ProvisionError, UsageError, WasmBisectError
+from wasm_bisect.domain.model import ToolchainSpec
+from wasm_bisect.toolchains import debian_apt
+from wasm_bisect.toolchains.base import (
+    MANIFEST,
+    WASM_TARGET,
+    Progress,
+    Provider,
+    Toolchain,
+    parse_cargo_version,
+    parse_rustc_vv,
+    quiet,
+    read_manifest,
+    read_manifest_data,
+)
+from wasm_bisect.toolchains.debian import DebianProvider
+from wasm_bisect.toolchains.path import PathProvider
+from wasm_bisect.toolchains.rustup import RustupProvider, parse_rustup_toolchain_list, suggest_debian
+from wasm_bisect.util import paths
+
+__all__ = [
+    "MANIFEST",
+    "WASM_TARGET",
+    "DebianProvider",
+    "PathProvider",
+    "Provider",
+    "RustupProvider",
+    "Toolchain",
+    "available",
+    "check_known",
+    "installed",
+    "parse_cargo_version",
+    "parse_rustc_vv",
+    "parse_rustup_toolchain_list",
+    "provider",
+    "read_manifest",
+    "read_manifest_data",
+    "remove",
+    "resolve",
+    "suggest_debian",
+]
+
+PROVIDERS: dict[str, Callable[[], Provider]] = {
+    "debian": DebianProvider,
+    "rustup": RustupProvider,
+    "path": PathProvider,
+}
+
+
+
+def provider(name: str) -> Provider:
+    """The provider called `name` (debian, rustup or path)."""
+    if name not in PROVIDERS:
+        raise UsageError(f"unknown toolchain provider {name!r}", hint=f"use one of {', '.join(PROVIDERS)}")
+    return PROVIDERS[name]()
+
+
+def _same_spec(toolchain: Toolchain, spec: ToolchainSpec) -> bool:
+    if spec.provider == "path":
+        return toolchain.spec.version == str(paths.expand(spec.version).resolve())
+    return toolchain.spec == spec
+
+
+def resolve(spec: ToolchainSpec, *, provision: bool = True, progress: Progress = quiet) -> Toolchain:
+    """The toolchain to build wasm with, provisioned on demand; ProvisionError if it cannot build wasm32."""
+    chosen = provider(spec.provider)
+    found: Toolchain | None
+    if provision:
+        found = chosen.provision(spec.version, progress=progress)
+    else:
+        found = next((t for t in chosen.installed() if _same_spec(t, spec)), None)
+    if found is None:
+        raise ProvisionError(
+            f"toolchain {spec} is not provisioned", hint=f"run `wasm-bisect toolchain add {spec}`"
+        )
+    found.require_wasm32()
+    return found
+
+
+def check_known(specs: Sequence[ToolchainSpec]) -> None:
+    """Fail fast on toolchains that cannot exist (before a run starts): an unknown debian version, a path
+    prefix without bin/rustc and bin/cargo. Provisioned ones cost nothing; otherwise debian asks apt once."""
+    have = {t.spec for t in DebianProvider().installed()} if any(s.provider == "debian" for s in specs) else set()
+    missing = [s.version for s in specs if s.provider == "debian" and s not in have]
+    for spec in specs:
+        if spec.provider == "path":
+            prefix = paths.expand(spec.version)
+            absent = [p for p in ("rustc", "cargo") if not (prefix / "bin" / p).is_file()]
+            if absent:
+                raise UsageError(f"{spec} has no bin/{absent[0]}", hint="give a prefix with bin/rustc and bin/cargo")
+    if missing:
+        releases = DebianProvider().releases()
+        for version in missing:
+            if version not in releases:
+                raise debian_apt.unknown_version_error(version, releases)
+
+
+def installed() -> list[Toolchain]:
+    """Every toolchain any provider has ready (for `wasm-bisect toolchain list`)."""
+    found: list[Toolchain] = []
+    for name in ("debian", "rustup", "path"):
+        with contextlib.suppress(WasmBisectError):
+            found.extend(provider(name).installed())
+    return found
+
+
+def available() -> dict[str, list[str]]:
+    """Per provider, the versions it could give (debian: from apt; rustup: installed only; path: any)."""
+    result: dict[str, list[str]] = {}
+    for name in ("debian", "rustup", "path"):
+        try:
+            result[name] = provider(name).available()
+        except WasmBisectError:
+            result[name] = []
+    return result
+
+
+def remove(spec: ToolchainSpec) -> bool:
+    """Forget a provisioned toolchain (debian: delete its prefix; path: unregister); True if it existed."""
+    if spec.provider == "debian":
+        return DebianProvider().remove(spec.version)
+    if spec.provider == "path":
+        return PathProvider().remove(spec.version)
+    raise UsageError(
+        f"{spec} is managed by rustup", hint=f"run `rustup toolchain uninstall {spec.version}` yourself"
+    )

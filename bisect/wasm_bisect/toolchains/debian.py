@@ -1,0 +1,327 @@
+"""`debian:X.Y.Z`: Debian's rustc/cargo .debs unpacked side by side into one prefix per version."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from wasm_bisect.domain.compat import reference_types_by_default
+from wasm_bisect.domain.errors import ProvisionError
+from wasm_bisect.domain.model import ToolchainSpec
+from wasm_bisect.domain.versions import rust_release
+from wasm_bisect.toolchains import debian_apt
+from wasm_bisect.toolchains.base import (
+    DEFAULT_STD_RUSTFLAGS,
+    MANIFEST,
+    MANIFEST_SCHEMA,
+    MVP_RUSTFLAGS,
+    MVP_SYSROOT,
+    WASM_TARGET,
+    Progress,
+    StepTimer,
+    Toolchain,
+    build_wasm32_std,
+    check_features,
+    inspect_toolchain,
+    logs_dir,
+    make_mvp_sysroot,
+    quiet,
+    read_manifest,
+)
+from wasm_bisect.util import fs, paths
+
+
+class DebianProvider:
+    """`debian:X.Y.Z`: Debian's rustc/cargo .debs unpacked side by side, plus a wasm32 std built if needed."""
+
+    name = "debian"
+
+    def __init__(self, apt: debian_apt.Apt | None = None) -> None:
+        self._apt = apt
+        self.last_timings: dict[str, float] = {}
+
+    @property
+    def apt(self) -> debian_apt.Apt:
+        if self._apt is None:
+            debian_apt.Apt.check_machine()
+            self._apt = debian_apt.Apt(os.environ)
+        return self._apt
+
+    @staticmethod
+    def prefix(version: str) -> Path:
+        return paths.toolchains_dir() / f"debian-{version}"
+
+    def releases(self) -> dict[str, debian_apt.Release]:
+        """Discovered now from apt: upstream version -> release (flavour and exact Debian version)."""
+        return debian_apt.releases_from_madison(self.apt.madison([f.rustc for f in debian_apt.FLAVOURS]))
+
+    def available(self) -> list[str]:
+        return list(self.releases())
+
+    def installed(self) -> list[Toolchain]:
+        root = paths.toolchains_dir()
+        found = []
+        for prefix in sorted(root.glob("debian-*")) if root.is_dir() else []:
+            toolchain = read_manifest(prefix)
+            if toolchain is not None and toolchain.spec.provider == self.name:
+                found.append(toolchain)
+        return sorted(found, key=lambda t: rust_release(t.version))
+
+    def remove(self, version: str) -> bool:
+        final = self.prefix(version)
+        with fs.lock(f"toolchain-debian-{version}"):
+            fs.sweep_staging(final)
+            if final.exists():
+                shutil.rmtree(final)
+                return True
+        return False
+
+    def provision(self, version: str, *, progress: Progress = quiet) -> Toolchain:
+        """Unpack (once) and return debian:`version`; concurrent callers wait for the first one's result."""
+        spec = ToolchainSpec.parse(f"debian:{version}")
+        final = self.prefix(version)
+        cached = read_manifest(final)
+        if cached is not None:
+            return cached
+        releases = self.releases()
+        release = releases.get(version)
+        if release is None:
+            raise debian_apt.unknown_version_error(version, releases)
+        with fs.lock(f"toolchain-debian-{version}"):
+            cached = read_manifest(final)
+            if cached is not None:
+                return cached
+            fs.sweep_staging(final)
+            if final.exists():
+                progress(f"{final} has no valid {MANIFEST}: rebuilding it")
+                shutil.rmtree(final)
+            return self._provision_locked(spec, release, final, progress)
+
+    def plan(self, release: debian_apt.Release) -> tuple[debian_apt.Plan, dict[str, dict[str, str]]]:
+        """Which exact packages make up debian:`release` on this machine (and their apt paragraphs)."""
+        apt = self.apt
+        flavour = release.flavour
+        index: dict[str, list[dict[str, str]]] = {}
+
+        def lookup(names: Sequence[str]) -> dict[str, list[dict[str, str]]]:
+            todo = [n for n in names if n not in index]
+            if todo:
+                fetched = apt.show(todo)
+                for name in todo:
+                    index[name] = fetched.get(name, [])
+            return {n: index[n] for n in names}
+
+        extra = lookup([flavour.cargo, flavour.wasm32_std, flavour.src])
+        cargo = debian_apt.pick_cargo(extra[flavour.cargo], flavour, release.debian_version)
+        if cargo is None:
+            raise ProvisionError(
+                f"no {flavour.cargo} package fits {flavour.rustc} {release.debian_version}",
+                hint="run `apt-get update`, or use another debian: version",
+            )
+        roots = [(flavour.rustc, release.debian_version), (flavour.cargo, cargo["Version"])]
+        has_wasm_std = any(p["Version"] == release.debian_version for p in extra[flavour.wasm32_std])
+        if has_wasm_std:
+            roots.append((flavour.wasm32_std, release.debian_version))
+        # The source builds the wasm32 std when Debian has none, and the mvp std from 1.82 on.
+        needs_src = not has_wasm_std or reference_types_by_default(release.upstream)
+        if needs_src and any(p["Version"] == release.debian_version for p in extra[flavour.src]):
+            roots.append((flavour.src, release.debian_version))
+        installed = apt.installed()
+        own = frozenset({flavour.source})
+        first = debian_apt.plan_packages(roots, lookup=lookup, installed=installed, own_sources=own)
+        major = debian_apt.llvm_major(index[name][0] for name in first.packages if index.get(name))
+        if major is None:
+            raise ProvisionError(f"cannot tell which LLVM {flavour.rustc} {release.debian_version} uses")
+        # lld-N is the rust-lld of this rustc: always in the prefix, so the symlink never points outside it.
+        lld = lookup([f"lld-{major}"])[f"lld-{major}"]
+        if not lld:
+            raise ProvisionError(f"lld-{major} (rust-lld for {release.upstream}) is not in the apt index")
+        roots.append((f"lld-{major}", debian_apt.newest(lld)["Version"]))
+        plan = debian_apt.plan_packages(roots, lookup=lookup, installed=installed, own_sources=own)
+        paragraphs = {
+            name: next(p for p in index[name] if p["Version"] == version)
+            for name, version in plan.packages.items()
+        }
+        return plan, paragraphs
+
+    def _provision_locked(
+        self, spec: ToolchainSpec, release: debian_apt.Release, final: Path, progress: Progress
+    ) -> Toolchain:
+        timer = StepTimer()
+        log = logs_dir() / f"debian-{release.upstream}.log"
+        with timer.step("plan"):
+            plan, paragraphs = self.plan(release)
+        if plan.missing_system:
+            raise ProvisionError(
+                f"debian:{release.upstream} needs system packages that are not installed: "
+                + ", ".join(plan.missing_system),
+                hint=debian_apt.SYSTEM_HINT,
+            )
+        progress(f"debian:{release.upstream}: {len(plan.packages)} packages ({', '.join(plan.packages)})")
+        progress(f"downloading {len(plan.packages)} packages (cached .debs are reused)")
+        with timer.step("download"), fs.lock("debian-downloads"):
+            debs, fetched = self.apt.download(list(paragraphs.values()), paths.downloads_dir(), log=log)
+        progress(f"downloaded {fetched} of {len(debs)} packages ({len(debs) - fetched} cached)")
+        with fs.staging_dir(final) as stage:
+            with timer.step("unpack"):
+                progress(f"unpacking {len(debs)} packages")
+                for deb in debs:
+                    self.apt.unpack(deb, stage, log=log)
+                debian_apt.relativize_symlinks(stage)
+                lib_dirs = find_lib_dirs(stage)
+            ld_path = os.pathsep.join(str(d) for d in lib_dirs)
+            toolchain = inspect_toolchain(spec=spec, bin_dir=stage / "usr" / "bin", env={"LD_LIBRARY_PATH": ld_path})
+            if not toolchain.sysroot.resolve().is_relative_to(stage.resolve()):
+                raise ProvisionError(f"unpacked rustc uses sysroot {toolchain.sysroot}, not its own prefix")
+            major = toolchain.llvm_version.split(".")[0] if toolchain.llvm_version else None
+            wire_rust_lld(stage, toolchain.host, major)
+            work = stage / ".work"
+            prebuilt_std = toolchain.wasm32_std
+            if not prebuilt_std:
+                with timer.step("std_build"):
+                    build_wasm32_std(
+                        toolchain,
+                        work / "std",
+                        toolchain.sysroot / "lib" / "rustlib" / WASM_TARGET / "lib",
+                        rustflags=DEFAULT_STD_RUSTFLAGS,
+                        log=log,
+                        progress=progress,
+                    )
+            mvp_rel: str | None = None
+            if toolchain.reference_types_default:
+                with timer.step("mvp_std_build"):
+                    out = make_mvp_sysroot(
+                        stage / MVP_SYSROOT,
+                        toolchain.sysroot / "lib" / "rustlib" / toolchain.host,
+                        toolchain.host,
+                    )
+                    build_wasm32_std(
+                        toolchain, work / "mvp", out, rustflags=MVP_RUSTFLAGS, log=log, progress=progress
+                    )
+                mvp_rel = MVP_SYSROOT
+            toolchain = inspect_toolchain(
+                spec=spec,
+                bin_dir=toolchain.bin_dir,
+                env=toolchain.env,
+                mvp_sysroot=stage / mvp_rel if mvp_rel else None,
+            )
+            toolchain.require_wasm32()
+            pruned = prune_source(toolchain.sysroot) if not prebuilt_std else []
+            with timer.step("verify"):
+                progress(f"verifying debian:{release.upstream} (compiling a wasm32 cdylib)")
+                features = check_features(toolchain, work / "verify", log=log)
+            shutil.rmtree(work, ignore_errors=True)
+            manifest = {
+                "schema": MANIFEST_SCHEMA,
+                "spec": str(spec),
+                "version": toolchain.version,
+                "verbose_version": toolchain.verbose_version,
+                "host": toolchain.host,
+                "cargo_version": toolchain.cargo_version,
+                "cargo_verbose": toolchain.cargo_verbose,
+                "llvm_version": toolchain.llvm_version,
+                "wasm32_std": toolchain.wasm32_std,
+                "wasm32_std_source": "debian package" if prebuilt_std else "built with -Z build-std",
+                "paths": {
+                    "sysroot": os.path.relpath(toolchain.sysroot, stage),
+                    "bin_dir": os.path.relpath(toolchain.bin_dir, stage),
+                    "lib_dirs": [os.path.relpath(d, stage) for d in lib_dirs],
+                    "mvp_sysroot": mvp_rel,
+                },
+                "debian": {"flavour": release.flavour.source, "version": release.debian_version},
+                "packages": plan.packages,
+                "pruned_source": pruned,
+                "package_reasons": plan.reasons,
+                "target_features": {"default": features.default, "mvp": features.mvp},
+                "timings": timer.seconds,
+                "log": str(log),
+                "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            }
+            fs.atomic_write_text(stage / MANIFEST, json.dumps(manifest, indent=2) + "\n")
+        # rustc finds its sysroot relative to its own binary: prove it still does from the final place.
+        try:
+            with timer.step("verify_final"):
+                result = read_manifest(final)
+                if result is None:
+                    raise ProvisionError(f"{final} has no readable {MANIFEST} after the rename")
+                moved = inspect_toolchain(
+                    spec=spec, bin_dir=result.bin_dir, env=result.env, mvp_sysroot=result.mvp_sysroot
+                )
+                if moved.sysroot.resolve() != result.sysroot.resolve():
+                    raise ProvisionError(
+                        f"{final}: rustc reports sysroot {moved.sysroot}, not {result.sysroot}"
+                    )
+                with tempfile.TemporaryDirectory(prefix=".verify-", dir=final.parent) as tmp:
+                    check_features(result, Path(tmp), log=log)
+        except BaseException:
+            shutil.rmtree(final, ignore_errors=True)
+            raise
+        self.last_timings = dict(timer.seconds)
+        manifest["timings"] = timer.seconds
+        fs.atomic_write_text(final / MANIFEST, json.dumps(manifest, indent=2) + "\n")
+        progress(f"debian:{release.upstream} ready in {final} ({_format_timings(timer.seconds)})")
+        return result
+
+
+def _format_timings(seconds: Mapping[str, float]) -> str:
+    return ", ".join(f"{k} {v:.1f} s" for k, v in seconds.items())
+
+
+# Parts of the Rust source package that -Z build-std never reads (compiler and tools, ~365 MB on 1.96).
+PRUNABLE_SOURCE = ("src", "compiler", "tests")
+
+
+def prune_source(sysroot: Path) -> list[str]:
+    """Drop the compiler/tool sources once std is built, when `library/` is a workspace of its own.
+
+    Before Rust 1.86 (or so) `library/` belonged to the root workspace, whose members live in the pruned
+    trees: there, keep everything so a later `-Z build-std` still works.
+    """
+    root = sysroot / "lib" / "rustlib" / "src" / "rust"
+    if not (root / "library" / "Cargo.lock").is_file():
+        return []
+    removed = []
+    for name in PRUNABLE_SOURCE:
+        target = (root / name).resolve()
+        if target.is_dir():
+            shutil.rmtree(target)
+            removed.append(name)
+    return removed
+
+
+def find_lib_dirs(prefix: Path) -> list[Path]:
+    """LD_LIBRARY_PATH for an unpacked prefix (Debian binaries have no RPATH).
+
+    The multiarch dir holding librustc_driver, plus the same dir under /lib: some bookworm libraries
+    (libpcre3, needed by cargo 1.85) still ship in /lib/<multiarch>.
+    """
+    drivers = sorted((prefix / "usr" / "lib").glob("*/librustc_driver-*.so"))
+    if not drivers:
+        raise ProvisionError(
+            f"no librustc_driver-*.so under {prefix}/usr/lib: the rustc package did not unpack"
+        )
+    multiarch = drivers[0].parent.name
+    return [d for d in (prefix / "usr" / "lib" / multiarch, prefix / "lib" / multiarch) if d.is_dir()]
+
+
+def wire_rust_lld(prefix: Path, host: str, llvm_major: str | None) -> Path:
+    """Point `<sysroot>/lib/rustlib/<host>/bin/rust-lld` (where rustc looks) at the prefix's own lld."""
+    candidates = sorted((prefix / "usr" / "lib").glob(f"llvm-{llvm_major or '*'}/bin/lld"))
+    if not candidates:
+        raise ProvisionError(
+            f"no lld binary under {prefix}/usr/lib/llvm-*/bin: the lld package did not unpack"
+        )
+    lld = candidates[-1]
+    bin_dir = prefix / "usr" / "lib" / "rustlib" / host / "bin"
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    link = bin_dir / "rust-lld"
+    if link.is_symlink() or link.exists():
+        link.unlink()
+    link.symlink_to(os.path.relpath(lld, bin_dir))
+    return link
+

@@ -1,0 +1,71 @@
+"""Where the tool keeps its caches, work directories and result store (never inside user files)."""
+
+from __future__ import annotations
+
+import os
+from importlib import resources
+from pathlib import Path
+
+import platformdirs
+
+from wasm_bisect.domain.errors import TemplateError, UsageError
+
+HOME_ENV = "WASM_BISECT_HOME"
+
+
+def expand(path: str | Path) -> Path:
+    """`~` and `~user` expanded; a user that does not exist is bad input, not a crash."""
+    try:
+        return Path(path).expanduser()
+    except RuntimeError:  # pathlib: "Could not determine home directory."
+        raise UsageError(f"cannot expand {str(path)!r}: no such user's home directory") from None
+
+
+def home() -> Path:
+    """Root of everything the tool writes; `WASM_BISECT_HOME` overrides the platform cache dir."""
+    override = os.environ.get(HOME_ENV)
+    root = Path(override) if override else Path(platformdirs.user_cache_dir("wasm-bisect"))
+    return expand(root).resolve()
+
+
+def toolchains_dir() -> Path:
+    return home() / "toolchains"
+
+
+def tools_dir() -> Path:
+    return home() / "tools"
+
+
+def downloads_dir() -> Path:
+    return home() / "downloads"
+
+
+def work_dir() -> Path:
+    """Rendered variant crates, one directory per variant hash."""
+    return home() / "work"
+
+
+def vendor_dir() -> Path:
+    """Vendored dependency sets for toolchains whose cargo cannot reach crates.io, keyed by lock hash."""
+    return home() / "vendor"
+
+
+def locks_dir() -> Path:
+    return home() / "locks"
+
+
+def store_path() -> Path:
+    return home() / "store.sqlite3"
+
+
+def builtin_templates_dir() -> Path:
+    """The built-in templates: inside the installed package (the wheel ships the repository's top-level
+    `templates/` as `wasm_bisect/templates`), else, in an editable install, the checkout's `templates/`."""
+    packaged = Path(str(resources.files("wasm_bisect"))) / "templates"
+    if packaged.is_dir():
+        return packaged
+    checkout = Path(__file__).resolve().parents[3] / "templates"  # util/paths.py -> wasm_bisect -> bisect -> repo
+    if checkout.is_dir():
+        return checkout
+    raise TemplateError("this installation of wasm-bisect has no built-in templates",
+                        hint="reinstall it from a wheel or a checkout (the templates ship inside the package)")

@@ -1,0 +1,291 @@
+"""The only module that starts processes: echo the command, find the program, time-limit, kill process groups."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import select
+import shlex
+import shutil
+import signal
+import subprocess
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from wasm_bisect.domain.errors import CommandFailed, CommandTimeout, ToolMissing
+
+# Echo hook: the CLI installs a printer; library use stays quiet.
+_echo: Callable[[str], None] | None = None
+KILL_GRACE_SECONDS = 3.0
+# Every child gets a unique mark in its environment; descendants that leave the process group (setsid,
+# `detached: true` in Node) still carry it, so they can be found in /proc and killed with the rest.
+PROC_MARK_ENV = "WASM_BISECT_PROC_MARK"
+_live: dict[int, subprocess.Popen[bytes]] = {}  # running group leaders, of every thread
+_live_lock = threading.RLock()  # re-entrant: cancel_all() runs in a signal handler on the main thread
+_cancelled = threading.Event()
+
+
+def set_echo(printer: Callable[[str], None] | None) -> None:
+    global _echo  # noqa: PLW0603 - one process-wide echo sink, like nox's logger
+    _echo = printer
+
+
+@dataclass(frozen=True, kw_only=True)
+class Completed:
+    argv: tuple[str, ...]
+    returncode: int
+    output: str  # combined stdout+stderr (tail only when streamed to a log)
+    seconds: float
+    timed_out: bool = False
+    signal: int | None = None
+    stderr: str = ""  # only with run(..., stderr_apart=True); `output` is then stdout alone
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0 and not self.timed_out
+
+
+def which(program: str, env: Mapping[str, str] | None = None) -> str:
+    """Absolute path of `program` on the PATH of `env` (or ours), or raise ToolMissing."""
+    path_var = (env or os.environ).get("PATH", os.defpath)
+    found = shutil.which(program, path=path_var)
+    if found is None:
+        raise ToolMissing(f"{program} not found on PATH", hint=f"install {program} or put it on PATH")
+    return found
+
+
+def quote(argv: Sequence[str | Path]) -> str:
+    return shlex.join(str(a) for a in argv)
+
+
+def cancel_all() -> None:
+    """Ctrl-C/SIGTERM: kill every running child group (of every thread); later runs raise KeyboardInterrupt.
+
+    Worker threads (-j N) cannot receive the KeyboardInterrupt themselves: this stops their builds at once,
+    and their `run` calls then unwind with KeyboardInterrupt instead of reporting a killed build as a verdict.
+    """
+    _cancelled.set()
+    with _live_lock:
+        leaders = list(_live.values())
+    for proc in leaders:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+def reset_cancel() -> None:
+    """Forget an earlier cancel_all() (a fresh CLI invocation in the same process, e.g. tests)."""
+    _cancelled.clear()
+
+
+def _kill_marked(mark: str) -> None:
+    """SIGKILL every process whose environment carries `mark` (stragglers that left the process group)."""
+    proc_root = Path("/proc")
+    if not proc_root.is_dir():
+        return
+    needle = f"{PROC_MARK_ENV}={mark}".encode()
+    for _ in range(3):  # a straggler may fork while we look: look again until none is left
+        found = []
+        for entry in proc_root.iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                environ = (entry / "environ").read_bytes()
+            except OSError:
+                continue
+            if needle in environ.split(b"\0"):
+                found.append(int(entry.name))
+        if not found:
+            return
+        for pid in found:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+        time.sleep(0.05)
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM the whole process group, then SIGKILL what is left: no orphans survive a timeout."""
+    for sig, wait in ((signal.SIGTERM, KILL_GRACE_SECONDS), (signal.SIGKILL, None)):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, sig)
+        try:
+            proc.wait(timeout=wait)
+        except subprocess.TimeoutExpired:
+            continue
+        # The leader is gone; stragglers in the group still get the SIGKILL.
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        return
+
+
+def _wait(proc: subprocess.Popen[bytes], timeout: float | None) -> None:
+    """Wait for the child to exit, waking the moment it does.
+
+    Popen.wait(timeout=...) polls with sleeps of up to 50 ms, which cost ~25 ms per command on average
+    (two per probe); a pidfd becomes readable exactly when the process exits. TimeoutExpired as Popen.
+    """
+    if timeout is None or not hasattr(os, "pidfd_open"):
+        proc.wait(timeout=timeout)
+        return
+    try:
+        fd = os.pidfd_open(proc.pid)
+    except OSError:  # an old kernel, or the child is already reaped
+        proc.wait(timeout=timeout)
+        return
+    try:
+        poller = select.poll()
+        poller.register(fd, select.POLLIN)
+        if not poller.poll(max(0, int(timeout * 1000))):  # EINTR is retried with the remaining time (PEP 475)
+            raise subprocess.TimeoutExpired(proc.args, timeout)
+    finally:
+        os.close(fd)
+    proc.wait()
+
+
+def run(
+    argv: Sequence[str | Path],
+    *,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    timeout: float | None = None,
+    log: Path | None = None,
+    check: bool = True,
+    tail_lines: int = 40,
+    what: str | None = None,
+    on_line: Callable[[str], None] | None = None,
+    stderr_apart: bool = False,
+) -> Completed:
+    """Run `argv` (never through a shell) in its own process group.
+
+    Output goes to `log` when given (and the last `tail_lines` lines are kept), else it is captured whole.
+    `check` raises CommandFailed/CommandTimeout; otherwise the caller reads the Completed.
+    """
+    if _cancelled.is_set():
+        raise KeyboardInterrupt
+    argv_s = tuple(str(a) for a in argv)
+    program = which(argv_s[0], env) if os.sep not in argv_s[0] else argv_s[0]
+    if os.sep in argv_s[0] and not Path(program).exists():
+        raise ToolMissing(f"{program} does not exist")
+    if _echo is not None:
+        _echo(f"+ {quote(argv_s)}")
+    start = time.monotonic()
+    log_handle = log.open("ab") if log is not None else None
+    if log_handle is not None:
+        log_handle.write(f"+ {quote(argv_s)}\n".encode())
+        log_handle.flush()
+    tail: deque[str] = deque(maxlen=tail_lines if log is not None else None)
+    mark = uuid.uuid4().hex
+    child_env = {**(env if env is not None else os.environ), PROC_MARK_ENV: mark}
+    try:
+        proc = subprocess.Popen(
+            [program, *argv_s[1:]],
+            env=child_env,
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE if stderr_apart else subprocess.STDOUT,
+            start_new_session=True,
+        )
+    except OSError as exc:
+        if log_handle is not None:
+            log_handle.close()
+        raise ToolMissing(f"cannot start {argv_s[0]}: {exc.strerror}") from exc
+
+    with _live_lock:
+        _live[proc.pid] = proc
+    log_broken = False
+
+    def pump() -> None:
+        nonlocal log_broken
+        assert proc.stdout is not None
+        for raw in proc.stdout:
+            if log_handle is not None and not log_broken:
+                try:
+                    log_handle.write(raw)
+                except (OSError, ValueError):
+                    # Disk full (or the log closed under us): keep draining the pipe, or the child blocks.
+                    log_broken = True
+            line = raw.decode(errors="replace").rstrip("\n")
+            tail.append(line)
+            if on_line is not None:
+                on_line(line)
+
+    errors: list[bytes] = []
+
+    def pump_stderr() -> None:
+        assert proc.stderr is not None
+        errors.extend(proc.stderr)
+
+    reader = threading.Thread(target=pump, daemon=True)
+    reader.start()
+    err_reader = threading.Thread(target=pump_stderr, daemon=True) if stderr_apart else None
+    if err_reader is not None:
+        err_reader.start()
+    timed_out = False
+    try:
+        _wait(proc, timeout)
+    except subprocess.TimeoutExpired:
+        timed_out = True
+        _kill_group(proc)
+    except BaseException:
+        # Ctrl-C or SIGTERM in the parent: take the whole child group down with us.
+        _kill_group(proc)
+        raise
+    finally:
+        # The group leader may have exited while children still hold the pipe: reap them all.
+        if proc.poll() is not None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGKILL)
+        _kill_marked(mark)  # and those that left the group but kept our mark
+        with _live_lock:
+            _live.pop(proc.pid, None)
+        reader.join(timeout=10)
+        if err_reader is not None:
+            err_reader.join(timeout=10)
+            if proc.stderr is not None and not err_reader.is_alive():
+                proc.stderr.close()
+        # Closing a pipe another thread is still reading blocks forever: leave it to the daemon thread then.
+        if proc.stdout is not None and not reader.is_alive():
+            proc.stdout.close()
+        if log_handle is not None:
+            with contextlib.suppress(OSError):  # a full disk: the log is incomplete, the result still stands
+                log_handle.close()
+    if _cancelled.is_set():
+        raise KeyboardInterrupt  # killed by cancel_all() from another thread: not a verdict
+    seconds = time.monotonic() - start
+    rc = proc.returncode
+    result = Completed(
+        argv=argv_s,
+        returncode=rc if rc is not None else -9,
+        output="\n".join(tail),
+        stderr=b"".join(errors).decode(errors="replace"),
+        seconds=seconds,
+        timed_out=timed_out,
+        signal=-rc if rc is not None and rc < 0 else None,
+    )
+    if check and not result.ok:
+        label = what or Path(argv_s[0]).name
+        tail_text = "\n".join(list(tail)[-10:])
+        if timed_out:
+            raise CommandTimeout(
+                f"{label} did not finish within {timeout:.0f} s and was killed",
+                returncode=result.returncode,
+                log_tail=tail_text,
+            )
+        raise CommandFailed(
+            f"{label} failed with exit code {result.returncode}"
+            + (f" (log: {log})" if log is not None else ""),
+            returncode=result.returncode,
+            log_tail=tail_text,
+        )
+    return result
+
+
+def output(argv: Sequence[str | Path], **kwargs: object) -> str:
+    """Run and return the captured output (stripped); raises on failure."""
+    result = run(argv, **kwargs)  # type: ignore[arg-type]
+    return result.output.strip()

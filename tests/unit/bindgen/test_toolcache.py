@@ -1,0 +1,96 @@
+"""Tool cache against a fake `cargo` on PATH: one build per version, atomic entries, clear errors."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from wasm_bisect.bindgen import toolcache
+from wasm_bisect.domain.errors import ProvisionError, UsageError
+from wasm_bisect.util import paths
+
+pytestmark = pytest.mark.subprocess
+
+FAKE_CARGO = r'''#!{python}
+import os, sys, time
+args = sys.argv[1:]
+with open(os.environ["FAKE_CARGO_LOG"], "a") as log:
+    log.write(" ".join(args) + "\n")
+root = args[args.index("--root") + 1]
+version = args[args.index("--version") + 1].lstrip("=") if "--version" in args else "0.0.0"
+if version == "0.2.999":
+    print("error: could not find `wasm-bindgen-cli` in registry `crates-io` with version `=0.2.999`")
+    sys.exit(101)
+if version == "0.2.998":
+    os.makedirs(os.path.join(root, "bin"), exist_ok=True)
+    open(os.path.join(root, "bin", "half"), "w").write("x")
+    print("error: could not compile `walrus`")
+    sys.exit(101)
+time.sleep(float(os.environ.get("FAKE_CARGO_SLEEP", "0")))
+name = "wasm-pack" if "wasm-pack" in args else "wasm-bindgen"
+os.makedirs(os.path.join(root, "bin"), exist_ok=True)
+exe = os.path.join(root, "bin", name)
+with open(exe, "w") as f:
+    f.write("#!/bin/sh\necho '%s %s'\n" % (name, version))
+os.chmod(exe, 0o755)
+'''
+
+
+@pytest.fixture
+def fake_cargo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    bindir = tmp_path / "fakebin"
+    bindir.mkdir()
+    cargo = bindir / "cargo"
+    cargo.write_text(FAKE_CARGO.replace("{python}", sys.executable))
+    cargo.chmod(0o755)
+    log = tmp_path / "cargo.log"
+    log.write_text("")
+    monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("FAKE_CARGO_LOG", str(log))
+    return log
+
+
+def test_builds_once_and_reuses(fake_cargo: Path) -> None:
+    tool = toolcache.bindgen_cli("0.2.92")
+    assert tool.version == "0.2.92" and tool.binary.is_file()
+    again = toolcache.bindgen_cli("=0.2.92")
+    assert again.bin_dir == tool.bin_dir
+    assert len(fake_cargo.read_text().splitlines()) == 1
+    assert "--locked" in fake_cargo.read_text()
+    assert [t.ident for t in toolcache.installed()] == ["0.2.92"]
+
+
+def test_concurrent_installs_build_once(fake_cargo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FAKE_CARGO_SLEEP", "2")
+    code = "from wasm_bisect.bindgen import toolcache; print(toolcache.bindgen_cli('0.2.93').binary)"
+    procs = [subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True) for _ in range(3)]
+    outs = [p.communicate(timeout=60)[0].strip() for p in procs]
+    assert all(p.returncode == 0 for p in procs)
+    assert len(set(outs)) == 1
+    assert len(fake_cargo.read_text().splitlines()) == 1
+    assert subprocess.run([outs[0]], capture_output=True, text=True, check=True).stdout.split()[1] == "0.2.93"
+
+
+def test_unknown_version_is_a_usage_error_and_leaves_nothing(fake_cargo: Path) -> None:
+    with pytest.raises(UsageError, match="does not exist"):
+        toolcache.bindgen_cli("0.2.999")
+    with pytest.raises(ProvisionError):
+        toolcache.bindgen_cli("0.2.998")
+    base = paths.tools_dir() / "wasm-bindgen"
+    assert sorted(p.name for p in base.iterdir()) == []
+
+
+@pytest.mark.parametrize("bad", ["latest", "0.2", "0.2.x", "--force"])
+def test_version_must_be_exact(bad: str) -> None:
+    with pytest.raises(UsageError):
+        toolcache.bindgen_cli(bad)
+
+
+def test_broken_entry_is_rebuilt(fake_cargo: Path) -> None:
+    tool = toolcache.bindgen_cli("0.2.95")
+    (tool.bin_dir.parent / "tool.json").write_text("{not json")
+    rebuilt = toolcache.bindgen_cli("0.2.95")
+    assert rebuilt.binary.is_file()
+    assert len(fake_cargo.read_text().splitlines()) == 2

@@ -1,0 +1,138 @@
+from pathlib import Path
+
+import pytest
+import toml
+
+from wasm_bisect.domain.errors import TemplateError, UsageError
+from wasm_bisect.domain.model import BindgenSource, BuildOptions, ReferenceTypes, ToolchainSpec, Variant
+from wasm_bisect.probe import render, templates
+
+
+def variant(version: str = "0.2.99", **kw: object) -> Variant:
+    return Variant(template="vec-of-structs", rustc=ToolchainSpec.parse("debian:1.63.0"),
+                   bindgen=BindgenSource.crates(version), reference_types=ReferenceTypes.DEFAULT, **kw)  # type: ignore[arg-type]
+
+
+def test_builtins_load_with_manifests() -> None:
+    names = templates.builtin_names()
+    assert {"smoke", "vec-of-structs", "typedarray-view"} <= set(names)
+    t = templates.load("vec-of-structs")
+    assert t.params["n"].default == "1000000"
+    assert t.failure_signature and "detached" in t.failure_signature
+    assert t.check_script == "check.mjs"
+    assert t.param_values({"n": "10"}) == (("n", "10"),)
+    with pytest.raises(UsageError):
+        t.param_values({"bogus": "1"})
+
+
+def test_unknown_template_names_the_builtins() -> None:
+    with pytest.raises(TemplateError) as info:
+        templates.load("no-such-template")
+    assert "vec-of-structs" in info.value.one_line()
+
+
+def copy(tmp_path: Path) -> Path:
+    return templates.init("smoke", tmp_path / "mine")
+
+
+def test_init_copies_and_refuses_existing(tmp_path: Path) -> None:
+    dest = copy(tmp_path)
+    assert (dest / "check.mjs").is_file()
+    assert templates.load(str(dest)).name == "smoke"
+    with pytest.raises(UsageError):
+        templates.init("smoke", dest)
+
+
+def test_missing_check_script(tmp_path: Path) -> None:
+    dest = copy(tmp_path)
+    (dest / "check.mjs").unlink()
+    with pytest.raises(TemplateError, match="no check script"):
+        templates.load(str(dest))
+
+
+def test_malformed_manifest(tmp_path: Path) -> None:
+    dest = copy(tmp_path)
+    (dest / "template.toml").write_text("name = [unclosed\n")
+    with pytest.raises(TemplateError, match="not valid TOML"):
+        templates.load(str(dest))
+
+
+@pytest.mark.parametrize("script", ["../escape.mjs", "/etc/passwd", "a\\..\\b"])
+def test_check_path_cannot_escape(tmp_path: Path, script: str) -> None:
+    dest = copy(tmp_path)
+    manifest = toml.loads((dest / "template.toml").read_text())
+    manifest["check"]["script"] = script
+    (dest / "template.toml").write_text(toml.dumps(manifest))
+    with pytest.raises(TemplateError):
+        templates.load(str(dest))
+
+
+def test_symlinks_are_refused(tmp_path: Path) -> None:
+    dest = copy(tmp_path)
+    (dest / "src" / "leak.rs").symlink_to("/etc/hostname")
+    with pytest.raises(TemplateError, match="symlink"):
+        templates.load(str(dest))
+
+
+def test_bad_timeout_and_regex(tmp_path: Path) -> None:
+    dest = copy(tmp_path)
+    manifest = toml.loads((dest / "template.toml").read_text())
+    manifest["check"]["timeout"] = -1
+    (dest / "template.toml").write_text(toml.dumps(manifest))
+    with pytest.raises(TemplateError, match="timeout"):
+        templates.load(str(dest))
+    manifest["check"]["timeout"] = 5
+    manifest["check"]["failure_signature"] = "(unclosed"
+    (dest / "template.toml").write_text(toml.dumps(manifest))
+    with pytest.raises(TemplateError, match="regex"):
+        templates.load(str(dest))
+
+
+def test_hashes_track_crate_and_check_separately(tmp_path: Path) -> None:
+    dest = copy(tmp_path)
+    a = templates.load(str(dest))
+    (dest / "check.mjs").write_text((dest / "check.mjs").read_text() + "\n// edit\n")
+    b = templates.load(str(dest))
+    assert a.content_hash == b.content_hash and a.check_hash != b.check_hash
+    (dest / "src" / "lib.rs").write_text((dest / "src" / "lib.rs").read_text() + "\n// edit\n")
+    c = templates.load(str(dest))
+    assert c.content_hash != b.content_hash
+
+
+def test_render_pins_exact_bindgen_and_disables_wasm_opt() -> None:
+    t = templates.load("typedarray-view")
+    files = render.render(t, variant(), rustc_version="1.63.0")
+    cargo = toml.loads(files["Cargo.toml"].decode())
+    assert cargo["dependencies"]["wasm-bindgen"] == "=0.2.99"
+    assert cargo["dependencies"]["js-sys"] == "0.3"  # cargo picks the js-sys matching the pinned wasm-bindgen
+    assert cargo["package"]["rust-version"] == "1.63"
+    assert cargo["package"]["name"] == render.CRATE_NAME
+    assert cargo["lib"]["crate-type"][0] == "cdylib"
+    for profile in ("release", "dev", "profiling"):
+        assert cargo["package"]["metadata"]["wasm-pack"]["profile"][profile]["wasm-opt"] is False
+    assert cargo["workspace"] == {}
+    with_opt = render.render(t, variant(options=BuildOptions(wasm_opt=True)), rustc_version="1.96.0")
+    assert toml.loads(with_opt["Cargo.toml"].decode())["package"]["metadata"]["wasm-pack"]["profile"]["release"][
+        "wasm-opt"] is True
+
+
+def test_render_patches_and_keeps_features() -> None:
+    t = templates.load("smoke")
+    doc = toml.loads(t.files["Cargo.toml"].decode())
+    doc["dependencies"]["wasm-bindgen"] = {"version": "0.2", "features": ["serde-serialize"]}
+    t2 = templates.Template(**{**t.__dict__, "files": {**t.files, "Cargo.toml": toml.dumps(doc).encode()}})
+    files = render.render(t2, variant(), rustc_version="1.96.0", patches={"wasm-bindgen": "/src/wb"})
+    cargo = toml.loads(files["Cargo.toml"].decode())
+    assert cargo["dependencies"]["wasm-bindgen"] == {"version": "=0.2.99", "features": ["serde-serialize"]}
+    assert cargo["patch"]["crates-io"]["wasm-bindgen"] == {"path": "/src/wb"}
+
+
+def test_hostile_values_stay_data() -> None:
+    t = templates.load("smoke")
+    evil = 'x"\n[patch.crates-io]\nfoo = { path = "/" }\n'
+    doc = toml.loads(t.files["Cargo.toml"].decode())
+    doc["package"]["description"] = evil
+    t2 = templates.Template(**{**t.__dict__, "files": {**t.files, "Cargo.toml": toml.dumps(doc).encode()}})
+    cargo = toml.loads(render.render(t2, variant(), rustc_version="1.96.0")["Cargo.toml"].decode())
+    assert cargo["package"]["description"] == evil
+    assert "patch" not in cargo

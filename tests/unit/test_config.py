@@ -1,0 +1,128 @@
+"""wasm-bisect.toml / [tool.wasm-bisect]: found, validated, and overridden by flags."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from wasm_bisect import cli, config
+from wasm_bisect.domain.errors import ConfigError, UsageError
+from wasm_bisect.domain.model import ReferenceTypes
+
+GOOD = """
+template = "vec-of-structs"
+rustc = ["debian:1.63.0", "debian:1.96.0"]
+bindgen = "0.2.92,0.2.99"
+reference-types = ["default", "on"]
+jobs = 2
+shards = 3
+
+[params]
+n = 1000
+"""
+
+
+def test_finds_wasm_bisect_toml_first(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text('[tool.wasm-bisect]\nrustc = "debian:1.63.0"\n')
+    (tmp_path / "wasm-bisect.toml").write_text(GOOD)
+    assert config.find(tmp_path) == tmp_path / "wasm-bisect.toml"
+    cfg = config.load(cwd=tmp_path)
+    assert cfg.rustc == "debian:1.63.0,debian:1.96.0"
+    assert cfg.reference_types == "default,on"
+    assert cfg.params == {"n": "1000"}
+    assert cfg.jobs == 2 and cfg.shards == 3
+
+
+def test_pyproject_table(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "x"\n[tool.wasm-bisect]\nbindgen = "0.2.99"\n'
+                                             'allow_yanked = true\n')
+    cfg = config.load(cwd=tmp_path)
+    assert cfg.bindgen == "0.2.99" and cfg.allow_yanked is True
+    assert cfg.source == tmp_path / "pyproject.toml"
+
+
+def test_pyproject_without_table_is_not_a_config(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "x"\n')
+    assert config.find(tmp_path) is None
+    assert config.load(cwd=tmp_path) == config.Config()
+    with pytest.raises(ConfigError, match=r"no \[tool\.wasm-bisect\] table"):
+        config.load(tmp_path / "pyproject.toml")
+
+
+def test_template_path_is_relative_to_the_file(tmp_path: Path) -> None:
+    (tmp_path / "sub").mkdir()
+    path = tmp_path / "sub" / "wasm-bisect.toml"
+    path.write_text('template = "./my-template"\nstore = "results/store.sqlite3"\n')
+    cfg = config.load(path)
+    assert cfg.template == str(tmp_path / "sub" / "my-template")
+    assert cfg.store == tmp_path / "sub" / "results" / "store.sqlite3"
+
+
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        ("rustc = 163\n", "rustc must be"),
+        ("rustc = []\n", "rustc must be"),
+        ("jobs = 0\n", "jobs must be a positive integer"),
+        ("jobs = true\n", "jobs must be"),
+        ("reference-types = \"maybe\"\n", "is not one of"),
+        ("colour = \"red\"\n", "unknown key 'colour'"),
+        ("params = 3\n", "params must be"),
+        ("allow-yanked = \"yes\"\n", "allow-yanked must be true or false"),
+        ("rustc = [\n", "not valid TOML"),
+    ],
+)
+def test_bad_config_is_one_config_error(tmp_path: Path, text: str, needle: str) -> None:
+    path = tmp_path / "wasm-bisect.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as info:
+        config.load(path)
+    assert needle in info.value.one_line()
+    assert "\n" not in info.value.one_line()
+    assert str(path) in info.value.one_line()
+
+
+def test_missing_explicit_config(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="does not exist"):
+        config.load(tmp_path / "nope.toml")
+
+
+def test_flags_override_config(tmp_path: Path) -> None:
+    path = tmp_path / "wasm-bisect.toml"
+    path.write_text(GOOD)
+    cfg = config.load(path)
+    chosen = config.settings(cfg, bindgen="0.2.93", jobs=1, params={"n": "5"}, profile="dev")
+    assert chosen.rustc == "debian:1.63.0,debian:1.96.0"  # from the file
+    assert chosen.bindgen == "0.2.93"  # from the flag
+    assert chosen.jobs == 1 and chosen.shards == 3
+    assert chosen.params == {"n": "5"}
+    assert chosen.options.profile == "dev"
+    grid = config.make_grid(chosen)
+    assert [str(r) for r in grid.rustc] == ["debian:1.63.0", "debian:1.96.0"]
+    assert [b.version for b in grid.bindgen] == ["0.2.93"]
+    assert grid.reference_types == (ReferenceTypes.DEFAULT, ReferenceTypes.ON)
+    assert dict(grid.params) == {"n": "5"}
+
+
+def test_settings_need_both_axes() -> None:
+    with pytest.raises(UsageError, match="no rustc axis"):
+        config.settings(config.Config(), bindgen="0.2.99")
+    with pytest.raises(UsageError, match="no wasm-bindgen axis"):
+        config.settings(config.Config(), rustc="debian:1.63.0")
+    with pytest.raises(UsageError, match="must be skip or bad"):
+        config.settings(config.Config(), rustc="debian:1.63.0", bindgen="0.2.99", build_failure="maybe")
+
+
+def test_cli_bad_config_exits_2_with_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "wasm-bisect.toml").write_text("jobs = -3\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "argv", ["wasm-bisect", "matrix", "--emit-github-matrix"])
+    with pytest.raises(SystemExit) as info:
+        cli.main()
+    err = capsys.readouterr().err
+    assert info.value.code == 2
+    assert "jobs must be a positive integer" in err
+    assert len(err.strip().splitlines()) == 1
