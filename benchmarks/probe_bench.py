@@ -53,7 +53,7 @@ def raw_probe(crate: Path, env: dict[str, str], wasm_pack: Path, n: str) -> tupl
     start = time.monotonic()
     built = subprocess.run([str(wasm_pack), "build", str(fresh), "--target", "nodejs", "--release", "--mode",
                             "no-install"], env=env, cwd=fresh, check=True, capture_output=True, text=True)
-    node_env = check.check_env(os.environ, pkg_module=fresh / "pkg" / "wasm_bisect_probe.js", params=(("n", n),))
+    node_env = check.environment(os.environ, pkg_module=fresh / "pkg" / "wasm_bisect_probe.js", params=(("n", n),))
     checked = subprocess.run(["node", str(fresh / "check.mjs")], env=node_env, cwd=fresh, check=False,
                              capture_output=True)
     seconds = time.monotonic() - start

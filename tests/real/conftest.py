@@ -18,11 +18,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.real)
 
 
-def wasm_bisect(*args: str, timeout: float = 3600, check: bool = True, env: dict[str, str] | None = None
-                ) -> subprocess.CompletedProcess[str]:
+def wasm_bisect(*args: str, timeout: float = 3600, check: bool = True, env: dict[str, str] | None = None,
+                cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     """Run the real CLI in a child process, echoing its output into the test log."""
     proc = subprocess.run([sys.executable, "-m", "wasm_bisect", *args], capture_output=True, text=True,
-                          timeout=timeout, env={**os.environ, **(env or {})}, check=False)
+                          timeout=timeout, env={**os.environ, **(env or {})}, check=False, cwd=cwd)
     sys.stderr.write(f"\n$ wasm-bisect {' '.join(args)}  -> exit {proc.returncode}\n{proc.stderr}{proc.stdout}\n")
     if check and proc.returncode != 0:
         raise AssertionError(f"wasm-bisect {' '.join(args)} exited {proc.returncode}")

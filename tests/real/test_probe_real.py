@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from pathlib import Path
@@ -136,3 +137,26 @@ def test_typedarray_view_detaches_only_with_externref(rt: str, expected: str) ->
     assert outcome["evidence"]["externref_transform"] is (rt == "on")
     if expected == "bad":
         assert "Construct on a detached ArrayBuffer" in outcome["reason"]
+
+
+def test_probe_and_bisect_read_the_config_of_a_parent_directory(scratch: Path) -> None:
+    """A wasm-bisect.toml two directories up sets the template, the grid, the parameters and the store."""
+    project = scratch / "config-project"
+    deep = project / "crates" / "app"
+    deep.mkdir(parents=True)
+    (project / "wasm-bisect.toml").write_text(
+        'template = "smoke"\nrustc = "debian:1.63.0"\nbindgen = "0.2.92"\nstore = "results/store.sqlite3"\n'
+        "[params]\na = 4\nb = 5\n")
+    probe = json.loads(wasm_bisect("probe", "--json", cwd=deep).stdout)
+    assert probe["outcome"]["verdict"] == "good"
+    assert "add(4, 5) = 9" in probe["outcome"]["reason"]
+    assert probe["variant"]["template"] == "smoke" and probe["variant"]["rustc"] == "debian:1.63.0"
+    assert (project / "results" / "store.sqlite3").is_file()  # the config's store, relative to the file
+    (project / "wasm-bisect.toml").write_text(
+        'template = "smoke"\nrustc = ["debian:1.63.0", "debian:1.96.0"]\nbindgen = "0.2.92,0.2.93"\n'
+        'store = "results/store.sqlite3"\n')
+    bisect = json.loads(wasm_bisect("bisect", "--json", cwd=deep).stdout)
+    assert bisect["grid"]["template"] == "smoke"
+    assert bisect["grid"]["rustc"] == ["debian:1.63.0", "debian:1.96.0"]
+    assert bisect["grid"]["bindgen"] == ["0.2.92", "0.2.93"]
+    assert bisect["first_failing"] is None  # smoke passes everywhere: the newest pair is still good

@@ -126,3 +126,27 @@ def test_cli_bad_config_exits_2_with_one_line(tmp_path: Path, monkeypatch: pytes
     assert info.value.code == 2
     assert "jobs must be a positive integer" in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_config_is_found_in_a_parent_directory(tmp_path: Path) -> None:
+    """Like cargo and ruff: the nearest wasm-bisect.toml (or pyproject table) upwards from the cwd."""
+    (tmp_path / "wasm-bisect.toml").write_text('rustc = "debian:1.63.0"\n')
+    deep = tmp_path / "a" / "b"
+    deep.mkdir(parents=True)
+    assert config.find(deep) == tmp_path / "wasm-bisect.toml"
+    (tmp_path / "a" / "pyproject.toml").write_text('[tool.wasm-bisect]\nbindgen = "0.2.99"\n')
+    assert config.find(deep) == tmp_path / "a" / "pyproject.toml"  # the nearest wins
+    chosen = config.resolve("probe", cwd=deep)
+    assert chosen.bindgen == "0.2.99" and chosen.origin["bindgen"] == "config"
+    assert chosen.rustc == "debian:1.96.0" and chosen.origin["rustc"] == "default"  # probe's default
+
+
+def test_every_command_has_defaults_from_one_table() -> None:
+    for command in ("probe", "bisect", "matrix", "verify", "bisect-commits", "report"):
+        table = config.defaults(command)
+        assert table["template"] == "vec-of-structs" and table["reference-types"] == "default"
+    assert "rustc" not in config.defaults("matrix")  # a matrix never runs on a grid nobody asked for
+    with pytest.raises(UsageError, match="takes one rustc value"):
+        config.single_rustc(config.settings(config.Config(), command="probe", rustc="debian:1.63.0,debian:1.96.0"))
+    with pytest.raises(UsageError, match="takes one reference-types value"):
+        config.single_reference_types(config.settings(config.Config(), command="probe", reference_types="both"))

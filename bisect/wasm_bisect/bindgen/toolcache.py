@@ -9,18 +9,17 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from wasm_bisect.domain.errors import CommandFailed, ProvisionError, UsageError
+from wasm_bisect.domain.versions import is_exact_version
 from wasm_bisect.util import fs, paths, processes
 
 WASM_PACK_VERSION = "0.13.1"  # pinned: its PATH lookup + exact version check is what the build relies on
 BINDGEN_CLI = "wasm-bindgen-cli"
-_EXACT = re.compile(r"^[0-9]+\.[0-9]+\.[0-9]+$")
 # Env vars of the user's shell that would change how the host cargo builds a tool.
 _HOST_BUILD_DROP = ("RUSTFLAGS", "CARGO_ENCODED_RUSTFLAGS", "CARGO_BUILD_TARGET", "RUSTC", "RUSTC_WRAPPER")
 # Cheaper than the default release profile (opt-level 3), still fast enough to process test modules.
@@ -164,7 +163,7 @@ def _explain_install_failure(name: str, ident: str, exc: CommandFailed, log: Pat
 
 def _check_exact(version: str, what: str) -> str:
     version = version.strip().lstrip("=")
-    if not _EXACT.match(version):
+    if not is_exact_version(version):
         raise UsageError(f"{what} version {version!r} is not an exact X.Y.Z version", hint="e.g. 0.2.99")
     return version
 
@@ -220,7 +219,7 @@ def installed() -> list[CachedTool]:
             if entry.name.startswith("."):
                 continue
             # A crates.io entry is named after its version: one reporting another version is broken.
-            tool = _load(name, entry.name, entry.name if _EXACT.match(entry.name) else None)
+            tool = _load(name, entry.name, entry.name if is_exact_version(entry.name) else None)
             if tool is not None:
                 found.append(tool)
     return found

@@ -72,7 +72,7 @@ def classify(
     return Verdict.BAD, last or f"check failed with exit code {returncode}"
 
 
-def check_env(base: Mapping[str, str], *, pkg_module: Path, params: tuple[tuple[str, str], ...]) -> dict[str, str]:
+def environment(base: Mapping[str, str], *, pkg_module: Path, params: tuple[tuple[str, str], ...]) -> dict[str, str]:
     env = {k: v for k, v in base.items() if not k.startswith("WASM_BISECT_PARAM_")}
     env["WASM_BISECT_PKG"] = str(pkg_module)
     for name, value in params:
@@ -80,7 +80,7 @@ def check_env(base: Mapping[str, str], *, pkg_module: Path, params: tuple[tuple[
     return env
 
 
-def run_check(
+def run(
     *,
     crate_dir: Path,
     script: str,
@@ -90,7 +90,7 @@ def run_check(
     failure_signature: str | None,
     log: Path,
 ) -> CheckResult:
-    env = check_env(os.environ, pkg_module=pkg_module, params=params)
+    env = environment(os.environ, pkg_module=pkg_module, params=params)
     result = processes.run(["node", crate_dir / script], env=env, cwd=crate_dir, timeout=timeout, log=log, check=False)
     verdict, reason = classify(
         returncode=result.returncode,

@@ -100,7 +100,7 @@ def _probe_locked(
     check_log = probe_dir / "logs" / "check.log"
     check_log.write_text("")
     for _ in range(max(1, repeat)):
-        results.append(check.run_check(crate_dir=probe_dir / "crate", script=template.check_script,
+        results.append(check.run(crate_dir=probe_dir / "crate", script=template.check_script,
                                        pkg_module=built.pkg_module, params=variant.params,
                                        timeout=template.timeout, failure_signature=template.failure_signature,
                                        log=check_log))

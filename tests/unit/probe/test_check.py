@@ -1,7 +1,8 @@
 import pytest
 
 from wasm_bisect.domain.model import Verdict
-from wasm_bisect.probe.check import check_env, classify, last_meaningful_line
+from wasm_bisect.probe.check import classify, last_meaningful_line
+from wasm_bisect.probe.check import environment as check_env
 
 SIG = "detached ArrayBuffer|sum mismatch"
 
