@@ -29,7 +29,10 @@ def test_put_get_and_run_log(tmp_path: Path) -> None:
 
 
 def test_corrupt_store_is_moved_aside(tmp_path: Path) -> None:
-    path = tmp_path / "s.sqlite3"
+    # Only the tool's own store is ever repaired, and only the very file it made (issue 13): make it first.
+    path = Store.default_path()
+    tmp_path = path.parent
+    Store().close()
     path.write_bytes(b"SQLite format 3\x00" + b"\xff" * 300)
     notes: list[str] = []
     store = Store(path, notice=notes.append)

@@ -6,9 +6,10 @@ import contextlib
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from wasm_bisect.domain import versions
+from wasm_bisect.domain.errors import UsageError
 from wasm_bisect.domain.versions import Release
 from wasm_bisect.util import fs, paths
 
@@ -46,3 +47,16 @@ def releases(*, refresh: bool = False, notice: Callable[[str], None] | None = No
         return list(versions.bundled_releases())
     fs.atomic_write_text(cache, versions.releases_to_toml(fetched, header="cached from the crates.io index"))
     return fetched
+
+
+def check_published(named: Sequence[tuple[str, str]], *, notice: Callable[[str], None] | None = None) -> None:
+    """Each (version, what) must be a published wasm-bindgen release, checked before anything is provisioned
+    or built: an unpublished version would otherwise start a `cargo install` that can only fail. The release
+    list is read once, and not at all when nothing is named (syntax is the caller's, checked first)."""
+    if not named:
+        return
+    known = {r.version for r in releases(notice=notice)}
+    for version, what in named:
+        if version not in known:
+            raise UsageError(f"{what} {version} is not a published wasm-bindgen release",
+                             hint="see `wasm-bisect versions`")

@@ -72,7 +72,7 @@ def host_build_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
 def _reported_version(binary: Path) -> str | None:
     """`wasm-bindgen 0.2.92` -> `0.2.92` (the same parse wasm-pack applies); None when it does not run."""
     try:
-        result = processes.run([binary, "--version"], check=False, timeout=30)
+        result = processes.run([binary, "--version"], check=False, timeout=processes.QUERY_TIMEOUT)
     except Exception:
         return None
     if not result.ok:
@@ -161,7 +161,8 @@ def _explain_install_failure(name: str, ident: str, exc: CommandFailed, log: Pat
     return ProvisionError(f"building {name} {ident} failed", hint=f"see {log}")
 
 
-def _check_exact(version: str, what: str) -> str:
+def exact_version(version: str, what: str) -> str:
+    """`X.Y.Z` (an `=` prefix allowed), ASCII digits only; UsageError otherwise."""
     version = version.strip().lstrip("=")
     if not is_exact_version(version):
         raise UsageError(f"{what} version {version!r} is not an exact X.Y.Z version", hint="e.g. 0.2.99")
@@ -170,7 +171,7 @@ def _check_exact(version: str, what: str) -> str:
 
 def bindgen_cli(version: str, *, progress: Progress = _quiet) -> CachedTool:
     """The wasm-bindgen CLI of exactly `version` (crates.io), built once and cached."""
-    version = _check_exact(version, "wasm-bindgen")
+    version = exact_version(version, "wasm-bindgen")
     return _install(
         "wasm-bindgen", version, version,
         [BINDGEN_CLI, "--version", f"={version}", "--bin", "wasm-bindgen"],
@@ -203,7 +204,7 @@ def bindgen_cli_from_checkout(
 
 
 def wasm_pack(version: str = WASM_PACK_VERSION, *, progress: Progress = _quiet) -> CachedTool:
-    version = _check_exact(version, "wasm-pack")
+    version = exact_version(version, "wasm-pack")
     return _install("wasm-pack", version, version, ["wasm-pack", "--version", f"={version}"], progress)
 
 

@@ -5,16 +5,18 @@ Domain errors become one line on stderr and an exit code here, in `main`, and no
 
 from __future__ import annotations
 
+import functools
 import signal
 import sys
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, Any
 
 import typer
 
 from wasm_bisect import __version__
 from wasm_bisect.cli import bisect, cache, matrix, probe, report, templates, toolchain, tools, verify
 from wasm_bisect.domain.errors import WasmBisectError
-from wasm_bisect.util import log, processes
+from wasm_bisect.util import log, paths, processes
 
 __all__ = ["app", "main"]
 
@@ -47,6 +49,25 @@ for module in (toolchain, tools, templates, cache):
     module.register(app)
 for module in (probe, bisect, matrix, report, verify):
     module.register(app)
+
+
+def _home_checked(callback: Callable[..., Any]) -> Callable[..., Any]:
+    """Run a command only once the tool's home is known to be usable (after its arguments parsed, so --help
+    and usage errors come first)."""
+
+    @functools.wraps(callback)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        paths.check_home()
+        return callback(*args, **kwargs)
+
+    return run
+
+
+# One place, every command (read-only ones too): a home that is a file or not writable is one line, exit 2.
+for _info in [*app.registered_commands, *(c for g in app.registered_groups if g.typer_instance
+                                          for c in g.typer_instance.registered_commands)]:
+    if _info.callback is not None:
+        _info.callback = _home_checked(_info.callback)
 
 
 _interrupted = False

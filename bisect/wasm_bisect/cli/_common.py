@@ -16,7 +16,7 @@ from wasm_bisect.domain.errors import UsageError
 from wasm_bisect.domain.grid import RT_CHOICES, parse_reference_types
 from wasm_bisect.domain.model import Outcome, ReferenceTypes, Stage, Variant, Verdict
 from wasm_bisect.runs import Events
-from wasm_bisect.util import fs, log
+from wasm_bisect.util import fs, log, paths
 
 
 def _reference_types(*, single: bool) -> Any:
@@ -53,8 +53,18 @@ class ReportFormat(StrEnum):
     HTML = "html"
 
 
+def expanded(value: Path | list[Path] | None) -> Path | list[Path] | None:
+    """Every path option: `~` and `~user` expanded the same way (typer's Path does not), a NUL refused."""
+    if value is None:
+        return None
+    if isinstance(value, list):
+        return [paths.expand(p) for p in value]
+    return paths.expand(value)
+
+
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output on stdout.")]
-ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="wasm-bisect.toml, or a pyproject.toml "
+ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", callback=expanded,
+                                                help="wasm-bisect.toml, or a pyproject.toml "
                                                 "with a \\[tool.wasm-bisect] table; default: the nearest one in this "
                                                 "directory or its parents.")]
 TemplateOpt = Annotated[str | None, typer.Option("--template", "-t", help="Built-in template name or a directory "
@@ -66,7 +76,8 @@ ProfileOpt = Annotated[config.Profile | None, typer.Option(
     "--profile", case_sensitive=False, help="wasm-pack profile (default: release).")]
 TargetOpt = Annotated[config.Target | None, typer.Option(
     "--target", case_sensitive=False, help="wasm-pack target (nodejs for the Node check) (default: nodejs).")]
-StoreOpt = Annotated[Path | None, typer.Option("--store", help="Result store file (default: the tool's own).")]
+StoreOpt = Annotated[Path | None, typer.Option("--store", callback=expanded,
+                                               help="Result store file (default: the tool's own).")]
 RefTypesListOpt = Annotated[str | None, typer.Option(
     "--reference-types", parser=_reference_types(single=False), autocompletion=_complete_reference_types(False),
     metavar="[default|on|off|externref|both|all|LIST]",
@@ -97,21 +108,22 @@ def flag(value: StrEnum | None) -> str | None:
     return None if value is None else str(value.value)
 
 
-def ensure_writable(dest: Path, what: str) -> None:
-    """Refuse an output path that cannot be written, before any work is done (see util.fs.check_writable)."""
-    fs.check_writable(dest, what)
+def ensure_writable(dest: str | Path, what: str) -> Path:
+    """Refuse an output path that cannot be written, before any work is done (see util.fs.check_writable);
+    returns the path to write, `~` expanded."""
+    return fs.check_writable(dest, what)
 
 
-def write_output(text: str, dest: Path | None) -> None:
-    """Write a report to `dest` (stdout when None), atomically; an unwritable path is one line, exit 2."""
+def write_output(text: str, dest: Path | None, what: str = "output") -> None:
+    """Write a report to `dest` (stdout when None), atomically and only onto a regular file (or a new one); an
+    unwritable path is one line, exit 2."""
     if dest is None:
         sys.stdout.write(text)
         return
     try:
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        fs.atomic_write_text(dest, text)
+        fs.atomic_write_text(dest, text, what=what)
     except OSError as exc:
-        raise UsageError(f"cannot write {dest}: {exc.strerror}") from None
+        raise UsageError(f"cannot write {what} {dest}: {exc.strerror}") from None
     log.info(f"wrote {escape(str(dest))}")
 
 

@@ -23,11 +23,11 @@ from wasm_bisect.cli._common import (
     parse_params,
 )
 from wasm_bisect.cli._display import print_bisect
+from wasm_bisect.cli.report import open_store
 from wasm_bisect.domain.errors import UsageError
 from wasm_bisect.domain.grid import parse_point
 from wasm_bisect.probe import templates
 from wasm_bisect.runs import bisect
-from wasm_bisect.store import Store
 from wasm_bisect.util import log
 
 
@@ -65,20 +65,23 @@ def bisect_cmd(
     """Bisect the rustc x wasm-bindgen grid to the first failing (or, with --find-fix, fixed) pair."""
     if threshold is not None and not repeat / 2 < threshold <= repeat:
         raise UsageError(f"--threshold {threshold} must be a strict majority of --repeat {repeat}")
+    # Syntax first (offline), then the release list and the providers, then the store.
     chosen = config.resolve("bisect", config_path=config_path, template=template, rustc=rustc, bindgen=bindgen,
                             reference_types=reference_types, params=parse_params(param) or None,
                             build_failure=flag(build_failure), jobs=jobs, allow_yanked=allow_yanked,
                             store=store_path)
+    good_point = parse_point(good, "--good") if good else None
+    bad_point = parse_point(bad, "--bad") if bad else None
     tmpl = templates.load(chosen.template)
-    releases = index.releases(notice=log.warn)
+    config.check_axes(chosen)
     grid = config.make_grid(chosen, notice=log.warn)
-    grid = bisect.restrict(grid, parse_point(good, "--good") if good else None,
-                           parse_point(bad, "--bad") if bad else None)
+    releases = index.releases(notice=log.warn)
+    grid = bisect.restrict(grid, good_point, bad_point)
     bisect.check_grid(grid)  # bad input fails before a run is started in the store
-    toolchains.check_known(grid.rustc)
+    toolchains.prepare(grid.rustc, provision=False, progress=log.plain)
     plan = bisect.BisectPlan(grid=grid, find_fix=find_fix, jobs=chosen.jobs, allow_yanked=chosen.allow_yanked,
                              follow_up=follow_up, repeat=repeat, threshold=threshold)
-    store = Store(chosen.store, notice=log.warn)
+    store = open_store(chosen.store)
     request = bisect.Request(plan=plan, template=tmpl, command=command_line(),
                              known_releases=[r.version for r in releases], resume_asked=resume)
     result = bisect.execute(request, store, events(stages=True))

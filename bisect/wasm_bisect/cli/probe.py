@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from wasm_bisect import config, toolchains
-from wasm_bisect.bindgen import sources
+from wasm_bisect.bindgen import index, sources
 from wasm_bisect.cli._common import (
     BuildFailOpt,
     ConfigOpt,
@@ -25,11 +25,12 @@ from wasm_bisect.cli._common import (
     parse_params,
     print_outcome,
 )
+from wasm_bisect.cli.report import open_store
+from wasm_bisect.domain.compat import untestable_reason
 from wasm_bisect.domain.model import BindgenSource, Variant
 from wasm_bisect.domain.versions import parse_bindgen_version
 from wasm_bisect.probe import templates
 from wasm_bisect.runs import single
-from wasm_bisect.store import Store
 from wasm_bisect.util import log
 
 
@@ -37,11 +38,22 @@ def register(app: typer.Typer) -> None:
     app.command("probe")(probe)
 
 
-def bindgen_source(text: str) -> BindgenSource:
-    """A crates.io version, or a git revision / local checkout (crate and CLI from the same sources)."""
+def bindgen_spec(text: str) -> sources.SourceSpec:
+    """A crates.io version, or a git revision / local checkout (crate and CLI from the same sources): the
+    syntax only, offline; nothing is fetched or resolved yet."""
     if text.startswith(("git+", "path:")) or "/" in text:
-        return sources.resolve(text, progress=log.plain).source
-    return BindgenSource.crates(parse_bindgen_version(text))
+        return sources.parse(text)
+    version = parse_bindgen_version(text)
+    return sources.SourceSpec(kind="crates", text=version, version=version)
+
+
+def bindgen_source(text: str) -> BindgenSource:
+    """A crates.io version, or a git revision / local checkout, resolved (a git URL is fetched)."""
+    spec = bindgen_spec(text)
+    if spec.kind == "crates":
+        assert spec.version is not None
+        return BindgenSource.crates(spec.version)
+    return sources.resolve(spec, progress=log.plain).source
 
 
 def probe(
@@ -61,6 +73,8 @@ def probe(
     as_json: JsonOpt = False,
 ) -> None:
     """Build and check ONE variant for real and print its verdict with the evidence."""
+    # Everything typed is checked first, offline; then against the release list and what the provider can
+    # supply; only then is anything provisioned, fetched or written (the store included).
     chosen = config.resolve("probe", config_path=config_path, template=template, rustc=rustc, bindgen=bindgen,
                             reference_types=reference_types, params=parse_params(param) or None,
                             build_failure=flag(build_failure), profile=flag(profile), target=flag(target),
@@ -68,11 +82,22 @@ def probe(
     tmpl = templates.load(chosen.template)
     spec = config.single_rustc(chosen)
     rt = config.single_reference_types(chosen)
+    params = tmpl.param_values(chosen.params)
     assert chosen.bindgen is not None  # the probe defaults name one
-    variant = Variant(template=tmpl.name, rustc=spec, bindgen=bindgen_source(chosen.bindgen), reference_types=rt,
-                      options=chosen.options, params=tmpl.param_values(chosen.params))
-    toolchains.check_known([spec])  # an unknown toolchain is bad input: say so before anything is written
-    store = Store(chosen.store, notice=log.warn)
+    source = bindgen_spec(chosen.bindgen)
+    if source.kind == "crates":
+        index.check_published([(str(source.version), "--bindgen")], notice=log.warn)
+    toolchains.check_known([spec])
+
+    def make(bindgen: BindgenSource) -> Variant:
+        return Variant(template=tmpl.name, rustc=spec, bindgen=bindgen, reference_types=rt,
+                       options=chosen.options, params=params)
+
+    crates = make(BindgenSource.crates(str(source.version))) if source.kind == "crates" else None
+    if crates is None or untestable_reason(crates, allow_yanked=False) is None:  # a SKIP is never provisioned
+        toolchains.prepare([spec], progress=log.plain)
+    variant = crates or make(sources.resolve(source, progress=log.plain).source)
+    store = open_store(chosen.store)
     result = single.execute(variant, tmpl, store, events(probes=False, stages=True), fresh=fresh,
                             command=command_line())
     if as_json:

@@ -11,7 +11,7 @@ import typer
 
 from wasm_bisect import config, report
 from wasm_bisect.cli._common import ConfigOpt, JsonOpt, ReportFormat, StoreOpt, emit_json, ensure_writable, write_output
-from wasm_bisect.domain.errors import StoreError, UsageError
+from wasm_bisect.domain.errors import UsageError
 from wasm_bisect.store import Store
 from wasm_bisect.util import log
 
@@ -24,34 +24,39 @@ def register(app: typer.Typer) -> None:
     app.command("runs")(runs_cmd)
 
 
-def open_store(path: Path | None) -> Store:
+def _not_a_directory(path: Path | None, what: str) -> None:
     if path is not None and path.is_dir():
-        raise UsageError(f"--store {path} is a directory", hint="give the store file, e.g. store.sqlite3")
+        raise UsageError(f"{what} {path} is a directory", hint="give the store file, e.g. store.sqlite3")
+
+
+def open_store(path: Path | None, what: str = "--store") -> Store:
+    """A store to write runs into: the tool's own (created; set aside only once proven a damaged store of this
+    tool) or one the user names (created when absent, used as it is, or refused; never repaired)."""
+    _not_a_directory(path, what)
     return Store(path, notice=log.warn)
 
 
-def existing_store(path: Path | None) -> Store:
-    """A store that must already exist (read-only commands never create an empty one)."""
-    target = path if path is not None else Store.default_path()
+def existing_store(path: Path | None, what: str = "--store") -> Store:
+    """A store to read (report, log, runs), opened read-only: nothing is created, converted or repaired."""
+    _not_a_directory(path, what)
     if path is not None and not path.exists():
-        raise UsageError(f"--store {path} does not exist")
-    if not target.is_file():
-        raise StoreError(f"no runs yet in {target}", hint="start one with `wasm-bisect bisect`")
-    return open_store(path)
+        raise UsageError(f"{what} {path} does not exist")
+    return Store(path, notice=log.warn, read_only=True)
 
 
 def parse_report_spec(spec: str) -> tuple[str, Path]:
+    """`--report FORMAT:PATH`, the path checked like every output path (a regular file or nothing)."""
     fmt, sep, dest = spec.partition(":")
     if not sep or fmt not in report.FORMATS or not dest:
         raise UsageError(f"--report {spec!r} is not FORMAT:PATH", hint=f"FORMAT is one of {', '.join(report.FORMATS)}")
-    return fmt, Path(dest)
+    return fmt, ensure_writable(dest, "--report")
 
 
 def report_cmd(
     run: Annotated[str | None, typer.Argument(help="Run id (a unique prefix); default: the newest run.")] = None,
     fmt: FormatOpt = ReportFormat.MD,
     as_json: Annotated[bool, typer.Option("--json", help="Same as --format json.")] = False,
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file, not stdout.")]
+    output: Annotated[str | None, typer.Option("--output", "-o", help="Write to this file, not stdout.")]
     = None,
     store_path: StoreOpt = None,
     config_path: ConfigOpt = None,
@@ -59,14 +64,11 @@ def report_cmd(
     = False,
 ) -> None:
     """A report of a matrix or bisect run from the store: md, json, junit, svg or html."""
+    dest = ensure_writable(output, "--output") if output is not None else None
     chosen = config.resolve("report", config_path=config_path, store=store_path)
     fmt_text = "json" if as_json else str(fmt.value)
-    if chosen.store is not None and not chosen.store.exists():
-        raise UsageError(f"--store {chosen.store} does not exist")
-    if output is not None:
-        ensure_writable(output, "--output")
-    doc = report.load(open_store(chosen.store), run, environment=not no_env)
-    write_output(report.render(doc, fmt_text), output)
+    doc = report.load(existing_store(chosen.store), run, environment=not no_env)
+    write_output(report.render(doc, fmt_text), dest, "--output")
 
 
 def log_cmd(
@@ -103,8 +105,8 @@ def runs_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Recent runs in the store (ids for `wasm-bisect report` and `log`)."""
-    store = open_store(store_path)
-    items = store.runs(limit=limit)
+    own_absent = store_path is None and not Store.default_path().exists()
+    items = [] if own_absent else existing_store(store_path).runs(limit=limit)
     if as_json:
         emit_json([r.__dict__ for r in items])
         return

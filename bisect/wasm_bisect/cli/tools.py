@@ -31,7 +31,10 @@ def tools_install(
     """Build exact wasm-bindgen CLI versions (and wasm-pack) once, into the tool cache."""
     if not bindgen and not wasm_pack:
         raise UsageError("nothing to install", hint="give --bindgen X.Y.Z and/or --wasm-pack")
-    done = [toolcache.bindgen_cli(version, progress=log.plain) for version in bindgen or []]
+    # Every version is checked (syntax, then the release list) before the first build starts.
+    versions = [toolcache.exact_version(v, "wasm-bindgen") for v in bindgen or []]
+    index.check_published([(v, "--bindgen") for v in versions], notice=log.warn)
+    done = [toolcache.bindgen_cli(version, progress=log.plain) for version in versions]
     if wasm_pack:
         done.append(toolcache.wasm_pack(progress=log.plain))
     if as_json:

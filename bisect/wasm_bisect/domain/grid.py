@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,6 +15,8 @@ from wasm_bisect.domain.model import BindgenSource, BuildOptions, ReferenceTypes
 from wasm_bisect.domain.versions import Release
 
 RT_CHOICES = ("default", "on", "off", "externref", "both", "all")
+MAX_SHARDS = 256  # GitHub Actions refuses a job matrix larger than this: the bound on shard counts everywhere
+_SHARD = re.compile(r"([0-9]{1,9})/([0-9]{1,9})")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -69,28 +72,65 @@ def parse_reference_types(value: str) -> tuple[ReferenceTypes, ...]:
     return tuple(out)
 
 
-def parse_rustc_axis(text: str, *, available: Sequence[str] | None = None) -> tuple[ToolchainSpec, ...]:
-    """`debian:1.63.0,debian:1.96.0`, `1.63.0..1.96.0` (picked from `available` of the provider), ...
+@dataclass(frozen=True)
+class RustcItem:
+    """One item of a rustc axis: its provider, the rest, and whether it is a range (a `path:` never is)."""
 
-    A provider prefix on the first item applies to items without one.
-    """
+    provider: str
+    rest: str
+
+    @property
+    def is_range(self) -> bool:
+        return self.provider != "path" and ".." in self.rest
+
+    def __str__(self) -> str:
+        return f"{self.provider}:{self.rest}"
+
+
+def rustc_items(text: str) -> list[RustcItem]:
+    """`debian:1.63.0,debian:1.96.0`, `1.63.0..1.96.0`, `path:/opt/rust..old` split into items, syntax checked
+    offline: a provider prefix on the first item applies to items without one; a `path:` item is a path even
+    when it holds `..`; every other item is ASCII and parses as a version or a range of versions."""
     items = [t.strip() for t in text.split(",")]
     if not text.strip() or any(not t for t in items):
         raise UsageError(f"--rustc {text!r} has an empty item", hint="write e.g. debian:1.63.0,debian:1.96.0")
+    if len(items) > versions.MAX_ITEMS:
+        raise UsageError(f"--rustc has {len(items)} items (at most {versions.MAX_ITEMS})", hint="use a range a..b")
     provider = items[0].partition(":")[0] if ":" in items[0] else "debian"
-    specs: list[ToolchainSpec] = []
+    found: list[RustcItem] = []
     for item in items:
         prov, sep, rest = item.partition(":")
         if not sep:
             prov, rest = provider, item
-        if ".." in rest:
-            known = list(available) if available is not None else None
-            picked = versions.select_rustc(rest, known)
-            specs += [ToolchainSpec.parse(f"{prov}:{v}") for v in picked]
+        parsed = RustcItem(prov, rest)
+        if parsed.is_range:
+            ToolchainSpec.parse(f"{prov}:1.0.0")  # the provider alone: the range itself is checked below
+            versions.check_rustc_selection(rest)
         else:
-            specs.append(ToolchainSpec.parse(f"{prov}:{rest}"))
+            ToolchainSpec.parse(str(parsed))
+        found.append(parsed)
+    return found
+
+
+def parse_rustc_axis(text: str, *, available: Sequence[str] | Mapping[str, Sequence[str]] | None = None
+                     ) -> tuple[ToolchainSpec, ...]:
+    """`debian:1.63.0,debian:1.96.0`, `1.63.0..1.96.0` (picked from `available` of the provider: one list, or
+    one per provider), ... A provider prefix on the first item applies to items without one."""
+    specs: list[ToolchainSpec] = []
+    for item in rustc_items(text):
+        if item.is_range:
+            known = available.get(item.provider) if isinstance(available, Mapping) else available
+            picked = versions.select_rustc(item.rest, list(known) if known is not None else None)
+            specs += [ToolchainSpec.parse(f"{item.provider}:{v}") for v in picked]
+        else:
+            specs.append(ToolchainSpec.parse(str(item)))
     unique = list(dict.fromkeys(specs))
     return tuple(sorted(unique, key=lambda s: versions.rustc_key(s.version) if s.provider != "path" else (9,)))
+
+
+def check_bindgen_axis(text: str) -> None:
+    """The syntax of a wasm-bindgen axis, offline (before the release list is read)."""
+    versions.check_bindgen_selection(text)
 
 
 def parse_bindgen_axis(text: str, *, releases: Sequence[Release], include_yanked: bool = False
@@ -104,18 +144,34 @@ def parse_point(text: str, what: str) -> tuple[str, str]:
     rustc, sep, bindgen = text.rpartition("@")
     if not sep or not rustc or not bindgen:
         raise UsageError(f"{what} {text!r} is not RUSTC@BINDGEN", hint="e.g. debian:1.63.0@0.2.92")
+    if not bindgen.isascii() or not (rustc.startswith("path:") or rustc.isascii()):
+        raise UsageError(f"{what} {text!r} has non-ASCII characters", hint="e.g. debian:1.63.0@0.2.92")
     return rustc, bindgen
+
+
+def check_shard_count(n: int, what: str = "--shards") -> int:
+    """A number of shards: 1..MAX_SHARDS (what GitHub accepts as one job matrix)."""
+    if isinstance(n, bool) or not 1 <= n <= MAX_SHARDS:
+        raise UsageError(f"{what} {n} must be between 1 and {MAX_SHARDS}",
+                         hint=f"GitHub Actions runs at most {MAX_SHARDS} jobs per matrix")
+    return n
+
+
+def parse_shard(spec: str) -> tuple[int, int]:
+    """`K/N` with ASCII digits, 1 <= K <= N <= MAX_SHARDS (checked before anything else happens)."""
+    match = _SHARD.fullmatch(spec.strip()) if spec.isascii() else None
+    if match is None:
+        raise UsageError(f"--shard {spec!r} is not K/N", hint="e.g. --shard 1/2")
+    k, n = int(match[1]), int(match[2])
+    if not 1 <= k <= n:
+        raise UsageError(f"--shard {spec!r} needs 1 <= K <= N", hint="e.g. --shard 1/2")
+    check_shard_count(n, "--shard N")
+    return k, n
 
 
 def shard(variants: Sequence[Variant], spec: str) -> list[Variant]:
     """Cells of shard K/N: a deterministic slice (every N-th cell in grid order, from the K-th)."""
-    k_text, sep, n_text = spec.partition("/")
-    try:
-        k, n = int(k_text), int(n_text)
-    except ValueError:
-        raise UsageError(f"--shard {spec!r} is not K/N", hint="e.g. --shard 1/2") from None
-    if not sep or n < 1 or not 1 <= k <= n:
-        raise UsageError(f"--shard {spec!r} needs 1 <= K <= N", hint="e.g. --shard 1/2")
+    k, n = parse_shard(spec)
     return [v for i, v in enumerate(variants) if i % n == k - 1]
 
 

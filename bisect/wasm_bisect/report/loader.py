@@ -11,7 +11,7 @@ import platform
 from typing import Any
 
 from wasm_bisect import __version__
-from wasm_bisect.domain.errors import WasmBisectError
+from wasm_bisect.domain.errors import StoreError, WasmBisectError
 from wasm_bisect.report.document import RunInfo, cell_from, document
 from wasm_bisect.store import Store
 
@@ -21,11 +21,17 @@ _MAX_SOURCE = 12_000  # characters of each reproducer file quoted in a report
 def load(store: Store, run_id: str | None = None, *, environment: bool = True) -> dict[str, Any]:
     """The report document of run `run_id` (a unique prefix; the newest run when None)."""
     run = store.run(run_id)
-    cells = [cell_from(p.variant, p.outcome, from_store=p.cached) for p in store.run_probes(run.run_id)]
-    info = RunInfo(run_id=run.run_id, kind=run.kind, created=run.created, command=run.command,
-                          fingerprint=run.fingerprint, config=run.config, result=run.result, cells=cells,
-                          tool_version=__version__)
-    doc = document(info)
+    try:
+        cells = [cell_from(p.variant, p.outcome, from_store=p.cached) for p in store.run_probes(run.run_id)]
+        info = RunInfo(run_id=run.run_id, kind=run.kind, created=run.created, command=run.command,
+                       fingerprint=run.fingerprint, config=run.config, result=run.result, cells=cells,
+                       tool_version=__version__)
+        doc = document(info)
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError, OverflowError, RecursionError,
+            WasmBisectError) as exc:
+        # The store is input too: a damaged or hand-edited run is one line, never a traceback.
+        raise StoreError(f"run {run.run_id} in {store.path} cannot be read: {type(exc).__name__}",
+                         hint="it is damaged or was written by another version of wasm-bisect") from None
     grid = doc["grid"]
     doc["template"] = template_info(grid["template"], run.config)
     if environment:
@@ -66,7 +72,8 @@ def _toolchain_entry(spec_text: str) -> dict[str, Any]:
             if package:
                 entry["source"] = f"Debian {(data.get('debian') or {}).get('flavour', 'rustc')} {package}"
         toolchain = toolchains.resolve(spec, provision=False)
-        entry["rustc_vV"] = processes.output([toolchain.rustc, "-vV"], env=toolchain.environ(os.environ), timeout=60)
+        entry["rustc_vV"] = processes.output([toolchain.rustc, "-vV"], env=toolchain.environ(os.environ),
+                                             timeout=processes.QUERY_TIMEOUT)
         entry["cargo"] = toolchain.cargo_verbose or f"cargo {toolchain.cargo_version}"
     except WasmBisectError as exc:
         entry["error"] = exc.one_line()
@@ -81,7 +88,7 @@ def collect_environment(rustc: list[str], bindgen: list[str]) -> dict[str, Any]:
     cached = {(t.name, t.version) for t in toolcache.installed()}
     wasm_pack = sorted(v for n, v in cached if n == "wasm-pack")
     try:
-        node = processes.output(["node", "--version"], timeout=30)
+        node = processes.output(["node", "--version"], timeout=processes.QUERY_TIMEOUT)
     except WasmBisectError as exc:
         node = f"unavailable ({exc.one_line()})"
     return {

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from wasm_bisect import search
+from wasm_bisect import search, toolchains
 from wasm_bisect.bindgen import sources
 from wasm_bisect.domain.errors import Untestable, UsageError, WasmBisectError
 from wasm_bisect.domain.model import BuildOptions, ReferenceTypes, ToolchainSpec, Variant, Verdict
@@ -125,6 +125,8 @@ def execute(request: CommitsRequest, open_store: Callable[[], Store], events: Ev
     url = sources.repo_url(request.repo)
     good_rev, bad_rev = sources.check_rev(request.good), sources.check_rev(request.bad)
     sources.precheck_local(url, [good_rev, bad_rev])
+    # The toolchain is checked and made ready before any mirror or worktree is written.
+    toolchains.prepare([request.rustc], progress=events.progress)
     mirror = sources.mirror(url, progress=events.progress)
     good_sha = sources.resolve_rev(mirror, good_rev, progress=events.progress)
     bad_sha = sources.resolve_rev(mirror, bad_rev, progress=events.progress)

@@ -14,16 +14,17 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 
+from wasm_bisect.domain.compat import untestable_reason
 from wasm_bisect.domain.errors import SearchAborted, UsageError
-from wasm_bisect.domain.grid import Grid, cell_id, shard
-from wasm_bisect.domain.model import Outcome, Stage, Variant, Verdict
+from wasm_bisect.domain.grid import MAX_SHARDS, Grid, cell_id, check_shard_count, shard
+from wasm_bisect.domain.model import Outcome, Stage, ToolchainSpec, Variant, Verdict
 from wasm_bisect.probe import Oracle
 from wasm_bisect.probe.templates import Template
 from wasm_bisect.report.document import analyse, cell_from
 from wasm_bisect.runs._events import QUIET, Events
 from wasm_bisect.store import Store
 
-GITHUB_MATRIX_LIMIT = 256  # GitHub Actions refuses a job matrix larger than this
+GITHUB_MATRIX_LIMIT = MAX_SHARDS  # GitHub Actions refuses a job matrix larger than this
 
 
 def select_cells(grid: Grid, ids: Sequence[str]) -> list[Variant]:
@@ -62,9 +63,17 @@ class MatrixPlan:
         return cls(grid=grid, cells=tuple(cells), jobs=jobs, shard=shard_spec, allow_yanked=allow_yanked)
 
 
+def toolchains_to_build(plan: MatrixPlan) -> list[ToolchainSpec]:
+    """The toolchains the plan's cells will build with (cells the compatibility filter skips build nothing):
+    what must be ready, and verified, before the run is started."""
+    return list(dict.fromkeys(v.rustc for v in plan.cells
+                              if untestable_reason(v, allow_yanked=plan.allow_yanked) is None))
+
+
 def github_matrix(grid: Grid, *, shards: int | None) -> dict[str, Any]:
     """A GitHub Actions `strategy.matrix` value: one entry per shard, or one per cell."""
     if shards:
+        check_shard_count(shards)
         return {"include": [{"shard": f"{k}/{shards}", "name": f"shard {k} of {shards}"}
                             for k in range(1, shards + 1)]}
     if grid.size > GITHUB_MATRIX_LIMIT:

@@ -14,10 +14,11 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
 
+from wasm_bisect import toolchains
 from wasm_bisect.bindgen import index, sources
 from wasm_bisect.bindgen.sources import Resolved, SourceSpec
 from wasm_bisect.domain.errors import UsageError
-from wasm_bisect.domain.grid import parse_reference_types
+from wasm_bisect.domain.grid import parse_reference_types, rustc_items
 from wasm_bisect.domain.model import (
     BindgenSource,
     BuildOptions,
@@ -162,14 +163,21 @@ def base_from_runs(runs: Sequence[Any], template: str) -> tuple[str, dict[str, A
 
     `runs` are store.Run rows, newest first.
     """
+    def strings(value: Any) -> bool:
+        return isinstance(value, list) and all(isinstance(v, str) for v in value)
+
     for run_row in runs:
         config: Mapping[str, Any] = run_row.config or {}
         grid = config.get("grid") or {}
-        if run_row.kind != "bisect" or grid.get("template") != template or config.get("find_fix"):
+        if run_row.kind != "bisect" or not isinstance(grid, dict) or grid.get("template") != template \
+                or config.get("find_fix"):
             continue
-        for search in (run_row.result or {}).get("searches", []):
-            first = search.get("first_failing")
-            if first and first.get("bindgen"):
+        if not all(strings(grid.get(axis, [])) for axis in ("rustc", "reference_types")):
+            continue  # a damaged or hand-edited run is no base to take
+        searches = (run_row.result or {}).get("searches", [])
+        for search in searches if isinstance(searches, list) else []:
+            first = search.get("first_failing") if isinstance(search, dict) else None
+            if isinstance(first, dict) and isinstance(first.get("bindgen"), str) and first["bindgen"]:
                 return str(first["bindgen"]), dict(grid)
     return None
 
@@ -242,32 +250,29 @@ class VerifyRequest:
 def check_releases(*named: tuple[SourceSpec, str], notice: Callable[[str], None] | None = None) -> None:
     """Each crates.io version must be a published wasm-bindgen release (checked before anything is
     provisioned); the release list is read once, and not at all when no version is named."""
-    versions = [(spec.version, what) for spec, what in named if spec.kind == "crates"]
-    if not versions:
-        return
-    known = {r.version for r in index.releases(notice=notice)}
-    for version, what in versions:
-        if version not in known:
-            raise UsageError(f"{what} {version} is not a published wasm-bindgen release",
-                             hint="see `wasm-bisect versions`")
+    index.check_published([(str(spec.version), what) for spec, what in named if spec.kind == "crates"],
+                          notice=notice)
 
 
 def execute(request: VerifyRequest, open_store: Callable[[], Store], events: Events = QUIET, *,
             rustc_axis: Callable[[str], tuple[ToolchainSpec, ...]],
-            matrix_markdown: Callable[[Store, str], str | None] | None = None) -> VerifyRun:
-    """Resolve patch and base, probe every cell with both, compare, store the run. The store is opened only
-    once every source the user typed has been checked."""
+            matrix_markdown: Callable[[Store, str], str | None] | None = None,
+            past_runs: Callable[[], Sequence[Any]] | None = None) -> VerifyRun:
+    """Resolve patch and base, probe every cell with both, compare, store the run.
+
+    Order: everything typed is checked offline (sources, the rustc axis); then the release list, the base
+    taken from earlier runs (read-only: `past_runs`, else the store), the toolchains (provisioned and verified
+    like `toolchain add`), the git sources; only then is the store opened for writing and a run started."""
     tmpl = request.template
-    # Check every source the user typed before anything is written (the store included).
     patch_spec = sources.parse(request.patch)
     against_spec = sources.parse(request.against) if request.against is not None else None
+    if request.rustc:
+        rustc_items(request.rustc)
     check_releases((patch_spec, "--patch"), *([(against_spec, "--against")] if against_spec else []),
                    notice=events.info)
-    early = sources.resolve(patch_spec, progress=events.progress) if patch_spec.kind != "crates" else None
-    store = open_store()
     base_text, base_grid = request.against, dict[str, Any]()
     if base_text is None:
-        found = base_from_runs(store.runs(), tmpl.name)
+        found = base_from_runs(past_runs() if past_runs is not None else open_store().runs(), tmpl.name)
         if found is None:
             raise UsageError(f"no finished bisect run of template {tmpl.name} in the store to take the base from",
                              hint="give --against VERSION (e.g. --against 0.2.99)")
@@ -280,11 +285,17 @@ def execute(request: VerifyRequest, open_store: Callable[[], Store], events: Eve
     if base_spec is None:  # taken from a bisect run: check it like a typed one
         base_spec = sources.parse(base_text)
         check_releases((base_spec, "the base"), notice=events.info)
-    patch_src = early if early is not None else sources.resolve(patch_spec, progress=events.progress)
+    if patch_spec.kind == base_spec.kind == "crates" and patch_spec.version == base_spec.version:
+        raise UsageError(f"--patch and the base are the same source ({patch_spec.version})",
+                         hint="compare two different versions or revisions")
+    toolchains.check_known(rustc)
+    patch_src = sources.resolve(patch_spec, progress=events.progress)
     base_src = sources.resolve(base_spec, progress=events.progress)
+    toolchains.prepare(rustc, progress=events.progress)
     if patch_src.source == base_src.source:
         raise UsageError(f"--patch and the base are the same source ({patch_src.source.label()})",
                          hint="compare two different versions or revisions")
+    store = open_store()
     events.info(f"patch: {patch_src.describe()}")
     events.info(f"base:  {base_src.describe()}")
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from wasm_bisect.domain.compat import reference_types_by_default
-from wasm_bisect.domain.errors import CommandFailed, ProvisionError, UsageError, WasmBisectError
+from wasm_bisect.domain.errors import CommandFailed, ProvisionError, ToolMissing, UsageError, WasmBisectError
 from wasm_bisect.domain.model import ToolchainSpec
 from wasm_bisect.domain.versions import rust_release
 from wasm_bisect.util import fs, paths, processes, wasmfile
@@ -31,7 +31,7 @@ MANIFEST_SCHEMA = 1
 PATH_REGISTRY = "path-toolchains.json"
 MVP_SYSROOT = "mvp-sysroot"
 STD_BUILD_TIMEOUT = 3600.0
-PROBE_TIMEOUT = 120.0
+PROBE_TIMEOUT = processes.QUERY_TIMEOUT
 NETWORK_CHECK_SECONDS = 5.0
 RUSTUP_INSTALL_TIMEOUT = 900.0
 RUSTUP_TARGET_TIMEOUT = 300.0
@@ -330,6 +330,9 @@ def inspect_toolchain(
         cargo_line, cargo_version = parse_cargo_version(
             processes.output([draft.cargo, "-V"], env=full_env, timeout=PROBE_TIMEOUT)
         )
+    except ToolMissing as exc:
+        raise ProvisionError(f"toolchain {spec} does not run: {exc.message}",
+                             hint="check the prefix: bin/rustc and bin/cargo must be programs") from exc
     except CommandFailed as exc:
         raise ProvisionError(
             f"toolchain {spec} does not run: {exc.message}: {exc.log_tail.strip()[-300:]}",

@@ -22,6 +22,10 @@ from wasm_bisect.domain.errors import CommandFailed, CommandTimeout, ToolMissing
 # Echo hook: the CLI installs a printer; library use stays quiet.
 _echo: Callable[[str], None] | None = None
 KILL_GRACE_SECONDS = 3.0
+# How long a program may take to say who it is (`rustc -vV`, `cargo -V`, `rustup which`, `node --version`,
+# `wasm-bindgen --version`): the same limit everywhere, so a toolchain that hangs is refused alike by
+# `toolchain add`, probe, matrix and report.
+QUERY_TIMEOUT = 30.0
 # Every child gets a unique mark in its environment; descendants that leave the process group (setsid,
 # `detached: true` in Node) still carry it, so they can be found in /proc and killed with the rest.
 PROC_MARK_ENV = "WASM_BISECT_PROC_MARK"

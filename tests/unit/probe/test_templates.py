@@ -104,7 +104,8 @@ def test_render_pins_exact_bindgen_and_disables_wasm_opt() -> None:
     files = render.render(t, variant(), rustc_version="1.63.0")
     cargo = toml.loads(files["Cargo.toml"].decode())
     assert cargo["dependencies"]["wasm-bindgen"] == "=0.2.99"
-    assert cargo["dependencies"]["js-sys"] == "0.3"  # cargo picks the js-sys matching the pinned wasm-bindgen
+    # Pinned to whatever matches the pinned wasm-bindgen: cargo picks the js-sys release made for 0.2.99 (issue 13).
+    assert cargo["dependencies"]["js-sys"] == render.COMPANION_REQUIREMENT == "*"
     assert cargo["package"]["rust-version"] == "1.63"
     assert cargo["package"]["name"] == render.CRATE_NAME
     assert cargo["lib"]["crate-type"][0] == "cdylib"
