@@ -179,6 +179,39 @@ def refuse(found: StoreFile, *, own: bool) -> StoreError | UsageError:
     return StoreError(f"{found.path} is a damaged wasm-bisect store ({found.why}); it was left as it is", hint=hint)
 
 
+def identity_file(path: Path) -> Path:
+    return path.with_name(path.name + IDENTITY_SUFFIX)
+
+
+def proven_ours(found: StoreFile) -> bool:
+    """A damaged file is this tool's store when its header still carries our application id, or when it is
+    the very file (device and inode) the tool created or last opened at that path."""
+    if found.marked:
+        return True
+    try:
+        info = found.path.stat()
+    except OSError:
+        return False
+    return _read_identity(identity_file(found.path)) == {"device": info.st_dev, "inode": info.st_ino}
+
+
+def check_usable(path: Path | None) -> None:
+    """Before any work (provisioning, fetching, a run): the store a command will write must be absent, empty,
+    a wasm-bisect store of this schema, or the tool's own store proven damaged (set aside when opened).
+    Anything else is refused now, one line, and left exactly as it is."""
+    target = paths.expand(path) if path is not None else paths.store_path()
+    found = inspect(target)
+    own = Store.is_own(target)
+    if found.kind in ("absent", "empty"):
+        return
+    if found.kind == "store":
+        check_schema(found)
+        return
+    if own and found.kind in ("not-sqlite", "damaged") and proven_ours(found):
+        return
+    raise refuse(found, own=own)
+
+
 class Store:
     """The verdict store. The tool's own store (under its home) is created, migrated and, once proven to be
     a damaged wasm-bisect store, set aside and started afresh; a store the user names is used as it is or
@@ -274,7 +307,7 @@ class Store:
             self._remember_identity()
 
     def _identity_file(self) -> Path:
-        return self.path.with_name(self.path.name + IDENTITY_SUFFIX)
+        return identity_file(self.path)
 
     def _remember_identity(self) -> None:
         info = self.path.stat()
@@ -284,15 +317,7 @@ class Store:
                 fs.atomic_write_text(self._identity_file(), json.dumps(data) + "\n")
 
     def _proven_ours(self, found: StoreFile) -> bool:
-        """A damaged file is this tool's store when its header still carries our application id, or when it is
-        the very file (device and inode) the tool created or last opened there."""
-        if found.marked:
-            return True
-        try:
-            info = self.path.stat()
-        except OSError:
-            return False
-        return _read_identity(self._identity_file()) == {"device": info.st_dev, "inode": info.st_ino}
+        return proven_ours(found)
 
     def _repair(self, why: str) -> sqlite3.Connection:
         """Our own store, proven damaged: keep it aside for inspection and start a fresh one."""

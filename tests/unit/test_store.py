@@ -31,11 +31,10 @@ def test_put_get_and_run_log(tmp_path: Path) -> None:
 def test_corrupt_store_is_moved_aside(tmp_path: Path) -> None:
     # Only the tool's own store is ever repaired, and only the very file it made (issue 13): make it first.
     path = Store.default_path()
-    tmp_path = path.parent
     Store().close()
     path.write_bytes(b"SQLite format 3\x00" + b"\xff" * 300)
     notes: list[str] = []
     store = Store(path, notice=notes.append)
     store.put(v("0.2.92"), "t", "c", Outcome(verdict=Verdict.GOOD, reason="ok"))
     assert notes and "moved to" in notes[0]
-    assert list(tmp_path.glob("s.sqlite3.corrupt-*"))
+    assert list(path.parent.glob(f"{path.name}.corrupt-*"))

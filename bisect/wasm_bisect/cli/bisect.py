@@ -23,7 +23,7 @@ from wasm_bisect.cli._common import (
     parse_params,
 )
 from wasm_bisect.cli._display import print_bisect
-from wasm_bisect.cli.report import open_store
+from wasm_bisect.cli.report import check_store, open_store
 from wasm_bisect.domain.errors import UsageError
 from wasm_bisect.domain.grid import parse_point
 from wasm_bisect.probe import templates
@@ -70,6 +70,7 @@ def bisect_cmd(
                             reference_types=reference_types, params=parse_params(param) or None,
                             build_failure=flag(build_failure), jobs=jobs, allow_yanked=allow_yanked,
                             store=store_path)
+    check_store(chosen.store)
     good_point = parse_point(good, "--good") if good else None
     bad_point = parse_point(bad, "--bad") if bad else None
     tmpl = templates.load(chosen.template)

@@ -28,7 +28,7 @@ from wasm_bisect.cli._common import (
     write_output,
 )
 from wasm_bisect.cli._display import Display, grid_tables, print_tables
-from wasm_bisect.cli.report import open_store, parse_report_spec
+from wasm_bisect.cli.report import check_store, open_store, parse_report_spec
 from wasm_bisect.domain.grid import parse_shard
 from wasm_bisect.probe import templates
 from wasm_bisect.runs import Events, merge
@@ -82,6 +82,7 @@ def matrix(
                             reference_types=reference_types, params=parse_params(param) or None,
                             build_failure=flag(build_failure), profile=flag(profile), target=flag(target),
                             jobs=jobs, shards=shards, allow_yanked=allow_yanked, store=store_path)
+    check_store(chosen.store)
     report_specs = [parse_report_spec(s) for s in reports or []]
     export_path = ensure_writable(export, "--export") if export is not None else None
     if shard is not None:

@@ -25,7 +25,7 @@ from wasm_bisect.cli._common import (
     parse_params,
     print_outcome,
 )
-from wasm_bisect.cli.report import open_store
+from wasm_bisect.cli.report import check_store, open_store
 from wasm_bisect.domain.compat import untestable_reason
 from wasm_bisect.domain.model import BindgenSource, Variant
 from wasm_bisect.domain.versions import parse_bindgen_version
@@ -79,6 +79,7 @@ def probe(
                             reference_types=reference_types, params=parse_params(param) or None,
                             build_failure=flag(build_failure), profile=flag(profile), target=flag(target),
                             store=store_path)
+    check_store(chosen.store)
     tmpl = templates.load(chosen.template)
     spec = config.single_rustc(chosen)
     rt = config.single_reference_types(chosen)

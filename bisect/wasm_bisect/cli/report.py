@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from wasm_bisect import config, report
+from wasm_bisect import store as store_mod
 from wasm_bisect.cli._common import ConfigOpt, JsonOpt, ReportFormat, StoreOpt, emit_json, ensure_writable, write_output
 from wasm_bisect.domain.errors import UsageError
 from wasm_bisect.store import Store
@@ -27,6 +28,12 @@ def register(app: typer.Typer) -> None:
 def _not_a_directory(path: Path | None, what: str) -> None:
     if path is not None and path.is_dir():
         raise UsageError(f"{what} {path} is a directory", hint="give the store file, e.g. store.sqlite3")
+
+
+def check_store(path: Path | None, what: str = "--store") -> None:
+    """Validation before any work: the store the command will write is usable (see store.check_usable)."""
+    _not_a_directory(path, what)
+    store_mod.check_usable(path)
 
 
 def open_store(path: Path | None, what: str = "--store") -> Store:

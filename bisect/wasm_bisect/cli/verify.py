@@ -27,7 +27,7 @@ from wasm_bisect.cli._common import (
     write_output,
 )
 from wasm_bisect.cli._display import print_verify
-from wasm_bisect.cli.report import existing_store, open_store
+from wasm_bisect.cli.report import check_store, existing_store, open_store
 from wasm_bisect.domain.errors import WasmBisectError
 from wasm_bisect.probe import templates
 from wasm_bisect.runs import commits, verify
@@ -83,6 +83,7 @@ def verify_cmd(
     chosen = config.resolve("verify", config_path=config_path, template=template, rustc=rustc,
                             reference_types=reference_types, params=parse_params(param) or None,
                             build_failure=flag(build_failure), store=store_path)
+    check_store(chosen.store)
     tmpl = templates.load(chosen.template)
     table = config.defaults("verify")
     request = verify.VerifyRequest(
@@ -133,6 +134,7 @@ def bisect_commits_cmd(
     chosen = config.resolve("bisect-commits", config_path=config_path, template=template, rustc=rustc,
                             reference_types=reference_types, params=parse_params(param) or None,
                             build_failure=flag(build_failure), store=store_path)
+    check_store(chosen.store)
     tmpl = templates.load(chosen.template)
     request = commits.CommitsRequest(
         template=tmpl, params=tmpl.param_values(chosen.params), options=chosen.options,
