@@ -401,15 +401,16 @@ def check_axes(chosen: Settings) -> None:
         check_bindgen_axis(chosen.bindgen)
 
 
-def make_grid(chosen: Settings, *, notice: Callable[[str], None] | None = None) -> Grid:
-    """Expand the axes into a Grid: syntax first (offline), then the provider's versions for rustc ranges and
-    the release index for wasm-bindgen."""
+def make_grid(chosen: Settings, *, notice: Callable[[str], None] | None = None,
+              rustc: tuple[ToolchainSpec, ...] | None = None) -> Grid:
+    """Expand the axes into a Grid: syntax first (offline), then the provider's versions for rustc ranges (or
+    the `rustc` axis the caller already expanded and checked) and the release index for wasm-bindgen."""
     if chosen.rustc is None or chosen.bindgen is None:
         raise UsageError("no rustc axis" if chosen.rustc is None else "no wasm-bindgen axis",
                          hint="give --rustc and --bindgen")
     check_axes(chosen)
     tmpl = templates.load(chosen.template)
-    rustc = rustc_axis(chosen.rustc)
+    rustc = rustc if rustc is not None else rustc_axis(chosen.rustc)
     bindgen = parse_bindgen_axis(chosen.bindgen, releases=index.releases(notice=notice),
                                  include_yanked=chosen.allow_yanked)
     if not rustc or not bindgen:

@@ -25,6 +25,7 @@ class Case:
     env: tuple[tuple[str, str], ...] = ()  # extra environment ({d} is replaced too)
     prepare_home: Setup | None = None  # e.g. a store with one finished run
     allowed: tuple[str, ...] = ()  # documented writes: caches that are complete or absent (path prefixes)
+    issue_class: int = 0  # round 2 (issue 13): which of its twelve classes the case belongs to
 
 
 def _template(d: Path, name: str = "t") -> Path:
@@ -154,15 +155,15 @@ CASES: tuple[Case, ...] = (
     Case("good-not-a-pair", ("bisect", "--good", "1.63.0"), "is not RUSTC@BINDGEN"),
     Case("good-off-axis", ("bisect", *GRID, "--good", "debian:1.70.0@0.2.92"), "not on the grid's axis"),
     Case("bad-reference-types", ("bisect", "--reference-types", "sometimes"), "--reference-types 'sometimes'"),
-    Case("repeat-zero", ("bisect", "--repeat", "0"), "--repeat 0 must be between 1 and 50"),
+    Case("repeat-zero", ("bisect", "--repeat", "0"), "Invalid value for '--repeat'"),
     Case("threshold-minority", ("bisect", "--repeat", "3", "--threshold", "1"), "strict majority"),
-    Case("jobs-zero", ("bisect", "-j", "0"), "--jobs 0"),
+    Case("jobs-zero", ("bisect", "-j", "0"), "Invalid value for '--jobs'"),
     Case("not-an-integer", ("bisect", "--repeat", "many"), "Invalid value for '--repeat'"),
     Case("unknown-option", ("bisect", "--frobnicate"), "No such option: --frobnicate"),
     Case("bad-param-syntax", ("probe", "--param", "n"), "is not NAME=VALUE"),
     Case("unknown-param", ("probe", "--param", "zz=1"), "has no parameter 'zz'"),
-    Case("bad-build-failure", ("probe", "--build-failure", "ignore"), "must be skip or bad"),
-    Case("bad-target", ("probe", "--target", "web"), "not supported by the Node check"),
+    Case("bad-build-failure", ("probe", "--build-failure", "ignore"), "'ignore' is not one of 'skip', 'bad'"),
+    Case("bad-target", ("probe", "--target", "web"), "'web' is not one of 'nodejs'"),
     Case("toolchain-add-unknown-provider", ("toolchain", "add", "rustc:1.0.0"), "unknown toolchain provider"),
     Case("toolchain-available-unknown", ("toolchain", "available", "apt"), "unknown toolchain provider 'apt'"),
     Case("tools-nothing", ("tools", "install"), "nothing to install"),
@@ -210,7 +211,7 @@ CASES: tuple[Case, ...] = (
     Case("log-no-store", ("log",), "no runs yet"),
     Case("log-unknown-run", ("log", "nope"), "no run 'nope'", home="linked", prepare_home=store_with_a_run),
     Case("home-is-a-file", ("runs",), "cannot", plain_file, env=(("WASM_BISECT_HOME", "{d}/file/home"),)),
-    Case("report-unknown-format", ("report", "--format", "pdf"), "--format 'pdf' is not one of"),
+    Case("report-unknown-format", ("report", "--format", "pdf"), "'pdf' is not one of"),
     Case("report-store-missing", ("report", "--store", "{d}/none.sqlite3"), "does not exist"),
     Case("report-store-dir", ("report", "--store", "{d}/store"), "--store", store_dir),
     Case("report-unwritable-output", ("report", "--no-env", "-o", "{d}/file/report.md"), "cannot write", plain_file,

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from .cases import CASES, Case
+from .cases import Case
+from .cases_round2 import CASES
 from .helpers import REAL_HOME, cli_env, linked_home, seed_index, snapshot
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "reliability.md"
@@ -86,6 +87,8 @@ def test_every_case_is_documented() -> None:
     missing = [c.id for c in CASES if f"`{c.id}`" not in text]
     assert not missing, f"add these cases to {DOC}: {missing}"
     assert len(CASES) >= 30
+    for issue_class in range(1, 13):  # issue 13: at least three cases of each class
+        assert sum(c.issue_class == issue_class for c in CASES) >= 3, issue_class
 
 
 if __name__ == "__main__":  # print the table rows: `python -m tests.reliability.test_bad_input`

@@ -150,3 +150,49 @@ def test_every_command_has_defaults_from_one_table() -> None:
         config.single_rustc(config.settings(config.Config(), command="probe", rustc="debian:1.63.0,debian:1.96.0"))
     with pytest.raises(UsageError, match="takes one reference-types value"):
         config.single_reference_types(config.settings(config.Config(), command="probe", reference_types="both"))
+
+
+# -- issue 13: config values are bounded, paths expand `~`, unknown keys get a "did you mean" -------------------
+@pytest.mark.parametrize(("text", "needle"), [
+    ('rusct = "debian:1.96.0"\n', "unknown key 'rusct'. did you mean 'rustc'?"),
+    ("shards = 257\n", "at most 256"),
+    ("jobs = 65\n", "at most 64"),
+    ("jobs = true\n", "jobs must be"),
+    ("rustc = " + "[" * 20_000 + "]" * 20_000 + "\n", "nests"),
+    ("shards = " + "9" * 5000 + "\n", "not valid TOML"),
+    ("rustc = [" + ", ".join(['"debian:1.96.0"'] * 1001) + "]\n", "1001 items"),
+    ("[params]\n" + "".join(f"p{i} = 1\n" for i in range(65)), "at most 64"),
+    ('store = "a\\u0000b"\n', "NUL"),
+])
+def test_config_values_are_bounded(tmp_path: Path, text: str, needle: str) -> None:
+    (tmp_path / "wasm-bisect.toml").write_text(text)
+    with pytest.raises((ConfigError, UsageError)) as info:
+        config.load(tmp_path / "wasm-bisect.toml")
+    assert needle in info.value.one_line()
+
+
+def test_config_file_size_is_checked_before_reading(tmp_path: Path) -> None:
+    with (tmp_path / "wasm-bisect.toml").open("wb") as handle:
+        handle.truncate(20 * 1024**3)
+    with pytest.raises(ConfigError, match="too large"):
+        config.load(tmp_path / "wasm-bisect.toml")
+    assert config.find(tmp_path) == tmp_path / "wasm-bisect.toml"  # found, and refused only when read
+    (tmp_path / "wasm-bisect.toml").unlink()
+    (tmp_path / "pyproject.toml").write_text("[tool]\nx = " + "[" * 50_000)  # someone else's broken file
+    assert config.find(tmp_path) != tmp_path / "pyproject.toml"
+
+
+def test_paths_in_config_expand_tilde(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path / "me"))
+    (tmp_path / "wasm-bisect.toml").write_text('store = "~/s.sqlite3"\ntemplate = "~/t"\n')
+    loaded = config.load(tmp_path / "wasm-bisect.toml")
+    assert loaded.store == tmp_path / "me" / "s.sqlite3" and loaded.template == str(tmp_path / "me" / "t")
+
+
+def test_flags_are_bounded_and_their_syntax_checked_at_once() -> None:
+    empty = config.Config()
+    for flags, needle in (({"shards": 300}, "between 1 and 256"), ({"jobs": 100}, "at most 64"),
+                          ({"rustc": "1.96.0..1.63.0"}, "reversed rustc range"),
+                          ({"bindgen": "0.2.92...0.2.99"}, "ill-formed")):
+        with pytest.raises(UsageError, match=needle):
+            config.settings(empty, command="bisect", **flags)  # type: ignore[arg-type]

@@ -75,7 +75,10 @@ def bisect_cmd(
     bad_point = parse_point(bad, "--bad") if bad else None
     tmpl = templates.load(chosen.template)
     config.check_axes(chosen)
-    grid = config.make_grid(chosen, notice=log.warn)
+    rustc_specs = config.rustc_axis(chosen.rustc) if chosen.rustc is not None else None
+    if rustc_specs is not None:  # what the providers can supply, before the release list is fetched
+        toolchains.check_known(rustc_specs)
+    grid = config.make_grid(chosen, notice=log.warn, rustc=rustc_specs)
     releases = index.releases(notice=log.warn)
     grid = bisect.restrict(grid, good_point, bad_point)
     bisect.check_grid(grid)  # bad input fails before a run is started in the store

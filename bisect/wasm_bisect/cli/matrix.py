@@ -89,7 +89,11 @@ def matrix(
         parse_shard(shard)
     tmpl = templates.load(chosen.template)
     config.check_axes(chosen)
-    grid = config.make_grid(chosen, notice=log.warn)
+    rustc_specs = None
+    if not emit_github_matrix and chosen.rustc is not None:  # (a CI planner may run where no provider does)
+        rustc_specs = config.rustc_axis(chosen.rustc)
+        toolchains.check_known(rustc_specs)  # what the providers can supply, before the release list is fetched
+    grid = config.make_grid(chosen, notice=log.warn, rustc=rustc_specs)
     if emit_github_matrix:
         sys.stdout.write(json.dumps(matrix_run.github_matrix(grid, shards=chosen.shards), separators=(",", ":")) + "\n")
         return
@@ -146,6 +150,7 @@ def merge_cmd(
             merge.check_store_file(shard)
     if into is not None:
         merge.check_target(into)
+    merge.check_sources(shards, target_path)
     target = open_store(into, "--into")
     result = merge.merge_paths(shards, target, command=command_line())
     for warning in result.warnings:

@@ -86,9 +86,9 @@ def probe(
     params = tmpl.param_values(chosen.params)
     assert chosen.bindgen is not None  # the probe defaults name one
     source = bindgen_spec(chosen.bindgen)
+    toolchains.check_known([spec])
     if source.kind == "crates":
         index.check_published([(str(source.version), "--bindgen")], notice=log.warn)
-    toolchains.check_known([spec])
 
     def make(bindgen: BindgenSource) -> Variant:
         return Variant(template=tmpl.name, rustc=spec, bindgen=bindgen, reference_types=rt,

@@ -102,23 +102,48 @@ def _variant(src: Source, identity: dict[str, Any]) -> Variant:
                          hint="export the shard again") from None
 
 
-def merge(sources: list[Source], into: Store, *, command: str) -> MergeResult:
-    """Copy the sources' cells into `into` and record one matrix run over all of them."""
+def validate(sources: list[Source]) -> None:
+    """The sources can be merged: one fingerprint, template hashes, readable grids and cells (read only)."""
     if not sources:
         raise UsageError("nothing to merge", hint="give the shard stores, e.g. shard-*/store.sqlite3")
     first = sources[0]
-    fingerprint = first.run.fingerprint
     for src in sources[1:]:
-        if src.run.fingerprint != fingerprint:
+        if src.run.fingerprint != first.run.fingerprint:
             raise UsageError(
                 f"{src.label} holds results of a different template or config (run fingerprint "
-                f"{src.run.fingerprint}, {first.label} has {fingerprint})",
+                f"{src.run.fingerprint}, {first.label} has {first.run.fingerprint})",
                 hint="merge only shards of one grid, template and check",
             )
+    _hashes(first.run)
+    for src in sources:
+        _grid(src)
+        for probe in src.store.run_probes(src.run.run_id):
+            _variant(src, probe.variant)
+
+
+def check_sources(paths: list[Path], target: Path) -> None:
+    """Before the target store is created or touched: every shard (but the target itself) opened read-only and
+    validated with the others, so a refusal leaves nothing behind."""
+    sources: list[Source] = []
+    try:
+        for path in dict.fromkeys(p.resolve() for p in paths):
+            if path != target.resolve():
+                sources.append(open_source(path))
+        if sources:
+            validate(sources)
+    finally:
+        for src in sources:
+            with contextlib.suppress(Exception):
+                src.store.close()
+
+
+def merge(sources: list[Source], into: Store, *, command: str) -> MergeResult:
+    """Copy the sources' cells into `into` and record one matrix run over all of them."""
+    validate(sources)
+    first = sources[0]
+    fingerprint = first.run.fingerprint
     th, ch = _hashes(first.run)
     grid = _grid(first)
-    for src in sources[1:]:
-        _grid(src)
     warnings: list[str] = []
     cells: dict[str, tuple[Variant, Outcome, bool]] = {}
     seen_runs: set[tuple[str, str]] = set()

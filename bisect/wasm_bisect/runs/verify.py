@@ -18,7 +18,7 @@ from wasm_bisect import toolchains
 from wasm_bisect.bindgen import index, sources
 from wasm_bisect.bindgen.sources import Resolved, SourceSpec
 from wasm_bisect.domain.errors import UsageError
-from wasm_bisect.domain.grid import parse_reference_types, rustc_items
+from wasm_bisect.domain.grid import parse_reference_types
 from wasm_bisect.domain.model import (
     BindgenSource,
     BuildOptions,
@@ -266,8 +266,8 @@ def execute(request: VerifyRequest, open_store: Callable[[], Store], events: Eve
     tmpl = request.template
     patch_spec = sources.parse(request.patch)
     against_spec = sources.parse(request.against) if request.against is not None else None
-    if request.rustc:
-        rustc_items(request.rustc)
+    if request.rustc:  # typed: checked (syntax, then the providers) before the release list is fetched
+        toolchains.check_known(rustc_axis(request.rustc))
     check_releases((patch_spec, "--patch"), *([(against_spec, "--against")] if against_spec else []),
                    notice=events.info)
     base_text, base_grid = request.against, dict[str, Any]()

@@ -325,7 +325,7 @@ def inspect_toolchain(
     )
     full_env = draft.environ(os.environ)
     try:
-        info = parse_rustc_vv(processes.output([draft.rustc, "-vV"], env=full_env, timeout=PROBE_TIMEOUT))
+        info = _parse_or_refuse(spec, processes.output([draft.rustc, "-vV"], env=full_env, timeout=PROBE_TIMEOUT))
         sysroot = Path(processes.output([draft.rustc, "--print", "sysroot"], env=full_env, timeout=PROBE_TIMEOUT))
         cargo_line, cargo_version = parse_cargo_version(
             processes.output([draft.cargo, "-V"], env=full_env, timeout=PROBE_TIMEOUT)
@@ -334,8 +334,9 @@ def inspect_toolchain(
         raise ProvisionError(f"toolchain {spec} does not run: {exc.message}",
                              hint="check the prefix: bin/rustc and bin/cargo must be programs") from exc
     except CommandFailed as exc:
+        tail = exc.log_tail.strip()[-300:]
         raise ProvisionError(
-            f"toolchain {spec} does not run: {exc.message}: {exc.log_tail.strip()[-300:]}",
+            f"toolchain {spec} does not run: {exc.message}" + (f": {tail}" if tail else ""),
             hint="check the prefix (missing shared libraries show up here)",
         ) from exc
     return Toolchain(
@@ -353,6 +354,14 @@ def inspect_toolchain(
         llvm_version=info.llvm_version,
         note=note,
     )
+
+
+def _parse_or_refuse(spec: ToolchainSpec, text: str) -> RustcInfo:
+    try:
+        return parse_rustc_vv(text)
+    except ProvisionError as exc:
+        raise ProvisionError(f"toolchain {spec} does not run as rustc: {exc.message}",
+                             hint="check the prefix: bin/rustc must be a Rust compiler") from None
 
 
 _PROBE_LIB = '#[no_mangle]\npub extern "C" fn add(a: i32, b: i32) -> i32 {\n    a + b\n}\n'

@@ -121,7 +121,7 @@ def output_path(text: str | Path, what: str) -> Path:
         raise UsageError(f"{what} is empty", hint="give a file name")
     if "\0" in raw:
         raise UsageError(f"{what} {raw!r} contains a NUL character")
-    if raw.endswith("/") or Path(raw).name in ("", ".", ".."):
+    if raw in (".", "..") or raw.endswith(("/", "/.", "/..")):
         raise UsageError(f"{what} {raw} names a directory", hint="give a file name")
     return paths.expand(raw)
 

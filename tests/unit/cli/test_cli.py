@@ -79,3 +79,38 @@ def test_template_directory_without_manifest(tmp_path: Path, monkeypatch: pytest
 def test_unknown_option_is_usage_error(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run_main(["probe", "--no-such-flag"], monkeypatch, capsys)
     assert code == 2 and "Traceback" not in err
+
+
+# -- issue 13 ----------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("args", [["cache", "info"], ["tools", "list"], ["toolchain", "list"], ["runs"],
+                                  ["templates", "list"], ["versions"], ["log"], ["nox-matrix"]])
+def test_a_home_that_is_a_file_is_one_line_for_every_command(args: list[str], tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "file").write_text("x")
+    monkeypatch.setenv("WASM_BISECT_HOME", str(tmp_path / "file" / "home"))
+    code, _, err = run_main(args, monkeypatch, capsys)
+    assert code == 2 and "is not a directory" in err and len(err.strip().splitlines()) == 1, err
+    code, out, _ = run_main([*args, "--help"], monkeypatch, capsys)  # help still works
+    assert code == 0 and "Usage" in out
+
+
+def test_nox_matrix_input_is_bounded(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    import io
+
+    from wasm_bisect import noxsupport
+
+    many = [{"session": f"cell({i})", "call_spec": {"cell": f"debian:1.96.0@0.2.{i}@on"}} for i in range(257)]
+    for stdin, needle in (("[" * 100_000, "nests"), (json.dumps(many), "more than GitHub's 256"),
+                          ('[{"session": "x", "call_spec": "cell"}]', "not an object"),
+                          ('[{"session": 5}]', "a list of sessions")):
+        monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
+        code, _, err = run_main(["nox-matrix"], monkeypatch, capsys)
+        assert code == 2 and needle in err and len(err.strip().splitlines()) == 1, err
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"[\xff\xfe]")))
+    code, _, err = run_main(["nox-matrix"], monkeypatch, capsys)
+    assert code == 2 and "not UTF-8" in err, err
+    monkeypatch.setattr(noxsupport, "MAX_NOX_JSON", 10)
+    monkeypatch.setattr(sys, "stdin", io.StringIO("[" + " " * 100 + "]"))
+    code, _, err = run_main(["nox-matrix"], monkeypatch, capsys)
+    assert code == 2 and "too large" in err, err

@@ -79,6 +79,7 @@ def fake(monkeypatch: pytest.MonkeyPatch) -> FakeProbe:
     monkeypatch.setattr(probe_oracle, "run_probe", stub)
     # The fake probe builds nothing, so no toolchain needs to be ready before the run starts.
     monkeypatch.setattr(toolchains, "prepare", lambda specs, **_: {})
+    monkeypatch.setattr(toolchains, "check_known", lambda specs: None)
     return stub
 
 
