@@ -27,7 +27,7 @@ from typing import Any
 from wasm_bisect import config as config_mod
 from wasm_bisect.domain.errors import UsageError
 from wasm_bisect.domain.grid import MAX_SHARDS, cell_id
-from wasm_bisect.util import bounded
+from wasm_bisect.util import bounded, paths
 
 __all__ = ["cells", "github_matrix", "merge_and_report", "parametrize_cells", "results_dir", "run_cell", "safe_name"]
 
@@ -40,7 +40,7 @@ MAX_SESSIONS = 100_000
 def _config_path(config: str | Path | None) -> Path | None:
     if config is None:
         return None
-    path = Path(config)
+    path = paths.expand(config)
     if not path.is_absolute():
         # nox runs a noxfile from the noxfile's directory, so a relative config sits next to it; the
         # child wasm-bisect gets the absolute path.
@@ -70,7 +70,7 @@ def safe_name(cell: str) -> str:
 def results_dir(explicit: str | Path | None = None) -> Path:
     """Where cell sessions export their stores: `explicit`, else $WASM_BISECT_EXPORT_DIR, else
     ./wasm-bisect-results."""
-    return Path(explicit or os.environ.get(EXPORT_DIR_ENV) or DEFAULT_EXPORT_DIR)
+    return paths.expand(explicit or os.environ.get(EXPORT_DIR_ENV) or DEFAULT_EXPORT_DIR)
 
 
 def run_cell(session: Any, cell: str, *, config: str | Path | None = None, export_dir: str | Path | None = None,

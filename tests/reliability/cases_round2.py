@@ -12,7 +12,7 @@ import subprocess
 from pathlib import Path
 
 from .cases import CASES as ROUND1
-from .cases import GRID, T, Case, Setup, _cargo, _manifest, _template, config, plain_file
+from .cases import GRID, Case, Setup, T, _cargo, _manifest, _template, config, plain_file
 
 # -- setups --------------------------------------------------------------------------------------------------
 
@@ -287,15 +287,18 @@ ROUND2: tuple[Case, ...] = (
     # 4. templates cannot take wasm-bindgen (or its family) from elsewhere
     Case("cargo-target-table", ("probe", "--template", T), "target-specific table",
          lambda d: _cargo(d, '[package]\nname = "x"\n[dependencies]\nwasm-bindgen = "0.2"\n'
-                             "[target.'cfg(target_arch = \"wasm32\")'.dependencies]\njs-sys = \"0.3\"\n"), issue_class=4),
+                             "[target.'cfg(target_arch = \"wasm32\")'.dependencies]\njs-sys = \"0.3\"\n"),
+         issue_class=4),
     Case("cargo-renamed-dep", ("probe", "--template", T), "takes wb from package (dependencies.wb.package)",
-         lambda d: _cargo(d, '[package]\nname = "x"\n[dependencies]\nwb = { package = "wasm-bindgen", version = "0.2" }\n'),
+         lambda d: _cargo(d, '[package]\nname = "x"\n[dependencies]\n'
+                             'wb = { package = "wasm-bindgen", version = "0.2" }\n'),
          issue_class=4),
     Case("cargo-js-sys-git", ("probe", "--template", T), "takes js-sys from git (dependencies.js-sys.git)",
          lambda d: _cargo(d, '[package]\nname = "x"\n[dependencies]\njs-sys = { git = "https://x.invalid/wb" }\n'),
          issue_class=4),
     Case("cargo-web-sys-path", ("probe", "--template", T), "takes web-sys from path",
-         lambda d: _cargo(d, '[package]\nname = "x"\n[dependencies]\nweb-sys = { path = "/x", features = ["Window"] }\n'),
+         lambda d: _cargo(d, '[package]\nname = "x"\n[dependencies]\n'
+                             'web-sys = { path = "/x", features = ["Window"] }\n'),
          issue_class=4),
     Case("cargo-futures-workspace", ("probe", "--template", T), "takes wasm-bindgen-futures from workspace",
          lambda d: _cargo(d, '[package]\nname = "x"\n[dependencies]\nwasm-bindgen-futures = { workspace = true }\n'),
@@ -304,7 +307,8 @@ ROUND2: tuple[Case, ...] = (
          lambda d: _cargo(d, '[package]\nname = "x"\n[dev-dependencies]\nwasm-bindgen-test = { path = "/x" }\n'),
          issue_class=4),
     Case("cargo-patch-renamed", ("probe", "--template", T), "patches or replaces anything",
-         lambda d: _cargo(d, '[package]\nname = "x"\n[patch.crates-io]\nanything = { package = "js-sys", path = "/x" }\n'),
+         lambda d: _cargo(d, '[package]\nname = "x"\n[patch.crates-io]\n'
+                             'anything = { package = "js-sys", path = "/x" }\n'),
          issue_class=4),
     Case("cargo-patch-bindgen-test", ("probe", "--template", T), "patches or replaces wasm-bindgen-test",
          lambda d: _cargo(d, '[package]\nname = "x"\n[patch.crates-io]\nwasm-bindgen-test = { path = "/x" }\n'),
@@ -312,7 +316,8 @@ ROUND2: tuple[Case, ...] = (
     Case("cargo-underscore-name", ("probe", "--template", T), "spells wasm_bindgen unlike crates.io",
          lambda d: _cargo(d, '[package]\nname = "x"\n[dependencies]\nwasm_bindgen = "0.2"\n'), issue_class=4),
     # 5. template.toml and config are strict: unknown keys ("did you mean") and wrong types refused
-    Case("manifest-unknown-table", ("probe", "--template", T), "unknown key 'chek' in template.toml of template smoke. did you mean 'check'",
+    Case("manifest-unknown-table", ("probe", "--template", T),
+         "unknown key 'chek' in template.toml of template smoke. did you mean 'check'",
          lambda d: _manifest(d, '\n[chek]\nscript = "check.mjs"\n'), issue_class=5),
     Case("manifest-unknown-key", ("probe", "--template", T), "unknown key 'timout' in [check]",
          lambda d: _manifest(d, "", replace='name = "t"\n[check]\ntimout = 5\n'), issue_class=5),
@@ -347,14 +352,17 @@ ROUND2: tuple[Case, ...] = (
     Case("merge-hostile-grid", ("merge", "{d}/shard.sqlite3", "--into", "{d}/merged.sqlite3"), "no readable grid",
          shard("shard.sqlite3", grid=5), issue_class=6),
     # 7. version text is ASCII
-    Case("bindgen-arabic-digits", ("probe", "--bindgen", "٠.٢.٩٩"), "non-ASCII", issue_class=7),
-    Case("rustup-fullwidth-digits", ("probe", "--rustc", "rustup:１.８２.０"), "non-ASCII", issue_class=7),
-    Case("rustc-range-arabic-digits", ("bisect", "--rustc", "1.63.0..١.96.0"), "non-ASCII", issue_class=7),
-    Case("bindgen-range-arabic-digits", ("matrix", "--rustc", "debian:1.96.0", "--bindgen", "0.2.92..0.2.٩٩"),
+    Case("bindgen-arabic-digits", ("probe", "--bindgen", "\u0660.\u0662.\u0669\u0669"), "non-ASCII", issue_class=7),
+    Case("rustup-fullwidth-digits", ("probe", "--rustc", "rustup:\uff11.\uff18\uff12.\uff10"), "non-ASCII",
+         issue_class=7),
+    Case("rustc-range-arabic-digits", ("bisect", "--rustc", "1.63.0..\u0661.96.0"), "non-ASCII", issue_class=7),
+    Case("bindgen-range-arabic-digits", ("matrix", "--rustc", "debian:1.96.0", "--bindgen", "0.2.92..0.2.\u0669\u0669"),
          "non-ASCII", issue_class=7),
-    Case("shard-arabic-digits", ("matrix", *GRID, "--shard", "١/٢"), "is not K/N", issue_class=7),
-    Case("good-arabic-digits", ("bisect", *GRID, "--good", "debian:1.63.0@0.2.٩٢"), "non-ASCII", issue_class=7),
-    Case("tools-install-fullwidth", ("tools", "install", "--bindgen", "0.2.９９"), "not an exact X.Y.Z", issue_class=7),
+    Case("shard-arabic-digits", ("matrix", *GRID, "--shard", "\u0661/\u0662"), "is not K/N", issue_class=7),
+    Case("good-arabic-digits", ("bisect", *GRID, "--good", "debian:1.63.0@0.2.\u0669\u0662"), "non-ASCII",
+         issue_class=7),
+    Case("tools-install-fullwidth", ("tools", "install", "--bindgen", "0.2.\uff19\uff19"), "not an exact X.Y.Z",
+         issue_class=7),
     # 8. sizes are checked (stat) before anything is read
     Case("template-sparse-file", ("probe", "--template", T), "too large", sparse("assets/big.bin", 100 * GIB),
          issue_class=8),
@@ -401,5 +409,59 @@ ROUND2: tuple[Case, ...] = (
     Case("verify-toolchain-no-wasm32", ("verify", "--against", "0.2.99", "--patch", "0.2.100", "--rustc", TC),
          "has no wasm32-unknown-unknown", fake_toolchain("no-wasm32"), issue_class=12),
 )
+
+# What each round-2 case sets up, for its row in docs/reliability.md.
+NOTES = {
+    "store-text-runs": "`{d}/notes.txt`: a text file", "store-foreign-probe": "another program's SQLite file",
+    "store-foreign-wal-log": "another program's SQLite file in WAL mode",
+    "store-text-matrix": "`{d}/notes.txt`: a text file",
+    "store-foreign-report": "another program's SQLite file",
+    "store-foreign-config": "wasm-bisect.toml: `store = \"other.sqlite\"` (another program's SQLite file)",
+    "merge-into-text": "a valid shard; `--into` a text file",
+    "merge-shard-foreign": "the shard is a foreign WAL database",
+    "store-future-schema": "a store whose meta.schema is 99", "store-future-schema-bisect": "a store of schema 99",
+    "store-damaged-user": "a wasm-bisect store truncated to a third (the user's copy)",
+    "report-output-device": "linked home, one run; `{d}/null` made with mknod c 1 3",
+    "report-output-fifo": "linked home, one run; `{d}/fifo` made with mkfifo", "report-output-dir-slash": "",
+    "report-output-dot": "", "matrix-report-fifo": "`{d}/fifo` a FIFO",
+    "matrix-export-device": "`{d}/null` a device node",
+    "matrix-export-dir-slash": "", "verify-markdown-socket": "`{d}/sock` a Unix socket",
+    "bisect-commits-markdown-device": "`{d}/null` a device node", "report-output-unknown-user": "",
+    "store-unknown-user": "", "probe-unpublished-bindgen": "fresh home (nothing provisioned)",
+    "tools-install-unpublished": "", "matrix-unknown-toolchain": "", "verify-unknown-toolchain": "",
+    "verify-bad-rustc-no-store": "", "verify-no-base-no-store": "fresh home, no store",
+    "bisect-commits-unknown-toolchain": "`{d}/repo` with tags v0, v1 (no mirror may be written)",
+    "matrix-bad-shard-before-index": "", "bisect-reversed-before-index": "",
+    "cargo-target-table": "`[target.'cfg(...)'.dependencies] js-sys`", "cargo-renamed-dep": "`wb = { package = ... }`",
+    "cargo-js-sys-git": "`js-sys = { git = ... }`", "cargo-web-sys-path": "`web-sys = { path = ... }`",
+    "cargo-futures-workspace": "`wasm-bindgen-futures = { workspace = true }`",
+    "cargo-test-dev-path": "`[dev-dependencies] wasm-bindgen-test = { path = ... }`",
+    "cargo-patch-renamed": "`[patch.crates-io] anything = { package = \"js-sys\", ... }`",
+    "cargo-patch-bindgen-test": "`[patch.crates-io] wasm-bindgen-test`",
+    "cargo-underscore-name": "`wasm_bindgen = \"0.2\"`",
+    "manifest-unknown-table": "template.toml: `[chek]`", "manifest-unknown-key": "`[check] timout = 5`",
+    "manifest-description-type": "`description = 5`", "manifest-param-default-list": "`[params.a] default = [1, 2]`",
+    "manifest-expect-unknown": "`[expect] gud = ...`", "config-did-you-mean": "`rusct = ...`",
+    "config-store-type": "`store = 5`", "nox-matrix-deep-json": "stdin: `[` x 100,000",
+    "nox-matrix-call-spec-list": "stdin: call_spec is a list", "nox-matrix-too-many": "stdin: 300 cell sessions",
+    "nox-matrix-huge-int": "stdin: a 5,000-digit number", "config-deep-toml": "`rustc` nested 50,000 deep",
+    "config-shards-too-many": "`shards = 1000`", "matrix-shards-flag-too-many": "", "matrix-shard-n-too-large": "",
+    "config-jobs-too-many": "`jobs = 100000`", "store-hostile-json": "a run whose config is `[` x 100,000",
+    "merge-hostile-grid": "a shard whose grid is `5`", "bindgen-arabic-digits": "", "rustup-fullwidth-digits": "",
+    "rustc-range-arabic-digits": "", "bindgen-range-arabic-digits": "", "shard-arabic-digits": "",
+    "good-arabic-digits": "", "tools-install-fullwidth": "",
+    "template-sparse-file": "a 100 GiB sparse file in the template", "template-sparse-manifest":
+    "template.toml: 100 GiB sparse", "template-fifo-check": "check.mjs is a FIFO",
+    "config-sparse-file": "wasm-bisect.toml: 100 GiB sparse", "init-partial-dir": "`{d}/.t.partial/my-notes.txt`",
+    "init-partial-file": "`{d}/.t.partial` a file", "init-partial-symlink": "`{d}/.t.partial` a symlink to a directory",
+    "home-file-cache-info": "WASM_BISECT_HOME=`{d}/file`, a file", "home-file-tools-list": "WASM_BISECT_HOME a file",
+    "home-file-toolchain-list": "WASM_BISECT_HOME below a file", "home-file-templates-list": "WASM_BISECT_HOME a file",
+    "path-dotdot-probe": "", "path-dotdot-matrix": "", "path-relative-dotdot-bisect": "", "path-dotdot-verify": "",
+    "toolchain-add-nonsense": "`{d}/tc/bin/rustc` prints something else",
+    "probe-toolchain-nonsense": "`{d}/tc/bin/rustc` prints something else",
+    "matrix-toolchain-crash": "`{d}/tc/bin/rustc` dies of SIGSEGV",
+    "probe-toolchain-no-wasm32": "a rustc that answers, without a wasm32 std",
+    "verify-toolchain-no-wasm32": "a rustc that answers, without a wasm32 std",
+}
 
 CASES: tuple[Case, ...] = (*ROUND1, *ROUND2)

@@ -187,7 +187,7 @@ NO_NETWORK: list[tuple[list[str], str]] = [
     (["bisect", "--bindgen", "0.2.92...0.2.99"], "ill-formed wasm-bindgen range"),
     (["bisect", "--bindgen", "0.2.92,,0.2.99"], "empty item"),
     (["matrix", "--rustc", "1.96.0..1.63.0", "--bindgen", "0.2.99"], "reversed rustc range"),
-    (["matrix", "--rustc", "debian:1.63.0", "--bindgen", "0.2.٩٢"], "non-ASCII"),
+    (["matrix", "--rustc", "debian:1.63.0", "--bindgen", "0.2.\u0669\u0662"], "non-ASCII"),
     (["matrix", *GRID, "--shard", "3/2"], "--shard '3/2'"),
     (["matrix", *GRID, "--report", "md:{d}/newdir/"], "names a directory"),
     (["matrix", "--rustc", "debian:1.70.0", "--bindgen", "0.2.99"], "Debian has no rustc 1.70.0"),
@@ -224,7 +224,7 @@ def test_nothing_is_written_or_fetched_before_input_is_validated(tmp_path: Path)
     text_file("notes.txt")(d)
     home = tmp_path / "home"  # not seeded: the release list would have to be fetched
     with recording_proxy() as (proxy, seen):
-        env = {v: proxy for v in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY")}
+        env = dict.fromkeys(("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY"), proxy)
         env["NO_PROXY"] = env["no_proxy"] = ""
         for cases, may_fetch in ((NO_NETWORK, False), (RELEASE_LIST, True)):
             for args, needle in cases:

@@ -254,6 +254,13 @@ def check_releases(*named: tuple[SourceSpec, str], notice: Callable[[str], None]
                           notice=notice)
 
 
+def _different(patch: SourceSpec, base: SourceSpec) -> None:
+    """Two crates.io versions can be compared before anything is resolved (git and path sources after)."""
+    if patch.kind == base.kind == "crates" and patch.version == base.version:
+        raise UsageError(f"--patch and the base are the same source ({patch.version})",
+                         hint="compare two different versions or revisions")
+
+
 def execute(request: VerifyRequest, open_store: Callable[[], Store], events: Events = QUIET, *,
             rustc_axis: Callable[[str], tuple[ToolchainSpec, ...]],
             matrix_markdown: Callable[[Store, str], str | None] | None = None,
@@ -266,6 +273,8 @@ def execute(request: VerifyRequest, open_store: Callable[[], Store], events: Eve
     tmpl = request.template
     patch_spec = sources.parse(request.patch)
     against_spec = sources.parse(request.against) if request.against is not None else None
+    if against_spec is not None:
+        _different(patch_spec, against_spec)
     if request.rustc:  # typed: checked (syntax, then the providers) before the release list is fetched
         toolchains.check_known(rustc_axis(request.rustc))
     check_releases((patch_spec, "--patch"), *([(against_spec, "--against")] if against_spec else []),
@@ -285,9 +294,7 @@ def execute(request: VerifyRequest, open_store: Callable[[], Store], events: Eve
     if base_spec is None:  # taken from a bisect run: check it like a typed one
         base_spec = sources.parse(base_text)
         check_releases((base_spec, "the base"), notice=events.info)
-    if patch_spec.kind == base_spec.kind == "crates" and patch_spec.version == base_spec.version:
-        raise UsageError(f"--patch and the base are the same source ({patch_spec.version})",
-                         hint="compare two different versions or revisions")
+    _different(patch_spec, base_spec)
     toolchains.check_known(rustc)
     patch_src = sources.resolve(patch_spec, progress=events.progress)
     base_src = sources.resolve(base_spec, progress=events.progress)

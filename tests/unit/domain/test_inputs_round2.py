@@ -10,7 +10,7 @@ from wasm_bisect.domain.errors import UsageError
 from wasm_bisect.domain.model import ToolchainSpec
 
 
-@pytest.mark.parametrize("text", ["٠.٢.٩٩", "0.2.９９", "0.2.99\u2003x", "𝟎.2.99"])
+@pytest.mark.parametrize("text", ["\u0660.\u0662.\u0669\u0669", "0.2.\uff19\uff19", "0.2.99\u2003x", "\U0001d7ce.2.99"])
 def test_bindgen_versions_are_ascii(text: str) -> None:
     with pytest.raises(UsageError):
         versions.parse_bindgen(text)
@@ -18,7 +18,8 @@ def test_bindgen_versions_are_ascii(text: str) -> None:
     assert not versions.is_exact_version("0.2.99\n")  # exact means exact: `$` would have let this through
 
 
-@pytest.mark.parametrize("text", ["rustup:１.８２.０", "rustup:1.82.0\u00a0", "debian:1.９6.0", "rustup:nightly-٢٠٢٤-01-01",
+@pytest.mark.parametrize("text", ["rustup:\uff11.\uff18\uff12.\uff10", "rustup:1.82.0\u00a0", "debian:1.\uff196.0",
+                                  "rustup:nightly-\u0662\u0660\u0662\u0664-01-01",
                                   "rustup:../evil", "rustup:a b", "rustup:-x"])
 def test_toolchain_specs_are_ascii_names(text: str) -> None:
     with pytest.raises(UsageError):
@@ -26,14 +27,14 @@ def test_toolchain_specs_are_ascii_names(text: str) -> None:
 
 
 def test_path_specs_may_hold_any_character_and_dots() -> None:
-    assert ToolchainSpec.parse("path:/home/josé/rust..old").version == "/home/josé/rust..old"
+    assert ToolchainSpec.parse("path:/home/jos\u00e9/rust..old").version == "/home/jos\u00e9/rust..old"
     with pytest.raises(UsageError, match="NUL"):
         ToolchainSpec.parse("path:/a\0b")
 
 
 @pytest.mark.parametrize(("text", "needle"), [
     ("0.2.99..0.2.92", "reversed"), ("0.2.92...0.2.99", "ill-formed"), ("0.2.92,,0.2.99", "empty item"),
-    ("0.2.92..0.2.٩٩", "non-ASCII"), ("latest", "cannot read"), ("..", "ill-formed"), ("", "empty"),
+    ("0.2.92..0.2.\u0669\u0669", "non-ASCII"), ("latest", "cannot read"), ("..", "ill-formed"), ("", "empty"),
 ])
 def test_bindgen_syntax_is_checked_without_the_release_list(text: str, needle: str) -> None:
     with pytest.raises(UsageError, match=needle):
@@ -42,7 +43,7 @@ def test_bindgen_syntax_is_checked_without_the_release_list(text: str, needle: s
 
 def test_unknown_versions_are_only_found_with_the_list() -> None:
     versions.check_bindgen_selection("0.2.92..0.2.1000")  # well-formed: the release list decides later
-    with pytest.raises(UsageError, match="unknown wasm-bindgen version '0.2.1000'"):
+    with pytest.raises(UsageError, match=r"unknown wasm-bindgen version '0\.2\.1000'"):
         versions.select_bindgen("0.2.92..0.2.1000")
     with pytest.raises(UsageError, match="items"):
         versions.check_bindgen_selection(",".join(["0.2.99"] * 2000))
@@ -55,13 +56,13 @@ def test_a_path_is_never_a_range() -> None:
     specs = grid.parse_rustc_axis("path:/opt/rust..old,/other..dir")  # the first prefix applies to the second
     assert [str(s) for s in specs] == ["path:/opt/rust..old", "path:/other..dir"]
     with pytest.raises(UsageError, match="non-ASCII"):
-        grid.rustc_items("1.63.0..١.96.0")
+        grid.rustc_items("1.63.0..\u0661.96.0")
     with pytest.raises(UsageError, match="reversed rustc range"):
         grid.rustc_items("debian:1.96.0..1.63.0")
 
 
 @pytest.mark.parametrize(("spec", "needle"), [
-    ("١/٢", "is not K/N"), ("1_0/20", "is not K/N"), (" 1 / 2", "is not K/N"), ("3/2", "1 <= K <= N"),
+    ("\u0661/\u0662", "is not K/N"), ("1_0/20", "is not K/N"), (" 1 / 2", "is not K/N"), ("3/2", "1 <= K <= N"),
     ("1/257", "between 1 and 256"), ("1/" + "9" * 50, "is not K/N"), ("0/0", "1 <= K <= N"),
 ])
 def test_shards_are_ascii_and_bounded(spec: str, needle: str) -> None:
@@ -74,5 +75,5 @@ def test_shards_are_ascii_and_bounded(spec: str, needle: str) -> None:
 
 def test_points_are_ascii() -> None:
     with pytest.raises(UsageError, match="non-ASCII"):
-        grid.parse_point("debian:1.63.0@0.2.٩٢", "--good")
-    assert grid.parse_point("path:/josé@0.2.92", "--good") == ("path:/josé", "0.2.92")
+        grid.parse_point("debian:1.63.0@0.2.\u0669\u0662", "--good")
+    assert grid.parse_point("path:/jos\u00e9@0.2.92", "--good") == ("path:/jos\u00e9", "0.2.92")

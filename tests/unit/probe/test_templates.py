@@ -185,7 +185,8 @@ def test_render_pins_every_family_crate() -> None:
     ('[dev-dependencies]\nwasm-bindgen-test = { registry = "evil", version = "0.3" }\n', "from registry"),
     ('[dependencies]\nWasm_Bindgen = "0.2"\n', "spells Wasm_Bindgen unlike crates.io"),
     ('[patch.crates-io]\nanything = { package = "web-sys", path = "/x" }\n', "patches or replaces anything"),
-    ("[patch.'https://github.com/x/y']\nwasm-bindgen-test = { path = \"/x\" }\n", "patches or replaces wasm-bindgen-test"),
+    ("[patch.'https://github.com/x/y']\nwasm-bindgen-test = { path = \"/x\" }\n",
+     "patches or replaces wasm-bindgen-test"),
     ('[replace]\n"js-sys:0.3.50" = { path = "/x" }\n', "patches or replaces js-sys:0.3.50"),
     ('[target]\n"cfg(unix)" = 5\n', "target.'cfg(unix)' in the Cargo.toml of template t must be a table"),
 ])

@@ -31,7 +31,7 @@ def test_check_writable_refuses_every_non_regular_file(tmp_path: Path) -> None:
             fs.check_writable(path, "--output")  # a FIFO is never opened: this would block otherwise
         assert ("is a directory" if kind == "directory" else kind.replace("device", "character device")) \
             in info.value.one_line()
-        with pytest.raises(UsageError, match="not a regular file|a directory"):
+        with pytest.raises(UsageError, match=r"not a regular file|a directory"):
             fs.atomic_write_text(path, "x", what="--output")
     assert stat.S_ISCHR(os.lstat(tmp_path / "null").st_mode) and stat.S_ISFIFO(os.lstat(tmp_path / "fifo").st_mode)
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
