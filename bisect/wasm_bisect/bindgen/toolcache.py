@@ -87,10 +87,13 @@ def _load(name: str, ident: str, expect_version: str | None) -> CachedTool | Non
     manifest = entry / "tool.json"
     try:
         data = json.loads(manifest.read_text())
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return None
+    seconds = data.get("build_seconds", 0.0) if isinstance(data, dict) else None
+    if not isinstance(seconds, int | float) or isinstance(seconds, bool):
+        return None  # a tool.json of another shape is a broken entry, rebuilt when needed
     tool = CachedTool(name=name, version=str(data.get("version")), ident=ident,
-                      bin_dir=entry / "bin", build_seconds=float(data.get("build_seconds", 0.0)))
+                      bin_dir=entry / "bin", build_seconds=float(seconds))
     if not tool.binary.is_file() or (expect_version and tool.version != expect_version):
         return None
     return tool

@@ -270,7 +270,7 @@ def read_manifest(prefix: Path) -> Toolchain | None:
     """The toolchain installed in `prefix`, or None when the manifest is missing, corrupt or stale."""
     try:
         data = json.loads((prefix / MANIFEST).read_text())
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):  # a hand-edited cache file is no crash
         return None
     if not isinstance(data, dict):
         return None
@@ -281,7 +281,7 @@ def read_manifest_data(prefix: Path) -> dict[str, Any]:
     """The raw manifest (timings, packages, target features) for reports; {} when unreadable."""
     try:
         data = json.loads((prefix / MANIFEST).read_text())
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return {}
     return data if isinstance(data, dict) else {}
 
@@ -289,7 +289,7 @@ def read_manifest_data(prefix: Path) -> dict[str, Any]:
 def read_registry(path: Path) -> list[dict[str, Any]]:
     try:
         data = json.loads(path.read_text())
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return []
     entries = data.get("toolchains") if isinstance(data, dict) else None
     return [e for e in entries if isinstance(e, dict)] if isinstance(entries, list) else []
