@@ -267,6 +267,8 @@ ROUND2: tuple[Case, ...] = (
          issue_class=2),
     Case("report-output-unknown-user", ("report", "-o", "~nosuchuser0/r.md"), "cannot expand", issue_class=2),
     Case("store-unknown-user", ("runs", "--store", "~nosuchuser0/s.sqlite3"), "cannot expand", issue_class=2),
+    Case("report-output-is-the-store", ("report", "--no-env", "--store", "{d}/s.sqlite3", "-o", "{d}/s.sqlite3"),
+         "is the result store of this command", lambda d: _store_with_run(d / "s.sqlite3"), issue_class=2),
     # 3. everything is validated before anything is written, provisioned or fetched
     Case("probe-unpublished-bindgen", ("probe", "--bindgen", "9.9.9"), "9.9.9 is not a published", issue_class=3),
     Case("tools-install-unpublished", ("tools", "install", "--bindgen", "0.2.99", "--bindgen", "9.9.9"),
@@ -427,7 +429,7 @@ NOTES = {
     "matrix-export-device": "`{d}/null` a device node",
     "matrix-export-dir-slash": "", "verify-markdown-socket": "`{d}/sock` a Unix socket",
     "bisect-commits-markdown-device": "`{d}/null` a device node", "report-output-unknown-user": "",
-    "store-unknown-user": "", "probe-unpublished-bindgen": "fresh home (nothing provisioned)",
+    "store-unknown-user": "", "report-output-is-the-store": "`{d}/s.sqlite3` a store with one run", "probe-unpublished-bindgen": "fresh home (nothing provisioned)",
     "tools-install-unpublished": "", "matrix-unknown-toolchain": "", "verify-unknown-toolchain": "",
     "verify-bad-rustc-no-store": "", "verify-no-base-no-store": "fresh home, no store",
     "bisect-commits-unknown-toolchain": "`{d}/repo` with tags v0, v1 (no mirror may be written)",

@@ -114,6 +114,15 @@ def ensure_writable(dest: str | Path, what: str) -> Path:
     return fs.check_writable(dest, what)
 
 
+def not_the_store(outputs: list[tuple[str, Path]], store: Path | None) -> None:
+    """An output never lands on the store the same command reads or writes (a report over the user's store would
+    lose it): refused before any work."""
+    target = (store if store is not None else paths.store_path()).resolve()
+    for what, dest in outputs:
+        if dest.resolve() == target:
+            raise UsageError(f"{what} {dest} is the result store of this command", hint="write it somewhere else")
+
+
 def write_output(text: str, dest: Path | None, what: str = "output") -> None:
     """Write a report to `dest` (stdout when None), atomically and only onto a regular file (or a new one); an
     unwritable path is one line, exit 2."""

@@ -24,6 +24,7 @@ from wasm_bisect.cli._common import (
     ensure_writable,
     expanded,
     flag,
+    not_the_store,
     parse_params,
     write_output,
 )
@@ -85,6 +86,8 @@ def matrix(
     check_store(chosen.store)
     report_specs = [parse_report_spec(s) for s in reports or []]
     export_path = ensure_writable(export, "--export") if export is not None else None
+    not_the_store([("--report", dest) for _fmt, dest in report_specs]
+                  + ([("--export", export_path)] if export_path is not None else []), chosen.store)
     if shard is not None:
         parse_shard(shard)
     tmpl = templates.load(chosen.template)

@@ -11,7 +11,16 @@ import typer
 
 from wasm_bisect import config, report
 from wasm_bisect import store as store_mod
-from wasm_bisect.cli._common import ConfigOpt, JsonOpt, ReportFormat, StoreOpt, emit_json, ensure_writable, write_output
+from wasm_bisect.cli._common import (
+    ConfigOpt,
+    JsonOpt,
+    ReportFormat,
+    StoreOpt,
+    emit_json,
+    ensure_writable,
+    not_the_store,
+    write_output,
+)
 from wasm_bisect.domain.errors import UsageError
 from wasm_bisect.store import Store
 from wasm_bisect.util import log
@@ -74,6 +83,7 @@ def report_cmd(
     dest = ensure_writable(output, "--output") if output is not None else None
     chosen = config.resolve("report", config_path=config_path, store=store_path)
     fmt_text = "json" if as_json else str(fmt.value)
+    not_the_store([("--output", dest)] if dest is not None else [], chosen.store)
     doc = report.load(existing_store(chosen.store), run, environment=not no_env)
     write_output(report.render(doc, fmt_text), dest, "--output")
 
