@@ -54,6 +54,8 @@ def full_run(scratch: Path) -> dict[str, Any]:
 def test_real_matrix_verdicts_and_terminal_table(full_run: dict[str, Any]) -> None:
     doc, err = full_run["doc"], full_run["stderr"]
     assert verdicts(doc) == EXPECTED
+    assert doc["run"]["stats"]["built"] == 16 and doc["run"]["stats"]["from_store"] == 0  # a private store
+    assert all(c["timings"].get("cargo-build", 0) > 0 for c in doc["cells"])
     assert doc["summary"]["cells"] == 16 and doc["summary"]["bad"] == 6
     assert "vec-of-structs: reference-types = default" in err and "vec-of-structs: reference-types = on" in err
     assert "rustc \\ wasm-bindgen" in err

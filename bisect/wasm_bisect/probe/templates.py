@@ -18,6 +18,7 @@ import regex
 import toml
 
 from wasm_bisect.domain.errors import TemplateError, UsageError
+from wasm_bisect.probe import fingerprint
 from wasm_bisect.util import paths
 
 MANIFEST = "template.toml"
@@ -28,9 +29,6 @@ _SKIP_FILES = {"Cargo.lock"}
 MAX_FILES = 200
 MAX_BYTES = 4 * 1024 * 1024
 DEFAULT_TIMEOUT = 120.0
-# Bumped when the tool reads a probe differently (verdict rules, evidence): stored outcomes of an older
-# format no longer match and are probed again instead of being shown with stale evidence.
-OUTCOME_FORMAT = 2
 DEFAULT_BUILD_TIMEOUT = 1800.0
 # Keys that would take wasm-bindgen from somewhere else than the grid says (a path, a git repo, a registry).
 _SOURCE_KEYS = ("path", "git", "branch", "tag", "rev", "registry", "registry-index", "package")
@@ -68,8 +66,8 @@ class Template:
 
     @property
     def check_hash(self) -> str:
-        """Hash of the check script and the check settings that decide a verdict."""
-        settings = f"{self.timeout}|{self.failure_signature}|{OUTCOME_FORMAT}".encode()
+        """Hash of the check script, the check settings and the tool's own verdict-deciding code."""
+        settings = f"{self.timeout}|{self.failure_signature}|{fingerprint.engine()}".encode()
         return _digest({self.check_script: self.files[self.check_script], "<settings>": settings})
 
     def param_values(self, overrides: dict[str, str]) -> tuple[tuple[str, str], ...]:
