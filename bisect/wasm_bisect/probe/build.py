@@ -194,7 +194,7 @@ def write_crate(crate_dir: Path, files: Mapping[str, bytes]) -> None:
         target.write_bytes(data)
 
 
-def _classify_build_failure(variant: Variant, stage: Stage, tail: str, rc: int, timed_out: bool) -> tuple[Verdict, str]:
+def classify_build_failure(variant: Variant, stage: Stage, tail: str, rc: int, timed_out: bool) -> tuple[Verdict, str]:
     if timed_out:
         return Verdict.ERROR, f"{stage} did not finish within the build time limit"
     if rc < 0:
@@ -405,7 +405,7 @@ def build(
         timings.update(clock.close())
         timings.pop(str(Stage.CHECK), None)
         if not result.ok:
-            verdict, reason = _classify_build_failure(variant, failed_stage, result.output, result.returncode,
+            verdict, reason = classify_build_failure(variant, failed_stage, result.output, result.returncode,
                                                       result.timed_out)
             return BuildResult(verdict=verdict, reason=reason, stage=failed_stage, exit_code=result.returncode,
                                log_tail=result.output, timings=timings, evidence=evidence)

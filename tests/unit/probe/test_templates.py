@@ -136,3 +136,9 @@ def test_hostile_values_stay_data() -> None:
     cargo = toml.loads(render.render(t2, variant(), rustc_version="1.96.0")["Cargo.toml"].decode())
     assert cargo["package"]["description"] == evil
     assert "patch" not in cargo
+
+
+def test_a_parameter_value_with_nul_is_refused() -> None:
+    """Parameters reach the check as environment variables, which cannot hold NUL: one line, exit 2."""
+    with pytest.raises(UsageError, match="NUL"):
+        templates.load("smoke").param_values({"a": "1\0"})
