@@ -103,11 +103,18 @@ def demo(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def bench(session: nox.Session) -> None:
-    """Benchmarks; results go to benchmarks/results/."""
+    """Benchmarks: each appends a run to benchmarks/results/<name>.json, then the README table is regenerated."""
     _install(session, "test")
     session.run("python", "benchmarks/search_bench.py", "benchmarks/results/search.json")
     session.run("python", "benchmarks/driver_bench.py", "benchmarks/results/driver.json")
     session.run("python", "benchmarks/probe_bench.py", "benchmarks/results/probe.json", *session.posargs)
+    session.run("python", "benchmarks/readme_table.py")
+
+
+@nox.session(python=PYTHON)
+def bench_table(session: nox.Session) -> None:
+    """Regenerate README.md's benchmark table from benchmarks/results/*.json (no benchmark is run)."""
+    session.run("python", "benchmarks/readme_table.py")
 
 
 @nox.session(python=PYTHON)
