@@ -48,11 +48,11 @@ def full_run(scratch: Path) -> dict[str, Any]:
                        *[a for fmt, path in reports.items() for a in ("--report", f"{fmt}:{path}")])
     print(f"real matrix of 16 cells with -j 2: {time.monotonic() - start:.0f} s wall")
     doc = json.loads(reports["json"].read_text())
-    return {"doc": doc, "stderr": proc.stderr, "reports": reports}
+    return {"doc": doc, "stdout": proc.stdout, "reports": reports}
 
 
 def test_real_matrix_verdicts_and_terminal_table(full_run: dict[str, Any]) -> None:
-    doc, err = full_run["doc"], full_run["stderr"]
+    doc, err = full_run["doc"], full_run["stdout"]  # the grid tables are results: stdout
     assert verdicts(doc) == EXPECTED
     assert doc["run"]["stats"]["built"] == 16 and doc["run"]["stats"]["from_store"] == 0  # a private store
     assert all(c["timings"].get("cargo-build", 0) > 0 for c in doc["cells"])

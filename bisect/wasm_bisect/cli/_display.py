@@ -148,7 +148,7 @@ def print_tables(console: Any, tables: Iterable[Any]) -> None:
 
 
 def print_bisect(result: BisectResult) -> None:
-    out = log.console
+    out = log.out()
     grid = result.grid
     out.print(f"\n[bold]== wasm-bisect: {escape(grid['template'])} ({result.mode}) ==[/bold]")
     out.print(f"grid: rustc {', '.join(grid['rustc'])} x wasm-bindgen {grid['bindgen'][0]}..{grid['bindgen'][-1]} "
@@ -208,4 +208,4 @@ def print_verify(result: VerifyResult) -> None:
         c = colour[cell.change]
         table.add_row(str(cell.rustc), str(cell.reference_types), str(cell.base.verdict), str(cell.patch.verdict),
                       f"[{c}]{cell.change}[/{c}]")
-    log.console.print(table)
+    log.out().print(table)

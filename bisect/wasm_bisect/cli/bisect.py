@@ -13,9 +13,11 @@ from wasm_bisect.cli._common import (
     ConfigOpt,
     JsonOpt,
     ParamOpt,
+    QuietOpt,
     RefTypesListOpt,
     StoreOpt,
     TemplateOpt,
+    VerboseOpt,
     command_line,
     emit_json,
     events,
@@ -61,6 +63,8 @@ def bisect_cmd(
                                          "command does this anyway).")] = False,
     store_path: StoreOpt = None,
     as_json: JsonOpt = False,
+    verbose: VerboseOpt = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Bisect the rustc x wasm-bindgen grid to the first failing (or, with --find-fix, fixed) pair."""
     if threshold is not None and not repeat / 2 < threshold <= repeat:

@@ -7,19 +7,24 @@ from typing import Annotated
 
 import typer
 
-from wasm_bisect.cli._common import JsonOpt, emit_json
+from wasm_bisect.cli._common import JsonOpt, QuietOpt, VerboseOpt, emit_json
 from wasm_bisect.runs import prune
 from wasm_bisect.util import log, paths
 
 group = typer.Typer(help="Disk use of the tool's home; prune what can be made again.", no_args_is_help=True)
 
 
+
+@group.callback()
+def group_options(verbose: VerboseOpt = False, quiet: QuietOpt = False) -> None:
+    """-v and -q are accepted at this level too."""
+
 def register(app: typer.Typer) -> None:
     app.add_typer(group, name="cache")
 
 
 @group.command("info")
-def cache_info(as_json: JsonOpt = False) -> None:
+def cache_info(as_json: JsonOpt = False, verbose: VerboseOpt = False, quiet: QuietOpt = False) -> None:
     """Size of each part of the tool's home, largest first."""
     parts = prune.usage()
     if as_json:
@@ -37,6 +42,8 @@ def cache_prune(
                                           "on the next probe of each toolchain).")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Only say what would be removed.")] = False,
     as_json: JsonOpt = False,
+    verbose: VerboseOpt = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Remove rendered crates and cargo target dirs (both unless one is named). Verdicts stay in the store;
     toolchains and tools are kept; whatever a running probe or build holds is left alone."""

@@ -14,10 +14,12 @@ from wasm_bisect.cli._common import (
     JsonOpt,
     ParamOpt,
     ProfileOpt,
+    QuietOpt,
     RefTypesOneOpt,
     StoreOpt,
     TargetOpt,
     TemplateOpt,
+    VerboseOpt,
     command_line,
     emit_json,
     events,
@@ -59,6 +61,8 @@ def probe(
     store_path: StoreOpt = None,
     fresh: Annotated[bool, typer.Option("--fresh", help="Ignore a stored verdict and probe again.")] = False,
     as_json: JsonOpt = False,
+    verbose: VerboseOpt = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Build and check ONE variant for real and print its verdict with the evidence."""
     chosen = config.resolve("probe", config_path=config_path, template=template, rustc=rustc, bindgen=bindgen,

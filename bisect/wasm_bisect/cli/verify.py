@@ -14,10 +14,12 @@ from wasm_bisect.cli._common import (
     ConfigOpt,
     JsonOpt,
     ParamOpt,
+    QuietOpt,
     RefTypesListOpt,
     RefTypesOneOpt,
     StoreOpt,
     TemplateOpt,
+    VerboseOpt,
     command_line,
     emit_json,
     ensure_writable,
@@ -67,6 +69,8 @@ def verify_cmd(
     store_path: StoreOpt = None,
     markdown: MarkdownOpt = None,
     as_json: JsonOpt = False,
+    verbose: VerboseOpt = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Does a fix really fix it? Every cell built with the patch and with the base, compared cell by cell.
 
@@ -96,7 +100,8 @@ def verify_cmd(
         emit_json(done.to_json())
     else:
         print_verify(done.result)
-        log.info(f"probes: {done.built} built, {done.from_store} from the store; run {done.run_id}")
+        log.out().print(f"probes: {done.built} built, {done.from_store} from the store; run {done.run_id}",
+                        markup=False)
         sys.stdout.write(line + "\n")
     raise typer.Exit(conclusion.exit_code)
 
@@ -118,6 +123,8 @@ def bisect_commits_cmd(
     store_path: StoreOpt = None,
     markdown: MarkdownOpt = None,
     as_json: JsonOpt = False,
+    verbose: VerboseOpt = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Bisect wasm-bindgen's first-parent commits between two revisions to the first bad (or fixed) commit.
 
@@ -144,7 +151,7 @@ def bisect_commits_cmd(
         emit_json(data)
     else:
         for p in data["probes"]:
-            log.plain(f"  {p['verdict']:5} {p['sha'][:12]} {p['subject']}")
-        log.plain(done.found.message)
+            log.out().print(f"  {p['verdict']:5} {p['sha'][:12]} {p['subject']}", markup=False)
+        log.out().print(done.found.message, markup=False)
         sys.stdout.write(done.headline + "\n")
     raise typer.Exit(done.exit_code)
