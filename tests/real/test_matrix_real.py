@@ -197,7 +197,7 @@ def test_shards_merged_give_the_same_report(full_run: dict[str, Any], scratch: P
 
 def test_report_of_a_real_bisect_run(full_run: dict[str, Any], scratch: Path) -> None:
     """The bisect stores its result; the report reads it (frontier, first pair) and infers the rest."""
-    run_id = json.loads(wasm_bisect("bisect", *GRID, "--no-follow-up", "--json").stdout)["run_id"]
+    run_id = json.loads(wasm_bisect("bisect", *GRID, "--no-follow-up", "--json").stdout)["run"]["id"]
     wasm_bisect("report", run_id, "--format", "json", "--no-env", "-o", str(scratch / "bisect.json"))
     doc = json.loads((scratch / "bisect.json").read_text())
     assert doc["run"]["kind"] == "bisect" and doc["bisect"]["searches"]

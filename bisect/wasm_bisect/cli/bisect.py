@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from wasm_bisect import config, toolchains
+from wasm_bisect import config, report, toolchains
 from wasm_bisect.bindgen import index
 from wasm_bisect.cli._common import (
     BuildFailOpt,
@@ -86,8 +86,9 @@ def bisect_cmd(
     request = bisect.Request(plan=plan, template=tmpl, command=command_line(),
                              known_releases=[r.version for r in releases], resume_asked=resume)
     result = bisect.execute(request, store, events(stages=True))
-    if as_json:
-        emit_json(result.to_json())
+    if as_json:  # the report document (docs/report-schema.md), the bisect's own answer under "bisect"
+        assert result.run_id is not None
+        emit_json(report.load(store, result.run_id, environment=False))
     else:
         print_bisect(result)
     log.step_summary(f"wasm-bisect {tmpl.name}: " + "; ".join(

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from wasm_bisect import config, toolchains
+from wasm_bisect import config, report, toolchains
 from wasm_bisect.bindgen import sources
 from wasm_bisect.cli._common import (
     BuildFailOpt,
@@ -79,7 +79,7 @@ def probe(
     store = Store(chosen.store, notice=log.warn)
     result = single.execute(variant, tmpl, store, events(probes=False, stages=True), fresh=fresh,
                             command=command_line())
-    if as_json:
-        emit_json({k: v for k, v in result.to_json().items() if k != "run_id"})
+    if as_json:  # the report document (docs/report-schema.md), the probe's own answer under "probe"
+        emit_json(report.load(store, result.run_id, environment=False))
     else:
         print_outcome(variant, result.outcome)
