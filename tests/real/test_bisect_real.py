@@ -10,6 +10,8 @@ import re
 import time
 from typing import Any
 
+from fixtures.schema import validate_report
+
 from .conftest import wasm_bisect, wasm_bisect_json
 
 GRID = ["--template", "vec-of-structs", "--rustc", "debian:1.63.0,debian:1.96.0",
@@ -29,7 +31,7 @@ def test_bisect_finds_the_first_failing_pair_and_blames_reference_types() -> Non
     assert "first bad pair" in proc.stdout  # the answer is on stdout
     built = int(re.findall(r"^probes: (\d+) built, (\d+) answered from the store", proc.stdout, re.M)[-1][0])
     assert built >= 10, "the first bisect of a private store builds every probe it asks for"
-    doc = wasm_bisect_json("bisect", *GRID)  # the same command again: answered from the store
+    doc = validate_report(wasm_bisect_json("bisect", *GRID))  # the same command again: answered from the store
     result = doc["bisect"]  # the report document's bisect section
     assert len(doc["grid"]["bindgen"]) >= 8
     assert _first(doc, "default") == ("debian:1.96.0", "0.2.95")

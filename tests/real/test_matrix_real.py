@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from fixtures.schema import validate_report
 from wasm_bisect import report
 
 from .conftest import wasm_bisect
@@ -47,7 +48,7 @@ def full_run(scratch: Path) -> dict[str, Any]:
     proc = wasm_bisect("matrix", *GRID, "-j", "2",
                        *[a for fmt, path in reports.items() for a in ("--report", f"{fmt}:{path}")])
     print(f"real matrix of 16 cells with -j 2: {time.monotonic() - start:.0f} s wall")
-    doc = json.loads(reports["json"].read_text())
+    doc = validate_report(json.loads(reports["json"].read_text()))
     return {"doc": doc, "stdout": proc.stdout, "reports": reports}
 
 

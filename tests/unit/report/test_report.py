@@ -239,3 +239,16 @@ def test_variant_round_trip() -> None:
     cell = make_cells()[5]
     variant = report.variant_from_identity(identity(cell["rustc"], cell["bindgen"], cell["reference_types"]))
     assert variant.key == cell["key"]
+
+
+def test_documents_match_the_published_json_schema() -> None:
+    from fixtures.schema import validate_report
+
+    validate_report(make_doc())
+    first = make_doc()["first_failing"]
+    result = {"kind": "bisect", "mode": "regression", "grid": GRID, "first_failing": first, "frontier": {},
+              "searches": [{"reference_types": "default", "status": "found", "message": "m", "probes": 5,
+                            "first_failing": first}], "probes": {"built": 5, "from_store": 0}}
+    validate_report(make_doc(kind="bisect", result=result))
+    with pytest.raises(AssertionError, match="schema_version"):
+        validate_report({**make_doc(), "schema_version": 99})
