@@ -24,7 +24,7 @@ from wasm_bisect.cli._common import (
     flag,
     parse_params,
 )
-from wasm_bisect.cli._display import print_bisect
+from wasm_bisect.cli._display import Display, print_bisect
 from wasm_bisect.domain.errors import UsageError
 from wasm_bisect.domain.grid import parse_point
 from wasm_bisect.probe import templates
@@ -85,7 +85,10 @@ def bisect_cmd(
     store = Store(chosen.store, notice=log.warn)
     request = bisect.Request(plan=plan, template=tmpl, command=command_line(),
                              known_releases=[r.version for r in releases], resume_asked=resume)
-    result = bisect.execute(request, store, events(stages=True))
+    worst = (f"a single-corner boundary needs at most {bisect.expected_probes(len(grid.rustc), len(grid.bindgen))} "
+             f"per setting; {grid.size} cells")
+    with Display(log.console, None, jobs=plan.jobs, title=f"bisect {tmpl.name}", worst=worst) as display:
+        result = bisect.execute(request, store, display.events(events(stages=True)))
     if as_json:  # the report document (docs/report-schema.md), the bisect's own answer under "bisect"
         assert result.run_id is not None
         emit_json(report.load(store, result.run_id, environment=False))

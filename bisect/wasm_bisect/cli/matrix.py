@@ -96,7 +96,7 @@ def matrix(
     request = matrix_run.Request(plan=plan, template=tmpl, command=command_line(),
                                  config_file=str(chosen.source) if chosen.source else None)
     what = f"matrix {grid.template}: {len(plan.cells)} of {grid.size} cells" + (f" (shard {shard})" if shard else "")
-    display = Display(log.console, total=len(plan.cells), jobs=plan.jobs)
+    display = Display(log.console, total=len(plan.cells), jobs=plan.jobs, title=f"matrix {grid.template}")
     hooks = matrix_run.MatrixHooks(on_start=display.started, on_done=display.finished, on_stage=display.stage)
     with log.group(f"{what}, -j {plan.jobs}"), display:
         result = matrix_run.execute(request, store, Events(info=log.warn, progress=log.plain), hooks,

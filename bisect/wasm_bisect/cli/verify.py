@@ -28,7 +28,7 @@ from wasm_bisect.cli._common import (
     parse_params,
     write_output,
 )
-from wasm_bisect.cli._display import print_verify
+from wasm_bisect.cli._display import Display, print_verify
 from wasm_bisect.domain.errors import WasmBisectError
 from wasm_bisect.probe import templates
 from wasm_bisect.runs import commits, verify
@@ -89,9 +89,9 @@ def verify_cmd(
         reference_types=chosen.reference_types if chosen.from_user("reference-types") else None,
         default_rustc=str(table["rustc"]), default_reference_types=str(table["reference-types"]),
         command=command_line())
-    done = verify.execute(request, lambda: Store(chosen.store, notice=log.warn), events(),
-                              rustc_axis=config.rustc_axis,
-                              matrix_markdown=_matrix_markdown)
+    with Display(log.console, None, title=f"verify {tmpl.name}") as display:
+        done = verify.execute(request, lambda: Store(chosen.store, notice=log.warn), display.events(events()),
+                              rustc_axis=config.rustc_axis, matrix_markdown=_matrix_markdown)
     conclusion, line = done.result.conclusion
     if markdown is not None:
         write_output(done.markdown, markdown)
@@ -141,7 +141,8 @@ def bisect_commits_cmd(
         template=tmpl, params=tmpl.param_values(chosen.params), options=chosen.options,
         rustc=config.single_rustc(chosen), reference_types=config.single_reference_types(chosen),
         repo=bindgen_repo, good=good, bad=bad, find_fix=find_fix, command=command_line())
-    done = commits.execute(request, lambda: Store(chosen.store, notice=log.warn), events())
+    with Display(log.console, None, title=f"bisect-commits {tmpl.name}") as display:
+        done = commits.execute(request, lambda: Store(chosen.store, notice=log.warn), display.events(events()))
     data = done.to_json()
     text = commits.markdown(data)
     if markdown is not None:
