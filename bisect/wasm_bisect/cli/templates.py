@@ -70,4 +70,5 @@ def templates_init(
 ) -> None:
     """Copy a template into DEST for you to edit; then pass `--template DEST`."""
     out = templates.init(name, dest)
-    log.info(escape(f"copied template {name} to {out}; edit it, then run `wasm-bisect probe --template {out} ...`"))
+    log.info(escape(f"copied template {name} to {out}; edit it (how: docs/templates.md), then run "
+                    f"`wasm-bisect probe --template {out} ...`"))
