@@ -126,7 +126,7 @@ def host_build_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
     return env
 
 
-def _reported_version(binary: Path) -> str | None:
+def reported_version(binary: Path) -> str | None:
     """`wasm-bindgen 0.2.92` -> `0.2.92` (the same parse wasm-pack applies); None when it does not run."""
     try:
         result = processes.run([binary, "--version"], check=False, timeout=30)
@@ -197,7 +197,7 @@ def _install(
             finally:
                 meter.finish()
             binary = staging / "bin" / name
-            version = _reported_version(binary)
+            version = reported_version(binary)
             if version is None or (expect_version and version != expect_version):
                 raise ProvisionError(
                     f"{name} {ident} was built but reports version {version!r}",
