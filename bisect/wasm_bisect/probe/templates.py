@@ -66,6 +66,7 @@ class Template:
             text = self.files[rel].decode("utf-8", errors="replace")
             files[rel] = text if len(text) <= max_chars else text[:max_chars] + "\n... (truncated)\n"
         return {"name": self.name, "description": self.description, "issue": self.issue, "root": str(self.root),
+                "ref": self.name if is_builtin(self) else str(self.root),
                 "check_script": self.check_script, "params": {p.name: p.default for p in self.params.values()},
                 "content_hash": self.content_hash, "check_hash": self.check_hash, "files": files}
 

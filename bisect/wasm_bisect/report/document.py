@@ -35,8 +35,10 @@ def variant_from_identity(data: Mapping[str, Any]) -> Variant:
     )
 
 
-def cell_from(identity: Mapping[str, Any], outcome: Outcome, *, from_store: bool = False) -> dict[str, Any]:
-    """One report cell: where it sits on the grid, its verdict and the evidence behind it."""
+def cell_from(identity: Mapping[str, Any], outcome: Outcome, *, from_store: bool = False,
+              template_ref: str | None = None) -> dict[str, Any]:
+    """One report cell: where it sits on the grid, its verdict and the evidence behind it. `template_ref` is how
+    commands name the template (a directory's path; default its name, right for built-ins)."""
     variant = variant_from_identity(identity)
     return {
         "key": variant.key,
@@ -56,7 +58,7 @@ def cell_from(identity: Mapping[str, Any], outcome: Outcome, *, from_store: bool
         "crate_dir": outcome.crate_dir,
         "log_tail": outcome.log_tail,
         "from_store": from_store,
-        "reproduce": probe_command(variant),
+        "reproduce": probe_command(variant, template=template_ref),
     }
 
 
@@ -235,7 +237,7 @@ def document(info: RunInfo) -> dict[str, Any]:
         "environment": info.environment,
         "bisect": bisect,
         "probe": probe,
-        "reproduce": {"grid": matrix_command(grid),
+        "reproduce": {"grid": matrix_command(grid, template=(info.template or {}).get("ref")),
                       "by_hand": by_hand(first_failing, cells, info.template),
                       "first_failing": first_failing.get("reproduce") if first_failing else None},
     }

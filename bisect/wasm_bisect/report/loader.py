@@ -21,12 +21,15 @@ _MAX_SOURCE = 12_000  # characters of each reproducer file quoted in a report
 def load(store: Store, run_id: str | None = None, *, environment: bool = True) -> dict[str, Any]:
     """The report document of run `run_id` (a unique prefix; the newest run when None)."""
     run = store.run(run_id)
-    cells = [cell_from(p.variant, p.outcome, from_store=p.cached) for p in store.run_probes(run.run_id)]
     name = str((run.config.get("grid") or {}).get("template") or run.config.get("template") or
                (run.config.get("variant") or {}).get("template") or "")
+    template = template_info(name, run.config)
+    ref = (template or {}).get("ref")  # a directory's path: what a pasted command must name
+    cells = [cell_from(p.variant, p.outcome, from_store=p.cached, template_ref=ref)
+             for p in store.run_probes(run.run_id)]
     info = RunInfo(run_id=run.run_id, kind=run.kind, created=run.created, command=run.command,
                    fingerprint=run.fingerprint, config=run.config, result=run.result, cells=cells,
-                   tool_version=__version__, template=template_info(name, run.config))
+                   tool_version=__version__, template=template)
     doc = document(info)
     grid = doc["grid"]
     if environment:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import xml.etree.ElementTree as ET
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -252,3 +253,18 @@ def test_documents_match_the_published_json_schema() -> None:
     validate_report(make_doc(kind="bisect", result=result))
     with pytest.raises(AssertionError, match="schema_version"):
         validate_report({**make_doc(), "schema_version": 99})
+
+
+def test_commands_name_a_template_directory_by_its_path(tmp_path: Path) -> None:
+    """A run on ./repros/my-repro must print `--template <that path>`: its name alone does not resolve."""
+    from wasm_bisect.probe import templates
+
+    mine = tmp_path / "repros" / "my-repro"
+    templates.init("smoke", mine)
+    tmpl = templates.load(str(mine))
+    assert tmpl.snapshot()["ref"] == str(mine.resolve())
+    assert templates.load("smoke").snapshot()["ref"] == "smoke"
+    identity = {"template": tmpl.name, "rustc": "debian:1.96.0", "bindgen": {"kind": "crates", "version": "0.2.99"},
+                "reference_types": "default"}
+    cell = report.cell_from(identity, Outcome(verdict=Verdict.GOOD, reason="ok"), template_ref=str(mine.resolve()))
+    assert f"--template {mine.resolve()} " in cell["reproduce"]
