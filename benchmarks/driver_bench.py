@@ -11,7 +11,6 @@ exhaustive grid (every cell built, as `matrix` does). Every first failing pair r
 
 from __future__ import annotations
 
-import json
 import random
 import statistics
 import sys
@@ -25,13 +24,15 @@ try:
 except ImportError:  # not installed: use the checkout
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bisect"))
     from wasm_bisect.runs import bisect as bisect_run
+import figures
+import results_file
 from search_bench import SHAPES
 
-from wasm_bisect import probe as probe_module
 from wasm_bisect.domain import versions
 from wasm_bisect.domain.grid import Grid
 from wasm_bisect.domain.model import BindgenSource, Outcome, ReferenceTypes, ToolchainSpec, Variant, Verdict
 from wasm_bisect.probe import Oracle, templates
+from wasm_bisect.probe import oracle as probe_module
 
 SEED = 20261122
 GRIDS_PER_SHAPE = 300
@@ -87,15 +88,15 @@ def run_shape(shape: str, rng: random.Random, template: templates.Template) -> d
         def fake_probe(variant: Variant, _template: Any, world: World = world, **_: Any) -> Outcome:
             return Outcome(verdict=world.verdict(variant), reason="simulated")
 
-        probe_module.probe = fake_probe  # type: ignore[assignment]
+        probe_module.run_probe = fake_probe  # type: ignore[assignment]
         oracle = Oracle(template=template, store=NullStore())  # type: ignore[arg-type]
         result = bisect_run.run(bisect_run.BisectPlan(grid=grid), oracle)
         built.append(oracle.built)
-        for search in result["searches"]:
-            first = search["first_failing"]
+        for search in result.searches:
+            first = search.first_failing
             if first is not None:
-                variant = grid.variant(ToolchainSpec.parse(first["rustc"]), BindgenSource.crates(first["bindgen"]),
-                                       ReferenceTypes(search["reference_types"]))
+                variant = grid.variant(ToolchainSpec.parse(first.rustc), BindgenSource.crates(first.bindgen),
+                                       ReferenceTypes(search.reference_types))
                 wrong += world.verdict(variant) is not Verdict.BAD
     exhaustive = grid.size
     return {"shape": shape, "grid": f"{len(RUSTC)}x{len(cols)}x{len(SETTINGS)}", "grids": GRIDS_PER_SHAPE,
@@ -109,12 +110,12 @@ def main(argv: list[str]) -> int:
     out = Path(argv[1]) if len(argv) > 1 else Path(__file__).resolve().parent / "results" / "driver.json"
     rng = random.Random(SEED)
     template = templates.load("vec-of-structs")
-    real_probe = probe_module.probe
+    real_probe = probe_module.run_probe
     started = time.perf_counter()
     try:
         rows = [run_shape(shape, rng, template) for shape in SHAPES if not shape.endswith("+skips")]
     finally:
-        probe_module.probe = real_probe
+        probe_module.run_probe = real_probe
     seconds = time.perf_counter() - started
     every = [r["builds_median"] for r in rows]
     print(f"{'shape':>14} {'grid':>8} {'median':>7} {'mean':>7} {'max':>5} {'exhaust':>8} {'x fewer':>8} {'wrong':>6}")
@@ -123,11 +124,9 @@ def main(argv: list[str]) -> int:
               f"{r['exhaustive']:>8} {r['fewer_than_exhaustive_median']:>8} {r['wrongly_blamed']:>6}")
     overall = rows[0]["exhaustive"] / statistics.median(every)
     print(f"median over shapes: {overall:.1f}x fewer builds than exhaustive (target >= 8x); {seconds:.1f} s")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"seed": SEED, "rustc": RUSTC, "settings": [str(s) for s in SETTINGS],
-                               "seconds": round(seconds, 1), "shapes": rows,
-                               "median_fewer_than_exhaustive": round(overall, 2), "target": 8}, indent=2) + "\n")
-    print(f"wrote {out}")
+    details = {"seed": SEED, "rustc": RUSTC, "settings": [str(s) for s in SETTINGS], "seconds": round(seconds, 1),
+               "shapes": rows, "median_fewer_than_exhaustive": round(overall, 2), "target": 8}
+    print(f"wrote {results_file.append_run('driver', figures.driver(details), details, path=out)}")
     return 0 if all(r["wrongly_blamed"] == 0 for r in rows) else 1
 
 

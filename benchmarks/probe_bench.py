@@ -19,9 +19,13 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+import figures
+import results_file
 
 from wasm_bisect import toolchains
 from wasm_bisect.bindgen import toolcache
@@ -79,7 +83,11 @@ def overhead(rounds: int) -> dict[str, Any]:
                           params=(("n", n),))  # a fresh variant key (n stays ~1e6): a real build, not a store hit
         start = time.monotonic()
         outcome = oracle.outcome(variant)
-        return time.monotonic() - start, outcome
+        seconds = time.monotonic() - start
+        log = Path(outcome.crate_dir or "").parent / "logs" / "build.log"
+        if "Compiling wasm-bisect-probe" not in (log.read_text() if log.is_file() else ""):
+            raise SystemExit(f"the tool's probe did not compile the crate (see {log}): the comparison would be unfair")
+        return seconds, outcome
 
     def by_hand(n: str) -> tuple[float, int]:
         assert crate is not None
@@ -111,27 +119,38 @@ def overhead(rounds: int) -> dict[str, Any]:
             "overhead_ratio": round(tool_med / raw_med - 1, 4), "target": 0.03}
 
 
-def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "wasm_bisect", *args], capture_output=True, text=True, check=False)
+def private_home() -> Path:
+    """A fresh home linked to this machine's toolchains, tools and target dirs (tests/fixtures/homes.py), so a
+    'first' bisect really builds and its memory figure is that of a bisect that builds."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    from fixtures.homes import linked_home
+
+    return linked_home(Path(tempfile.mkdtemp(prefix="probe-bench-")))
 
 
-def rss_run(*args: str) -> tuple[float, int, str]:
+def rss_run(*args: str, home: Path | None = None) -> tuple[float, int, str]:
     """Run the CLI in a child Python that reports its own peak RSS (KiB) at exit."""
     code = ("import resource, sys\nfrom wasm_bisect import cli\nsys.argv = ['wasm-bisect', *sys.argv[1:]]\n"
             "try:\n    cli.main()\nexcept SystemExit:\n    pass\n"
             "sys.stderr.write('\\nPEAK_RSS_KIB=%d\\n' % resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n")
     start = time.monotonic()
-    proc = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, check=False)
+    env = {**os.environ, **({"WASM_BISECT_HOME": str(home)} if home else {})}
+    proc = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, check=False, env=env)
     seconds = time.monotonic() - start
     rss = int(proc.stderr.rsplit("PEAK_RSS_KIB=", 1)[1].split()[0])
     return seconds, rss, proc.stdout
 
 
 def cache_and_memory() -> dict[str, Any]:
-    first_seconds, first_rss, _ = rss_run(*BISECT, "--json")  # builds whatever is not stored yet
-    again_seconds, again_rss, out = rss_run(*BISECT, "--json")
+    home = private_home()  # its own empty store: the first bisect builds every probe it asks for
+    first_seconds, first_rss, first_out = rss_run(*BISECT, "--json", home=home)
+    first = json.loads(first_out)
+    if first["probes"]["built"] == 0:
+        raise SystemExit("the first bisect built nothing: its memory figure would be that of a store lookup")
+    again_seconds, again_rss, out = rss_run(*BISECT, "--json", home=home)
     result = json.loads(out)
-    return {"bisect_first_seconds": round(first_seconds, 2), "bisect_first_peak_rss_mib": round(first_rss / 1024, 1),
+    return {"first_builds": first["probes"]["built"], "bisect_first_seconds": round(first_seconds, 2),
+            "bisect_first_peak_rss_mib": round(first_rss / 1024, 1),
             "rerun_seconds": round(again_seconds, 2), "rerun_builds": result["probes"]["built"],
             "rerun_from_store": result["probes"]["from_store"], "rerun_peak_rss_mib": round(again_rss / 1024, 1),
             "target_rerun_seconds": 2.0}
@@ -175,6 +194,9 @@ def main() -> None:
     out = Path(sys.argv[1]) if len(sys.argv) > 1 and not sys.argv[1].startswith("--") else \
         Path("benchmarks/results/probe.json")
     rounds = int(sys.argv[sys.argv.index("--rounds") + 1]) if "--rounds" in sys.argv else 5
+    # Everything below runs in a private home linked to the machine's caches: verdicts are never read from the
+    # machine's store, so every figure is of work done in this run.
+    os.environ["WASM_BISECT_HOME"] = str(private_home())
     ov, ca = overhead(2 * rounds), cache_and_memory()
     pa = parallel(max(1, rounds))
     results = {"home": str(paths.home()), "overhead": ov, "cache": ca, "parallel": pa,
@@ -189,9 +211,7 @@ def main() -> None:
           f"{pa['speedup']}x | (measured) |")
     print(f"| peak RSS of the tool: bisect / -j2 matrix | {ca['bisect_first_peak_rss_mib']} / "
           f"{pa['peak_rss_mib']} MiB | (measured) |")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=2) + "\n")
-    print(f"\nwritten to {out}")
+    print(f"\nwritten to {results_file.append_run('probe', figures.probe(results), results, path=out)}")
 
 
 if __name__ == "__main__":

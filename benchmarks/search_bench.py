@@ -12,7 +12,6 @@ It also checks every answer against the simulated truth (exact, or an honest ran
 from __future__ import annotations
 
 import functools
-import json
 import math
 import random
 import statistics
@@ -27,6 +26,9 @@ try:
 except ImportError:  # not installed: use the checkout
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bisect"))
     from wasm_bisect.domain.model import Verdict
+import figures
+import results_file
+
 from wasm_bisect.search import Status, first_failing_pair, least_failing, staircase_floor
 
 SEED = 20241122
@@ -200,10 +202,8 @@ def main(argv: list[str]) -> int:
         )
         print(" ".join(f"{v!s:>15}" if i == 0 else f"{v!s:>9}" for i, v in enumerate(values)))
     print(f"{len(cells) * GRIDS_PER_CELL} grids in {seconds:.1f} s")
-    out.parent.mkdir(parents=True, exist_ok=True)
     report = {"seed": SEED, "grids_per_cell": GRIDS_PER_CELL, "seconds": round(seconds, 1), "cells": cells}
-    out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    print(f"wrote {out}")
+    print(f"wrote {results_file.append_run('search', figures.search(report), report, path=out)}")
     return 0 if all(c["correct"] == 1.0 for c in cells) else 1
 
 

@@ -1,16 +1,46 @@
-"""Unit tests get a private tool home and cannot start processes unless they say so (marker `subprocess`)."""
+"""Unit tests get a private tool home and cannot start processes unless they say so (marker `subprocess`).
+
+WASM_BISECT_CI=1 (set by `nox -s ci` for the real, reliability and installed stages) makes any skipped test a
+failure: a test that cannot run on this machine kind belongs in an opt-in session, never in CI as a skip.
+"""
 
 from __future__ import annotations
 
+import os
 import subprocess
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+from hypothesis.database import DirectoryBasedExampleDatabase
+
+# Hypothesis keeps its examples outside the checkout: the tests write nothing into the repository.
+settings.register_profile("wasm-bisect", database=DirectoryBasedExampleDatabase(
+    str(Path(tempfile.gettempdir()) / "wasm-bisect-hypothesis")))
+settings.load_profile("wasm-bisect")
+NO_SKIPS_ENV = "WASM_BISECT_CI"
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "subprocess: unit test that starts cheap real child processes")
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Under WASM_BISECT_CI=1 a skip is a failure (the summary names the skipped tests, `-rs` says why)."""
+    if os.environ.get(NO_SKIPS_ENV) != "1":
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None and reporter.stats.get("skipped"):
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    skipped = terminalreporter.stats.get("skipped", [])
+    if os.environ.get(NO_SKIPS_ENV) == "1" and skipped:
+        terminalreporter.write_line(f"{NO_SKIPS_ENV}=1: {len(skipped)} skipped test(s) count as failures: "
+                                    + ", ".join(r.nodeid for r in skipped), red=True)
 
 
 @pytest.fixture(autouse=True)
@@ -22,7 +52,7 @@ def _isolate(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
     monkeypatch.setenv("WASM_BISECT_HOME", str(tmp_path_factory.mktemp("home")))
     from wasm_bisect.bindgen import index
 
-    monkeypatch.setattr(index, "_this_process", None)  # the release list is remembered per process: not per test
+    monkeypatch.setattr(index, "_unreachable", False)  # remembered per process: not per test
     if not request.node.get_closest_marker("subprocess"):
         def refuse(*args: object, **kwargs: object) -> None:
             raise AssertionError(f"unit test tried to start a process: {args[:1]}")

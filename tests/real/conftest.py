@@ -1,4 +1,9 @@
-"""Real end-to-end tests: real rustc, cargo, wasm-bindgen CLI, wasm-pack and node. Slow; run by `nox -s real`."""
+"""Real end-to-end tests: real rustc, cargo, wasm-bindgen CLI, wasm-pack and node. Slow; run by `nox -s real`.
+
+Each test module gets a private tool home (own store, own rendered crates) linked to the machine's toolchains,
+tools and cargo target dirs: a verdict a test reads always comes from a build in this run, never from a store
+that older code wrote. Tests that claim a build assert it (`assert_built`).
+"""
 
 from __future__ import annotations
 
@@ -6,10 +11,13 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from fixtures.homes import linked_home
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -36,3 +44,19 @@ def wasm_bisect_json(*args: str, **kw: Any) -> Any:
 @pytest.fixture(scope="session")
 def scratch(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("real")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def real_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """This module's private home (see the module docstring)."""
+    home = linked_home(tmp_path_factory.mktemp("real-home"))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("WASM_BISECT_HOME", str(home))
+        yield home
+
+
+def assert_built(outcome: dict[str, Any]) -> None:
+    """The probe compiled for real in this run: not from a store, with a cargo build stage that took time."""
+    timings = outcome["timings"]
+    assert timings.get("cargo-build", 0) > 0, f"no cargo build in {timings}"
+    assert outcome.get("stage") in ("check", "cargo-build", "wasm-bindgen", "wasm-opt"), outcome.get("stage")

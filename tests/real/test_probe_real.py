@@ -10,20 +10,28 @@ from pathlib import Path
 import pytest
 import toml
 
-from .conftest import wasm_bisect, wasm_bisect_json
+from fixtures.schema import validate_report
+
+from .conftest import assert_built, wasm_bisect, wasm_bisect_json
 
 R163 = "debian:1.63.0"
 R196 = "debian:1.96.0"
 
 
-def probe(template: str, rustc: str, bindgen: str, rt: str, *extra: str) -> dict:  # type: ignore[type-arg]
-    data = wasm_bisect_json("probe", "--template", template, "--rustc", rustc, "--bindgen", bindgen,
-                            "--reference-types", rt, *extra)
+def probe(template: str, rustc: str, bindgen: str, rt: str, *extra: str, built: bool = True
+          ) -> dict:  # type: ignore[type-arg]
+    """One real probe; unless `built=False`, it must have compiled in this run (not come from a store)."""
+    doc = validate_report(wasm_bisect_json("probe", "--template", template, "--rustc", rustc, "--bindgen", bindgen,
+                                           "--reference-types", rt, *extra))
+    data = doc["probe"]  # the report document's probe section
     out = data["outcome"]
     ev = out["evidence"]
     print(f"PROBE {template} {rustc} {bindgen} rt={rt}: {out['verdict'].upper()} ({out['reason']}); "
           f"target_features={ev.get('target_features')} externref_transform={ev.get('externref_transform')} "
           f"timings={out['timings']} from_store={data['from_store']}")
+    if built:
+        assert data["from_store"] is False
+        assert_built(out)
     return data  # type: ignore[no-any-return]
 
 
@@ -63,11 +71,15 @@ def test_reference_types_off_on_196_uses_mvp_std() -> None:
     assert outcome["verdict"] == "good"
 
 
-def test_second_probe_is_answered_from_the_store() -> None:
+def test_second_probe_is_answered_from_the_store_and_fresh_builds_again() -> None:
+    first = probe("smoke", R163, "0.2.93", "on")  # built here: this module's store is private
     start = time.monotonic()
-    data = probe("vec-of-structs", R163, "0.2.99", "on")
-    assert data["from_store"] is True
+    again = probe("smoke", R163, "0.2.93", "on", built=False)
+    assert again["from_store"] is True
+    assert again["outcome"]["verdict"] == first["outcome"]["verdict"]
     assert time.monotonic() - start < 10
+    fresh = probe("smoke", R163, "0.2.93", "on", "--fresh")  # --fresh: probed for real once more
+    assert fresh["outcome"]["verdict"] == first["outcome"]["verdict"]
 
 
 def test_user_template_runs_unchanged(scratch: Path) -> None:
@@ -147,7 +159,7 @@ def test_probe_and_bisect_read_the_config_of_a_parent_directory(scratch: Path) -
     (project / "wasm-bisect.toml").write_text(
         'template = "smoke"\nrustc = "debian:1.63.0"\nbindgen = "0.2.92"\nstore = "results/store.sqlite3"\n'
         "[params]\na = 4\nb = 5\n")
-    probe = json.loads(wasm_bisect("probe", "--json", cwd=deep).stdout)
+    probe = json.loads(wasm_bisect("probe", "--json", cwd=deep).stdout)["probe"]
     assert probe["outcome"]["verdict"] == "good"
     assert "add(4, 5) = 9" in probe["outcome"]["reason"]
     assert probe["variant"]["template"] == "smoke" and probe["variant"]["rustc"] == "debian:1.63.0"

@@ -1,7 +1,8 @@
 """Real toolchain provisioning: Debian packages unpacked side by side, wasm32 std built, cdylibs run in node.
 
-Uses the machine's real cache (WASM_BISECT_HOME or the platform default), so the slow first provisioning is
-paid once and reused by every later test and CI run. Prints PROVISION lines with the step timings.
+Toolchains are the shared, content-addressed part of the machine's cache (the module's private home links
+them), so the slow first provisioning is paid once and reused by later runs. Prints PROVISION lines with the step
+timings. The atomicity and concurrency tests at the end provision into a fully private toolchains dir.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from wasm_bisect import toolchains
 from wasm_bisect.domain.errors import ProvisionError, UsageError
 from wasm_bisect.domain.model import ToolchainSpec
 from wasm_bisect.toolchains import Toolchain
+from wasm_bisect.toolchains import debian as toolchains_debian
 from wasm_bisect.util import paths
 from wasm_bisect.util.wasmfile import has_feature, read_target_features
 
@@ -172,8 +174,13 @@ def test_rustup_toolchains_are_listed_without_network() -> None:
     names = provider.available()
     found = provider.installed()
     print(f"rustup: {names}; wasm32 std: {[(str(t.spec), t.wasm32_std) for t in found]}")
+    assert names, "this machine kind has rustup's stable toolchain"
+    assert [str(t.spec) for t in found] == [f"rustup:{n}" for n in names]  # every listed one answers rustc -vV
     for toolchain in found:
-        if not toolchain.wasm32_std:
+        assert toolchain.version[0].isdigit() and toolchain.host
+        if toolchain.wasm32_std:
+            assert toolchains.resolve(toolchain.spec, provision=False).wasm32_std
+        else:
             # Building with it must fail clearly instead of failing later inside cargo.
             with pytest.raises(ProvisionError, match="no wasm32-unknown-unknown std"):
                 toolchains.resolve(toolchain.spec, provision=False)
@@ -200,7 +207,7 @@ def test_failed_provisioning_leaves_only_downloads(
     def broken(*_args: object, **_kwargs: object) -> None:
         raise ProvisionError("simulated verification failure")
 
-    monkeypatch.setattr(toolchains, "check_features", broken)
+    monkeypatch.setattr(toolchains_debian, "check_features", broken)
     with pytest.raises(ProvisionError, match="simulated"):
         toolchains.resolve(ToolchainSpec.parse("debian:1.63.0"))
     assert list((private_home / "toolchains").iterdir()) == []
@@ -209,7 +216,7 @@ def test_failed_provisioning_leaves_only_downloads(
 
 def test_concurrent_provisioning_builds_once(private_home: Path) -> None:
     script = (
-        "import json, sys\nfrom wasm_bisect import toolchains\nfrom wasm_bisect.model import ToolchainSpec\n"
+        "import json, sys\nfrom wasm_bisect import toolchains\nfrom wasm_bisect.domain.model import ToolchainSpec\n"
         "t = toolchains.resolve(ToolchainSpec.parse('debian:1.63.0'))\nprint(json.dumps(t.to_json()))\n"
     )
     env = {**os.environ, paths.HOME_ENV: str(private_home)}

@@ -32,6 +32,8 @@ def _verify(patch: str, rustc: str, rt: str, report: Path) -> tuple[str, str]:
     line = proc.stdout.strip().splitlines()[-1]
     print(f"VERIFY {patch} on {rustc} [{rt}] -> exit {proc.returncode}: {line}")
     assert proc.returncode == 0, proc.stderr
+    built = re.findall(r"probes: (\d+) built, (\d+) from the store", proc.stdout)
+    assert built and int(built[-1][0]) >= 1, "the patch's cells are built by this run, not read from a store"
     return line, report.read_text()
 
 
@@ -58,6 +60,7 @@ def test_bisect_commits_finds_the_release_that_broke_it(fixture_repo: FixtureRep
                        "--bindgen-repo", str(fixture_repo.path), "--good", "0.2.93", "--bad", "0.2.99", "--json")
     data: dict[str, Any] = json.loads(proc.stdout)
     print("BISECT-COMMITS", data["message"], [(p["subject"], p["verdict"]) for p in data["probes"]])
+    assert data["probes_built"]["built"] >= 2  # at least both ends, built from their own checkouts
     assert data["status"] == "found"
     # 0.2.94 is yanked and not in the fixture: the outcome changes at the 0.2.95 commit.
     assert data["first"] == {"sha": fixture_repo.commits["0.2.95"], "subject": "Release 0.2.95"}

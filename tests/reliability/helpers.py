@@ -13,16 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import platformdirs
+from fixtures.homes import REAL_HOME, SHARED, linked_home, seed_index
 
-from wasm_bisect.domain import versions
+__all__ = ["REAL_HOME", "SHARED", "linked_home", "seed_index"]  # shared with the real suite (fixtures/homes.py)
 
-# The machine's real cache, as the CLI would find it (read before any test fixture changes the environment).
-_HOME_TEXT = os.environ.get("WASM_BISECT_HOME") or platformdirs.user_cache_dir("wasm-bisect")
-REAL_HOME = Path(_HOME_TEXT).expanduser().resolve()
-# What a linked home shares with the real one: provisioned toolchains, built tools, vendored sources,
-# downloaded .debs and the lock directory (so locking stays machine-wide). Store, work and index stay private.
-SHARED = ("toolchains", "tools", "vendor", "downloads", "locks")
 MARK_ENV = "RELIABILITY_MARK"  # set in the CLI's environment: every descendant inherits it
 REPO = Path(__file__).resolve().parents[2]
 BUILTIN = REPO / "templates"
@@ -67,28 +61,6 @@ def start_cli(*args: str, home: Path, env: dict[str, str] | None = None) -> subp
                             stderr=subprocess.PIPE, text=True, env=cli_env(home, env))
 
 
-def seed_index(home: Path) -> None:
-    """A fresh release-index cache from the bundled list: no network, and nothing for the CLI to write."""
-    target = home / "index" / "bindgen_versions.toml"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(versions.releases_to_toml(versions.bundled_releases(), header="seeded by the tests"))
-
-
-def linked_home(root: Path, *, link_targets: bool = True, private: tuple[str, ...] = ()) -> Path:
-    """A private WASM_BISECT_HOME (own store, work dirs, index) that reuses the machine's caches by symlink."""
-    home = root / "home"
-    home.mkdir(parents=True)
-    for name in SHARED:
-        if name in private:
-            continue
-        (REAL_HOME / name).mkdir(parents=True, exist_ok=True)
-        (home / name).symlink_to(REAL_HOME / name)
-    (home / "work").mkdir()
-    if link_targets:  # cargo target dirs per toolchain: dependencies stay compiled across homes
-        (REAL_HOME / "work" / "targets").mkdir(parents=True, exist_ok=True)
-        (home / "work" / "targets").symlink_to(REAL_HOME / "work" / "targets")
-    seed_index(home)
-    return home
 
 
 def snapshot(root: Path) -> dict[str, tuple[str, int, int]]:

@@ -49,6 +49,7 @@ OUTPUT_COMMANDS: dict[str, list[str]] = {
     "verify --markdown": ["verify", "--against", "0.2.99", "--patch", "0.2.100", "--markdown", "{out}"],
     "bisect-commits --markdown": ["bisect-commits", "--bindgen-repo", "https://h.invalid/wb", "--good", "a",
                                   "--bad", "b", "--markdown", "{out}"],
+    "cache export": ["cache", "export", "{out}"],
 }
 
 

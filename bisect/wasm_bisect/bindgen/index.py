@@ -33,27 +33,23 @@ def fetch_releases() -> list[Release]:
     return [r for r in versions.merge_cli(library, cli) if versions.bindgen_key(r.version) >= floor]
 
 
-_this_process: list[Release] | None = None  # answered once per process: offline, a second fetch costs its timeout
+_unreachable = False  # the index failed once in this process: offline, every further try costs its time-out
 
 
 def releases(*, refresh: bool = False, notice: Callable[[str], None] | None = None) -> list[Release]:
-    """Ordered releases: a fresh cache, else the index (cached for a day), else the bundled list."""
-    global _this_process  # noqa: PLW0603 - one answer per process, like the cache file across processes
-    if _this_process is not None and not refresh:
-        return list(_this_process)
-    found = _releases(refresh=refresh, notice=notice)
-    _this_process = found
-    return list(found)
-
-
-def _releases(*, refresh: bool, notice: Callable[[str], None] | None) -> list[Release]:
+    """Ordered releases: a fresh cache, else the index (cached for a day), else the bundled list. An index that
+    did not answer is not asked again by the same process (unless `refresh`)."""
+    global _unreachable  # noqa: PLW0603 - one process-wide fact, like the cache file across processes
     cache = paths.home() / "index" / "bindgen_versions.toml"
     if not refresh and cache.is_file() and time.time() - cache.stat().st_mtime < CACHE_SECONDS:
         with contextlib.suppress(Exception):  # a damaged cache is simply fetched again
             return versions.releases_from_toml(cache.read_text())
+    if _unreachable and not refresh:
+        return list(versions.bundled_releases())
     try:
         fetched = fetch_releases()
     except (OSError, urllib.error.URLError, ValueError) as exc:
+        _unreachable = True
         if notice:
             notice(f"crates.io index unreachable ({exc}); using the bundled wasm-bindgen release list")
         return list(versions.bundled_releases())

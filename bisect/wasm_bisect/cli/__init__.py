@@ -15,17 +15,26 @@ import typer
 
 from wasm_bisect import __version__
 from wasm_bisect.cli import bisect, cache, matrix, probe, report, templates, toolchain, tools, verify
+from wasm_bisect.cli._common import QuietOpt, VerboseOpt
 from wasm_bisect.domain.errors import WasmBisectError
 from wasm_bisect.util import log, paths, processes
 
 __all__ = ["app", "main"]
 
+EXIT_CODES = ("Exit codes: 0 done (verify: FIXED); 1 a finding that fails (matrix --fail-on-bad with a bad cell; "
+              "verify PARTIAL, NOT FIXED or REGRESSES); 2 bad input or environment (one line on stderr, nothing "
+              "written); 3 no trustworthy answer (flaky check, verify INCONCLUSIVE); 130 interrupted (finished "
+              "probes kept).")
+
 app = typer.Typer(
     name="wasm-bisect",
     help="Bisect rustc x wasm-bindgen x reference-types grids to the first failing pair, with real builds.",
+    epilog=EXIT_CODES,
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
+    # Off a terminal (a pipe, a file, CI), help is plain text wrapped at the width instead of panels cut with "…".
+    rich_markup_mode="rich" if sys.stdout.isatty() else None,
 )
 
 
@@ -37,11 +46,11 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def main_callback(
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Echo every command run.")] = False,
+    verbose: VerboseOpt = False,
+    quiet: QuietOpt = False,
     version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
                                           help="Print the version and exit.")] = False,
 ) -> None:
-    log.set_verbose(verbose)
     processes.set_echo(log.command)
 
 
@@ -49,6 +58,23 @@ for module in (toolchain, tools, templates, cache):
     module.register(app)
 for module in (probe, bisect, matrix, report, verify):
     module.register(app)
+
+
+def _whole_short_help(typer_app: typer.Typer) -> None:
+    """Command lists show each command's whole first line (click would cut it to fit with "...")."""
+    for command in typer_app.registered_commands:
+        if command.short_help is None and command.callback is not None and command.callback.__doc__:
+            command.short_help = command.callback.__doc__.strip().splitlines()[0]
+    for group in typer_app.registered_groups:
+        instance = group.typer_instance
+        if instance is not None:
+            text = group.help or instance.info.help
+            if group.short_help is None and isinstance(text, str):
+                group.short_help = text.strip().splitlines()[0]
+            _whole_short_help(instance)
+
+
+_whole_short_help(app)
 
 
 def _home_checked(callback: Callable[..., Any]) -> Callable[..., Any]:
@@ -63,11 +89,17 @@ def _home_checked(callback: Callable[..., Any]) -> Callable[..., Any]:
     return run
 
 
-# One place, every command (read-only ones too): a home that is a file or not writable is one line, exit 2.
-for _info in [*app.registered_commands, *(c for g in app.registered_groups if g.typer_instance
-                                          for c in g.typer_instance.registered_commands)]:
-    if _info.callback is not None:
-        _info.callback = _home_checked(_info.callback)
+def _check_home_first(typer_app: typer.Typer) -> None:
+    """One place, every command (read-only ones too): a home that is a file or not writable is one line, exit 2."""
+    for command in typer_app.registered_commands:
+        if command.callback is not None:
+            command.callback = _home_checked(command.callback)
+    for group in typer_app.registered_groups:
+        if group.typer_instance is not None:
+            _check_home_first(group.typer_instance)
+
+
+_check_home_first(app)
 
 
 _interrupted = False
@@ -86,6 +118,8 @@ def main() -> None:
     global _interrupted  # noqa: PLW0603
     _interrupted = False
     processes.reset_cancel()
+    log.set_verbose(False)
+    log.set_quiet(False)
     previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         _main()

@@ -14,8 +14,10 @@ from wasm_bisect import store as store_mod
 from wasm_bisect.cli._common import (
     ConfigOpt,
     JsonOpt,
+    QuietOpt,
     ReportFormat,
     StoreOpt,
+    VerboseOpt,
     emit_json,
     ensure_writable,
     not_the_store,
@@ -78,6 +80,8 @@ def report_cmd(
     config_path: ConfigOpt = None,
     no_env: Annotated[bool, typer.Option("--no-env", help="Skip collecting the environment (rustc -vV, ...).")]
     = False,
+    verbose: VerboseOpt = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """A report of a matrix or bisect run from the store: md, json, junit, svg or html."""
     dest = ensure_writable(output, "--output") if output is not None else None
@@ -92,6 +96,8 @@ def log_cmd(
     run: Annotated[str | None, typer.Argument(help="Run id (a prefix works); default: the newest run.")] = None,
     store_path: StoreOpt = None,
     as_json: JsonOpt = False,
+    verbose: VerboseOpt = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """The probes of a run, like `git bisect log`."""
     store = existing_store(store_path)
@@ -120,6 +126,8 @@ def runs_cmd(
     store_path: StoreOpt = None,
     limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="How many runs.")] = 50,
     as_json: JsonOpt = False,
+    verbose: VerboseOpt = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Recent runs in the store (ids for `wasm-bisect report` and `log`)."""
     own_absent = store_path is None and not Store.default_path().exists()

@@ -194,7 +194,7 @@ def write_crate(crate_dir: Path, files: Mapping[str, bytes]) -> None:
         target.write_bytes(data)
 
 
-def _classify_build_failure(variant: Variant, stage: Stage, tail: str, rc: int, timed_out: bool) -> tuple[Verdict, str]:
+def classify_build_failure(variant: Variant, stage: Stage, tail: str, rc: int, timed_out: bool) -> tuple[Verdict, str]:
     if timed_out:
         return Verdict.ERROR, f"{stage} did not finish within the build time limit"
     if rc < 0:
@@ -357,7 +357,9 @@ def build(
     timings: dict[str, float] = {}
     rustflags, codegen_layer = codegen_flags(variant, toolchain)
     evidence: dict[str, Any] = {"layers": [codegen_layer, bindgen_layer(variant)],
-                                "rustc": toolchain.verbose_version, "wasm_bindgen_cli": bindgen.version}
+                                "rustc": toolchain.verbose_version, "rustc_release": toolchain.version,
+                                "wasm_bindgen_cli": bindgen.version, "wasm_pack": wasm_pack.version,
+                                "rustflags": list(rustflags or [])}
     if rustflags is None:
         return BuildResult(verdict=Verdict.SKIP, reason=codegen_layer, stage=Stage.PLAN, evidence=evidence)
 
@@ -365,6 +367,7 @@ def build(
     crate_dir = probe_dir / "crate"
     files = render.render(template, variant, rustc_version=toolchain.version, patches=patches)
     write_crate(crate_dir, files)
+    evidence["cargo_toml"] = files["Cargo.toml"].decode()  # what was built, pins included: reports quote it
     timings[str(Stage.RENDER)] = round(time.monotonic() - start, 3)
 
     if on_stage:
@@ -374,6 +377,8 @@ def build(
     timings[str(Stage.RESOLVE)] = round(time.monotonic() - start, 3)
     if failed is not None:
         return BuildResult(**{**failed.__dict__, "timings": timings, "evidence": evidence})
+    lock = crate_dir / "Cargo.lock"
+    evidence["cargo_lock"] = lock.read_text() if lock.is_file() else None  # the exact dependency set built
 
     argv = [str(wasm_pack.binary), *wasm_pack_args(variant, crate_dir)]
     clock = StageClock(current=Stage.CARGO_BUILD)
@@ -405,7 +410,7 @@ def build(
         timings.update(clock.close())
         timings.pop(str(Stage.CHECK), None)
         if not result.ok:
-            verdict, reason = _classify_build_failure(variant, failed_stage, result.output, result.returncode,
+            verdict, reason = classify_build_failure(variant, failed_stage, result.output, result.returncode,
                                                       result.timed_out)
             return BuildResult(verdict=verdict, reason=reason, stage=failed_stage, exit_code=result.returncode,
                                log_tail=result.output, timings=timings, evidence=evidence)

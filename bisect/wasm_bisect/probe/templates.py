@@ -20,6 +20,7 @@ import regex
 import toml
 
 from wasm_bisect.domain.errors import TemplateError, UsageError, did_you_mean
+from wasm_bisect.probe import fingerprint
 from wasm_bisect.util import bounded, paths
 
 MANIFEST = "template.toml"
@@ -40,9 +41,6 @@ _BUILD_KEYS = ("timeout",)
 _PARAM_KEYS = ("default", "description")
 _EXPECT_KEYS = ("good", "bad")
 DEFAULT_TIMEOUT = 120.0
-# Bumped when the tool reads a probe differently (verdict rules, evidence): stored outcomes of an older
-# format no longer match and are probed again instead of being shown with stale evidence.
-OUTCOME_FORMAT = 2
 DEFAULT_BUILD_TIMEOUT = 1800.0
 # Keys that would take a wasm-bindgen-family crate from somewhere else than the grid says (a path, a git repo,
 # a registry, another package, the workspace).
@@ -75,6 +73,17 @@ class Template:
     files: dict[str, bytes] = field(repr=False)  # relative POSIX path -> content (crate + check)
     build_timeout: float = DEFAULT_BUILD_TIMEOUT  # [build] timeout: wasm-pack (cargo, build scripts, bindgen)
 
+    def snapshot(self, *, max_chars: int = 64_000) -> dict[str, Any]:
+        """What a run keeps of its reproducer, so a report shows the sources as they were when it ran."""
+        files: dict[str, str] = {}
+        for rel in sorted(self.files):
+            text = self.files[rel].decode("utf-8", errors="replace")
+            files[rel] = text if len(text) <= max_chars else text[:max_chars] + "\n... (truncated)\n"
+        return {"name": self.name, "description": self.description, "issue": self.issue, "root": str(self.root),
+                "ref": self.name if is_builtin(self) else str(self.root),
+                "check_script": self.check_script, "params": {p.name: p.default for p in self.params.values()},
+                "content_hash": self.content_hash, "check_hash": self.check_hash, "files": files}
+
     @property
     def content_hash(self) -> str:
         """Hash of the crate files (not the check): a changed lib.rs invalidates stored verdicts."""
@@ -82,8 +91,8 @@ class Template:
 
     @property
     def check_hash(self) -> str:
-        """Hash of the check script and the check settings that decide a verdict."""
-        settings = f"{self.timeout}|{self.failure_signature}|{OUTCOME_FORMAT}".encode()
+        """Hash of the check script, the check settings and the tool's own verdict-deciding code."""
+        settings = f"{self.timeout}|{self.failure_signature}|{fingerprint.engine()}".encode()
         return _digest({self.check_script: self.files[self.check_script], "<settings>": settings})
 
     def param_values(self, overrides: dict[str, str]) -> tuple[tuple[str, str], ...]:

@@ -36,7 +36,7 @@ def test_every_toolchain_query_has_the_same_time_limit(tmp_path: Path, monkeypat
     found = base.inspect_toolchain(spec=spec, bin_dir=tmp_path / "bin", env={})
     toolchains.RustupProvider().available()
     toolchains.RustupProvider()._bin_dir("stable")
-    toolcache._reported_version(tmp_path / "wasm-bindgen")
+    toolcache.reported_version(tmp_path / "wasm-bindgen")
     monkeypatch.setattr(toolchains, "resolve", lambda *_a, **_k: found)
     loader._toolchain_entry(str(spec))
     assert len(seen) >= 7

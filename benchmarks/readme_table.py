@@ -1,0 +1,111 @@
+"""The README's benchmark table, generated from benchmarks/results/*.json: every figure is a median over the
+recorded runs with its spread, never a hand-copied best run.
+
+    python benchmarks/readme_table.py            # rewrite the table in README.md
+    python benchmarks/readme_table.py --check    # exit 1 when README.md and the results disagree
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+README = ROOT / "README.md"
+START, END = "<!-- benchmark-table:start -->", "<!-- benchmark-table:end -->"
+
+
+class Figures:
+    """The runs of one results file; `fig(key)` renders a figure's median and spread over the runs."""
+
+    def __init__(self, name: str) -> None:
+        data = json.loads((RESULTS / f"{name}.json").read_text())
+        self.runs = [r for r in data["runs"] if r.get("figures")]
+        self.name = name
+
+    def values(self, key: str) -> list[float]:
+        return [float(r["figures"][key]) for r in self.runs if key in r["figures"]]
+
+    def fig(self, key: str, unit: str = "", digits: int = 2) -> str:
+        values = self.values(key)
+        if not values:
+            return "not measured yet"
+        mid = round(statistics.median(values), digits)
+        text = f"{mid:g}{unit}"
+        low, high = round(min(values), digits), round(max(values), digits)
+        if len(values) > 1 and low != high:
+            text += f" (range {low:g} to {high:g}{unit})"
+        return text
+
+    def count(self) -> str:
+        n = len(self.runs)
+        return f"{n} run" + ("s" if n != 1 else "")
+
+
+Row = tuple[str, str, Callable[[Figures], str], str]
+ROWS: list[Row] = [
+    ("probes to the first failing pair, single corner, 3 x 40 grid (simulated oracle, 1,000 grids)", "search",
+     lambda f: f"mean {f.fig('corner_3x40_mean')}, max {f.fig('corner_3x40_max')} vs "
+               f"{f.fig('corner_3x40_exhaustive')} exhaustive", "<= ceil(log2 R)+ceil(log2 W)+3 = 11"),
+    ("random staircases vs the information-theoretic floor (3x40 / 6x60 / 12x40)", "search",
+     lambda f: f"{f.fig('staircase_3x40_over_floor', 'x')} / {f.fig('staircase_6x60_over_floor', 'x')} / "
+               f"{f.fig('staircase_12x40_over_floor', 'x')}", "<= 1.5x"),
+    ("whole `bisect` driver, 3 x 40 x 2 grid (both settings, real compatibility filter, follow-up; 300 grids per "
+     "shape): builds vs exhaustive", "driver",
+     lambda f: f"median builds per shape {f.fig('builds_median_lowest')}-{f.fig('builds_median_highest')} vs "
+               f"{f.fig('exhaustive')}: {f.fig('fewer_than_exhaustive_over_shapes', 'x')} fewer over shapes, "
+               f"{f.fig('fewer_than_exhaustive_staircase', 'x')} on random staircases; wrongly blamed "
+               f"{f.fig('wrongly_blamed')}", ">= 8x fewer, 0 blamed"),
+    ("warm real probe, tool vs raw `wasm-pack build` + `node check.mjs` of the same crate (alternating rounds)",
+     "probe", lambda f: f"{f.fig('tool_median_s', ' s')} vs {f.fig('raw_median_s', ' s')}: overhead "
+                        f"{f.fig('overhead_pct', '%')}", "<= 3%"),
+    ("re-running a finished real bisect", "probe",
+     lambda f: f"{f.fig('rerun_seconds', ' s')}, {f.fig('rerun_builds')} builds", "< 2 s, 0 builds"),
+    ("real matrix 2x2x2, -j2 vs -j1 throughput (cell stage; whole command)", "probe",
+     lambda f: f"{f.fig('j2_cells_speedup', 'x')}; {f.fig('j2_whole_speedup', 'x')}", ">= 1.6x"),
+    ("peak RSS of the tool: a bisect that builds / a -j2 matrix", "probe",
+     lambda f: f"{f.fig('bisect_peak_rss_mib', ' MiB', 1)} / {f.fig('matrix_peak_rss_mib', ' MiB', 1)}",
+     "measured"),
+]
+
+
+def table() -> str:
+    cache: dict[str, Figures] = {}
+    lines = [START, "| what | measured: median (range) over the recorded runs | runs | target |",
+             "| --- | --- | --- | --- |"]
+    for what, name, render, target in ROWS:
+        figures = cache.setdefault(name, Figures(name))
+        lines.append(f"| {what} | {render(figures)} | {figures.count()} (`results/{name}.json`) | {target} |")
+    lines.append(END)
+    return "\n".join(lines)
+
+
+def rewrite(text: str) -> str:
+    if START not in text or END not in text:
+        raise SystemExit(f"README.md has no {START} ... {END} block")
+    head, rest = text.split(START, 1)
+    _, tail = rest.split(END, 1)
+    return head + table() + tail
+
+
+def main(argv: list[str]) -> int:
+    current = README.read_text()
+    wanted = rewrite(current)
+    if "--check" in argv:
+        if wanted != current:
+            print("README.md's benchmark table disagrees with benchmarks/results/: run benchmarks/readme_table.py")
+            return 1
+        return 0
+    README.write_text(wanted)
+    print(f"README.md benchmark table regenerated from {RESULTS}")
+    return 0
+
+
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv))
