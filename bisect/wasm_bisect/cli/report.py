@@ -23,7 +23,7 @@ from wasm_bisect.cli._common import (
     not_the_store,
     write_output,
 )
-from wasm_bisect.domain.errors import UsageError
+from wasm_bisect.domain.errors import StoreError, UsageError
 from wasm_bisect.store import Store
 from wasm_bisect.util import log
 
@@ -107,18 +107,22 @@ def log_cmd(
         emit_json({"run": info.__dict__, "probes": [
             {"seq": p.seq, "cached": p.cached, "variant": p.variant, "outcome": p.outcome.to_json()} for p in probes]})
         return
-    lines = [f"# run {info.run_id} ({info.kind}): {info.command}"]
-    for p in probes:
-        v = p.variant
-        cell = f"{v['rustc']} wasm-bindgen {v['bindgen']['version']} reference-types {v['reference_types']}"
-        note = " (from store)" if p.cached else ""
-        lines.append(f"# {p.outcome.verdict}: [{cell}] {p.outcome.reason}{note}")
-        lines.append(f"{p.outcome.verdict} {v['rustc']}@{v['bindgen']['version']}:{v['reference_types']}")
-    if info.result:
-        for s in info.result.get("searches", []):
-            lines.append(f"# result ({s['reference_types']}): {s['message']}")
-    elif info.kind == "bisect":
-        lines.append("# unfinished: re-run the same command to resume")
+    try:
+        lines = [f"# run {info.run_id} ({info.kind}): {info.command}"]
+        for p in probes:
+            v = p.variant
+            cell = f"{v['rustc']} wasm-bindgen {v['bindgen']['version']} reference-types {v['reference_types']}"
+            note = " (from store)" if p.cached else ""
+            lines.append(f"# {p.outcome.verdict}: [{cell}] {p.outcome.reason}{note}")
+            lines.append(f"{p.outcome.verdict} {v['rustc']}@{v['bindgen']['version']}:{v['reference_types']}")
+        if info.result:
+            for s in info.result.get("searches", []):
+                lines.append(f"# result ({s['reference_types']}): {s['message']}")
+        elif info.kind == "bisect":
+            lines.append("# unfinished: re-run the same command to resume")
+    except (KeyError, TypeError, AttributeError) as exc:  # the store is input: a hand-edited row is one line
+        raise StoreError(f"run {info.run_id} in {store.path} cannot be read: {type(exc).__name__}",
+                         hint="it is damaged or was written by another version of wasm-bisect") from None
     sys.stdout.write("\n".join(lines) + "\n")
 
 

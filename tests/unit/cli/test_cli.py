@@ -114,3 +114,25 @@ def test_nox_matrix_input_is_bounded(monkeypatch: pytest.MonkeyPatch, capsys: py
     monkeypatch.setattr(sys, "stdin", io.StringIO("[" + " " * 100 + "]"))
     code, _, err = run_main(["nox-matrix"], monkeypatch, capsys)
     assert code == 2 and "too large" in err, err
+
+
+def test_log_and_report_of_a_hand_edited_store_are_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    import sqlite3
+
+    from wasm_bisect.domain.model import BindgenSource, Outcome, ToolchainSpec, Variant, Verdict
+    from wasm_bisect.store import Store
+
+    path = tmp_path / "s.sqlite3"
+    store = Store(path)
+    variant = Variant(template="smoke", rustc=ToolchainSpec.parse("debian:1.96.0"), bindgen=BindgenSource.crates("0.2.99"))
+    run_id = store.start_run(kind="matrix", fingerprint="f", command="c", config={"grid": 5})
+    store.put(variant, "t", "c", Outcome(verdict=Verdict.GOOD, reason="ok"))
+    store.record(run_id, variant, "t", "c", Outcome(verdict=Verdict.GOOD, reason="ok"), cached=False)
+    store.finish_run(run_id, {"searches": "not a list"})
+    store.close()
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE probes SET variant_json = '{\"bindgen\": 5, \"rustc\": [], \"reference_types\": 1}'")
+    for args in (["log", "--store", str(path)], ["report", "--no-env", "--store", str(path)]):
+        code, _, err = run_main(args, monkeypatch, capsys)
+        assert code == 2 and "cannot be read" in err and len(err.strip().splitlines()) == 1, err
