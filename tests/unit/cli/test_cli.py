@@ -125,7 +125,8 @@ def test_log_and_report_of_a_hand_edited_store_are_one_line(tmp_path: Path, monk
 
     path = tmp_path / "s.sqlite3"
     store = Store(path)
-    variant = Variant(template="smoke", rustc=ToolchainSpec.parse("debian:1.96.0"), bindgen=BindgenSource.crates("0.2.99"))
+    variant = Variant(template="smoke", rustc=ToolchainSpec.parse("debian:1.96.0"),
+                      bindgen=BindgenSource.crates("0.2.99"))
     run_id = store.start_run(kind="matrix", fingerprint="f", command="c", config={"grid": 5})
     store.put(variant, "t", "c", Outcome(verdict=Verdict.GOOD, reason="ok"))
     store.record(run_id, variant, "t", "c", Outcome(verdict=Verdict.GOOD, reason="ok"), cached=False)
