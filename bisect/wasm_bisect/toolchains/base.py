@@ -475,7 +475,7 @@ def make_mvp_sysroot(root: Path, host_rustlib: Path, host: str) -> Path:
     link = rustlib / host
     if link.is_symlink() or link.exists():
         link.unlink()
-    link.symlink_to(os.path.relpath(host_rustlib, rustlib))
+    link.symlink_to(os.path.relpath(host_rustlib.resolve(), rustlib.resolve()))  # rustc reports resolved paths
     return rustlib / WASM_TARGET / "lib"
 
 
