@@ -9,11 +9,13 @@ import typer
 from wasm_bisect import config, toolchains
 from wasm_bisect.bindgen import index
 from wasm_bisect.cli._common import (
+    BrowserPathOpt,
     BuildFailOpt,
     ConfigOpt,
     JsonOpt,
     ParamOpt,
     RefTypesListOpt,
+    RuntimeOneOpt,
     StoreOpt,
     TemplateOpt,
     command_line,
@@ -21,6 +23,7 @@ from wasm_bisect.cli._common import (
     events,
     flag,
     parse_params,
+    use_browsers,
 )
 from wasm_bisect.cli._display import print_bisect
 from wasm_bisect.domain.errors import UsageError
@@ -53,6 +56,8 @@ def bisect_cmd(
                                              help="Search reference-types settings in parallel.")] = None,
     param: ParamOpt = None,
     build_failure: BuildFailOpt = None,
+    runtime: RuntimeOneOpt = None,
+    browser_path: BrowserPathOpt = None,
     allow_yanked: Annotated[bool | None, typer.Option("--allow-yanked/--no-allow-yanked",
                                                       help="Keep yanked releases on the axis.")] = None,
     follow_up: Annotated[bool, typer.Option("--follow-up/--no-follow-up",
@@ -68,8 +73,9 @@ def bisect_cmd(
     chosen = config.resolve("bisect", config_path=config_path, template=template, rustc=rustc, bindgen=bindgen,
                             reference_types=reference_types, params=parse_params(param) or None,
                             build_failure=flag(build_failure), jobs=jobs, allow_yanked=allow_yanked,
-                            store=store_path)
+                            store=store_path, runtime=flag(runtime), browser_path=browser_path)
     tmpl = templates.load(chosen.template)
+    use_browsers(chosen, (config.single_runtime(chosen, tmpl),))
     releases = index.releases(notice=log.warn)
     grid = config.make_grid(chosen, notice=log.warn)
     grid = bisect.restrict(grid, parse_point(good, "--good") if good else None,

@@ -11,11 +11,13 @@ import typer
 
 from wasm_bisect import config, noxsupport, report
 from wasm_bisect.cli._common import (
+    BrowserPathOpt,
     BuildFailOpt,
     ConfigOpt,
     ParamOpt,
     ProfileOpt,
     RefTypesListOpt,
+    RuntimeListOpt,
     StoreOpt,
     TargetOpt,
     command_line,
@@ -23,6 +25,7 @@ from wasm_bisect.cli._common import (
     ensure_writable,
     flag,
     parse_params,
+    use_browsers,
     write_output,
 )
 from wasm_bisect.cli._display import Display, grid_tables, print_tables
@@ -52,6 +55,8 @@ def matrix(
     build_failure: BuildFailOpt = None,
     profile: ProfileOpt = None,
     target: TargetOpt = None,
+    runtime: RuntimeListOpt = None,
+    browser_path: BrowserPathOpt = None,
     jobs: Annotated[int | None, typer.Option("--jobs", "-j", help="Cells probed at once (default 1).")] = None,
     shard: Annotated[str | None, typer.Option("--shard", help="Run only shard K/N of the cells.")] = None,
     cell: Annotated[list[str] | None, typer.Option("--cell", help="Run only this cell RUSTC@BINDGEN@RT "
@@ -75,13 +80,16 @@ def matrix(
     chosen = config.resolve("matrix", config_path=config_path, template=template, rustc=rustc, bindgen=bindgen,
                             reference_types=reference_types, params=parse_params(param) or None,
                             build_failure=flag(build_failure), profile=flag(profile), target=flag(target),
-                            jobs=jobs, shards=shards, allow_yanked=allow_yanked, store=store_path)
+                            jobs=jobs, shards=shards, allow_yanked=allow_yanked, store=store_path, runtime=runtime,
+                            browser_path=browser_path)
     report_specs = [parse_report_spec(s) for s in reports or []]
     for _fmt, dest in report_specs:
         ensure_writable(dest, "--report")
     if export is not None:
         ensure_writable(export, "--export")
     grid = config.make_grid(chosen, notice=log.warn)
+    if not emit_github_matrix:
+        use_browsers(chosen, grid.runtimes)
     if emit_github_matrix:
         sys.stdout.write(json.dumps(matrix_run.github_matrix(grid, shards=chosen.shards), separators=(",", ":")) + "\n")
         return

@@ -9,12 +9,14 @@ import typer
 from wasm_bisect import config, toolchains
 from wasm_bisect.bindgen import sources
 from wasm_bisect.cli._common import (
+    BrowserPathOpt,
     BuildFailOpt,
     ConfigOpt,
     JsonOpt,
     ParamOpt,
     ProfileOpt,
     RefTypesOneOpt,
+    RuntimeOneOpt,
     StoreOpt,
     TargetOpt,
     TemplateOpt,
@@ -24,8 +26,9 @@ from wasm_bisect.cli._common import (
     flag,
     parse_params,
     print_outcome,
+    use_browsers,
 )
-from wasm_bisect.domain.model import BindgenSource, Variant
+from wasm_bisect.domain.model import BindgenSource, Variant, options_for
 from wasm_bisect.domain.versions import parse_bindgen_version
 from wasm_bisect.probe import templates
 from wasm_bisect.runs import single
@@ -56,6 +59,8 @@ def probe(
     build_failure: BuildFailOpt = None,
     profile: ProfileOpt = None,
     target: TargetOpt = None,
+    runtime: RuntimeOneOpt = None,
+    browser_path: BrowserPathOpt = None,
     store_path: StoreOpt = None,
     fresh: Annotated[bool, typer.Option("--fresh", help="Ignore a stored verdict and probe again.")] = False,
     as_json: JsonOpt = False,
@@ -64,13 +69,16 @@ def probe(
     chosen = config.resolve("probe", config_path=config_path, template=template, rustc=rustc, bindgen=bindgen,
                             reference_types=reference_types, params=parse_params(param) or None,
                             build_failure=flag(build_failure), profile=flag(profile), target=flag(target),
-                            store=store_path)
+                            store=store_path, runtime=flag(runtime), browser_path=browser_path)
     tmpl = templates.load(chosen.template)
     spec = config.single_rustc(chosen)
     rt = config.single_reference_types(chosen)
+    where = config.single_runtime(chosen, tmpl)
+    use_browsers(chosen, (where,))
     assert chosen.bindgen is not None  # the probe defaults name one
     variant = Variant(template=tmpl.name, rustc=spec, bindgen=bindgen_source(chosen.bindgen), reference_types=rt,
-                      options=chosen.options, params=tmpl.param_values(chosen.params))
+                      options=options_for(chosen.options, where), params=tmpl.param_values(chosen.params),
+                      runtime=where)
     toolchains.check_known([spec])  # an unknown toolchain is bad input: say so before anything is written
     store = Store(chosen.store, notice=log.warn)
     result = single.execute(variant, tmpl, store, events(probes=False, stages=True), fresh=fresh,

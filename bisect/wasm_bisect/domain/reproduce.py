@@ -23,6 +23,8 @@ def probe_command(variant: Variant, *, template: str | None = None) -> str:
              "--bindgen", variant.bindgen.label(), "--reference-types", str(variant.reference_types)]
     for name, value in variant.params:
         parts += ["--param", f"{name}={value}"]
+    if variant.runtime.is_browser:
+        parts += ["--runtime", str(variant.runtime)]
     options = variant.options
     if options.build_failure != "skip":
         parts += ["--build-failure", options.build_failure]
@@ -36,6 +38,8 @@ def matrix_command(grid: Mapping[str, Any], *, template: str | None = None) -> s
     parts = ["wasm-bisect", "matrix", "--template", template or str(grid["template"]),
              "--rustc", ",".join(grid["rustc"]), "--bindgen", ",".join(grid["bindgen"]),
              "--reference-types", ",".join(grid["reference_types"])]
+    if grid.get("runtimes") and list(grid["runtimes"]) != ["node"]:
+        parts += ["--runtime", ",".join(grid["runtimes"])]
     for name, value in grid.get("params", []):
         parts += ["--param", f"{name}={value}"]
     return shlex.join(parts)
