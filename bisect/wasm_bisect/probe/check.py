@@ -31,10 +31,14 @@ class CheckResult:
     evidence: dict[str, Any] = field(default_factory=dict)  # the runtime's versions, the failure text
 
 
+# A stack frame, as V8 (`    at f (file:1:2)`) or Firefox/Safari (`f@http://host/file.js:1:2`) print it.
+_FRAME = regex.compile(r"^(at\s|[^\s@]*@\S+:\d+(:\d+)?$)")
+
+
 def last_meaningful_line(output: str) -> str:
     for raw in reversed(output.strip().splitlines()):
         line = raw.strip()
-        if line and not line.startswith("at "):
+        if line and not _FRAME.match(line):
             return line[:300]
     return ""
 

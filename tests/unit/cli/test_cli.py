@@ -53,6 +53,11 @@ def test_templates_init(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys:
         (["tools", "install"], "nothing to install"),
         (["tools", "install", "--bindgen", "0.2"], "not an exact"),
         (["toolchain", "add", "rustc:1.0.0"], "unknown toolchain provider"),
+        (["probe", "--runtime", "safari"], "is not one of 'node', 'chromium', 'firefox'"),
+        (["matrix", "--rustc", "debian:1.96.0", "--bindgen", "0.2.99", "--runtime", "node,edge"], "is not one of"),
+        (["probe", "--runtime", "chromium", "--browser-path", "/nonexistent/chrome"], "not an executable file"),
+        (["matrix", "--rustc", "debian:1.96.0", "--bindgen", "0.2.99", "--runtime", "chromium,firefox",
+          "--browser-path", "/bin/sh"], "does not say which browser"),
     ],
 )
 def test_bad_input_is_one_line_exit_2(args: list[str], needle: str, monkeypatch: pytest.MonkeyPatch,
@@ -79,3 +84,15 @@ def test_template_directory_without_manifest(tmp_path: Path, monkeypatch: pytest
 def test_unknown_option_is_usage_error(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run_main(["probe", "--no-such-flag"], monkeypatch, capsys)
     assert code == 2 and "Traceback" not in err
+
+
+@pytest.mark.parametrize("command", [["probe"], ["bisect"], ["verify", "--patch", "0.2.100"],
+                                     ["bisect-commits", "--bindgen-repo", "/nonexistent", "--good", "a", "--bad", "b"],
+                                     ["matrix", "--rustc", "debian:1.96.0", "--bindgen", "0.2.99"]])
+def test_missing_browser_is_one_line_exit_2_with_the_install_command(
+        command: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    code, _, err = run_main([*command, "--runtime", "chromium"], monkeypatch, capsys)
+    assert code == 2, err
+    assert len(err.strip().splitlines()) == 1
+    assert "chromium is not installed" in err and "apt-get install chromium chromium-driver" in err
