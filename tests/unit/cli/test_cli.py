@@ -90,7 +90,8 @@ def test_unknown_option_is_usage_error(monkeypatch: pytest.MonkeyPatch, capsys: 
                                      ["bisect-commits", "--bindgen-repo", "/nonexistent", "--good", "a", "--bad", "b"],
                                      ["matrix", "--rustc", "debian:1.96.0", "--bindgen", "0.2.99"]])
 def test_missing_browser_is_one_line_exit_2_with_the_install_command(
-        command: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+        command: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))
     code, _, err = run_main([*command, "--runtime", "chromium"], monkeypatch, capsys)
     assert code == 2, err

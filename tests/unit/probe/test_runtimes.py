@@ -70,7 +70,7 @@ def test_template_runtimes_key(tmp_path: Path) -> None:
     assert templates.parse_manifest({"name": "t"}, root=tmp_path, files={
         "Cargo.toml": b"[package]\nname='x'\n", "src/lib.rs": b"", "check.mjs": b""}).runtimes == (Runtime.NODE,)
     for bad in (["safari"], [], "chromium", [1]):
-        with pytest.raises(TemplateError, match="check.runtimes"):
+        with pytest.raises(TemplateError, match=r"check\.runtimes"):
             _template(tmp_path, bad)
     with pytest.raises(UsageError, match="does not run in node"):
         _template(tmp_path, ["chromium"]).check_runtime(Runtime.NODE)
