@@ -19,7 +19,7 @@ from wasm_bisect.domain.grid import Grid, cell_id, shard
 from wasm_bisect.domain.model import Outcome, Stage, Variant, Verdict
 from wasm_bisect.probe import Oracle
 from wasm_bisect.probe.templates import Template
-from wasm_bisect.report.document import analyse, cell_from
+from wasm_bisect.report.document import analyse, cell_from, setting_key
 from wasm_bisect.runs._events import QUIET, Events
 from wasm_bisect.store import Store
 
@@ -196,8 +196,9 @@ def summarize(run_id: str, outcome: MatrixOutcome, *, built: int, cached: int) -
     return MatrixResult(
         run_id=run_id, plan=plan, outcomes=dict(outcome.outcomes), counts=outcome.counts(), built=built,
         from_store=cached, seconds=outcome.seconds, first_failing=analysis["first_failing"],
-        first_failing_by_reference_types={s["reference_types"]: s["first_failing"] for s in analysis["settings"]},
-        frontier={s["reference_types"]: s["frontier"] for s in analysis["settings"]})
+        first_failing_by_reference_types={setting_key(s["reference_types"], s["runtime"]): s["first_failing"]
+                                          for s in analysis["settings"]},
+        frontier={setting_key(s["reference_types"], s["runtime"]): s["frontier"] for s in analysis["settings"]})
 
 
 def result_dict(outcome: MatrixOutcome, *, built: int, cached: int) -> dict[str, Any]:
