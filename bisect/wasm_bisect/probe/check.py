@@ -180,7 +180,7 @@ def _run_in_browser(*, crate_dir: Path, script: str, pkg_module: Path, params: t
     assert chosen is not None, "geckodriver is provisioned by the oracle"
     page = runtimes.run_page(paths, driver=chosen, files=page_files(crate_dir),
                              pkg="/" + pkg_module.relative_to(crate_dir).as_posix(), check="/" + script,
-                             params=dict(params), timeout=timeout, work=log.parent.parent / "browser", log=log)
+                             params=dict(params), timeout=timeout, log=log)
     evidence: dict[str, Any] = {"runtime": {"name": str(runtime), **page.versions}}
     if page.failure is not None:
         verdict, reason = Verdict.ERROR, page.failure

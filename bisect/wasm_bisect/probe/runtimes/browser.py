@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import socket
+import tempfile
 import threading
 import time
 from collections.abc import Mapping
@@ -32,6 +33,7 @@ CHROMIUM_ARGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-d
                  "--disable-quic", "--disable-default-apps", "--disable-extensions", "--mute-audio")
 DRIVER_START_SECONDS = 20.0
 POLL_SECONDS = 0.2
+ALIVE_SECONDS = 2.0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -134,7 +136,6 @@ def run_page(
     check: str,
     params: Mapping[str, str],
     timeout: float,
-    work: Path,
     log: Path,
 ) -> PageRun:
     """Run the check page in `paths`' browser, headless, within `timeout` seconds (browser start included)."""
@@ -144,10 +145,12 @@ def run_page(
     state = server.PageState(log)
     routes = server.routes_for(page=page_html(pkg=pkg, check=check, params=params), runner=runner_source(),
                                files=files)
+    # A short private directory: Chromium's singleton socket path must fit in 108 bytes, which a deep
+    # WASM_BISECT_HOME does not leave room for.
+    work = Path(tempfile.mkdtemp(prefix="wasm-bisect-browser-"))
     profile = work / "profile"
     tmp = work / "tmp"
-    shutil.rmtree(work, ignore_errors=True)
-    profile.mkdir(parents=True)
+    profile.mkdir()
     tmp.mkdir()
     port = _free_port()
     env = {**os.environ, "TMPDIR": str(tmp)}  # the driver's own temporary files stay in `work`
@@ -185,7 +188,10 @@ def run_page(
 
 def _drive(paths: BrowserPaths, port: int, options: Any, page_url: str, *, state: server.PageState,
            deadline: float, child: processes.Spawned, versions: dict[str, str]) -> str | None:
-    """Open a session, load the page, wait for its exit code; None when it reported one, else why not."""
+    """Open a session, load the page, wait for its exit code; None when it reported one, else why not.
+
+    The session is never quit: the browser goes with the driver's process group right after (a WebDriver
+    quit costs Firefox ~2 s, and the profile is a throw-away directory anyway)."""
     from selenium.common.exceptions import WebDriverException
 
     try:
@@ -197,17 +203,20 @@ def _drive(paths: BrowserPaths, port: int, options: Any, page_url: str, *, state
     try:
         versions.update(_versions(session.capabilities, paths.runtime))
         session.get(page_url)
+        next_look = time.monotonic() + ALIVE_SECONDS
         while not state.finished.wait(POLL_SECONDS):
             if processes.cancelled() or time.monotonic() >= deadline:
                 return None
             if not child.alive():
                 return f"{paths.runtime}'s WebDriver exited while the page ran"
+            if time.monotonic() >= next_look:
+                # Answered by the browser process, not the page: a busy page does not block it, a dead
+                # browser makes it fail at once (instead of waiting for the time limit).
+                session.window_handles  # noqa: B018 - the call is the check
+                next_look = time.monotonic() + ALIVE_SECONDS
         return None
     except (WebDriverException, OSError) as exc:
         if state.finished.is_set() or processes.cancelled() or time.monotonic() >= deadline - POLL_SECONDS:
             return None
-        return f"{paths.runtime} failed while the page ran: {_first_line(exc)}"
-    finally:
-        if state.finished.is_set() and child.alive() and not processes.cancelled():
-            with contextlib.suppress(Exception):  # a clean quit; anything else is killed with the driver's group
-                session.quit()
+        return f"{paths.runtime} exited or crashed while the page ran: {_first_line(exc)}"
+
