@@ -9,19 +9,24 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from wasm_bisect.cli._common import JsonOpt, emit_json
+from wasm_bisect.cli._common import JsonOpt, QuietOpt, VerboseOpt, emit_json
 from wasm_bisect.probe import templates
 from wasm_bisect.util import log
 
 group = typer.Typer(help="List, show and copy reproducer templates.", no_args_is_help=True)
 
 
+
+@group.callback()
+def group_options(verbose: VerboseOpt = False, quiet: QuietOpt = False) -> None:
+    """-v and -q are accepted at this level too."""
+
 def register(app: typer.Typer) -> None:
     app.add_typer(group, name="templates")
 
 
 @group.command("list")
-def templates_list(as_json: JsonOpt = False) -> None:
+def templates_list(as_json: JsonOpt = False, verbose: VerboseOpt = False, quiet: QuietOpt = False) -> None:
     """Built-in templates."""
     items = [templates.load(name) for name in templates.builtin_names()]
     if as_json:
@@ -33,7 +38,10 @@ def templates_list(as_json: JsonOpt = False) -> None:
 
 @group.command("show")
 def templates_show(name: Annotated[str, typer.Argument(help="template name or directory")],
-                   as_json: JsonOpt = False) -> None:
+                   as_json: JsonOpt = False,
+    verbose: VerboseOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
     """A template's manifest, parameters and files."""
     t = templates.load(name)
     data = {"name": t.name, "description": t.description, "issue": t.issue, "root": str(t.root),
@@ -57,7 +65,10 @@ def templates_show(name: Annotated[str, typer.Argument(help="template name or di
 def templates_init(
     name: Annotated[str, typer.Argument(help="template to copy")],
     dest: Annotated[Path, typer.Argument(help="new directory to create")],
+    verbose: VerboseOpt = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Copy a template into DEST for you to edit; then pass `--template DEST`."""
     out = templates.init(name, dest)
-    log.info(escape(f"copied template {name} to {out}; edit it, then run `wasm-bisect probe --template {out} ...`"))
+    log.info(escape(f"copied template {name} to {out}; edit it (how: docs/templates.md), then run "
+                    f"`wasm-bisect probe --template {out} ...`"))

@@ -367,7 +367,9 @@ def build(
     timings: dict[str, float] = {}
     rustflags, codegen_layer = codegen_flags(variant, toolchain)
     evidence: dict[str, Any] = {"layers": [codegen_layer, bindgen_layer(variant)],
-                                "rustc": toolchain.verbose_version, "wasm_bindgen_cli": bindgen.version}
+                                "rustc": toolchain.verbose_version, "rustc_release": toolchain.version,
+                                "wasm_bindgen_cli": bindgen.version, "wasm_pack": wasm_pack.version,
+                                "rustflags": list(rustflags or [])}
     if rustflags is None:
         return BuildResult(verdict=Verdict.SKIP, reason=codegen_layer, stage=Stage.PLAN, evidence=evidence)
 
@@ -375,6 +377,7 @@ def build(
     crate_dir = probe_dir / "crate"
     files = render.render(template, variant, rustc_version=toolchain.version, patches=patches)
     write_crate(crate_dir, files)
+    evidence["cargo_toml"] = files["Cargo.toml"].decode()  # what was built, pins included: reports quote it
     timings[str(Stage.RENDER)] = round(time.monotonic() - start, 3)
 
     if on_stage:
@@ -384,6 +387,8 @@ def build(
     timings[str(Stage.RESOLVE)] = round(time.monotonic() - start, 3)
     if failed is not None:
         return BuildResult(**{**failed.__dict__, "timings": timings, "evidence": evidence})
+    lock = crate_dir / "Cargo.lock"
+    evidence["cargo_lock"] = lock.read_text() if lock.is_file() else None  # the exact dependency set built
 
     argv = [str(wasm_pack.binary), *wasm_pack_args(variant, crate_dir)]
     clock = StageClock(current=Stage.CARGO_BUILD)

@@ -19,9 +19,12 @@ from wasm_bisect.domain.model import (
     ToolchainSpec,
     Variant,
 )
-from wasm_bisect.domain.reproduce import compare_links, matrix_command, probe_command
+from wasm_bisect.domain.reproduce import by_hand_script, compare_links, matrix_command, probe_command
+from wasm_bisect.probe.render import PKG_MODULE
+from wasm_bisect.probe.runtimes.node import runner_source as node_runner_source
 
 SCHEMA = "wasm-bisect-report"
+RUNNER = "run-check.mjs"  # the Node check runner, written next to the check by the by-hand script
 SCHEMA_VERSION = 1
 FORMATS = ("json", "junit", "md", "svg", "html")
 VERDICTS = ("good", "bad", "skip", "error")
@@ -43,8 +46,10 @@ def variant_from_identity(data: Mapping[str, Any]) -> Variant:
     )
 
 
-def cell_from(identity: Mapping[str, Any], outcome: Outcome, *, from_store: bool = False) -> dict[str, Any]:
-    """One report cell: where it sits on the grid, its verdict and the evidence behind it."""
+def cell_from(identity: Mapping[str, Any], outcome: Outcome, *, from_store: bool = False,
+              template_ref: str | None = None) -> dict[str, Any]:
+    """One report cell: where it sits on the grid, its verdict and the evidence behind it. `template_ref` is how
+    commands name the template (a directory's path; default its name, right for built-ins)."""
     variant = variant_from_identity(identity)
     return {
         "key": variant.key,
@@ -65,7 +70,7 @@ def cell_from(identity: Mapping[str, Any], outcome: Outcome, *, from_store: bool
         "crate_dir": outcome.crate_dir,
         "log_tail": outcome.log_tail,
         "from_store": from_store,
-        "reproduce": probe_command(variant),
+        "reproduce": probe_command(variant, template=template_ref),
     }
 
 
@@ -233,9 +238,15 @@ def document(info: RunInfo) -> dict[str, Any]:
                 setting["first_failing"] = searches[rt].get("first_failing")
                 setting["message"] = searches[rt].get("message")
                 setting["status"] = searches[rt].get("status")
-        keys = ("reference_types", "status", "message", "probes", "attribution", "reference_types_follow_up")
+        # Everything the bisect said (each search whole: frontier, candidates, attribution, follow-up).
         bisect = {k: result[k] for k in ("mode", "reference_types_summary", "probes") if k in result}
-        bisect["searches"] = [{k: s.get(k) for k in keys} for s in result.get("searches", [])]
+        bisect["searches"] = [dict(s) for s in result.get("searches", [])]
+    probe = dict(result) if info.kind == "probe" and "outcome" in result else None
+    stats = {k: result[k] for k in ("built", "from_store", "seconds", "jobs") if k in result}
+    if isinstance(result.get("probes"), dict):  # a bisect counts its probes there
+        stats.update({k: result["probes"][k] for k in ("built", "from_store") if k in result["probes"]})
+    if probe is not None:
+        stats = {"built": 0 if probe.get("from_store") else 1, "from_store": 1 if probe.get("from_store") else 0}
     grid_cells = len(grid["rustc"]) * len(grid["bindgen"]) * len(grid["reference_types"]) * len(runtimes_of(grid))
     on_grid = [c for c in cells if c["reference_types"] in grid["reference_types"]
                and runtime_of(c) in runtimes_of(grid)]
@@ -253,7 +264,7 @@ def document(info: RunInfo) -> dict[str, Any]:
             "fingerprint": info.fingerprint,
             "shard": result.get("shard"),
             "merged_from": result.get("merged_from"),
-            "stats": {k: result[k] for k in ("built", "from_store", "seconds", "jobs") if k in result},
+            "stats": stats,
         },
         "grid": {**grid, "cells": grid_cells},
         "template": info.template,
@@ -266,7 +277,9 @@ def document(info: RunInfo) -> dict[str, Any]:
         "cells": cells,
         "environment": info.environment,
         "bisect": bisect,
-        "reproduce": {"grid": matrix_command(grid),
+        "probe": probe,
+        "reproduce": {"grid": matrix_command(grid, template=(info.template or {}).get("ref")),
+                      "by_hand": by_hand(first_failing, cells, info.template),
                       "first_failing": first_failing.get("reproduce") if first_failing else None},
     }
 
@@ -306,3 +319,28 @@ def comparable(doc: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+
+
+def by_hand(first: Mapping[str, Any] | None, cells: Sequence[Mapping[str, Any]],
+            template: Mapping[str, Any] | None) -> str | None:
+    """The first failing cell as plain commands (no wasm-bisect), from what its probe built."""
+    if not first or not template:
+        return None
+    if runtime_of(first) != "node":
+        return None  # a browser check runs in the tool's page runner: its `reproduce` command is the way
+    cell = index_cells(cells).get((first["rustc"], first["bindgen"], first["reference_types"], "node"))
+    evidence = (cell or {}).get("evidence") or {}
+    if not cell or not evidence.get("cargo_toml"):
+        return None  # probed by an older version that kept no rendered crate
+    files = {name: text for name, text in (template.get("files") or {}).items()
+             if name not in ("template.toml", "Cargo.toml")}
+    files[RUNNER] = node_runner_source().decode()
+    files["Cargo.toml"] = evidence["cargo_toml"]
+    if evidence.get("cargo_lock"):
+        files["Cargo.lock"] = evidence["cargo_lock"]
+    return by_hand_script(
+        rustc=str(evidence.get("rustc_release") or first["rustc"].rpartition(":")[2]), bindgen=first["bindgen"],
+        wasm_pack=evidence.get("wasm_pack"), reference_types=first["reference_types"], verdict=cell["verdict"],
+        files=files, rustflags=evidence.get("rustflags") or [], params=cell.get("params") or {},
+        check_script=str(template.get("check_script") or "check.mjs"), pkg_module=PKG_MODULE,
+        profile=str((cell.get("options") or {}).get("profile") or "release"), runner=RUNNER)

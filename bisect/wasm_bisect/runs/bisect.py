@@ -413,7 +413,7 @@ def execute(request: Request, store: Store, events: Events = QUIET) -> BisectRes
     check_grid(plan.grid)
     grid = plan.grid
     config = {"grid": grid.identity(), "find_fix": plan.find_fix, "repeat": plan.repeat,
-              "template_path": str(tmpl.root)}
+              "template_path": str(tmpl.root), "template_snapshot": tmpl.snapshot()}
     with claim_run(store, kind="bisect", fingerprint=fingerprint(plan, tmpl), command=request.command,
                    config=config, info=events.info) as claimed:
         if request.resume_asked and not claimed.resumed:

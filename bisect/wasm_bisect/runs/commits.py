@@ -142,7 +142,8 @@ def execute(request: CommitsRequest, open_store: Callable[[], Store], events: Ev
                                  request.find_fix, [list(p) for p in request.params], options.__dict__,
                                  tmpl.content_hash, tmpl.check_hash, *salt)
     config = {"template": tmpl.name, "rustc": str(spec), "reference_types": str(rt), "url": url, "good": good_sha,
-              "bad": bad_sha, "find_fix": request.find_fix, "template_path": str(tmpl.root), "runtime": str(where)}
+              "bad": bad_sha, "find_fix": request.find_fix, "template_path": str(tmpl.root),
+              "template_snapshot": tmpl.snapshot(), "runtime": str(where)}
     with claim_run(store, kind="bisect-commits", fingerprint=fingerprint, command=request.command, config=config,
                    info=events.info) as claimed:
         run_id = claimed.run_id

@@ -235,7 +235,7 @@ def execute(request: Request, store: Store, events: Events = QUIET, hooks: Matri
         kind="matrix", fingerprint=grid.fingerprint(tmpl.content_hash, tmpl.check_hash), command=request.command,
         config={"grid": grid.identity(), "template_hash": tmpl.content_hash, "check_hash": tmpl.check_hash,
                 "template_path": str(tmpl.root), "shard": plan.shard, "cells": [cell_id(v) for v in plan.cells],
-                "jobs": plan.jobs, "config_file": request.config_file},
+                "jobs": plan.jobs, "config_file": request.config_file, "template_snapshot": tmpl.snapshot()},
     )
     if on_run:
         on_run(run_id)

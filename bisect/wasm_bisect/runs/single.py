@@ -28,15 +28,17 @@ def execute(variant: Variant, template: Template, store: Store, events: Events =
             command: str = "wasm-bisect probe") -> ProbeResult:
     """Answer one cell (from the store unless `fresh`), as a `probe` run."""
     run_id = store.start_run(kind="probe", fingerprint=variant.key, command=command,
-                             config={"variant": variant.identity(), "template_path": str(template.root)})
+                             config={"variant": variant.identity(), "template_path": str(template.root),
+                                     "template_snapshot": template.snapshot()})
     if fresh:  # an ERROR in the store is never reused: the oracle probes again
         store.put(variant, template.content_hash, template.check_hash,
                   Outcome(verdict=Verdict.ERROR, reason="forced re-probe (--fresh)"))
     oracle = Oracle(template=template, store=store, run_id=run_id, progress=events.progress,
                     on_stage=events.on_stage)
     outcome = oracle.outcome(variant)
-    store.finish_run(run_id, {"verdict": str(outcome.verdict)})
-    return ProbeResult(variant=variant, outcome=outcome, from_store=oracle.cached > 0, run_id=run_id)
+    result = ProbeResult(variant=variant, outcome=outcome, from_store=oracle.cached > 0, run_id=run_id)
+    store.finish_run(run_id, {"kind": "probe", "verdict": str(outcome.verdict), **result.to_json()})
+    return result
 
 
 __all__ = ["ProbeResult", "execute"]

@@ -1,4 +1,4 @@
-// wasm-bisect's Node runner. A check module exports `default async function check(pkg, params)`: it returns
+// The check runner for Node. A check module exports `default async function check(pkg, params)`: it returns
 // on success, throws on failure, and throws an error named "Skip" (or returns "skip") when it cannot test.
 // The runner maps that to git bisect's exit codes: 0 good, 125 untestable, 1 bad. A plain script (the older
 // form, which calls process.exit itself) has already run once imported: the runner then leaves it alone.
