@@ -102,3 +102,26 @@ def test_matrix_over_node_chromium_and_firefox_reports_every_runtime(tmp_path: P
     assert WORDING["chromium"] in texts["md"] and WORDING["firefox"] in texts["md"]
     assert "Cannot perform DataView.prototype.setUint32 on a detached ArrayBuffer" in texts["md"]  # node 20
     assert set(doc["environment"]["browsers"]) == {"chromium", "firefox"}
+
+
+# How each engine reports putImageData on an ImageData whose wasm-memory view was detached (wasm-bindgen #4815).
+IMAGEDATA_WORDING = {"chromium": "The source data has been detached",
+                     "firefox": "putImageData: Invalid width or height"}
+
+
+@pytest.mark.parametrize("runtime", ["chromium", "firefox"])
+def test_browser_only_template_imagedata_detached(runtime: str, tmp_path: Path) -> None:
+    """#4815 needs a browser (no ImageData in Node): bad from wasm-bindgen 0.2.95 on rustc 1.96 (the externref
+    transform follows the module's reference-types), good with 0.2.93 (no transform)."""
+    store = str(tmp_path / "store.sqlite3")
+    args = ("--template", "imagedata-detached", "--rustc", R196, "--reference-types", "default", "--store", store)
+    refused = wasm_bisect("probe", *args, "--bindgen", "0.2.95", "--runtime", "node", check=False)
+    assert refused.returncode == 2 and "does not run in node" in refused.stderr
+    bad = wasm_bisect_json("probe", *args, "--bindgen", "0.2.95", "--runtime", runtime)["outcome"]
+    assert_built(bad)
+    assert bad["verdict"] == "bad", bad
+    assert IMAGEDATA_WORDING[runtime] in bad["evidence"]["failure_text"]
+    good = wasm_bisect_json("probe", *args, "--bindgen", "0.2.93", "--runtime", runtime)["outcome"]
+    assert_built(good)
+    assert good["verdict"] == "good", good
+    assert good["reason"].startswith("OK: 100000 ImageData frames")

@@ -16,7 +16,7 @@ from typing import Any
 
 from wasm_bisect.domain.errors import SearchAborted, UsageError
 from wasm_bisect.domain.grid import Grid, cell_id, shard
-from wasm_bisect.domain.model import Outcome, Stage, Variant, Verdict
+from wasm_bisect.domain.model import Outcome, Runtime, Stage, Variant, Verdict
 from wasm_bisect.probe import Oracle
 from wasm_bisect.probe.templates import Template
 from wasm_bisect.report.document import analyse, cell_from, setting_key
@@ -31,7 +31,8 @@ def select_cells(grid: Grid, ids: Sequence[str]) -> list[Variant]:
     by_id = {cell_id(v): v for v in grid.variants()}
     # `1.63.0@0.2.92@on` is accepted for `debian:1.63.0@0.2.92@on`, like the axis flags accept bare versions.
     for v in grid.variants():
-        by_id.setdefault(f"{v.rustc.version}@{v.bindgen.label()}@{v.reference_types}", v)
+        where = "" if v.runtime is Runtime.NODE else f"@{v.runtime}"
+        by_id.setdefault(f"{v.rustc.version}@{v.bindgen.label()}@{v.reference_types}{where}", v)
     chosen: dict[str, Variant] = {}
     for text in ids:
         variant = by_id.get(text.strip())
@@ -71,7 +72,9 @@ def github_matrix(grid: Grid, *, shards: int | None) -> dict[str, Any]:
         raise UsageError(f"the grid has {grid.size} cells, more than GitHub's {GITHUB_MATRIX_LIMIT} jobs",
                          hint="add --shards N to emit one job per shard")
     return {"include": [{"cell": cell_id(v), "rustc": str(v.rustc), "bindgen": v.bindgen.label(),
-                         "reference_types": str(v.reference_types)} for v in grid.variants()]}
+                         "reference_types": str(v.reference_types),
+                         **({} if v.runtime is Runtime.NODE else {"runtime": str(v.runtime)})}
+                        for v in grid.variants()]}
 
 
 @dataclass
