@@ -170,7 +170,7 @@ def run_page(
                         raise KeyboardInterrupt
                     failure = f"{Path(driver).name} did not start (see {log})"
                 else:
-                    state.add_line(f"[wasm-bisect] {paths.runtime} (headless) <- {page_url}")
+                    state.note(f"[wasm-bisect] {paths.runtime} (headless) <- {page_url}")
                     failure = _drive(paths, port, _options(paths, profile), page_url, state=state,
                                      deadline=deadline, child=child, versions=versions)
             finally:

@@ -35,9 +35,17 @@ class PageState:
     def add_line(self, text: str) -> None:
         with self._lock:
             self.lines.append(text)
-            if self._log is not None:
-                with contextlib.suppress(OSError), self._log.open("a", encoding="utf-8") as handle:
-                    handle.write(text + "\n")
+            self._write(text)
+
+    def note(self, text: str) -> None:
+        """A line of the tool's own for the log only: never matched against the failure signature."""
+        with self._lock:
+            self._write(text)
+
+    def _write(self, text: str) -> None:
+        if self._log is not None:
+            with contextlib.suppress(OSError), self._log.open("a", encoding="utf-8") as handle:
+                handle.write(text + "\n")
 
     def finish(self, code: int) -> None:
         with self._lock:
