@@ -54,3 +54,17 @@ def test_runtime_axis_of_a_grid() -> None:
 def test_parse_runtimes_refuses_unknown_names() -> None:
     with pytest.raises(UsageError, match="is not one of node, chromium, firefox"):
         parse_runtimes("node,safari")
+
+
+def test_matrix_cells_and_github_matrix_name_the_runtime() -> None:
+    from wasm_bisect.runs.matrix import github_matrix, select_cells
+
+    grid = Grid(template="t", rustc=(RUSTC,), bindgen=(BindgenSource.crates("0.2.99"),),
+                reference_types=(ReferenceTypes.DEFAULT,), runtimes=(Runtime.NODE, Runtime.FIREFOX))
+    chosen = select_cells(grid, ["1.96.0@0.2.99@default@firefox", "debian:1.96.0@0.2.99@default"])
+    assert [v.runtime for v in chosen] == [Runtime.NODE, Runtime.FIREFOX]
+    with pytest.raises(UsageError, match="not a cell"):
+        select_cells(grid, ["1.96.0@0.2.99@default@chromium"])
+    include = github_matrix(grid, shards=None)["include"]
+    assert [c.get("runtime") for c in include] == [None, "firefox"]
+    assert include[1]["cell"] == "debian:1.96.0@0.2.99@default@firefox"
