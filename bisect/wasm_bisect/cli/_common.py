@@ -209,6 +209,12 @@ def print_outcome(variant: Variant, outcome: Outcome) -> None:
         out.print(f"  target_features: {' '.join(ev['target_features']) or '(none)'}", markup=False)
     if "externref_transform" in ev:
         out.print(f"  externref transform in glue: {'yes' if ev['externref_transform'] else 'no'}", markup=False)
+    runtime = ev.get("runtime")
+    if isinstance(runtime, dict) and runtime.get("name"):
+        seen = ", ".join(str(runtime[k]) for k in ("browser", "driver", "version") if runtime.get(k))
+        out.print(f"  runtime: {runtime['name']}" + (f" ({seen})" if seen else ""), markup=False)
+    if ev.get("failure_text"):
+        out.print(f"  failure text: {ev['failure_text']}", markup=False)
     if outcome.timings:
         order = {str(stage): i for i, stage in enumerate(Stage)}
         ordered = sorted(outcome.timings.items(), key=lambda kv: order.get(kv[0], len(order)))
