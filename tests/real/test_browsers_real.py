@@ -125,3 +125,17 @@ def test_browser_only_template_imagedata_detached(runtime: str, tmp_path: Path) 
     assert_built(good)
     assert good["verdict"] == "good", good
     assert good["reason"].startswith("OK: 100000 ImageData frames")
+
+
+def test_verify_in_firefox_says_the_release_fixes_it(tmp_path: Path) -> None:
+    """`verify --runtime firefox`: 0.2.100 against 0.2.99 on rustc 1.96, both built and checked in Firefox."""
+    proc = wasm_bisect("verify", "--template", "vec-of-structs", "--rustc", R196, "--reference-types", "default",
+                       "--against", "0.2.99", "--patch", "0.2.100", "--runtime", "firefox",
+                       "--store", str(tmp_path / "store.sqlite3"), "--json", check=False)
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert data["conclusion"] == "FIXED", data
+    assert data["probes"]["built"] == 2
+    cell = data["cells"][0]
+    assert (cell["base"], cell["patch"]) == ("bad", "good")
+    assert WORDING["firefox"] in cell["base_reason"]
