@@ -31,8 +31,10 @@ def test_browsers_are_installed() -> None:
 
 
 def _probe(runtime: str, bindgen: str, store: Path) -> dict[str, Any]:
-    data = wasm_bisect_json("probe", "--template", "vec-of-structs", "--rustc", R196, "--bindgen", bindgen,
-                            "--reference-types", "default", "--runtime", runtime, "--store", str(store))
+    doc = wasm_bisect_json("probe", "--template", "vec-of-structs", "--rustc", R196, "--bindgen", bindgen,
+                           "--reference-types", "default", "--runtime", runtime, "--store", str(store))
+    assert doc["grid"]["runtimes"] == [runtime] and doc["cells"][0]["runtime"] == runtime
+    data: dict[str, Any] = doc["probe"]  # the report document's probe section
     outcome = data["outcome"]
     print(f"PROBE {runtime} {bindgen}: {outcome['verdict']} ({outcome['reason']}) timings={outcome['timings']} "
           f"runtime={outcome['evidence'].get('runtime')}")
@@ -62,8 +64,8 @@ def test_vec_of_structs_fails_in_the_browser_with_0_2_99_and_passes_with_0_2_100
     assert good["reason"].startswith("OK: sum over 1000000 structs")
 
 
-def _first(result: dict[str, Any]) -> tuple[str, str] | None:
-    first = result["searches"][0]["first_failing"]
+def _first(doc: dict[str, Any]) -> tuple[str, str] | None:
+    first = doc["bisect"]["searches"][0]["first_failing"]
     return (first["rustc"], first["bindgen"]) if first else None
 
 
@@ -72,14 +74,15 @@ def test_bisect_in_chromium_names_the_same_first_failing_pair_as_node(tmp_path: 
             "--reference-types", "default", "--no-follow-up")
     node = wasm_bisect_json("bisect", *grid, "--store", str(tmp_path / "node.sqlite3"))
     chromium = wasm_bisect_json("bisect", *grid, "--runtime", "chromium", "--store", str(tmp_path / "chromium.sqlite3"))
-    for result in (node, chromium):
-        assert result["probes"]["built"] > 0 and result["probes"]["from_store"] == 0
+    for doc in (node, chromium):
+        assert doc["bisect"]["probes"]["built"] > 0 and doc["bisect"]["probes"]["from_store"] == 0
     assert _first(node) == (R196, "0.2.95")
     assert _first(chromium) == _first(node)
     assert chromium["grid"]["runtimes"] == ["chromium"]
-    reason = chromium["searches"][0]["first_failing"]["reason"]
+    assert {c["runtime"] for c in chromium["cells"]} == {"chromium"}
+    reason = chromium["bisect"]["searches"][0]["first_failing"]["reason"]
     assert WORDING["chromium"] in reason
-    assert "--runtime chromium" in chromium["searches"][0]["first_failing"]["reproduce"]
+    assert "--runtime chromium" in chromium["bisect"]["searches"][0]["first_failing"]["reproduce"]
 
 
 def test_matrix_over_node_chromium_and_firefox_reports_every_runtime(tmp_path: Path) -> None:
@@ -117,11 +120,11 @@ def test_browser_only_template_imagedata_detached(runtime: str, tmp_path: Path) 
     args = ("--template", "imagedata-detached", "--rustc", R196, "--reference-types", "default", "--store", store)
     refused = wasm_bisect("probe", *args, "--bindgen", "0.2.95", "--runtime", "node", check=False)
     assert refused.returncode == 2 and "does not run in node" in refused.stderr
-    bad = wasm_bisect_json("probe", *args, "--bindgen", "0.2.95", "--runtime", runtime)["outcome"]
+    bad = wasm_bisect_json("probe", *args, "--bindgen", "0.2.95", "--runtime", runtime)["probe"]["outcome"]
     assert_built(bad)
     assert bad["verdict"] == "bad", bad
     assert IMAGEDATA_WORDING[runtime] in bad["evidence"]["failure_text"]
-    good = wasm_bisect_json("probe", *args, "--bindgen", "0.2.93", "--runtime", runtime)["outcome"]
+    good = wasm_bisect_json("probe", *args, "--bindgen", "0.2.93", "--runtime", runtime)["probe"]["outcome"]
     assert_built(good)
     assert good["verdict"] == "good", good
     assert good["reason"].startswith("OK: 100000 ImageData frames")

@@ -84,7 +84,7 @@ def test_hung_page_is_killed_at_the_time_limit_with_the_whole_browser(runtime: s
     finally:
         kill_marked(mark)
     assert r.rc == 0, r.err
-    outcome = r.json()["outcome"]
+    outcome = r.json()["probe"]["outcome"]
     assert outcome["verdict"] == "error", outcome
     assert "did not finish within 25 s" in outcome["reason"]
     assert "browser was killed" in outcome["reason"]
@@ -143,7 +143,7 @@ def test_browser_that_crashes_mid_check_is_an_error_at_once(runtime: str, tmp_pa
     finally:
         kill_marked(mark)
     assert proc.returncode == 0, err
-    outcome = json.loads(out)["outcome"]
+    outcome = json.loads(out)["probe"]["outcome"]
     assert outcome["verdict"] == "error", outcome
     assert "exited or crashed" in outcome["reason"] or "WebDriver exited" in outcome["reason"], outcome["reason"]
     assert time.monotonic() - started < 200
@@ -178,6 +178,6 @@ def test_browsers_of_a_killed_wasm_bisect_are_reaped_by_the_next_browser_probe(t
     finally:
         kill_marked(mark)
     assert r.rc == 0, r.err
-    assert r.json()["outcome"]["verdict"] == "good"
+    assert r.json()["probe"]["outcome"]["verdict"] == "good"
     assert left == [], f"orphans survived the next browser probe: {left}"
     assert browser_processes(since) == []
