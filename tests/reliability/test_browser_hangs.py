@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -181,3 +182,5 @@ def test_browsers_of_a_killed_wasm_bisect_are_reaped_by_the_next_browser_probe(t
     assert r.json()["probe"]["outcome"]["verdict"] == "good"
     assert left == [], f"orphans survived the next browser probe: {left}"
     assert browser_processes(since) == []
+    # ... and so did the killed one's private browser directory (profile, driver temporaries).
+    assert [d for d in Path(tempfile.gettempdir()).glob("wasm-bisect-browser-*") if d.stat().st_mtime >= since] == []

@@ -141,6 +141,17 @@ def _owner_tag() -> str:
     return f"{os.getpid()}-{_start_time(os.getpid())}"
 
 
+def owner_tag() -> str:
+    """This process as `<pid>-<start time>`: names what it owns (children, temporary directories)."""
+    return _owner_tag()
+
+
+def owner_alive(tag: str) -> bool:
+    """Is the process an `owner_tag()` names still running (the same process, not a reused pid)?"""
+    pid_text, _, started = tag.partition("-")
+    return pid_text.isdigit() and _start_time(int(pid_text)) == started
+
+
 def reap_orphans() -> list[int]:
     """Kill long-running children left by a wasm-bisect process that died without cleaning up; their pids."""
     prefix = f"{OWNER_ENV}=".encode()

@@ -134,3 +134,9 @@ def test_reap_orphans_kills_children_of_a_dead_wasm_bisect(tmp_path: Path) -> No
         for proc in (orphan, ours):
             proc.kill()
             proc.wait()
+
+
+def test_owner_tag_names_this_process_and_not_a_dead_one() -> None:
+    assert tools.owner_alive(tools.owner_tag())
+    assert not tools.owner_alive("999999999-1")
+    assert not tools.owner_alive("garbage")

@@ -33,6 +33,8 @@ CHROMIUM_ARGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-d
                  "--disable-quic", "--disable-default-apps", "--disable-extensions", "--mute-audio")
 DRIVER_START_SECONDS = 20.0
 POLL_SECONDS = 0.2
+ORPHANS_GONE_SECONDS = 1.0
+TMP_PREFIX = "wasm-bisect-browser-"  # + owner tag: a dead owner's directory is swept by the next browser check
 ALIVE_SECONDS = 2.0
 
 
@@ -60,6 +62,18 @@ def page_html(*, pkg: str, check: str, params: Mapping[str, str]) -> bytes:
 
 def runner_source() -> bytes:
     return resources.files("wasm_bisect.probe.runtimes").joinpath("page_runner.js").read_bytes()
+
+
+def _sweep_stale_dirs() -> None:
+    """Remove the browser directories of a wasm-bisect that was killed outright (their owner is gone)."""
+    for stale in Path(tempfile.gettempdir()).glob(f"{TMP_PREFIX}*-*-*"):
+        pid, _, rest = stale.name[len(TMP_PREFIX):].partition("-")
+        if not processes.owner_alive(f"{pid}-{rest.partition('-')[0]}"):
+            for _ in range(3):  # a dying helper may still add a file while the tree goes
+                shutil.rmtree(stale, ignore_errors=True)
+                if not stale.exists():
+                    break
+                time.sleep(0.2)
 
 
 def _free_port() -> int:
@@ -139,7 +153,8 @@ def run_page(
     log: Path,
 ) -> PageRun:
     """Run the check page in `paths`' browser, headless, within `timeout` seconds (browser start included)."""
-    processes.reap_orphans()  # browsers left by a wasm-bisect that was killed outright
+    if processes.reap_orphans():  # browsers left by a wasm-bisect that was killed outright
+        time.sleep(ORPHANS_GONE_SECONDS)  # their helpers (no mark of their own) die with them, still writing
     start = time.monotonic()
     deadline = start + timeout
     state = server.PageState(log)
@@ -147,7 +162,8 @@ def run_page(
                                files=files)
     # A short private directory: Chromium's singleton socket path must fit in 108 bytes, which a deep
     # WASM_BISECT_HOME does not leave room for.
-    work = Path(tempfile.mkdtemp(prefix="wasm-bisect-browser-"))
+    _sweep_stale_dirs()
+    work = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{processes.owner_tag()}-"))
     profile = work / "profile"
     tmp = work / "tmp"
     profile.mkdir()
