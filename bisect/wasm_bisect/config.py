@@ -26,10 +26,11 @@ from wasm_bisect.domain.grid import (
     check_shard_count,
     parse_bindgen_axis,
     parse_reference_types,
+    parse_runtimes,
     parse_rustc_axis,
     rustc_items,
 )
-from wasm_bisect.domain.model import BuildOptions, ReferenceTypes, ToolchainSpec
+from wasm_bisect.domain.model import BuildOptions, ReferenceTypes, Runtime, ToolchainSpec
 from wasm_bisect.probe import templates
 from wasm_bisect.util import bounded, paths
 
@@ -72,6 +73,8 @@ _KEYS = {
     "shards": f"a positive integer (at most {MAX_SHARDS}, GitHub's limit)",
     "allow-yanked": "true or false",
     "store": "a path to a result store",
+    "runtime": "node, chromium, firefox, or a list of them (a matrix axis)",
+    "browser-path": "a table of browser binaries, e.g. {chromium = \"/usr/bin/chromium\"}",
 }
 
 
@@ -111,6 +114,8 @@ class Config:
     shards: int | None = None
     allow_yanked: bool | None = None
     store: Path | None = None
+    runtime: str | None = None
+    browser_paths: dict[str, Path] = field(default_factory=dict)
 
 
 Origin = Literal["flag", "config", "default", "none"]
@@ -133,6 +138,8 @@ class Settings:
     store: Path | None
     source: Path | None
     origin: Mapping[str, Origin] = field(default_factory=dict)  # key -> where its value came from
+    runtime: str = "node"  # one runtime or a comma list (see `runtimes`)
+    browser_paths: Mapping[Runtime, Path] = field(default_factory=dict)
 
     def from_user(self, key: str) -> bool:
         """True when the value of `key` was given (flag or config), not taken from the defaults."""
@@ -140,6 +147,16 @@ class Settings:
 
     def reference_types_tuple(self) -> tuple[ReferenceTypes, ...]:
         return parse_reference_types(self.reference_types)
+
+    def runtimes(self, template: templates.Template) -> tuple[Runtime, ...]:
+        """The runtimes to check in. Unless the user chose, a template that cannot run in Node (a browser-only
+        bug) runs in the first runtime it lists; a runtime the template does not list is bad input."""
+        if not self.from_user("runtime") and Runtime.NODE not in template.runtimes:
+            return template.runtimes[:1]
+        chosen = parse_runtimes(self.runtime)
+        for runtime in chosen:
+            template.check_runtime(runtime)
+        return chosen
 
 
 @functools.cache
@@ -293,7 +310,24 @@ def parse(data: Mapping[str, Any], *, source: Path, where: str | None = None) ->
         out["allow_yanked"] = table["allow-yanked"]
     if "store" in table:
         out["store"] = (base / paths.expand(_string(table["store"], "store", where))).resolve()
+    if "runtime" in table:
+        text = _axis(table["runtime"], "runtime", where)
+        try:
+            parse_runtimes(text)
+        except UsageError as exc:
+            raise ConfigError(f"{where}: {exc.message.replace('--runtime', 'runtime')}") from None
+        out["runtime"] = text
+    if "browser-path" in table:
+        out["browser_paths"] = _browser_paths(table["browser-path"], base, where)
     return Config(**out)
+
+
+def _browser_paths(value: Any, base: Path, where: str) -> dict[str, Path]:
+    browsers = [r.value for r in Runtime if r.is_browser]
+    if not isinstance(value, dict) or not value or any(k not in browsers or not isinstance(v, str) or not v.strip()
+                                                       for k, v in value.items()):
+        raise ConfigError(f"{where}: browser-path must be {_KEYS['browser-path']} (keys: {', '.join(browsers)})")
+    return {k: (base / v.strip()).resolve() for k, v in value.items()}
 
 
 # -- merging -----------------------------------------------------------------------------------------------
@@ -325,6 +359,8 @@ def settings(
     allow_yanked: bool | None = None,
     store: Path | None = None,
     require_axes: bool | None = None,
+    runtime: str | None = None,
+    browser_path: list[str] | None = None,
 ) -> Settings:
     """Flags override the config, the config overrides `command`'s defaults. A matrix (and any command given
     `require_axes=True`) has no default axes: both must come from a flag or the config."""
@@ -362,6 +398,12 @@ def settings(
                             target=pick("target", target, config.target))
     chosen_params = {**config.params, **(params or {})}
     origin["params"] = "flag" if params else "config" if config.params else "default"
+    runtime_text = pick("runtime", runtime, config.runtime)
+    browser_paths = {Runtime(k): v for k, v in config.browser_paths.items()}
+    if browser_path:
+        from wasm_bisect.probe.runtimes import parse_browser_paths
+
+        browser_paths.update(parse_browser_paths(browser_path, parse_runtimes(runtime_text)))
     return Settings(
         command=command,
         template=pick("template", template, config.template),
@@ -376,6 +418,8 @@ def settings(
         store=pick("store", store, config.store),
         source=config.source,
         origin=origin,
+        runtime=runtime_text,
+        browser_paths=browser_paths,
     )
 
 
@@ -416,7 +460,7 @@ def make_grid(chosen: Settings, *, notice: Callable[[str], None] | None = None,
     if not rustc or not bindgen:
         raise UsageError("the grid is empty", hint="widen --rustc or --bindgen")
     return Grid(template=tmpl.name, rustc=rustc, bindgen=bindgen, reference_types=chosen.reference_types_tuple(),
-                options=chosen.options, params=tmpl.param_values(chosen.params))
+                options=chosen.options, params=tmpl.param_values(chosen.params), runtimes=chosen.runtimes(tmpl))
 
 
 def _single(chosen: Settings, key: str, text: str, count: int, example: str) -> None:
@@ -431,6 +475,13 @@ def single_rustc(chosen: Settings) -> ToolchainSpec:
     items = rustc_items(text)
     _single(chosen, "rustc", text, 0 if any(i.is_range for i in items) else len(items), "debian:1.96.0")
     return ToolchainSpec.parse(str(items[0]))
+
+
+def single_runtime(chosen: Settings, template: templates.Template) -> Runtime:
+    """The one runtime of a single-axis command (probe, bisect, verify, bisect-commits)."""
+    parsed = chosen.runtimes(template)
+    _single(chosen, "runtime", chosen.runtime, len(parsed), "chromium")
+    return parsed[0]
 
 
 def single_reference_types(chosen: Settings) -> ReferenceTypes:

@@ -72,6 +72,9 @@ def test_template_path_is_relative_to_the_file(tmp_path: Path) -> None:
         ("params = 3\n", "params must be"),
         ("allow-yanked = \"yes\"\n", "allow-yanked must be true or false"),
         ("rustc = [\n", "not valid TOML"),
+        ("runtime = \"safari\"\n", "runtime 'safari' is not one of node, chromium, firefox"),
+        ("browser-path = \"/usr/bin/chromium\"\n", "browser-path must be a table"),
+        ("[browser-path]\nnode = \"/usr/bin/node\"\n", "keys: chromium, firefox"),
     ],
 )
 def test_bad_config_is_one_config_error(tmp_path: Path, text: str, needle: str) -> None:
@@ -196,3 +199,29 @@ def test_flags_are_bounded_and_their_syntax_checked_at_once() -> None:
                           ({"bindgen": "0.2.92...0.2.99"}, "ill-formed")):
         with pytest.raises(UsageError, match=needle):
             config.settings(empty, command="bisect", **flags)  # type: ignore[arg-type]
+
+
+def test_runtime_from_the_config_and_the_template(tmp_path: Path) -> None:
+    from wasm_bisect.domain.model import Runtime
+    from wasm_bisect.probe import templates
+
+    path = tmp_path / "wasm-bisect.toml"
+    path.write_text('runtime = ["node", "firefox"]\n[browser-path]\nchromium = "bin/chrome"\n')
+    cfg = config.load(path)
+    assert cfg.browser_paths == {"chromium": tmp_path / "bin" / "chrome"}
+    chosen = config.settings(cfg, rustc="debian:1.96.0", bindgen="0.2.99")
+    smoke = templates.load("smoke")
+    assert chosen.runtimes(smoke) == (Runtime.NODE, Runtime.FIREFOX)
+    assert chosen.browser_paths == {Runtime.CHROMIUM: tmp_path / "bin" / "chrome"}
+    assert config.settings(cfg, command="probe", runtime="chromium").runtimes(smoke) == (Runtime.CHROMIUM,)
+    assert config.make_grid(chosen).runtimes == (Runtime.NODE, Runtime.FIREFOX)
+    with pytest.raises(UsageError, match="takes one runtime"):
+        config.single_runtime(config.settings(cfg, command="probe"), smoke)
+    # Nobody chose: node, unless the template cannot run there (then its first runtime).
+    default = config.settings(config.Config(), command="probe")
+    assert config.single_runtime(default, smoke) is Runtime.NODE
+    browser_only = templates.parse_manifest({"name": "b", "check": {"runtimes": ["firefox", "chromium"]}},
+                                            root=tmp_path, files=dict(smoke.files))
+    assert config.single_runtime(default, browser_only) is Runtime.FIREFOX
+    with pytest.raises(UsageError, match="does not run in node"):
+        config.single_runtime(config.settings(config.Config(), command="probe", runtime="node"), browser_only)

@@ -19,6 +19,8 @@ from wasm_bisect.domain.versions import is_exact_version
 from wasm_bisect.util import fs, paths, processes
 
 WASM_PACK_VERSION = "0.13.1"  # pinned: its PATH lookup + exact version check is what the build relies on
+# Firefox's WebDriver: Debian does not package it, crates.io has it. Pinned so every machine drives the same.
+GECKODRIVER_VERSION = "0.37.1"
 BINDGEN_CLI = "wasm-bindgen-cli"
 # Env vars of the user's shell that would change how the host cargo builds a tool.
 _HOST_BUILD_DROP = ("RUSTFLAGS", "CARGO_ENCODED_RUSTFLAGS", "CARGO_BUILD_TARGET", "RUSTC", "RUSTC_WRAPPER")
@@ -35,7 +37,7 @@ def _quiet(_: str) -> None:
 
 @dataclass(frozen=True, kw_only=True)
 class CachedTool:
-    name: str  # "wasm-bindgen" | "wasm-pack"
+    name: str  # "wasm-bindgen" | "wasm-pack" | "geckodriver"
     version: str  # the version the binary reports
     ident: str  # cache identity: a version, or "git-<commit>"
     bin_dir: Path
@@ -272,11 +274,17 @@ def wasm_pack(version: str = WASM_PACK_VERSION, *, progress: Progress = _quiet) 
     return _install("wasm-pack", version, version, ["wasm-pack", "--version", f"={version}"], progress)
 
 
+def geckodriver(version: str = GECKODRIVER_VERSION, *, progress: Progress = _quiet) -> CachedTool:
+    """Firefox's WebDriver of exactly `version`, built once from crates.io (Debian does not package it)."""
+    version = exact_version(version, "geckodriver")
+    return _install("geckodriver", version, version, ["geckodriver", "--version", f"={version}"], progress)
+
+
 def installed() -> list[CachedTool]:
     """Every complete cache entry (broken ones are not listed)."""
     found: list[CachedTool] = []
     root = paths.tools_dir()
-    for name in ("wasm-bindgen", "wasm-pack"):
+    for name in ("wasm-bindgen", "wasm-pack", "geckodriver"):
         base = root / name
         if not base.is_dir():
             continue

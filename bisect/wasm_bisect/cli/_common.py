@@ -13,8 +13,8 @@ from rich.markup import escape
 
 from wasm_bisect import config
 from wasm_bisect.domain.errors import UsageError
-from wasm_bisect.domain.grid import RT_CHOICES, parse_reference_types
-from wasm_bisect.domain.model import Outcome, ReferenceTypes, Stage, Variant, Verdict
+from wasm_bisect.domain.grid import RT_CHOICES, parse_reference_types, parse_runtimes
+from wasm_bisect.domain.model import Outcome, ReferenceTypes, Runtime, Stage, Variant, Verdict
 from wasm_bisect.runs import Events
 from wasm_bisect.util import fs, log, paths
 
@@ -43,6 +43,20 @@ def _complete_reference_types(single: bool) -> Any:
         return [c for c in choices if c.startswith(incomplete.lower())]
 
     return complete
+
+
+def _runtimes(value: str) -> str:
+    """A parser for a matrix's --runtime: node, chromium, firefox or a comma list of them."""
+    text = str(value).strip().lower()
+    try:
+        parse_runtimes(text)
+    except UsageError as exc:
+        raise typer.BadParameter(exc.message) from None
+    return text
+
+
+def _complete_runtimes(incomplete: str) -> list[str]:
+    return [r.value for r in Runtime if r.value.startswith(incomplete.lower())]
 
 
 class ReportFormat(StrEnum):
@@ -101,6 +115,16 @@ RefTypesOneOpt = Annotated[str | None, typer.Option(
     "--reference-types", parser=_reference_types(single=True), autocompletion=_complete_reference_types(True),
     metavar="[default|on|off|externref]", help="default, on, off or externref (default: default).")]
 
+RuntimeOneOpt = Annotated[Runtime | None, typer.Option(
+    "--runtime", case_sensitive=False, help="Where the check runs: node, or headless chromium or firefox "
+    "(default: node, or the template's first runtime).")]
+RuntimeListOpt = Annotated[str | None, typer.Option(
+    "--runtime", parser=_runtimes, autocompletion=_complete_runtimes, metavar="[node|chromium|firefox|LIST]",
+    help="Where the checks run: node, chromium, firefox, or a comma list (an axis of the grid) (default: node).")]
+BrowserPathOpt = Annotated[list[str] | None, typer.Option(
+    "--browser-path", help="The browser binary to use (default: chromium / firefox-esr on PATH); with several "
+    "browser runtimes write RUNTIME=PATH (repeatable).")]
+
 VERDICT_STYLE = {"good": "green", "bad": "red", "skip": "yellow", "error": "magenta"}
 
 
@@ -121,6 +145,14 @@ def parse_params(items: list[str] | None) -> dict[str, str]:
 def flag(value: StrEnum | None) -> str | None:
     """An enum option's plain value (None when not given, so the config and the defaults decide)."""
     return None if value is None else str(value.value)
+
+
+def use_browsers(chosen: config.Settings, runtimes: tuple[Runtime, ...]) -> None:
+    """Point the browser runtimes at the user's binaries and fail now (one line, exit 2) if one is missing."""
+    from wasm_bisect.probe import runtimes as browser_runtimes
+
+    browser_runtimes.configure(chosen.browser_paths)
+    browser_runtimes.check_available(runtimes)
 
 
 def ensure_writable(dest: str | Path, what: str) -> Path:
@@ -198,6 +230,12 @@ def print_outcome(variant: Variant, outcome: Outcome) -> None:
         out.print(f"  target_features: {' '.join(ev['target_features']) or '(none)'}", markup=False)
     if "externref_transform" in ev:
         out.print(f"  externref transform in glue: {'yes' if ev['externref_transform'] else 'no'}", markup=False)
+    runtime = ev.get("runtime")
+    if isinstance(runtime, dict) and runtime.get("name"):
+        seen = ", ".join(str(runtime[k]) for k in ("browser", "driver", "version") if runtime.get(k))
+        out.print(f"  runtime: {runtime['name']}" + (f" ({seen})" if seen else ""), markup=False)
+    if ev.get("failure_text"):
+        out.print(f"  failure text: {ev['failure_text']}", markup=False)
     if outcome.timings:
         order = {str(stage): i for i, stage in enumerate(Stage)}
         ordered = sorted(outcome.timings.items(), key=lambda kv: order.get(kv[0], len(order)))

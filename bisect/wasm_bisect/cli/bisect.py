@@ -9,12 +9,14 @@ import typer
 from wasm_bisect import config, report, toolchains
 from wasm_bisect.bindgen import index
 from wasm_bisect.cli._common import (
+    BrowserPathOpt,
     BuildFailOpt,
     ConfigOpt,
     JsonOpt,
     ParamOpt,
     QuietOpt,
     RefTypesListOpt,
+    RuntimeOneOpt,
     StoreOpt,
     TemplateOpt,
     VerboseOpt,
@@ -23,6 +25,7 @@ from wasm_bisect.cli._common import (
     events,
     flag,
     parse_params,
+    use_browsers,
 )
 from wasm_bisect.cli._display import Display, print_bisect
 from wasm_bisect.cli.report import check_store, open_store
@@ -55,6 +58,8 @@ def bisect_cmd(
                                              help="Search reference-types settings in parallel.")] = None,
     param: ParamOpt = None,
     build_failure: BuildFailOpt = None,
+    runtime: RuntimeOneOpt = None,
+    browser_path: BrowserPathOpt = None,
     allow_yanked: Annotated[bool | None, typer.Option("--allow-yanked/--no-allow-yanked",
                                                       help="Keep yanked releases on the axis.")] = None,
     follow_up: Annotated[bool, typer.Option("--follow-up/--no-follow-up",
@@ -73,11 +78,12 @@ def bisect_cmd(
     chosen = config.resolve("bisect", config_path=config_path, template=template, rustc=rustc, bindgen=bindgen,
                             reference_types=reference_types, params=parse_params(param) or None,
                             build_failure=flag(build_failure), jobs=jobs, allow_yanked=allow_yanked,
-                            store=store_path)
+                            store=store_path, runtime=flag(runtime), browser_path=browser_path)
     check_store(chosen.store)
     good_point = parse_point(good, "--good") if good else None
     bad_point = parse_point(bad, "--bad") if bad else None
     tmpl = templates.load(chosen.template)
+    use_browsers(chosen, (config.single_runtime(chosen, tmpl),))
     config.check_axes(chosen)
     rustc_specs = config.rustc_axis(chosen.rustc) if chosen.rustc is not None else None
     if rustc_specs is not None:  # what the providers can supply, before the release list is fetched

@@ -12,12 +12,14 @@ from rich.markup import escape
 
 from wasm_bisect import config, noxsupport, report, toolchains
 from wasm_bisect.cli._common import (
+    BrowserPathOpt,
     BuildFailOpt,
     ConfigOpt,
     ParamOpt,
     ProfileOpt,
     QuietOpt,
     RefTypesListOpt,
+    RuntimeListOpt,
     StoreOpt,
     TargetOpt,
     VerboseOpt,
@@ -28,6 +30,7 @@ from wasm_bisect.cli._common import (
     flag,
     not_the_store,
     parse_params,
+    use_browsers,
     write_output,
 )
 from wasm_bisect.cli._display import Display, grid_tables, print_tables
@@ -58,6 +61,8 @@ def matrix(
     build_failure: BuildFailOpt = None,
     profile: ProfileOpt = None,
     target: TargetOpt = None,
+    runtime: RuntimeListOpt = None,
+    browser_path: BrowserPathOpt = None,
     jobs: Annotated[int | None, typer.Option("--jobs", "-j", help="Cells probed at once (default 1, at most 64).")]
     = None,
     shard: Annotated[str | None, typer.Option("--shard", help="Run only shard K/N of the cells.")] = None,
@@ -86,7 +91,8 @@ def matrix(
     chosen = config.resolve("matrix", config_path=config_path, template=template, rustc=rustc, bindgen=bindgen,
                             reference_types=reference_types, params=parse_params(param) or None,
                             build_failure=flag(build_failure), profile=flag(profile), target=flag(target),
-                            jobs=jobs, shards=shards, allow_yanked=allow_yanked, store=store_path)
+                            jobs=jobs, shards=shards, allow_yanked=allow_yanked, store=store_path, runtime=runtime,
+                            browser_path=browser_path)
     check_store(chosen.store)
     report_specs = [parse_report_spec(s) for s in reports or []]
     export_path = ensure_writable(export, "--export") if export is not None else None
@@ -95,6 +101,8 @@ def matrix(
     if shard is not None:
         parse_shard(shard)
     tmpl = templates.load(chosen.template)
+    if not emit_github_matrix:  # a missing browser is bad input: said before the providers are asked
+        use_browsers(chosen, chosen.runtimes(tmpl))
     config.check_axes(chosen)
     rustc_specs = None
     if not emit_github_matrix and chosen.rustc is not None:  # (a CI planner may run where no provider does)

@@ -9,6 +9,7 @@ import typer
 from wasm_bisect import config, report, toolchains
 from wasm_bisect.bindgen import index, sources
 from wasm_bisect.cli._common import (
+    BrowserPathOpt,
     BuildFailOpt,
     ConfigOpt,
     JsonOpt,
@@ -16,6 +17,7 @@ from wasm_bisect.cli._common import (
     ProfileOpt,
     QuietOpt,
     RefTypesOneOpt,
+    RuntimeOneOpt,
     StoreOpt,
     TargetOpt,
     TemplateOpt,
@@ -26,10 +28,11 @@ from wasm_bisect.cli._common import (
     flag,
     parse_params,
     print_outcome,
+    use_browsers,
 )
 from wasm_bisect.cli.report import check_store, open_store
 from wasm_bisect.domain.compat import untestable_reason
-from wasm_bisect.domain.model import BindgenSource, Variant
+from wasm_bisect.domain.model import BindgenSource, Variant, options_for
 from wasm_bisect.domain.versions import parse_bindgen_version
 from wasm_bisect.probe import templates
 from wasm_bisect.runs import single
@@ -49,14 +52,6 @@ def bindgen_spec(text: str) -> sources.SourceSpec:
     return sources.SourceSpec(kind="crates", text=version, version=version)
 
 
-def bindgen_source(text: str) -> BindgenSource:
-    """A crates.io version, or a git revision / local checkout, resolved (a git URL is fetched)."""
-    spec = bindgen_spec(text)
-    if spec.kind == "crates":
-        assert spec.version is not None
-        return BindgenSource.crates(spec.version)
-    return sources.resolve(spec, progress=log.plain).source
-
 
 def probe(
     config_path: ConfigOpt = None,
@@ -70,6 +65,8 @@ def probe(
     build_failure: BuildFailOpt = None,
     profile: ProfileOpt = None,
     target: TargetOpt = None,
+    runtime: RuntimeOneOpt = None,
+    browser_path: BrowserPathOpt = None,
     store_path: StoreOpt = None,
     fresh: Annotated[bool, typer.Option("--fresh", help="Ignore a stored verdict and probe again.")] = False,
     as_json: JsonOpt = False,
@@ -82,11 +79,13 @@ def probe(
     chosen = config.resolve("probe", config_path=config_path, template=template, rustc=rustc, bindgen=bindgen,
                             reference_types=reference_types, params=parse_params(param) or None,
                             build_failure=flag(build_failure), profile=flag(profile), target=flag(target),
-                            store=store_path)
+                            store=store_path, runtime=flag(runtime), browser_path=browser_path)
     check_store(chosen.store)
     tmpl = templates.load(chosen.template)
     spec = config.single_rustc(chosen)
     rt = config.single_reference_types(chosen)
+    where = config.single_runtime(chosen, tmpl)
+    use_browsers(chosen, (where,))
     params = tmpl.param_values(chosen.params)
     assert chosen.bindgen is not None  # the probe defaults name one
     source = bindgen_spec(chosen.bindgen)
@@ -96,7 +95,7 @@ def probe(
 
     def make(bindgen: BindgenSource) -> Variant:
         return Variant(template=tmpl.name, rustc=spec, bindgen=bindgen, reference_types=rt,
-                       options=chosen.options, params=params)
+                       options=options_for(chosen.options, where), params=params, runtime=where)
 
     crates = make(BindgenSource.crates(str(source.version))) if source.kind == "crates" else None
     if crates is None or untestable_reason(crates, allow_yanked=False) is None:  # a SKIP is never provisioned

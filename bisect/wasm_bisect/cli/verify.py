@@ -10,6 +10,7 @@ import typer
 
 from wasm_bisect import config, report
 from wasm_bisect.cli._common import (
+    BrowserPathOpt,
     BuildFailOpt,
     ConfigOpt,
     JsonOpt,
@@ -17,6 +18,7 @@ from wasm_bisect.cli._common import (
     QuietOpt,
     RefTypesListOpt,
     RefTypesOneOpt,
+    RuntimeOneOpt,
     StoreOpt,
     TemplateOpt,
     VerboseOpt,
@@ -26,6 +28,7 @@ from wasm_bisect.cli._common import (
     events,
     flag,
     parse_params,
+    use_browsers,
     write_output,
 )
 from wasm_bisect.cli._display import Display, print_verify
@@ -73,6 +76,8 @@ def verify_cmd(
     reference_types: RefTypesListOpt = None,
     param: ParamOpt = None,
     build_failure: BuildFailOpt = None,
+    runtime: RuntimeOneOpt = None,
+    browser_path: BrowserPathOpt = None,
     store_path: StoreOpt = None,
     markdown: MarkdownOpt = None,
     as_json: JsonOpt = False,
@@ -86,16 +91,19 @@ def verify_cmd(
     markdown_path = ensure_writable(markdown, "--markdown") if markdown is not None else None
     chosen = config.resolve("verify", config_path=config_path, template=template, rustc=rustc,
                             reference_types=reference_types, params=parse_params(param) or None,
-                            build_failure=flag(build_failure), store=store_path)
+                            build_failure=flag(build_failure), store=store_path, runtime=flag(runtime),
+                            browser_path=browser_path)
     check_store(chosen.store)
     tmpl = templates.load(chosen.template)
+    where = config.single_runtime(chosen, tmpl)
+    use_browsers(chosen, (where,))
     table = config.defaults("verify")
     request = verify.VerifyRequest(
         template=tmpl, params=tmpl.param_values(chosen.params), options=chosen.options, patch=patch,
         against=against, rustc=chosen.rustc if chosen.from_user("rustc") else None,
         reference_types=chosen.reference_types if chosen.from_user("reference-types") else None,
         default_rustc=str(table["rustc"]), default_reference_types=str(table["reference-types"]),
-        command=command_line())
+        command=command_line(), runtime=where)
     with Display(log.console, None, title=f"verify {tmpl.name}") as display:
         done = verify.execute(request, lambda: open_store(chosen.store), display.events(events()),
                               rustc_axis=config.rustc_axis, matrix_markdown=_matrix_markdown,
@@ -128,6 +136,8 @@ def bisect_commits_cmd(
                                            "(--good is then the broken end, --bad the fixed one).")] = False,
     param: ParamOpt = None,
     build_failure: BuildFailOpt = None,
+    runtime: RuntimeOneOpt = None,
+    browser_path: BrowserPathOpt = None,
     store_path: StoreOpt = None,
     markdown: MarkdownOpt = None,
     as_json: JsonOpt = False,
@@ -142,13 +152,16 @@ def bisect_commits_cmd(
     markdown_path = ensure_writable(markdown, "--markdown") if markdown is not None else None
     chosen = config.resolve("bisect-commits", config_path=config_path, template=template, rustc=rustc,
                             reference_types=reference_types, params=parse_params(param) or None,
-                            build_failure=flag(build_failure), store=store_path)
+                            build_failure=flag(build_failure), store=store_path, runtime=flag(runtime),
+                            browser_path=browser_path)
     check_store(chosen.store)
     tmpl = templates.load(chosen.template)
+    where = config.single_runtime(chosen, tmpl)
+    use_browsers(chosen, (where,))
     request = commits.CommitsRequest(
         template=tmpl, params=tmpl.param_values(chosen.params), options=chosen.options,
         rustc=config.single_rustc(chosen), reference_types=config.single_reference_types(chosen),
-        repo=bindgen_repo, good=good, bad=bad, find_fix=find_fix, command=command_line())
+        repo=bindgen_repo, good=good, bad=bad, find_fix=find_fix, command=command_line(), runtime=where)
     with Display(log.console, None, title=f"bisect-commits {tmpl.name}") as display:
         done = commits.execute(request, lambda: open_store(chosen.store), display.events(events()))
     data = done.to_json()

@@ -11,12 +11,21 @@ from typing import Any
 
 from wasm_bisect.domain import versions
 from wasm_bisect.domain.errors import UsageError
-from wasm_bisect.domain.model import BindgenSource, BuildOptions, ReferenceTypes, ToolchainSpec, Variant
+from wasm_bisect.domain.model import (
+    BindgenSource,
+    BuildOptions,
+    ReferenceTypes,
+    Runtime,
+    ToolchainSpec,
+    Variant,
+    options_for,
+)
 from wasm_bisect.domain.versions import Release
 
 RT_CHOICES = ("default", "on", "off", "externref", "both", "all")
 MAX_SHARDS = 256  # GitHub Actions refuses a job matrix larger than this: the bound on shard counts everywhere
 _SHARD = re.compile(r"([0-9]{1,9})/([0-9]{1,9})")
+NODE_ONLY = (Runtime.NODE,)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -27,21 +36,27 @@ class Grid:
     reference_types: tuple[ReferenceTypes, ...]
     options: BuildOptions = field(default_factory=BuildOptions)
     params: tuple[tuple[str, str], ...] = ()
+    runtimes: tuple[Runtime, ...] = NODE_ONLY
 
-    def variant(self, rustc: ToolchainSpec, bindgen: BindgenSource, rt: ReferenceTypes) -> Variant:
+    def variant(self, rustc: ToolchainSpec, bindgen: BindgenSource, rt: ReferenceTypes,
+                runtime: Runtime | None = None) -> Variant:
+        """The cell at (rustc, bindgen, rt) in `runtime` (default: the grid's first runtime)."""
+        runtime = runtime or self.runtimes[0]
         return Variant(template=self.template, rustc=rustc, bindgen=bindgen, reference_types=rt,
-                       options=self.options, params=self.params)
+                       options=options_for(self.options, runtime), params=self.params, runtime=runtime)
 
     def variants(self) -> list[Variant]:
-        """Every cell, rustc-major then wasm-bindgen then reference-types (a stable order for sharding)."""
-        return [self.variant(r, b, rt) for r in self.rustc for b in self.bindgen for rt in self.reference_types]
+        """Every cell, rustc-major then wasm-bindgen then reference-types then runtime (a stable order for
+        sharding)."""
+        return [self.variant(r, b, rt, rn) for r in self.rustc for b in self.bindgen for rt in self.reference_types
+                for rn in self.runtimes]
 
     @property
     def size(self) -> int:
-        return len(self.rustc) * len(self.bindgen) * len(self.reference_types)
+        return len(self.rustc) * len(self.bindgen) * len(self.reference_types) * len(self.runtimes)
 
     def identity(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "template": self.template,
             "rustc": [str(r) for r in self.rustc],
             "bindgen": [b.label() for b in self.bindgen],
@@ -49,6 +64,9 @@ class Grid:
             "options": self.options.__dict__,
             "params": [list(p) for p in self.params],
         }
+        if self.runtimes != NODE_ONLY:  # node grids keep the fingerprints they had before browsers existed
+            data["runtimes"] = [str(r) for r in self.runtimes]
+        return data
 
     def fingerprint(self, *salt: str) -> str:
         text = json.dumps([self.identity(), *salt], sort_keys=True)
@@ -69,6 +87,20 @@ def parse_reference_types(value: str) -> tuple[ReferenceTypes, ...]:
             raise UsageError(f"--reference-types {value!r} is not one of {', '.join(RT_CHOICES)}") from None
         if rt not in out:
             out.append(rt)
+    return tuple(out)
+
+
+def parse_runtimes(value: str) -> tuple[Runtime, ...]:
+    """`node`, `chromium,firefox`, ... (case-insensitive, order kept, duplicates dropped)."""
+    out: list[Runtime] = []
+    for item in value.strip().lower().split(","):
+        try:
+            runtime = Runtime(item.strip())
+        except ValueError:
+            raise UsageError(f"--runtime {value!r} is not one of {', '.join(r.value for r in Runtime)} "
+                             "(or a comma list of them)") from None
+        if runtime not in out:
+            out.append(runtime)
     return tuple(out)
 
 
@@ -176,5 +208,7 @@ def shard(variants: Sequence[Variant], spec: str) -> list[Variant]:
 
 
 def cell_id(variant: Variant) -> str:
-    """How a cell is named on the command line and in nox sessions: `RUSTC@BINDGEN@RT`."""
-    return f"{variant.rustc}@{variant.bindgen.label()}@{variant.reference_types}"
+    """How a cell is named on the command line and in nox sessions: `RUSTC@BINDGEN@RT`, and `@RUNTIME` for a
+    browser cell."""
+    where = "" if variant.runtime is Runtime.NODE else f"@{variant.runtime}"
+    return f"{variant.rustc}@{variant.bindgen.label()}@{variant.reference_types}{where}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from enum import StrEnum
 from typing import Any, Literal
 
@@ -28,6 +28,23 @@ class ReferenceTypes(StrEnum):
     ON = "on"  # codegen +reference-types
     OFF = "off"  # codegen -reference-types (needs an mvp std on rustc >= 1.82)
     EXTERNREF = "externref"  # force wasm-bindgen's externref transform (WASM_BINDGEN_EXTERNREF=1)
+
+
+class Runtime(StrEnum):
+    """Where a check runs: Node, or a real headless browser (DOM and web-sys types exist only there)."""
+
+    NODE = "node"
+    CHROMIUM = "chromium"
+    FIREFOX = "firefox"
+
+    @property
+    def is_browser(self) -> bool:
+        return self is not Runtime.NODE
+
+    @property
+    def wasm_pack_target(self) -> Literal["nodejs", "web"]:
+        """The wasm-pack target whose glue this runtime loads (a page imports an ES module and fetches the wasm)."""
+        return "web" if self.is_browser else "nodejs"
 
 
 class Stage(StrEnum):
@@ -126,10 +143,15 @@ class Variant:
     reference_types: ReferenceTypes = ReferenceTypes.DEFAULT
     options: BuildOptions = field(default_factory=BuildOptions)
     params: tuple[tuple[str, str], ...] = ()  # template parameters, sorted (e.g. ("n", "1000000"))
+    runtime: Runtime = Runtime.NODE
 
     def identity(self) -> dict[str, Any]:
         data = asdict(self)
         data["rustc"] = str(self.rustc)
+        if self.runtime is Runtime.NODE:
+            del data["runtime"]  # node probes keep the keys they had before browsers existed
+        else:
+            data["runtime"] = str(self.runtime)
         return data
 
     @property
@@ -138,7 +160,14 @@ class Variant:
         return hashlib.sha256(canonical.encode()).hexdigest()[:20]
 
     def short(self) -> str:
-        return f"{self.rustc.version}@{self.bindgen.label()}[{self.reference_types}]"
+        where = "" if self.runtime is Runtime.NODE else f" in {self.runtime}"
+        return f"{self.rustc.version}@{self.bindgen.label()}[{self.reference_types}]{where}"
+
+
+def options_for(options: BuildOptions, runtime: Runtime) -> BuildOptions:
+    """The build options of a cell in `runtime`: the runtime decides the wasm-pack target."""
+    target = runtime.wasm_pack_target
+    return options if options.target == target else replace(options, target=target)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -25,8 +25,9 @@ from packaging.version import Version
 from wasm_bisect.bindgen.toolcache import CachedTool, host_build_env
 from wasm_bisect.domain.errors import CommandFailed, ToolMissing
 from wasm_bisect.domain.model import ReferenceTypes, Stage, Variant, Verdict
+from wasm_bisect.domain.reproduce import probe_command
 from wasm_bisect.domain.versions import cargo_release
-from wasm_bisect.probe import render
+from wasm_bisect.probe import render, runtimes
 from wasm_bisect.probe.templates import Template
 from wasm_bisect.toolchains import Toolchain
 from wasm_bisect.util import fs, paths, processes
@@ -328,6 +329,15 @@ def build_env(
     return env
 
 
+def check_argv(variant: Variant, template: Template, probe_dir: Path) -> list[str]:
+    """How reproduce.sh re-runs the check: the tool's Node runner, or (a browser) the probe with --fresh."""
+    if variant.runtime.is_browser:
+        command = shlex.split(probe_command(variant, template=str(template.root)))
+        return [*command[:2], "--fresh", *command[2:]]
+    runner = runtimes.install_runner(probe_dir)
+    return runtimes.node_argv(runner, probe_dir / "crate" / template.check_script)
+
+
 def reproduce_script(crate_dir: Path, env: Mapping[str, str], argv: list[str], check: list[str]) -> str:
     """A shell script that rebuilds the crate by hand exactly as the probe did."""
     keys = ("PATH", "LD_LIBRARY_PATH", "RUSTC", "CARGO", "RUSTUP_TOOLCHAIN", "RUSTFLAGS", "CARGO_TARGET_DIR",
@@ -394,10 +404,8 @@ def build(
                         target_dir=target_dir, rustflags=rustflags)
         pkg_module = crate_dir / render.PKG_MODULE
         check_env = {**env, "WASM_BISECT_PKG": str(pkg_module)}
-        fs.atomic_write_text(
-            probe_dir / "reproduce.sh",
-            reproduce_script(crate_dir, check_env, argv, ["node", str(crate_dir / template.check_script)]),
-        )
+        fs.atomic_write_text(probe_dir / "reproduce.sh",
+                             reproduce_script(crate_dir, check_env, argv, check_argv(variant, template, probe_dir)))
         if on_stage:
             on_stage(Stage.CARGO_BUILD)
         try:

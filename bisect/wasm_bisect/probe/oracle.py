@@ -12,7 +12,7 @@ from wasm_bisect import toolchains
 from wasm_bisect.bindgen import toolcache
 from wasm_bisect.domain.compat import untestable_reason
 from wasm_bisect.domain.errors import SearchAborted, Untestable, WasmBisectError
-from wasm_bisect.domain.model import Outcome, Stage, Variant, Verdict
+from wasm_bisect.domain.model import Outcome, Runtime, Stage, Variant, Verdict
 from wasm_bisect.probe import build, check
 from wasm_bisect.probe.templates import Template
 from wasm_bisect.store import Store
@@ -77,6 +77,8 @@ def _probe_locked(
             prepared = sources.prepare(variant.bindgen, progress=progress)
             bindgen, patches = prepared.cli, prepared.patches
         wasm_pack = toolcache.wasm_pack(progress=progress)
+        # Firefox's WebDriver is not packaged by Debian: built once into the tool cache, like the CLIs.
+        driver = toolcache.geckodriver(progress=progress).binary if variant.runtime is Runtime.FIREFOX else None
     except WasmBisectError as exc:
         # A source that cannot be tested (e.g. its CLI does not compile) is skipped, never blamed.
         return Outcome(verdict=Verdict.SKIP if isinstance(exc, Untestable) else Verdict.ERROR,
@@ -101,15 +103,16 @@ def _probe_locked(
     check_log.write_text("")
     for _ in range(max(1, repeat)):
         results.append(check.run(crate_dir=probe_dir / "crate", script=template.check_script,
-                                       pkg_module=built.pkg_module, params=variant.params,
-                                       timeout=template.timeout, failure_signature=template.failure_signature,
-                                       log=check_log))
+                                 pkg_module=built.pkg_module, params=variant.params,
+                                 timeout=template.timeout, failure_signature=template.failure_signature,
+                                 log=check_log, runtime=variant.runtime, driver=driver))
     timings[str(Stage.CHECK)] = round(sum(r.seconds for r in results), 3)
     evidence = dict(built.evidence)
     verdict_of = _agree(results, threshold or len(results))
     if len(results) > 1:
         evidence["repeats"] = [str(r.verdict) for r in results]
     first = next(r for r in results if r.verdict == verdict_of) if verdict_of else results[0]
+    evidence.update(first.evidence)
     if verdict_of is None:
         counts = {str(v): sum(r.verdict == v for r in results) for v in {r.verdict for r in results}}
         raise SearchAborted(

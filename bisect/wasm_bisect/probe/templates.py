@@ -1,4 +1,7 @@
-"""Templates: a crate skeleton (Cargo.toml, src/) plus a Node check and a manifest (template.toml).
+"""Templates: a crate skeleton (Cargo.toml, src/) plus a check module and a manifest (template.toml).
+
+`[check] runtimes` lists where the check can run (node, chromium, firefox; default node only): a check for a
+browser is a module exporting `default async function check(pkg, params)` (see probe/runtimes).
 
 Loading reads files only; it never follows a symlink or a path out of the template directory, so a template
 cannot smuggle files from elsewhere into a variant crate.
@@ -20,6 +23,7 @@ import regex
 import toml
 
 from wasm_bisect.domain.errors import TemplateError, UsageError, did_you_mean
+from wasm_bisect.domain.model import Runtime
 from wasm_bisect.probe import fingerprint
 from wasm_bisect.util import bounded, paths
 
@@ -36,7 +40,7 @@ MAX_MANIFEST_BYTES = 256 * 1024
 MAX_PARAMS = 64
 # The manifest's tables and keys: anything else is a typo or a misunderstanding, refused with "did you mean".
 _MANIFEST_KEYS = ("name", "description", "issue", "check", "build", "params", "expect")
-_CHECK_KEYS = ("script", "timeout", "failure_signature")
+_CHECK_KEYS = ("script", "timeout", "failure_signature", "runtimes")
 _BUILD_KEYS = ("timeout",)
 _PARAM_KEYS = ("default", "description")
 _EXPECT_KEYS = ("good", "bad")
@@ -72,6 +76,13 @@ class Template:
     issue: str | None
     files: dict[str, bytes] = field(repr=False)  # relative POSIX path -> content (crate + check)
     build_timeout: float = DEFAULT_BUILD_TIMEOUT  # [build] timeout: wasm-pack (cargo, build scripts, bindgen)
+    runtimes: tuple[Runtime, ...] = (Runtime.NODE,)  # [check] runtimes: where the check can run, preferred first
+
+    def check_runtime(self, runtime: Runtime) -> None:
+        """Refuse a runtime the template does not list (bad input: exit 2, before anything is built)."""
+        if runtime not in self.runtimes:
+            raise UsageError(f"template {self.name} does not run in {runtime}",
+                             hint=f"its check runs in {', '.join(self.runtimes)} ([check] runtimes in template.toml)")
 
     def snapshot(self, *, max_chars: int = 64_000) -> dict[str, Any]:
         """What a run keeps of its reproducer, so a report shows the sources as they were when it ran."""
@@ -258,6 +269,7 @@ def parse_manifest(manifest: dict[str, Any], *, root: Path, files: dict[str, byt
     timeout = _seconds(check.get("timeout", DEFAULT_TIMEOUT), "check.timeout", name)
     build_section = _strict(manifest.get("build", {}), _BUILD_KEYS, "[build]", name)
     build_timeout = _seconds(build_section.get("timeout", DEFAULT_BUILD_TIMEOUT), "build.timeout", name)
+    runtimes = _runtimes(name, check.get("runtimes", ["node"]))
     signature = check.get("failure_signature")
     if signature is not None:
         try:
@@ -294,7 +306,23 @@ def parse_manifest(manifest: dict[str, Any], *, root: Path, files: dict[str, byt
         issue=_str(issue, f"issue of template {name}") if issue is not None else None,
         files=files,
         build_timeout=build_timeout,
+        runtimes=runtimes,
     )
+
+
+def _runtimes(name: str, value: Any) -> tuple[Runtime, ...]:
+    choices = ", ".join(r.value for r in Runtime)
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+        raise TemplateError(f"check.runtimes of template {name} must be a non-empty list of {choices}")
+    out: list[Runtime] = []
+    for item in value:
+        try:
+            runtime = Runtime(item.strip().lower())
+        except ValueError:
+            raise TemplateError(f"check.runtimes of template {name} lists {item!r}, not one of {choices}") from None
+        if runtime not in out:
+            out.append(runtime)
+    return tuple(out)
 
 
 def writes_back_exactly(doc: dict[str, Any], truth: dict[str, Any]) -> bool:

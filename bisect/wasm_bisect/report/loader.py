@@ -39,7 +39,8 @@ def load(store: Store, run_id: str | None = None, *, environment: bool = True) -
         raise StoreError(f"run {run.run_id} in {store.path} cannot be read: {type(exc).__name__}",
                          hint="it is damaged or was written by another version of wasm-bisect") from None
     if environment:
-        doc["environment"] = collect_environment(grid["rustc"], grid["bindgen"])
+        browsers = [r for r in grid.get("runtimes") or [] if r != "node"]
+        doc["environment"] = collect_environment(grid["rustc"], grid["bindgen"], *([browsers] if browsers else []))
     return doc
 
 
@@ -89,8 +90,26 @@ def _toolchain_entry(spec_text: str) -> dict[str, Any]:
     return entry
 
 
-def collect_environment(rustc: list[str], bindgen: list[str]) -> dict[str, Any]:
-    """rustc -vV of each toolchain (found through its manifest), tool versions, node, OS."""
+def _browser_versions(runtimes: list[str]) -> dict[str, str]:
+    """`chromium --version` of each browser runtime of the run (a missing one becomes a note)."""
+    from wasm_bisect.domain.model import Runtime
+    from wasm_bisect.probe import runtimes as browser_runtimes
+    from wasm_bisect.util import processes
+
+    out: dict[str, str] = {}
+    for name in runtimes:
+        runtime = Runtime(name)
+        if not runtime.is_browser:
+            continue
+        try:
+            out[name] = processes.output([browser_runtimes.locate(runtime).binary, "--version"], timeout=60)
+        except WasmBisectError as exc:
+            out[name] = f"unavailable ({exc.one_line()})"
+    return out
+
+
+def collect_environment(rustc: list[str], bindgen: list[str], runtimes: list[str] | None = None) -> dict[str, Any]:
+    """rustc -vV of each toolchain (found through its manifest), tool versions, node, browsers, OS."""
     from wasm_bisect.bindgen import toolcache
     from wasm_bisect.util import processes
 
@@ -107,4 +126,5 @@ def collect_environment(rustc: list[str], bindgen: list[str]) -> dict[str, Any]:
         "wasm_pack": wasm_pack[-1] if wasm_pack else None,
         "wasm_bindgen": [{"version": b, "cli": ("wasm-bindgen", b) in cached} for b in bindgen],
         "toolchains": [_toolchain_entry(r) for r in rustc],
+        **({"browsers": browsers} if (browsers := _browser_versions(runtimes or [])) else {}),
     }

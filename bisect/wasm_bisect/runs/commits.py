@@ -15,7 +15,7 @@ from typing import Any
 from wasm_bisect import search, toolchains
 from wasm_bisect.bindgen import sources
 from wasm_bisect.domain.errors import Untestable, UsageError, WasmBisectError
-from wasm_bisect.domain.model import BuildOptions, ReferenceTypes, ToolchainSpec, Variant, Verdict
+from wasm_bisect.domain.model import BuildOptions, ReferenceTypes, Runtime, ToolchainSpec, Variant, Verdict, options_for
 from wasm_bisect.probe import Oracle
 from wasm_bisect.probe.templates import Template
 from wasm_bisect.runs._events import QUIET, Events
@@ -98,6 +98,7 @@ class CommitsRequest:
     bad: str
     find_fix: bool
     command: str
+    runtime: Runtime = Runtime.NODE
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -135,12 +136,16 @@ def execute(request: CommitsRequest, open_store: Callable[[], Store], events: Ev
         raise UsageError(f"no first-parent commits between {request.good} and {request.bad}")
     rt, spec = request.reference_types, request.rustc
     store = open_store()
+    where = request.runtime
+    options = options_for(request.options, where)
+    # A node run keeps the fingerprint it had before browsers existed.
+    salt = [] if where is Runtime.NODE else [str(where)]
     fingerprint = fingerprint_of("bisect-commits", tmpl.name, str(spec), str(rt), url, good_sha, bad_sha,
-                                 request.find_fix, [list(p) for p in request.params], request.options.__dict__,
-                                 tmpl.content_hash, tmpl.check_hash)
+                                 request.find_fix, [list(p) for p in request.params], options.__dict__,
+                                 tmpl.content_hash, tmpl.check_hash, *salt)
     config = {"template": tmpl.name, "rustc": str(spec), "reference_types": str(rt), "url": url, "good": good_sha,
               "bad": bad_sha, "find_fix": request.find_fix, "template_path": str(tmpl.root),
-              "template_snapshot": tmpl.snapshot()}
+              "template_snapshot": tmpl.snapshot(), "runtime": str(where)}
     with claim_run(store, kind="bisect-commits", fingerprint=fingerprint, command=request.command, config=config,
                    info=events.info) as claimed:
         run_id = claimed.run_id
@@ -161,7 +166,7 @@ def execute(request: CommitsRequest, open_store: Callable[[], Store], events: Ev
                 events.info(f"{commit}: {exc.one_line()}")
                 return Verdict.ERROR
             variant = Variant(template=tmpl.name, rustc=spec, bindgen=resolved.source, reference_types=rt,
-                              options=request.options, params=request.params)
+                              options=options, params=request.params, runtime=where)
             return oracle(variant)
 
         events.info(f"bisect-commits {tmpl.name}: {len(items)} first-parent commits from {items[0]} to {items[-1]} "

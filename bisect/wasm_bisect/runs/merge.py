@@ -187,22 +187,30 @@ def merge(sources: list[Source], into: Store, *, command: str) -> MergeResult:
         "kind": "matrix", "grid": grid, "cells": len(ordered), "grid_cells": _size(grid), "shard": shard,
         "counts": counts, "merged_from": source_list, "missing": _size(grid) - len(ordered),
         "first_failing": analysis["first_failing"],
-        "first_failing_by_reference_types": {s["reference_types"]: s["first_failing"] for s in analysis["settings"]},
-        "frontier": {s["reference_types"]: s["frontier"] for s in analysis["settings"]},
+        "first_failing_by_reference_types": {report.setting_key(s["reference_types"], s["runtime"]):
+                                             s["first_failing"] for s in analysis["settings"]},
+        "frontier": {report.setting_key(s["reference_types"], s["runtime"]): s["frontier"]
+                     for s in analysis["settings"]},
     })
     return MergeResult(run_id=run_id, cells=len(ordered), grid_cells=_size(grid), sources=source_list,
                        warnings=warnings)
 
 
+def _runtimes(grid: dict[str, Any]) -> list[str]:
+    return list(grid.get("runtimes") or ["node"])
+
+
 def _size(grid: dict[str, Any]) -> int:
-    return len(grid["rustc"]) * len(grid["bindgen"]) * len(grid["reference_types"])
+    return len(grid["rustc"]) * len(grid["bindgen"]) * len(grid["reference_types"]) * len(_runtimes(grid))
 
 
 def _grid_keys(grid: dict[str, Any], cells: dict[str, tuple[Variant, Outcome, bool]]) -> list[str]:
-    """Cell keys in grid order (rustc, then wasm-bindgen, then reference-types), as Grid.variants() does."""
-    position = {(str(v.rustc), v.bindgen.label(), str(v.reference_types)): k for k, (v, _, _) in cells.items()}
-    return [position[(r, b, rt)] for r in grid["rustc"] for b in grid["bindgen"] for rt in grid["reference_types"]
-            if (r, b, rt) in position]
+    """Cell keys in grid order (rustc, then wasm-bindgen, then reference-types, then runtime), as
+    Grid.variants() does."""
+    position = {(str(v.rustc), v.bindgen.label(), str(v.reference_types), str(v.runtime)): k
+                for k, (v, _, _) in cells.items()}
+    return [position[(r, b, rt, rn)] for r in grid["rustc"] for b in grid["bindgen"] for rt in grid["reference_types"]
+            for rn in _runtimes(grid) if (r, b, rt, rn) in position]
 
 
 def merge_paths(paths: list[Path], into: Store, *, command: str) -> MergeResult:

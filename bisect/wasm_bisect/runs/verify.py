@@ -24,9 +24,11 @@ from wasm_bisect.domain.model import (
     BuildOptions,
     Outcome,
     ReferenceTypes,
+    Runtime,
     ToolchainSpec,
     Variant,
     Verdict,
+    options_for,
 )
 from wasm_bisect.probe import Oracle
 from wasm_bisect.probe.templates import Template
@@ -245,6 +247,7 @@ class VerifyRequest:
     default_rustc: str
     default_reference_types: str
     command: str
+    runtime: Runtime = Runtime.NODE
 
 
 def check_releases(*named: tuple[SourceSpec, str], notice: Callable[[str], None] | None = None) -> None:
@@ -306,14 +309,18 @@ def execute(request: VerifyRequest, open_store: Callable[[], Store], events: Eve
     events.info(f"patch: {patch_src.describe()}")
     events.info(f"base:  {base_src.describe()}")
 
-    def variant(r: ToolchainSpec, b: BindgenSource, rt: ReferenceTypes) -> Variant:
-        return Variant(template=tmpl.name, rustc=r, bindgen=b, reference_types=rt, options=request.options,
-                       params=request.params)
+    options = options_for(request.options, request.runtime)
 
-    grid_identity = {"template": tmpl.name, "rustc": [str(r) for r in rustc],
-                     "bindgen": [base_src.source.label(), patch_src.source.label()],
-                     "reference_types": [str(rt) for rt in rts], "options": request.options.__dict__,
-                     "params": [list(p) for p in request.params]}
+    def variant(r: ToolchainSpec, b: BindgenSource, rt: ReferenceTypes) -> Variant:
+        return Variant(template=tmpl.name, rustc=r, bindgen=b, reference_types=rt, options=options,
+                       params=request.params, runtime=request.runtime)
+
+    grid_identity: dict[str, Any] = {"template": tmpl.name, "rustc": [str(r) for r in rustc],
+                                     "bindgen": [base_src.source.label(), patch_src.source.label()],
+                                     "reference_types": [str(rt) for rt in rts], "options": options.__dict__,
+                                     "params": [list(p) for p in request.params]}
+    if request.runtime is not Runtime.NODE:  # a node run keeps the identity it had before browsers existed
+        grid_identity["runtimes"] = [str(request.runtime)]
     fingerprint = fingerprint_of("verify", grid_identity, base_src.source.rev, patch_src.source.rev,
                                  tmpl.content_hash, tmpl.check_hash)
     run_id = store.start_run(kind="verify", fingerprint=fingerprint, command=request.command,

@@ -29,7 +29,7 @@ if version == "0.2.998":
     print("error: could not compile `walrus`")
     sys.exit(101)
 time.sleep(float(os.environ.get("FAKE_CARGO_SLEEP", "0")))
-name = "wasm-pack" if "wasm-pack" in args else "wasm-bindgen"
+name = "wasm-pack" if "wasm-pack" in args else "geckodriver" if "geckodriver" in args else "wasm-bindgen"
 os.makedirs(os.path.join(root, "bin"), exist_ok=True)
 exe = os.path.join(root, "bin", name)
 with open(exe, "w") as f:
@@ -94,3 +94,15 @@ def test_broken_entry_is_rebuilt(fake_cargo: Path) -> None:
     rebuilt = toolcache.bindgen_cli("0.2.95")
     assert rebuilt.binary.is_file()
     assert len(fake_cargo.read_text().splitlines()) == 2
+
+
+def test_geckodriver_is_built_once_into_the_tool_cache(fake_cargo: Path) -> None:
+    """Firefox's WebDriver (not packaged by Debian): `cargo install --locked geckodriver --version =X`, staged,
+    verified by its --version, listed, never built twice."""
+    tool = toolcache.geckodriver()
+    assert tool.name == "geckodriver" and tool.version == toolcache.GECKODRIVER_VERSION and tool.binary.is_file()
+    assert toolcache.geckodriver().bin_dir == tool.bin_dir
+    calls = fake_cargo.read_text().splitlines()
+    assert len(calls) == 1
+    assert "--locked" in calls[0] and f"geckodriver --version ={toolcache.GECKODRIVER_VERSION}" in calls[0]
+    assert ("geckodriver", toolcache.GECKODRIVER_VERSION) in {(t.name, t.ident) for t in toolcache.installed()}

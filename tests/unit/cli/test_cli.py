@@ -53,6 +53,11 @@ def test_templates_init(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys:
         (["tools", "install"], "nothing to install"),
         (["tools", "install", "--bindgen", "0.2"], "not an exact"),
         (["toolchain", "add", "rustc:1.0.0"], "unknown toolchain provider"),
+        (["probe", "--runtime", "safari"], "is not one of 'node', 'chromium', 'firefox'"),
+        (["matrix", "--rustc", "debian:1.96.0", "--bindgen", "0.2.99", "--runtime", "node,edge"], "is not one of"),
+        (["probe", "--runtime", "chromium", "--browser-path", "/nonexistent/chrome"], "not an executable file"),
+        (["matrix", "--rustc", "debian:1.96.0", "--bindgen", "0.2.99", "--runtime", "chromium,firefox",
+          "--browser-path", "/bin/sh"], "does not say which browser"),
     ],
 )
 def test_bad_input_is_one_line_exit_2(args: list[str], needle: str, monkeypatch: pytest.MonkeyPatch,
@@ -137,3 +142,16 @@ def test_log_and_report_of_a_hand_edited_store_are_one_line(tmp_path: Path, monk
     for args in (["log", "--store", str(path)], ["report", "--no-env", "--store", str(path)]):
         code, _, err = run_main(args, monkeypatch, capsys)
         assert code == 2 and "cannot be read" in err and len(err.strip().splitlines()) == 1, err
+
+
+@pytest.mark.parametrize("command", [["probe"], ["bisect"], ["verify", "--patch", "0.2.100"],
+                                     ["bisect-commits", "--bindgen-repo", "/nonexistent", "--good", "a", "--bad", "b"],
+                                     ["matrix", "--rustc", "debian:1.96.0", "--bindgen", "0.2.99"]])
+def test_missing_browser_is_one_line_exit_2_with_the_install_command(
+        command: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    code, _, err = run_main([*command, "--runtime", "chromium"], monkeypatch, capsys)
+    assert code == 2, err
+    assert len(err.strip().splitlines()) == 1
+    assert "chromium is not installed" in err and "apt-get install chromium chromium-driver" in err
