@@ -89,7 +89,7 @@ def test_damaged_store_row_and_lock_cache(tmp_path: Path) -> None:
         lock.write_bytes(lock.read_bytes()[:50])
     rc, err, again = _bisect(home, template, nonce)
     assert rc == 0, err
-    assert again["probes"] == {**again["probes"], "built": 1, "from_store": 1}  # type: ignore[dict-item]
+    assert again["bisect"]["probes"] == {**again["bisect"]["probes"], "built": 1, "from_store": 1}  # type: ignore[index]
     assert _verdicts(home, again["run"]["id"]) == {"0.2.98": "good", "0.2.99": "bad"}  # type: ignore[index]
     rc, err, fresh = _bisect(home, template, uuid.uuid4().hex)  # new variants through the damaged lock cache
     assert rc == 0, err
