@@ -10,7 +10,8 @@ import hashlib
 import re
 import shutil
 import tomllib
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -18,7 +19,19 @@ import regex
 import toml
 
 from wasm_bisect.domain.errors import TemplateError, UsageError
-from wasm_bisect.probe import fingerprint
+from wasm_bisect.domain.model import Variant
+from wasm_bisect.probe import fingerprint, render
+from wasm_bisect.probe.reproducer import (
+    CheckKind,
+    CheckOverrides,
+    CheckSpec,
+    Materialised,
+    TimeoutVerdict,
+    apply_overrides,
+    parse_check,
+    require_program,
+    write_files,
+)
 from wasm_bisect.util import paths
 
 MANIFEST = "template.toml"
@@ -58,17 +71,99 @@ class Template:
     issue: str | None
     files: dict[str, bytes] = field(repr=False)  # relative POSIX path -> content (crate + check)
     build_timeout: float = DEFAULT_BUILD_TIMEOUT  # [build] timeout: wasm-pack (cargo, build scripts, bindgen)
+    # [check] command (instead of `node SCRIPT`), test and timeout_verdict; [build] rustflags
+    check_command: str | None = None
+    check_test: str | None = None
+    timeout_verdict: TimeoutVerdict = TimeoutVerdict.ERROR
+    rustflags: tuple[str, ...] = ()
+    check_override: CheckSpec | None = None  # the check as flags or the config changed it
+    kind: str = "template"
+
+    @property
+    def check(self) -> CheckSpec:
+        """The check: `node check.mjs` by default, or `[check] command`; flags may override it."""
+        if self.check_override is not None:
+            return self.check_override
+        if self.check_command is None:
+            return CheckSpec(kind=CheckKind.SCRIPT, script=self.check_script, timeout=self.timeout,
+                             failure_signature=self.failure_signature, timeout_verdict=self.timeout_verdict)
+        kind, argv = parse_check(self.check_command, "check.command")
+        return CheckSpec(kind=kind, argv=argv, test=self.check_test, timeout=self.timeout,
+                         failure_signature=self.failure_signature, timeout_verdict=self.timeout_verdict)
+
+    def _check_files(self) -> dict[str, bytes]:
+        spec = self.check
+        named = [spec.script] if spec.kind is CheckKind.SCRIPT and spec.script else []
+        named += [a.removeprefix("./") for a in spec.argv]
+        return {p: self.files[p] for p in named if p in self.files}
 
     @property
     def content_hash(self) -> str:
         """Hash of the crate files (not the check): a changed lib.rs invalidates stored verdicts."""
-        return _digest({p: c for p, c in self.files.items() if p != self.check_script})
+        crate = {p: c for p, c in self.files.items() if p not in self._check_files()}
+        if self.rustflags:  # flags change what is built
+            crate["<rustflags>"] = "\0".join(self.rustflags).encode()
+        return _digest(crate)
 
     @property
     def check_hash(self) -> str:
         """Hash of the check script, the check settings and the tool's own verdict-deciding code."""
-        settings = f"{self.timeout}|{self.failure_signature}|{fingerprint.engine()}".encode()
-        return _digest({self.check_script: self.files[self.check_script], "<settings>": settings})
+        spec = self.check
+        extra = "" if spec.kind is CheckKind.SCRIPT and spec.timeout_verdict is TimeoutVerdict.ERROR \
+            and not spec.signature_judges_builds else f"|{spec.identity()}"
+        settings = f"{spec.timeout}|{spec.failure_signature}|{fingerprint.engine()}{extra}".encode()
+        return _digest({**self._check_files(), "<settings>": settings})
+
+    def with_check(self, overrides: CheckOverrides) -> Template:
+        """This template with the check settings of flags or the config on top."""
+        if not overrides.any():
+            return self
+        return replace(self, check_override=apply_overrides(self.check, overrides))
+
+    def require_check(self) -> None:
+        """A check command must exist (on PATH or among the template's files); raises UsageError."""
+        spec = self.check
+        if spec.kind is CheckKind.COMMAND:
+            require_program(spec.argv, cwd=None, files=self.files, where=f"template {self.name}")
+
+    def command_args(self) -> tuple[str, ...]:
+        """How commands name this template: a built-in by its name, any other by its directory."""
+        args = ["--template", self.name if is_builtin(self) else str(self.root)]
+        if self.check_override is not None:
+            spec = self.check_override
+            if spec.kind is not CheckKind.SCRIPT:
+                args += ["--check", spec.flag_value()]
+            if spec.test:
+                args += ["--test", spec.test]
+            if spec.failure_signature != self.failure_signature:
+                args += ["--signature", spec.failure_signature or ""]
+            if spec.timeout != self.timeout:
+                args += ["--timeout", f"{spec.timeout:g}"]
+            if spec.timeout_verdict is not TimeoutVerdict.ERROR:
+                args += ["--timeout-verdict", str(spec.timeout_verdict)]
+        return tuple(args)
+
+    def describe(self) -> dict[str, Any]:
+        return {"kind": "template", "name": self.name, "root": str(self.root), "check": self.check.describe()}
+
+    def artifact(self) -> str:
+        """The lib name wasm-pack names its output after: [lib] name, else the probe crate's own name."""
+        try:
+            lib = tomllib.loads(self.files["Cargo.toml"].decode()).get("lib", {})
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError):
+            lib = {}
+        name = lib.get("name") if isinstance(lib, dict) else None
+        return (name if isinstance(name, str) else "wasm-bisect-probe").replace("-", "_")
+
+    def materialise(self, dest: Path, variant: Variant, *, rustc_version: str,
+                    patches: Mapping[str, str] | None = None) -> Materialised:
+        """Render the variant crate (its Cargo.toml pins the variant's wasm-bindgen) into `dest`."""
+        write_files(dest, render.render(self, variant, rustc_version=rustc_version, patches=patches))
+        return Materialised(workspace=dest, package=dest, artifact=self.artifact(), pinning="manifest")
+
+    @property
+    def project_rustflags(self) -> tuple[tuple[str, str], ...]:
+        return tuple((f, "template.toml build.rustflags") for f in self.rustflags)
 
     def param_values(self, overrides: dict[str, str]) -> tuple[tuple[str, str], ...]:
         unknown = sorted(set(overrides) - set(self.params))
@@ -179,8 +274,20 @@ def parse_manifest(manifest: dict[str, Any], *, root: Path, files: dict[str, byt
     if not isinstance(check, dict):
         raise TemplateError(f"[check] of template {name} must be a table")
     script = _safe_relpath(_str(check.get("script", "check.mjs"), "check.script"), "check.script")
-    if script not in files:
+    command = check.get("command")
+    if command is not None:
+        try:
+            parse_check(_str(command, "check.command"), "check.command")
+        except UsageError as exc:
+            raise TemplateError(f"template {name}: {exc.message}") from None
+    if script not in files and (command is None or "script" in check):
         raise TemplateError(f"template {name} has no check script {script}", hint="add a check.mjs")
+    test = check.get("test")
+    if test is not None and (not isinstance(test, str) or not test or test.startswith("-")):
+        raise TemplateError(f"check.test of template {name} must be a test target name")
+    timeout_verdict = check.get("timeout_verdict", "error")
+    if timeout_verdict not in ("error", "bad"):
+        raise TemplateError(f"check.timeout_verdict of template {name} must be error or bad")
     for required in ("Cargo.toml", "src/lib.rs"):
         if required not in files:
             raise TemplateError(f"template {name} has no {required}")
@@ -197,6 +304,11 @@ def parse_manifest(manifest: dict[str, Any], *, root: Path, files: dict[str, byt
     build_timeout = build_section.get("timeout", DEFAULT_BUILD_TIMEOUT)
     if isinstance(build_timeout, bool) or not isinstance(build_timeout, int | float) or not 0 < build_timeout <= 86400:
         raise TemplateError(f"build.timeout of template {name} must be a number of seconds in (0, 86400]")
+    flags = build_section.get("rustflags", [])
+    if isinstance(flags, str):
+        flags = flags.split()
+    if not isinstance(flags, list) or not all(isinstance(f, str) and f and "\0" not in f for f in flags):
+        raise TemplateError(f"build.rustflags of template {name} must be a list of flags")
     signature = check.get("failure_signature")
     if signature is not None:
         try:
@@ -228,6 +340,10 @@ def parse_manifest(manifest: dict[str, Any], *, root: Path, files: dict[str, byt
         issue=str(issue) if issue else None,
         files=files,
         build_timeout=float(build_timeout),
+        check_command=str(command) if command is not None else None,
+        check_test=test,
+        timeout_verdict=TimeoutVerdict(timeout_verdict),
+        rustflags=tuple(flags),
     )
 
 
