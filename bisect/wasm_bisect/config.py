@@ -21,7 +21,10 @@ from wasm_bisect.bindgen import index
 from wasm_bisect.domain.errors import ConfigError, UsageError
 from wasm_bisect.domain.grid import Grid, parse_bindgen_axis, parse_reference_types, parse_rustc_axis
 from wasm_bisect.domain.model import BuildOptions, ReferenceTypes, ToolchainSpec
+from wasm_bisect.probe import crate as crate_mode
 from wasm_bisect.probe import templates
+from wasm_bisect.probe.reproducer import CheckOverrides, Reproducer, check_signature
+from wasm_bisect.util import paths
 
 __all__ = [
     "CONFIG_FILE",
@@ -35,6 +38,7 @@ __all__ = [
     "load",
     "make_grid",
     "parse",
+    "reproducer",
     "resolve",
     "settings",
 ]
@@ -57,13 +61,31 @@ _KEYS = {
     "shards": "a positive integer",
     "allow-yanked": "true or false",
     "store": "a path to a result store",
+    "crate": "a path to your own Cargo project (instead of template)",
+    "package": "a package of that workspace",
+    "features": "a list of features or one comma-separated string",
+    "no-default-features": "true or false",
+    "all-features": "true or false",
+    "check": "a check command line, or wasm-pack-test",
+    "signature": "a regex that tells the bug from other failures",
+    "timeout": "a number of seconds in (0, 86400]",
+    "timeout-verdict": "error or bad",
+    "test": "a test target of --check wasm-pack-test",
 }
+_REPRODUCER_KEYS = ("crate", "package", "features", "no-default-features", "all-features")
 
 
 class BuildFailure(StrEnum):
     """How a failed build counts (like cargo-bisect-rustc's --regress modes)."""
 
     SKIP = "skip"
+    BAD = "bad"
+
+
+class TimeoutVerdict(StrEnum):
+    """What a check that does not finish in time counts as."""
+
+    ERROR = "error"
     BAD = "bad"
 
 
@@ -96,6 +118,16 @@ class Config:
     shards: int | None = None
     allow_yanked: bool | None = None
     store: Path | None = None
+    crate: Path | None = None
+    package: str | None = None
+    features: tuple[str, ...] | None = None
+    no_default_features: bool | None = None
+    all_features: bool | None = None
+    check: str | None = None
+    signature: str | None = None
+    timeout: float | None = None
+    timeout_verdict: str | None = None
+    test: str | None = None
 
 
 Origin = Literal["flag", "config", "default", "none"]
@@ -118,6 +150,9 @@ class Settings:
     store: Path | None
     source: Path | None
     origin: Mapping[str, Origin] = field(default_factory=dict)  # key -> where its value came from
+    crate: Path | None = None  # crate mode: the user's project (instead of `template`)
+    selection: crate_mode.Selection = field(default_factory=crate_mode.Selection)
+    check: CheckOverrides = field(default_factory=CheckOverrides)
 
     def from_user(self, key: str) -> bool:
         """True when the value of `key` was given (flag or config), not taken from the defaults."""
@@ -266,6 +301,30 @@ def parse(data: Mapping[str, Any], *, source: Path, where: str | None = None) ->
         out["allow_yanked"] = table["allow-yanked"]
     if "store" in table:
         out["store"] = (base / _string(table["store"], "store", where)).resolve()
+    if "crate" in table:  # relative to the config file, like template directories
+        out["crate"] = (base / paths.expand(_string(table["crate"], "crate", where))).absolute()
+    for key in ("package", "check", "test"):
+        if key in table:
+            out[key] = _string(table[key], key, where)
+    if "signature" in table:
+        try:
+            out["signature"] = check_signature(_string(table["signature"], "signature", where), "signature")
+        except UsageError as exc:
+            raise ConfigError(f"{where}: {exc.message}") from None
+    if "features" in table:
+        out["features"] = crate_mode.split_features([_axis(table["features"], "features", where)])
+    for key in ("no-default-features", "all-features"):
+        if key in table:
+            if not isinstance(table[key], bool):
+                raise ConfigError(f"{where}: {key} must be true or false")
+            out[key.replace("-", "_")] = table[key]
+    if "timeout" in table:
+        value = table["timeout"]
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 86400:
+            raise ConfigError(f"{where}: timeout must be {_KEYS['timeout']}, not {value!r}")
+        out["timeout"] = float(value)
+    if "timeout-verdict" in table:
+        out["timeout_verdict"] = _choice(table["timeout-verdict"], "timeout-verdict", where, TimeoutVerdict)
     return Config(**out)
 
 
@@ -298,6 +357,16 @@ def settings(
     allow_yanked: bool | None = None,
     store: Path | None = None,
     require_axes: bool | None = None,
+    crate_dir: Path | None = None,
+    package: str | None = None,
+    features: tuple[str, ...] | None = None,
+    no_default_features: bool | None = None,
+    all_features: bool | None = None,
+    check: str | None = None,
+    signature: str | None = None,
+    timeout: float | None = None,
+    timeout_verdict: str | None = None,
+    test: str | None = None,
 ) -> Settings:
     """Flags override the config, the config overrides `command`'s defaults. A matrix (and any command given
     `require_axes=True`) has no default axes: both must come from a flag or the config."""
@@ -329,9 +398,38 @@ def settings(
                             target=pick("target", target, config.target))
     chosen_params = {**config.params, **(params or {})}
     origin["params"] = "flag" if params else "config" if config.params else "default"
+    chosen_template = pick("template", template, config.template)
+    chosen_crate = pick("crate", crate_dir, config.crate)
+    if chosen_crate is not None and origin["template"] in ("flag", "config"):
+        if origin["template"] == origin["crate"]:
+            where_both = "on the command line" if origin["crate"] == "flag" else f"in {config.source}"
+            raise UsageError(f"--template and --crate are both given {where_both}", hint="give one reproducer")
+        if origin["crate"] == "config":  # a --template flag wins over the config's crate
+            chosen_crate = None
+    selection = crate_mode.Selection(package=pick("package", package, config.package),
+                                features=pick("features", features or None, config.features) or (),
+                                no_default_features=bool(pick("no-default-features", no_default_features,
+                                                              config.no_default_features)),
+                                all_features=bool(pick("all-features", all_features, config.all_features)))
+    if chosen_crate is None:
+        given = [k for k in ("package", "features", "no-default-features", "all-features")
+                 if origin.get(k) in ("flag", "config")]
+        if given:
+            raise UsageError(f"--{given[0]} selects from a project given with --crate DIR",
+                             hint="add --crate DIR (or `crate = ...` in the config)")
+    if timeout is not None and not 0 < timeout <= 86400:
+        raise UsageError(f"--timeout {timeout:g} must be a number of seconds in (0, 86400]")
+    overrides = CheckOverrides(check=pick("check", check, config.check),
+                               signature=pick("signature", signature, config.signature),
+                               timeout=pick("timeout", timeout, config.timeout),
+                               timeout_verdict=pick("timeout-verdict", timeout_verdict, config.timeout_verdict),
+                               test=pick("test", test, config.test))
     return Settings(
+        crate=chosen_crate,
+        selection=selection,
+        check=overrides,
         command=command,
-        template=pick("template", template, config.template),
+        template=chosen_template,
         rustc=rustc_text,
         bindgen=bindgen_text,
         reference_types=pick("reference-types", reference_types, config.reference_types),
@@ -360,12 +458,13 @@ def rustc_axis(text: str) -> tuple[ToolchainSpec, ...]:
     return parse_rustc_axis(text, available=available)
 
 
-def make_grid(chosen: Settings, *, notice: Callable[[str], None] | None = None) -> Grid:
+def make_grid(chosen: Settings, *, notice: Callable[[str], None] | None = None,
+              chosen_reproducer: Reproducer | None = None) -> Grid:
     """Expand the axes into a Grid (reads the release index and, for rustc ranges, the provider)."""
     if chosen.rustc is None or chosen.bindgen is None:
         raise UsageError("no rustc axis" if chosen.rustc is None else "no wasm-bindgen axis",
                          hint="give --rustc and --bindgen")
-    tmpl = templates.load(chosen.template)
+    tmpl = chosen_reproducer if chosen_reproducer is not None else reproducer(chosen)
     rustc = rustc_axis(chosen.rustc)
     bindgen = parse_bindgen_axis(chosen.bindgen, releases=index.releases(notice=notice),
                                  include_yanked=chosen.allow_yanked)
@@ -373,6 +472,18 @@ def make_grid(chosen: Settings, *, notice: Callable[[str], None] | None = None) 
         raise UsageError("the grid is empty", hint="widen --rustc or --bindgen")
     return Grid(template=tmpl.name, rustc=rustc, bindgen=bindgen, reference_types=chosen.reference_types_tuple(),
                 options=chosen.options, params=tmpl.param_values(chosen.params))
+
+
+def reproducer(chosen: Settings) -> Reproducer:
+    """The reproducer the settings name: the user's crate (`crate`), else the template with any check flags.
+
+    Everything is checked here, before any build: a bad project, package, feature or check command is bad input.
+    """
+    if chosen.crate is not None:
+        return crate_mode.load(chosen.crate, selection=chosen.selection, overrides=chosen.check)
+    tmpl = templates.load(chosen.template).with_check(chosen.check)
+    tmpl.require_check()
+    return tmpl
 
 
 def _single(chosen: Settings, key: str, text: str, count: int, example: str) -> None:

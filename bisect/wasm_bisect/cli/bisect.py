@@ -9,6 +9,17 @@ import typer
 from wasm_bisect import config, toolchains
 from wasm_bisect.bindgen import index
 from wasm_bisect.cli._common import (
+    AllFeaturesOpt,
+    CheckOpt,
+    CrateOpt,
+    FeaturesOpt,
+    NoDefaultFeaturesOpt,
+    PackageOpt,
+    SignatureOpt,
+    TestOpt,
+    TimeoutOpt,
+    TimeoutVerdictOpt,
+    reproducer_flags,
     BuildFailOpt,
     ConfigOpt,
     JsonOpt,
@@ -25,7 +36,6 @@ from wasm_bisect.cli._common import (
 from wasm_bisect.cli._display import print_bisect
 from wasm_bisect.domain.errors import UsageError
 from wasm_bisect.domain.grid import parse_point
-from wasm_bisect.probe import templates
 from wasm_bisect.runs import bisect
 from wasm_bisect.store import Store
 from wasm_bisect.util import log
@@ -57,6 +67,16 @@ def bisect_cmd(
                                                       help="Keep yanked releases on the axis.")] = None,
     follow_up: Annotated[bool, typer.Option("--follow-up/--no-follow-up",
                                             help="Re-probe the boundary with reference-types flipped.")] = True,
+    crate: CrateOpt = None,
+    package: PackageOpt = None,
+    features: FeaturesOpt = None,
+    no_default_features: NoDefaultFeaturesOpt = None,
+    all_features: AllFeaturesOpt = None,
+    check: CheckOpt = None,
+    signature: SignatureOpt = None,
+    timeout: TimeoutOpt = None,
+    timeout_verdict: TimeoutVerdictOpt = None,
+    test: TestOpt = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted run (re-running the same "
                                          "command does this anyway).")] = False,
     store_path: StoreOpt = None,
@@ -68,10 +88,13 @@ def bisect_cmd(
     chosen = config.resolve("bisect", config_path=config_path, template=template, rustc=rustc, bindgen=bindgen,
                             reference_types=reference_types, params=parse_params(param) or None,
                             build_failure=flag(build_failure), jobs=jobs, allow_yanked=allow_yanked,
-                            store=store_path)
-    tmpl = templates.load(chosen.template)
+                            store=store_path, **reproducer_flags(crate=crate, package=package, features=features,
+                                               no_default_features=no_default_features, all_features=all_features,
+                                               check=check, signature=signature, timeout=timeout,
+                                               timeout_verdict=timeout_verdict, test=test))
+    tmpl = config.reproducer(chosen)
     releases = index.releases(notice=log.warn)
-    grid = config.make_grid(chosen, notice=log.warn)
+    grid = config.make_grid(chosen, notice=log.warn, chosen_reproducer=tmpl)
     grid = bisect.restrict(grid, parse_point(good, "--good") if good else None,
                            parse_point(bad, "--bad") if bad else None)
     bisect.check_grid(grid)  # bad input fails before a run is started in the store

@@ -11,6 +11,17 @@ import typer
 
 from wasm_bisect import config, noxsupport, report
 from wasm_bisect.cli._common import (
+    AllFeaturesOpt,
+    CheckOpt,
+    CrateOpt,
+    FeaturesOpt,
+    NoDefaultFeaturesOpt,
+    PackageOpt,
+    SignatureOpt,
+    TestOpt,
+    TimeoutOpt,
+    TimeoutVerdictOpt,
+    reproducer_flags,
     BuildFailOpt,
     ConfigOpt,
     ParamOpt,
@@ -27,7 +38,6 @@ from wasm_bisect.cli._common import (
 )
 from wasm_bisect.cli._display import Display, grid_tables, print_tables
 from wasm_bisect.cli.report import open_store, parse_report_spec
-from wasm_bisect.probe import templates
 from wasm_bisect.runs import Events, merge
 from wasm_bisect.runs import matrix as matrix_run
 from wasm_bisect.util import log, paths
@@ -63,6 +73,16 @@ def matrix(
     = False,
     shards: Annotated[int | None, typer.Option("--shards", help="With --emit-github-matrix: N shard jobs.")]
     = None,
+    crate: CrateOpt = None,
+    package: PackageOpt = None,
+    features: FeaturesOpt = None,
+    no_default_features: NoDefaultFeaturesOpt = None,
+    all_features: AllFeaturesOpt = None,
+    check: CheckOpt = None,
+    signature: SignatureOpt = None,
+    timeout: TimeoutOpt = None,
+    timeout_verdict: TimeoutVerdictOpt = None,
+    test: TestOpt = None,
     store_path: StoreOpt = None,
     export: Annotated[Path | None, typer.Option("--export", help="Also write this run alone into a new store "
                                                 "file (a CI artifact for `wasm-bisect merge`).")] = None,
@@ -75,19 +95,23 @@ def matrix(
     chosen = config.resolve("matrix", config_path=config_path, template=template, rustc=rustc, bindgen=bindgen,
                             reference_types=reference_types, params=parse_params(param) or None,
                             build_failure=flag(build_failure), profile=flag(profile), target=flag(target),
-                            jobs=jobs, shards=shards, allow_yanked=allow_yanked, store=store_path)
+                            jobs=jobs, shards=shards, allow_yanked=allow_yanked, store=store_path,
+                            **reproducer_flags(crate=crate, package=package, features=features,
+                                               no_default_features=no_default_features, all_features=all_features,
+                                               check=check, signature=signature, timeout=timeout,
+                                               timeout_verdict=timeout_verdict, test=test))
     report_specs = [parse_report_spec(s) for s in reports or []]
     for _fmt, dest in report_specs:
         ensure_writable(dest, "--report")
     if export is not None:
         ensure_writable(export, "--export")
-    grid = config.make_grid(chosen, notice=log.warn)
+    tmpl = config.reproducer(chosen)
+    grid = config.make_grid(chosen, notice=log.warn, chosen_reproducer=tmpl)
     if emit_github_matrix:
         sys.stdout.write(json.dumps(matrix_run.github_matrix(grid, shards=chosen.shards), separators=(",", ":")) + "\n")
         return
     plan = matrix_run.MatrixPlan.make(grid, jobs=chosen.jobs, shard_spec=shard, cell_ids=cell or (),
                                       allow_yanked=chosen.allow_yanked)
-    tmpl = templates.load(chosen.template)
     store = open_store(chosen.store)
     request = matrix_run.Request(plan=plan, template=tmpl, command=command_line(),
                                  config_file=str(chosen.source) if chosen.source else None)

@@ -9,6 +9,17 @@ import typer
 from wasm_bisect import config, toolchains
 from wasm_bisect.bindgen import sources
 from wasm_bisect.cli._common import (
+    AllFeaturesOpt,
+    CheckOpt,
+    CrateOpt,
+    FeaturesOpt,
+    NoDefaultFeaturesOpt,
+    PackageOpt,
+    SignatureOpt,
+    TestOpt,
+    TimeoutOpt,
+    TimeoutVerdictOpt,
+    reproducer_flags,
     BuildFailOpt,
     ConfigOpt,
     JsonOpt,
@@ -27,7 +38,6 @@ from wasm_bisect.cli._common import (
 )
 from wasm_bisect.domain.model import BindgenSource, Variant
 from wasm_bisect.domain.versions import parse_bindgen_version
-from wasm_bisect.probe import templates
 from wasm_bisect.runs import single
 from wasm_bisect.store import Store
 from wasm_bisect.util import log
@@ -56,6 +66,16 @@ def probe(
     build_failure: BuildFailOpt = None,
     profile: ProfileOpt = None,
     target: TargetOpt = None,
+    crate: CrateOpt = None,
+    package: PackageOpt = None,
+    features: FeaturesOpt = None,
+    no_default_features: NoDefaultFeaturesOpt = None,
+    all_features: AllFeaturesOpt = None,
+    check: CheckOpt = None,
+    signature: SignatureOpt = None,
+    timeout: TimeoutOpt = None,
+    timeout_verdict: TimeoutVerdictOpt = None,
+    test: TestOpt = None,
     store_path: StoreOpt = None,
     fresh: Annotated[bool, typer.Option("--fresh", help="Ignore a stored verdict and probe again.")] = False,
     as_json: JsonOpt = False,
@@ -64,8 +84,11 @@ def probe(
     chosen = config.resolve("probe", config_path=config_path, template=template, rustc=rustc, bindgen=bindgen,
                             reference_types=reference_types, params=parse_params(param) or None,
                             build_failure=flag(build_failure), profile=flag(profile), target=flag(target),
-                            store=store_path)
-    tmpl = templates.load(chosen.template)
+                            store=store_path, **reproducer_flags(crate=crate, package=package, features=features,
+                                               no_default_features=no_default_features, all_features=all_features,
+                                               check=check, signature=signature, timeout=timeout,
+                                               timeout_verdict=timeout_verdict, test=test))
+    tmpl = config.reproducer(chosen)
     spec = config.single_rustc(chosen)
     rt = config.single_reference_types(chosen)
     assert chosen.bindgen is not None  # the probe defaults name one

@@ -10,6 +10,17 @@ import typer
 
 from wasm_bisect import config, report
 from wasm_bisect.cli._common import (
+    AllFeaturesOpt,
+    CheckOpt,
+    CrateOpt,
+    FeaturesOpt,
+    NoDefaultFeaturesOpt,
+    PackageOpt,
+    SignatureOpt,
+    TestOpt,
+    TimeoutOpt,
+    TimeoutVerdictOpt,
+    reproducer_flags,
     BuildFailOpt,
     ConfigOpt,
     JsonOpt,
@@ -28,7 +39,6 @@ from wasm_bisect.cli._common import (
 )
 from wasm_bisect.cli._display import print_verify
 from wasm_bisect.domain.errors import WasmBisectError
-from wasm_bisect.probe import templates
 from wasm_bisect.runs import commits, verify
 from wasm_bisect.store import Store
 from wasm_bisect.util import log
@@ -64,6 +74,16 @@ def verify_cmd(
     reference_types: RefTypesListOpt = None,
     param: ParamOpt = None,
     build_failure: BuildFailOpt = None,
+    crate: CrateOpt = None,
+    package: PackageOpt = None,
+    features: FeaturesOpt = None,
+    no_default_features: NoDefaultFeaturesOpt = None,
+    all_features: AllFeaturesOpt = None,
+    check: CheckOpt = None,
+    signature: SignatureOpt = None,
+    timeout: TimeoutOpt = None,
+    timeout_verdict: TimeoutVerdictOpt = None,
+    test: TestOpt = None,
     store_path: StoreOpt = None,
     markdown: MarkdownOpt = None,
     as_json: JsonOpt = False,
@@ -76,8 +96,12 @@ def verify_cmd(
         ensure_writable(markdown, "--markdown")
     chosen = config.resolve("verify", config_path=config_path, template=template, rustc=rustc,
                             reference_types=reference_types, params=parse_params(param) or None,
-                            build_failure=flag(build_failure), store=store_path)
-    tmpl = templates.load(chosen.template)
+                            build_failure=flag(build_failure), store=store_path,
+                            **reproducer_flags(crate=crate, package=package, features=features,
+                                               no_default_features=no_default_features, all_features=all_features,
+                                               check=check, signature=signature, timeout=timeout,
+                                               timeout_verdict=timeout_verdict, test=test))
+    tmpl = config.reproducer(chosen)
     table = config.defaults("verify")
     request = verify.VerifyRequest(
         template=tmpl, params=tmpl.param_values(chosen.params), options=chosen.options, patch=patch,
@@ -115,6 +139,16 @@ def bisect_commits_cmd(
                                            "(--good is then the broken end, --bad the fixed one).")] = False,
     param: ParamOpt = None,
     build_failure: BuildFailOpt = None,
+    crate: CrateOpt = None,
+    package: PackageOpt = None,
+    features: FeaturesOpt = None,
+    no_default_features: NoDefaultFeaturesOpt = None,
+    all_features: AllFeaturesOpt = None,
+    check: CheckOpt = None,
+    signature: SignatureOpt = None,
+    timeout: TimeoutOpt = None,
+    timeout_verdict: TimeoutVerdictOpt = None,
+    test: TestOpt = None,
     store_path: StoreOpt = None,
     markdown: MarkdownOpt = None,
     as_json: JsonOpt = False,
@@ -128,8 +162,12 @@ def bisect_commits_cmd(
         ensure_writable(markdown, "--markdown")
     chosen = config.resolve("bisect-commits", config_path=config_path, template=template, rustc=rustc,
                             reference_types=reference_types, params=parse_params(param) or None,
-                            build_failure=flag(build_failure), store=store_path)
-    tmpl = templates.load(chosen.template)
+                            build_failure=flag(build_failure), store=store_path,
+                            **reproducer_flags(crate=crate, package=package, features=features,
+                                               no_default_features=no_default_features, all_features=all_features,
+                                               check=check, signature=signature, timeout=timeout,
+                                               timeout_verdict=timeout_verdict, test=test))
+    tmpl = config.reproducer(chosen)
     request = commits.CommitsRequest(
         template=tmpl, params=tmpl.param_values(chosen.params), options=chosen.options,
         rustc=config.single_rustc(chosen), reference_types=config.single_reference_types(chosen),

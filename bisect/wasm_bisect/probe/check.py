@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import regex
@@ -195,6 +195,7 @@ def command_line(
     variant: Variant,
     wasm_pack: Path,
     runner_dir: Path | None = None,
+    test_sysroot: Path | None = None,
 ) -> tuple[list[str], Path, dict[str, str]]:
     """(argv, cwd, env) of a variant's check. A template's `node check.mjs` keeps this process's environment; a
     check command and `wasm-pack test` get the build's (the cell's rustc and cargo, the exact CLIs on PATH, the
@@ -208,6 +209,8 @@ def command_line(
     if spec.kind is CheckKind.WASM_PACK_TEST:
         if runner_dir is not None:  # wasm-pack takes the runner beside the first matching wasm-bindgen on PATH
             env["PATH"] = os.pathsep.join([str(runner_dir), env.get("PATH", "")])
+        if test_sysroot is not None:
+            env = with_sysroot(env, test_sysroot)
         profile = {"release": ["--release"]}.get(variant.options.profile, [])
         argv = [str(wasm_pack), "test", "--node", "--mode", "no-install", *profile, str(crate.package),
                 *crate.cargo_args, *(["--test", spec.test] if spec.test else [])]
@@ -216,6 +219,22 @@ def command_line(
     if "/" in argv[0] and not Path(argv[0]).is_absolute():
         argv[0] = str(crate.package / argv[0])  # a project file: relative to the package, not to our cwd
     return argv, crate.package, env
+
+
+def with_sysroot(env: Mapping[str, str], sysroot: Path) -> dict[str, str]:
+    """The build's environment with its wasm32 std taken from `sysroot` (one with libtest), in a target dir of its
+    own: the same flags otherwise, so the tests test what the build built."""
+    out = dict(env)
+    encoded = out.pop("CARGO_ENCODED_RUSTFLAGS", None)
+    flags = encoded.split("\x1f") if encoded else out.pop("RUSTFLAGS", "").split()
+    flags = [f for f in flags if f and not f.startswith("--sysroot")] + [f"--sysroot={sysroot}"]
+    if any(any(ch.isspace() for ch in f) for f in flags):
+        out["CARGO_ENCODED_RUSTFLAGS"] = "\x1f".join(flags)
+    else:
+        out["RUSTFLAGS"] = " ".join(flags)
+    if "CARGO_TARGET_DIR" in out:  # other flags than the build's: keep both compiled, apart
+        out["CARGO_TARGET_DIR"] = f"{out['CARGO_TARGET_DIR']}-test"
+    return out
 
 
 def run_spec(spec: CheckSpec, argv: list[str], *, cwd: Path, env: Mapping[str, str], log: Path,
@@ -228,6 +247,24 @@ def run_spec(spec: CheckSpec, argv: list[str], *, cwd: Path, env: Mapping[str, s
             return classify_test_run(output=output, returncode=returncode, build_failure=build_failure,
                                      failure_signature=spec.failure_signature,
                                      signature_judges_builds=spec.signature_judges_builds)
-    return run_argv(argv, cwd=cwd, env=env, timeout=spec.timeout, failure_signature=spec.failure_signature,
-                    log=log, timeout_verdict=spec.timeout_verdict, judge=judge,
-                    tail_lines=400 if spec.kind is CheckKind.WASM_PACK_TEST else 40)
+    result = run_argv(argv, cwd=cwd, env=env, timeout=spec.timeout, failure_signature=spec.failure_signature,
+                      log=log, timeout_verdict=spec.timeout_verdict, judge=judge,
+                      tail_lines=400 if spec.kind is CheckKind.WASM_PACK_TEST else 40)
+    if spec.kind is CheckKind.WASM_PACK_TEST and result.verdict is Verdict.BAD and result.exit_code is not None:
+        said = failing_test_line(result.output_tail, spec.failure_signature)
+        if said:  # wasm-pack's last words name the command, not the failure
+            return replace(result, reason=said)
+    return result
+
+
+def failing_test_line(output: str, signature: str | None) -> str:
+    """What a failed test said: the line the signature matches, else the panic message, else the failing test."""
+    lines = [ln.strip() for ln in output.splitlines() if ln.strip()]
+    if signature:
+        for line in lines:
+            if signature_matches(signature, line):
+                return line[:300]
+    for i, line in enumerate(lines):
+        if line.startswith("panicked at") and i + 1 < len(lines):
+            return lines[i + 1][:300]
+    return next((ln[:300] for ln in lines if ln.startswith("test ") and ln.endswith("FAIL")), "")

@@ -524,6 +524,11 @@ def load(
     for rel in extra_files:
         if (root / rel).is_file():
             _add(files, rel, root / rel)
+    for rel in _dirs_to(package_dir):  # cargo reads .cargo/config.toml from the package directory upwards
+        for name in _CONFIG_NAMES:
+            config = root / rel / ".cargo" / name
+            if config.is_file() and not config.is_symlink():
+                _add(files, f"{rel}/.cargo/{name}" if rel else f".cargo/{name}", config)
     configs = _config_files(root, package_dir, files)
     project_flags = rustflags.config_rustflags(configs)
 
@@ -554,13 +559,16 @@ def _refuse_family_patches(root_manifest: Mapping[str, Any]) -> None:
                                           "--patch URL`")
 
 
+def _dirs_to(package_dir: str) -> list[str]:
+    """The root and every directory down to the package's ("" is the root)."""
+    parts = PurePosixPath(package_dir).parts if package_dir else ()
+    return ["", *("/".join(parts[: i + 1]) for i in range(len(parts)))]
+
+
 def _config_files(root: Path, package_dir: str, files: dict[str, bytes]) -> list[rustflags.ConfigFile]:
     """The .cargo/config.toml files cargo reads when it runs in the package directory, lowest precedence first."""
-    dirs = [""]
-    parts = PurePosixPath(package_dir).parts if package_dir else ()
-    dirs += ["/".join(parts[: i + 1]) for i in range(len(parts))]
     found = []
-    for rel in dirs:
+    for rel in _dirs_to(package_dir):
         for name in _CONFIG_NAMES:
             key = f"{rel}/.cargo/{name}" if rel else f".cargo/{name}"
             if key in files:

@@ -17,7 +17,7 @@ from wasm_bisect import toolchains
 from wasm_bisect.bindgen import toolcache
 from wasm_bisect.domain.compat import untestable_reason
 from wasm_bisect.domain.errors import SearchAborted, Untestable, WasmBisectError
-from wasm_bisect.domain.model import Outcome, Stage, Variant, Verdict
+from wasm_bisect.domain.model import Outcome, ReferenceTypes, Stage, Variant, Verdict
 from wasm_bisect.probe import build, check
 from wasm_bisect.probe.reproducer import CheckKind, Materialised, Reproducer
 from wasm_bisect.store import Store
@@ -75,6 +75,10 @@ def _probe_locked(
     runner: toolcache.CachedTool | None = None
     try:
         toolchain = toolchains.resolve(variant.rustc, provision=True, progress=progress)
+        test_root: Path | None = None
+        if spec.kind is CheckKind.WASM_PACK_TEST:  # the test harness links libtest for wasm32
+            mvp = variant.reference_types is ReferenceTypes.OFF and toolchain.reference_types_default
+            test_root = toolchains.test_sysroot(toolchain, mvp=mvp, progress=progress)
         patches: dict[str, str] | None = None
         if variant.bindgen.kind == "crates":
             bindgen = toolcache.bindgen_cli(variant.bindgen.version, progress=progress)
@@ -97,7 +101,7 @@ def _probe_locked(
 
     def check_line(crate: Materialised, env: Mapping[str, str]) -> tuple[list[str], Path, dict[str, str]]:
         return check.command_line(spec, crate=crate, build_env=env, variant=variant, wasm_pack=wasm_pack.binary,
-                                  runner_dir=runner.bin_dir if runner is not None else None)
+                                  runner_dir=runner.bin_dir if runner is not None else None, test_sysroot=test_root)
 
     with build.target_slot(toolchain, flags.flags or []) as target_dir:
         try:

@@ -34,8 +34,10 @@ def variant_from_identity(data: Mapping[str, Any]) -> Variant:
     )
 
 
-def cell_from(identity: Mapping[str, Any], outcome: Outcome, *, from_store: bool = False) -> dict[str, Any]:
-    """One report cell: where it sits on the grid, its verdict and the evidence behind it."""
+def cell_from(identity: Mapping[str, Any], outcome: Outcome, *, from_store: bool = False,
+              reproducer: Sequence[str] | None = None) -> dict[str, Any]:
+    """One report cell: where it sits on the grid, its verdict and the evidence behind it (`reproducer`: how the
+    run's commands name its reproducer, for the reproduce command)."""
     variant = variant_from_identity(identity)
     return {
         "key": variant.key,
@@ -55,7 +57,7 @@ def cell_from(identity: Mapping[str, Any], outcome: Outcome, *, from_store: bool
         "crate_dir": outcome.crate_dir,
         "log_tail": outcome.log_tail,
         "from_store": from_store,
-        "reproduce": probe_command(variant),
+        "reproduce": probe_command(variant, reproducer=reproducer),
     }
 
 
@@ -227,7 +229,7 @@ def document(info: RunInfo) -> dict[str, Any]:
         "cells": cells,
         "environment": info.environment,
         "bisect": bisect,
-        "reproduce": {"grid": matrix_command(grid),
+        "reproduce": {"grid": matrix_command(grid, reproducer=info.config.get("reproducer_args")),
                       "first_failing": first_failing.get("reproduce") if first_failing else None},
     }
 

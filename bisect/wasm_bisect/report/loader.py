@@ -21,7 +21,9 @@ _MAX_SOURCE = 12_000  # characters of each reproducer file quoted in a report
 def load(store: Store, run_id: str | None = None, *, environment: bool = True) -> dict[str, Any]:
     """The report document of run `run_id` (a unique prefix; the newest run when None)."""
     run = store.run(run_id)
-    cells = [cell_from(p.variant, p.outcome, from_store=p.cached) for p in store.run_probes(run.run_id)]
+    named = run.config.get("reproducer_args") if isinstance(run.config, dict) else None
+    cells = [cell_from(p.variant, p.outcome, from_store=p.cached, reproducer=named)
+             for p in store.run_probes(run.run_id)]
     info = RunInfo(run_id=run.run_id, kind=run.kind, created=run.created, command=run.command,
                           fingerprint=run.fingerprint, config=run.config, result=run.result, cells=cells,
                           tool_version=__version__)

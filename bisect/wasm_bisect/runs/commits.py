@@ -17,7 +17,7 @@ from wasm_bisect.bindgen import sources
 from wasm_bisect.domain.errors import Untestable, UsageError, WasmBisectError
 from wasm_bisect.domain.model import BuildOptions, ReferenceTypes, ToolchainSpec, Variant, Verdict
 from wasm_bisect.probe import Oracle
-from wasm_bisect.probe.templates import Template
+from wasm_bisect.probe.reproducer import Reproducer
 from wasm_bisect.runs._events import QUIET, Events
 from wasm_bisect.runs._locks import claim_run
 from wasm_bisect.runs.bisect import fingerprint_of
@@ -88,7 +88,7 @@ def headline(data: dict[str, Any]) -> str:
 # -- the run (I/O: git mirror, worktrees, the oracle, the store) --------------------------------------------
 @dataclass(frozen=True, kw_only=True)
 class CommitsRequest:
-    template: Template
+    template: Reproducer
     params: tuple[tuple[str, str], ...]
     options: BuildOptions
     rustc: ToolchainSpec
@@ -137,7 +137,8 @@ def execute(request: CommitsRequest, open_store: Callable[[], Store], events: Ev
                                  request.find_fix, [list(p) for p in request.params], request.options.__dict__,
                                  tmpl.content_hash, tmpl.check_hash)
     config = {"template": tmpl.name, "rustc": str(spec), "reference_types": str(rt), "url": url, "good": good_sha,
-              "bad": bad_sha, "find_fix": request.find_fix, "template_path": str(tmpl.root)}
+              "bad": bad_sha, "find_fix": request.find_fix, "template_path": str(tmpl.root), "reproducer": tmpl.describe(),
+                "reproducer_args": list(tmpl.command_args())}
     with claim_run(store, kind="bisect-commits", fingerprint=fingerprint, command=request.command, config=config,
                    info=events.info) as claimed:
         run_id = claimed.run_id
