@@ -412,8 +412,9 @@ def settings(
                                                               config.no_default_features)),
                                 all_features=bool(pick("all-features", all_features, config.all_features)))
     if chosen_crate is None:
+        # The config's package and features go with the config's crate, which a --template flag set aside.
         given = [k for k in ("package", "features", "no-default-features", "all-features")
-                 if origin.get(k) in ("flag", "config")]
+                 if origin.get(k) == "flag" or (origin.get(k) == "config" and config.crate is None)]
         if given:
             raise UsageError(f"--{given[0]} selects from a project given with --crate DIR",
                              hint="add --crate DIR (or `crate = ...` in the config)")

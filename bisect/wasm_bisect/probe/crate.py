@@ -196,7 +196,7 @@ class _Reader:
         real = Path(joined).resolve()
         if not (joined == str(self.root) or joined.startswith(str(self.root) + os.sep)) or not (
                 real == self.real_root or self.real_root in real.parents):
-            raise UsageError(f"{what} {path!r} is outside {self.root} (it resolves to {real})",
+            raise UsageError(f"{what}: {path!r} is outside {self.root} (it resolves to {real})",
                              hint="give --crate the directory that holds the whole workspace; nothing outside it "
                                   "is copied")
         return Path(joined).relative_to(self.root).as_posix() if joined != str(self.root) else ""
@@ -665,6 +665,10 @@ def template_files(project: CrateProject, *, name: str) -> dict[str, bytes]:
         if rel == project.package_dir:
             fixed = _bake_features(fixed, project.selection)
             fixed.pop("workspace", None)
+            # The template renames the package; its lib keeps the name the code (and its tests) use.
+            lib = fixed.setdefault("lib", {})
+            if isinstance(lib, dict):
+                lib.setdefault("name", project.artifact)
         out[f"{into}/Cargo.toml" if into else "Cargo.toml"] = toml.dumps(fixed).encode()
         src_prefix = f"{rel}/" if rel else ""
         for path, data in project.files.items():
