@@ -233,7 +233,7 @@ def write_crate(crate_dir: Path, files: Mapping[str, bytes]) -> None:
     write_files(crate_dir, files)
 
 
-def classify_build_failure(variant: Variant, stage: Stage, tail: str, rc: int, timed_out: bool,
+def classify_build_failure(variant: Variant, stage: Stage, tail: str, rc: int, timed_out: bool, *,
                            signature: str | None = None) -> tuple[Verdict, str]:
     """A failed build: an environment problem is an error; else skip, or bad with --build-failure bad (when a
     signature is given, only a failure that matches it is the bug: another one is untestable)."""
@@ -563,7 +563,7 @@ def build(
     if not result.ok:
         signature = template.check.failure_signature if template.check.signature_judges_builds else None
         verdict, reason = classify_build_failure(variant, failed_stage, result.output, result.returncode,
-                                                 result.timed_out, signature)
+                                                 result.timed_out, signature=signature)
         return BuildResult(verdict=verdict, reason=reason, stage=failed_stage, exit_code=result.returncode,
                            log_tail=result.output, timings=timings, evidence=evidence, crate=crate)
     evidence.update(module_evidence(target_dir, variant, crate.package, artifact=crate.artifact))

@@ -192,7 +192,7 @@ class _Reader:
 
     def rel(self, base: str, path: str, what: str) -> str:
         """`path` (as written in the manifest at `base`) relative to the root; refused when it leaves the root."""
-        joined = os.path.normpath(os.path.join(self.root, base, path))
+        joined = os.path.normpath(self.root / base / path)  # lexical: `a/../b` is judged as written
         real = Path(joined).resolve()
         if not (joined == str(self.root) or joined.startswith(str(self.root) + os.sep)) or not (
                 real == self.real_root or self.real_root in real.parents):
@@ -661,7 +661,8 @@ def template_files(project: CrateProject, *, name: str) -> dict[str, bytes]:
                 queue.append((dep_rel, dep_manifest))
     for rel, manifest in manifests.items():
         into = "" if rel == project.package_dir else deps_dirs[rel]
-        fixed = _standalone_manifest(manifest, rel, into, reader_root, deps_dirs, project.package_dir)
+        fixed = _standalone_manifest(manifest, rel, into, root_manifest=reader_root, deps_dirs=deps_dirs,
+                                     package_dir=project.package_dir)
         if rel == project.package_dir:
             fixed = _bake_features(fixed, project.selection)
             fixed.pop("workspace", None)
@@ -672,8 +673,8 @@ def template_files(project: CrateProject, *, name: str) -> dict[str, bytes]:
         out[f"{into}/Cargo.toml" if into else "Cargo.toml"] = toml.dumps(fixed).encode()
         src_prefix = f"{rel}/" if rel else ""
         for path, data in project.files.items():
-            if not path.startswith(src_prefix) or path.endswith(("Cargo.toml", "Cargo.lock")) and path.count("/") == \
-                    src_prefix.count("/"):
+            if not path.startswith(src_prefix) or (path.endswith(("Cargo.toml", "Cargo.lock")) and path.count("/") == \
+                    src_prefix.count("/")):
                 continue
             inner = path[len(src_prefix):]
             if inner.startswith((".cargo/", "deps/")) or any(inner.startswith(f"{d}/") for d in _nested(rel, deps_dirs,
@@ -707,7 +708,7 @@ def _template_path_deps(rel: str, manifest: Mapping[str, Any], root_manifest: Ma
     for key, spec in _dependencies(manifest).items():
         path = None
         if isinstance(spec, dict) and isinstance(spec.get("path"), str):
-            path = os.path.normpath(os.path.join(rel, spec["path"]))
+            path = os.path.normpath(Path(rel) / spec["path"])
         elif isinstance(spec, dict) and spec.get("workspace") is True:
             inherited = _workspace_dependency(root_manifest, key)
             if isinstance(inherited, dict) and isinstance(inherited.get("path"), str):
@@ -717,7 +718,7 @@ def _template_path_deps(rel: str, manifest: Mapping[str, Any], root_manifest: Ma
     return out
 
 
-def _standalone_manifest(manifest: Mapping[str, Any], rel: str, into: str, root_manifest: Mapping[str, Any],
+def _standalone_manifest(manifest: Mapping[str, Any], rel: str, into: str, *, root_manifest: Mapping[str, Any],
                          deps_dirs: Mapping[str, str], package_dir: str) -> dict[str, Any]:
     """A member's manifest without workspace inheritance, its path dependencies pointing into the template."""
     workspace = root_manifest.get("workspace", {}) if isinstance(root_manifest.get("workspace"), dict) else {}
@@ -739,19 +740,20 @@ def _standalone_manifest(manifest: Mapping[str, Any], rel: str, into: str, root_
 
     def fix_table(table: Mapping[str, Any]) -> dict[str, Any]:
         fixed: dict[str, Any] = {}
-        for key, spec in table.items():
-            if isinstance(spec, dict) and spec.get("workspace") is True:
+        for key, written in table.items():
+            spec = written
+            if isinstance(written, dict) and written.get("workspace") is True:
                 inherited = _workspace_dependency(root_manifest, key)
                 merged = {**(inherited if isinstance(inherited, dict) else {"version": inherited}),
-                          **{k: v for k, v in spec.items() if k != "workspace"}}
+                          **{k: v for k, v in written.items() if k != "workspace"}}
                 if isinstance(inherited, dict) and isinstance(inherited.get("path"), str):
                     merged["path"] = where_in_template(os.path.normpath(inherited["path"]).replace(os.sep, "/"))
-                if "features" in spec and isinstance(inherited, dict) and "features" in inherited:
-                    merged["features"] = sorted({*inherited["features"], *spec["features"]})
+                if "features" in written and isinstance(inherited, dict) and "features" in inherited:
+                    merged["features"] = sorted({*inherited["features"], *written["features"]})
                 spec = merged
-            elif isinstance(spec, dict) and isinstance(spec.get("path"), str):
-                dep_rel = os.path.normpath(os.path.join(rel, spec["path"])).replace(os.sep, "/")
-                spec = {**spec, "path": where_in_template("" if dep_rel == "." else dep_rel)}
+            elif isinstance(written, dict) and isinstance(written.get("path"), str):
+                dep_rel = os.path.normpath(Path(rel) / written["path"]).replace(os.sep, "/")
+                spec = {**written, "path": where_in_template("" if dep_rel == "." else dep_rel)}
             fixed[key] = spec
         return fixed
 

@@ -247,3 +247,9 @@ def apply_overrides(base: CheckSpec, overrides: CheckOverrides) -> CheckSpec:
         except ValueError:
             raise UsageError(f"--timeout-verdict {overrides.timeout_verdict!r} must be error or bad") from None
     return spec
+
+
+def run_config(reproducer: Reproducer) -> dict[str, Any]:
+    """What a run records about its reproducer: where it is, what it is, and how commands name it again."""
+    return {"template_path": str(reproducer.root), "reproducer": reproducer.describe(),
+            "reproducer_args": list(reproducer.command_args())}

@@ -161,8 +161,8 @@ def reference_types_of(flags: Sequence[Flag]) -> tuple[bool, str] | None:
     said: tuple[bool, str] | None = None
     for option, value, shown in _codegen_options(flags):
         if option == "target-feature":
-            for feature in value.split(","):
-                feature = feature.strip()
+            for written in value.split(","):
+                feature = written.strip()
                 if feature in ("+reference-types", "-reference-types"):
                     said = (feature.startswith("+"), shown)
         elif option == "target-cpu" and value == "mvp":

@@ -23,7 +23,7 @@ from wasm_bisect.domain.model import BindgenSource, ReferenceTypes, Stage, Toolc
 from wasm_bisect.domain.reproduce import compare_links, probe_command
 from wasm_bisect.domain.versions import bindgen_key
 from wasm_bisect.probe import Oracle
-from wasm_bisect.probe.reproducer import Reproducer
+from wasm_bisect.probe.reproducer import Reproducer, run_config
 from wasm_bisect.runs._events import QUIET, Events
 from wasm_bisect.runs._locks import claim_run
 from wasm_bisect.store import Store
@@ -409,8 +409,7 @@ def execute(request: Request, store: Store, events: Events = QUIET) -> BisectRes
     check_grid(plan.grid)
     grid = plan.grid
     config = {"grid": grid.identity(), "find_fix": plan.find_fix, "repeat": plan.repeat,
-              "template_path": str(tmpl.root), "reproducer": tmpl.describe(),
-                "reproducer_args": list(tmpl.command_args())}
+              **run_config(tmpl)}
     with claim_run(store, kind="bisect", fingerprint=fingerprint(plan, tmpl), command=request.command,
                    config=config, info=events.info) as claimed:
         if request.resume_asked and not claimed.resumed:

@@ -17,7 +17,7 @@ from wasm_bisect.bindgen import sources
 from wasm_bisect.domain.errors import Untestable, UsageError, WasmBisectError
 from wasm_bisect.domain.model import BuildOptions, ReferenceTypes, ToolchainSpec, Variant, Verdict
 from wasm_bisect.probe import Oracle
-from wasm_bisect.probe.reproducer import Reproducer
+from wasm_bisect.probe.reproducer import Reproducer, run_config
 from wasm_bisect.runs._events import QUIET, Events
 from wasm_bisect.runs._locks import claim_run
 from wasm_bisect.runs.bisect import fingerprint_of
@@ -137,8 +137,7 @@ def execute(request: CommitsRequest, open_store: Callable[[], Store], events: Ev
                                  request.find_fix, [list(p) for p in request.params], request.options.__dict__,
                                  tmpl.content_hash, tmpl.check_hash)
     config = {"template": tmpl.name, "rustc": str(spec), "reference_types": str(rt), "url": url, "good": good_sha,
-              "bad": bad_sha, "find_fix": request.find_fix, "template_path": str(tmpl.root), "reproducer": tmpl.describe(),
-                "reproducer_args": list(tmpl.command_args())}
+              "bad": bad_sha, "find_fix": request.find_fix, **run_config(tmpl)}
     with claim_run(store, kind="bisect-commits", fingerprint=fingerprint, command=request.command, config=config,
                    info=events.info) as claimed:
         run_id = claimed.run_id

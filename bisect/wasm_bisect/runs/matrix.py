@@ -18,7 +18,7 @@ from wasm_bisect.domain.errors import SearchAborted, UsageError
 from wasm_bisect.domain.grid import Grid, cell_id, shard
 from wasm_bisect.domain.model import Outcome, Stage, Variant, Verdict
 from wasm_bisect.probe import Oracle
-from wasm_bisect.probe.reproducer import Reproducer
+from wasm_bisect.probe.reproducer import Reproducer, run_config
 from wasm_bisect.report.document import analyse, cell_from
 from wasm_bisect.runs._events import QUIET, Events
 from wasm_bisect.store import Store
@@ -233,8 +233,7 @@ def execute(request: Request, store: Store, events: Events = QUIET, hooks: Matri
     run_id = store.start_run(
         kind="matrix", fingerprint=grid.fingerprint(tmpl.content_hash, tmpl.check_hash), command=request.command,
         config={"grid": grid.identity(), "template_hash": tmpl.content_hash, "check_hash": tmpl.check_hash,
-                "template_path": str(tmpl.root), "reproducer": tmpl.describe(),
-                "reproducer_args": list(tmpl.command_args()), "shard": plan.shard, "cells": [cell_id(v) for v in plan.cells],
+                **run_config(tmpl), "shard": plan.shard, "cells": [cell_id(v) for v in plan.cells],
                 "jobs": plan.jobs, "config_file": request.config_file},
     )
     if on_run:

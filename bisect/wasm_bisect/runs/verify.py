@@ -28,7 +28,7 @@ from wasm_bisect.domain.model import (
     Verdict,
 )
 from wasm_bisect.probe import Oracle
-from wasm_bisect.probe.reproducer import Reproducer
+from wasm_bisect.probe.reproducer import Reproducer, run_config
 from wasm_bisect.runs._events import QUIET, Events
 from wasm_bisect.runs.bisect import fingerprint_of
 from wasm_bisect.store import Store
@@ -303,8 +303,7 @@ def execute(request: VerifyRequest, open_store: Callable[[], Store], events: Eve
                                  tmpl.content_hash, tmpl.check_hash)
     run_id = store.start_run(kind="verify", fingerprint=fingerprint, command=request.command,
                              config={"grid": grid_identity, "patch": patch_src.to_json(), "base": base_src.to_json(),
-                                     "template_path": str(tmpl.root), "reproducer": tmpl.describe(),
-                "reproducer_args": list(tmpl.command_args())})
+                                     **run_config(tmpl)})
     oracle = Oracle(template=tmpl, store=store, run_id=run_id, progress=events.progress, on_probe=events.on_probe)
     events.info(f"verify {tmpl.name}: {len(rustc)} rustc x {len(rts)} reference-types = "
                 f"{len(rustc) * len(rts)} cells, each with the base and the patch (run {run_id})")

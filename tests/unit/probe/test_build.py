@@ -156,9 +156,10 @@ warning: something else
 def test_a_build_failure_is_the_bug_only_when_it_matches_the_signature() -> None:
     tail = "error: failed to find the __wbindgen_externref_table_alloc function\n"
     bad = variant(ReferenceTypes.DEFAULT, build_failure="bad")
-    assert build.classify_build_failure(bad, Stage.WASM_BINDGEN, tail, 1, False, "externref_table_alloc")[0] \
+    assert build.classify_build_failure(bad, Stage.WASM_BINDGEN, tail, 1, False, signature="externref_table_alloc")[0] \
         is Verdict.BAD
-    assert build.classify_build_failure(bad, Stage.WASM_BINDGEN, tail, 1, False, "detached")[0] is Verdict.SKIP
+    assert build.classify_build_failure(bad, Stage.WASM_BINDGEN, tail, 1, False, signature="detached")[0] \
+        is Verdict.SKIP
     assert build.classify_build_failure(bad, Stage.WASM_BINDGEN, tail, 1, False)[0] is Verdict.BAD
 
 

@@ -34,7 +34,7 @@ def test_target_tables_beat_build_rustflags_and_join_in_precedence_order() -> No
     flags = rustflags.config_rustflags([root, deeper])
     assert [f for f, _ in flags] == ["--cfg", "b", "--cfg", "c"]
     assert flags[0][1] == ".cargo/config.toml target.wasm32-unknown-unknown.rustflags"
-    assert "app/.cargo/config.toml target.'cfg(target_arch = \"wasm32\")'.rustflags" == flags[2][1]
+    assert flags[2][1] == "app/.cargo/config.toml target.'cfg(target_arch = \"wasm32\")'.rustflags"
     only_build = rustflags.config_rustflags([cfg("c", '[build]\nrustflags = "--cfg  x -Copt-level=1"\n')])
     assert [f for f, _ in only_build] == ["--cfg", "x", "-Copt-level=1"]
     assert rustflags.config_rustflags([]) == []
@@ -64,8 +64,8 @@ def test_what_the_flags_say_about_reference_types(flags: list[str], said: bool |
 
 def test_merge_keeps_project_flags_first_and_reports_a_fight() -> None:
     project = [("--cfg", "cfg.toml build.rustflags"), ("x", "cfg.toml build.rustflags")]
-    merged, conflict = rustflags.merge(project, ["-Ctarget-feature=+reference-types"], layer_origin="reference-types on",
-                                       wanted=True, setting="on")
+    merged, conflict = rustflags.merge(project, ["-Ctarget-feature=+reference-types"],
+                                       layer_origin="reference-types on", wanted=True, setting="on")
     assert conflict is None
     assert merged == [*project, ("-Ctarget-feature=+reference-types", "reference-types on")]
     fighting = [("-Ctarget-feature=-reference-types", "app/.cargo/config.toml build.rustflags")]
