@@ -39,6 +39,12 @@ def template_info(name: str, config: dict[str, Any]) -> dict[str, Any] | None:
     """The reproducer's description, upstream issue and source files (what an upstream issue needs)."""
     from wasm_bisect.probe import templates
 
+    described = config.get("reproducer")
+    if isinstance(described, dict) and described.get("kind") == "crate":  # the user's own project
+        features = ", ".join(described.get("features") or []) or "default"
+        return {"name": name, "issue": None, "files": {}, "crate": described,
+                "description": f"the project at {described.get('root')}: package {described.get('package')} "
+                               f"(features: {features}), checked with {described.get('check')}"}
     where = config.get("template_path") or name
     try:
         tmpl = templates.load(str(where))
