@@ -26,12 +26,16 @@ def tools_install(
     bindgen: Annotated[list[str] | None, typer.Option("--bindgen", help="wasm-bindgen CLI version (repeatable).")]
     = None,
     wasm_pack: Annotated[bool, typer.Option("--wasm-pack", help="Also build the pinned wasm-pack.")] = False,
+    test_runner: Annotated[bool, typer.Option("--test-runner", help="Also build each --bindgen version's "
+                                              "wasm-bindgen-test-runner (for --check wasm-pack-test).")] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Build exact wasm-bindgen CLI versions (and wasm-pack) once, into the tool cache."""
     if not bindgen and not wasm_pack:
         raise UsageError("nothing to install", hint="give --bindgen X.Y.Z and/or --wasm-pack")
     done = [toolcache.bindgen_cli(version, progress=log.plain) for version in bindgen or []]
+    if test_runner:
+        done += [toolcache.bindgen_test_runner(version, progress=log.plain) for version in bindgen or []]
     if wasm_pack:
         done.append(toolcache.wasm_pack(progress=log.plain))
     if as_json:
