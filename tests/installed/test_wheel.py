@@ -54,7 +54,7 @@ def test_real_probe_of_the_smoke_template(venv: Path, tmp_path: Path) -> None:
     proc = run(venv, "wasm-bisect", "probe", "--template", "smoke", "--rustc", "debian:1.63.0", "--bindgen",
                "0.2.92", "--store", str(store), "--json", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    data = json.loads(proc.stdout)
+    data = json.loads(proc.stdout)["probe"]
     assert data["outcome"]["verdict"] == "good", data["outcome"]["reason"]
     assert data["from_store"] is False
     assert data["outcome"]["timings"]["cargo-build"] > 0

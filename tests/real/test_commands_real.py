@@ -27,7 +27,7 @@ def test_templates_list_and_show() -> None:
 
 
 def test_cache_info_and_prune_after_a_real_probe(real_home: Path) -> None:
-    probe = wasm_bisect_json("probe", "--template", "smoke", "--rustc", "debian:1.96.0", "--bindgen", "0.2.98")
+    probe = wasm_bisect_json("probe", "--template", "smoke", "--rustc", "debian:1.96.0", "--bindgen", "0.2.98")["probe"]
     assert_built(probe["outcome"])
     crate = Path(probe["outcome"]["crate_dir"])
     assert crate.is_dir() and real_home in crate.parents
@@ -40,7 +40,7 @@ def test_cache_info_and_prune_after_a_real_probe(real_home: Path) -> None:
     pruned = wasm_bisect_json("cache", "prune", "--work")
     assert str(crate.parent) in pruned["directories"] and pruned["bytes"] > 0
     assert not crate.exists()
-    again = wasm_bisect_json("probe", "--template", "smoke", "--rustc", "debian:1.96.0", "--bindgen", "0.2.98")
+    again = wasm_bisect_json("probe", "--template", "smoke", "--rustc", "debian:1.96.0", "--bindgen", "0.2.98")["probe"]
     assert again["from_store"] is True and again["outcome"]["verdict"] == "good"  # verdicts outlive a prune
     report = json.loads(wasm_bisect("report", "--format", "json", "--no-env").stdout)
     assert report["run"]["kind"] == "probe" and report["cells"][0]["verdict"] == "good"

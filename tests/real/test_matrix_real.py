@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from fixtures.schema import validate_report
 from wasm_bisect import report
 
 from .conftest import wasm_bisect
@@ -47,12 +48,12 @@ def full_run(scratch: Path) -> dict[str, Any]:
     proc = wasm_bisect("matrix", *GRID, "-j", "2",
                        *[a for fmt, path in reports.items() for a in ("--report", f"{fmt}:{path}")])
     print(f"real matrix of 16 cells with -j 2: {time.monotonic() - start:.0f} s wall")
-    doc = json.loads(reports["json"].read_text())
-    return {"doc": doc, "stderr": proc.stderr, "reports": reports}
+    doc = validate_report(json.loads(reports["json"].read_text()))
+    return {"doc": doc, "stdout": proc.stdout, "reports": reports}
 
 
 def test_real_matrix_verdicts_and_terminal_table(full_run: dict[str, Any]) -> None:
-    doc, err = full_run["doc"], full_run["stderr"]
+    doc, err = full_run["doc"], full_run["stdout"]  # the grid tables are results: stdout
     assert verdicts(doc) == EXPECTED
     assert doc["run"]["stats"]["built"] == 16 and doc["run"]["stats"]["from_store"] == 0  # a private store
     assert all(c["timings"].get("cargo-build", 0) > 0 for c in doc["cells"])
@@ -197,7 +198,7 @@ def test_shards_merged_give_the_same_report(full_run: dict[str, Any], scratch: P
 
 def test_report_of_a_real_bisect_run(full_run: dict[str, Any], scratch: Path) -> None:
     """The bisect stores its result; the report reads it (frontier, first pair) and infers the rest."""
-    run_id = json.loads(wasm_bisect("bisect", *GRID, "--no-follow-up", "--json").stdout)["run_id"]
+    run_id = json.loads(wasm_bisect("bisect", *GRID, "--no-follow-up", "--json").stdout)["run"]["id"]
     wasm_bisect("report", run_id, "--format", "json", "--no-env", "-o", str(scratch / "bisect.json"))
     doc = json.loads((scratch / "bisect.json").read_text())
     assert doc["run"]["kind"] == "bisect" and doc["bisect"]["searches"]

@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 import toml
 
+from fixtures.schema import validate_report
+
 from .conftest import assert_built, wasm_bisect, wasm_bisect_json
 
 R163 = "debian:1.63.0"
@@ -19,8 +21,9 @@ R196 = "debian:1.96.0"
 def probe(template: str, rustc: str, bindgen: str, rt: str, *extra: str, built: bool = True
           ) -> dict:  # type: ignore[type-arg]
     """One real probe; unless `built=False`, it must have compiled in this run (not come from a store)."""
-    data = wasm_bisect_json("probe", "--template", template, "--rustc", rustc, "--bindgen", bindgen,
-                            "--reference-types", rt, *extra)
+    doc = validate_report(wasm_bisect_json("probe", "--template", template, "--rustc", rustc, "--bindgen", bindgen,
+                                           "--reference-types", rt, *extra))
+    data = doc["probe"]  # the report document's probe section
     out = data["outcome"]
     ev = out["evidence"]
     print(f"PROBE {template} {rustc} {bindgen} rt={rt}: {out['verdict'].upper()} ({out['reason']}); "
@@ -156,7 +159,7 @@ def test_probe_and_bisect_read_the_config_of_a_parent_directory(scratch: Path) -
     (project / "wasm-bisect.toml").write_text(
         'template = "smoke"\nrustc = "debian:1.63.0"\nbindgen = "0.2.92"\nstore = "results/store.sqlite3"\n'
         "[params]\na = 4\nb = 5\n")
-    probe = json.loads(wasm_bisect("probe", "--json", cwd=deep).stdout)
+    probe = json.loads(wasm_bisect("probe", "--json", cwd=deep).stdout)["probe"]
     assert probe["outcome"]["verdict"] == "good"
     assert "add(4, 5) = 9" in probe["outcome"]["reason"]
     assert probe["variant"]["template"] == "smoke" and probe["variant"]["rustc"] == "debian:1.63.0"

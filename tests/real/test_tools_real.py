@@ -53,7 +53,7 @@ def test_toolchain_add_and_list_through_the_cli() -> None:
     listed = {t["spec"]: t for t in wasm_bisect_json("toolchain", "list")}
     assert listed["debian:1.63.0"]["wasm32_std"] and listed["debian:1.96.0"]["wasm32_std"]
     assert listed["debian:1.96.0"]["mvp_sysroot"]
-    table = wasm_bisect("toolchain", "list").stderr
+    table = wasm_bisect("toolchain", "list").stdout  # results on stdout
     assert "debian:1.96.0" in table and "wasm32 std" in table
     available = wasm_bisect("toolchain", "available", "debian").stdout.split()
     assert "1.63.0" in available and "1.96.0" in available

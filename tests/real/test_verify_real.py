@@ -32,7 +32,7 @@ def _verify(patch: str, rustc: str, rt: str, report: Path) -> tuple[str, str]:
     line = proc.stdout.strip().splitlines()[-1]
     print(f"VERIFY {patch} on {rustc} [{rt}] -> exit {proc.returncode}: {line}")
     assert proc.returncode == 0, proc.stderr
-    built = re.findall(r"probes: (\d+) built, (\d+) from the store", proc.stderr)
+    built = re.findall(r"probes: (\d+) built, (\d+) from the store", proc.stdout)
     assert built and int(built[-1][0]) >= 1, "the patch's cells are built by this run, not read from a store"
     return line, report.read_text()
 

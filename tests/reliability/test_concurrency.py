@@ -81,8 +81,8 @@ def test_concurrent_bisects_share_store_and_cache(tmp_path: Path) -> None:
     results = [json.loads(out) for out, _ in outputs]
     assert results[0]["first_failing"]["bindgen"] == results[1]["first_failing"]["bindgen"] == "0.2.98"
     assert results[2]["first_failing"]["bindgen"] == "0.2.98"
-    assert len({r["run_id"] for r in results}) == 3  # a live run is never taken over as "interrupted"
-    logs = [run_probes(home, r["run_id"]) for r in results]
+    assert len({r["run"]["id"] for r in results}) == 3  # a live run is never taken over as "interrupted"
+    logs = [run_probes(home, r["run"]["id"]) for r in results]
     built = Counter(json.dumps(p["variant"], sort_keys=True) for log in logs for p in log if not p["cached"])
     assert built and all(n == 1 for n in built.values()), built
     with sqlite3.connect(home / "store.sqlite3") as conn:

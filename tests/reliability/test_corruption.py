@@ -60,8 +60,8 @@ def test_damaged_store(tmp_path: Path, how: str) -> None:
         assert "warning: result store" in err and "moved to" in err, err
         assert list(home.glob("store.sqlite3.corrupt-*")), "the damaged store must be kept for inspection"
     # Never a wrong verdict: the lost results are probed again and agree with the first run.
-    assert again["probes"]["built"] == 2  # type: ignore[index]
-    assert _verdicts(home, again["run_id"]) == {"0.2.98": "good", "0.2.99": "bad"}  # type: ignore[arg-type]
+    assert again["bisect"]["probes"]["built"] == 2  # type: ignore[index]
+    assert _verdicts(home, again["run"]["id"]) == {"0.2.98": "good", "0.2.99": "bad"}  # type: ignore[index]
     assert again["first_failing"] == first["first_failing"]
     with sqlite3.connect(store) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
@@ -90,7 +90,7 @@ def test_damaged_store_row_and_lock_cache(tmp_path: Path) -> None:
     rc, err, again = _bisect(home, template, nonce)
     assert rc == 0, err
     assert again["probes"] == {**again["probes"], "built": 1, "from_store": 1}  # type: ignore[dict-item]
-    assert _verdicts(home, again["run_id"]) == {"0.2.98": "good", "0.2.99": "bad"}  # type: ignore[arg-type]
+    assert _verdicts(home, again["run"]["id"]) == {"0.2.98": "good", "0.2.99": "bad"}  # type: ignore[index]
     rc, err, fresh = _bisect(home, template, uuid.uuid4().hex)  # new variants through the damaged lock cache
     assert rc == 0, err
     assert _verdicts(home, fresh["run_id"]) == {"0.2.98": "good", "0.2.99": "bad"}  # type: ignore[arg-type]
@@ -136,7 +136,7 @@ def test_toolchain_prefix_corrupt_or_deleted(tmp_path: Path) -> None:
         r = run_cli("probe", "--template", str(template), "--rustc", "debian:1.63.0", "--bindgen", "0.2.92",
                     "--param", f"plan={plan}", "--param", f"nonce={uuid.uuid4().hex}", "--json", home=home)
         assert r.rc == 0, r.err
-        return r.json()["outcome"]["verdict"], r.err
+        return r.json()["probe"]["outcome"]["verdict"], r.err
 
     try:
         verdict, err = probe("*:good")

@@ -32,7 +32,7 @@ def _bisect_leaving_no_process(home: Path, template: Path, bindgen: str, plan: s
         kill_marked(mark)
     assert leftovers == [], f"processes survived the run: {leftovers}"
     result = r.json()
-    probes = run_probes(home, result["run_id"])
+    probes = run_probes(home, result["run"]["id"])
     return result, _outcomes(probes), [p["variant"]["bindgen"]["version"] for p in probes]  # type: ignore[index]
 
 
@@ -94,15 +94,15 @@ def test_out_of_disk_during_a_build(tmp_path: Path) -> None:
     assert full.rc == 0, full.err
     assert leftovers == []
     assert "Traceback" not in full.err
-    outcomes = _outcomes(run_probes(home, full.json()["run_id"]))
+    outcomes = _outcomes(run_probes(home, full.json()["run"]["id"]))
     assert set(outcomes) == {"0.2.98", "0.2.99"}
     for outcome in outcomes.values():
         assert outcome["verdict"] == "error", outcome
         assert "No space left on device" in outcome["reason"] or "cannot write" in outcome["reason"], outcome
-    assert full.json()["searches"][0]["status"] == "untestable"
+    assert full.json()["bisect"]["searches"][0]["status"] == "untestable"
     # Disk space back (and the shared, already compiled target dirs): errors are retried, never cached.
     (home / "work" / "targets").symlink_to(REAL_HOME / "work" / "targets")
     again = run_cli(*args, home=home, env={"RELIABILITY_MARK": mark})
     assert again.rc == 0, again.err
     assert again.json()["first_failing"]["bindgen"] == "0.2.99"
-    assert again.json()["probes"]["built"] == 2
+    assert again.json()["bisect"]["probes"]["built"] == 2

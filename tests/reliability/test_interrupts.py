@@ -48,7 +48,7 @@ def _interrupted_once(proc: subprocess.Popen[str], sig: signal.Signals, mark: st
 
 def _summary(result: dict[str, object]) -> list[tuple[object, ...]]:
     out = []
-    for s in result["searches"]:  # type: ignore[attr-defined]
+    for s in result["bisect"]["searches"]:  # type: ignore[index]
         first = s["first_failing"] or {}
         frontier = tuple((row["rustc"], row["first_bad"], row["certain"]) for row in s["frontier"])
         out.append((s["reference_types"], s["status"], first.get("rustc"), first.get("bindgen"), frontier))
@@ -94,8 +94,8 @@ def test_random_interrupts_then_resume(tmp_path: Path) -> None:
     assert final.rc == 0, (sys_note, attempts, final.err)
     result = final.json()
     # Every interrupted attempt that got as far as starting its run resumed into that same run.
-    assert len(run_ids | {result["run_id"]}) == 1, (sys_note, run_ids, result["run_id"])
-    probes = run_probes(home, result["run_id"])
+    assert len(run_ids | {result["run"]["id"]}) == 1, (sys_note, run_ids, result["run"]["id"])
+    probes = run_probes(home, result["run"]["id"])
     built = Counter(str(p["variant"]) for p in probes if not p["cached"])
     assert all(count == 1 for count in built.values()), (sys_note, built)  # no finished probe redone
     assert all(p["outcome"]["verdict"] in ("good", "bad") for p in probes), (sys_note, probes)

@@ -52,6 +52,63 @@ class CachedTool:
                 "bin_dir": str(self.bin_dir), "build_seconds": self.build_seconds}
 
 
+# name, ident, crates compiled so far, crates in the lock file (None: unknown), finished
+BuildListener = Callable[[str, str, int, int | None, bool], None]
+_listener: BuildListener | None = None
+
+
+def set_build_listener(listener: BuildListener | None) -> None:
+    """Where `cargo install` progress goes (the CLI's live display); None: nowhere."""
+    global _listener  # noqa: PLW0603 - one process-wide display, like processes.set_echo
+    _listener = listener
+
+
+class _BuildMeter:
+    """Counts cargo's `Compiling x` lines against the crate count of the lock file being installed."""
+
+    def __init__(self, name: str, ident: str) -> None:
+        self.name, self.ident = name, ident
+        self.compiled: int = 0
+        self.total: int | None = None
+
+    def __call__(self, line: str) -> None:
+        text = line.strip()
+        if text.startswith("Installing ") and self.total is None:
+            self.total = _locked_crates(text)
+        elif text.startswith("Compiling "):
+            self.compiled += 1
+        else:
+            return
+        if _listener is not None:
+            _listener(self.name, self.ident, self.compiled, self.total, False)
+
+    def finish(self) -> None:
+        if _listener is not None:
+            _listener(self.name, self.ident, self.compiled, self.total, True)
+
+
+def _locked_crates(installing: str) -> int | None:
+    """`Installing wasm-bindgen-cli v0.2.99` -> the number of packages in that release's Cargo.lock."""
+    words = installing.split()
+    if len(words) < 3 or not words[2].startswith("v"):
+        return None
+    crate, version = words[1], words[2][1:]
+    if len(words) > 3 and words[3].startswith("("):  # a path install: (/path/to/crate)
+        roots = [Path(words[3].strip("()"))]
+        roots += list(roots[0].parents)[:3]
+    else:
+        cargo_home = Path(os.environ.get("CARGO_HOME") or Path.home() / ".cargo")
+        roots = sorted((cargo_home / "registry" / "src").glob(f"*/{crate}-{version}"))
+    for root in roots:
+        lock = root / "Cargo.lock"
+        if lock.is_file():
+            try:
+                return sum(1 for ln in lock.read_text().splitlines() if ln.strip() == "[[package]]")
+            except OSError:
+                return None
+    return None
+
+
 def _entry_dir(name: str, ident: str) -> Path:
     return paths.tools_dir() / name / ident
 
@@ -71,7 +128,7 @@ def host_build_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
     return env
 
 
-def _reported_version(binary: Path) -> str | None:
+def reported_version(binary: Path) -> str | None:
     """`wasm-bindgen 0.2.92` -> `0.2.92` (the same parse wasm-pack applies); None when it does not run."""
     try:
         result = processes.run([binary, "--version"], check=False, timeout=30)
@@ -131,6 +188,7 @@ def _install(
         log.write_text("")
         progress(f"building {name} {ident} with the host toolchain (cargo install, minutes on a cold cache)")
         start = time.monotonic()
+        meter = _BuildMeter(name, ident)
         with fs.staging_dir(entry) as staging:
             try:
                 processes.run(
@@ -139,11 +197,14 @@ def _install(
                     log=log,
                     timeout=3600,
                     what=f"cargo install {name} {ident}",
+                    on_line=meter,
                 )
             except CommandFailed as exc:
                 raise _explain_install_failure(name, ident, exc, log) from exc
+            finally:
+                meter.finish()
             binary = staging / "bin" / (version_bin or name)
-            version = _reported_version(binary)
+            version = reported_version(binary)
             if version is None or (expect_version and version != expect_version):
                 raise ProvisionError(
                     f"{name} {ident} was built but reports version {version!r}",

@@ -13,17 +13,26 @@ import typer
 
 from wasm_bisect import __version__
 from wasm_bisect.cli import bisect, cache, matrix, probe, report, templates, toolchain, tools, verify
+from wasm_bisect.cli._common import QuietOpt, VerboseOpt
 from wasm_bisect.domain.errors import WasmBisectError
 from wasm_bisect.util import log, processes
 
 __all__ = ["app", "main"]
 
+EXIT_CODES = ("Exit codes: 0 done (verify: FIXED); 1 a finding that fails (matrix --fail-on-bad with a bad cell; "
+              "verify PARTIAL, NOT FIXED or REGRESSES); 2 bad input or environment (one line on stderr, nothing "
+              "written); 3 no trustworthy answer (flaky check, verify INCONCLUSIVE); 130 interrupted (finished "
+              "probes kept).")
+
 app = typer.Typer(
     name="wasm-bisect",
     help="Bisect rustc x wasm-bindgen x reference-types grids to the first failing pair, with real builds.",
+    epilog=EXIT_CODES,
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
+    # Off a terminal (a pipe, a file, CI), help is plain text wrapped at the width instead of panels cut with "…".
+    rich_markup_mode="rich" if sys.stdout.isatty() else None,
 )
 
 
@@ -35,11 +44,11 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def main_callback(
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Echo every command run.")] = False,
+    verbose: VerboseOpt = False,
+    quiet: QuietOpt = False,
     version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
                                           help="Print the version and exit.")] = False,
 ) -> None:
-    log.set_verbose(verbose)
     processes.set_echo(log.command)
 
 
@@ -47,6 +56,23 @@ for module in (toolchain, tools, templates, cache):
     module.register(app)
 for module in (probe, bisect, matrix, report, verify):
     module.register(app)
+
+
+def _whole_short_help(typer_app: typer.Typer) -> None:
+    """Command lists show each command's whole first line (click would cut it to fit with "...")."""
+    for command in typer_app.registered_commands:
+        if command.short_help is None and command.callback is not None and command.callback.__doc__:
+            command.short_help = command.callback.__doc__.strip().splitlines()[0]
+    for group in typer_app.registered_groups:
+        instance = group.typer_instance
+        if instance is not None:
+            text = group.help or instance.info.help
+            if group.short_help is None and isinstance(text, str):
+                group.short_help = text.strip().splitlines()[0]
+            _whole_short_help(instance)
+
+
+_whole_short_help(app)
 
 
 _interrupted = False
@@ -65,6 +91,8 @@ def main() -> None:
     global _interrupted  # noqa: PLW0603
     _interrupted = False
     processes.reset_cancel()
+    log.set_verbose(False)
+    log.set_quiet(False)
     previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         _main()

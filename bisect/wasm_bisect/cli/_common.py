@@ -53,9 +53,24 @@ class ReportFormat(StrEnum):
     HTML = "html"
 
 
+def _verbose(value: bool) -> None:
+    if value:
+        log.set_verbose(True)
+
+
+def _quiet(value: bool) -> None:
+    if value:
+        log.set_quiet(True)
+
+
+# Accepted before the command name and after it alike (`wasm-bisect -v bisect` = `wasm-bisect bisect -v`).
+VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Echo every command run (on stderr).",
+                                          callback=_verbose, expose_value=False, is_eager=True)]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress lines on stderr (errors, warnings and "
+                                        "results stay).", callback=_quiet, expose_value=False, is_eager=True)]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output on stdout.")]
 ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="wasm-bisect.toml, or a pyproject.toml "
-                                                "with a \\[tool.wasm-bisect] table; default: the nearest one in this "
+                                                "with a tool.wasm-bisect table; default: the nearest one in this "
                                                 "directory or its parents.")]
 TemplateOpt = Annotated[str | None, typer.Option("--template", "-t", help="Built-in template name or a directory "
                                                  "(default: vec-of-structs).")]
@@ -196,7 +211,7 @@ def events(*, probes: bool = True, stages: bool = False) -> Events:
 def print_outcome(variant: Variant, outcome: Outcome) -> None:
     colour = {Verdict.GOOD: "green", Verdict.BAD: "red", Verdict.SKIP: "yellow", Verdict.ERROR: "magenta"}
     c = colour[outcome.verdict]
-    out = log.console
+    out = log.out()
     out.print(f"[bold {c}]{outcome.verdict.upper()}[/bold {c}] {escape(variant.short())}  ({escape(variant.template)})")
     out.print(f"  reason: {outcome.reason}", markup=False)
     if outcome.stage:

@@ -5,14 +5,17 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from typing import Any
 
 from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from wasm_bisect.bindgen import toolcache
 from wasm_bisect.domain.grid import Grid
 from wasm_bisect.domain.model import Outcome, Stage, Variant, Verdict
+from wasm_bisect.runs import Events
 from wasm_bisect.runs.bisect import BisectResult
 from wasm_bisect.runs.verify import Change
 from wasm_bisect.runs.verify import Result as VerifyResult
@@ -54,20 +57,28 @@ def grid_tables(grid: Grid, outcomes: dict[str, Outcome], *,
 
 
 class Display:
-    """Live progress on a terminal (overall bar with done/total and ETA, one line per running cell with its
-    stage); plain lines elsewhere (CI logs), so a log file shows the same facts."""
+    """The live display of a run on a terminal (rich): one row per running probe with its stage and elapsed time,
+    an overall row (probes done, and the search's worst case or the grid's size), and a progress bar per tool
+    build fed by cargo's own `Compiling` lines. Off a terminal (CI logs, a file) the same facts come as plain
+    timestamped lines, as before. Matrix runs call started/stage/finished; bisect and verify runs feed it through
+    `events()` (stage, then the probe's answer)."""
 
-    def __init__(self, console: Any, total: int, jobs: int) -> None:
+    def __init__(self, console: Any, total: int | None, jobs: int = 1, *, title: str = "matrix",
+                 worst: str = "") -> None:
         self.console = console
-        self.total = total
+        self.total = total  # None: a search, whose number of probes is not known in advance
         self.jobs = jobs
+        self.title = title
+        self.worst = worst  # e.g. "a single-corner boundary needs at most 7 probes per setting"
         self.done = 0
         self.built_seconds: list[float] = []
         self.start = time.monotonic()
         self._lock = threading.Lock()
         self._tasks: dict[str, Any] = {}
+        self._began: dict[str, float] = {}
+        self._builds: dict[tuple[str, str], Any] = {}
         self.progress: Any = None
-        if console.is_terminal:
+        if console.is_terminal and not log.quiet():
             from rich.progress import (
                 BarColumn,
                 MofNCompleteColumn,
@@ -80,19 +91,32 @@ class Display:
             self.progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
                                      MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("{task.fields[eta]}"),
                                      console=console, transient=True)
-            self._overall = self.progress.add_task("matrix", total=total, eta="")
+            self._overall = self.progress.add_task(self._overall_text(), total=total, eta="")
+
+    def _overall_text(self) -> str:
+        if self.total is not None:
+            return escape(self.title)
+        return escape(f"{self.title}: {self.done} probes" + (f" ({self.worst})" if self.worst else ""))
 
     def __enter__(self) -> Display:
         if self.progress:
             self.progress.start()
+        toolcache.set_build_listener(self.tool_build)
         return self
 
     def __exit__(self, *exc: object) -> None:
+        toolcache.set_build_listener(None)
         if self.progress:
             self.progress.stop()
 
+    def events(self, base: Events) -> Events:
+        """`base` with this display in front: stages and answers go to the rows, the rest passes through."""
+        return replace(base, on_stage=self.stage, on_probe=self.probe_done)
+
     def eta(self) -> str:
         """Remaining cells times the mean time of a built cell, over the workers."""
+        if self.total is None:
+            return ""
         remaining = self.total - self.done
         if not remaining:
             return ""
@@ -105,38 +129,63 @@ class Display:
 
     def started(self, variant: Variant) -> None:
         with self._lock:
-            if self.progress:
+            self._began.setdefault(variant.key, time.monotonic())
+            if self.progress and variant.key not in self._tasks:
                 self._tasks[variant.key] = self.progress.add_task(f"  {escape(variant.short())}: lookup", total=None,
                                                                   eta="")
 
     def stage(self, variant: Variant, stage: Stage) -> None:
+        if variant.key not in self._began:
+            self.started(variant)
         with self._lock:
             if self.progress and variant.key in self._tasks:
                 self.progress.update(self._tasks[variant.key], description=f"  {escape(variant.short())}: {stage}")
-            elif not self.progress:
+            elif not self.progress and not log.quiet():
                 self.console.print(f"  {variant.short()}: {stage}", style="dim", markup=False)
+
+    def probe_done(self, variant: Variant, outcome: Outcome, cached: bool) -> None:
+        """A search's probe was answered (bisect, verify): the matrix's `finished`, timed from its first stage."""
+        began = self._began.get(variant.key)
+        self.finished(variant, outcome, cached, time.monotonic() - began if began else 0.0)
 
     def finished(self, variant: Variant, outcome: Outcome, cached: bool, seconds: float) -> None:
         with self._lock:
             self.done += 1
+            self._began.pop(variant.key, None)
             if not cached and outcome.stage is not Stage.PLAN:
                 self.built_seconds.append(seconds)
             how = ("ruled out before building" if outcome.stage is Stage.PLAN else "from store" if cached
                    else f"{seconds:.1f} s")
             style = CELL_STYLE[outcome.verdict]
             eta = self.eta()
-            line = (f"[{self.done}/{self.total}] [{style}] {outcome.verdict.upper():5} [/] {escape(variant.short())}  "
+            count = f"{self.done}/{self.total}" if self.total is not None else f"probe {self.done}"
+            line = (f"{escape(f'[{count}]')} [{style}] {outcome.verdict.upper():5} [/] {escape(variant.short())}  "
                     f"[dim]({how}){' ' + eta if eta else ''}[/dim]")
             if outcome.verdict is not Verdict.GOOD:
                 line += f"  [dim]{escape(outcome.reason[:110])}[/dim]"
-            self.console.print(line)
+            if not log.quiet():
+                self.console.print(line)
             if self.progress:
                 task = self._tasks.pop(variant.key, None)
                 if task is not None:
                     self.progress.remove_task(task)
-                self.progress.update(self._overall, advance=1, eta=eta)
+                self.progress.update(self._overall, advance=1, eta=eta, description=self._overall_text())
 
-
+    def tool_build(self, name: str, ident: str, compiled: int, total: int | None, finished: bool) -> None:
+        """cargo install progress of a tool the run needs (minutes on a cold cache)."""
+        with self._lock:
+            if not self.progress:
+                return  # plain mode: the provisioning lines already say what is being built
+            key = (name, ident)
+            if finished:
+                task = self._builds.pop(key, None)
+                if task is not None:
+                    self.progress.remove_task(task)
+                return
+            description = escape(f"  building {name} {ident}: {compiled} crates compiled")
+            if key not in self._builds:
+                self._builds[key] = self.progress.add_task(description, total=total, eta="")
+            self.progress.update(self._builds[key], completed=compiled, total=total, description=description)
 
 
 def print_tables(console: Any, tables: Iterable[Any]) -> None:
@@ -148,7 +197,7 @@ def print_tables(console: Any, tables: Iterable[Any]) -> None:
 
 
 def print_bisect(result: BisectResult) -> None:
-    out = log.console
+    out = log.out()
     grid = result.grid
     out.print(f"\n[bold]== wasm-bisect: {escape(grid['template'])} ({result.mode}) ==[/bold]")
     out.print(f"grid: rustc {', '.join(grid['rustc'])} x wasm-bindgen {grid['bindgen'][0]}..{grid['bindgen'][-1]} "
@@ -208,4 +257,4 @@ def print_verify(result: VerifyResult) -> None:
         c = colour[cell.change]
         table.add_row(str(cell.rustc), str(cell.reference_types), str(cell.base.verdict), str(cell.patch.verdict),
                       f"[{c}]{cell.change}[/{c}]")
-    log.console.print(table)
+    log.out().print(table)

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from wasm_bisect import config, toolchains
+from wasm_bisect import config, report, toolchains
 from wasm_bisect.bindgen import index
 from wasm_bisect.cli._common import (
     AllFeaturesOpt,
@@ -19,6 +19,7 @@ from wasm_bisect.cli._common import (
     NoDefaultFeaturesOpt,
     PackageOpt,
     ParamOpt,
+    QuietOpt,
     RefTypesListOpt,
     SignatureOpt,
     StoreOpt,
@@ -26,6 +27,7 @@ from wasm_bisect.cli._common import (
     TestOpt,
     TimeoutOpt,
     TimeoutVerdictOpt,
+    VerboseOpt,
     command_line,
     emit_json,
     events,
@@ -33,7 +35,7 @@ from wasm_bisect.cli._common import (
     parse_params,
     reproducer_flags,
 )
-from wasm_bisect.cli._display import print_bisect
+from wasm_bisect.cli._display import Display, print_bisect
 from wasm_bisect.domain.errors import UsageError
 from wasm_bisect.domain.grid import parse_point
 from wasm_bisect.runs import bisect
@@ -81,6 +83,8 @@ def bisect_cmd(
                                          "command does this anyway).")] = False,
     store_path: StoreOpt = None,
     as_json: JsonOpt = False,
+    verbose: VerboseOpt = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Bisect the rustc x wasm-bindgen grid to the first failing (or, with --find-fix, fixed) pair."""
     if threshold is not None and not repeat / 2 < threshold <= repeat:
@@ -104,9 +108,13 @@ def bisect_cmd(
     store = Store(chosen.store, notice=log.warn)
     request = bisect.Request(plan=plan, template=tmpl, command=command_line(),
                              known_releases=[r.version for r in releases], resume_asked=resume)
-    result = bisect.execute(request, store, events(stages=True))
-    if as_json:
-        emit_json(result.to_json())
+    worst = (f"a single-corner boundary needs at most {bisect.expected_probes(len(grid.rustc), len(grid.bindgen))} "
+             f"per setting; {grid.size} cells")
+    with Display(log.console, None, jobs=plan.jobs, title=f"bisect {tmpl.name}", worst=worst) as display:
+        result = bisect.execute(request, store, display.events(events(stages=True)))
+    if as_json:  # the report document (docs/report-schema.md), the bisect's own answer under "bisect"
+        assert result.run_id is not None
+        emit_json(report.load(store, result.run_id, environment=False))
     else:
         print_bisect(result)
     log.step_summary(f"wasm-bisect {tmpl.name}: " + "; ".join(

@@ -3,23 +3,29 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from wasm_bisect.cli._common import JsonOpt, emit_json
-from wasm_bisect.runs import prune
+from wasm_bisect.cli._common import JsonOpt, QuietOpt, VerboseOpt, emit_json, ensure_writable
+from wasm_bisect.runs import prune, transfer
 from wasm_bisect.util import log, paths
 
 group = typer.Typer(help="Disk use of the tool's home; prune what can be made again.", no_args_is_help=True)
 
+
+
+@group.callback()
+def group_options(verbose: VerboseOpt = False, quiet: QuietOpt = False) -> None:
+    """-v and -q are accepted at this level too."""
 
 def register(app: typer.Typer) -> None:
     app.add_typer(group, name="cache")
 
 
 @group.command("info")
-def cache_info(as_json: JsonOpt = False) -> None:
+def cache_info(as_json: JsonOpt = False, verbose: VerboseOpt = False, quiet: QuietOpt = False) -> None:
     """Size of each part of the tool's home, largest first."""
     parts = prune.usage()
     if as_json:
@@ -37,6 +43,8 @@ def cache_prune(
                                           "on the next probe of each toolchain).")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Only say what would be removed.")] = False,
     as_json: JsonOpt = False,
+    verbose: VerboseOpt = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Remove rendered crates and cargo target dirs (both unless one is named). Verdicts stay in the store;
     toolchains and tools are kept; whatever a running probe or build holds is left alone."""
@@ -49,3 +57,37 @@ def cache_prune(
     verb = "would free" if dry_run else "freed"
     log.info(f"{', '.join(kinds)}: {len(result.removed)} directories, {verb} {prune.human(result.freed)}"
              + (f"; {len(result.busy)} in use by a running probe, kept" if result.busy else ""))
+
+
+@group.command("export")
+def cache_export(
+    archive: Annotated[Path, typer.Argument(help="The archive to write (.tar.gz), replaced atomically.")],
+    as_json: JsonOpt = False,
+    verbose: VerboseOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Write the provisioned debian toolchains and the built tools to one archive (for CI caches and teams)."""
+    ensure_writable(archive, "the archive")
+    done = transfer.export(archive, progress=log.plain)
+    if as_json:
+        emit_json(done.to_json())
+        return
+    log.out().print(f"exported {len(done.entries)} entries to {archive} ({prune.human(archive.stat().st_size)})",
+                    markup=False)
+
+
+@group.command("import")
+def cache_import(
+    archive: Annotated[Path, typer.Argument(help="An archive made by `wasm-bisect cache export`.")],
+    as_json: JsonOpt = False,
+    verbose: VerboseOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Add an exported archive's toolchains and tools to this home: each verified (content hash, runs here)
+    before it is put in place; refused when it was made on another machine kind; present entries are kept."""
+    done = transfer.import_(archive, progress=log.plain)
+    if as_json:
+        emit_json(done.to_json())
+        return
+    log.out().print(f"imported {len(done.added)} entries from {archive}"
+                    + (f"; kept {len(done.kept)} already here" if done.kept else ""), markup=False)

@@ -21,6 +21,7 @@ from wasm_bisect.cli._common import (
     PackageOpt,
     ParamOpt,
     ProfileOpt,
+    QuietOpt,
     RefTypesListOpt,
     SignatureOpt,
     StoreOpt,
@@ -28,6 +29,7 @@ from wasm_bisect.cli._common import (
     TestOpt,
     TimeoutOpt,
     TimeoutVerdictOpt,
+    VerboseOpt,
     command_line,
     emit_json,
     ensure_writable,
@@ -90,6 +92,8 @@ def matrix(
                                                       "(repeatable), e.g. html:grid.html.")] = None,
     fail_on_bad: Annotated[bool, typer.Option("--fail-on-bad", help="Exit 1 when a cell is bad.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the run's JSON report on stdout.")] = False,
+    verbose: VerboseOpt = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Probe every cell of a grid (rustc x wasm-bindgen x reference-types), -j N at a time; print the grid."""
     chosen = config.resolve("matrix", config_path=config_path, template=template, rustc=rustc, bindgen=bindgen,
@@ -116,21 +120,22 @@ def matrix(
     request = matrix_run.Request(plan=plan, template=tmpl, command=command_line(),
                                  config_file=str(chosen.source) if chosen.source else None)
     what = f"matrix {grid.template}: {len(plan.cells)} of {grid.size} cells" + (f" (shard {shard})" if shard else "")
-    display = Display(log.console, total=len(plan.cells), jobs=plan.jobs)
+    display = Display(log.console, total=len(plan.cells), jobs=plan.jobs, title=f"matrix {grid.template}")
     hooks = matrix_run.MatrixHooks(on_start=display.started, on_done=display.finished, on_stage=display.stage)
     with log.group(f"{what}, -j {plan.jobs}"), display:
         result = matrix_run.execute(request, store, Events(info=log.warn, progress=log.plain), hooks,
                                     on_run=lambda run_id: log.info(f"run {run_id}"))
+    human = log.console if as_json else log.out()  # with --json, stdout holds the JSON document alone
     if len(plan.cells) > 1:  # one cell (a nox session) already has its line above
-        print_tables(log.console, grid_tables(grid, dict(result.outcomes),
-                                              first_failing=result.first_failing_by_reference_types))
+        print_tables(human, grid_tables(grid, dict(result.outcomes),
+                                        first_failing=result.first_failing_by_reference_types))
     counts = ", ".join(f"{n} {v}" for v, n in result.counts.items() if n)
     first = result.first_failing
-    log.info(f"run {result.run_id}: {len(result.outcomes)} cells ({result.built} built, {result.from_store} from the "
-             f"store) in {result.seconds:.0f} s: {counts}")
+    human.print(f"run {result.run_id}: {len(result.outcomes)} cells ({result.built} built, {result.from_store} "
+                    f"from the store) in {result.seconds:.0f} s: {counts}", markup=False)
     if first:
-        log.info(f"first failing pair: rustc {first['rustc']} + wasm-bindgen {first['bindgen']} "
-                 f"(reference-types {first['reference_types']})")
+        human.print(f"first failing pair: rustc {first['rustc']} + wasm-bindgen {first['bindgen']} "
+                        f"(reference-types {first['reference_types']})", markup=False)
     if export is not None:
         merge.export(store, result.run_id, export, command=command_line())
         log.info(f"exported run {result.run_id} to {export} (combine shards with `wasm-bisect merge`)")
@@ -151,6 +156,8 @@ def merge_cmd(
     into: Annotated[Path | None, typer.Option("--into", help="Target store file (default: the tool's own).")]
     = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output on stdout.")] = False,
+    verbose: VerboseOpt = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Combine shard stores into one store and one matrix run (idempotent; refuses a different grid/template)."""
     target_path = (into or paths.store_path()).resolve()
@@ -176,6 +183,8 @@ def merge_cmd(
 def nox_matrix(
     session: Annotated[str | None, typer.Option("--session", "-s", help="Only sessions of this name "
                                                 "(default: those with a `cell` parameter).")] = None,
+    verbose: VerboseOpt = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Turn `nox -l --json` (on stdin) into a GitHub Actions matrix: one job per nox session."""
     sys.stdout.write(json.dumps(noxsupport.github_matrix(sys.stdin.read(), session=session),

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from wasm_bisect import config, toolchains
+from wasm_bisect import config, report, toolchains
 from wasm_bisect.bindgen import sources
 from wasm_bisect.cli._common import (
     AllFeaturesOpt,
@@ -20,6 +20,7 @@ from wasm_bisect.cli._common import (
     PackageOpt,
     ParamOpt,
     ProfileOpt,
+    QuietOpt,
     RefTypesOneOpt,
     SignatureOpt,
     StoreOpt,
@@ -28,6 +29,7 @@ from wasm_bisect.cli._common import (
     TestOpt,
     TimeoutOpt,
     TimeoutVerdictOpt,
+    VerboseOpt,
     command_line,
     emit_json,
     events,
@@ -79,6 +81,8 @@ def probe(
     store_path: StoreOpt = None,
     fresh: Annotated[bool, typer.Option("--fresh", help="Ignore a stored verdict and probe again.")] = False,
     as_json: JsonOpt = False,
+    verbose: VerboseOpt = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Build and check ONE variant for real and print its verdict with the evidence."""
     chosen = config.resolve("probe", config_path=config_path, template=template, rustc=rustc, bindgen=bindgen,
@@ -98,7 +102,7 @@ def probe(
     store = Store(chosen.store, notice=log.warn)
     result = single.execute(variant, tmpl, store, events(probes=False, stages=True), fresh=fresh,
                             command=command_line())
-    if as_json:
-        emit_json({k: v for k, v in result.to_json().items() if k != "run_id"})
+    if as_json:  # the report document (docs/report-schema.md), the probe's own answer under "probe"
+        emit_json(report.load(store, result.run_id, environment=False))
     else:
         print_outcome(variant, result.outcome)

@@ -10,7 +10,17 @@ from typing import Annotated
 import typer
 
 from wasm_bisect import config, report
-from wasm_bisect.cli._common import ConfigOpt, JsonOpt, ReportFormat, StoreOpt, emit_json, ensure_writable, write_output
+from wasm_bisect.cli._common import (
+    ConfigOpt,
+    JsonOpt,
+    QuietOpt,
+    ReportFormat,
+    StoreOpt,
+    VerboseOpt,
+    emit_json,
+    ensure_writable,
+    write_output,
+)
 from wasm_bisect.domain.errors import StoreError, UsageError
 from wasm_bisect.store import Store
 from wasm_bisect.util import log
@@ -57,6 +67,8 @@ def report_cmd(
     config_path: ConfigOpt = None,
     no_env: Annotated[bool, typer.Option("--no-env", help="Skip collecting the environment (rustc -vV, ...).")]
     = False,
+    verbose: VerboseOpt = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """A report of a matrix or bisect run from the store: md, json, junit, svg or html."""
     chosen = config.resolve("report", config_path=config_path, store=store_path)
@@ -73,6 +85,8 @@ def log_cmd(
     run: Annotated[str | None, typer.Argument(help="Run id (a prefix works); default: the newest run.")] = None,
     store_path: StoreOpt = None,
     as_json: JsonOpt = False,
+    verbose: VerboseOpt = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """The probes of a run, like `git bisect log`."""
     store = existing_store(store_path)
@@ -101,6 +115,8 @@ def runs_cmd(
     store_path: StoreOpt = None,
     limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="How many runs.")] = 50,
     as_json: JsonOpt = False,
+    verbose: VerboseOpt = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Recent runs in the store (ids for `wasm-bisect report` and `log`)."""
     store = open_store(store_path)

@@ -18,10 +18,12 @@ from wasm_bisect.cli._common import (
     JsonOpt,
     NoDefaultFeaturesOpt,
     PackageOpt,
+    QuietOpt,
     SignatureOpt,
     TestOpt,
     TimeoutOpt,
     TimeoutVerdictOpt,
+    VerboseOpt,
     emit_json,
     reproducer_flags,
 )
@@ -32,12 +34,17 @@ from wasm_bisect.util import log
 group = typer.Typer(help="List, show and copy reproducer templates.", no_args_is_help=True)
 
 
+
+@group.callback()
+def group_options(verbose: VerboseOpt = False, quiet: QuietOpt = False) -> None:
+    """-v and -q are accepted at this level too."""
+
 def register(app: typer.Typer) -> None:
     app.add_typer(group, name="templates")
 
 
 @group.command("list")
-def templates_list(as_json: JsonOpt = False) -> None:
+def templates_list(as_json: JsonOpt = False, verbose: VerboseOpt = False, quiet: QuietOpt = False) -> None:
     """Built-in templates."""
     items = [templates.load(name) for name in templates.builtin_names()]
     if as_json:
@@ -49,7 +56,10 @@ def templates_list(as_json: JsonOpt = False) -> None:
 
 @group.command("show")
 def templates_show(name: Annotated[str, typer.Argument(help="template name or directory")],
-                   as_json: JsonOpt = False) -> None:
+                   as_json: JsonOpt = False,
+    verbose: VerboseOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
     """A template's manifest, parameters and files."""
     t = templates.load(name)
     data = {"name": t.name, "description": t.description, "issue": t.issue, "root": str(t.root),
@@ -86,6 +96,8 @@ def templates_init(
     timeout: TimeoutOpt = None,
     timeout_verdict: TimeoutVerdictOpt = None,
     test: TestOpt = None,
+    verbose: VerboseOpt = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Copy a template into DEST for you to edit; then pass `--template DEST`.
 
@@ -96,7 +108,8 @@ def templates_init(
         if dest is None:
             raise UsageError("templates init needs NAME and DEST", hint="e.g. templates init smoke ./my-template")
         out = templates.init(name, dest)
-        log.info(escape(f"copied template {name} to {out}; edit it, then run `wasm-bisect probe --template {out} ...`"))
+        log.info(escape(f"copied template {name} to {out}; edit it (how: docs/templates.md), then run "
+                        f"`wasm-bisect probe --template {out} ...`"))
         return
     if dest is not None:
         raise UsageError("with --from-crate, give only the new directory", hint="templates init --from-crate DIR NEW")

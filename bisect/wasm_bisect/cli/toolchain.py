@@ -9,19 +9,24 @@ import typer
 from rich.table import Table
 
 from wasm_bisect import toolchains
-from wasm_bisect.cli._common import JsonOpt, emit_json
+from wasm_bisect.cli._common import JsonOpt, QuietOpt, VerboseOpt, emit_json
 from wasm_bisect.domain.model import ToolchainSpec
 from wasm_bisect.util import log
 
 group = typer.Typer(help="Provision and list rustc toolchains that can build wasm32.", no_args_is_help=True)
 
 
+
+@group.callback()
+def group_options(verbose: VerboseOpt = False, quiet: QuietOpt = False) -> None:
+    """-v and -q are accepted at this level too."""
+
 def register(app: typer.Typer) -> None:
     app.add_typer(group, name="toolchain")
 
 
 @group.command("list")
-def toolchain_list(as_json: JsonOpt = False) -> None:
+def toolchain_list(as_json: JsonOpt = False, verbose: VerboseOpt = False, quiet: QuietOpt = False) -> None:
     """What is provisioned: versions, wasm32 std, reference-types-off (mvp) std."""
     found = toolchains.installed()
     if as_json:
@@ -34,13 +39,15 @@ def toolchain_list(as_json: JsonOpt = False) -> None:
     for t in found:
         table.add_row(str(t.spec), t.version, t.cargo_version, "yes" if t.wasm32_std else "no",
                       "yes" if t.mvp_sysroot else "no", str(t.sysroot))
-    log.console.print(table)
+    log.out().print(table)
 
 
 @group.command("available")
 def toolchain_available(
     provider: Annotated[str, typer.Argument(help="debian, rustup or path")] = "debian",
     as_json: JsonOpt = False,
+    verbose: VerboseOpt = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Versions a provider can give on this machine (discovered, not hard-coded)."""
     versions = toolchains.provider(provider).available()
@@ -54,6 +61,8 @@ def toolchain_available(
 def toolchain_add(
     spec: Annotated[str, typer.Argument(help="debian:1.96.0 | rustup:1.82.0 | path:/some/prefix")],
     as_json: JsonOpt = False,
+    verbose: VerboseOpt = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Provision a toolchain (download, unpack, build its wasm32 std as needed) and verify it."""
     toolchain = toolchains.resolve(ToolchainSpec.parse(spec), provision=True, progress=log.plain)

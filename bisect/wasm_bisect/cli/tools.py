@@ -8,13 +8,18 @@ from typing import Annotated
 import typer
 
 from wasm_bisect.bindgen import index, toolcache
-from wasm_bisect.cli._common import JsonOpt, emit_json
+from wasm_bisect.cli._common import JsonOpt, QuietOpt, VerboseOpt, emit_json
 from wasm_bisect.domain import compat
 from wasm_bisect.domain.errors import UsageError
 from wasm_bisect.util import log
 
 group = typer.Typer(help="Build and list cached wasm-bindgen CLIs and wasm-pack.", no_args_is_help=True)
 
+
+
+@group.callback()
+def group_options(verbose: VerboseOpt = False, quiet: QuietOpt = False) -> None:
+    """-v and -q are accepted at this level too."""
 
 def register(app: typer.Typer) -> None:
     app.add_typer(group, name="tools")
@@ -29,6 +34,8 @@ def tools_install(
     test_runner: Annotated[bool, typer.Option("--test-runner", help="Also build each --bindgen version's "
                                               "wasm-bindgen-test-runner (for --check wasm-pack-test).")] = False,
     as_json: JsonOpt = False,
+    verbose: VerboseOpt = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Build exact wasm-bindgen CLI versions (and wasm-pack) once, into the tool cache."""
     if not bindgen and not wasm_pack:
@@ -46,7 +53,7 @@ def tools_install(
 
 
 @group.command("list")
-def tools_list(as_json: JsonOpt = False) -> None:
+def tools_list(as_json: JsonOpt = False, verbose: VerboseOpt = False, quiet: QuietOpt = False) -> None:
     """Cached tools."""
     found = toolcache.installed()
     if as_json:
@@ -59,6 +66,8 @@ def tools_list(as_json: JsonOpt = False) -> None:
 def versions_cmd(
     refresh: Annotated[bool, typer.Option("--refresh", help="Fetch the crates.io index now.")] = False,
     as_json: JsonOpt = False,
+    verbose: VerboseOpt = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """wasm-bindgen releases, oldest first, yanked ones marked (crates.io index, else the bundled list)."""
     releases = index.releases(refresh=refresh, notice=log.warn)

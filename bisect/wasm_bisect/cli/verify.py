@@ -20,6 +20,7 @@ from wasm_bisect.cli._common import (
     NoDefaultFeaturesOpt,
     PackageOpt,
     ParamOpt,
+    QuietOpt,
     RefTypesListOpt,
     RefTypesOneOpt,
     SignatureOpt,
@@ -28,6 +29,7 @@ from wasm_bisect.cli._common import (
     TestOpt,
     TimeoutOpt,
     TimeoutVerdictOpt,
+    VerboseOpt,
     command_line,
     emit_json,
     ensure_writable,
@@ -37,7 +39,7 @@ from wasm_bisect.cli._common import (
     reproducer_flags,
     write_output,
 )
-from wasm_bisect.cli._display import print_verify
+from wasm_bisect.cli._display import Display, print_verify
 from wasm_bisect.domain.errors import WasmBisectError
 from wasm_bisect.runs import commits, verify
 from wasm_bisect.store import Store
@@ -87,6 +89,8 @@ def verify_cmd(
     store_path: StoreOpt = None,
     markdown: MarkdownOpt = None,
     as_json: JsonOpt = False,
+    verbose: VerboseOpt = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Does a fix really fix it? Every cell built with the patch and with the base, compared cell by cell.
 
@@ -109,9 +113,9 @@ def verify_cmd(
         reference_types=chosen.reference_types if chosen.from_user("reference-types") else None,
         default_rustc=str(table["rustc"]), default_reference_types=str(table["reference-types"]),
         command=command_line())
-    done = verify.execute(request, lambda: Store(chosen.store, notice=log.warn), events(),
-                              rustc_axis=config.rustc_axis,
-                              matrix_markdown=_matrix_markdown)
+    with Display(log.console, None, title=f"verify {tmpl.name}") as display:
+        done = verify.execute(request, lambda: Store(chosen.store, notice=log.warn), display.events(events()),
+                              rustc_axis=config.rustc_axis, matrix_markdown=_matrix_markdown)
     conclusion, line = done.result.conclusion
     if markdown is not None:
         write_output(done.markdown, markdown)
@@ -120,7 +124,8 @@ def verify_cmd(
         emit_json(done.to_json())
     else:
         print_verify(done.result)
-        log.info(f"probes: {done.built} built, {done.from_store} from the store; run {done.run_id}")
+        log.out().print(f"probes: {done.built} built, {done.from_store} from the store; run {done.run_id}",
+                        markup=False)
         sys.stdout.write(line + "\n")
     raise typer.Exit(conclusion.exit_code)
 
@@ -152,6 +157,8 @@ def bisect_commits_cmd(
     store_path: StoreOpt = None,
     markdown: MarkdownOpt = None,
     as_json: JsonOpt = False,
+    verbose: VerboseOpt = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Bisect wasm-bindgen's first-parent commits between two revisions to the first bad (or fixed) commit.
 
@@ -172,7 +179,8 @@ def bisect_commits_cmd(
         template=tmpl, params=tmpl.param_values(chosen.params), options=chosen.options,
         rustc=config.single_rustc(chosen), reference_types=config.single_reference_types(chosen),
         repo=bindgen_repo, good=good, bad=bad, find_fix=find_fix, command=command_line())
-    done = commits.execute(request, lambda: Store(chosen.store, notice=log.warn), events())
+    with Display(log.console, None, title=f"bisect-commits {tmpl.name}") as display:
+        done = commits.execute(request, lambda: Store(chosen.store, notice=log.warn), display.events(events()))
     data = done.to_json()
     text = commits.markdown(data)
     if markdown is not None:
@@ -182,7 +190,7 @@ def bisect_commits_cmd(
         emit_json(data)
     else:
         for p in data["probes"]:
-            log.plain(f"  {p['verdict']:5} {p['sha'][:12]} {p['subject']}")
-        log.plain(done.found.message)
+            log.out().print(f"  {p['verdict']:5} {p['sha'][:12]} {p['subject']}", markup=False)
+        log.out().print(done.found.message, markup=False)
         sys.stdout.write(done.headline + "\n")
     raise typer.Exit(done.exit_code)

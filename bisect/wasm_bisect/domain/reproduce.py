@@ -63,3 +63,59 @@ def compare_links(last_good_bindgen: str | None, bindgen: str, last_good_rustc: 
 
 def shell_join(argv: Sequence[str]) -> str:
     return shlex.join(argv)
+
+
+_EOF_MARK = "WASM_BISECT_EOF"
+
+
+def _heredoc(path: str, text: str) -> list[str]:
+    mark = _EOF_MARK
+    while mark in text:  # a file that contains the marker gets a longer one
+        mark += "_"
+    folder = path.rpartition("/")[0]
+    return ([f"mkdir -p {shlex.quote(folder)}"] if folder else []) + [
+        f"cat > {shlex.quote(path)} <<'{mark}'", text.rstrip("\n"), mark]
+
+
+def by_hand_script(
+    *,
+    rustc: str,
+    bindgen: str,
+    wasm_pack: str | None,
+    reference_types: str,
+    verdict: str,
+    files: Mapping[str, str],
+    rustflags: Sequence[str],
+    params: Mapping[str, str],
+    check_script: str,
+    pkg_module: str,
+    profile: str = "release",
+) -> str:
+    """A shell script that rebuilds and re-checks one cell with plain rustc, cargo, wasm-bindgen, wasm-pack and
+    node, no wasm-bisect: what an upstream issue needs. `files` are the crate's files as built (the rendered
+    Cargo.toml with its pins, the Cargo.lock, src/, the check)."""
+    exact = is_exact_version(bindgen)
+    lines = [
+        f"# Reproduce rustc {rustc} + wasm-bindgen {bindgen} (reference-types {reference_types}) without wasm-bisect;",
+        f"# wasm-bisect found it {verdict}. Run in an empty directory. Put on PATH first:",
+        f"#   rustc and cargo {rustc} with the wasm32-unknown-unknown target (e.g. `rustup toolchain install "
+        f"{rustc} --target wasm32-unknown-unknown` and `export RUSTUP_TOOLCHAIN={rustc}`),",
+        (f"#   wasm-bindgen {bindgen} exactly (`cargo install --locked wasm-bindgen-cli --version ={bindgen}`),"
+         if exact else f"#   the wasm-bindgen CLI built from the same source as the crate ({bindgen}),"),
+        f"#   wasm-pack {wasm_pack or '0.13.1'} (`cargo install --locked wasm-pack --version "
+        f"={wasm_pack or '0.13.1'}`) and node.",
+    ]
+    if any(flag.startswith("--sysroot=") for flag in rustflags):
+        lines.append("# Reference-types off on this rustc needs a std built with -Ctarget-cpu=mvp (`cargo -Z build-std`"
+                     " with RUSTFLAGS=-Ctarget-cpu=mvp); point --sysroot below at yours.")
+    for path in sorted(files):
+        lines += _heredoc(path, files[path])
+    lines.append(f"export RUSTFLAGS={shlex.quote(' '.join(rustflags))}" if rustflags else "unset RUSTFLAGS")
+    if reference_types == "externref":
+        lines.append("export WASM_BINDGEN_EXTERNREF=1")
+    lines.append(f"wasm-pack build --target nodejs --{profile} --mode no-install")
+    env = [f"WASM_BISECT_PKG=\"$PWD/{pkg_module}\""] + [
+        f"WASM_BISECT_PARAM_{name.upper()}={shlex.quote(value)}" for name, value in sorted(params.items())]
+    lines.append(f"{' '.join(env)} node {shlex.quote(check_script)}")
+    lines.append('echo "check exit code: $? (0 good; 1-127 bad; 125 untestable)"')
+    return "\n".join(lines) + "\n"

@@ -511,15 +511,20 @@ def build(
     logs.mkdir(parents=True, exist_ok=True)
     timings: dict[str, float] = {}
     evidence: dict[str, Any] = {"layers": [flags.layer, bindgen_layer(variant)],
-                                "rustc": toolchain.verbose_version, "wasm_bindgen_cli": bindgen.version}
+                                "rustc": toolchain.verbose_version, "rustc_release": toolchain.version,
+                                "wasm_bindgen_cli": bindgen.version, "wasm_pack": wasm_pack.version,
+                                "rustflags": list(flags.flags if flags.flags is not None else
+                                                  [f for f, _ in flags.listed])}
     if flags.listed:
-        evidence["rustflags"] = flags.evidence()
+        evidence["rustflags_from"] = flags.evidence()  # every flag with where it came from
     if flags.flags is None:
         return BuildResult(verdict=Verdict.SKIP, reason=flags.reason or flags.layer, stage=Stage.PLAN,
                            evidence=evidence)
 
     start = time.monotonic()
     crate = template.materialise(probe_dir / "crate", variant, rustc_version=toolchain.version, patches=patches)
+    manifest = crate.package / "Cargo.toml"
+    evidence["cargo_toml"] = manifest.read_text()  # what was built, pins included: reports quote it
     timings[str(Stage.RENDER)] = round(time.monotonic() - start, 3)
 
     if on_stage:
@@ -530,6 +535,8 @@ def build(
     timings[str(Stage.RESOLVE)] = round(time.monotonic() - start, 3)
     if failed is not None:
         return BuildResult(**{**failed.__dict__, "timings": timings, "evidence": evidence, "crate": crate})
+    lock = crate.workspace / "Cargo.lock"
+    evidence["cargo_lock"] = lock.read_text() if lock.is_file() else None  # the exact dependency set built
 
     # A template's Cargo.toml says wasm-opt = false itself; a user's project is built as it is, with --no-opt.
     no_opt = crate.pinning == "lockfile" and not variant.options.wasm_opt

@@ -150,6 +150,26 @@ class CrateProject:
                 "all_features": self.selection.all_features, "check": self.check.describe(),
                 "files": len(self.files), "left_out": list(self.left_out)}
 
+    def snapshot(self, *, max_chars: int = 64_000) -> dict[str, Any]:
+        """What a run keeps of the project: what it is and the files that say so (not the whole workspace)."""
+        prefix = f"{self.package_dir}/" if self.package_dir else ""
+        shown = ["Cargo.toml", ".cargo/config.toml", f"{prefix}Cargo.toml", f"{prefix}.cargo/config.toml",
+                 f"{prefix}src/lib.rs"]
+        shown += [f"{prefix}{arg.removeprefix('./')}" for arg in self.check.argv]
+        if self.check.test:
+            shown.append(f"{prefix}tests/{self.check.test}.rs")
+        files: dict[str, str] = {}
+        for rel in dict.fromkeys(shown):
+            if rel in self.files:
+                text = self.files[rel].decode("utf-8", errors="replace")
+                files[rel] = text if len(text) <= max_chars else text[:max_chars] + "\n... (truncated)\n"
+        features = ", ".join(self.selection.features) or "default"
+        return {"kind": "crate", "name": self.name, "issue": None, "root": str(self.root), "ref": None,
+                "description": f"the project at {self.root}: package {self.package} (features: {features}), "
+                               f"checked with {self.check.describe()}",
+                "crate": self.describe(), "check_script": None, "params": {}, "content_hash": self.content_hash,
+                "check_hash": self.check_hash, "files": files}
+
     def materialise(self, dest: Path, variant: Variant, *, rustc_version: str,
                     patches: Mapping[str, str] | None = None) -> Materialised:
         """Write the copy into `dest` (the workspace root of the copy); patch in a wasm-bindgen checkout if given."""

@@ -189,6 +189,8 @@ class Reproducer(Protocol):
 
     def describe(self) -> dict[str, Any]: ...
 
+    def snapshot(self, *, max_chars: int = 64_000) -> dict[str, Any]: ...
+
     def materialise(self, dest: Path, variant: Variant, *, rustc_version: str,
                     patches: Mapping[str, str] | None = None) -> Materialised: ...
 
@@ -250,6 +252,7 @@ def apply_overrides(base: CheckSpec, overrides: CheckOverrides) -> CheckSpec:
 
 
 def run_config(reproducer: Reproducer) -> dict[str, Any]:
-    """What a run records about its reproducer: where it is, what it is, and how commands name it again."""
+    """What a run records about its reproducer: where it is, what it is, how commands name it again, and a
+    snapshot of its sources (so a report shows them as they were when the run started)."""
     return {"template_path": str(reproducer.root), "reproducer": reproducer.describe(),
-            "reproducer_args": list(reproducer.command_args())}
+            "reproducer_args": list(reproducer.command_args()), "template_snapshot": reproducer.snapshot()}

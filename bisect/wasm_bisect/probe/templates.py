@@ -97,6 +97,19 @@ class Template:
         named += [a.removeprefix("./") for a in spec.argv]
         return {p: self.files[p] for p in named if p in self.files}
 
+    def snapshot(self, *, max_chars: int = 64_000) -> dict[str, Any]:
+        """What a run keeps of its reproducer, so a report shows the sources as they were when it ran."""
+        files: dict[str, str] = {}
+        for rel in sorted(self.files):
+            text = self.files[rel].decode("utf-8", errors="replace")
+            files[rel] = text if len(text) <= max_chars else text[:max_chars] + "\n... (truncated)\n"
+        return {"name": self.name, "description": self.description, "issue": self.issue, "root": str(self.root),
+                "ref": self.name if is_builtin(self) else str(self.root),
+                "check_script": self.check_script, "params": {p.name: p.default for p in self.params.values()},
+                "check": self.check.describe(), "check_kind": str(self.check.kind),
+                "pkg_module": f"pkg/{self.artifact()}.js",
+                "content_hash": self.content_hash, "check_hash": self.check_hash, "files": files}
+
     @property
     def content_hash(self) -> str:
         """Hash of the crate files (not the check): a changed lib.rs invalidates stored verdicts."""

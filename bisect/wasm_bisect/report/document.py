@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from wasm_bisect.domain.model import BindgenSource, BuildOptions, Outcome, ReferenceTypes, ToolchainSpec, Variant
-from wasm_bisect.domain.reproduce import compare_links, matrix_command, probe_command
+from wasm_bisect.domain.reproduce import by_hand_script, compare_links, matrix_command, probe_command
+from wasm_bisect.probe.render import PKG_MODULE
 
 SCHEMA = "wasm-bisect-report"
 SCHEMA_VERSION = 1
@@ -35,9 +36,10 @@ def variant_from_identity(data: Mapping[str, Any]) -> Variant:
 
 
 def cell_from(identity: Mapping[str, Any], outcome: Outcome, *, from_store: bool = False,
-              reproducer: Sequence[str] | None = None) -> dict[str, Any]:
-    """One report cell: where it sits on the grid, its verdict and the evidence behind it (`reproducer`: how the
-    run's commands name its reproducer, for the reproduce command)."""
+              template_ref: str | None = None, reproducer: Sequence[str] | None = None) -> dict[str, Any]:
+    """One report cell: where it sits on the grid, its verdict and the evidence behind it. `template_ref` is how
+    commands name the template (a directory's path; default its name, right for built-ins); `reproducer`, when
+    the run recorded it, is how commands name any reproducer (`--crate DIR --package P --check ...`)."""
     variant = variant_from_identity(identity)
     return {
         "key": variant.key,
@@ -57,7 +59,7 @@ def cell_from(identity: Mapping[str, Any], outcome: Outcome, *, from_store: bool
         "crate_dir": outcome.crate_dir,
         "log_tail": outcome.log_tail,
         "from_store": from_store,
-        "reproduce": probe_command(variant, reproducer=reproducer),
+        "reproduce": probe_command(variant, template=template_ref, reproducer=reproducer),
     }
 
 
@@ -197,9 +199,15 @@ def document(info: RunInfo) -> dict[str, Any]:
                 setting["first_failing"] = searches[rt].get("first_failing")
                 setting["message"] = searches[rt].get("message")
                 setting["status"] = searches[rt].get("status")
-        keys = ("reference_types", "status", "message", "probes", "attribution", "reference_types_follow_up")
+        # Everything the bisect said (each search whole: frontier, candidates, attribution, follow-up).
         bisect = {k: result[k] for k in ("mode", "reference_types_summary", "probes") if k in result}
-        bisect["searches"] = [{k: s.get(k) for k in keys} for s in result.get("searches", [])]
+        bisect["searches"] = [dict(s) for s in result.get("searches", [])]
+    probe = dict(result) if info.kind == "probe" and "outcome" in result else None
+    stats = {k: result[k] for k in ("built", "from_store", "seconds", "jobs") if k in result}
+    if isinstance(result.get("probes"), dict):  # a bisect counts its probes there
+        stats.update({k: result["probes"][k] for k in ("built", "from_store") if k in result["probes"]})
+    if probe is not None:
+        stats = {"built": 0 if probe.get("from_store") else 1, "from_store": 1 if probe.get("from_store") else 0}
     grid_cells = len(grid["rustc"]) * len(grid["bindgen"]) * len(grid["reference_types"])
     on_grid = [c for c in cells if c["reference_types"] in grid["reference_types"]]
     summary: dict[str, Any] = {v: sum(1 for c in cells if c["verdict"] == v) for v in VERDICTS}
@@ -216,7 +224,7 @@ def document(info: RunInfo) -> dict[str, Any]:
             "fingerprint": info.fingerprint,
             "shard": result.get("shard"),
             "merged_from": result.get("merged_from"),
-            "stats": {k: result[k] for k in ("built", "from_store", "seconds", "jobs") if k in result},
+            "stats": stats,
         },
         "grid": {**grid, "cells": grid_cells},
         "template": info.template,
@@ -229,7 +237,10 @@ def document(info: RunInfo) -> dict[str, Any]:
         "cells": cells,
         "environment": info.environment,
         "bisect": bisect,
-        "reproduce": {"grid": matrix_command(grid, reproducer=info.config.get("reproducer_args")),
+        "probe": probe,
+        "reproduce": {"grid": matrix_command(grid, template=(info.template or {}).get("ref"),
+                                             reproducer=info.config.get("reproducer_args")),
+                      "by_hand": by_hand(first_failing, cells, info.template),
                       "first_failing": first_failing.get("reproduce") if first_failing else None},
     }
 
@@ -267,3 +278,27 @@ def comparable(doc: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+
+
+def by_hand(first: Mapping[str, Any] | None, cells: Sequence[Mapping[str, Any]],
+            template: Mapping[str, Any] | None) -> str | None:
+    """The first failing cell as plain commands (no wasm-bisect), from what its probe built."""
+    if not first or not template or template.get("kind") == "crate" or \
+            template.get("check_kind", "script") != "script":
+        return None  # a user's project (a workspace) or another check than node SCRIPT: the reproduce command
+    cell = index_cells(cells).get((first["rustc"], first["bindgen"], first["reference_types"]))
+    evidence = (cell or {}).get("evidence") or {}
+    if not cell or not evidence.get("cargo_toml"):
+        return None  # probed by an older version that kept no rendered crate
+    files = {name: text for name, text in (template.get("files") or {}).items()
+             if name not in ("template.toml", "Cargo.toml")}
+    files["Cargo.toml"] = evidence["cargo_toml"]
+    if evidence.get("cargo_lock"):
+        files["Cargo.lock"] = evidence["cargo_lock"]
+    return by_hand_script(
+        rustc=str(evidence.get("rustc_release") or first["rustc"].rpartition(":")[2]), bindgen=first["bindgen"],
+        wasm_pack=evidence.get("wasm_pack"), reference_types=first["reference_types"], verdict=cell["verdict"],
+        files=files, rustflags=evidence.get("rustflags") or [], params=cell.get("params") or {},
+        check_script=str(template.get("check_script") or "check.mjs"),
+        pkg_module=str(template.get("pkg_module") or PKG_MODULE),
+        profile=str((cell.get("options") or {}).get("profile") or "release"))

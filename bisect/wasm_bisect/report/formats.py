@@ -96,11 +96,24 @@ def render_junit(doc: Mapping[str, Any]) -> str:
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 
 
+def plain_rustc(spec: str) -> str:
+    """`debian:1.96.0` -> `1.96.0`: what a reader upstream knows a rustc by (where it came from is in details)."""
+    provider, sep, rest = spec.partition(":")
+    return rest if sep and provider in ("debian", "rustup") else spec
+
+
 def _first_text(first: Mapping[str, Any] | None) -> str:
     if not first:
         return "no failing pair"
-    return (f"rustc {first['rustc']} + wasm-bindgen {first['bindgen']} with reference-types "
+    return (f"rustc {plain_rustc(first['rustc'])} + wasm-bindgen {first['bindgen']} with reference-types "
             f"{first['reference_types']}")
+
+
+def _toolchain_source(doc: Mapping[str, Any], spec: str) -> str | None:
+    for entry in (doc.get("environment") or {}).get("toolchains", []):
+        if entry.get("spec") == spec:
+            return str(entry.get("source") or "") or None
+    return None
 
 
 def _md_cell(text: str) -> str:
@@ -126,8 +139,10 @@ def render_markdown(doc: Mapping[str, Any]) -> str:
             + ".", ""]
     out += ["### Finding", ""]
     if first:
-        out.append(f"- **First failing pair:** rustc `{first['rustc']}` + wasm-bindgen `{first['bindgen']}` "
-                   f"(reference-types `{first['reference_types']}`)")
+        source = _toolchain_source(doc, first["rustc"])
+        out.append(f"- **First failing pair:** rustc `{plain_rustc(first['rustc'])}` + wasm-bindgen "
+                   f"`{first['bindgen']}` (reference-types `{first['reference_types']}`)")
+        out.append(f"- rustc `{plain_rustc(first['rustc'])}` is `{first['rustc']}`" + (f": {source}" if source else ""))
         if first.get("reason"):
             out.append(f"- Failure: `{_md_cell(first['reason'])}`")
         if first.get("last_good_bindgen"):
@@ -177,7 +192,13 @@ def render_markdown(doc: Mapping[str, Any]) -> str:
         out += [f"- `{c['rustc']}` + `{c['bindgen']}` [{c['reference_types']}]: {c['verdict']}: "
                 f"{_md_cell(c['reason'])}" for c in skips]
         out += ["", "</details>", ""]
-    out += ["### Reproduce", "", "```sh"]
+    by_hand = (doc.get("reproduce") or {}).get("by_hand")
+    if by_hand:
+        out += ["### Reproduce without wasm-bisect", "",
+                "The first failing pair as plain commands: the crate exactly as it was built (Cargo.toml with its "
+                "pins, Cargo.lock, sources, check), the flags and the check's environment.", "", "```sh",
+                by_hand.rstrip(), "```", ""]
+    out += ["### Reproduce with wasm-bisect", "", "```sh"]
     if first:
         out += ["# the first failing pair", first["reproduce"]]
         last = first.get("last_good_bindgen")
@@ -204,9 +225,11 @@ def render_markdown(doc: Mapping[str, Any]) -> str:
             if tc.get("cargo"):
                 out.append(tc["cargo"])
             out += ["```", "", "</details>", ""]
-    files = template.get("files") or {}
+    files = {name: text for name, text in (template.get("files") or {}).items() if name != "template.toml"}
     if files:
         out += ["### Reproducer source", ""]
+        if not template.get("snapshot", True):
+            out += [f"_{template.get('note', 'read when the report was made')}_", ""]
         for name, text in files.items():
             lang = {"rs": "rust", "mjs": "js", "js": "js", "toml": "toml"}.get(name.rpartition(".")[2], "")
             out += [f"<details><summary>{name}</summary>", "", f"```{lang}", text.rstrip(), "```", "",

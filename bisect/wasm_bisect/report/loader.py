@@ -21,30 +21,31 @@ _MAX_SOURCE = 12_000  # characters of each reproducer file quoted in a report
 def load(store: Store, run_id: str | None = None, *, environment: bool = True) -> dict[str, Any]:
     """The report document of run `run_id` (a unique prefix; the newest run when None)."""
     run = store.run(run_id)
-    named = run.config.get("reproducer_args") if isinstance(run.config, dict) else None
-    cells = [cell_from(p.variant, p.outcome, from_store=p.cached, reproducer=named)
+    name = str((run.config.get("grid") or {}).get("template") or run.config.get("template") or
+               (run.config.get("variant") or {}).get("template") or "")
+    template = template_info(name, run.config)
+    ref = (template or {}).get("ref")  # a directory's path: what a pasted command must name
+    named = run.config.get("reproducer_args")  # how commands name any reproducer (crate mode included)
+    cells = [cell_from(p.variant, p.outcome, from_store=p.cached, template_ref=ref, reproducer=named)
              for p in store.run_probes(run.run_id)]
     info = RunInfo(run_id=run.run_id, kind=run.kind, created=run.created, command=run.command,
-                          fingerprint=run.fingerprint, config=run.config, result=run.result, cells=cells,
-                          tool_version=__version__)
+                   fingerprint=run.fingerprint, config=run.config, result=run.result, cells=cells,
+                   tool_version=__version__, template=template)
     doc = document(info)
     grid = doc["grid"]
-    doc["template"] = template_info(grid["template"], run.config)
     if environment:
         doc["environment"] = collect_environment(grid["rustc"], grid["bindgen"])
     return doc
 
 
 def template_info(name: str, config: dict[str, Any]) -> dict[str, Any] | None:
-    """The reproducer's description, upstream issue and source files (what an upstream issue needs)."""
+    """The reproducer's description, upstream issue and source files (what an upstream issue needs): the
+    snapshot the run kept when it started, else (runs of older versions) the template as it is now."""
     from wasm_bisect.probe import templates
 
-    described = config.get("reproducer")
-    if isinstance(described, dict) and described.get("kind") == "crate":  # the user's own project
-        features = ", ".join(described.get("features") or []) or "default"
-        return {"name": name, "issue": None, "files": {}, "crate": described,
-                "description": f"the project at {described.get('root')}: package {described.get('package')} "
-                               f"(features: {features}), checked with {described.get('check')}"}
+    snapshot = config.get("template_snapshot")
+    if isinstance(snapshot, dict) and isinstance(snapshot.get("files"), dict):
+        return {**snapshot, "snapshot": True}
     where = config.get("template_path") or name
     try:
         tmpl = templates.load(str(where))
@@ -57,7 +58,8 @@ def template_info(name: str, config: dict[str, Any]) -> dict[str, Any] | None:
             text = tmpl.files[rel].decode(errors="replace")
             files[rel] = text if len(text) <= _MAX_SOURCE else text[:_MAX_SOURCE] + "\n... (truncated)\n"
     return {"name": tmpl.name, "description": tmpl.description, "issue": tmpl.issue, "files": files,
-            "content_hash": tmpl.content_hash, "check_hash": tmpl.check_hash}
+            "check_script": tmpl.check_script, "content_hash": tmpl.content_hash, "check_hash": tmpl.check_hash,
+            "snapshot": False, "note": "read when the report was made: this run kept no snapshot of its sources"}
 
 
 def _toolchain_entry(spec_text: str) -> dict[str, Any]:

@@ -35,8 +35,9 @@ def execute(variant: Variant, template: Reproducer, store: Store, events: Events
     oracle = Oracle(template=template, store=store, run_id=run_id, progress=events.progress,
                     on_stage=events.on_stage)
     outcome = oracle.outcome(variant)
-    store.finish_run(run_id, {"verdict": str(outcome.verdict)})
-    return ProbeResult(variant=variant, outcome=outcome, from_store=oracle.cached > 0, run_id=run_id)
+    result = ProbeResult(variant=variant, outcome=outcome, from_store=oracle.cached > 0, run_id=run_id)
+    store.finish_run(run_id, {"kind": "probe", "verdict": str(outcome.verdict), **result.to_json()})
+    return result
 
 
 __all__ = ["ProbeResult", "execute"]

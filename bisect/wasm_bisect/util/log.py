@@ -1,4 +1,6 @@
-"""Progress and messages on stderr; CI-aware (GitHub Actions log groups, annotations, step summary)."""
+"""Where output goes: results on stdout (`out()`), progress and diagnostics on stderr (`console`); CI-aware
+(GitHub Actions log groups, annotations, step summary). Off a terminal nothing is cut to a width: results are
+laid out at their natural width, so `wasm-bisect ... > file` or a pipe keeps every character."""
 
 from __future__ import annotations
 
@@ -15,6 +17,30 @@ from rich.markup import escape
 console = Console(stderr=True, highlight=False, soft_wrap=True)
 _START = time.monotonic()
 _verbose = False
+_quiet = False
+# Off a terminal, rich would lay tables out for 80 columns and cut cells with an ellipsis.
+_NATURAL_WIDTH = 100_000
+_out: Console | None = None
+
+
+def out() -> Console:
+    """The results console on stdout: a terminal's width on a terminal, natural width elsewhere."""
+    global _out  # noqa: PLW0603 - one process-wide results console, made on first use (after tests swap stdout)
+    if _out is None or _out.file is not sys.stdout:
+        terminal = sys.stdout.isatty()
+        _out = Console(file=sys.stdout, highlight=False, soft_wrap=not terminal,
+                       width=None if terminal else _NATURAL_WIDTH, no_color=not terminal or None)
+    return _out
+
+
+def set_quiet(value: bool) -> None:
+    """--quiet: no progress lines on stderr (warnings, errors and results stay)."""
+    global _quiet  # noqa: PLW0603 - one process-wide verbosity, like nox's logger
+    _quiet = value
+
+
+def quiet() -> bool:
+    return _quiet
 
 
 def on_github() -> bool:
@@ -32,12 +58,14 @@ def _stamp() -> str:
 
 
 def info(message: str) -> None:
-    console.print(f"{_stamp()} {message}", markup=True)
+    if not _quiet:
+        console.print(f"{_stamp()} {message}", markup=True)
 
 
 def plain(message: str) -> None:
-    console.print(f"{_stamp()} ", end="")
-    console.print(message, markup=False)
+    if not _quiet:
+        console.print(f"{_stamp()} ", end="")
+        console.print(message, markup=False)
 
 
 def command(line: str) -> None:
@@ -73,7 +101,7 @@ def group(title: str) -> Iterator[None]:
     if on_github():
         print(f"::group::{title}", file=sys.stderr, flush=True)
     else:
-        info(f"[bold]{title}[/bold]")
+        info(f"[bold]{escape(title)}[/bold]")
     try:
         yield
     finally:

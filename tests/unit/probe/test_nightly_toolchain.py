@@ -80,7 +80,7 @@ def test_nightly_shaped_path_toolchain_reaches_a_verdict(tmp_path: Path, home: P
     out, err = capsys.readouterr()
     assert done.value.code == 0, err
     data = json.loads(out)
-    outcome = data["outcome"]
+    outcome = data["probe"]["outcome"]
     assert outcome["verdict"] == "good", outcome
     assert "reference-types on since rustc 1.82" in " ".join(outcome["evidence"]["layers"])
     assert "1.82.0-nightly" in outcome["evidence"]["rustc"]

@@ -1,3 +1,4 @@
+import re
 from pathlib import Path
 
 import pytest
@@ -142,3 +143,17 @@ def test_a_parameter_value_with_nul_is_refused() -> None:
     """Parameters reach the check as environment variables, which cannot hold NUL: one line, exit 2."""
     with pytest.raises(UsageError, match="NUL"):
         templates.load("smoke").param_values({"a": "1\0"})
+
+
+def test_the_worked_example_of_docs_templates_md_loads(tmp_path: Path) -> None:
+    """docs/templates.md's example is a valid template as written."""
+    doc = (Path(__file__).resolve().parents[3] / "docs" / "templates.md").read_text()
+    example = doc.split("## A worked example", 1)[1]
+    blocks = re.findall(r"`([\w./]+)`:\n\n```\w+\n(.*?)```", example, re.S)
+    assert [name for name, _ in blocks] == ["Cargo.toml", "src/lib.rs", "check.mjs", "template.toml"]
+    root = tmp_path / "vec-u8"
+    for name, text in blocks:
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+    tmpl = templates.load(str(root))
+    assert tmpl.name == "vec-u8" and tmpl.failure_signature == "FAIL: length" and tmpl.params["n"].default == "1000"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import xml.etree.ElementTree as ET
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -132,7 +133,7 @@ def test_junit_error_and_bisect_inferred_cells() -> None:
 
 def test_markdown_for_an_upstream_issue() -> None:
     md = report.render_markdown(make_doc())
-    assert md.startswith("## vec-of-structs: rustc debian:1.96.0 + wasm-bindgen 0.2.98 with reference-types default")
+    assert md.startswith("## vec-of-structs: rustc 1.96.0 + wasm-bindgen 0.2.98 with reference-types default")  # plain
     assert "| rustc \\ wasm-bindgen | 0.2.92 | 0.2.93 | 0.2.98 | 0.2.99 |" in md
     assert "| debian:1.96.0 | ✅ good | ⏭️ skip | **❌ BAD ★** | ❌ BAD |" in md
     assert "https://github.com/rust-lang/rust/compare/1.63.0...1.96.0" in md
@@ -239,3 +240,31 @@ def test_variant_round_trip() -> None:
     cell = make_cells()[5]
     variant = report.variant_from_identity(identity(cell["rustc"], cell["bindgen"], cell["reference_types"]))
     assert variant.key == cell["key"]
+
+
+def test_documents_match_the_published_json_schema() -> None:
+    from fixtures.schema import validate_report
+
+    validate_report(make_doc())
+    first = make_doc()["first_failing"]
+    result = {"kind": "bisect", "mode": "regression", "grid": GRID, "first_failing": first, "frontier": {},
+              "searches": [{"reference_types": "default", "status": "found", "message": "m", "probes": 5,
+                            "first_failing": first}], "probes": {"built": 5, "from_store": 0}}
+    validate_report(make_doc(kind="bisect", result=result))
+    with pytest.raises(AssertionError, match="schema_version"):
+        validate_report({**make_doc(), "schema_version": 99})
+
+
+def test_commands_name_a_template_directory_by_its_path(tmp_path: Path) -> None:
+    """A run on ./repros/my-repro must print `--template <that path>`: its name alone does not resolve."""
+    from wasm_bisect.probe import templates
+
+    mine = tmp_path / "repros" / "my-repro"
+    templates.init("smoke", mine)
+    tmpl = templates.load(str(mine))
+    assert tmpl.snapshot()["ref"] == str(mine.resolve())
+    assert templates.load("smoke").snapshot()["ref"] == "smoke"
+    identity = {"template": tmpl.name, "rustc": "debian:1.96.0", "bindgen": {"kind": "crates", "version": "0.2.99"},
+                "reference_types": "default"}
+    cell = report.cell_from(identity, Outcome(verdict=Verdict.GOOD, reason="ok"), template_ref=str(mine.resolve()))
+    assert f"--template {mine.resolve()} " in cell["reproduce"]

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from fixtures.schema import validate_report
 from wasm_bisect import cli, noxsupport, probe, report
 from wasm_bisect.bindgen import index
 from wasm_bisect.domain import versions
@@ -266,7 +267,7 @@ def test_cli_matrix_report_merge(tmp_path: Path, fake: FakeProbe, monkeypatch: p
                                "--report", f"html:{html}", "--export", str(tmp_path / "e.sqlite3")],
                               monkeypatch, capsys)
     assert code == 0, err
-    doc = json.loads(out)
+    doc = validate_report(json.loads(out))
     assert doc["schema"] == "wasm-bisect-report" and doc["summary"]["bad"] == 6
     assert doc["environment"] == {"node": "v0-test"}
     assert "reference-types = on" in err and "first failing pair: rustc debian:1.96.0 + wasm-bindgen 0.2.98" in err
