@@ -18,6 +18,8 @@ from typing import Any
 
 import pytest
 
+from fixtures.schema import validate_report
+
 from .conftest import assert_built, wasm_bisect, wasm_bisect_json
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "user-project"
@@ -46,70 +48,65 @@ def fixture_untouched() -> Iterator[None]:
 @pytest.fixture(scope="module")
 def template_bisect(scratch: Path) -> dict[str, Any]:
     """The built-in template's answer on the same grid, built in this module's home."""
-    result: dict[str, Any] = wasm_bisect_json("bisect", "--template", "vec-of-structs", *GRID,
-                                              "--store", str(scratch / "crate-template.sqlite3"))
-    assert result["probes"]["built"] > 0
-    return result
+    doc: dict[str, Any] = validate_report(wasm_bisect_json("bisect", "--template", "vec-of-structs", *GRID,
+                                                           "--store", str(scratch / "crate-template.sqlite3")))
+    assert doc["bisect"]["probes"]["built"] > 0
+    return doc
 
 
-def first_pairs(result: dict[str, Any]) -> dict[str, tuple[str, str] | None]:
+def first_pairs(doc: dict[str, Any]) -> dict[str, tuple[str, str] | None]:
     out: dict[str, tuple[str, str] | None] = {}
-    for search in result["searches"]:
+    for search in doc["bisect"]["searches"]:
         first = search["first_failing"]
         out[search["reference_types"]] = (first["rustc"], first["bindgen"]) if first else None
     return out
 
 
-def attribution(result: dict[str, Any]) -> dict[str, tuple[str, str | None]]:
+def attribution(doc: dict[str, Any]) -> dict[str, tuple[str, str | None]]:
     return {s["reference_types"]: (s["attribution"]["kind"], (s.get("reference_types_follow_up") or {}).get("kind"))
-            for s in result["searches"]}
+            for s in doc["bisect"]["searches"]}
 
 
-def stored_outcomes(store: Path, run_id: str) -> list[dict[str, Any]]:
-    import sqlite3
-
-    with sqlite3.connect(store) as db:
-        rows = db.execute("SELECT p.outcome_json FROM run_probes rp JOIN probes p ON p.variant_key = rp.variant_key "
-                          "AND p.template_hash = rp.template_hash AND p.check_hash = rp.check_hash "
-                          "WHERE rp.run_id = ? AND rp.cached = 0", (run_id,)).fetchall()
-    return [json.loads(r[0]) for r in rows]
+def built_cells(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    """The cells this run built and checked (not answered from a store)."""
+    return [c for c in doc["cells"] if not c["from_store"] and c["stage"] == "check"]
 
 
-def check_crate_bisect(result: dict[str, Any], template: dict[str, Any], store: Path) -> None:
-    assert result["grid"]["template"] == "crate:app"
-    assert first_pairs(result) == first_pairs(template)
-    assert first_pairs(result) == {"default": ("debian:1.96.0", "0.2.95"), "on": ("debian:1.63.0", "0.2.95")}
-    assert attribution(result) == attribution(template)
-    assert result["reference_types_summary"] == template["reference_types_summary"]
-    assert "follows reference-types" in result["reference_types_summary"]
-    assert result["probes"]["built"] > 0, "a private store: every probe is built by this run"
-    reproduce = result["first_failing"]["reproduce"]
+def check_crate_bisect(doc: dict[str, Any], template: dict[str, Any]) -> None:
+    assert doc["grid"]["template"] == "crate:app" and doc["template"]["kind"] == "crate"
+    assert first_pairs(doc) == first_pairs(template)
+    assert first_pairs(doc) == {"default": ("debian:1.96.0", "0.2.95"), "on": ("debian:1.63.0", "0.2.95")}
+    assert attribution(doc) == attribution(template)
+    summary = doc["bisect"]["reference_types_summary"]
+    assert summary == template["bisect"]["reference_types_summary"] and "follows reference-types" in summary
+    assert doc["bisect"]["probes"]["built"] > 0, "a private store: every probe is built by this run"
+    reproduce = doc["first_failing"]["reproduce"]
     assert f"--crate {FIXTURE}" in reproduce and "--package app" in reproduce and "--check" in reproduce
-    built = [o for o in stored_outcomes(store, result["run_id"]) if o["stage"] == "check"]
+    built = built_cells(doc)
     assert built, "no probe of this run reached the check"
-    for outcome in built:
-        assert_built(outcome)
-        flags = outcome["evidence"]["rustflags"]
-        assert {"flag": "sum_in_core", "from": ".cargo/config.toml build.rustflags"} in flags  # the project's own
-    on = [o for o in built if any(f["from"] == "reference-types on" for f in o["evidence"]["rustflags"])]
-    assert on and all(o["evidence"]["rustflags"][-1] == {"flag": "-Ctarget-feature=+reference-types",
-                                                         "from": "reference-types on"} for o in on)
+    for cell in built:
+        assert_built(cell)
+        origins = cell["evidence"]["rustflags_from"]
+        assert {"flag": "sum_in_core", "from": ".cargo/config.toml build.rustflags"} in origins  # the project's own
+        assert cell["evidence"]["rustflags"][:2] == ["--cfg", "sum_in_core"]
+    on = [c for c in built if c["reference_types"] == "on" and c["rustc"] == "debian:1.63.0"]
+    assert on and all(c["evidence"]["rustflags_from"][-1] == {"flag": "-Ctarget-feature=+reference-types",
+                                                              "from": "reference-types on"} for c in on)
 
 
 def test_bisect_with_the_projects_node_check(template_bisect: dict[str, Any], scratch: Path) -> None:
-    store = scratch / "crate-node.sqlite3"
-    result = wasm_bisect_json("bisect", *CRATE, *NODE_CHECK, *GRID, "--store", str(store))
-    check_crate_bisect(result, template_bisect, store)
+    doc = validate_report(wasm_bisect_json("bisect", *CRATE, *NODE_CHECK, *GRID,
+                                           "--store", str(scratch / "crate-node.sqlite3")))
+    check_crate_bisect(doc, template_bisect)
 
 
 def test_bisect_with_the_projects_wasm_bindgen_tests(template_bisect: dict[str, Any], scratch: Path) -> None:
-    store = scratch / "crate-wasm-pack-test.sqlite3"
-    result = wasm_bisect_json("bisect", *CRATE, "--check", "wasm-pack-test", "--test", "node", *GRID,
-                              "--store", str(store), timeout=7200)
-    check_crate_bisect(result, template_bisect, store)
-    bad = [o for o in stored_outcomes(store, result["run_id"]) if o["verdict"] == "bad"]
-    assert bad and all("detached ArrayBuffer" in o["reason"] and o["evidence"]["check"] ==
-                       "wasm-pack test --node --test node" for o in bad)
+    doc = validate_report(wasm_bisect_json("bisect", *CRATE, "--check", "wasm-pack-test", "--test", "node", *GRID,
+                                           "--store", str(scratch / "crate-wasm-pack-test.sqlite3"), timeout=7200))
+    check_crate_bisect(doc, template_bisect)
+    bad = [c for c in built_cells(doc) if c["verdict"] == "bad"]
+    assert bad and all("detached ArrayBuffer" in c["reason"] and c["evidence"]["check"] ==
+                       "wasm-pack test --node --test node" for c in bad)
 
 
 def test_verify_the_fix_release(scratch: Path) -> None:
@@ -132,18 +129,19 @@ def test_a_project_flag_that_fights_the_cell_is_skipped_and_said(scratch: Path) 
     before = digest(project)
     data = wasm_bisect_json("probe", "--crate", str(project), "--package", "app", "--features", "repro",
                             *NODE_CHECK, "--rustc", "debian:1.63.0", "--bindgen", "0.2.95", "--reference-types", "on")
-    outcome = data["outcome"]
+    outcome = data["probe"]["outcome"]
     assert outcome["verdict"] == "skip" and outcome["stage"] == "plan", outcome
     assert "turn reference-types off" in outcome["reason"] and "fights reference-types on" in outcome["reason"]
     assert "app/.cargo/config.toml target.wasm32-unknown-unknown.rustflags" in outcome["reason"]
     # The same project in a cell that agrees builds, with the target table's flags (build.rustflags of the
     # workspace is not used when a target table matches, as in cargo) and the flags' origins listed.
     data = wasm_bisect_json("probe", "--crate", str(project), "--package", "app", "--features", "repro",
-                            *NODE_CHECK, "--rustc", "debian:1.63.0", "--bindgen", "0.2.95")
+                            *NODE_CHECK, "--rustc", "debian:1.63.0", "--bindgen", "0.2.95")["probe"]
     assert_built(data["outcome"])
     assert data["outcome"]["verdict"] == "good"
-    assert [f["flag"] for f in data["outcome"]["evidence"]["rustflags"]] == [
-        "--cfg", "sum_in_core", "-Ctarget-feature=-reference-types"]
+    assert data["outcome"]["evidence"]["rustflags"] == ["--cfg", "sum_in_core", "-Ctarget-feature=-reference-types"]
+    where = "app/.cargo/config.toml target.wasm32-unknown-unknown.rustflags"
+    assert all(f["from"] == where for f in data["outcome"]["evidence"]["rustflags_from"])
     assert digest(project) == before
 
 
@@ -178,9 +176,10 @@ def test_a_build_failure_can_be_the_bug(scratch: Path) -> None:
                               "--build-failure", "bad", "--signature", "__wbindgen_externref_table_alloc")
     assert first_pairs(result) == {"default": ("debian:1.63.0", "0.2.95")}
     assert "cargo-build failed (build failures count as bad)" in result["first_failing"]["reason"]
+    assert "__wbindgen_externref_table_alloc" in result["first_failing"]["reason"]
     other = wasm_bisect_json("probe", "--crate", str(project), "--package", "app", "--features", "repro", *NODE_CHECK,
                              "--rustc", "debian:1.63.0", "--bindgen", "0.2.95", "--build-failure", "bad",
-                             "--signature", "some other error")
+                             "--signature", "some other error")["probe"]
     assert other["outcome"]["verdict"] == "skip" and "differently from the bug" in other["outcome"]["reason"]
 
 
@@ -191,6 +190,7 @@ def test_templates_init_from_crate_gives_a_template_that_reproduces(scratch: Pat
     shown = json.loads(wasm_bisect("templates", "show", str(dest), "--json").stdout)
     assert shown["name"] == "from-crate" and "deps/app-core/src/lib.rs" in shown["files"]
     data = wasm_bisect_json("probe", "--template", str(dest), "--rustc", "debian:1.96.0", "--bindgen", "0.2.95")
-    assert_built(data["outcome"])
-    assert data["outcome"]["verdict"] == "bad" and "detached ArrayBuffer" in data["outcome"]["reason"]
-    assert {"flag": "sum_in_core", "from": "template.toml build.rustflags"} in data["outcome"]["evidence"]["rustflags"]
+    outcome = data["probe"]["outcome"]
+    assert_built(outcome)
+    assert outcome["verdict"] == "bad" and "detached ArrayBuffer" in outcome["reason"]
+    assert {"flag": "sum_in_core", "from": "template.toml build.rustflags"} in outcome["evidence"]["rustflags_from"]

@@ -220,8 +220,8 @@ def print_outcome(variant: Variant, outcome: Outcome) -> None:
     ev = outcome.evidence
     for layer in ev.get("layers", []):
         out.print(f"  layer: {layer}", markup=False)
-    if ev.get("rustflags"):
-        flags = ev["rustflags"]
+    if ev.get("rustflags_from"):
+        flags = ev["rustflags_from"]
         out.print("  rustflags: " + " ".join(str(f.get("flag")) for f in flags), markup=False)
         for origin in dict.fromkeys(str(f.get("from")) for f in flags):
             out.print(f"    from {origin}: " + " ".join(str(f.get("flag")) for f in flags if f.get("from") == origin),
