@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 import sys
 from enum import StrEnum
 from pathlib import Path
@@ -91,28 +92,33 @@ RefTypesOneOpt = Annotated[str | None, typer.Option(
     metavar="[default|on|off|externref]", help="default, on, off or externref (default: default).")]
 
 CrateOpt = Annotated[Path | None, typer.Option(
-    "--crate", metavar="DIR", help="Your own Cargo project (workspace or crate directory) instead of a template: copied into the "
-    "tool's home and built there; the directory is never written.")]
-PackageOpt = Annotated[str | None, typer.Option("--package", metavar="NAME", help="With --crate: the workspace package to build.")]
+    "--crate", metavar="DIR", help="Your own Cargo project (workspace or crate directory) instead of a template: "
+    "copied into the tool's home and built there; the directory is never written.")]
+PackageOpt = Annotated[str | None, typer.Option(
+    "--package", metavar="NAME", help="With --crate: the workspace package to build.")]
 FeaturesOpt = Annotated[list[str] | None, typer.Option(
-    "--features", "-F", metavar="FEATURES", help="With --crate: features of the package, comma- or space-separated (repeatable).")]
+    "--features", "-F", metavar="FEATURES",
+    help="With --crate: features of the package, comma- or space-separated (repeatable).")]
 NoDefaultFeaturesOpt = Annotated[bool | None, typer.Option(
     "--no-default-features", help="With --crate: do not turn on the package's default features.")]
 AllFeaturesOpt = Annotated[bool | None, typer.Option(
     "--all-features", help="With --crate: turn on every feature of the package.")]
 CheckOpt = Annotated[str | None, typer.Option(
-    "--check", metavar="CMD", help="The check: a command line (split like a shell does, never run by one) run in the package "
-    "directory with git bisect's exit codes (0 good, 125 skip, 1-127 bad, >127 error) and WASM_BISECT_PKG etc., "
-    "or wasm-pack-test (the project's #[wasm_bindgen_test] tests). Templates default to their check.mjs.")]
+    "--check", metavar="CMD", help="The check: a command line (split like a shell does, never run by one) run in "
+    "the package directory with git bisect's exit codes (0 good, 125 skip, 1-127 bad, >127 error) and "
+    "WASM_BISECT_PKG etc., or wasm-pack-test (the project's #[wasm_bindgen_test] tests). Templates default to "
+    "their check.mjs.")]
 SignatureOpt = Annotated[str | None, typer.Option(
-    "--signature", metavar="REGEX", help="Regex of the bug under study: a failure (of the check, or of the build with "
-    "--build-failure bad) that does not match it is untestable, not bad.")]
+    "--signature", metavar="REGEX", help="Regex of the bug under study: a failure (of the check, or of the build "
+    "with --build-failure bad) that does not match it is untestable, not bad.")]
 TimeoutOpt = Annotated[float | None, typer.Option(
-    "--timeout", min=0.001, max=86400, metavar="SECONDS", help="Seconds the check may run (default: the template's, 600 for --crate).")]
+    "--timeout", min=0.001, max=86400, metavar="SECONDS",
+    help="Seconds the check may run (default: the template's, 600 for --crate).")]
 TimeoutVerdictOpt = Annotated[config.TimeoutVerdict | None, typer.Option(
     "--timeout-verdict", case_sensitive=False, help="A check that times out is an error (default) or bad (the bug "
     "is a hang).")]
-TestOpt = Annotated[str | None, typer.Option("--test", metavar="NAME", help="With --check wasm-pack-test: run this test target only.")]
+TestOpt = Annotated[str | None, typer.Option(
+    "--test", metavar="NAME", help="With --check wasm-pack-test: run this test target only.")]
 
 
 def reproducer_flags(
@@ -178,8 +184,8 @@ def write_output(text: str, dest: Path | None) -> None:
 
 
 def command_line() -> str:
-    """How this run was typed, for the store's run records."""
-    return " ".join(["wasm-bisect", *sys.argv[1:]])
+    """How this run was typed, for the store's run records (quoted: `--check "node check.mjs"` stays one word)."""
+    return shlex.join(["wasm-bisect", *sys.argv[1:]])
 
 
 def probe_printer() -> Any:
