@@ -40,7 +40,13 @@ from wasm_bisect.util import paths
 
 # Every crate of wasm-bindgen's release train: they pin each other exactly, so they move together.
 FAMILY = re.compile(r"^(wasm-bindgen(-[a-z0-9-]+)?|js-sys|web-sys)$")
-_SKIP_DIRS = {"target", "pkg", "node_modules", ".git"}
+_SKIP_DIRS = {"target", "pkg", "node_modules", ".git",
+              # other VCS, editor and Python tool state: never read by a build, and churn would change the hash
+              ".hg", ".svn", ".idea", ".vscode", ".venv", ".nox", ".tox", "__pycache__", ".pytest_cache",
+              ".mypy_cache", ".ruff_cache"}
+# wasm-bisect's own files in a project (its config, a result store kept next to it): not part of the build, and a
+# store that changes with every run must not change the project's hash.
+_SKIP_FILE = re.compile(r"^(wasm-bisect\.toml|.*\.sqlite3(-wal|-shm|-journal)?)$")
 _TOOLCHAIN_FILES = {"rust-toolchain", "rust-toolchain.toml"}  # rustup would let them override the grid's rustc
 _CONFIG_NAMES = ("config.toml", "config")
 _DEP_TABLES = ("dependencies", "dev-dependencies", "build-dependencies", "dev_dependencies", "build_dependencies")
@@ -407,6 +413,8 @@ def _copy_tree(reader: _Reader, rel_dir: str, files: dict[str, bytes], left_out:
             elif entry.is_file():
                 if entry.name in _TOOLCHAIN_FILES:
                     left_out.append(child)
+                    continue
+                if _SKIP_FILE.match(entry.name):
                     continue
                 _add(files, child, entry)
         if len(files) > MAX_FILES or sum(map(len, files.values())) > MAX_BYTES:

@@ -67,14 +67,16 @@ def test_hashes_follow_the_files_and_the_selection(project: Path) -> None:
 
 def test_build_outputs_vcs_and_toolchain_files_are_not_copied(project: Path) -> None:
     for junk in ("target/release/x", "app/pkg/app.js", "app/node_modules/m/index.js", ".git/HEAD",
-                 "core/target/y", "app/src/.git/z"):
+                 "core/target/y", "app/src/.git/z", "app/.vscode/settings.json", "app/wasm-bisect.toml",
+                 "app/results/store.sqlite3", "app/results/store.sqlite3-wal"):
         (project / junk).parent.mkdir(parents=True, exist_ok=True)
         (project / junk).write_text("junk")
     (project / "app" / "rust-toolchain.toml").write_text('[toolchain]\nchannel = "nightly"\n')
     (project / "notes").mkdir()
     (project / "notes" / "todo.md").write_text("not part of any crate\n")
     p = load(project)
-    assert not [f for f in p.files if any(part in f.split("/") for part in ("target", "pkg", "node_modules", ".git"))]
+    assert not [f for f in p.files if any(part in f.split("/") for part in ("target", "pkg", "node_modules", ".git",
+                                                                             ".vscode", "results"))]
     assert "notes/todo.md" not in p.files
     assert p.left_out == ("app/rust-toolchain.toml",)
 
