@@ -474,7 +474,8 @@ def test_sysroot(toolchain: Toolchain, *, mvp: bool = False, progress: Progress 
     own = toolchain.mvp_sysroot if mvp else toolchain.sysroot
     if own is None or any((own / "lib" / "rustlib" / WASM_TARGET / "lib").glob("libtest-*.rlib")):
         return None
-    digest = hashlib.sha256(f"{toolchain.verbose_version}|{toolchain.sysroot}".encode()).hexdigest()[:10]
+    # The real path: homes that link the machine's toolchains share one test sysroot per toolchain.
+    digest = hashlib.sha256(f"{toolchain.verbose_version}|{toolchain.sysroot.resolve()}".encode()).hexdigest()[:10]
     safe = str(toolchain.spec).replace(":", "-").replace("/", "_")
     final = paths.toolchains_dir() / TEST_SYSROOTS / f"{safe}-{digest}-{'mvp' if mvp else 'std'}"
     lib = final / "lib" / "rustlib" / WASM_TARGET / "lib"
