@@ -348,6 +348,10 @@ def pin_lockfile(*, crate: Materialised, variant: Variant, toolchain: Toolchain,
     workspace = crate.workspace
     lock_path = workspace / "Cargo.lock"
     version = variant.bindgen.version
+    if crate.tool_config_dir is not None and crate.tool_config_dir != workspace:
+        # An earlier probe in this directory left its vendoring config (offline, crates from the vendor
+        # directory): the resolver must see crates.io, not that.
+        (crate.tool_config_dir / ".cargo" / "config.toml").unlink(missing_ok=True)
     reusable = cache_key is not None and variant.bindgen.kind == "crates"
     cached = paths.home() / "lock-cache" / f"crate-{cache_key}.lock"
     if reusable and cached.is_file():
@@ -372,6 +376,10 @@ def pin_lockfile(*, crate: Materialised, variant: Variant, toolchain: Toolchain,
     result = processes.run(argv, cwd=workspace, env=env, log=log, timeout=RESOLVE_TIMEOUT, check=False)
     if not result.ok:
         return _resolve_failed(result, f"the project's dependency graph cannot take wasm-bindgen {version}: ")
+    got = bindgen_versions_in_lock(lock_path.read_text())
+    if got != [version]:  # the resolver said yes but locked something else: ours to fix, never the cell's
+        return BuildResult(verdict=Verdict.ERROR, stage=Stage.RESOLVE, log_tail=result.output,
+                           reason=f"cargo update --precise {version} left wasm-bindgen {got} in the lock")
     if reusable:
         fs.atomic_write_bytes(cached, lock_path.read_bytes())
     return _after_lock(crate_dir=workspace, variant=variant, toolchain=toolchain, log=log,
