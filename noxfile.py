@@ -108,6 +108,7 @@ def bench(session: nox.Session) -> None:
     session.run("python", "benchmarks/search_bench.py", "benchmarks/results/search.json")
     session.run("python", "benchmarks/driver_bench.py", "benchmarks/results/driver.json")
     session.run("python", "benchmarks/probe_bench.py", "benchmarks/results/probe.json", *session.posargs)
+    session.run("python", "benchmarks/runtime_bench.py", "benchmarks/results/runtime.json", *session.posargs)
     session.run("python", "benchmarks/readme_table.py")
 
 

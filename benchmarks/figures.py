@@ -46,5 +46,15 @@ def probe(details: dict[str, Any]) -> dict[str, float | int | bool]:
     return figures
 
 
+def runtime(details: dict[str, Any]) -> dict[str, float | int | bool]:
+    figures: dict[str, float | int | bool] = {"rounds": details["rounds"]}
+    for name in ("node", "chromium", "firefox"):
+        figures[f"{name}_probe_s"] = details[f"{name}_probe_median"]
+        figures[f"{name}_check_s"] = details[f"{name}_check_median"]
+    for browser in ("chromium", "firefox"):
+        figures[f"{browser}_over_node"] = details[f"{browser}_over_node"]
+    return figures
+
+
 def median(values: list[float]) -> float:
     return float(statistics.median(values))

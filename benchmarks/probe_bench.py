@@ -1,7 +1,7 @@
 """Real-toolchain benchmarks, measured side by side in one run (issue: benchmarks).
 
 1. Overhead per warm probe: the tool's probe (render, cached resolve, wasm-pack build, node check, store)
-   vs the raw `wasm-pack build` + `node check.mjs` of the same rendered crate, run by hand with the same
+   vs the raw `wasm-pack build` + `node run-check.mjs check.mjs` of the same rendered crate, by hand with the same
    environment. Both recompile only the probe crate (dependencies warm), alternating, N rounds.
 2. Cache: re-running a finished bisect is answered from the store (wall time, builds).
 3. Memory: peak RSS of the tool's own process during a real bisect and a real -j2 matrix (children excluded).
@@ -30,7 +30,7 @@ import results_file
 from wasm_bisect import toolchains
 from wasm_bisect.bindgen import toolcache
 from wasm_bisect.domain.model import BindgenSource, ToolchainSpec, Variant
-from wasm_bisect.probe import Oracle, build, check, templates
+from wasm_bisect.probe import Oracle, build, check, runtimes, templates
 from wasm_bisect.store import Store
 from wasm_bisect.util import paths
 
@@ -58,7 +58,9 @@ def raw_probe(crate: Path, env: dict[str, str], wasm_pack: Path, n: str) -> tupl
     built = subprocess.run([str(wasm_pack), "build", str(fresh), "--target", "nodejs", "--release", "--mode",
                             "no-install"], env=env, cwd=fresh, check=True, capture_output=True, text=True)
     node_env = check.environment(os.environ, pkg_module=fresh / "pkg" / "wasm_bisect_probe.js", params=(("n", n),))
-    checked = subprocess.run(["node", str(fresh / "check.mjs")], env=node_env, cwd=fresh, check=False,
+    # The check is a module (`export default async function check`): node runs it through the tool's runner.
+    runner = runtimes.install_runner(fresh)
+    checked = subprocess.run(runtimes.node_argv(runner, fresh / "check.mjs"), env=node_env, cwd=fresh, check=False,
                              capture_output=True)
     seconds = time.monotonic() - start
     if "Compiling wasm-bisect-probe" not in built.stdout + built.stderr:

@@ -67,6 +67,13 @@ ROWS: list[Row] = [
      lambda f: f"{f.fig('rerun_seconds', ' s')}, {f.fig('rerun_builds')} builds", "< 2 s, 0 builds"),
     ("real matrix 2x2x2, -j2 vs -j1 throughput (cell stage; whole command)", "probe",
      lambda f: f"{f.fig('j2_cells_speedup', 'x')}; {f.fig('j2_whole_speedup', 'x')}", ">= 1.6x"),
+    ("warm real probe of one variant (vec-of-structs, 1.96.0 + 0.2.99) per runtime, side by side: node / "
+     "headless chromium / headless firefox (whole probe; check stage)", "runtime",
+     lambda f: f"{f.fig('node_probe_s', ' s')} / {f.fig('chromium_probe_s', ' s')} / "
+               f"{f.fig('firefox_probe_s', ' s')}; check {f.fig('node_check_s', ' s')} / "
+               f"{f.fig('chromium_check_s', ' s')} / {f.fig('firefox_check_s', ' s')}: chromium "
+               f"{f.fig('chromium_over_node', 'x')}, firefox {f.fig('firefox_over_node', 'x')} node's time",
+     "measured"),
     ("peak RSS of the tool: a bisect that builds / a -j2 matrix", "probe",
      lambda f: f"{f.fig('bisect_peak_rss_mib', ' MiB', 1)} / {f.fig('matrix_peak_rss_mib', ' MiB', 1)}",
      "measured"),

@@ -50,6 +50,9 @@ def _isolate(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
         yield  # real tests share the machine's cache (WASM_BISECT_HOME or the platform default)
         return
     monkeypatch.setenv("WASM_BISECT_HOME", str(tmp_path_factory.mktemp("home")))
+    from wasm_bisect.bindgen import index
+
+    monkeypatch.setattr(index, "_unreachable", False)  # remembered per process: not per test
     if not request.node.get_closest_marker("subprocess"):
         def refuse(*args: object, **kwargs: object) -> None:
             raise AssertionError(f"unit test tried to start a process: {args[:1]}")

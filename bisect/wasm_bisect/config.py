@@ -18,13 +18,23 @@ from typing import Any, Literal
 
 from wasm_bisect import toolchains
 from wasm_bisect.bindgen import index
-from wasm_bisect.domain.errors import ConfigError, UsageError
-from wasm_bisect.domain.grid import Grid, parse_bindgen_axis, parse_reference_types, parse_rustc_axis
-from wasm_bisect.domain.model import BuildOptions, ReferenceTypes, ToolchainSpec
+from wasm_bisect.domain.errors import ConfigError, UsageError, did_you_mean
+from wasm_bisect.domain.grid import (
+    MAX_SHARDS,
+    Grid,
+    check_bindgen_axis,
+    check_shard_count,
+    parse_bindgen_axis,
+    parse_reference_types,
+    parse_runtimes,
+    parse_rustc_axis,
+    rustc_items,
+)
+from wasm_bisect.domain.model import BuildOptions, ReferenceTypes, Runtime, ToolchainSpec
 from wasm_bisect.probe import crate as crate_mode
 from wasm_bisect.probe import templates
 from wasm_bisect.probe.reproducer import CheckOverrides, Reproducer, check_signature
-from wasm_bisect.util import paths
+from wasm_bisect.util import bounded, paths
 
 __all__ = [
     "CONFIG_FILE",
@@ -44,6 +54,11 @@ __all__ = [
 ]
 
 CONFIG_FILE = "wasm-bisect.toml"
+MAX_CONFIG_BYTES = 4 * 1024 * 1024  # a config file (or the pyproject.toml holding one), checked with stat first
+MAX_JOBS = 64
+MAX_TEXT = 64 * 1024  # one string value
+MAX_LIST = 1000  # items of a list value
+MAX_PARAMS = 64
 PYPROJECT = "pyproject.toml"
 Command = Literal["probe", "bisect", "matrix", "verify", "bisect-commits", "report"]
 _SCALARS = (str, int, float)
@@ -57,8 +72,8 @@ _KEYS = {
     "build-failure": "skip or bad",
     "profile": "release, dev or profiling",
     "target": "a wasm-pack target",
-    "jobs": "a positive integer",
-    "shards": "a positive integer",
+    "jobs": f"a positive integer (at most {MAX_JOBS})",
+    "shards": f"a positive integer (at most {MAX_SHARDS}, GitHub's limit)",
     "allow-yanked": "true or false",
     "store": "a path to a result store",
     "crate": "a path to your own Cargo project (instead of template)",
@@ -71,6 +86,8 @@ _KEYS = {
     "timeout": "a number of seconds in (0, 86400]",
     "timeout-verdict": "error or bad",
     "test": "a test target of --check wasm-pack-test",
+    "runtime": "node, chromium, firefox, or a list of them (a matrix axis)",
+    "browser-path": "a table of browser binaries, e.g. {chromium = \"/usr/bin/chromium\"}",
 }
 _REPRODUCER_KEYS = ("crate", "package", "features", "no-default-features", "all-features")
 
@@ -128,6 +145,8 @@ class Config:
     timeout: float | None = None
     timeout_verdict: str | None = None
     test: str | None = None
+    runtime: str | None = None
+    browser_paths: dict[str, Path] = field(default_factory=dict)
 
 
 Origin = Literal["flag", "config", "default", "none"]
@@ -153,6 +172,8 @@ class Settings:
     crate: Path | None = None  # crate mode: the user's project (instead of `template`)
     selection: crate_mode.Selection = field(default_factory=crate_mode.Selection)
     check: CheckOverrides = field(default_factory=CheckOverrides)
+    runtime: str = "node"  # one runtime or a comma list (see `runtimes`)
+    browser_paths: Mapping[Runtime, Path] = field(default_factory=dict)
 
     def from_user(self, key: str) -> bool:
         """True when the value of `key` was given (flag or config), not taken from the defaults."""
@@ -160,6 +181,16 @@ class Settings:
 
     def reference_types_tuple(self) -> tuple[ReferenceTypes, ...]:
         return parse_reference_types(self.reference_types)
+
+    def runtimes(self, template: Reproducer) -> tuple[Runtime, ...]:
+        """The runtimes to check in. Unless the user chose, a template that cannot run in Node (a browser-only
+        bug) runs in the first runtime it lists; a runtime the template does not list is bad input."""
+        if not self.from_user("runtime") and Runtime.NODE not in template.runtimes:
+            return template.runtimes[:1]
+        chosen = parse_runtimes(self.runtime)
+        for runtime in chosen:
+            template.check_runtime(runtime)
+        return chosen
 
 
 @functools.cache
@@ -179,10 +210,16 @@ def defaults(command: str) -> dict[str, Any]:
 
 
 # -- the config file ---------------------------------------------------------------------------------------
+def _read(path: Path) -> dict[str, Any]:
+    """A config file's TOML, bounded (stat before reading; depth-limited parse): ConfigError otherwise."""
+    text = bounded.read_text(path, limit=MAX_CONFIG_BYTES, what="config file", error=ConfigError)
+    return bounded.toml_loads(text, what=str(path), error=ConfigError)
+
+
 def _has_table(pyproject: Path) -> bool:
     try:
-        data = tomllib.loads(pyproject.read_text())
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError):
+        data = _read(pyproject)
+    except ConfigError:
         return False  # someone else's broken pyproject is not ours to complain about unless named
     return isinstance(data.get("tool"), dict) and "wasm-bisect" in data["tool"]
 
@@ -210,16 +247,11 @@ def load(path: Path | None = None, *, cwd: Path | None = None) -> Config:
         path = find(cwd or Path.cwd())
         if path is None:
             return Config()
-    elif not path.is_file():
-        raise ConfigError(f"config file {path} does not exist")
-    try:
-        data = tomllib.loads(path.read_text())
-    except UnicodeDecodeError:
-        raise ConfigError(f"{path} is not UTF-8 text") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path} is not valid TOML: {str(exc).splitlines()[0]}") from None
-    except OSError as exc:
-        raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
+    else:
+        path = paths.expand(path)
+        if not path.exists():
+            raise ConfigError(f"config file {path} does not exist")
+    data = _read(path)
     if path.name == PYPROJECT:
         tool = data.get("tool", {})
         table = tool.get("wasm-bisect") if isinstance(tool, dict) else None
@@ -229,24 +261,33 @@ def load(path: Path | None = None, *, cwd: Path | None = None) -> Config:
     return parse(data, source=path, where=str(path))
 
 
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 def _axis(value: Any, key: str, where: str) -> str:
-    if isinstance(value, str) and value.strip():
+    if isinstance(value, list) and len(value) > MAX_LIST:
+        raise ConfigError(f"{where}: {key} has {len(value)} items (at most {MAX_LIST})")
+    if isinstance(value, str) and value.strip() and len(value) <= MAX_TEXT:
         return value.strip()
-    if isinstance(value, list) and value and all(isinstance(v, str) and v.strip() for v in value):
+    if isinstance(value, list) and value and all(isinstance(v, str) and v.strip() and len(v) <= MAX_TEXT
+                                                 for v in value):
         return ",".join(v.strip() for v in value)
     raise ConfigError(f"{where}: {key} must be {_KEYS[key]}")
 
 
-def _positive(value: Any, key: str, where: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigError(f"{where}: {key} must be {_KEYS[key]}, not {value!r}")
+def _bounded_int(value: Any, key: str, where: str, most: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= most:
+        raise ConfigError(f"{where}: {key} must be {_KEYS[key]}, not {_shown(value)}")
     return value
 
 
 def _string(value: Any, key: str, where: str) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise ConfigError(f"{where}: {key} must be {_KEYS[key]}, not {value!r}")
+    if not isinstance(value, str) or not value.strip() or len(value) > MAX_TEXT:
+        raise ConfigError(f"{where}: {key} must be {_KEYS[key]}, not {_shown(value)}")
     return value.strip()
+
 
 
 def _choice(value: Any, key: str, where: str, choices: type[StrEnum]) -> str:
@@ -265,14 +306,14 @@ def parse(data: Mapping[str, Any], *, source: Path, where: str | None = None) ->
     table = {str(k).replace("_", "-"): v for k, v in data.items()}
     unknown = sorted(set(table) - set(_KEYS))
     if unknown:
-        raise ConfigError(f"{where}: unknown key {unknown[0]!r}", hint=f"known keys: {', '.join(_KEYS)}")
+        raise ConfigError(f"{where}: unknown key {unknown[0]!r}", hint=did_you_mean(unknown[0], list(_KEYS)))
     base = source.parent
     out: dict[str, Any] = {"source": source}
     if "template" in table:
         name = _string(table["template"], "template", where)
         # A path-like template is relative to the config file, so the file works from any directory.
-        is_path = "/" in name or name.startswith(".")
-        out["template"] = str((base / name).resolve()) if is_path and not Path(name).is_absolute() else name
+        is_path = "/" in name or name.startswith((".", "~"))
+        out["template"] = str((base / paths.expand(name)).resolve()) if is_path else name
     for key in ("rustc", "bindgen"):
         if key in table:
             out[key] = _axis(table[key], key, where)
@@ -285,22 +326,33 @@ def parse(data: Mapping[str, Any], *, source: Path, where: str | None = None) ->
         out["reference_types"] = text
     if "params" in table:
         params = table["params"]
-        if not isinstance(params, dict) or not all(isinstance(v, _SCALARS) and not isinstance(v, bool)
-                                                   for v in params.values()):
-            raise ConfigError(f"{where}: params must be {_KEYS['params']} with string or number values")
+        if not isinstance(params, dict) or len(params) > MAX_PARAMS or not all(
+                isinstance(v, _SCALARS) and not isinstance(v, bool) and len(str(v)) <= MAX_TEXT
+                for v in params.values()):
+            raise ConfigError(f"{where}: params must be {_KEYS['params']} with string or number values "
+                              f"(at most {MAX_PARAMS})")
         out["params"] = {str(k): str(v) for k, v in params.items()}
     for key, choices in (("build-failure", BuildFailure), ("profile", Profile), ("target", Target)):
         if key in table:
             out[key.replace("-", "_")] = _choice(table[key], key, where, choices)
-    for key in ("jobs", "shards"):
+    for key, most in (("jobs", MAX_JOBS), ("shards", MAX_SHARDS)):
         if key in table:
-            out[key] = _positive(table[key], key, where)
+            out[key] = _bounded_int(table[key], key, where, most)
     if "allow-yanked" in table:
         if not isinstance(table["allow-yanked"], bool):
             raise ConfigError(f"{where}: allow-yanked must be true or false")
         out["allow_yanked"] = table["allow-yanked"]
     if "store" in table:
-        out["store"] = (base / _string(table["store"], "store", where)).resolve()
+        out["store"] = (base / paths.expand(_string(table["store"], "store", where))).resolve()
+    if "runtime" in table:
+        text = _axis(table["runtime"], "runtime", where)
+        try:
+            parse_runtimes(text)
+        except UsageError as exc:
+            raise ConfigError(f"{where}: {exc.message.replace('--runtime', 'runtime')}") from None
+        out["runtime"] = text
+    if "browser-path" in table:
+        out["browser_paths"] = _browser_paths(table["browser-path"], base, where)
     if "crate" in table:  # relative to the config file, like template directories
         out["crate"] = (base / paths.expand(_string(table["crate"], "crate", where))).absolute()
     for key in ("package", "check", "test"):
@@ -326,6 +378,14 @@ def parse(data: Mapping[str, Any], *, source: Path, where: str | None = None) ->
     if "timeout-verdict" in table:
         out["timeout_verdict"] = _choice(table["timeout-verdict"], "timeout-verdict", where, TimeoutVerdict)
     return Config(**out)
+
+
+def _browser_paths(value: Any, base: Path, where: str) -> dict[str, Path]:
+    browsers = [r.value for r in Runtime if r.is_browser]
+    if not isinstance(value, dict) or not value or any(k not in browsers or not isinstance(v, str) or not v.strip()
+                                                       for k, v in value.items()):
+        raise ConfigError(f"{where}: browser-path must be {_KEYS['browser-path']} (keys: {', '.join(browsers)})")
+    return {k: (base / v.strip()).resolve() for k, v in value.items()}
 
 
 # -- merging -----------------------------------------------------------------------------------------------
@@ -367,6 +427,8 @@ def settings(
     timeout: float | None = None,
     timeout_verdict: str | None = None,
     test: str | None = None,
+    runtime: str | None = None,
+    browser_path: list[str] | None = None,
 ) -> Settings:
     """Flags override the config, the config overrides `command`'s defaults. A matrix (and any command given
     `require_axes=True`) has no default axes: both must come from a flag or the config."""
@@ -391,8 +453,14 @@ def settings(
             raise UsageError("no wasm-bindgen axis", hint=f"give --bindgen 0.2.92,0.2.99{where}")
     if jobs is not None and jobs < 1:
         raise UsageError(f"-j {jobs} must be at least 1")
-    if shards is not None and shards < 1:
-        raise UsageError(f"--shards {shards} must be at least 1")
+    if jobs is not None and jobs > MAX_JOBS:
+        raise UsageError(f"-j {jobs} must be at most {MAX_JOBS}")
+    if shards is not None:
+        check_shard_count(shards)
+    if rustc is not None:
+        rustc_items(rustc)  # a flag's syntax is checked at once, before anything reads a list or the network
+    if bindgen is not None:
+        check_bindgen_axis(bindgen)
     options = build_options(build_failure=pick("build-failure", build_failure, config.build_failure),
                             profile=pick("profile", profile, config.profile),
                             target=pick("target", target, config.target))
@@ -425,6 +493,12 @@ def settings(
                                timeout=pick("timeout", timeout, config.timeout),
                                timeout_verdict=pick("timeout-verdict", timeout_verdict, config.timeout_verdict),
                                test=pick("test", test, config.test))
+    runtime_text = pick("runtime", runtime, config.runtime)
+    browser_paths = {Runtime(k): v for k, v in config.browser_paths.items()}
+    if browser_path:
+        from wasm_bisect.probe.runtimes import parse_browser_paths
+
+        browser_paths.update(parse_browser_paths(browser_path, parse_runtimes(runtime_text)))
     return Settings(
         crate=chosen_crate,
         selection=selection,
@@ -442,6 +516,8 @@ def settings(
         store=pick("store", store, config.store),
         source=config.source,
         origin=origin,
+        runtime=runtime_text,
+        browser_paths=browser_paths,
     )
 
 
@@ -451,28 +527,38 @@ def resolve(command: str, *, config_path: Path | None = None, cwd: Path | None =
 
 
 def rustc_axis(text: str) -> tuple[ToolchainSpec, ...]:
-    """A rustc axis; a range picks from the provider's versions, not every X.Y.0 in between."""
-    available = None
-    if ".." in text:
-        first = text.split(",", maxsplit=1)[0]
-        available = toolchains.provider(first.partition(":")[0] if ":" in first else "debian").available()
+    """A rustc axis; a range picks from its provider's versions, not every X.Y.0 in between. The syntax is
+    checked first, offline; a provider is asked only for the providers of range items."""
+    items = rustc_items(text)
+    available = {p: toolchains.provider(p).available() for p in dict.fromkeys(i.provider for i in items
+                                                                              if i.is_range)}
     return parse_rustc_axis(text, available=available)
 
 
+def check_axes(chosen: Settings) -> None:
+    """The syntax of both axes (flags or config), offline: a typo never costs a network round trip."""
+    if chosen.rustc is not None:
+        rustc_items(chosen.rustc)
+    if chosen.bindgen is not None:
+        check_bindgen_axis(chosen.bindgen)
+
+
 def make_grid(chosen: Settings, *, notice: Callable[[str], None] | None = None,
-              chosen_reproducer: Reproducer | None = None) -> Grid:
-    """Expand the axes into a Grid (reads the release index and, for rustc ranges, the provider)."""
+              rustc: tuple[ToolchainSpec, ...] | None = None, chosen_reproducer: Reproducer | None = None) -> Grid:
+    """Expand the axes into a Grid: syntax first (offline), then the provider's versions for rustc ranges (or
+    the `rustc` axis the caller already expanded and checked) and the release index for wasm-bindgen."""
     if chosen.rustc is None or chosen.bindgen is None:
         raise UsageError("no rustc axis" if chosen.rustc is None else "no wasm-bindgen axis",
                          hint="give --rustc and --bindgen")
+    check_axes(chosen)
     tmpl = chosen_reproducer if chosen_reproducer is not None else reproducer(chosen)
-    rustc = rustc_axis(chosen.rustc)
+    rustc = rustc if rustc is not None else rustc_axis(chosen.rustc)
     bindgen = parse_bindgen_axis(chosen.bindgen, releases=index.releases(notice=notice),
                                  include_yanked=chosen.allow_yanked)
     if not rustc or not bindgen:
         raise UsageError("the grid is empty", hint="widen --rustc or --bindgen")
     return Grid(template=tmpl.name, rustc=rustc, bindgen=bindgen, reference_types=chosen.reference_types_tuple(),
-                options=chosen.options, params=tmpl.param_values(chosen.params))
+                options=chosen.options, params=tmpl.param_values(chosen.params), runtimes=chosen.runtimes(tmpl))
 
 
 def reproducer(chosen: Settings) -> Reproducer:
@@ -496,9 +582,16 @@ def _single(chosen: Settings, key: str, text: str, count: int, example: str) -> 
 def single_rustc(chosen: Settings) -> ToolchainSpec:
     """The one toolchain of a single-cell command (probe, bisect-commits)."""
     text = chosen.rustc or ""
-    items = [t for t in text.split(",") if t.strip()]
-    _single(chosen, "rustc", text, 0 if ".." in text else len(items), "debian:1.96.0")
-    return ToolchainSpec.parse(items[0])
+    items = rustc_items(text)
+    _single(chosen, "rustc", text, 0 if any(i.is_range for i in items) else len(items), "debian:1.96.0")
+    return ToolchainSpec.parse(str(items[0]))
+
+
+def single_runtime(chosen: Settings, template: Reproducer) -> Runtime:
+    """The one runtime of a single-axis command (probe, bisect, verify, bisect-commits)."""
+    parsed = chosen.runtimes(template)
+    _single(chosen, "runtime", chosen.runtime, len(parsed), "chromium")
+    return parsed[0]
 
 
 def single_reference_types(chosen: Settings) -> ReferenceTypes:

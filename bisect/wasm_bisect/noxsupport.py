@@ -18,7 +18,6 @@ nox is imported only inside these functions, so importing wasm_bisect never need
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from collections.abc import Callable
@@ -27,18 +26,21 @@ from typing import Any
 
 from wasm_bisect import config as config_mod
 from wasm_bisect.domain.errors import UsageError
-from wasm_bisect.domain.grid import cell_id
+from wasm_bisect.domain.grid import MAX_SHARDS, cell_id
+from wasm_bisect.util import bounded, paths
 
 __all__ = ["cells", "github_matrix", "merge_and_report", "parametrize_cells", "results_dir", "run_cell", "safe_name"]
 
 EXPORT_DIR_ENV = "WASM_BISECT_EXPORT_DIR"
 DEFAULT_EXPORT_DIR = "wasm-bisect-results"
+MAX_NOX_JSON = 16 * 1024 * 1024  # `nox -l --json` of any real noxfile is a few KiB
+MAX_SESSIONS = 100_000
 
 
 def _config_path(config: str | Path | None) -> Path | None:
     if config is None:
         return None
-    path = Path(config)
+    path = paths.expand(config)
     if not path.is_absolute():
         # nox runs a noxfile from the noxfile's directory, so a relative config sits next to it; the
         # child wasm-bisect gets the absolute path.
@@ -68,7 +70,7 @@ def safe_name(cell: str) -> str:
 def results_dir(explicit: str | Path | None = None) -> Path:
     """Where cell sessions export their stores: `explicit`, else $WASM_BISECT_EXPORT_DIR, else
     ./wasm-bisect-results."""
-    return Path(explicit or os.environ.get(EXPORT_DIR_ENV) or DEFAULT_EXPORT_DIR)
+    return paths.expand(explicit or os.environ.get(EXPORT_DIR_ENV) or DEFAULT_EXPORT_DIR)
 
 
 def run_cell(session: Any, cell: str, *, config: str | Path | None = None, export_dir: str | Path | None = None,
@@ -103,16 +105,22 @@ def merge_and_report(session: Any, *, export_dir: str | Path | None = None,
 
 
 def github_matrix(nox_json: str, *, session: str | None = None) -> dict[str, Any]:
-    """`nox -l --json` output -> `{"include": [{"session": ..., "cell": ..., ...}]}` for `strategy.matrix`."""
+    """`nox -l --json` output -> `{"include": [{"session": ..., "cell": ..., ...}]}` for `strategy.matrix`.
+
+    The text is untrusted: bounded in size and depth, shape-checked entry by entry, and the result bounded by
+    what GitHub accepts in one matrix (256 jobs)."""
     try:
-        listed = json.loads(nox_json)
-    except ValueError as exc:
-        raise UsageError(f"stdin is not the JSON of `nox -l --json`: {exc}") from None
-    if not isinstance(listed, list) or not all(isinstance(s, dict) and "session" in s for s in listed):
+        listed = bounded.json_loads(nox_json, what="it", limit=MAX_NOX_JSON)
+    except UsageError as exc:
+        raise UsageError(f"stdin is not the JSON of `nox -l --json`: {exc.message}") from None
+    if not isinstance(listed, list) or len(listed) > MAX_SESSIONS or not all(
+            isinstance(s, dict) and isinstance(s.get("session"), str) for s in listed):
         raise UsageError("stdin is not the JSON of `nox -l --json` (a list of sessions)")
     include = []
     for entry in listed:
         spec = entry.get("call_spec") or {}
+        if not isinstance(spec, dict):
+            raise UsageError(f"stdin: session {entry['session']!r} has a call_spec that is not an object")
         if session is not None and entry.get("name") != session:
             continue
         if session is None and "cell" not in spec:
@@ -127,4 +135,7 @@ def github_matrix(nox_json: str, *, session: str | None = None) -> dict[str, Any
     if not include:
         which = f"named {session!r}" if session else "with a `cell` parameter"
         raise UsageError(f"no nox session {which} in the list", hint="see `nox -l`")
+    if len(include) > MAX_SHARDS:
+        raise UsageError(f"{len(include)} nox sessions, more than GitHub's {MAX_SHARDS} jobs per matrix",
+                         hint="shard the grid instead: `wasm-bisect matrix --emit-github-matrix --shards N`")
     return {"include": include}

@@ -1,13 +1,8 @@
-// Exit codes follow git bisect's contract: 0 good, 125 untestable, 1..127 bad.
-import { createRequire } from "node:module";
-
-const require = createRequire(import.meta.url);
-const pkg = require(process.env.WASM_BISECT_PKG);
-const a = Number(process.env.WASM_BISECT_PARAM_A ?? "2");
-const b = Number(process.env.WASM_BISECT_PARAM_B ?? "3");
-const got = pkg.add(a, b);
-if (got !== a + b) {
-  console.error(`FAIL: add(${a}, ${b}) returned ${got}, expected ${a + b}`);
-  process.exit(1);
+// One check for Node and browsers: return on success, throw on failure (git bisect's 0/1).
+export default async function check(pkg, params) {
+  const a = Number(params.a ?? "2");
+  const b = Number(params.b ?? "3");
+  const got = pkg.add(a, b);
+  if (got !== a + b) throw new Error(`add(${a}, ${b}) returned ${got}, expected ${a + b}`);
+  console.log(`OK: add(${a}, ${b}) = ${got}`);
 }
-console.log(`OK: add(${a}, ${b}) = ${got}`);

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from fixtures.browsers import wait_none_left
 from fixtures.homes import linked_home
 
 
@@ -39,6 +40,17 @@ def wasm_bisect(*args: str, timeout: float = 3600, check: bool = True, env: dict
 
 def wasm_bisect_json(*args: str, **kw: Any) -> Any:
     return json.loads(wasm_bisect(*args, "--json", **kw).stdout)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_browser_left() -> Iterator[None]:
+    """No browser, browser helper or WebDriver process the suite started may outlive it."""
+    import time
+
+    since = time.time()
+    yield
+    left = wait_none_left(since)
+    assert left == [], f"browser or driver processes left after the real suite: {left}"
 
 
 @pytest.fixture(scope="session")

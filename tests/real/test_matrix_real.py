@@ -19,6 +19,7 @@ import pytest
 
 from fixtures.schema import validate_report
 from wasm_bisect import report
+from wasm_bisect.report.formats import COLOURS
 
 from .conftest import wasm_bisect
 
@@ -139,7 +140,7 @@ def png_pixels(path: Path) -> tuple[int, int, list[tuple[int, int, int]]]:
 
 
 def colour_counts(pixels: list[tuple[int, int, int]]) -> dict[str, int]:
-    targets = {v: tuple(int(report.COLOURS[v][i:i + 2], 16) for i in (1, 3, 5)) for v in report.VERDICTS}
+    targets = {v: tuple(int(COLOURS[v][i:i + 2], 16) for i in (1, 3, 5)) for v in report.VERDICTS}
     counts = dict.fromkeys(targets, 0)
     for px in pixels:
         for verdict, rgb in targets.items():
@@ -218,7 +219,9 @@ CELLS = ("debian:1.63.0@0.2.92@default", "debian:1.63.0@0.2.99@on")
 
 def test_example_noxfile_runs_two_cells_and_feeds_a_github_matrix(scratch: Path) -> None:
     results = scratch / "nox-results"
-    env = {**os.environ, "WASM_BISECT_EXPORT_DIR": str(results)}
+    # The sessions run `wasm-bisect` from PATH (python=False): the one installed next to this interpreter.
+    env = {**os.environ, "WASM_BISECT_EXPORT_DIR": str(results),
+           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
     nox = [sys.executable, "-m", "nox", "-f", str(EXAMPLES / "noxfile.py")]
     for argv in ([*nox, "-s", *(f"cell({c})" for c in CELLS)], [*nox, "-s", "report"]):
         proc = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=3600, check=False)

@@ -157,12 +157,14 @@ def test_unknown_debian_version_is_one_line_listing_available() -> None:
 
 def test_path_provider_on_an_unpacked_prefix() -> None:
     debian_tc = provision("debian:1.96.0")
-    spec = ToolchainSpec.parse(f"path:{debian_tc.sysroot}")
+    spec = ToolchainSpec.parse(f"path:{debian_tc.sysroot.resolve()}")  # how the registry names it
     try:
         toolchain = toolchains.resolve(spec)
         assert toolchain.version == "1.96.0"
-        assert toolchain.mvp_sysroot == debian_tc.mvp_sysroot  # found next to the prefix
-        assert toolchain.env["LD_LIBRARY_PATH"].startswith(str(debian_tc.sysroot / "lib"))
+        # Found next to the prefix (a path: toolchain resolves symlinks, the module's home links the cache).
+        assert toolchain.mvp_sysroot is not None and debian_tc.mvp_sysroot is not None
+        assert toolchain.mvp_sysroot.resolve() == debian_tc.mvp_sysroot.resolve()
+        assert toolchain.env["LD_LIBRARY_PATH"].startswith(str(debian_tc.sysroot.resolve() / "lib"))
         assert spec in {t.spec for t in toolchains.installed()}
     finally:
         toolchains.remove(spec)

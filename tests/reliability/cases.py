@@ -25,6 +25,7 @@ class Case:
     env: tuple[tuple[str, str], ...] = ()  # extra environment ({d} is replaced too)
     prepare_home: Setup | None = None  # e.g. a store with one finished run
     allowed: tuple[str, ...] = ()  # documented writes: caches that are complete or absent (path prefixes)
+    issue_class: int = 0  # round 2 (issue 13): which of its twelve classes the case belongs to
 
 
 def _template(d: Path, name: str = "t") -> Path:
@@ -241,6 +242,20 @@ CASES: tuple[Case, ...] = (
     Case("matrix-bad-shard", ("matrix", *GRID, "--shard", "3/2"), "--shard '3/2'"),
     Case("matrix-bad-report-spec", ("matrix", *GRID, "--report", "pdf:x.pdf"), "is not FORMAT:PATH"),
     Case("matrix-bad-cell", ("matrix", *GRID, "--cell", "debian:1.96.0"), "--cell"),
+    # -- runtimes and browsers ---------------------------------------------------------------------------------
+    Case("runtime-unknown", ("probe", "--runtime", "safari"), "is not one of 'node', 'chromium', 'firefox'"),
+    Case("runtime-list-unknown", ("matrix", *GRID, "--runtime", "node,edge"), "--runtime 'node,edge'"),
+    Case("runtime-not-in-template", ("probe", "--template", "imagedata-detached", "--runtime", "node"),
+         "does not run in node"),
+    Case("bisect-two-runtimes", ("bisect", "--runtime", "chromium,firefox"), "is not one of"),
+    Case("browser-missing", ("probe", "--runtime", "chromium"), "apt-get install chromium chromium-driver",
+         env=(("PATH", "{d}"),)),
+    Case("browser-path-not-executable", ("probe", "--runtime", "firefox", "--browser-path", "{d}/none"),
+         "is not an executable file"),
+    Case("browser-path-ambiguous", ("matrix", *GRID, "--runtime", "chromium,firefox", "--browser-path", "/bin/sh"),
+         "does not say which browser"),
+    Case("config-bad-runtime", ("matrix", "--config", "{d}/wasm-bisect.toml"), "runtime 'opera' is not one of",
+         config('runtime = "opera"\n')),
     Case("config-bad-toml", ("matrix", "--config", "{d}/wasm-bisect.toml"), "is not valid TOML",
          config("rustc = [\n")),
     Case("config-unknown-key", ("matrix", "--config", "{d}/wasm-bisect.toml"), "unknown key 'frobnicate'",

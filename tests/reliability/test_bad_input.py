@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from .cases import CASES, Case
+from .cases import Case
+from .cases_round2 import CASES
 from .helpers import REAL_HOME, cli_env, linked_home, seed_index, snapshot
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "reliability.md"
@@ -86,16 +87,28 @@ def test_every_case_is_documented() -> None:
     missing = [c.id for c in CASES if f"`{c.id}`" not in text]
     assert not missing, f"add these cases to {DOC}: {missing}"
     assert len(CASES) >= 30
+    for issue_class in range(1, 13):  # issue 13: at least three cases of each class
+        assert sum(c.issue_class == issue_class for c in CASES) >= 3, issue_class
 
 
-if __name__ == "__main__":  # print the table rows: `python -m tests.reliability.test_bad_input`
+if __name__ == "__main__":  # print the table rows: `python -m tests.reliability.test_bad_input [round2]`
+    import re
     import tempfile
 
-    for case in CASES:
+    from .cases_round2 import NOTES, ROUND1, ROUND2
+
+    round2 = sys.argv[1:] == ["round2"]
+    setups = {m[1]: m[2] for m in re.finditer(r"^\| `([^`]+)` \| `[^|]*` \| ([^|]*) \|", DOC.read_text(), re.M)}
+    for case in ROUND2 if round2 else ROUND1:
         with tempfile.TemporaryDirectory() as tmp:
             seen = run_case(case, Path(tmp))
+            text = seen.errors[0].removeprefix("wasm-bisect: error: ") if seen.errors else seen.stderr.strip()[-300:]
+            text = text.replace(tmp + "/d", "{d}").replace(tmp + "/home", "<home>")
         ok = seen.rc == 2 and len(seen.errors) == 1 and not seen.written and "Traceback" not in seen.stderr \
             and case.needle.lower() in " ".join(seen.errors).lower()
-        text = seen.errors[0].removeprefix("wasm-bisect: error: ") if seen.errors else seen.stderr.strip()[-300:]
-        print(f"{'ok ' if ok else 'BAD'} | `{case.id}` | `wasm-bisect {' '.join(case.args)}` | {seen.rc} | "
-              f"{text} | {', '.join(seen.written) or 'nothing'} | {seen.seconds:.1f}s", flush=True)
+        command = " ".join(a if len(a) < 60 else a[:40] + "..." for a in case.args).replace("|", "\\|")
+        setup = NOTES.get(case.id, "") if round2 else setups.get(case.id, " ").strip()
+        first = f"| {case.issue_class} " if round2 else ""
+        line = (f"{first}| `{case.id}` | `wasm-bisect {command}` | {setup} | {seen.rc} | "
+                f"{text[:150] + ('...' if len(text) > 150 else '')} | {', '.join(seen.written) or 'nothing'} |")
+        print(line if ok else f"BAD {line}", flush=True)

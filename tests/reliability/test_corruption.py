@@ -78,11 +78,11 @@ def test_damaged_store_row_and_lock_cache(tmp_path: Path) -> None:
     assert rc == 0
     with sqlite3.connect(home / "store.sqlite3") as conn:
         conn.execute("UPDATE probes SET outcome_json = '{\"verdict\": ' WHERE verdict = 'bad'")
-    log = run_cli("log", str(first["run_id"]), "--json", home=home)
+    log = run_cli("log", str(first["run"]["id"]), "--json", home=home)
     assert log.rc == 0, log.err
     shown = {p["variant"]["bindgen"]["version"]: p["outcome"] for p in log.json()["probes"]}
     assert shown["0.2.99"]["verdict"] == "error" and "unreadable" in shown["0.2.99"]["reason"]
-    assert run_cli("log", str(first["run_id"]), home=home).rc == 0
+    assert run_cli("log", str(first["run"]["id"]), home=home).rc == 0
     locks = list((home / "lock-cache").glob("*.lock"))
     assert locks
     for lock in locks:
@@ -93,7 +93,7 @@ def test_damaged_store_row_and_lock_cache(tmp_path: Path) -> None:
     assert _verdicts(home, again["run"]["id"]) == {"0.2.98": "good", "0.2.99": "bad"}  # type: ignore[index]
     rc, err, fresh = _bisect(home, template, uuid.uuid4().hex)  # new variants through the damaged lock cache
     assert rc == 0, err
-    assert _verdicts(home, fresh["run_id"]) == {"0.2.98": "good", "0.2.99": "bad"}  # type: ignore[arg-type]
+    assert _verdicts(home, fresh["run"]["id"]) == {"0.2.98": "good", "0.2.99": "bad"}  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("damage", ["no-manifest", "garbage-manifest", "wrong-version", "staging-only"])

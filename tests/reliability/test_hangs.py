@@ -70,7 +70,7 @@ def test_build_that_never_ends(tmp_path: Path) -> None:
     assert order.index("0.2.98") < len(order) - 1, order
     assert outcomes["0.2.97"]["verdict"] == "good" and outcomes["0.2.99"]["verdict"] == "bad"
     # Never blamed: the first bad pair is one of the error cell and the bad cell, said as a range.
-    search = result["searches"][0]
+    search = result["bisect"]["searches"][0]
     assert result["first_failing"] is None
     assert {c["bindgen"] for c in search["candidates"]} == {"0.2.98", "0.2.99"}
 

@@ -72,6 +72,9 @@ def test_template_path_is_relative_to_the_file(tmp_path: Path) -> None:
         ("params = 3\n", "params must be"),
         ("allow-yanked = \"yes\"\n", "allow-yanked must be true or false"),
         ("rustc = [\n", "not valid TOML"),
+        ("runtime = \"safari\"\n", "runtime 'safari' is not one of node, chromium, firefox"),
+        ("browser-path = \"/usr/bin/chromium\"\n", "browser-path must be a table"),
+        ("[browser-path]\nnode = \"/usr/bin/node\"\n", "keys: chromium, firefox"),
     ],
 )
 def test_bad_config_is_one_config_error(tmp_path: Path, text: str, needle: str) -> None:
@@ -209,3 +212,75 @@ def test_template_check_flags_override_the_templates_own() -> None:
     with pytest.raises(UsageError, match="'nope-not-a-program' is not on PATH"):
         config.reproducer(config.settings(config.Config(), command="probe", template="smoke",
                                           check="nope-not-a-program"))
+
+
+# -- issue 13: config values are bounded, paths expand `~`, unknown keys get a "did you mean" -------------------
+@pytest.mark.parametrize(("text", "needle"), [
+    ('rusct = "debian:1.96.0"\n', "unknown key 'rusct'. did you mean 'rustc'?"),
+    ("shards = 257\n", "at most 256"),
+    ("jobs = 65\n", "at most 64"),
+    ("jobs = true\n", "jobs must be"),
+    ("rustc = " + "[" * 20_000 + "]" * 20_000 + "\n", "nests"),
+    ("shards = " + "9" * 5000 + "\n", "not valid TOML"),
+    ("rustc = [" + ", ".join(['"debian:1.96.0"'] * 1001) + "]\n", "1001 items"),
+    ("[params]\n" + "".join(f"p{i} = 1\n" for i in range(65)), "at most 64"),
+    ('store = "a\\u0000b"\n', "NUL"),
+])
+def test_config_values_are_bounded(tmp_path: Path, text: str, needle: str) -> None:
+    (tmp_path / "wasm-bisect.toml").write_text(text)
+    with pytest.raises((ConfigError, UsageError)) as info:
+        config.load(tmp_path / "wasm-bisect.toml")
+    assert needle in info.value.one_line()
+
+
+def test_config_file_size_is_checked_before_reading(tmp_path: Path) -> None:
+    with (tmp_path / "wasm-bisect.toml").open("wb") as handle:
+        handle.truncate(20 * 1024**3)
+    with pytest.raises(ConfigError, match="too large"):
+        config.load(tmp_path / "wasm-bisect.toml")
+    assert config.find(tmp_path) == tmp_path / "wasm-bisect.toml"  # found, and refused only when read
+    (tmp_path / "wasm-bisect.toml").unlink()
+    (tmp_path / "pyproject.toml").write_text("[tool]\nx = " + "[" * 50_000)  # someone else's broken file
+    assert config.find(tmp_path) != tmp_path / "pyproject.toml"
+
+
+def test_paths_in_config_expand_tilde(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path / "me"))
+    (tmp_path / "wasm-bisect.toml").write_text('store = "~/s.sqlite3"\ntemplate = "~/t"\n')
+    loaded = config.load(tmp_path / "wasm-bisect.toml")
+    assert loaded.store == tmp_path / "me" / "s.sqlite3" and loaded.template == str(tmp_path / "me" / "t")
+
+
+def test_flags_are_bounded_and_their_syntax_checked_at_once() -> None:
+    empty = config.Config()
+    for flags, needle in (({"shards": 300}, "between 1 and 256"), ({"jobs": 100}, "at most 64"),
+                          ({"rustc": "1.96.0..1.63.0"}, "reversed rustc range"),
+                          ({"bindgen": "0.2.92...0.2.99"}, "ill-formed")):
+        with pytest.raises(UsageError, match=needle):
+            config.settings(empty, command="bisect", **flags)  # type: ignore[arg-type]
+
+
+def test_runtime_from_the_config_and_the_template(tmp_path: Path) -> None:
+    from wasm_bisect.domain.model import Runtime
+    from wasm_bisect.probe import templates
+
+    path = tmp_path / "wasm-bisect.toml"
+    path.write_text('runtime = ["node", "firefox"]\n[browser-path]\nchromium = "bin/chrome"\n')
+    cfg = config.load(path)
+    assert cfg.browser_paths == {"chromium": tmp_path / "bin" / "chrome"}
+    chosen = config.settings(cfg, rustc="debian:1.96.0", bindgen="0.2.99")
+    smoke = templates.load("smoke")
+    assert chosen.runtimes(smoke) == (Runtime.NODE, Runtime.FIREFOX)
+    assert chosen.browser_paths == {Runtime.CHROMIUM: tmp_path / "bin" / "chrome"}
+    assert config.settings(cfg, command="probe", runtime="chromium").runtimes(smoke) == (Runtime.CHROMIUM,)
+    assert config.make_grid(chosen).runtimes == (Runtime.NODE, Runtime.FIREFOX)
+    with pytest.raises(UsageError, match="takes one runtime"):
+        config.single_runtime(config.settings(cfg, command="probe"), smoke)
+    # Nobody chose: node, unless the template cannot run there (then its first runtime).
+    default = config.settings(config.Config(), command="probe")
+    assert config.single_runtime(default, smoke) is Runtime.NODE
+    browser_only = templates.parse_manifest({"name": "b", "check": {"runtimes": ["firefox", "chromium"]}},
+                                            root=tmp_path, files=dict(smoke.files))
+    assert config.single_runtime(default, browser_only) is Runtime.FIREFOX
+    with pytest.raises(UsageError, match="does not run in node"):
+        config.single_runtime(config.settings(config.Config(), command="probe", runtime="node"), browser_only)

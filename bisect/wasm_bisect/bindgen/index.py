@@ -6,9 +6,10 @@ import contextlib
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from wasm_bisect.domain import versions
+from wasm_bisect.domain.errors import UsageError
 from wasm_bisect.domain.versions import Release
 from wasm_bisect.util import fs, paths
 
@@ -32,17 +33,38 @@ def fetch_releases() -> list[Release]:
     return [r for r in versions.merge_cli(library, cli) if versions.bindgen_key(r.version) >= floor]
 
 
+_unreachable = False  # the index failed once in this process: offline, every further try costs its time-out
+
+
 def releases(*, refresh: bool = False, notice: Callable[[str], None] | None = None) -> list[Release]:
-    """Ordered releases: a fresh cache, else the index (cached for a day), else the bundled list."""
+    """Ordered releases: a fresh cache, else the index (cached for a day), else the bundled list. An index that
+    did not answer is not asked again by the same process (unless `refresh`)."""
+    global _unreachable  # noqa: PLW0603 - one process-wide fact, like the cache file across processes
     cache = paths.home() / "index" / "bindgen_versions.toml"
     if not refresh and cache.is_file() and time.time() - cache.stat().st_mtime < CACHE_SECONDS:
         with contextlib.suppress(Exception):  # a damaged cache is simply fetched again
             return versions.releases_from_toml(cache.read_text())
+    if _unreachable and not refresh:
+        return list(versions.bundled_releases())
     try:
         fetched = fetch_releases()
     except (OSError, urllib.error.URLError, ValueError) as exc:
+        _unreachable = True
         if notice:
             notice(f"crates.io index unreachable ({exc}); using the bundled wasm-bindgen release list")
         return list(versions.bundled_releases())
     fs.atomic_write_text(cache, versions.releases_to_toml(fetched, header="cached from the crates.io index"))
     return fetched
+
+
+def check_published(named: Sequence[tuple[str, str]], *, notice: Callable[[str], None] | None = None) -> None:
+    """Each (version, what) must be a published wasm-bindgen release, checked before anything is provisioned
+    or built: an unpublished version would otherwise start a `cargo install` that can only fail. The release
+    list is read once, and not at all when nothing is named (syntax is the caller's, checked first)."""
+    if not named:
+        return
+    known = {r.version for r in releases(notice=notice)}
+    for version, what in named:
+        if version not in known:
+            raise UsageError(f"{what} {version} is not a published wasm-bindgen release",
+                             hint="see `wasm-bisect versions`")

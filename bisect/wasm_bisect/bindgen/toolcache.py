@@ -20,6 +20,8 @@ from wasm_bisect.domain.versions import is_exact_version
 from wasm_bisect.util import fs, paths, processes
 
 WASM_PACK_VERSION = "0.13.1"  # pinned: its PATH lookup + exact version check is what the build relies on
+# Firefox's WebDriver: Debian does not package it, crates.io has it. Pinned so every machine drives the same.
+GECKODRIVER_VERSION = "0.37.1"
 BINDGEN_CLI = "wasm-bindgen-cli"
 TEST_RUNNER = "wasm-bindgen-test-runner"
 # Env vars of the user's shell that would change how the host cargo builds a tool.
@@ -37,7 +39,7 @@ def _quiet(_: str) -> None:
 
 @dataclass(frozen=True, kw_only=True)
 class CachedTool:
-    name: str  # "wasm-bindgen" | "wasm-bindgen-test-runner" | "wasm-pack"
+    name: str  # "wasm-bindgen" | "wasm-bindgen-test-runner" | "wasm-pack" | "geckodriver"
     version: str  # the version the binary reports
     ident: str  # cache identity: a version, or "git-<commit>"
     bin_dir: Path
@@ -131,7 +133,7 @@ def host_build_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
 def reported_version(binary: Path) -> str | None:
     """`wasm-bindgen 0.2.92` -> `0.2.92` (the same parse wasm-pack applies); None when it does not run."""
     try:
-        result = processes.run([binary, "--version"], check=False, timeout=30)
+        result = processes.run([binary, "--version"], check=False, timeout=processes.QUERY_TIMEOUT)
     except Exception:
         return None
     if not result.ok:
@@ -146,10 +148,13 @@ def _load(name: str, ident: str, expect_version: str | None, extra_bins: tuple[s
     manifest = entry / "tool.json"
     try:
         data = json.loads(manifest.read_text())
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return None
+    seconds = data.get("build_seconds", 0.0) if isinstance(data, dict) else None
+    if not isinstance(seconds, int | float) or isinstance(seconds, bool):
+        return None  # a tool.json of another shape is a broken entry, rebuilt when needed
     tool = CachedTool(name=name, version=str(data.get("version")), ident=ident,
-                      bin_dir=entry / "bin", build_seconds=float(data.get("build_seconds", 0.0)))
+                      bin_dir=entry / "bin", build_seconds=float(seconds))
     if not tool.binary.is_file() or (expect_version and tool.version != expect_version):
         return None
     if any(not (tool.bin_dir / extra).is_file() for extra in extra_bins):
@@ -232,7 +237,8 @@ def _explain_install_failure(name: str, ident: str, exc: CommandFailed, log: Pat
     return ProvisionError(f"building {name} {ident} failed", hint=f"see {log}")
 
 
-def _check_exact(version: str, what: str) -> str:
+def exact_version(version: str, what: str) -> str:
+    """`X.Y.Z` (an `=` prefix allowed), ASCII digits only; UsageError otherwise."""
     version = version.strip().lstrip("=")
     if not is_exact_version(version):
         raise UsageError(f"{what} version {version!r} is not an exact X.Y.Z version", hint="e.g. 0.2.99")
@@ -241,7 +247,7 @@ def _check_exact(version: str, what: str) -> str:
 
 def bindgen_cli(version: str, *, progress: Progress = _quiet) -> CachedTool:
     """The wasm-bindgen CLI of exactly `version` (crates.io), built once and cached."""
-    version = _check_exact(version, "wasm-bindgen")
+    version = exact_version(version, "wasm-bindgen")
     return _install(
         "wasm-bindgen", version, version,
         [BINDGEN_CLI, "--version", f"={version}", "--bin", "wasm-bindgen"],
@@ -256,7 +262,7 @@ def bindgen_test_runner(version: str, *, progress: Progress = _quiet) -> CachedT
     the locked version), so this entry's bin dir goes first on PATH for `wasm-pack test`: both binaries come from
     one build of one wasm-bindgen-cli release.
     """
-    version = _check_exact(version, "wasm-bindgen")
+    version = exact_version(version, "wasm-bindgen")
     return _install(
         TEST_RUNNER, version, version,
         [BINDGEN_CLI, "--version", f"={version}", "--bin", "wasm-bindgen", "--bin", TEST_RUNNER],
@@ -298,15 +304,21 @@ def bindgen_test_runner_from_checkout(checkout: Path, commit: str, *, cli_crate:
 
 
 def wasm_pack(version: str = WASM_PACK_VERSION, *, progress: Progress = _quiet) -> CachedTool:
-    version = _check_exact(version, "wasm-pack")
+    version = exact_version(version, "wasm-pack")
     return _install("wasm-pack", version, version, ["wasm-pack", "--version", f"={version}"], progress)
+
+
+def geckodriver(version: str = GECKODRIVER_VERSION, *, progress: Progress = _quiet) -> CachedTool:
+    """Firefox's WebDriver of exactly `version`, built once from crates.io (Debian does not package it)."""
+    version = exact_version(version, "geckodriver")
+    return _install("geckodriver", version, version, ["geckodriver", "--version", f"={version}"], progress)
 
 
 def installed() -> list[CachedTool]:
     """Every complete cache entry (broken ones are not listed)."""
     found: list[CachedTool] = []
     root = paths.tools_dir()
-    for name in ("wasm-bindgen", TEST_RUNNER, "wasm-pack"):
+    for name in ("wasm-bindgen", TEST_RUNNER, "wasm-pack", "geckodriver"):
         base = root / name
         if not base.is_dir():
             continue

@@ -5,9 +5,11 @@ Domain errors become one line on stderr and an exit code here, in `main`, and no
 
 from __future__ import annotations
 
+import functools
 import signal
 import sys
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, Any
 
 import typer
 
@@ -15,7 +17,7 @@ from wasm_bisect import __version__
 from wasm_bisect.cli import bisect, cache, matrix, probe, report, templates, toolchain, tools, verify
 from wasm_bisect.cli._common import QuietOpt, VerboseOpt
 from wasm_bisect.domain.errors import WasmBisectError
-from wasm_bisect.util import log, processes
+from wasm_bisect.util import log, paths, processes
 
 __all__ = ["app", "main"]
 
@@ -73,6 +75,31 @@ def _whole_short_help(typer_app: typer.Typer) -> None:
 
 
 _whole_short_help(app)
+
+
+def _home_checked(callback: Callable[..., Any]) -> Callable[..., Any]:
+    """Run a command only once the tool's home is known to be usable (after its arguments parsed, so --help
+    and usage errors come first)."""
+
+    @functools.wraps(callback)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        paths.check_home()
+        return callback(*args, **kwargs)
+
+    return run
+
+
+def _check_home_first(typer_app: typer.Typer) -> None:
+    """One place, every command (read-only ones too): a home that is a file or not writable is one line, exit 2."""
+    for command in typer_app.registered_commands:
+        if command.callback is not None:
+            command.callback = _home_checked(command.callback)
+    for group in typer_app.registered_groups:
+        if group.typer_instance is not None:
+            _check_home_first(group.typer_instance)
+
+
+_check_home_first(app)
 
 
 _interrupted = False

@@ -14,10 +14,10 @@ from rich.markup import escape
 
 from wasm_bisect import config
 from wasm_bisect.domain.errors import UsageError
-from wasm_bisect.domain.grid import RT_CHOICES, parse_reference_types
-from wasm_bisect.domain.model import Outcome, ReferenceTypes, Stage, Variant, Verdict
+from wasm_bisect.domain.grid import RT_CHOICES, parse_reference_types, parse_runtimes
+from wasm_bisect.domain.model import Outcome, ReferenceTypes, Runtime, Stage, Variant, Verdict
 from wasm_bisect.runs import Events
-from wasm_bisect.util import fs, log
+from wasm_bisect.util import fs, log, paths
 
 
 def _reference_types(*, single: bool) -> Any:
@@ -46,12 +46,35 @@ def _complete_reference_types(single: bool) -> Any:
     return complete
 
 
+def _runtimes(value: str) -> str:
+    """A parser for a matrix's --runtime: node, chromium, firefox or a comma list of them."""
+    text = str(value).strip().lower()
+    try:
+        parse_runtimes(text)
+    except UsageError as exc:
+        raise typer.BadParameter(exc.message) from None
+    return text
+
+
+def _complete_runtimes(incomplete: str) -> list[str]:
+    return [r.value for r in Runtime if r.value.startswith(incomplete.lower())]
+
+
 class ReportFormat(StrEnum):
     MD = "md"
     JSON = "json"
     JUNIT = "junit"
     SVG = "svg"
     HTML = "html"
+
+
+def expanded(value: Path | list[Path] | None) -> Path | list[Path] | None:
+    """Every path option: `~` and `~user` expanded the same way (typer's Path does not), a NUL refused."""
+    if value is None:
+        return None
+    if isinstance(value, list):
+        return [paths.expand(p) for p in value]
+    return paths.expand(value)
 
 
 def _verbose(value: bool) -> None:
@@ -70,7 +93,8 @@ VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Echo every co
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress lines on stderr (errors, warnings and "
                                         "results stay).", callback=_quiet, expose_value=False, is_eager=True)]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output on stdout.")]
-ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="wasm-bisect.toml, or a pyproject.toml "
+ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", callback=expanded,
+                                                help="wasm-bisect.toml, or a pyproject.toml "
                                                 "with a tool.wasm-bisect table; default: the nearest one in this "
                                                 "directory or its parents.")]
 TemplateOpt = Annotated[str | None, typer.Option("--template", "-t", help="Built-in template name or a directory "
@@ -82,7 +106,8 @@ ProfileOpt = Annotated[config.Profile | None, typer.Option(
     "--profile", case_sensitive=False, help="wasm-pack profile (default: release).")]
 TargetOpt = Annotated[config.Target | None, typer.Option(
     "--target", case_sensitive=False, help="wasm-pack target (nodejs for the Node check) (default: nodejs).")]
-StoreOpt = Annotated[Path | None, typer.Option("--store", help="Result store file (default: the tool's own).")]
+StoreOpt = Annotated[Path | None, typer.Option("--store", callback=expanded,
+                                               help="Result store file (default: the tool's own).")]
 RefTypesListOpt = Annotated[str | None, typer.Option(
     "--reference-types", parser=_reference_types(single=False), autocompletion=_complete_reference_types(False),
     metavar="[default|on|off|externref|both|all|LIST]",
@@ -142,6 +167,15 @@ def reproducer_flags(
             "all_features": all_features, "check": check, "signature": signature, "timeout": timeout,
             "timeout_verdict": flag(timeout_verdict), "test": test}
 
+RuntimeOneOpt = Annotated[Runtime | None, typer.Option(
+    "--runtime", case_sensitive=False, help="Where the check runs: node, or headless chromium or firefox "
+    "(default: node, or the template's first runtime).")]
+RuntimeListOpt = Annotated[str | None, typer.Option(
+    "--runtime", parser=_runtimes, autocompletion=_complete_runtimes, metavar="[node|chromium|firefox|LIST]",
+    help="Where the checks run: node, chromium, firefox, or a comma list (an axis of the grid) (default: node).")]
+BrowserPathOpt = Annotated[list[str] | None, typer.Option(
+    "--browser-path", help="The browser binary to use (default: chromium / firefox-esr on PATH); with several "
+    "browser runtimes write RUNTIME=PATH (repeatable).")]
 
 VERDICT_STYLE = {"good": "green", "bad": "red", "skip": "yellow", "error": "magenta"}
 
@@ -165,21 +199,39 @@ def flag(value: StrEnum | None) -> str | None:
     return None if value is None else str(value.value)
 
 
-def ensure_writable(dest: Path, what: str) -> None:
-    """Refuse an output path that cannot be written, before any work is done (see util.fs.check_writable)."""
-    fs.check_writable(dest, what)
+def use_browsers(chosen: config.Settings, runtimes: tuple[Runtime, ...]) -> None:
+    """Point the browser runtimes at the user's binaries and fail now (one line, exit 2) if one is missing."""
+    from wasm_bisect.probe import runtimes as browser_runtimes
+
+    browser_runtimes.configure(chosen.browser_paths)
+    browser_runtimes.check_available(runtimes)
 
 
-def write_output(text: str, dest: Path | None) -> None:
-    """Write a report to `dest` (stdout when None), atomically; an unwritable path is one line, exit 2."""
+def ensure_writable(dest: str | Path, what: str) -> Path:
+    """Refuse an output path that cannot be written, before any work is done (see util.fs.check_writable);
+    returns the path to write, `~` expanded."""
+    return fs.check_writable(dest, what)
+
+
+def not_the_store(outputs: list[tuple[str, Path]], store: Path | None) -> None:
+    """An output never lands on the store the same command reads or writes (a report over the user's store would
+    lose it): refused before any work."""
+    target = (store if store is not None else paths.store_path()).resolve()
+    for what, dest in outputs:
+        if dest.resolve() == target:
+            raise UsageError(f"{what} {dest} is the result store of this command", hint="write it somewhere else")
+
+
+def write_output(text: str, dest: Path | None, what: str = "output") -> None:
+    """Write a report to `dest` (stdout when None), atomically and only onto a regular file (or a new one); an
+    unwritable path is one line, exit 2."""
     if dest is None:
         sys.stdout.write(text)
         return
     try:
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        fs.atomic_write_text(dest, text)
+        fs.atomic_write_text(dest, text, what=what)
     except OSError as exc:
-        raise UsageError(f"cannot write {dest}: {exc.strerror}") from None
+        raise UsageError(f"cannot write {what} {dest}: {exc.strerror}") from None
     log.info(f"wrote {escape(str(dest))}")
 
 
@@ -238,6 +290,12 @@ def print_outcome(variant: Variant, outcome: Outcome) -> None:
         out.print(f"  target_features: {' '.join(ev['target_features']) or '(none)'}", markup=False)
     if "externref_transform" in ev:
         out.print(f"  externref transform in glue: {'yes' if ev['externref_transform'] else 'no'}", markup=False)
+    runtime = ev.get("runtime")
+    if isinstance(runtime, dict) and runtime.get("name"):
+        seen = ", ".join(str(runtime[k]) for k in ("browser", "driver", "version") if runtime.get(k))
+        out.print(f"  runtime: {runtime['name']}" + (f" ({seen})" if seen else ""), markup=False)
+    if ev.get("failure_text"):
+        out.print(f"  failure text: {ev['failure_text']}", markup=False)
     if outcome.timings:
         order = {str(stage): i for i, stage in enumerate(Stage)}
         ordered = sorted(outcome.timings.items(), key=lambda kv: order.get(kv[0], len(order)))

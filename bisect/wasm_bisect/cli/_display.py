@@ -14,7 +14,8 @@ from rich.text import Text
 
 from wasm_bisect.bindgen import toolcache
 from wasm_bisect.domain.grid import Grid
-from wasm_bisect.domain.model import Outcome, Stage, Variant, Verdict
+from wasm_bisect.domain.model import Outcome, Runtime, Stage, Variant, Verdict
+from wasm_bisect.report import setting_key
 from wasm_bisect.runs import Events
 from wasm_bisect.runs.bisect import BisectResult
 from wasm_bisect.runs.verify import Change
@@ -31,28 +32,31 @@ CELL_STYLE = {
 
 def grid_tables(grid: Grid, outcomes: dict[str, Outcome], *,
                 first_failing: Mapping[str, Mapping[str, Any] | None] | None = None) -> list[Any]:
-    """Rich tables: rows rustc, columns wasm-bindgen, one table per reference-types setting; `first_failing`
-    (reference-types setting -> its first failing pair) puts a star on those cells."""
-    stars = {(f["rustc"], f["bindgen"], rt) for rt, f in (first_failing or {}).items() if f}
+    """Rich tables: rows rustc, columns wasm-bindgen, one table per reference-types setting and runtime;
+    `first_failing` (setting key, e.g. `default` or `default@chromium` -> its first failing pair) puts a star
+    on those cells."""
+    stars = {(f["rustc"], f["bindgen"], key) for key, f in (first_failing or {}).items() if f}
     tables = []
     for rt in grid.reference_types:
-        table = Table(title=f"{grid.template}: reference-types = {rt}", title_justify="left",
-                      show_lines=False, pad_edge=True)
-        table.add_column("rustc \\ wasm-bindgen", style="bold")
-        for b in grid.bindgen:
-            table.add_column(b.label(), justify="center")
-        for r in grid.rustc:
-            row: list[Text | str] = [str(r)]
+        for where in grid.runtimes:
+            key = setting_key(str(rt), str(where))
+            title = f"{grid.template}: reference-types = {rt}" + ("" if where is Runtime.NODE else f" in {where}")
+            table = Table(title=title, title_justify="left", show_lines=False, pad_edge=True)
+            table.add_column("rustc \\ wasm-bindgen", style="bold")
             for b in grid.bindgen:
-                variant = grid.variant(r, b, rt)
-                got = outcomes.get(variant.key)
-                if got is None:
-                    row.append(Text("·", style="dim"))
-                    continue
-                mark = " *" if (str(r), b.label(), str(rt)) in stars else ""
-                row.append(Text(f" {got.verdict.upper()}{mark} ", style=CELL_STYLE[got.verdict]))
-            table.add_row(*row)
-        tables.append(table)
+                table.add_column(b.label(), justify="center")
+            for r in grid.rustc:
+                row: list[Text | str] = [str(r)]
+                for b in grid.bindgen:
+                    variant = grid.variant(r, b, rt, where)
+                    got = outcomes.get(variant.key)
+                    if got is None:
+                        row.append(Text("·", style="dim"))
+                        continue
+                    mark = " *" if (str(r), b.label(), key) in stars else ""
+                    row.append(Text(f" {got.verdict.upper()}{mark} ", style=CELL_STYLE[got.verdict]))
+                table.add_row(*row)
+            tables.append(table)
     return tables
 
 

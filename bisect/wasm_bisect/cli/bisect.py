@@ -10,6 +10,7 @@ from wasm_bisect import config, report, toolchains
 from wasm_bisect.bindgen import index
 from wasm_bisect.cli._common import (
     AllFeaturesOpt,
+    BrowserPathOpt,
     BuildFailOpt,
     CheckOpt,
     ConfigOpt,
@@ -21,6 +22,7 @@ from wasm_bisect.cli._common import (
     ParamOpt,
     QuietOpt,
     RefTypesListOpt,
+    RuntimeOneOpt,
     SignatureOpt,
     StoreOpt,
     TemplateOpt,
@@ -34,12 +36,13 @@ from wasm_bisect.cli._common import (
     flag,
     parse_params,
     reproducer_flags,
+    use_browsers,
 )
 from wasm_bisect.cli._display import Display, print_bisect
+from wasm_bisect.cli.report import check_store, open_store
 from wasm_bisect.domain.errors import UsageError
 from wasm_bisect.domain.grid import parse_point
 from wasm_bisect.runs import bisect
-from wasm_bisect.store import Store
 from wasm_bisect.util import log
 
 
@@ -65,6 +68,8 @@ def bisect_cmd(
                                              help="Search reference-types settings in parallel.")] = None,
     param: ParamOpt = None,
     build_failure: BuildFailOpt = None,
+    runtime: RuntimeOneOpt = None,
+    browser_path: BrowserPathOpt = None,
     allow_yanked: Annotated[bool | None, typer.Option("--allow-yanked/--no-allow-yanked",
                                                       help="Keep yanked releases on the axis.")] = None,
     follow_up: Annotated[bool, typer.Option("--follow-up/--no-follow-up",
@@ -89,23 +94,32 @@ def bisect_cmd(
     """Bisect the rustc x wasm-bindgen grid to the first failing (or, with --find-fix, fixed) pair."""
     if threshold is not None and not repeat / 2 < threshold <= repeat:
         raise UsageError(f"--threshold {threshold} must be a strict majority of --repeat {repeat}")
+    # Syntax first (offline), then the release list and the providers, then the store.
     chosen = config.resolve("bisect", config_path=config_path, template=template, rustc=rustc, bindgen=bindgen,
                             reference_types=reference_types, params=parse_params(param) or None,
                             build_failure=flag(build_failure), jobs=jobs, allow_yanked=allow_yanked,
-                            store=store_path, **reproducer_flags(crate=crate, package=package, features=features,
+                            store=store_path, runtime=flag(runtime), browser_path=browser_path,
+                            **reproducer_flags(crate=crate, package=package, features=features,
                                                no_default_features=no_default_features, all_features=all_features,
                                                check=check, signature=signature, timeout=timeout,
                                                timeout_verdict=timeout_verdict, test=test))
+    check_store(chosen.store)
+    good_point = parse_point(good, "--good") if good else None
+    bad_point = parse_point(bad, "--bad") if bad else None
     tmpl = config.reproducer(chosen)
+    use_browsers(chosen, (config.single_runtime(chosen, tmpl),))
+    config.check_axes(chosen)
+    rustc_specs = config.rustc_axis(chosen.rustc) if chosen.rustc is not None else None
+    if rustc_specs is not None:  # what the providers can supply, before the release list is fetched
+        toolchains.check_known(rustc_specs)
+    grid = config.make_grid(chosen, notice=log.warn, rustc=rustc_specs, chosen_reproducer=tmpl)
     releases = index.releases(notice=log.warn)
-    grid = config.make_grid(chosen, notice=log.warn, chosen_reproducer=tmpl)
-    grid = bisect.restrict(grid, parse_point(good, "--good") if good else None,
-                           parse_point(bad, "--bad") if bad else None)
+    grid = bisect.restrict(grid, good_point, bad_point)
     bisect.check_grid(grid)  # bad input fails before a run is started in the store
-    toolchains.check_known(grid.rustc)
+    toolchains.prepare(grid.rustc, provision=False, progress=log.plain)
     plan = bisect.BisectPlan(grid=grid, find_fix=find_fix, jobs=chosen.jobs, allow_yanked=chosen.allow_yanked,
                              follow_up=follow_up, repeat=repeat, threshold=threshold)
-    store = Store(chosen.store, notice=log.warn)
+    store = open_store(chosen.store)
     request = bisect.Request(plan=plan, template=tmpl, command=command_line(),
                              known_releases=[r.version for r in releases], resume_asked=resume)
     worst = (f"a single-corner boundary needs at most {bisect.expected_probes(len(grid.rustc), len(grid.bindgen))} "

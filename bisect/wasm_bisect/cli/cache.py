@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from wasm_bisect.cli._common import JsonOpt, QuietOpt, VerboseOpt, emit_json, ensure_writable
+from wasm_bisect.cli._common import JsonOpt, QuietOpt, VerboseOpt, emit_json, ensure_writable, expanded
 from wasm_bisect.runs import prune, transfer
 from wasm_bisect.util import log, paths
 
@@ -61,24 +61,24 @@ def cache_prune(
 
 @group.command("export")
 def cache_export(
-    archive: Annotated[Path, typer.Argument(help="The archive to write (.tar.gz), replaced atomically.")],
+    archive: Annotated[str, typer.Argument(help="The archive to write (.tar.gz), replaced atomically.")],
     as_json: JsonOpt = False,
     verbose: VerboseOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
     """Write the provisioned debian toolchains and the built tools to one archive (for CI caches and teams)."""
-    ensure_writable(archive, "the archive")
-    done = transfer.export(archive, progress=log.plain)
+    path = ensure_writable(archive, "the archive")
+    done = transfer.export(path, progress=log.plain)
     if as_json:
         emit_json(done.to_json())
         return
-    log.out().print(f"exported {len(done.entries)} entries to {archive} ({prune.human(archive.stat().st_size)})",
+    log.out().print(f"exported {len(done.entries)} entries to {path} ({prune.human(path.stat().st_size)})",
                     markup=False)
 
 
 @group.command("import")
 def cache_import(
-    archive: Annotated[Path, typer.Argument(help="An archive made by `wasm-bisect cache export`.")],
+    archive: Annotated[Path, typer.Argument(callback=expanded, help="An archive made by `wasm-bisect cache export`.")],
     as_json: JsonOpt = False,
     verbose: VerboseOpt = False,
     quiet: QuietOpt = False,

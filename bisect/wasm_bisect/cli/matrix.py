@@ -8,10 +8,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
-from wasm_bisect import config, noxsupport, report
+from wasm_bisect import config, noxsupport, report, toolchains
 from wasm_bisect.cli._common import (
     AllFeaturesOpt,
+    BrowserPathOpt,
     BuildFailOpt,
     CheckOpt,
     ConfigOpt,
@@ -23,6 +25,7 @@ from wasm_bisect.cli._common import (
     ProfileOpt,
     QuietOpt,
     RefTypesListOpt,
+    RuntimeListOpt,
     SignatureOpt,
     StoreOpt,
     TargetOpt,
@@ -33,16 +36,20 @@ from wasm_bisect.cli._common import (
     command_line,
     emit_json,
     ensure_writable,
+    expanded,
     flag,
+    not_the_store,
     parse_params,
     reproducer_flags,
+    use_browsers,
     write_output,
 )
 from wasm_bisect.cli._display import Display, grid_tables, print_tables
-from wasm_bisect.cli.report import open_store, parse_report_spec
+from wasm_bisect.cli.report import check_store, open_store, parse_report_spec
+from wasm_bisect.domain.grid import parse_shard
 from wasm_bisect.runs import Events, merge
 from wasm_bisect.runs import matrix as matrix_run
-from wasm_bisect.util import log, paths
+from wasm_bisect.util import bounded, log, paths
 
 
 def register(app: typer.Typer) -> None:
@@ -64,7 +71,10 @@ def matrix(
     build_failure: BuildFailOpt = None,
     profile: ProfileOpt = None,
     target: TargetOpt = None,
-    jobs: Annotated[int | None, typer.Option("--jobs", "-j", help="Cells probed at once (default 1).")] = None,
+    runtime: RuntimeListOpt = None,
+    browser_path: BrowserPathOpt = None,
+    jobs: Annotated[int | None, typer.Option("--jobs", "-j", help="Cells probed at once (default 1, at most 64).")]
+    = None,
     shard: Annotated[str | None, typer.Option("--shard", help="Run only shard K/N of the cells.")] = None,
     cell: Annotated[list[str] | None, typer.Option("--cell", help="Run only this cell RUSTC@BINDGEN@RT "
                                                    "(repeatable).")] = None,
@@ -86,8 +96,8 @@ def matrix(
     timeout_verdict: TimeoutVerdictOpt = None,
     test: TestOpt = None,
     store_path: StoreOpt = None,
-    export: Annotated[Path | None, typer.Option("--export", help="Also write this run alone into a new store "
-                                                "file (a CI artifact for `wasm-bisect merge`).")] = None,
+    export: Annotated[str | None, typer.Option("--export", help="Also write this run alone into a new store "
+                                               "file (a CI artifact for `wasm-bisect merge`).")] = None,
     reports: Annotated[list[str] | None, typer.Option("--report", help="Write a report FORMAT:PATH "
                                                       "(repeatable), e.g. html:grid.html.")] = None,
     fail_on_bad: Annotated[bool, typer.Option("--fail-on-bad", help="Exit 1 when a cell is bad.")] = False,
@@ -96,26 +106,39 @@ def matrix(
     quiet: QuietOpt = False,
 ) -> None:
     """Probe every cell of a grid (rustc x wasm-bindgen x reference-types), -j N at a time; print the grid."""
+    # Everything typed is checked first (offline: outputs, shard, axes' syntax), then the release list and
+    # the toolchains, and only then is a toolchain provisioned or the store opened.
     chosen = config.resolve("matrix", config_path=config_path, template=template, rustc=rustc, bindgen=bindgen,
                             reference_types=reference_types, params=parse_params(param) or None,
                             build_failure=flag(build_failure), profile=flag(profile), target=flag(target),
-                            jobs=jobs, shards=shards, allow_yanked=allow_yanked, store=store_path,
+                            jobs=jobs, shards=shards, allow_yanked=allow_yanked, store=store_path, runtime=runtime,
+                            browser_path=browser_path,
                             **reproducer_flags(crate=crate, package=package, features=features,
                                                no_default_features=no_default_features, all_features=all_features,
                                                check=check, signature=signature, timeout=timeout,
                                                timeout_verdict=timeout_verdict, test=test))
+    check_store(chosen.store)
     report_specs = [parse_report_spec(s) for s in reports or []]
-    for _fmt, dest in report_specs:
-        ensure_writable(dest, "--report")
-    if export is not None:
-        ensure_writable(export, "--export")
+    export_path = ensure_writable(export, "--export") if export is not None else None
+    not_the_store([("--report", dest) for _fmt, dest in report_specs]
+                  + ([("--export", export_path)] if export_path is not None else []), chosen.store)
+    if shard is not None:
+        parse_shard(shard)
     tmpl = config.reproducer(chosen)
-    grid = config.make_grid(chosen, notice=log.warn, chosen_reproducer=tmpl)
+    if not emit_github_matrix:  # a missing browser is bad input: said before the providers are asked
+        use_browsers(chosen, chosen.runtimes(tmpl))
+    config.check_axes(chosen)
+    rustc_specs = None
+    if not emit_github_matrix and chosen.rustc is not None:  # (a CI planner may run where no provider does)
+        rustc_specs = config.rustc_axis(chosen.rustc)
+        toolchains.check_known(rustc_specs)  # what the providers can supply, before the release list is fetched
+    grid = config.make_grid(chosen, notice=log.warn, rustc=rustc_specs, chosen_reproducer=tmpl)
     if emit_github_matrix:
         sys.stdout.write(json.dumps(matrix_run.github_matrix(grid, shards=chosen.shards), separators=(",", ":")) + "\n")
         return
     plan = matrix_run.MatrixPlan.make(grid, jobs=chosen.jobs, shard_spec=shard, cell_ids=cell or (),
                                       allow_yanked=chosen.allow_yanked)
+    toolchains.prepare(matrix_run.toolchains_to_build(plan), progress=log.plain)
     store = open_store(chosen.store)
     request = matrix_run.Request(plan=plan, template=tmpl, command=command_line(),
                                  config_file=str(chosen.source) if chosen.source else None)
@@ -135,14 +158,15 @@ def matrix(
                     f"from the store) in {result.seconds:.0f} s: {counts}", markup=False)
     if first:
         human.print(f"first failing pair: rustc {first['rustc']} + wasm-bindgen {first['bindgen']} "
-                        f"(reference-types {first['reference_types']})", markup=False)
-    if export is not None:
-        merge.export(store, result.run_id, export, command=command_line())
-        log.info(f"exported run {result.run_id} to {export} (combine shards with `wasm-bisect merge`)")
+                    f"(reference-types {first['reference_types']})", markup=False)
+    if export_path is not None:
+        merge.export(store, result.run_id, export_path, command=command_line())
+        log.info(f"exported run {result.run_id} to {escape(str(export_path))} (combine shards with `wasm-bisect "
+                 "merge`)")
     if report_specs or as_json or log.on_github():
         doc = report.load(store, result.run_id)
         for fmt, dest in report_specs:
-            write_output(report.render(doc, fmt), dest)
+            write_output(report.render(doc, fmt), dest, "--report")
         if as_json:
             emit_json(doc)
         if log.on_github():
@@ -152,20 +176,25 @@ def matrix(
 
 
 def merge_cmd(
-    stores: Annotated[list[Path], typer.Argument(help="Store files of the shards (from `matrix --export`).")],
-    into: Annotated[Path | None, typer.Option("--into", help="Target store file (default: the tool's own).")]
-    = None,
+    stores: Annotated[list[Path], typer.Argument(callback=expanded,
+                                                 help="Store files of the shards (from `matrix --export`).")],
+    into: Annotated[Path | None, typer.Option("--into", callback=expanded,
+                                              help="Target store file (default: the tool's own).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output on stdout.")] = False,
     verbose: VerboseOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
     """Combine shard stores into one store and one matrix run (idempotent; refuses a different grid/template)."""
+    shards = stores
     target_path = (into or paths.store_path()).resolve()
-    for shard in stores:  # every shard is checked before the target store is created or touched
+    for shard in shards:  # every shard is checked (read-only) before the target store is created or touched
         if shard.resolve() != target_path:
             merge.check_store_file(shard)
-    target = open_store(into)
-    result = merge.merge_paths(stores, target, command=command_line())
+    if into is not None:
+        merge.check_target(into)
+    merge.check_sources(shards, target_path)
+    target = open_store(into, "--into")
+    result = merge.merge_paths(shards, target, command=command_line())
     for warning in result.warnings:
         log.warn(warning)
     if as_json:
@@ -187,5 +216,6 @@ def nox_matrix(
     quiet: QuietOpt = False,
 ) -> None:
     """Turn `nox -l --json` (on stdin) into a GitHub Actions matrix: one job per nox session."""
-    sys.stdout.write(json.dumps(noxsupport.github_matrix(sys.stdin.read(), session=session),
-                                separators=(",", ":")) + "\n")
+    listed = bounded.read_stream(getattr(sys.stdin, "buffer", sys.stdin), limit=noxsupport.MAX_NOX_JSON,
+                                 what="stdin")
+    sys.stdout.write(json.dumps(noxsupport.github_matrix(listed, session=session), separators=(",", ":")) + "\n")

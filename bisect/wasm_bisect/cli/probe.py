@@ -7,9 +7,10 @@ from typing import Annotated
 import typer
 
 from wasm_bisect import config, report, toolchains
-from wasm_bisect.bindgen import sources
+from wasm_bisect.bindgen import index, sources
 from wasm_bisect.cli._common import (
     AllFeaturesOpt,
+    BrowserPathOpt,
     BuildFailOpt,
     CheckOpt,
     ConfigOpt,
@@ -22,6 +23,7 @@ from wasm_bisect.cli._common import (
     ProfileOpt,
     QuietOpt,
     RefTypesOneOpt,
+    RuntimeOneOpt,
     SignatureOpt,
     StoreOpt,
     TargetOpt,
@@ -37,11 +39,13 @@ from wasm_bisect.cli._common import (
     parse_params,
     print_outcome,
     reproducer_flags,
+    use_browsers,
 )
-from wasm_bisect.domain.model import BindgenSource, Variant
+from wasm_bisect.cli.report import check_store, open_store
+from wasm_bisect.domain.compat import untestable_reason
+from wasm_bisect.domain.model import BindgenSource, Variant, options_for
 from wasm_bisect.domain.versions import parse_bindgen_version
 from wasm_bisect.runs import single
-from wasm_bisect.store import Store
 from wasm_bisect.util import log
 
 
@@ -49,11 +53,14 @@ def register(app: typer.Typer) -> None:
     app.command("probe")(probe)
 
 
-def bindgen_source(text: str) -> BindgenSource:
-    """A crates.io version, or a git revision / local checkout (crate and CLI from the same sources)."""
+def bindgen_spec(text: str) -> sources.SourceSpec:
+    """A crates.io version, or a git revision / local checkout (crate and CLI from the same sources): the
+    syntax only, offline; nothing is fetched or resolved yet."""
     if text.startswith(("git+", "path:")) or "/" in text:
-        return sources.resolve(text, progress=log.plain).source
-    return BindgenSource.crates(parse_bindgen_version(text))
+        return sources.parse(text)
+    version = parse_bindgen_version(text)
+    return sources.SourceSpec(kind="crates", text=version, version=version)
+
 
 
 def probe(
@@ -78,6 +85,8 @@ def probe(
     timeout: TimeoutOpt = None,
     timeout_verdict: TimeoutVerdictOpt = None,
     test: TestOpt = None,
+    runtime: RuntimeOneOpt = None,
+    browser_path: BrowserPathOpt = None,
     store_path: StoreOpt = None,
     fresh: Annotated[bool, typer.Option("--fresh", help="Ignore a stored verdict and probe again.")] = False,
     as_json: JsonOpt = False,
@@ -85,21 +94,38 @@ def probe(
     quiet: QuietOpt = False,
 ) -> None:
     """Build and check ONE variant for real and print its verdict with the evidence."""
+    # Everything typed is checked first, offline; then against the release list and what the provider can
+    # supply; only then is anything provisioned, fetched or written (the store included).
     chosen = config.resolve("probe", config_path=config_path, template=template, rustc=rustc, bindgen=bindgen,
                             reference_types=reference_types, params=parse_params(param) or None,
                             build_failure=flag(build_failure), profile=flag(profile), target=flag(target),
-                            store=store_path, **reproducer_flags(crate=crate, package=package, features=features,
+                            store=store_path, runtime=flag(runtime), browser_path=browser_path,
+                            **reproducer_flags(crate=crate, package=package, features=features,
                                                no_default_features=no_default_features, all_features=all_features,
                                                check=check, signature=signature, timeout=timeout,
                                                timeout_verdict=timeout_verdict, test=test))
+    check_store(chosen.store)
     tmpl = config.reproducer(chosen)
     spec = config.single_rustc(chosen)
     rt = config.single_reference_types(chosen)
+    where = config.single_runtime(chosen, tmpl)
+    use_browsers(chosen, (where,))
+    params = tmpl.param_values(chosen.params)
     assert chosen.bindgen is not None  # the probe defaults name one
-    variant = Variant(template=tmpl.name, rustc=spec, bindgen=bindgen_source(chosen.bindgen), reference_types=rt,
-                      options=chosen.options, params=tmpl.param_values(chosen.params))
-    toolchains.check_known([spec])  # an unknown toolchain is bad input: say so before anything is written
-    store = Store(chosen.store, notice=log.warn)
+    source = bindgen_spec(chosen.bindgen)
+    toolchains.check_known([spec])
+    if source.kind == "crates":
+        index.check_published([(str(source.version), "--bindgen")], notice=log.warn)
+
+    def make(bindgen: BindgenSource) -> Variant:
+        return Variant(template=tmpl.name, rustc=spec, bindgen=bindgen, reference_types=rt,
+                       options=options_for(chosen.options, where), params=params, runtime=where)
+
+    crates = make(BindgenSource.crates(str(source.version))) if source.kind == "crates" else None
+    if crates is None or untestable_reason(crates, allow_yanked=False) is None:  # a SKIP is never provisioned
+        toolchains.prepare([spec], progress=log.plain)
+    variant = crates or make(sources.resolve(source, progress=log.plain).source)
+    store = open_store(chosen.store)
     result = single.execute(variant, tmpl, store, events(probes=False, stages=True), fresh=fresh,
                             command=command_line())
     if as_json:  # the report document (docs/report-schema.md), the probe's own answer under "probe"

@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from wasm_bisect import config, report
+from wasm_bisect import store as store_mod
 from wasm_bisect.cli._common import (
     ConfigOpt,
     JsonOpt,
@@ -19,6 +20,7 @@ from wasm_bisect.cli._common import (
     VerboseOpt,
     emit_json,
     ensure_writable,
+    not_the_store,
     write_output,
 )
 from wasm_bisect.domain.errors import StoreError, UsageError
@@ -34,34 +36,45 @@ def register(app: typer.Typer) -> None:
     app.command("runs")(runs_cmd)
 
 
-def open_store(path: Path | None) -> Store:
+def _not_a_directory(path: Path | None, what: str) -> None:
     if path is not None and path.is_dir():
-        raise UsageError(f"--store {path} is a directory", hint="give the store file, e.g. store.sqlite3")
+        raise UsageError(f"{what} {path} is a directory", hint="give the store file, e.g. store.sqlite3")
+
+
+def check_store(path: Path | None, what: str = "--store") -> None:
+    """Validation before any work: the store the command will write is usable (see store.check_usable)."""
+    _not_a_directory(path, what)
+    store_mod.check_usable(path)
+
+
+def open_store(path: Path | None, what: str = "--store") -> Store:
+    """A store to write runs into: the tool's own (created; set aside only once proven a damaged store of this
+    tool) or one the user names (created when absent, used as it is, or refused; never repaired)."""
+    _not_a_directory(path, what)
     return Store(path, notice=log.warn)
 
 
-def existing_store(path: Path | None) -> Store:
-    """A store that must already exist (read-only commands never create an empty one)."""
-    target = path if path is not None else Store.default_path()
+def existing_store(path: Path | None, what: str = "--store") -> Store:
+    """A store to read (report, log, runs), opened read-only: nothing is created, converted or repaired."""
+    _not_a_directory(path, what)
     if path is not None and not path.exists():
-        raise UsageError(f"--store {path} does not exist")
-    if not target.is_file():
-        raise StoreError(f"no runs yet in {target}", hint="start one with `wasm-bisect bisect`")
-    return open_store(path)
+        raise UsageError(f"{what} {path} does not exist")
+    return Store(path, notice=log.warn, read_only=True)
 
 
 def parse_report_spec(spec: str) -> tuple[str, Path]:
+    """`--report FORMAT:PATH`, the path checked like every output path (a regular file or nothing)."""
     fmt, sep, dest = spec.partition(":")
     if not sep or fmt not in report.FORMATS or not dest:
         raise UsageError(f"--report {spec!r} is not FORMAT:PATH", hint=f"FORMAT is one of {', '.join(report.FORMATS)}")
-    return fmt, Path(dest)
+    return fmt, ensure_writable(dest, "--report")
 
 
 def report_cmd(
     run: Annotated[str | None, typer.Argument(help="Run id (a unique prefix); default: the newest run.")] = None,
     fmt: FormatOpt = ReportFormat.MD,
     as_json: Annotated[bool, typer.Option("--json", help="Same as --format json.")] = False,
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file, not stdout.")]
+    output: Annotated[str | None, typer.Option("--output", "-o", help="Write to this file, not stdout.")]
     = None,
     store_path: StoreOpt = None,
     config_path: ConfigOpt = None,
@@ -71,14 +84,12 @@ def report_cmd(
     quiet: QuietOpt = False,
 ) -> None:
     """A report of a matrix or bisect run from the store: md, json, junit, svg or html."""
+    dest = ensure_writable(output, "--output") if output is not None else None
     chosen = config.resolve("report", config_path=config_path, store=store_path)
     fmt_text = "json" if as_json else str(fmt.value)
-    if chosen.store is not None and not chosen.store.exists():
-        raise UsageError(f"--store {chosen.store} does not exist")
-    if output is not None:
-        ensure_writable(output, "--output")
-    doc = report.load(open_store(chosen.store), run, environment=not no_env)
-    write_output(report.render(doc, fmt_text), output)
+    not_the_store([("--output", dest)] if dest is not None else [], chosen.store)
+    doc = report.load(existing_store(chosen.store), run, environment=not no_env)
+    write_output(report.render(doc, fmt_text), dest, "--output")
 
 
 def log_cmd(
@@ -96,18 +107,22 @@ def log_cmd(
         emit_json({"run": info.__dict__, "probes": [
             {"seq": p.seq, "cached": p.cached, "variant": p.variant, "outcome": p.outcome.to_json()} for p in probes]})
         return
-    lines = [f"# run {info.run_id} ({info.kind}): {info.command}"]
-    for p in probes:
-        v = p.variant
-        cell = f"{v['rustc']} wasm-bindgen {v['bindgen']['version']} reference-types {v['reference_types']}"
-        note = " (from store)" if p.cached else ""
-        lines.append(f"# {p.outcome.verdict}: [{cell}] {p.outcome.reason}{note}")
-        lines.append(f"{p.outcome.verdict} {v['rustc']}@{v['bindgen']['version']}:{v['reference_types']}")
-    if info.result:
-        for s in info.result.get("searches", []):
-            lines.append(f"# result ({s['reference_types']}): {s['message']}")
-    elif info.kind == "bisect":
-        lines.append("# unfinished: re-run the same command to resume")
+    try:
+        lines = [f"# run {info.run_id} ({info.kind}): {info.command}"]
+        for p in probes:
+            v = p.variant
+            cell = f"{v['rustc']} wasm-bindgen {v['bindgen']['version']} reference-types {v['reference_types']}"
+            note = " (from store)" if p.cached else ""
+            lines.append(f"# {p.outcome.verdict}: [{cell}] {p.outcome.reason}{note}")
+            lines.append(f"{p.outcome.verdict} {v['rustc']}@{v['bindgen']['version']}:{v['reference_types']}")
+        if info.result:
+            for s in info.result.get("searches", []):
+                lines.append(f"# result ({s['reference_types']}): {s['message']}")
+        elif info.kind == "bisect":
+            lines.append("# unfinished: re-run the same command to resume")
+    except (KeyError, TypeError, AttributeError) as exc:  # the store is input: a hand-edited row is one line
+        raise StoreError(f"run {info.run_id} in {store.path} cannot be read: {type(exc).__name__}",
+                         hint="it is damaged or was written by another version of wasm-bisect") from None
     sys.stdout.write("\n".join(lines) + "\n")
 
 
@@ -119,8 +134,8 @@ def runs_cmd(
     quiet: QuietOpt = False,
 ) -> None:
     """Recent runs in the store (ids for `wasm-bisect report` and `log`)."""
-    store = open_store(store_path)
-    items = store.runs(limit=limit)
+    own_absent = store_path is None and not Store.default_path().exists()
+    items = [] if own_absent else existing_store(store_path).runs(limit=limit)
     if as_json:
         emit_json([r.__dict__ for r in items])
         return

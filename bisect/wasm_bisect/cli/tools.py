@@ -13,7 +13,7 @@ from wasm_bisect.domain import compat
 from wasm_bisect.domain.errors import UsageError
 from wasm_bisect.util import log
 
-group = typer.Typer(help="Build and list cached wasm-bindgen CLIs and wasm-pack.", no_args_is_help=True)
+group = typer.Typer(help="Build and list cached wasm-bindgen CLIs, wasm-pack and geckodriver.", no_args_is_help=True)
 
 
 
@@ -31,20 +31,27 @@ def tools_install(
     bindgen: Annotated[list[str] | None, typer.Option("--bindgen", help="wasm-bindgen CLI version (repeatable).")]
     = None,
     wasm_pack: Annotated[bool, typer.Option("--wasm-pack", help="Also build the pinned wasm-pack.")] = False,
+    geckodriver: Annotated[bool, typer.Option("--geckodriver", help="Also build the pinned geckodriver (Firefox's "
+                                              "WebDriver, for --runtime firefox).")] = False,
     test_runner: Annotated[bool, typer.Option("--test-runner", help="Also build each --bindgen version's "
                                               "wasm-bindgen-test-runner (for --check wasm-pack-test).")] = False,
     as_json: JsonOpt = False,
     verbose: VerboseOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
-    """Build exact wasm-bindgen CLI versions (and wasm-pack) once, into the tool cache."""
-    if not bindgen and not wasm_pack:
-        raise UsageError("nothing to install", hint="give --bindgen X.Y.Z and/or --wasm-pack")
-    done = [toolcache.bindgen_cli(version, progress=log.plain) for version in bindgen or []]
+    """Build exact wasm-bindgen CLI versions (and wasm-pack, geckodriver) once, into the tool cache."""
+    if not bindgen and not wasm_pack and not geckodriver:
+        raise UsageError("nothing to install", hint="give --bindgen X.Y.Z, --wasm-pack and/or --geckodriver")
+    # Every version is checked (syntax, then the release list) before the first build starts.
+    versions = [toolcache.exact_version(v, "wasm-bindgen") for v in bindgen or []]
+    index.check_published([(v, "--bindgen") for v in versions], notice=log.warn)
+    done = [toolcache.bindgen_cli(version, progress=log.plain) for version in versions]
     if test_runner:
-        done += [toolcache.bindgen_test_runner(version, progress=log.plain) for version in bindgen or []]
+        done += [toolcache.bindgen_test_runner(version, progress=log.plain) for version in versions]
     if wasm_pack:
         done.append(toolcache.wasm_pack(progress=log.plain))
+    if geckodriver:
+        done.append(toolcache.geckodriver(progress=log.plain))
     if as_json:
         emit_json([t.to_json() for t in done])
     else:

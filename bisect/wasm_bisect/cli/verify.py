@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from wasm_bisect import config, report
 from wasm_bisect.cli._common import (
     AllFeaturesOpt,
+    BrowserPathOpt,
     BuildFailOpt,
     CheckOpt,
     ConfigOpt,
@@ -23,6 +24,7 @@ from wasm_bisect.cli._common import (
     QuietOpt,
     RefTypesListOpt,
     RefTypesOneOpt,
+    RuntimeOneOpt,
     SignatureOpt,
     StoreOpt,
     TemplateOpt,
@@ -37,15 +39,17 @@ from wasm_bisect.cli._common import (
     flag,
     parse_params,
     reproducer_flags,
+    use_browsers,
     write_output,
 )
 from wasm_bisect.cli._display import Display, print_verify
+from wasm_bisect.cli.report import check_store, existing_store, open_store
 from wasm_bisect.domain.errors import WasmBisectError
 from wasm_bisect.runs import commits, verify
 from wasm_bisect.store import Store
 from wasm_bisect.util import log
 
-MarkdownOpt = Annotated[Path | None, typer.Option("--markdown", help="Also write the Markdown report to this file.")]
+MarkdownOpt = Annotated[str | None, typer.Option("--markdown", help="Also write the Markdown report to this file.")]
 
 
 def register(app: typer.Typer) -> None:
@@ -61,6 +65,12 @@ def _matrix_markdown(store: Store, run_id: str) -> str | None:
         log.warn(f"matrix section of the verify report unavailable: {exc}")
         return None
     return "\n".join("##" + ln if ln.startswith("#") else ln for ln in text.splitlines())
+
+
+def _past_runs(path: Path | None) -> list[Any]:
+    """The runs of the store, read-only; none when it does not exist yet (nothing is created to find that)."""
+    target = path if path is not None else Store.default_path()
+    return existing_store(path).runs() if target.exists() else []
 
 
 def verify_cmd(
@@ -86,6 +96,8 @@ def verify_cmd(
     timeout: TimeoutOpt = None,
     timeout_verdict: TimeoutVerdictOpt = None,
     test: TestOpt = None,
+    runtime: RuntimeOneOpt = None,
+    browser_path: BrowserPathOpt = None,
     store_path: StoreOpt = None,
     markdown: MarkdownOpt = None,
     as_json: JsonOpt = False,
@@ -96,29 +108,33 @@ def verify_cmd(
 
     Ends with one line: FIXED (exit 0), PARTIAL, NOT FIXED or REGRESSES (exit 1), INCONCLUSIVE (exit 3).
     """
-    if markdown is not None:
-        ensure_writable(markdown, "--markdown")
+    markdown_path = ensure_writable(markdown, "--markdown") if markdown is not None else None
     chosen = config.resolve("verify", config_path=config_path, template=template, rustc=rustc,
                             reference_types=reference_types, params=parse_params(param) or None,
-                            build_failure=flag(build_failure), store=store_path,
+                            build_failure=flag(build_failure), store=store_path, runtime=flag(runtime),
+                            browser_path=browser_path,
                             **reproducer_flags(crate=crate, package=package, features=features,
                                                no_default_features=no_default_features, all_features=all_features,
                                                check=check, signature=signature, timeout=timeout,
                                                timeout_verdict=timeout_verdict, test=test))
+    check_store(chosen.store)
     tmpl = config.reproducer(chosen)
+    where = config.single_runtime(chosen, tmpl)
+    use_browsers(chosen, (where,))
     table = config.defaults("verify")
     request = verify.VerifyRequest(
         template=tmpl, params=tmpl.param_values(chosen.params), options=chosen.options, patch=patch,
         against=against, rustc=chosen.rustc if chosen.from_user("rustc") else None,
         reference_types=chosen.reference_types if chosen.from_user("reference-types") else None,
         default_rustc=str(table["rustc"]), default_reference_types=str(table["reference-types"]),
-        command=command_line())
+        command=command_line(), runtime=where)
     with Display(log.console, None, title=f"verify {tmpl.name}") as display:
-        done = verify.execute(request, lambda: Store(chosen.store, notice=log.warn), display.events(events()),
-                              rustc_axis=config.rustc_axis, matrix_markdown=_matrix_markdown)
+        done = verify.execute(request, lambda: open_store(chosen.store), display.events(events()),
+                              rustc_axis=config.rustc_axis, matrix_markdown=_matrix_markdown,
+                              past_runs=lambda: _past_runs(chosen.store))
     conclusion, line = done.result.conclusion
-    if markdown is not None:
-        write_output(done.markdown, markdown)
+    if markdown_path is not None:
+        write_output(done.markdown, markdown_path, "--markdown")
     log.step_summary(done.markdown)
     if as_json:
         emit_json(done.to_json())
@@ -154,6 +170,8 @@ def bisect_commits_cmd(
     timeout: TimeoutOpt = None,
     timeout_verdict: TimeoutVerdictOpt = None,
     test: TestOpt = None,
+    runtime: RuntimeOneOpt = None,
+    browser_path: BrowserPathOpt = None,
     store_path: StoreOpt = None,
     markdown: MarkdownOpt = None,
     as_json: JsonOpt = False,
@@ -165,26 +183,29 @@ def bisect_commits_cmd(
     Each probed commit is checked out once, its CLI built from the same checkout (cached by commit id) and its
     crates patched into the reproducer; a commit that does not build is untestable and stepped around.
     """
-    if markdown is not None:
-        ensure_writable(markdown, "--markdown")
+    markdown_path = ensure_writable(markdown, "--markdown") if markdown is not None else None
     chosen = config.resolve("bisect-commits", config_path=config_path, template=template, rustc=rustc,
                             reference_types=reference_types, params=parse_params(param) or None,
-                            build_failure=flag(build_failure), store=store_path,
+                            build_failure=flag(build_failure), store=store_path, runtime=flag(runtime),
+                            browser_path=browser_path,
                             **reproducer_flags(crate=crate, package=package, features=features,
                                                no_default_features=no_default_features, all_features=all_features,
                                                check=check, signature=signature, timeout=timeout,
                                                timeout_verdict=timeout_verdict, test=test))
+    check_store(chosen.store)
     tmpl = config.reproducer(chosen)
+    where = config.single_runtime(chosen, tmpl)
+    use_browsers(chosen, (where,))
     request = commits.CommitsRequest(
         template=tmpl, params=tmpl.param_values(chosen.params), options=chosen.options,
         rustc=config.single_rustc(chosen), reference_types=config.single_reference_types(chosen),
-        repo=bindgen_repo, good=good, bad=bad, find_fix=find_fix, command=command_line())
+        repo=bindgen_repo, good=good, bad=bad, find_fix=find_fix, command=command_line(), runtime=where)
     with Display(log.console, None, title=f"bisect-commits {tmpl.name}") as display:
-        done = commits.execute(request, lambda: Store(chosen.store, notice=log.warn), display.events(events()))
+        done = commits.execute(request, lambda: open_store(chosen.store), display.events(events()))
     data = done.to_json()
     text = commits.markdown(data)
-    if markdown is not None:
-        write_output(text, markdown)
+    if markdown_path is not None:
+        write_output(text, markdown_path, "--markdown")
     log.step_summary(text)
     if as_json:
         emit_json(data)

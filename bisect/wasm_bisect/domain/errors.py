@@ -2,6 +2,15 @@
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Sequence
+
+
+def did_you_mean(key: str, known: Sequence[str]) -> str:
+    """The hint of every strict table's "unknown key" error: the closest known key (difflib), then them all."""
+    close = difflib.get_close_matches(key, list(known), n=1)
+    return (f"did you mean {close[0]!r}? " if close else "") + f"known keys: {', '.join(known)}"
+
 
 class WasmBisectError(Exception):
     """A problem the user can act on: one line naming it, plus what to do."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from enum import StrEnum
 from typing import Any, Literal
 
@@ -30,6 +30,23 @@ class ReferenceTypes(StrEnum):
     EXTERNREF = "externref"  # force wasm-bindgen's externref transform (WASM_BINDGEN_EXTERNREF=1)
 
 
+class Runtime(StrEnum):
+    """Where a check runs: Node, or a real headless browser (DOM and web-sys types exist only there)."""
+
+    NODE = "node"
+    CHROMIUM = "chromium"
+    FIREFOX = "firefox"
+
+    @property
+    def is_browser(self) -> bool:
+        return self is not Runtime.NODE
+
+    @property
+    def wasm_pack_target(self) -> Literal["nodejs", "web"]:
+        """The wasm-pack target whose glue this runtime loads (a page imports an ES module and fetches the wasm)."""
+        return "web" if self.is_browser else "nodejs"
+
+
 class Stage(StrEnum):
     PLAN = "plan"  # compatibility filter, before any build
     PROVISION = "provision"
@@ -42,7 +59,9 @@ class Stage(StrEnum):
 
 
 TOOLCHAIN_PROVIDERS = ("debian", "rustup", "path")
-_VERSION_RE = re.compile(r"^[0-9]+\.[0-9]+\.[0-9]+$")
+_VERSION_RE = re.compile(r"[0-9]+\.[0-9]+\.[0-9]+")
+# A rustup toolchain name: a channel, version or dated build, optionally with a host triple (ASCII only).
+_RUSTUP_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,127}")
 
 
 @dataclass(frozen=True, kw_only=True, order=True)
@@ -54,6 +73,7 @@ class ToolchainSpec:
 
     @classmethod
     def parse(cls, text: str) -> ToolchainSpec:
+        """`provider:version`; version text is ASCII (a `path:` prefix is a path and may hold any character)."""
         provider, sep, version = text.strip().partition(":")
         if not sep:
             # A bare version means the offline-capable provider of this machine kind.
@@ -65,10 +85,17 @@ class ToolchainSpec:
             )
         if not version:
             raise UsageError(f"toolchain {text!r} has no version", hint="write e.g. debian:1.96.0")
-        if provider == "debian" and not _VERSION_RE.match(version):
+        if provider != "path" and not text.isascii():
+            raise UsageError(f"toolchain {text!r} has non-ASCII characters", hint="e.g. debian:1.96.0")
+        if provider == "debian" and not _VERSION_RE.fullmatch(version):
             raise UsageError(
                 f"debian toolchain version {version!r} is not of the form X.Y.Z", hint="e.g. debian:1.96.0"
             )
+        if provider == "rustup" and not _RUSTUP_RE.fullmatch(version):
+            raise UsageError(f"rustup toolchain {version!r} is not a toolchain name",
+                             hint="e.g. rustup:1.82.0, rustup:stable or rustup:nightly-2024-08-01")
+        if provider == "path" and "\0" in version:
+            raise UsageError(f"toolchain path {version!r} contains a NUL character")
         return cls(provider=provider, version=version)
 
     def __str__(self) -> str:
@@ -116,10 +143,15 @@ class Variant:
     reference_types: ReferenceTypes = ReferenceTypes.DEFAULT
     options: BuildOptions = field(default_factory=BuildOptions)
     params: tuple[tuple[str, str], ...] = ()  # template parameters, sorted (e.g. ("n", "1000000"))
+    runtime: Runtime = Runtime.NODE
 
     def identity(self) -> dict[str, Any]:
         data = asdict(self)
         data["rustc"] = str(self.rustc)
+        if self.runtime is Runtime.NODE:
+            del data["runtime"]  # node probes keep the keys they had before browsers existed
+        else:
+            data["runtime"] = str(self.runtime)
         return data
 
     @property
@@ -128,7 +160,14 @@ class Variant:
         return hashlib.sha256(canonical.encode()).hexdigest()[:20]
 
     def short(self) -> str:
-        return f"{self.rustc.version}@{self.bindgen.label()}[{self.reference_types}]"
+        where = "" if self.runtime is Runtime.NODE else f" in {self.runtime}"
+        return f"{self.rustc.version}@{self.bindgen.label()}[{self.reference_types}]{where}"
+
+
+def options_for(options: BuildOptions, runtime: Runtime) -> BuildOptions:
+    """The build options of a cell in `runtime`: the runtime decides the wasm-pack target."""
+    target = runtime.wasm_pack_target
+    return options if options.target == target else replace(options, target=target)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -154,14 +193,32 @@ class Outcome:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Outcome:
+        """An outcome read back (from the store or a shard): every field type-checked, ValueError otherwise."""
+        def typed(key: str, kinds: Any, default: Any) -> Any:
+            value = data.get(key, default)
+            if (value is not None and not isinstance(value, kinds)) or (isinstance(value, bool) and kinds is not bool):
+                raise ValueError(f"outcome field {key!r} has the wrong type")
+            return value
+
+        if not isinstance(data, dict):
+            raise ValueError("an outcome must be a JSON object")
+        logs = typed("logs", list, [])
+        evidence = typed("evidence", dict, {})
+        timings = typed("timings", dict, {})
+        if not all(isinstance(v, str) for v in logs):
+            raise ValueError("outcome logs must be strings")
+        if not all(isinstance(k, str) and isinstance(v, int | float) and not isinstance(v, bool)
+                   for k, v in timings.items()):
+            raise ValueError("outcome timings must be numbers")
+        stage = typed("stage", str, None)
         return cls(
-            verdict=Verdict(data["verdict"]),
-            reason=data.get("reason", ""),
-            stage=Stage(data["stage"]) if data.get("stage") else None,
-            exit_code=data.get("exit_code"),
-            log_tail=data.get("log_tail", ""),
-            logs=tuple(data.get("logs", ())),
-            crate_dir=data.get("crate_dir"),
-            evidence=dict(data.get("evidence", {})),
-            timings=dict(data.get("timings", {})),
+            verdict=Verdict(typed("verdict", str, None)),
+            reason=typed("reason", str, "") or "",
+            stage=Stage(stage) if stage else None,
+            exit_code=typed("exit_code", int, None),
+            log_tail=typed("log_tail", str, "") or "",
+            logs=tuple(logs or ()),
+            crate_dir=typed("crate_dir", str, None),
+            evidence=dict(evidence or {}),
+            timings={k: float(v) for k, v in (timings or {}).items()},
         )

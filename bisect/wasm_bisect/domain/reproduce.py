@@ -25,6 +25,8 @@ def probe_command(variant: Variant, *, template: str | None = None, reproducer: 
              "--bindgen", variant.bindgen.label(), "--reference-types", str(variant.reference_types)]
     for name, value in variant.params:
         parts += ["--param", f"{name}={value}"]
+    if variant.runtime.is_browser:
+        parts += ["--runtime", str(variant.runtime)]
     options = variant.options
     if options.build_failure != "skip":
         parts += ["--build-failure", options.build_failure]
@@ -40,6 +42,8 @@ def matrix_command(grid: Mapping[str, Any], *, template: str | None = None,
     parts = ["wasm-bisect", "matrix", *named,
              "--rustc", ",".join(grid["rustc"]), "--bindgen", ",".join(grid["bindgen"]),
              "--reference-types", ",".join(grid["reference_types"])]
+    if grid.get("runtimes") and list(grid["runtimes"]) != ["node"]:
+        parts += ["--runtime", ",".join(grid["runtimes"])]
     for name, value in grid.get("params", []):
         parts += ["--param", f"{name}={value}"]
     return shlex.join(parts)
@@ -90,10 +94,12 @@ def by_hand_script(
     check_script: str,
     pkg_module: str,
     profile: str = "release",
+    runner: str | None = None,
 ) -> str:
     """A shell script that rebuilds and re-checks one cell with plain rustc, cargo, wasm-bindgen, wasm-pack and
     node, no wasm-bisect: what an upstream issue needs. `files` are the crate's files as built (the rendered
-    Cargo.toml with its pins, the Cargo.lock, src/, the check)."""
+    Cargo.toml with its pins, the Cargo.lock, src/, the check). `runner`: a file among `files` that runs a
+    check module (`export default async function check`) under node with git bisect's exit codes."""
     exact = is_exact_version(bindgen)
     lines = [
         f"# Reproduce rustc {rustc} + wasm-bindgen {bindgen} (reference-types {reference_types}) without wasm-bisect;",
@@ -116,6 +122,7 @@ def by_hand_script(
     lines.append(f"wasm-pack build --target nodejs --{profile} --mode no-install")
     env = [f"WASM_BISECT_PKG=\"$PWD/{pkg_module}\""] + [
         f"WASM_BISECT_PARAM_{name.upper()}={shlex.quote(value)}" for name, value in sorted(params.items())]
-    lines.append(f"{' '.join(env)} node {shlex.quote(check_script)}")
+    command = [runner, check_script] if runner else [check_script]
+    lines.append(f"{' '.join(env)} node {shlex.join(command)}")
     lines.append('echo "check exit code: $? (0 good; 1-127 bad; 125 untestable)"')
     return "\n".join(lines) + "\n"

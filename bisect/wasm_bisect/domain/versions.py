@@ -41,8 +41,9 @@ _RELEASE_RE = re.compile(r"^([0-9]+)\.([0-9]+)\.([0-9]+)(?:-[0-9A-Za-z.]+)?(?:\s
 
 
 def is_exact_version(text: str) -> bool:
-    """`X.Y.Z` with ASCII digits only (what crates.io, rustup and the compare links accept)."""
-    return bool(_EXACT_RE.match(text))
+    """`X.Y.Z` with ASCII digits only, nothing before or after (what crates.io, rustup and the compare links
+    accept)."""
+    return bool(_EXACT_RE.fullmatch(text))
 
 
 def rust_release(text: str) -> tuple[int, int, int]:
@@ -120,7 +121,7 @@ def parse_rustc(text: str) -> RustcVersion:
         )
     if name in _CHANNELS:
         return RustcVersion(text=raw, channel=_CHANNELS[name])
-    dated = _DATED_RE.match(name)
+    dated = _DATED_RE.fullmatch(name)
     if dated:
         try:
             day = dt.date(int(dated[2]), int(dated[3]), int(dated[4]))
@@ -135,7 +136,7 @@ def parse_rustc(text: str) -> RustcVersion:
         # A dated beta is placed before the numbered betas of its version (1.82.0-beta.3).
         estimate = Version(f"1.{minor}.0" if channel == "nightly" else f"1.{minor}.0b0")
         return RustcVersion(text=raw, channel=channel, version=estimate, date=day, estimated=True)
-    num = _RUSTC_NUM_RE.match(name)
+    num = _RUSTC_NUM_RE.fullmatch(name)
     if num:
         base = f"{num[1]}.{num[2]}.{num[3] or 0}"
         if "-beta" in name:
@@ -154,7 +155,7 @@ def rustc_key(text: str) -> tuple[Any, ...]:
 def parse_bindgen(text: str) -> Version:
     """A wasm-bindgen crates.io version, exactly X.Y.Z."""
     raw = text.strip()
-    if not _BINDGEN_RE.match(raw):
+    if not _BINDGEN_RE.fullmatch(raw):
         raise UsageError(f"cannot read wasm-bindgen version {raw!r}", hint="write X.Y.Z, e.g. 0.2.99")
     try:
         return Version(raw)
@@ -297,6 +298,55 @@ def yanked_bindgen() -> frozenset[str]:
 # --- range and list syntax ----------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Item:
+    """One item of a version selection: a single version, or a range `start..end` (an end may be open)."""
+
+    start: str
+    end: str | None = None  # None: not a range
+    is_range: bool = False
+
+
+MAX_ITEMS = 1000  # items in one selection (a range counts once)
+
+
+def parse_selection(spec: str, *, what: str, key: Callable[[str], Any], example: str,
+                    placed: Callable[[str], bool] | None = None) -> list[Item]:
+    """The syntax of `a..b`, `a,b,c` and `a`, checked offline and before any list is fetched: ASCII only, no
+    empty item, well-formed ranges whose ends parse (via `key`) and are in order (when both ends can be
+    `placed` on their own: a bare channel name cannot)."""
+    text = spec.strip()
+    if not text:
+        raise UsageError(f"empty {what} selection", hint=f"write e.g. {example}")
+    if not spec.isascii():
+        raise UsageError(f"{what} selection {spec!r} has non-ASCII characters", hint=f"write e.g. {example}")
+    raw_items = text.split(",")
+    if len(raw_items) > MAX_ITEMS:
+        raise UsageError(f"{what} selection has {len(raw_items)} items (at most {MAX_ITEMS})",
+                         hint="use a range a..b")
+    items: list[Item] = []
+    for raw in raw_items:
+        token = raw.strip()
+        if not token:
+            raise UsageError(f"empty item in {what} list {spec!r}", hint=f"write e.g. {example}")
+        if ".." not in token:
+            key(token)  # raises a UsageError naming the token when it is ill-formed
+            items.append(Item(token))
+            continue
+        start, _, end = token.partition("..")
+        start, end = start.strip(), end.strip()
+        if ".." in end or start.endswith(".") or end.startswith(".") or not (start or end):
+            raise UsageError(f"ill-formed {what} range {token!r}", hint=f"write e.g. {example}")
+        lo, hi = (key(start) if start else None), (key(end) if end else None)
+        ordered = placed is None or (bool(start) and bool(end) and placed(start) and placed(end))
+        if lo is not None and hi is not None and ordered and lo > hi:
+            raise UsageError(
+                f"reversed {what} range {token!r}", hint=f"write the older version first: {end}..{start}"
+            )
+        items.append(Item(start, end, is_range=True))
+    return items
+
+
 def select(
     spec: str,
     known: Sequence[str],
@@ -307,44 +357,37 @@ def select(
     skip_in_ranges: Callable[[str], bool] | None = None,
 ) -> list[str]:
     """Expand `a..b` (both ends inclusive; an open end means the oldest/newest), `a,b,c` and `a`
-    against `known`, an ordered list; results come back in order without duplicates.
+    against `known`, an ordered list; results come back in order without duplicates. The syntax is checked
+    first (`parse_selection`), then each version is looked up.
 
     `skip_in_ranges` drops versions (e.g. yanked ones) from ranges; a version named on its own is kept.
     """
-    text = spec.strip()
+    items = parse_selection(spec, what=what, key=key, example=example)
     ordered = sorted(known, key=key)
     index = {key(v): i for i, v in enumerate(ordered)}
     span = f"{ordered[0]}..{ordered[-1]}" if ordered else "none"
 
     def locate(token: str, whole: str) -> int:
-        version_key = key(token)  # raises a UsageError naming the token when it is ill-formed
+        version_key = key(token)
         if version_key not in index:
             raise UsageError(
                 f"unknown {what} version {token!r} in {whole!r}", hint=f"known versions are {span}"
             )
         return index[version_key]
 
-    if not text:
-        raise UsageError(f"empty {what} selection", hint=f"write e.g. {example}")
     chosen: set[int] = set()
-    for raw in text.split(","):
-        token = raw.strip()
-        if not token:
-            raise UsageError(f"empty item in {what} list {spec!r}", hint=f"write e.g. {example}")
-        if ".." not in token:
-            chosen.add(locate(token, token))
+    for item in items:
+        if not item.is_range:
+            chosen.add(locate(item.start, item.start))
             continue
-        start, _, end = token.partition("..")
-        start, end = start.strip(), end.strip()
-        if ".." in end or start.endswith(".") or end.startswith(".") or not (start or end):
-            raise UsageError(f"ill-formed {what} range {token!r}", hint=f"write e.g. {example}")
+        token = f"{item.start}..{item.end}"
         if not ordered:
             raise UsageError(f"no known {what} versions to pick {token!r} from", hint="list them one by one")
-        first = locate(start, token) if start else 0
-        last = locate(end, token) if end else len(ordered) - 1
+        first = locate(item.start, token) if item.start else 0
+        last = locate(item.end, token) if item.end else len(ordered) - 1
         if first > last:
             raise UsageError(
-                f"reversed {what} range {token!r}", hint=f"write the older version first: {end}..{start}"
+                f"reversed {what} range {token!r}", hint=f"write the older version first: {item.end}..{item.start}"
             )
         chosen.update(
             i for i in range(first, last + 1) if skip_in_ranges is None or not skip_in_ranges(ordered[i])
@@ -354,6 +397,21 @@ def select(
             f"{what} selection {spec!r} is empty", hint="widen the range or allow yanked versions"
         )
     return [ordered[i] for i in sorted(chosen)]
+
+
+BINDGEN_EXAMPLE = "0.2.87..0.2.100 or 0.2.92,0.2.99"
+RUSTC_EXAMPLE = "1.63.0..1.96.0 or 1.63.0,1.96.0"
+
+
+def check_bindgen_selection(spec: str) -> None:
+    """The syntax of a wasm-bindgen selection, offline (before the release list is read)."""
+    parse_selection(spec, what="wasm-bindgen", key=bindgen_key, example=BINDGEN_EXAMPLE)
+
+
+def check_rustc_selection(spec: str) -> None:
+    """The syntax of a rustc selection (no provider prefix), offline."""
+    parse_selection(spec, what="rustc", key=rustc_key, example=RUSTC_EXAMPLE,
+                    placed=lambda t: parse_rustc(t).version is not None)
 
 
 def select_bindgen(
@@ -371,7 +429,7 @@ def select_bindgen(
         [r.version for r in pool],
         what="wasm-bindgen",
         key=bindgen_key,
-        example="0.2.87..0.2.100 or 0.2.92,0.2.99",
+        example=BINDGEN_EXAMPLE,
         skip_in_ranges=None if include_yanked else unusable.__contains__,
     )
 
@@ -379,7 +437,8 @@ def select_bindgen(
 def select_rustc(spec: str, known: Sequence[str] | None = None) -> list[str]:
     """rustc versions from a list or range. Ranges pick from `known` (the available toolchains); with
     no `known`, a range of numbered releases expands to every X.Y.0 between its ends."""
-    example = "1.63.0..1.96.0 or 1.63.0,1.96.0"
+    example = RUSTC_EXAMPLE
+    check_rustc_selection(spec)
     if known is not None:
         return select(spec, known, what="rustc", key=rustc_key, example=example)
     picked: list[str] = []

@@ -28,10 +28,11 @@ from packaging.version import Version
 from wasm_bisect.bindgen.toolcache import CachedTool, host_build_env
 from wasm_bisect.domain.errors import CommandFailed, ToolMissing
 from wasm_bisect.domain.model import ReferenceTypes, Stage, Variant, Verdict
+from wasm_bisect.domain.reproduce import probe_command
 from wasm_bisect.domain.versions import cargo_release
 from wasm_bisect.probe import rustflags
 from wasm_bisect.probe.check import signature_matches
-from wasm_bisect.probe.crate import FAMILY
+from wasm_bisect.probe.family import is_family
 from wasm_bisect.probe.reproducer import Materialised, Reproducer, write_files
 from wasm_bisect.toolchains import Toolchain
 from wasm_bisect.util import fs, paths, processes
@@ -332,7 +333,7 @@ def resolver_env(toolchain: Toolchain) -> dict[str, str]:
 def family_specs(lock_text: str) -> list[str]:
     """`name@version` of every wasm-bindgen-family package in a lock, wasm-bindgen first (see pin_lockfile)."""
     specs = [(str(p.get("name")), str(p.get("version"))) for p in _lock_packages(lock_text)
-             if FAMILY.match(str(p.get("name", ""))) and "source" in p]
+             if is_family(str(p.get("name", ""))) and "source" in p]
     ordered = sorted(specs, key=lambda nv: (nv[0] != "wasm-bindgen", nv))
     return [f"{name}@{version}" for name, version in dict.fromkeys(ordered)]
 
@@ -476,6 +477,13 @@ def build_env(
     if variant.reference_types is ReferenceTypes.EXTERNREF:
         env["WASM_BINDGEN_EXTERNREF"] = "1"
     return env
+
+
+def browser_reproduce_argv(variant: Variant, template: Reproducer) -> list[str]:
+    """How reproduce.sh re-runs a check that ran in a browser: the same probe with --fresh (the page, the
+    server and the driver are the tool's own)."""
+    command = shlex.split(probe_command(variant, reproducer=template.command_args()))
+    return [*command[:2], "--fresh", *command[2:]]
 
 
 def reproduce_script(crate_dir: Path, env: Mapping[str, str], argv: list[str], check: list[str],

@@ -1,21 +1,25 @@
 """The check: run it with a time limit, and a pure classifier that turns its result into a verdict.
 
-One contract for every kind of check (a template's check.mjs run by node, any `--check` command, `wasm-pack test`):
-git bisect's exit code (0 good, 125 untestable, 1..127 bad, >= 128 or a signal: an abort of the check) plus the
-output text, matched against the failure signature.
+One contract for every kind of check and every runtime: a template's check module run by the tool's Node runner
+or in a headless browser, any `--check` command, `wasm-pack test`. Each yields git bisect's exit code (0 good,
+125 untestable, 1..127 bad, >= 128 or a signal: an abort of the check) plus its output text, matched against
+the failure signature; `classify` turns that into a verdict the same way for all of them.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import regex
 
-from wasm_bisect.domain.errors import ToolMissing
-from wasm_bisect.domain.model import Variant, Verdict
+from wasm_bisect.domain.errors import ToolMissing, WasmBisectError
+from wasm_bisect.domain.model import Runtime, Variant, Verdict
+from wasm_bisect.probe import runtimes
 from wasm_bisect.probe.reproducer import CheckKind, CheckSpec, Materialised, TimeoutVerdict
 from wasm_bisect.util import processes
 
@@ -30,12 +34,17 @@ class CheckResult:
     exit_code: int | None
     output_tail: str
     seconds: float
+    evidence: dict[str, Any] = field(default_factory=dict)  # the runtime's versions, the failure text
+
+
+# A stack frame, as V8 (`    at f (file:1:2)`) or Firefox/Safari (`f@http://host/file.js:1:2`) print it.
+_FRAME = regex.compile(r"^(at\s|[^\s@]*@\S+:\d+(:\d+)?$)")
 
 
 def last_meaningful_line(output: str) -> str:
     for raw in reversed(output.strip().splitlines()):
         line = raw.strip()
-        if line and not line.startswith("at "):
+        if line and not _FRAME.match(line):
             return line[:300]
     return ""
 
@@ -116,6 +125,19 @@ def classify_test_run(*, output: str, returncode: int | None, build_failure: str
     return Verdict.SKIP, f"the tests did not compile, so the cell is untestable: {detail}"
 
 
+def failure_text(failure_signature: str | None, output: str) -> str | None:
+    """The first output line the failure signature matches: the engine's own words for the bug."""
+    if not failure_signature:
+        return None
+    for line in output.splitlines():
+        try:
+            if regex.search(failure_signature, line, timeout=SIGNATURE_SECONDS) is not None:
+                return line.strip()[:300]
+        except TimeoutError:
+            return None
+    return None
+
+
 def environment(
     base: Mapping[str, str],
     *,
@@ -134,6 +156,31 @@ def environment(
     return env
 
 
+# Files of a rendered crate a page may load besides the wasm-pack output: scripts and data, never sources.
+_PAGE_SUFFIXES = (".js", ".mjs", ".json", ".wasm", ".txt", ".bin")
+_NOT_SERVED = ("target", "src", ".cargo", "node_modules", "pkg")
+
+
+def page_files(crate_dir: Path) -> dict[str, Path]:
+    """What the browser check's server may serve: the wasm-pack output, and the template's scripts and data."""
+    files: dict[str, Path] = {}
+    for path in sorted(crate_dir.rglob("*")):
+        rel = path.relative_to(crate_dir)
+        if path.is_symlink() or not path.is_file():
+            continue
+        if rel.parts[0] == "pkg" or (rel.parts[0] not in _NOT_SERVED and path.suffix in _PAGE_SUFFIXES):
+            files[rel.as_posix()] = path
+    return files
+
+
+@functools.cache
+def node_version() -> str:
+    try:
+        return processes.output(["node", "--version"], timeout=30)
+    except WasmBisectError:
+        return "unknown"
+
+
 def run(
     *,
     crate_dir: Path,
@@ -143,11 +190,68 @@ def run(
     timeout: float,
     failure_signature: str | None,
     log: Path,
+    runtime: Runtime = Runtime.NODE,
+    driver: Path | None = None,
+    names: Mapping[str, str] | None = None,
+    timeout_verdict: TimeoutVerdict = TimeoutVerdict.ERROR,
 ) -> CheckResult:
-    """A template's Node check (`node SCRIPT` in the crate, the environment of this process)."""
-    env = environment(os.environ, pkg_module=pkg_module, params=params)
-    return run_argv(["node", str(crate_dir / script)], cwd=crate_dir, env=env, timeout=timeout,
-                    failure_signature=failure_signature, log=log)
+    """Run a template's check module in `runtime` (`driver`: the WebDriver of a browser) and classify what it
+    did; `names` are the WASM_BISECT_* variables of a Node check (see `environment`)."""
+    if runtime.is_browser:
+        return _run_in_browser(crate_dir=crate_dir, script=script, pkg_module=pkg_module, params=params,
+                               timeout=timeout, failure_signature=failure_signature, log=log, runtime=runtime,
+                               driver=driver, timeout_verdict=timeout_verdict)
+    env = environment(os.environ, pkg_module=pkg_module, params=params, names=names)
+    runner = runtimes.install_runner(log.parent.parent)
+    result = processes.run(runtimes.node_argv(runner, crate_dir / script), env=env, cwd=crate_dir, timeout=timeout,
+                           log=log, check=False)
+    verdict, reason = classify(
+        returncode=result.returncode,
+        output=result.output,
+        timed_out=result.timed_out,
+        failure_signature=failure_signature,
+        timeout=timeout,
+        timeout_verdict=timeout_verdict,
+    )
+    evidence: dict[str, Any] = {"runtime": {"name": "node", "version": node_version()}}
+    if verdict is Verdict.BAD and (text := failure_text(failure_signature, result.output)):
+        evidence["failure_text"] = text
+    return CheckResult(
+        verdict=verdict,
+        reason=reason,
+        exit_code=None if result.timed_out else result.returncode,
+        output_tail=result.output,
+        seconds=result.seconds,
+        evidence=evidence,
+    )
+
+
+def _run_in_browser(*, crate_dir: Path, script: str, pkg_module: Path, params: tuple[tuple[str, str], ...],
+                    timeout: float, failure_signature: str | None, log: Path, runtime: Runtime,
+                    driver: Path | None, timeout_verdict: TimeoutVerdict = TimeoutVerdict.ERROR) -> CheckResult:
+    try:
+        paths = runtimes.locate(runtime)
+    except WasmBisectError as exc:  # the browser went away since the run started: the machine, not the cell
+        return CheckResult(verdict=Verdict.ERROR, reason=exc.one_line(), exit_code=None, output_tail="", seconds=0.0)
+    chosen = driver or paths.driver
+    assert chosen is not None, "geckodriver is provisioned by the oracle"
+    page = runtimes.run_page(paths, driver=chosen, files=page_files(crate_dir),
+                             pkg="/" + pkg_module.relative_to(crate_dir).as_posix(), check="/" + script,
+                             params=dict(params), timeout=timeout, log=log)
+    evidence: dict[str, Any] = {"runtime": {"name": str(runtime), **page.versions}}
+    if page.failure is not None:
+        verdict, reason = Verdict.ERROR, page.failure
+    else:
+        verdict, reason = classify(returncode=page.returncode, output=page.output, timed_out=page.timed_out,
+                                   failure_signature=failure_signature, timeout=timeout,
+                                   timeout_verdict=timeout_verdict)
+        if page.timed_out and verdict is Verdict.ERROR:
+            reason = f"check did not finish within {timeout:.0f} s (the browser was killed with its process group)"
+    if verdict is Verdict.BAD and (text := failure_text(failure_signature, page.output)):
+        evidence["failure_text"] = text
+    return CheckResult(verdict=verdict, reason=reason, exit_code=None if page.timed_out else page.returncode,
+                       output_tail="\n".join(page.output.splitlines()[-60:]), seconds=page.seconds,
+                       evidence=evidence)
 
 
 def run_argv(
@@ -187,6 +291,12 @@ def run_argv(
     )
 
 
+def names_of(crate: Materialised, variant: Variant) -> dict[str, str]:
+    """What the WASM_BISECT_* variables say was built (WASM_BISECT_PKG is set from the JS entry itself)."""
+    return {"pkg_dir": str(crate.pkg_dir), "wasm": str(crate.pkg_wasm), "rustc": str(variant.rustc),
+            "bindgen": variant.bindgen.label(), "reference_types": str(variant.reference_types)}
+
+
 def command_line(
     spec: CheckSpec,
     *,
@@ -200,11 +310,11 @@ def command_line(
     """(argv, cwd, env) of a variant's check. A template's `node check.mjs` keeps this process's environment; a
     check command and `wasm-pack test` get the build's (the cell's rustc and cargo, the exact CLIs on PATH, the
     merged RUSTFLAGS, the same target dir), and every check gets the WASM_BISECT_* names of what was built."""
-    names = {"pkg_dir": str(crate.pkg_dir), "wasm": str(crate.pkg_wasm), "rustc": str(variant.rustc),
-             "bindgen": variant.bindgen.label(), "reference_types": str(variant.reference_types)}
-    if spec.kind is CheckKind.SCRIPT:
+    names = names_of(crate, variant)
+    if spec.kind is CheckKind.SCRIPT:  # the tool's Node runner runs the check module (see `run`)
         env = environment(os.environ, pkg_module=crate.pkg_module, params=variant.params, names=names)
-        return ["node", str(crate.package / (spec.script or "check.mjs"))], crate.package, env
+        runner = runtimes.install_runner(crate.workspace.parent)
+        return runtimes.node_argv(runner, crate.package / (spec.script or "check.mjs")), crate.package, env
     env = environment(build_env, pkg_module=crate.pkg_module, params=variant.params, names=names)
     if spec.kind is CheckKind.WASM_PACK_TEST:
         if runner_dir is not None:  # wasm-pack takes the runner beside the first matching wasm-bindgen on PATH

@@ -25,7 +25,7 @@ from typing import Any
 import toml
 
 from wasm_bisect.domain.errors import UsageError
-from wasm_bisect.domain.model import Variant
+from wasm_bisect.domain.model import Runtime, Variant
 from wasm_bisect.probe import fingerprint, rustflags
 from wasm_bisect.probe.reproducer import (
     CheckKind,
@@ -101,6 +101,14 @@ class CrateProject:
     left_out: tuple[str, ...] = ()  # files deliberately not copied (rust-toolchain files), for the evidence
     kind: str = "crate"
     params: dict[str, Any] = field(default_factory=dict)  # crate mode has no template parameters
+    runtimes: tuple[Runtime, ...] = (Runtime.NODE,)
+
+    def check_runtime(self, runtime: Runtime) -> None:
+        """The project's check runs as it is (a command, or wasm-pack test --node): Node only, for now."""
+        if runtime is not Runtime.NODE:
+            raise UsageError(f"crate mode checks run as given (--check {self.check.flag_value()}), not in {runtime}",
+                             hint="drop --runtime, or make the reproducer a template with a check module "
+                                  "(`templates init --from-crate`)")
 
     @property
     def name(self) -> str:

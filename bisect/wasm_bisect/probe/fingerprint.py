@@ -25,7 +25,8 @@ def engine() -> str:
     files: list[Path] = []
     for part in _DECIDING:
         path = _ROOT / part
-        files += sorted(path.rglob("*.py")) if path.is_dir() else [path]
+        # The check runners (node_runner.mjs, page_runner.js) decide exit codes too.
+        files += sorted(f for f in path.rglob("*") if f.suffix in (".py", ".js", ".mjs")) if path.is_dir() else [path]
     for file in files:
         digest.update(file.relative_to(_ROOT).as_posix().encode() + b"\0" + hashlib.sha256(file.read_bytes()).digest())
     return digest.hexdigest()[:16]

@@ -17,7 +17,7 @@ from wasm_bisect import toolchains
 from wasm_bisect.bindgen import toolcache
 from wasm_bisect.domain.compat import untestable_reason
 from wasm_bisect.domain.errors import SearchAborted, Untestable, WasmBisectError
-from wasm_bisect.domain.model import Outcome, ReferenceTypes, Stage, Variant, Verdict
+from wasm_bisect.domain.model import Outcome, ReferenceTypes, Runtime, Stage, Variant, Verdict
 from wasm_bisect.probe import build, check
 from wasm_bisect.probe.reproducer import CheckKind, Materialised, Reproducer
 from wasm_bisect.store import Store
@@ -91,6 +91,8 @@ def _probe_locked(
                                        test_runner=spec.kind is CheckKind.WASM_PACK_TEST)
             bindgen, patches, runner = prepared.cli, prepared.patches, prepared.test_runner
         wasm_pack = toolcache.wasm_pack(progress=progress)
+        # Firefox's WebDriver is not packaged by Debian: built once into the tool cache, like the CLIs.
+        driver = toolcache.geckodriver(progress=progress).binary if variant.runtime is Runtime.FIREFOX else None
     except WasmBisectError as exc:
         # A source that cannot be tested (e.g. its CLI does not compile) is skipped, never blamed.
         return Outcome(verdict=Verdict.SKIP if isinstance(exc, Untestable) else Verdict.ERROR,
@@ -100,8 +102,12 @@ def _probe_locked(
     flags = build.flag_plan(variant, template.project_rustflags, toolchain)
 
     def check_line(crate: Materialised, env: Mapping[str, str]) -> tuple[list[str], Path, dict[str, str]]:
-        return check.command_line(spec, crate=crate, build_env=env, variant=variant, wasm_pack=wasm_pack.binary,
-                                  runner_dir=runner.bin_dir if runner is not None else None, test_sysroot=test_root)
+        argv, cwd, check_env = check.command_line(spec, crate=crate, build_env=env, variant=variant,
+                                                  wasm_pack=wasm_pack.binary, test_sysroot=test_root,
+                                                  runner_dir=runner.bin_dir if runner is not None else None)
+        if spec.kind is CheckKind.SCRIPT and variant.runtime.is_browser:  # reproduce.sh probes it again
+            argv = build.browser_reproduce_argv(variant, template)
+        return argv, cwd, check_env
 
     with build.target_slot(toolchain, flags.flags or []) as target_dir:
         try:
@@ -126,8 +132,16 @@ def _probe_locked(
         check_log = probe_dir / "logs" / "check.log"
         check_log.write_text("")
         for _ in range(max(1, repeat)):
-            results.append(check.run_spec(spec, argv, cwd=cwd, env=env, log=check_log,
-                                          build_failure=variant.options.build_failure))
+            if spec.kind is CheckKind.SCRIPT:  # a check module: the tool's Node runner, or a headless browser
+                results.append(check.run(crate_dir=built.crate.package, script=spec.script or "check.mjs",
+                                         pkg_module=built.pkg_module, params=variant.params, timeout=spec.timeout,
+                                         failure_signature=spec.failure_signature, log=check_log,
+                                         runtime=variant.runtime, driver=driver,
+                                         names=check.names_of(built.crate, variant),
+                                         timeout_verdict=spec.timeout_verdict))
+            else:
+                results.append(check.run_spec(spec, argv, cwd=cwd, env=env, log=check_log,
+                                              build_failure=variant.options.build_failure))
     timings[str(Stage.CHECK)] = round(sum(r.seconds for r in results), 3)
     evidence = dict(built.evidence)
     if spec.kind is not CheckKind.SCRIPT:
@@ -136,6 +150,7 @@ def _probe_locked(
     if len(results) > 1:
         evidence["repeats"] = [str(r.verdict) for r in results]
     first = next(r for r in results if r.verdict == verdict_of) if verdict_of else results[0]
+    evidence.update(first.evidence)
     if verdict_of is None:
         counts = {str(v): sum(r.verdict == v for r in results) for v in {r.verdict for r in results}}
         raise SearchAborted(

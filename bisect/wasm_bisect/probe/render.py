@@ -15,6 +15,7 @@ import toml
 from wasm_bisect.domain.errors import TemplateError
 from wasm_bisect.domain.model import Variant
 from wasm_bisect.domain.versions import rust_release
+from wasm_bisect.probe.family import family_dependencies
 
 
 class Template(Protocol):
@@ -44,6 +45,33 @@ def rust_version_of(rustc_version: str) -> str:
     return f"{major}.{minor}"
 
 
+# The companions (js-sys, web-sys, wasm-bindgen-futures, -test, ...) have version numbers of their own, and every
+# release of them requires one wasm-bindgen exactly (`wasm-bindgen = "=0.2.99"`). With wasm-bindgen pinned to
+# `=X`, a companion's requirement of `*` lets cargo pick exactly the companion release made for X (the newest
+# whose own wasm-bindgen requirement is `=X`), which no hand-written requirement can promise for every X.
+COMPANION_REQUIREMENT = "*"
+
+
+def pin_family(doc: dict[str, Any], version: str) -> None:
+    """Pin every wasm-bindgen-family dependency of a manifest to the grid's version: wasm-bindgen to `=X`,
+    the companions to whatever matches `=X` (see COMPANION_REQUIREMENT); features and options are kept."""
+    for table, key, entry in family_dependencies(doc):
+        requirement = f"={version}" if key == "wasm-bindgen" else COMPANION_REQUIREMENT
+        deps = doc[table]
+        deps[key] = {**entry, "version": requirement} if isinstance(entry, dict) else requirement
+
+
+def family_pins(doc: dict[str, Any], version: str) -> list[str]:
+    """Family dependencies of a rendered manifest that are NOT pinned as `pin_family` pins them (should be none)."""
+    wrong = []
+    for table, key, entry in family_dependencies(doc):
+        requirement = entry.get("version") if isinstance(entry, dict) else entry
+        expected = f"={version}" if key == "wasm-bindgen" else COMPANION_REQUIREMENT
+        if requirement != expected:
+            wrong.append(f"{table}.{key}")
+    return wrong
+
+
 def cargo_toml(
     template: Template,
     variant: Variant,
@@ -67,13 +95,8 @@ def cargo_toml(
         raise TemplateError("lib.crate-type in the template's Cargo.toml must be a list")
     lib["crate-type"] = ["cdylib", *[t for t in crate_types if t != "cdylib"]]
     deps = _table(doc, "dependencies", "")
-    pin = f"={variant.bindgen.version}"
-    existing = deps.get("wasm-bindgen")
-    if isinstance(existing, dict):
-        # Keep the template's features; the version is ours.
-        deps["wasm-bindgen"] = {**existing, "version": pin}
-    else:
-        deps["wasm-bindgen"] = pin
+    deps.setdefault("wasm-bindgen", "")
+    pin_family(doc, variant.bindgen.version)
     wasm_pack = _table(_table(package, "metadata", "package"), "wasm-pack", "package.metadata")
     profiles = _table(wasm_pack, "profile", "package.metadata.wasm-pack")
     for profile in WASM_PACK_PROFILES:
@@ -91,6 +114,9 @@ def cargo_toml(
         exact = False
     if not exact:  # the writer mangled a value (see templates.writes_back_exactly): never build a lie
         raise TemplateError(f"template {template.name}: its Cargo.toml cannot be written back exactly")
+    unpinned = family_pins(tomllib.loads(text), variant.bindgen.version)
+    if unpinned:  # check_cargo_toml refuses what could escape the pin; this proves the rendered file agrees
+        raise TemplateError(f"template {template.name}: {unpinned[0]} escaped the grid's wasm-bindgen pin")
     return text
 
 

@@ -16,7 +16,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Literal, Protocol
 
 from wasm_bisect.domain.errors import UsageError
-from wasm_bisect.domain.model import Variant
+from wasm_bisect.domain.model import Runtime, Variant
 
 WASM_PACK_TEST = "wasm-pack-test"  # the `--check` value that runs the project's #[wasm_bindgen_test] tests
 # Programs the check's environment provides itself (the toolchain's bin dir, the exact CLIs, wasm-pack).
@@ -182,6 +182,11 @@ class Reproducer(Protocol):
 
     @property
     def project_rustflags(self) -> tuple[tuple[str, str], ...]: ...  # (flag, where it came from)
+
+    @property
+    def runtimes(self) -> tuple[Runtime, ...]: ...  # where its check can run, preferred first
+
+    def check_runtime(self, runtime: Runtime) -> None: ...  # UsageError for a runtime it cannot check in
 
     def param_values(self, overrides: dict[str, str]) -> tuple[tuple[str, str], ...]: ...
 

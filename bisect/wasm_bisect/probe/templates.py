@@ -1,4 +1,7 @@
-"""Templates: a crate skeleton (Cargo.toml, src/) plus a Node check and a manifest (template.toml).
+"""Templates: a crate skeleton (Cargo.toml, src/) plus a check module and a manifest (template.toml).
+
+`[check] runtimes` lists where the check can run (node, chromium, firefox; default node only): a check for a
+browser is a module exporting `default async function check(pkg, params)` (see probe/runtimes).
 
 Loading reads files only; it never follows a symlink or a path out of the template directory, so a template
 cannot smuggle files from elsewhere into a variant crate.
@@ -6,9 +9,11 @@ cannot smuggle files from elsewhere into a variant crate.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
 import shutil
+import stat
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -18,9 +23,10 @@ from typing import Any
 import regex
 import toml
 
-from wasm_bisect.domain.errors import TemplateError, UsageError
-from wasm_bisect.domain.model import Variant
+from wasm_bisect.domain.errors import TemplateError, UsageError, did_you_mean
+from wasm_bisect.domain.model import Runtime, Variant
 from wasm_bisect.probe import fingerprint, render
+from wasm_bisect.probe.family import DEPENDENCY_TABLES, canonical, family_dependencies, is_family, names
 from wasm_bisect.probe.reproducer import (
     CheckKind,
     CheckOverrides,
@@ -32,7 +38,7 @@ from wasm_bisect.probe.reproducer import (
     require_program,
     write_files,
 )
-from wasm_bisect.util import paths
+from wasm_bisect.util import bounded, paths
 
 MANIFEST = "template.toml"
 _NAME = re.compile(r"^[a-z][a-z0-9-]{0,63}$")
@@ -41,12 +47,21 @@ _SKIP_DIRS = {"target", "pkg", "node_modules", ".git", ".cargo"}
 _SKIP_FILES = {"Cargo.lock"}
 MAX_FILES = 200
 MAX_BYTES = 4 * 1024 * 1024
+MAX_ENTRIES = 2000  # files and directories walked (skipped ones included): a huge tree is refused quickly
+MAX_DEPTH = 32
+MAX_MANIFEST_BYTES = 256 * 1024
+MAX_PARAMS = 64
+# The manifest's tables and keys: anything else is a typo or a misunderstanding, refused with "did you mean".
+_MANIFEST_KEYS = ("name", "description", "issue", "check", "build", "params", "expect")
+_CHECK_KEYS = ("script", "timeout", "failure_signature", "runtimes", "command", "test", "timeout_verdict")
+_BUILD_KEYS = ("timeout", "rustflags")
+_PARAM_KEYS = ("default", "description")
+_EXPECT_KEYS = ("good", "bad")
 DEFAULT_TIMEOUT = 120.0
 DEFAULT_BUILD_TIMEOUT = 1800.0
-# Keys that would take wasm-bindgen from somewhere else than the grid says (a path, a git repo, a registry).
-_SOURCE_KEYS = ("path", "git", "branch", "tag", "rev", "registry", "registry-index", "package")
-# Crates the grid pins; a template must not patch or replace them.
-_PINNED = re.compile(r"^(wasm-bindgen.*|js-sys|web-sys)$")
+# Keys that would take a wasm-bindgen-family crate from somewhere else than the grid says (a path, a git repo,
+# a registry, another package, the workspace).
+_SOURCE_KEYS = ("path", "git", "branch", "tag", "rev", "registry", "registry-index", "package", "workspace")
 # rustup reads these in the crate directory and would override the grid's rustc for the host cargo.
 _FORBIDDEN_FILES = ("rust-toolchain", "rust-toolchain.toml")
 
@@ -71,6 +86,7 @@ class Template:
     issue: str | None
     files: dict[str, bytes] = field(repr=False)  # relative POSIX path -> content (crate + check)
     build_timeout: float = DEFAULT_BUILD_TIMEOUT  # [build] timeout: wasm-pack (cargo, build scripts, bindgen)
+    runtimes: tuple[Runtime, ...] = (Runtime.NODE,)  # [check] runtimes: where the check can run, preferred first
     # [check] command (instead of `node SCRIPT`), test and timeout_verdict; [build] rustflags
     check_command: str | None = None
     check_test: str | None = None
@@ -96,6 +112,15 @@ class Template:
         named = [spec.script] if spec.kind is CheckKind.SCRIPT and spec.script else []
         named += [a.removeprefix("./") for a in spec.argv]
         return {p: self.files[p] for p in named if p in self.files}
+
+    def check_runtime(self, runtime: Runtime) -> None:
+        """Refuse a runtime the template does not list (bad input: exit 2, before anything is built)."""
+        if runtime not in self.runtimes:
+            raise UsageError(f"template {self.name} does not run in {runtime}",
+                             hint=f"its check runs in {', '.join(self.runtimes)} ([check] runtimes in template.toml)")
+        if runtime.is_browser and self.check.kind is not CheckKind.SCRIPT:
+            raise UsageError(f"the check of template {self.name} is a command ({self.check.describe()}), which "
+                             f"runs as it is, not in {runtime}", hint="a browser runs a check module (check.mjs)")
 
     def snapshot(self, *, max_chars: int = 64_000) -> dict[str, Any]:
         """What a run keeps of its reproducer, so a report shows the sources as they were when it ran."""
@@ -237,33 +262,60 @@ def _safe_relpath(text: str, what: str) -> str:
 
 
 def _collect(root: Path) -> dict[str, bytes]:
+    """The template's files, each size checked with stat (lstat: a symlink is refused, not followed) before it
+    is read, so a huge or special file is refused without being read or opened."""
     files: dict[str, bytes] = {}
     total = 0
-    stack = [root]
+    seen = 0
+    stack = [(root, 0)]
+    too_large = TemplateError(f"template {root} is too large",
+                              hint=f"at most {MAX_FILES} files, 4 MiB, {MAX_ENTRIES} entries, {MAX_DEPTH} levels")
     while stack:
-        directory = stack.pop()
+        directory, level = stack.pop()
         for entry in sorted(directory.iterdir()):
+            seen += 1
+            if seen > MAX_ENTRIES:
+                raise too_large
             rel = entry.relative_to(root).as_posix()
-            if entry.is_symlink():
+            info = entry.lstat()
+            if stat.S_ISLNK(info.st_mode):
                 raise TemplateError(f"template file {rel} is a symlink", hint="templates may hold only plain files")
-            if entry.is_dir():
+            if stat.S_ISDIR(info.st_mode):
                 if entry.name not in _SKIP_DIRS:
-                    stack.append(entry)
+                    if level + 1 > MAX_DEPTH:
+                        raise too_large
+                    stack.append((entry, level + 1))
                 continue
-            if not entry.is_file() or entry.name in _SKIP_FILES:
+            if not stat.S_ISREG(info.st_mode) or entry.name in _SKIP_FILES:
                 continue
-            data = entry.read_bytes()
-            total += len(data)
-            files[rel] = data
-            if len(files) > MAX_FILES or total > MAX_BYTES:
-                raise TemplateError(f"template {root} is too large", hint=f"at most {MAX_FILES} files, 4 MiB")
+            total += info.st_size
+            if len(files) + 1 > MAX_FILES or total > MAX_BYTES:
+                raise too_large
+            files[rel] = bounded.read_bytes(entry, limit=MAX_BYTES - (total - info.st_size),
+                                            what="template file", error=TemplateError)
     return files
 
 
 def _str(value: Any, what: str) -> str:
     if not isinstance(value, str):
-        raise TemplateError(f"{what} must be a string")
+        raise TemplateError(f"{what} must be a string, not {type(value).__name__}")
     return value
+
+
+def _strict(table: Any, known: tuple[str, ...], where: str, name: str) -> dict[str, Any]:
+    """A manifest table with only `known` keys; an unknown one is refused with a "did you mean" hint."""
+    if not isinstance(table, dict):
+        raise TemplateError(f"{where} of template {name} must be a table")
+    for key in table:
+        if key not in known:
+            raise TemplateError(f"unknown key {key!r} in {where} of template {name}", hint=did_you_mean(key, known))
+    return table
+
+
+def _seconds(value: Any, what: str, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 86400:
+        raise TemplateError(f"{what} of template {name} must be a number of seconds in (0, 86400]")
+    return float(value)
 
 
 def load(name_or_path: str) -> Template:
@@ -271,21 +323,19 @@ def load(name_or_path: str) -> Template:
     manifest_path = root / MANIFEST
     if manifest_path.is_symlink() or not manifest_path.is_file():
         raise TemplateError(f"{root} has no {MANIFEST}", hint="create one with `wasm-bisect templates init`")
-    try:
-        manifest = tomllib.loads(manifest_path.read_text())
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise TemplateError(f"{manifest_path} is not valid TOML: {str(exc).splitlines()[0]}") from exc
+    text = bounded.read_text(manifest_path, limit=MAX_MANIFEST_BYTES, what="template manifest", error=TemplateError)
+    manifest = bounded.toml_loads(text, what=str(manifest_path), error=TemplateError)
     return parse_manifest(manifest, root=root, files=_collect(root))
 
 
 def parse_manifest(manifest: dict[str, Any], *, root: Path, files: dict[str, bytes]) -> Template:
-    """Validate a manifest against the template's files (pure: no file access)."""
+    """Validate a manifest against the template's files (pure: no file access). Strict: unknown keys and
+    values of the wrong type are refused, never guessed at or turned into strings."""
     name = manifest.get("name", root.name)
     if not isinstance(name, str) or not _NAME.fullmatch(name):
         raise TemplateError(f"template name {name!r} must be lower-case letters, digits and '-'")
-    check = manifest.get("check", {})
-    if not isinstance(check, dict):
-        raise TemplateError(f"[check] of template {name} must be a table")
+    _strict(manifest, _MANIFEST_KEYS, "template.toml", name)
+    check = _strict(manifest.get("check", {}), _CHECK_KEYS, "[check]", name)
     script = _safe_relpath(_str(check.get("script", "check.mjs"), "check.script"), "check.script")
     command = check.get("command")
     if command is not None:
@@ -308,15 +358,10 @@ def parse_manifest(manifest: dict[str, Any], *, root: Path, files: dict[str, byt
     if forbidden:
         raise TemplateError(f"template {name} has a {forbidden[0]}", hint="the grid decides rustc; remove it")
     check_cargo_toml(name, files["Cargo.toml"])
-    timeout = check.get("timeout", DEFAULT_TIMEOUT)
-    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not 0 < timeout <= 86400:
-        raise TemplateError(f"check.timeout of template {name} must be a number of seconds in (0, 86400]")
-    build_section = manifest.get("build", {})
-    if not isinstance(build_section, dict):
-        raise TemplateError(f"[build] of template {name} must be a table")
-    build_timeout = build_section.get("timeout", DEFAULT_BUILD_TIMEOUT)
-    if isinstance(build_timeout, bool) or not isinstance(build_timeout, int | float) or not 0 < build_timeout <= 86400:
-        raise TemplateError(f"build.timeout of template {name} must be a number of seconds in (0, 86400]")
+    timeout = _seconds(check.get("timeout", DEFAULT_TIMEOUT), "check.timeout", name)
+    build_section = _strict(manifest.get("build", {}), _BUILD_KEYS, "[build]", name)
+    build_timeout = _seconds(build_section.get("timeout", DEFAULT_BUILD_TIMEOUT), "build.timeout", name)
+    runtimes = _runtimes(name, check.get("runtimes", ["node"]))
     flags = build_section.get("rustflags", [])
     if isinstance(flags, str):
         flags = flags.split()
@@ -332,32 +377,53 @@ def parse_manifest(manifest: dict[str, Any], *, root: Path, files: dict[str, byt
     raw_params = manifest.get("params", {})
     if not isinstance(raw_params, dict):
         raise TemplateError(f"[params] of template {name} must be a table")
+    if len(raw_params) > MAX_PARAMS:
+        raise TemplateError(f"template {name} has {len(raw_params)} parameters (at most {MAX_PARAMS})")
     for pname, spec in raw_params.items():
         if not _PARAM.fullmatch(pname) or not isinstance(spec, dict):
             raise TemplateError(f"template parameter {pname!r} must be a [params.NAME] table with a lower-case name")
+        _strict(spec, _PARAM_KEYS, f"[params.{pname}]", name)
         default = spec.get("default", "")
-        params[pname] = Param(name=pname, default=str(default), description=str(spec.get("description", "")))
-    expect = manifest.get("expect", {})
-    if not isinstance(expect, dict):
-        raise TemplateError(f"[expect] of template {name} must be a table")
+        if isinstance(default, bool) or not isinstance(default, str | int | float):
+            raise TemplateError(f"params.{pname}.default of template {name} must be a string or a number, "
+                                f"not {type(default).__name__}")
+        description = _str(spec.get("description", ""), f"params.{pname}.description of template {name}")
+        params[pname] = Param(name=pname, default=str(default), description=description)
+    expect = _strict(manifest.get("expect", {}), _EXPECT_KEYS, "[expect]", name)
     issue = manifest.get("issue")
     return Template(
         name=name,
-        description=str(manifest.get("description", "")),
+        description=_str(manifest.get("description", ""), f"description of template {name}"),
         root=root,
         check_script=script,
-        timeout=float(timeout),
+        timeout=timeout,
         failure_signature=signature,
         params=params,
-        expect={str(k): str(v) for k, v in expect.items()},
-        issue=str(issue) if issue else None,
+        expect={k: _str(v, f"expect.{k} of template {name}") for k, v in expect.items()},
+        issue=_str(issue, f"issue of template {name}") if issue is not None else None,
         files=files,
-        build_timeout=float(build_timeout),
+        build_timeout=build_timeout,
+        runtimes=runtimes,
         check_command=str(command) if command is not None else None,
         check_test=test,
         timeout_verdict=TimeoutVerdict(timeout_verdict),
         rustflags=tuple(flags),
     )
+
+
+def _runtimes(name: str, value: Any) -> tuple[Runtime, ...]:
+    choices = ", ".join(r.value for r in Runtime)
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+        raise TemplateError(f"check.runtimes of template {name} must be a non-empty list of {choices}")
+    out: list[Runtime] = []
+    for item in value:
+        try:
+            runtime = Runtime(item.strip().lower())
+        except ValueError:
+            raise TemplateError(f"check.runtimes of template {name} lists {item!r}, not one of {choices}") from None
+        if runtime not in out:
+            out.append(runtime)
+    return tuple(out)
 
 
 def writes_back_exactly(doc: dict[str, Any], truth: dict[str, Any]) -> bool:
@@ -370,20 +436,24 @@ def writes_back_exactly(doc: dict[str, Any], truth: dict[str, Any]) -> bool:
 
 
 def check_cargo_toml(name: str, data: bytes) -> None:
-    """Reject a template Cargo.toml that cannot be rendered, or that would take wasm-bindgen (or js-sys,
-    web-sys) from another source than the grid's: found at load time, before anything is built or stored."""
+    """Reject a template Cargo.toml that cannot be rendered, or that would take a wasm-bindgen-family crate
+    (wasm-bindgen, wasm-bindgen-*, js-sys, web-sys) from anywhere but the grid's pin: another source, a renamed
+    dependency, a target-specific table, the workspace, [patch] or [replace]. Found at load time, before
+    anything is built or stored; the error names the key."""
+    what = f"Cargo.toml of template {name}"
     try:
-        truth = tomllib.loads(data.decode())
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise TemplateError(f"Cargo.toml of template {name} is not valid TOML: {str(exc).splitlines()[0]}") from None
+        text = data.decode()
+    except UnicodeDecodeError:
+        raise TemplateError(f"{what} is not valid TOML: it is not UTF-8 text") from None
+    truth = bounded.toml_loads(text, what=what, error=TemplateError)
     try:
-        doc = toml.loads(data.decode())  # what render.cargo_toml edits
-    except (toml.TomlDecodeError, IndexError, ValueError, TypeError, KeyError):  # the `toml` reader has bugs
+        doc = toml.loads(text)  # what render.cargo_toml edits
+    except (toml.TomlDecodeError, IndexError, ValueError, TypeError, KeyError, RecursionError):  # `toml` has bugs
         doc = None
     if doc is None or not writes_back_exactly(doc, truth):
         raise TemplateError(f"Cargo.toml of template {name} has values the TOML writer cannot keep exactly",
                             hint="avoid control characters and backslash escapes such as \\x in its strings")
-    for key in ("package", "lib", "dependencies", "patch", "replace", "workspace"):
+    for key in ("package", "lib", "patch", "replace", "workspace", "target", *DEPENDENCY_TABLES):
         if key in doc and not isinstance(doc[key], dict):
             raise TemplateError(f"[{key}] in the Cargo.toml of template {name} must be a table")
     lib = doc.get("lib", {})
@@ -396,32 +466,75 @@ def check_cargo_toml(name: str, data: bytes) -> None:
             raise TemplateError(f"package.metadata.wasm-pack... in the Cargo.toml of template {name} must be tables")
     if any(not isinstance(node.get(p, {}), dict) for p in ("release", "dev", "profiling")):
         raise TemplateError(f"package.metadata.wasm-pack.profile.* of template {name} must be tables")
-    dep = doc.get("dependencies", {}).get("wasm-bindgen")
-    if isinstance(dep, dict) and any(k in dep for k in _SOURCE_KEYS):
-        raise TemplateError(f"template {name} takes wasm-bindgen from {', '.join(k for k in _SOURCE_KEYS if k in dep)}",
-                            hint="the grid decides the wasm-bindgen version and source; keep only features")
-    overrides = [crate for table in (*doc.get("patch", {}).values(), doc.get("replace", {}))
-                 if isinstance(table, dict) for crate in table if _PINNED.match(str(crate).split(":")[0])]
-    if overrides:
-        raise TemplateError(f"template {name} patches or replaces {overrides[0]}",
-                            hint="the grid decides wasm-bindgen; try a fork with `wasm-bisect verify --patch URL`")
+    hint = "the grid decides the wasm-bindgen version and source; keep only features"
+    for table, key, entry in family_dependencies(doc):
+        sources = [k for k in _SOURCE_KEYS if isinstance(entry, dict) and k in entry]
+        if sources:
+            raise TemplateError(f"template {name} takes {key} from {', '.join(sources)} "
+                                f"({table}.{key}.{sources[0]})", hint=hint)
+        if key != canonical(key):
+            raise TemplateError(f"template {name} spells {key} unlike crates.io ({table}.{key})",
+                                hint=f"write {canonical(key)}: the grid pins it under that name")
+    for target, tables in doc.get("target", {}).items():
+        if not isinstance(tables, dict):
+            raise TemplateError(f"target.{target!r} in the Cargo.toml of template {name} must be a table")
+        for table, key, _entry in family_dependencies(tables):
+            raise TemplateError(f"template {name} declares {key} in a target-specific table "
+                                f"(target.{target!r}.{table}.{key})",
+                                hint="declare wasm-bindgen-family crates under [dependencies]: the grid pins them")
+    tables = [(f"patch.{source}", table) for source, table in doc.get("patch", {}).items()]
+    tables.append(("replace", doc.get("replace", {})))
+    for where, table in tables:
+        if not isinstance(table, dict):
+            raise TemplateError(f"[{where}] in the Cargo.toml of template {name} must be a table")
+        for crate, entry in table.items():
+            if any(is_family(n) for n in names(str(crate), entry)):
+                raise TemplateError(f"template {name} patches or replaces {crate} ([{where}] {crate})",
+                                    hint="the grid decides wasm-bindgen; try a fork with "
+                                         "`wasm-bisect verify --patch URL`")
 
 
 def init(name: str, dest: Path) -> Path:
-    """Copy template `name` to `dest` (which must not exist) for the user to edit."""
+    """Copy template `name` to `dest` (which must not exist) for the user to edit. Built in a staging directory
+    this call creates (a leftover `.NAME.partial` is refused, never removed) and renamed into place; on a
+    failure only what this call created is removed."""
     template = load(name)
-    if dest.exists():
+    dest = paths.expand(dest)
+    if dest.exists() or dest.is_symlink():
         raise UsageError(f"{dest} already exists", hint="choose a new directory; nothing was written")
     staging = dest.with_name(f".{dest.name}.partial")
-    if staging.exists():
-        shutil.rmtree(staging)
+    created: list[Path] = []  # directories this call made, innermost last
     try:
+        missing = [p for p in reversed(dest.parents) if not p.exists()]
+        for parent in missing:
+            parent.mkdir()
+            created.append(parent)
+        try:
+            staging.mkdir()
+        except FileExistsError:
+            raise UsageError(f"{staging} already exists (left by an interrupted `templates init`?)",
+                             hint="look inside and remove it yourself; nothing was written") from None
+        created.append(staging)
         for rel, data in template.files.items():
             target = staging / rel
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(data)
         staging.rename(dest)
+        created.remove(staging)
     except OSError as exc:
-        shutil.rmtree(staging, ignore_errors=True)
+        _remove_created(created)
         raise UsageError(f"cannot write {dest}: {exc.strerror}") from exc
+    except BaseException:
+        _remove_created(created)
+        raise
     return dest
+
+
+def _remove_created(created: list[Path]) -> None:
+    """Undo a failed init: the staging directory (all ours) and the parents this call made, if still empty."""
+    for path in reversed(created):
+        if path.name.endswith(".partial"):
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            with contextlib.suppress(OSError):
+                path.rmdir()

@@ -15,6 +15,8 @@ from wasm_bisect.report.document import (
     comparable,
     document,
     reference_types_effect,
+    setting_key,
+    setting_label,
     variant_from_identity,
 )
 from wasm_bisect.report.formats import (
@@ -47,6 +49,8 @@ __all__ = [
     "render_junit",
     "render_markdown",
     "render_svg",
+    "setting_key",
+    "setting_label",
     "svg_size",
     "template_info",
     "variant_from_identity",

@@ -10,11 +10,21 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from wasm_bisect.domain.model import BindgenSource, BuildOptions, Outcome, ReferenceTypes, ToolchainSpec, Variant
+from wasm_bisect.domain.model import (
+    BindgenSource,
+    BuildOptions,
+    Outcome,
+    ReferenceTypes,
+    Runtime,
+    ToolchainSpec,
+    Variant,
+)
 from wasm_bisect.domain.reproduce import by_hand_script, compare_links, matrix_command, probe_command
 from wasm_bisect.probe.render import PKG_MODULE
+from wasm_bisect.probe.runtimes.node import runner_source as node_runner_source
 
 SCHEMA = "wasm-bisect-report"
+RUNNER = "run-check.mjs"  # the Node check runner, written next to the check by the by-hand script
 SCHEMA_VERSION = 1
 FORMATS = ("json", "junit", "md", "svg", "html")
 VERDICTS = ("good", "bad", "skip", "error")
@@ -32,6 +42,7 @@ def variant_from_identity(data: Mapping[str, Any]) -> Variant:
         reference_types=ReferenceTypes(data.get("reference_types", "default")),
         options=BuildOptions(**data.get("options", {})),
         params=tuple((str(k), str(v)) for k, v in data.get("params", ())),
+        runtime=Runtime(data.get("runtime", "node")),
     )
 
 
@@ -46,6 +57,7 @@ def cell_from(identity: Mapping[str, Any], outcome: Outcome, *, from_store: bool
         "rustc": str(variant.rustc),
         "bindgen": variant.bindgen.label(),
         "reference_types": str(variant.reference_types),
+        "runtime": str(variant.runtime),
         "template": variant.template,
         "params": dict(variant.params),
         "options": dict(identity.get("options", {})),
@@ -86,9 +98,25 @@ def _iso(epoch: float) -> str:
     return dt.datetime.fromtimestamp(epoch, tz=dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def runtime_of(item: Mapping[str, Any]) -> str:
+    """The runtime of a cell or a setting (documents written before browsers existed have only node cells)."""
+    return str(item.get("runtime") or "node")
+
+
+def setting_key(reference_types: str, runtime: str) -> str:
+    """How a (reference-types, runtime) panel is named in results: `default`, `default@chromium`."""
+    return reference_types if runtime == "node" else f"{reference_types}@{runtime}"
+
+
+def setting_label(setting: Mapping[str, Any]) -> str:
+    """`reference-types default`, `reference-types default in chromium`: a panel's title in every format."""
+    where = runtime_of(setting)
+    return f"reference-types {setting['reference_types']}" + ("" if where == "node" else f" in {where}")
+
+
 # -- analysis ----------------------------------------------------------------------------------------------
-def index_cells(cells: Sequence[Mapping[str, Any]]) -> dict[tuple[str, str, str], Mapping[str, Any]]:
-    return {(c["rustc"], c["bindgen"], c["reference_types"]): c for c in cells}
+def index_cells(cells: Sequence[Mapping[str, Any]]) -> dict[tuple[str, str, str, str], Mapping[str, Any]]:
+    return {(c["rustc"], c["bindgen"], c["reference_types"], runtime_of(c)): c for c in cells}
 
 
 def analyse(grid: Mapping[str, Any], cells: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
@@ -101,9 +129,9 @@ def analyse(grid: Mapping[str, Any], cells: Sequence[Mapping[str, Any]]) -> dict
     at = index_cells(cells)
     rows, cols = list(grid["rustc"]), list(grid["bindgen"])
     settings = []
-    for rt in _settings(grid, cells):
-        def verdict(r: int, c: int, rt: str = rt) -> str | None:
-            cell = at.get((rows[r], cols[c], rt))
+    for rt, where in _settings(grid, cells):
+        def verdict(r: int, c: int, rt: str = rt, where: str = where) -> str | None:
+            cell = at.get((rows[r], cols[c], rt, where))
             return str(cell["verdict"]) if cell else None
 
         frontier = []
@@ -120,50 +148,60 @@ def analyse(grid: Mapping[str, Any], cells: Sequence[Mapping[str, Any]]) -> dict
         if bad_cols:
             c = bad_cols[0]
             r = next(r for r in range(len(rows)) if verdict(r, c) == "bad")
-            cell = at[(rows[r], cols[c], rt)]
+            cell = at[(rows[r], cols[c], rt, where)]
             last_good_bindgen = cols[c - 1] if c > 0 and verdict(r, c - 1) == "good" else None
             last_good_rustc = rows[r - 1] if r > 0 and verdict(r - 1, c) == "good" else None
-            first = {"rustc": rows[r], "bindgen": cols[c], "reference_types": rt, "reason": cell["reason"],
+            first = {"rustc": rows[r], "bindgen": cols[c], "reference_types": rt,
+                     **({} if where == "node" else {"runtime": where}), "reason": cell["reason"],
                      "last_good_bindgen": last_good_bindgen, "last_good_rustc": last_good_rustc,
                      "compare": compare_links(last_good_bindgen, cols[c], last_good_rustc, rows[r]),
                      "reproduce": cell["reproduce"], "evidence": key_evidence(cell["evidence"])}
-        counts = {v: sum(1 for cell in cells if cell["reference_types"] == rt and cell["verdict"] == v)
-                  for v in VERDICTS}
-        settings.append({"reference_types": rt, "first_failing": first, "frontier": frontier, "counts": counts})
+        counts = {v: sum(1 for cell in cells if (cell["reference_types"], runtime_of(cell)) == (rt, where)
+                         and cell["verdict"] == v) for v in VERDICTS}
+        settings.append({"reference_types": rt, "runtime": where, "first_failing": first, "frontier": frontier,
+                         "counts": counts})
     headline = next((s["first_failing"] for s in settings if s["first_failing"]), None)
     return {"settings": settings, "first_failing": headline}
 
 
 def key_evidence(evidence: Mapping[str, Any]) -> dict[str, Any]:
-    keys = ("target_features", "reference_types_in_module", "externref_transform", "layers")
+    keys = ("target_features", "reference_types_in_module", "externref_transform", "layers", "runtime",
+            "failure_text")
     return {k: evidence[k] for k in keys if k in evidence}
 
 
-def _settings(grid: Mapping[str, Any], cells: Sequence[Mapping[str, Any]]) -> list[str]:
-    """The grid's reference-types settings, then any other setting a cell was probed with (a bisect's
+def runtimes_of(grid: Mapping[str, Any]) -> list[str]:
+    return list(grid.get("runtimes") or ["node"])
+
+
+def _settings(grid: Mapping[str, Any], cells: Sequence[Mapping[str, Any]]) -> list[tuple[str, str]]:
+    """The grid's (reference-types, runtime) panels, then any other a cell was probed with (a bisect's
     reference-types follow-up probes the flipped setting)."""
-    out = list(grid["reference_types"])
+    out = [(rt, where) for rt in grid["reference_types"] for where in runtimes_of(grid)]
     for cell in cells:
-        if cell["reference_types"] not in out:
-            out.append(cell["reference_types"])
+        if (cell["reference_types"], runtime_of(cell)) not in out:
+            out.append((cell["reference_types"], runtime_of(cell)))
     return out
 
 
 def reference_types_effect(grid: Mapping[str, Any], cells: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """Pairs whose testable verdict changes with the reference-types setting: the failure follows it."""
     at = index_cells(cells)
-    settings = _settings(grid, cells)
+    panels = _settings(grid, cells)
+    settings = list(dict.fromkeys(rt for rt, _ in panels))
     pairs = []
-    for rustc in grid["rustc"]:
-        for bindgen in grid["bindgen"]:
-            verdicts = {rt: str(at[(rustc, bindgen, rt)]["verdict"]) for rt in settings
-                        if (rustc, bindgen, rt) in at}
-            testable = {v for v in verdicts.values() if v in ("good", "bad")}
-            if len(testable) > 1:
-                in_module = {rt: at[(rustc, bindgen, rt)]["evidence"].get("reference_types_in_module")
-                             for rt in verdicts}
-                pairs.append({"rustc": rustc, "bindgen": bindgen, "verdicts": verdicts,
-                              "reference_types_in_module": in_module})
+    for where in dict.fromkeys(w for _, w in panels):
+        for rustc in grid["rustc"]:
+            for bindgen in grid["bindgen"]:
+                verdicts = {rt: str(at[(rustc, bindgen, rt, where)]["verdict"]) for rt in settings
+                            if (rustc, bindgen, rt, where) in at}
+                testable = {v for v in verdicts.values() if v in ("good", "bad")}
+                if len(testable) > 1:
+                    in_module = {rt: at[(rustc, bindgen, rt, where)]["evidence"].get("reference_types_in_module")
+                                 for rt in verdicts}
+                    pair = {"rustc": rustc, "bindgen": bindgen, "verdicts": verdicts,
+                            "reference_types_in_module": in_module}
+                    pairs.append(pair if where == "node" else {**pair, "runtime": where})
     if pairs:
         message = (f"{len(pairs)} (rustc, wasm-bindgen) pair(s) pass or fail depending on the reference-types "
                    "setting: the failure follows reference-types")
@@ -193,6 +231,8 @@ def document(info: RunInfo) -> dict[str, Any]:
         searches = {s.get("reference_types"): s for s in result.get("searches", [])}
         for setting in settings:
             rt = setting["reference_types"]
+            if runtime_of(setting) not in runtimes_of(grid):
+                continue  # a bisect searches its one runtime
             if rt in result.get("frontier", {}):
                 setting["frontier"] = result["frontier"][rt]
             if rt in searches:
@@ -208,8 +248,9 @@ def document(info: RunInfo) -> dict[str, Any]:
         stats.update({k: result["probes"][k] for k in ("built", "from_store") if k in result["probes"]})
     if probe is not None:
         stats = {"built": 0 if probe.get("from_store") else 1, "from_store": 1 if probe.get("from_store") else 0}
-    grid_cells = len(grid["rustc"]) * len(grid["bindgen"]) * len(grid["reference_types"])
-    on_grid = [c for c in cells if c["reference_types"] in grid["reference_types"]]
+    grid_cells = len(grid["rustc"]) * len(grid["bindgen"]) * len(grid["reference_types"]) * len(runtimes_of(grid))
+    on_grid = [c for c in cells if c["reference_types"] in grid["reference_types"]
+               and runtime_of(c) in runtimes_of(grid)]
     summary: dict[str, Any] = {v: sum(1 for c in cells if c["verdict"] == v) for v in VERDICTS}
     summary.update(cells=len(cells), grid_cells=grid_cells, not_probed=max(grid_cells - len(on_grid), 0))
     return {
@@ -252,22 +293,24 @@ def _grid_of(info: RunInfo, cells: list[dict[str, Any]]) -> dict[str, Any]:
         if isinstance(grid, dict) and {"rustc", "bindgen", "reference_types"} <= set(grid):
             return {"template": grid.get("template", ""), "rustc": list(grid["rustc"]),
                     "bindgen": list(grid["bindgen"]), "reference_types": list(grid["reference_types"]),
-                    "options": dict(grid.get("options", {})), "params": [list(p) for p in grid.get("params", [])]}
+                    "options": dict(grid.get("options", {})), "params": [list(p) for p in grid.get("params", [])],
+                    "runtimes": runtimes_of(grid)}
     rustc = sorted({c["rustc"] for c in cells})
     bindgen = sorted({c["bindgen"] for c in cells})
     rts = [rt.value for rt in ReferenceTypes if any(c["reference_types"] == rt.value for c in cells)]
+    found = [r.value for r in Runtime if any(runtime_of(c) == r.value for c in cells)]
     first = cells[0] if cells else {}
     params = sorted([k, v] for k, v in first.get("params", {}).items())
     return {"template": first.get("template", ""), "rustc": rustc, "bindgen": bindgen, "reference_types": rts,
-            "options": dict(first.get("options", {})), "params": params}
+            "options": dict(first.get("options", {})), "params": params, "runtimes": found or ["node"]}
 
 
-def _order(grid: Mapping[str, Any], cell: Mapping[str, Any]) -> tuple[int, int, int, str]:
+def _order(grid: Mapping[str, Any], cell: Mapping[str, Any]) -> tuple[int, int, int, int, str]:
     def pos(items: Sequence[str], item: str) -> int:
         return items.index(item) if item in items else len(items)
 
-    return (pos(grid["reference_types"], cell["reference_types"]), pos(grid["rustc"], cell["rustc"]),
-            pos(grid["bindgen"], cell["bindgen"]), cell["key"])
+    return (pos(grid["reference_types"], cell["reference_types"]), pos(runtimes_of(grid), runtime_of(cell)),
+            pos(grid["rustc"], cell["rustc"]), pos(grid["bindgen"], cell["bindgen"]), cell["key"])
 
 
 def comparable(doc: Mapping[str, Any]) -> dict[str, Any]:
@@ -286,12 +329,15 @@ def by_hand(first: Mapping[str, Any] | None, cells: Sequence[Mapping[str, Any]],
     if not first or not template or template.get("kind") == "crate" or \
             template.get("check_kind", "script") != "script":
         return None  # a user's project (a workspace) or another check than node SCRIPT: the reproduce command
-    cell = index_cells(cells).get((first["rustc"], first["bindgen"], first["reference_types"]))
+    if runtime_of(first) != "node":
+        return None  # a browser check runs in the tool's page runner: its `reproduce` command is the way
+    cell = index_cells(cells).get((first["rustc"], first["bindgen"], first["reference_types"], "node"))
     evidence = (cell or {}).get("evidence") or {}
     if not cell or not evidence.get("cargo_toml"):
         return None  # probed by an older version that kept no rendered crate
     files = {name: text for name, text in (template.get("files") or {}).items()
              if name not in ("template.toml", "Cargo.toml")}
+    files[RUNNER] = node_runner_source().decode()
     files["Cargo.toml"] = evidence["cargo_toml"]
     if evidence.get("cargo_lock"):
         files["Cargo.lock"] = evidence["cargo_lock"]
@@ -301,4 +347,4 @@ def by_hand(first: Mapping[str, Any] | None, cells: Sequence[Mapping[str, Any]],
         files=files, rustflags=evidence.get("rustflags") or [], params=cell.get("params") or {},
         check_script=str(template.get("check_script") or "check.mjs"),
         pkg_module=str(template.get("pkg_module") or PKG_MODULE),
-        profile=str((cell.get("options") or {}).get("profile") or "release"))
+        profile=str((cell.get("options") or {}).get("profile") or "release"), runner=RUNNER)

@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
-from wasm_bisect.report.document import index_cells, key_evidence
+from wasm_bisect.report.document import index_cells, key_evidence, runtime_of
 
 # Verdict colours (GitHub's palette): what the picture, the legend and the HTML table share.
 COLOURS = {"good": "#2da44e", "bad": "#cf222e", "skip": "#d4a72c", "error": "#8250df", "none": "#d0d7de",
@@ -34,7 +34,20 @@ def render_json(doc: Mapping[str, Any]) -> str:
 
 
 def _cell_name(cell: Mapping[str, Any]) -> str:
-    return f"rustc {cell['rustc']} + wasm-bindgen {cell['bindgen']} [reference-types={cell['reference_types']}]"
+    where = runtime_of(cell)
+    return (f"rustc {cell['rustc']} + wasm-bindgen {cell['bindgen']} [reference-types={cell['reference_types']}]"
+            + ("" if where == "node" else f" in {where}"))
+
+
+def _in(item: Mapping[str, Any] | None) -> str:
+    """` in chromium` for a browser cell or setting, nothing for node (how every format names a runtime)."""
+    where = runtime_of(item or {})
+    return "" if where == "node" else f" in {where}"
+
+
+def _same_panel(first: Mapping[str, Any] | None, setting: Mapping[str, Any]) -> bool:
+    return bool(first) and (first or {})["reference_types"] == setting["reference_types"] and \
+        runtime_of(first or {}) == runtime_of(setting)
 
 
 def render_junit(doc: Mapping[str, Any]) -> str:
@@ -50,19 +63,20 @@ def render_junit(doc: Mapping[str, Any]) -> str:
     totals = dict.fromkeys(("tests", "failures", "errors", "skipped"), 0)
     total_time = 0.0
     for setting in doc["settings"]:
-        rt = setting["reference_types"]
-        suite = ET.SubElement(root, "testsuite", name=f"wasm-bisect.{template}.reference-types-{rt}")
+        rt, where = setting["reference_types"], runtime_of(setting)
+        panel = rt if where == "node" else f"{rt}.{where}"
+        suite = ET.SubElement(root, "testsuite", name=f"wasm-bisect.{template}.reference-types-{panel}")
         counts = dict.fromkeys(totals, 0)
         suite_time = 0.0
-        keys = [(r, b, rt) for r in grid["rustc"] for b in grid["bindgen"]]
-        keys += [k for k in at if k[2] == rt and k not in keys]
+        keys = [(r, b, rt, where) for r in grid["rustc"] for b in grid["bindgen"]]
+        keys += [k for k in at if k[2:] == (rt, where) and k not in keys]
         for key in keys:
             cell = at.get(key)
             if cell is None and doc["run"]["kind"] != "bisect":
                 continue  # a shard or a probe run: the cells it did not run are simply not its tests
-            name = _cell_name(cell or {"rustc": key[0], "bindgen": key[1], "reference_types": rt})
+            name = _cell_name(cell or {"rustc": key[0], "bindgen": key[1], "reference_types": rt, "runtime": where})
             seconds = float(cell["seconds"]) if cell else 0.0
-            case = ET.SubElement(suite, "testcase", classname=f"wasm-bisect.{template}.{rt}", name=name,
+            case = ET.SubElement(suite, "testcase", classname=f"wasm-bisect.{template}.{panel}", name=name,
                                  time=f"{seconds:.3f}")
             counts["tests"] += 1
             suite_time += seconds
@@ -106,7 +120,7 @@ def _first_text(first: Mapping[str, Any] | None) -> str:
     if not first:
         return "no failing pair"
     return (f"rustc {plain_rustc(first['rustc'])} + wasm-bindgen {first['bindgen']} with reference-types "
-            f"{first['reference_types']}")
+            f"{first['reference_types']}{_in(first)}")
 
 
 def _toolchain_source(doc: Mapping[str, Any], spec: str) -> str | None:
@@ -133,7 +147,10 @@ def render_markdown(doc: Mapping[str, Any]) -> str:
         out += [f"Upstream issue: {template['issue']}", ""]
     out += [f"wasm-bisect {doc['tool']['version']} {run['kind']} run `{run['id']}` over "
             f"{len(grid['rustc'])} rustc x {len(grid['bindgen'])} wasm-bindgen x "
-            f"{len(grid['reference_types'])} reference-types settings: {summary['cells']} cells probed "
+            f"{len(grid['reference_types'])} reference-types settings"
+            + (f" x {len(grid['runtimes'])} runtimes ({', '.join(grid['runtimes'])})"
+               if grid.get("runtimes", ["node"]) != ["node"] else "")
+            + f": {summary['cells']} cells probed "
             f"({summary['good']} good, {summary['bad']} bad, {summary['skip']} skipped, {summary['error']} errors)"
             + (f", {summary['not_probed']} inferred" if summary["not_probed"] and run["kind"] == "bisect" else "")
             + ".", ""]
@@ -141,10 +158,14 @@ def render_markdown(doc: Mapping[str, Any]) -> str:
     if first:
         source = _toolchain_source(doc, first["rustc"])
         out.append(f"- **First failing pair:** rustc `{plain_rustc(first['rustc'])}` + wasm-bindgen "
-                   f"`{first['bindgen']}` (reference-types `{first['reference_types']}`)")
+                   f"`{first['bindgen']}` (reference-types `{first['reference_types']}`{_in(first)})")
         out.append(f"- rustc `{plain_rustc(first['rustc'])}` is `{first['rustc']}`" + (f": {source}" if source else ""))
         if first.get("reason"):
             out.append(f"- Failure: `{_md_cell(first['reason'])}`")
+        runtime_evidence = (first.get("evidence") or {}).get("runtime")
+        if isinstance(runtime_evidence, dict) and runtime_evidence.get("browser"):
+            out.append(f"- Runtime: {runtime_evidence['browser']}"
+                       + (f" ({runtime_evidence['driver']})" if runtime_evidence.get("driver") else ""))
         if first.get("last_good_bindgen"):
             out.append(f"- Last good wasm-bindgen on that rustc: `{first['last_good_bindgen']}`")
         if first.get("last_good_rustc"):
@@ -161,22 +182,23 @@ def render_markdown(doc: Mapping[str, Any]) -> str:
     for setting in doc["settings"]:
         other = setting.get("first_failing")
         if other and first and other is not first and other != first:
-            out.append(f"- With reference-types `{setting['reference_types']}`: first failing pair rustc "
-                       f"`{other['rustc']}` + wasm-bindgen `{other['bindgen']}`")
+            out.append(f"- With reference-types `{setting['reference_types']}`{_in(setting)}: first failing pair "
+                       f"rustc `{other['rustc']}` + wasm-bindgen `{other['bindgen']}`"
+                       + (f": `{_md_cell(other['reason'])}`" if other.get("reason") else ""))
     if doc["reference_types"]["message"]:
         out.append(f"- Reference-types: {doc['reference_types']['message']}")
     out += ["", "### Grid", ""]
     at = index_cells(doc["cells"])
     for setting in doc["settings"]:
-        rt = setting["reference_types"]
-        star = first if first and first["reference_types"] == rt else setting.get("first_failing")
-        out += [f"reference-types `{rt}`:", "",
+        rt, where = setting["reference_types"], runtime_of(setting)
+        star = first if _same_panel(first, setting) else setting.get("first_failing")
+        out += [f"reference-types `{rt}`{_in(setting)}:", "",
                 "| rustc \\ wasm-bindgen | " + " | ".join(grid["bindgen"]) + " |",
                 "|---|" + "---|" * len(grid["bindgen"])]
         for rustc in grid["rustc"]:
             row = []
             for bindgen in grid["bindgen"]:
-                cell = at.get((rustc, bindgen, rt))
+                cell = at.get((rustc, bindgen, rt, where))
                 verdict = cell["verdict"] if cell else "none"
                 text = f"{EMOJI[verdict]} {LABELS[verdict]}" if cell else "·"
                 if star and (star["rustc"], star["bindgen"]) == (rustc, bindgen):
@@ -189,7 +211,7 @@ def render_markdown(doc: Mapping[str, Any]) -> str:
     skips = [c for c in doc["cells"] if c["verdict"] in ("skip", "error")]
     if skips:
         out += ["<details><summary>Untestable cells and why</summary>", ""]
-        out += [f"- `{c['rustc']}` + `{c['bindgen']}` [{c['reference_types']}]: {c['verdict']}: "
+        out += [f"- `{c['rustc']}` + `{c['bindgen']}` [{c['reference_types']}]{_in(c)}: {c['verdict']}: "
                 f"{_md_cell(c['reason'])}" for c in skips]
         out += ["", "</details>", ""]
     by_hand = (doc.get("reproduce") or {}).get("by_hand")
@@ -203,7 +225,7 @@ def render_markdown(doc: Mapping[str, Any]) -> str:
         out += ["# the first failing pair", first["reproduce"]]
         last = first.get("last_good_bindgen")
         if last:
-            good_cell = at.get((first["rustc"], last, first["reference_types"]))
+            good_cell = at.get((first["rustc"], last, first["reference_types"], runtime_of(first)))
             if good_cell:
                 out += ["# its last good neighbour", good_cell["reproduce"]]
     out += ["# the whole grid", doc["reproduce"]["grid"], "```", ""]
@@ -213,6 +235,8 @@ def render_markdown(doc: Mapping[str, Any]) -> str:
         for key, label in (("os", "OS"), ("node", "Node"), ("wasm_pack", "wasm-pack"), ("python", "Python")):
             if env.get(key):
                 out.append(f"- {label}: `{env[key]}`")
+        for name, version in (env.get("browsers") or {}).items():
+            out.append(f"- {name}: `{version}`")
         if env.get("wasm_bindgen"):
             versions = ", ".join(f"`{b['version']}`" + ("" if b.get("cli") else " (CLI not built)")
                                  for b in env["wasm_bindgen"])
@@ -280,33 +304,35 @@ def render_svg(doc: Mapping[str, Any], *, standalone: bool = True) -> str:
     y = _TITLE_H
     x0 = _MARGIN + _LABEL_W
     for setting in doc["settings"]:
-        rt = setting["reference_types"]
-        parts.append(f'<g class="panel" data-reference-types={quoteattr(rt)}>')
-        parts.append(_text(_MARGIN, y + 18, f"reference-types = {rt}", size=14, weight="bold"))
+        rt, where = setting["reference_types"], runtime_of(setting)
+        parts.append(f'<g class="panel" data-reference-types={quoteattr(rt)} data-runtime={quoteattr(where)}>')
+        parts.append(_text(_MARGIN, y + 18, f"reference-types = {rt}{_in(setting)}", size=14, weight="bold"))
         header_y = y + 42
         parts.append(_text(_MARGIN, header_y, "rustc \\ wasm-bindgen", size=11, fill="#57606a"))
         for c, bindgen in enumerate(cols):
             parts.append(_text(x0 + c * _CELL_W + _CELL_W / 2, header_y, bindgen, size=12, anchor="middle"))
         top = y + _PANEL_HEAD
-        star = first if first and first["reference_types"] == rt else setting.get("first_failing")
+        star = first if _same_panel(first, setting) else setting.get("first_failing")
         rows_by_rustc = {f["rustc"]: f for f in setting["frontier"]}
         for r, rustc in enumerate(rows):
             cy = top + r * _CELL_H
             parts.append(_text(_MARGIN, cy + _CELL_H / 2 + 4, rustc, size=12))
             for c, bindgen in enumerate(cols):
-                cell = at.get((rustc, bindgen, rt))
+                cell = at.get((rustc, bindgen, rt, where))
                 verdict = cell["verdict"] if cell else "none"
                 shade = verdict
                 if cell is None and run["kind"] == "bisect":
                     shade = _inferred(rows_by_rustc.get(rustc), cols, c)
                 cx = x0 + c * _CELL_W
-                tip = f"{_cell_name({'rustc': rustc, 'bindgen': bindgen, 'reference_types': rt})}: " + (
+                name = _cell_name({"rustc": rustc, "bindgen": bindgen, "reference_types": rt, "runtime": where})
+                tip = f"{name}: " + (
                     f"{verdict}: {cell['reason']}" if cell else "not probed" + (
                         f", inferred {shade[9:]} by the search" if shade != verdict else ""))
                 extra = f" {shade}" if shade != verdict else ""
                 parts.append(
                     f'<rect class="cell verdict-{verdict}{extra}" data-rustc={quoteattr(rustc)} '
                     f'data-bindgen={quoteattr(bindgen)} data-reference-types={quoteattr(rt)} '
+                    f'data-runtime={quoteattr(where)} '
                     f'x="{cx + 1}" y="{cy + 1}" width="{_CELL_W - 2}" height="{_CELL_H - 2}" rx="3" '
                     f'fill="{COLOURS[shade]}"><title>{escape(tip)}</title></rect>')
                 parts.append(_text(cx + _CELL_W / 2, cy + _CELL_H / 2 + 4, LABELS[shade], size=12,
@@ -436,11 +462,12 @@ def render_html(doc: Mapping[str, Any]) -> str:
     if first:
         out.append(h(first["reproduce"]))
     out += [h(doc["reproduce"]["grid"]), "</pre>"]
-    out += ["<h2>Cells</h2>", '<table class="cells"><tr><th>reference-types</th><th>rustc</th>'
+    out += ["<h2>Cells</h2>", '<table class="cells"><tr><th>reference-types</th><th>runtime</th><th>rustc</th>'
             "<th>wasm-bindgen</th><th>verdict</th><th>stage</th><th>seconds</th><th>reason</th></tr>"]
     for cell in doc["cells"]:
         v = cell["verdict"]
-        out.append(f'<tr class="row verdict-{v}"><td>{h(cell["reference_types"])}</td><td>{h(cell["rustc"])}</td>'
+        out.append(f'<tr class="row verdict-{v}"><td>{h(cell["reference_types"])}</td>'
+                   f'<td>{h(runtime_of(cell))}</td><td>{h(cell["rustc"])}</td>'
                    f"<td>{h(cell['bindgen'])}</td><td><span class=\"badge\" style=\"background:{COLOURS[v]};"
                    f"color:{INK[v]}\">{h(v)}</span></td><td>{h(cell['stage'] or '')}</td>"
                    f"<td>{cell['seconds']:.1f}</td><td>{h(cell['reason'])}</td></tr>")
@@ -451,6 +478,8 @@ def render_html(doc: Mapping[str, Any]) -> str:
         for key in ("os", "node", "wasm_pack", "python"):
             if env.get(key):
                 out.append(f"{key}: {h(str(env[key]))}")
+        for name, version in (env.get("browsers") or {}).items():
+            out.append(f"{h(name)}: {h(str(version))}")
         for tc in env.get("toolchains", []):
             out.append(f"\n{h(tc['spec'])}:\n{h(tc.get('rustc_vV') or tc.get('error') or 'unknown')}")
         out.append("</pre>")

@@ -11,7 +11,7 @@ import platform
 from typing import Any
 
 from wasm_bisect import __version__
-from wasm_bisect.domain.errors import WasmBisectError
+from wasm_bisect.domain.errors import StoreError, WasmBisectError
 from wasm_bisect.report.document import RunInfo, cell_from, document
 from wasm_bisect.store import Store
 
@@ -21,20 +21,27 @@ _MAX_SOURCE = 12_000  # characters of each reproducer file quoted in a report
 def load(store: Store, run_id: str | None = None, *, environment: bool = True) -> dict[str, Any]:
     """The report document of run `run_id` (a unique prefix; the newest run when None)."""
     run = store.run(run_id)
-    name = str((run.config.get("grid") or {}).get("template") or run.config.get("template") or
-               (run.config.get("variant") or {}).get("template") or "")
-    template = template_info(name, run.config)
-    ref = (template or {}).get("ref")  # a directory's path: what a pasted command must name
-    named = run.config.get("reproducer_args")  # how commands name any reproducer (crate mode included)
-    cells = [cell_from(p.variant, p.outcome, from_store=p.cached, template_ref=ref, reproducer=named)
-             for p in store.run_probes(run.run_id)]
-    info = RunInfo(run_id=run.run_id, kind=run.kind, created=run.created, command=run.command,
-                   fingerprint=run.fingerprint, config=run.config, result=run.result, cells=cells,
-                   tool_version=__version__, template=template)
-    doc = document(info)
-    grid = doc["grid"]
+    try:
+        name = str((run.config.get("grid") or {}).get("template") or run.config.get("template") or
+                   (run.config.get("variant") or {}).get("template") or "")
+        template = template_info(name, run.config)
+        ref = (template or {}).get("ref")  # a directory's path: what a pasted command must name
+        named = run.config.get("reproducer_args")  # how commands name any reproducer (crate mode included)
+        cells = [cell_from(p.variant, p.outcome, from_store=p.cached, template_ref=ref, reproducer=named)
+                 for p in store.run_probes(run.run_id)]
+        info = RunInfo(run_id=run.run_id, kind=run.kind, created=run.created, command=run.command,
+                       fingerprint=run.fingerprint, config=run.config, result=run.result, cells=cells,
+                       tool_version=__version__, template=template)
+        doc = document(info)
+        grid = doc["grid"]
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError, OverflowError, RecursionError,
+            WasmBisectError) as exc:
+        # The store is input too: a damaged or hand-edited run is one line, never a traceback.
+        raise StoreError(f"run {run.run_id} in {store.path} cannot be read: {type(exc).__name__}",
+                         hint="it is damaged or was written by another version of wasm-bisect") from None
     if environment:
-        doc["environment"] = collect_environment(grid["rustc"], grid["bindgen"])
+        browsers = [r for r in grid.get("runtimes") or [] if r != "node"]
+        doc["environment"] = collect_environment(grid["rustc"], grid["bindgen"], *([browsers] if browsers else []))
     return doc
 
 
@@ -76,22 +83,41 @@ def _toolchain_entry(spec_text: str) -> dict[str, Any]:
             if package:
                 entry["source"] = f"Debian {(data.get('debian') or {}).get('flavour', 'rustc')} {package}"
         toolchain = toolchains.resolve(spec, provision=False)
-        entry["rustc_vV"] = processes.output([toolchain.rustc, "-vV"], env=toolchain.environ(os.environ), timeout=60)
+        entry["rustc_vV"] = processes.output([toolchain.rustc, "-vV"], env=toolchain.environ(os.environ),
+                                             timeout=processes.QUERY_TIMEOUT)
         entry["cargo"] = toolchain.cargo_verbose or f"cargo {toolchain.cargo_version}"
     except WasmBisectError as exc:
         entry["error"] = exc.one_line()
     return entry
 
 
-def collect_environment(rustc: list[str], bindgen: list[str]) -> dict[str, Any]:
-    """rustc -vV of each toolchain (found through its manifest), tool versions, node, OS."""
+def _browser_versions(runtimes: list[str]) -> dict[str, str]:
+    """`chromium --version` of each browser runtime of the run (a missing one becomes a note)."""
+    from wasm_bisect.domain.model import Runtime
+    from wasm_bisect.probe import runtimes as browser_runtimes
+    from wasm_bisect.util import processes
+
+    out: dict[str, str] = {}
+    for name in runtimes:
+        runtime = Runtime(name)
+        if not runtime.is_browser:
+            continue
+        try:
+            out[name] = processes.output([browser_runtimes.locate(runtime).binary, "--version"], timeout=60)
+        except WasmBisectError as exc:
+            out[name] = f"unavailable ({exc.one_line()})"
+    return out
+
+
+def collect_environment(rustc: list[str], bindgen: list[str], runtimes: list[str] | None = None) -> dict[str, Any]:
+    """rustc -vV of each toolchain (found through its manifest), tool versions, node, browsers, OS."""
     from wasm_bisect.bindgen import toolcache
     from wasm_bisect.util import processes
 
     cached = {(t.name, t.version) for t in toolcache.installed()}
     wasm_pack = sorted(v for n, v in cached if n == "wasm-pack")
     try:
-        node = processes.output(["node", "--version"], timeout=30)
+        node = processes.output(["node", "--version"], timeout=processes.QUERY_TIMEOUT)
     except WasmBisectError as exc:
         node = f"unavailable ({exc.one_line()})"
     return {
@@ -101,4 +127,5 @@ def collect_environment(rustc: list[str], bindgen: list[str]) -> dict[str, Any]:
         "wasm_pack": wasm_pack[-1] if wasm_pack else None,
         "wasm_bindgen": [{"version": b, "cli": ("wasm-bindgen", b) in cached} for b in bindgen],
         "toolchains": [_toolchain_entry(r) for r in rustc],
+        **({"browsers": browsers} if (browsers := _browser_versions(runtimes or [])) else {}),
     }

@@ -291,6 +291,9 @@ def check_grid(grid: Grid) -> None:
     if len(grid.rustc) * len(grid.bindgen) < 2:
         raise UsageError("a bisect needs at least two versions on some axis",
                          hint="use `wasm-bisect probe` for a single cell")
+    if len(grid.runtimes) != 1:
+        raise UsageError("a bisect searches one runtime at a time",
+                         hint="run one bisect per --runtime, or a matrix over several runtimes")
 
 
 def run(plan: BisectPlan, oracle: Oracle, *, on_done: Callable[[SearchResult], None] | None = None,
@@ -383,7 +386,8 @@ def restrict(grid: Grid, good: tuple[str, str] | None, bad: tuple[str, str] | No
     if lo_r > hi_r or lo_b > hi_b:
         raise UsageError("--good is newer than --bad on some axis", hint="the good pair must be the older one")
     return Grid(template=grid.template, rustc=tuple(rustc[lo_r:hi_r + 1]), bindgen=tuple(bindgen[lo_b:hi_b + 1]),
-                reference_types=grid.reference_types, options=grid.options, params=grid.params)
+                reference_types=grid.reference_types, options=grid.options, params=grid.params,
+                runtimes=grid.runtimes)
 
 
 def fingerprint(plan: BisectPlan, template: Reproducer) -> str:

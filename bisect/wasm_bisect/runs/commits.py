@@ -12,10 +12,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from wasm_bisect import search
+from wasm_bisect import search, toolchains
 from wasm_bisect.bindgen import sources
 from wasm_bisect.domain.errors import Untestable, UsageError, WasmBisectError
-from wasm_bisect.domain.model import BuildOptions, ReferenceTypes, ToolchainSpec, Variant, Verdict
+from wasm_bisect.domain.model import BuildOptions, ReferenceTypes, Runtime, ToolchainSpec, Variant, Verdict, options_for
 from wasm_bisect.probe import Oracle
 from wasm_bisect.probe.reproducer import Reproducer, run_config
 from wasm_bisect.runs._events import QUIET, Events
@@ -98,6 +98,7 @@ class CommitsRequest:
     bad: str
     find_fix: bool
     command: str
+    runtime: Runtime = Runtime.NODE
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -125,6 +126,8 @@ def execute(request: CommitsRequest, open_store: Callable[[], Store], events: Ev
     url = sources.repo_url(request.repo)
     good_rev, bad_rev = sources.check_rev(request.good), sources.check_rev(request.bad)
     sources.precheck_local(url, [good_rev, bad_rev])
+    # The toolchain is checked and made ready before any mirror or worktree is written.
+    toolchains.prepare([request.rustc], progress=events.progress)
     mirror = sources.mirror(url, progress=events.progress)
     good_sha = sources.resolve_rev(mirror, good_rev, progress=events.progress)
     bad_sha = sources.resolve_rev(mirror, bad_rev, progress=events.progress)
@@ -133,11 +136,15 @@ def execute(request: CommitsRequest, open_store: Callable[[], Store], events: Ev
         raise UsageError(f"no first-parent commits between {request.good} and {request.bad}")
     rt, spec = request.reference_types, request.rustc
     store = open_store()
+    where = request.runtime
+    options = options_for(request.options, where)
+    # A node run keeps the fingerprint it had before browsers existed.
+    salt = [] if where is Runtime.NODE else [str(where)]
     fingerprint = fingerprint_of("bisect-commits", tmpl.name, str(spec), str(rt), url, good_sha, bad_sha,
-                                 request.find_fix, [list(p) for p in request.params], request.options.__dict__,
-                                 tmpl.content_hash, tmpl.check_hash)
+                                 request.find_fix, [list(p) for p in request.params], options.__dict__,
+                                 tmpl.content_hash, tmpl.check_hash, *salt)
     config = {"template": tmpl.name, "rustc": str(spec), "reference_types": str(rt), "url": url, "good": good_sha,
-              "bad": bad_sha, "find_fix": request.find_fix, **run_config(tmpl)}
+              "bad": bad_sha, "find_fix": request.find_fix, **run_config(tmpl), "runtime": str(where)}
     with claim_run(store, kind="bisect-commits", fingerprint=fingerprint, command=request.command, config=config,
                    info=events.info) as claimed:
         run_id = claimed.run_id
@@ -158,7 +165,7 @@ def execute(request: CommitsRequest, open_store: Callable[[], Store], events: Ev
                 events.info(f"{commit}: {exc.one_line()}")
                 return Verdict.ERROR
             variant = Variant(template=tmpl.name, rustc=spec, bindgen=resolved.source, reference_types=rt,
-                              options=request.options, params=request.params)
+                              options=options, params=request.params, runtime=where)
             return oracle(variant)
 
         events.info(f"bisect-commits {tmpl.name}: {len(items)} first-parent commits from {items[0]} to {items[-1]} "

@@ -14,16 +14,17 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 
+from wasm_bisect.domain.compat import untestable_reason
 from wasm_bisect.domain.errors import SearchAborted, UsageError
-from wasm_bisect.domain.grid import Grid, cell_id, shard
-from wasm_bisect.domain.model import Outcome, Stage, Variant, Verdict
+from wasm_bisect.domain.grid import MAX_SHARDS, Grid, cell_id, check_shard_count, shard
+from wasm_bisect.domain.model import Outcome, Runtime, Stage, ToolchainSpec, Variant, Verdict
 from wasm_bisect.probe import Oracle
 from wasm_bisect.probe.reproducer import Reproducer, run_config
-from wasm_bisect.report.document import analyse, cell_from
+from wasm_bisect.report.document import analyse, cell_from, setting_key
 from wasm_bisect.runs._events import QUIET, Events
 from wasm_bisect.store import Store
 
-GITHUB_MATRIX_LIMIT = 256  # GitHub Actions refuses a job matrix larger than this
+GITHUB_MATRIX_LIMIT = MAX_SHARDS  # GitHub Actions refuses a job matrix larger than this
 
 
 def select_cells(grid: Grid, ids: Sequence[str]) -> list[Variant]:
@@ -31,7 +32,8 @@ def select_cells(grid: Grid, ids: Sequence[str]) -> list[Variant]:
     by_id = {cell_id(v): v for v in grid.variants()}
     # `1.63.0@0.2.92@on` is accepted for `debian:1.63.0@0.2.92@on`, like the axis flags accept bare versions.
     for v in grid.variants():
-        by_id.setdefault(f"{v.rustc.version}@{v.bindgen.label()}@{v.reference_types}", v)
+        where = "" if v.runtime is Runtime.NODE else f"@{v.runtime}"
+        by_id.setdefault(f"{v.rustc.version}@{v.bindgen.label()}@{v.reference_types}{where}", v)
     chosen: dict[str, Variant] = {}
     for text in ids:
         variant = by_id.get(text.strip())
@@ -62,16 +64,26 @@ class MatrixPlan:
         return cls(grid=grid, cells=tuple(cells), jobs=jobs, shard=shard_spec, allow_yanked=allow_yanked)
 
 
+def toolchains_to_build(plan: MatrixPlan) -> list[ToolchainSpec]:
+    """The toolchains the plan's cells will build with (cells the compatibility filter skips build nothing):
+    what must be ready, and verified, before the run is started."""
+    return list(dict.fromkeys(v.rustc for v in plan.cells
+                              if untestable_reason(v, allow_yanked=plan.allow_yanked) is None))
+
+
 def github_matrix(grid: Grid, *, shards: int | None) -> dict[str, Any]:
     """A GitHub Actions `strategy.matrix` value: one entry per shard, or one per cell."""
     if shards:
+        check_shard_count(shards)
         return {"include": [{"shard": f"{k}/{shards}", "name": f"shard {k} of {shards}"}
                             for k in range(1, shards + 1)]}
     if grid.size > GITHUB_MATRIX_LIMIT:
         raise UsageError(f"the grid has {grid.size} cells, more than GitHub's {GITHUB_MATRIX_LIMIT} jobs",
                          hint="add --shards N to emit one job per shard")
     return {"include": [{"cell": cell_id(v), "rustc": str(v.rustc), "bindgen": v.bindgen.label(),
-                         "reference_types": str(v.reference_types)} for v in grid.variants()]}
+                         "reference_types": str(v.reference_types),
+                         **({} if v.runtime is Runtime.NODE else {"runtime": str(v.runtime)})}
+                        for v in grid.variants()]}
 
 
 @dataclass
@@ -196,8 +208,9 @@ def summarize(run_id: str, outcome: MatrixOutcome, *, built: int, cached: int) -
     return MatrixResult(
         run_id=run_id, plan=plan, outcomes=dict(outcome.outcomes), counts=outcome.counts(), built=built,
         from_store=cached, seconds=outcome.seconds, first_failing=analysis["first_failing"],
-        first_failing_by_reference_types={s["reference_types"]: s["first_failing"] for s in analysis["settings"]},
-        frontier={s["reference_types"]: s["frontier"] for s in analysis["settings"]})
+        first_failing_by_reference_types={setting_key(s["reference_types"], s["runtime"]): s["first_failing"]
+                                          for s in analysis["settings"]},
+        frontier={setting_key(s["reference_types"], s["runtime"]): s["frontier"] for s in analysis["settings"]})
 
 
 def result_dict(outcome: MatrixOutcome, *, built: int, cached: int) -> dict[str, Any]:

@@ -108,8 +108,9 @@ def export(archive: Path, *, progress: Progress = lambda _m: None) -> Transfer:
         raise UsageError(f"nothing to export: {home} has no provisioned toolchain and no built tool",
                          hint="provision some first (`wasm-bisect toolchain add`, `wasm-bisect tools install`)")
     result = Transfer(archive=archive)
-    archive.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{archive.name}.", suffix=".tmp", dir=archive.parent)
+    final = archive.resolve()  # through a symlink to a file, like every output
+    final.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
     os.close(fd)
     try:
         with tarfile.open(tmp, "w:gz", compresslevel=1) as tar:
@@ -124,7 +125,7 @@ def export(archive: Path, *, progress: Progress = lambda _m: None) -> Transfer:
             info = tarfile.TarInfo(MANIFEST)
             info.size = len(manifest)
             tar.addfile(info, fileobj=_Bytes(manifest))
-        Path(tmp).replace(archive)
+        fs.atomic_replace(Path(tmp), archive, what="the archive")  # never onto a device, FIFO or directory
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -146,7 +147,7 @@ def _read_manifest(tar: tarfile.TarFile, archive: Path) -> dict[str, Any]:
         member = tar.getmember(MANIFEST)
         handle = tar.extractfile(member)
         data = json.loads(handle.read(1 << 20)) if handle is not None and member.size < (1 << 20) else None
-    except (KeyError, ValueError):
+    except (KeyError, ValueError, RecursionError, tarfile.TarError, OSError):
         data = None
     if not isinstance(data, dict) or data.get("format") != FORMAT or not isinstance(data.get("entries"), list):
         raise UsageError(f"{archive} is not a wasm-bisect cache archive (format {FORMAT})",
@@ -200,6 +201,8 @@ def import_(archive: Path, *, progress: Progress = lambda _m: None) -> Transfer:
     with tar:
         manifest = _read_manifest(tar, archive)
         here, there = host(), manifest.get("host") or {}
+        if not isinstance(there, dict):
+            raise UsageError(f"{archive} is not a wasm-bisect cache archive (its host is not a table)")
         if {k: here[k] for k in ("machine", "system", "os")} != {k: there.get(k) for k in ("machine", "system", "os")}:
             raise UsageError(f"{archive} was made on {there.get('system')} {there.get('os')} {there.get('machine')}, "
                              f"this is {here['system']} {here['os']} {here['machine']}",

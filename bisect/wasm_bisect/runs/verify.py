@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
 
+from wasm_bisect import toolchains
 from wasm_bisect.bindgen import index, sources
 from wasm_bisect.bindgen.sources import Resolved, SourceSpec
 from wasm_bisect.domain.errors import UsageError
@@ -23,9 +24,11 @@ from wasm_bisect.domain.model import (
     BuildOptions,
     Outcome,
     ReferenceTypes,
+    Runtime,
     ToolchainSpec,
     Variant,
     Verdict,
+    options_for,
 )
 from wasm_bisect.probe import Oracle
 from wasm_bisect.probe.reproducer import Reproducer, run_config
@@ -163,16 +166,23 @@ def base_from_runs(runs: Sequence[Any], template: str, root: str | None = None) 
     `runs` are store.Run rows, newest first; with `root`, only runs of the reproducer at that path count (two
     projects may both have a package `app`).
     """
+    def strings(value: Any) -> bool:
+        return isinstance(value, list) and all(isinstance(v, str) for v in value)
+
     for run_row in runs:
         config: Mapping[str, Any] = run_row.config or {}
         grid = config.get("grid") or {}
-        if run_row.kind != "bisect" or grid.get("template") != template or config.get("find_fix"):
+        if run_row.kind != "bisect" or not isinstance(grid, dict) or grid.get("template") != template \
+                or config.get("find_fix"):
             continue
+        if not all(strings(grid.get(axis, [])) for axis in ("rustc", "reference_types")):
+            continue  # a damaged or hand-edited run is no base to take
         if root is not None and config.get("template_path") not in (None, root):
             continue
-        for search in (run_row.result or {}).get("searches", []):
-            first = search.get("first_failing")
-            if first and first.get("bindgen"):
+        searches = (run_row.result or {}).get("searches", [])
+        for search in searches if isinstance(searches, list) else []:
+            first = search.get("first_failing") if isinstance(search, dict) else None
+            if isinstance(first, dict) and isinstance(first.get("bindgen"), str) and first["bindgen"]:
                 return str(first["bindgen"]), dict(grid)
     return None
 
@@ -240,37 +250,45 @@ class VerifyRequest:
     default_rustc: str
     default_reference_types: str
     command: str
+    runtime: Runtime = Runtime.NODE
 
 
 def check_releases(*named: tuple[SourceSpec, str], notice: Callable[[str], None] | None = None) -> None:
     """Each crates.io version must be a published wasm-bindgen release (checked before anything is
     provisioned); the release list is read once, and not at all when no version is named."""
-    versions = [(spec.version, what) for spec, what in named if spec.kind == "crates"]
-    if not versions:
-        return
-    known = {r.version for r in index.releases(notice=notice)}
-    for version, what in versions:
-        if version not in known:
-            raise UsageError(f"{what} {version} is not a published wasm-bindgen release",
-                             hint="see `wasm-bisect versions`")
+    index.check_published([(str(spec.version), what) for spec, what in named if spec.kind == "crates"],
+                          notice=notice)
+
+
+def _different(patch: SourceSpec, base: SourceSpec) -> None:
+    """Two crates.io versions can be compared before anything is resolved (git and path sources after)."""
+    if patch.kind == base.kind == "crates" and patch.version == base.version:
+        raise UsageError(f"--patch and the base are the same source ({patch.version})",
+                         hint="compare two different versions or revisions")
 
 
 def execute(request: VerifyRequest, open_store: Callable[[], Store], events: Events = QUIET, *,
             rustc_axis: Callable[[str], tuple[ToolchainSpec, ...]],
-            matrix_markdown: Callable[[Store, str], str | None] | None = None) -> VerifyRun:
-    """Resolve patch and base, probe every cell with both, compare, store the run. The store is opened only
-    once every source the user typed has been checked."""
+            matrix_markdown: Callable[[Store, str], str | None] | None = None,
+            past_runs: Callable[[], Sequence[Any]] | None = None) -> VerifyRun:
+    """Resolve patch and base, probe every cell with both, compare, store the run.
+
+    Order: everything typed is checked offline (sources, the rustc axis); then the release list, the base
+    taken from earlier runs (read-only: `past_runs`, else the store), the toolchains (provisioned and verified
+    like `toolchain add`), the git sources; only then is the store opened for writing and a run started."""
     tmpl = request.template
-    # Check every source the user typed before anything is written (the store included).
     patch_spec = sources.parse(request.patch)
     against_spec = sources.parse(request.against) if request.against is not None else None
+    if against_spec is not None:
+        _different(patch_spec, against_spec)
+    if request.rustc:  # typed: checked (syntax, then the providers) before the release list is fetched
+        toolchains.check_known(rustc_axis(request.rustc))
     check_releases((patch_spec, "--patch"), *([(against_spec, "--against")] if against_spec else []),
                    notice=events.info)
-    early = sources.resolve(patch_spec, progress=events.progress) if patch_spec.kind != "crates" else None
-    store = open_store()
     base_text, base_grid = request.against, dict[str, Any]()
     if base_text is None:
-        found = base_from_runs(store.runs(), tmpl.name, str(tmpl.root))
+        found = base_from_runs(past_runs() if past_runs is not None else open_store().runs(), tmpl.name,
+                               str(tmpl.root))
         if found is None:
             raise UsageError(f"no finished bisect run of template {tmpl.name} in the store to take the base from",
                              hint="give --against VERSION (e.g. --against 0.2.99)")
@@ -283,22 +301,30 @@ def execute(request: VerifyRequest, open_store: Callable[[], Store], events: Eve
     if base_spec is None:  # taken from a bisect run: check it like a typed one
         base_spec = sources.parse(base_text)
         check_releases((base_spec, "the base"), notice=events.info)
-    patch_src = early if early is not None else sources.resolve(patch_spec, progress=events.progress)
+    _different(patch_spec, base_spec)
+    toolchains.check_known(rustc)
+    patch_src = sources.resolve(patch_spec, progress=events.progress)
     base_src = sources.resolve(base_spec, progress=events.progress)
+    toolchains.prepare(rustc, progress=events.progress)
     if patch_src.source == base_src.source:
         raise UsageError(f"--patch and the base are the same source ({patch_src.source.label()})",
                          hint="compare two different versions or revisions")
+    store = open_store()
     events.info(f"patch: {patch_src.describe()}")
     events.info(f"base:  {base_src.describe()}")
 
-    def variant(r: ToolchainSpec, b: BindgenSource, rt: ReferenceTypes) -> Variant:
-        return Variant(template=tmpl.name, rustc=r, bindgen=b, reference_types=rt, options=request.options,
-                       params=request.params)
+    options = options_for(request.options, request.runtime)
 
-    grid_identity = {"template": tmpl.name, "rustc": [str(r) for r in rustc],
-                     "bindgen": [base_src.source.label(), patch_src.source.label()],
-                     "reference_types": [str(rt) for rt in rts], "options": request.options.__dict__,
-                     "params": [list(p) for p in request.params]}
+    def variant(r: ToolchainSpec, b: BindgenSource, rt: ReferenceTypes) -> Variant:
+        return Variant(template=tmpl.name, rustc=r, bindgen=b, reference_types=rt, options=options,
+                       params=request.params, runtime=request.runtime)
+
+    grid_identity: dict[str, Any] = {"template": tmpl.name, "rustc": [str(r) for r in rustc],
+                                     "bindgen": [base_src.source.label(), patch_src.source.label()],
+                                     "reference_types": [str(rt) for rt in rts], "options": options.__dict__,
+                                     "params": [list(p) for p in request.params]}
+    if request.runtime is not Runtime.NODE:  # a node run keeps the identity it had before browsers existed
+        grid_identity["runtimes"] = [str(request.runtime)]
     fingerprint = fingerprint_of("verify", grid_identity, base_src.source.rev, patch_src.source.rev,
                                  tmpl.content_hash, tmpl.check_hash)
     run_id = store.start_run(kind="verify", fingerprint=fingerprint, command=request.command,

@@ -45,6 +45,7 @@ __all__ = [
     "parse_cargo_version",
     "parse_rustc_vv",
     "parse_rustup_toolchain_list",
+    "prepare",
     "provider",
     "read_manifest",
     "read_manifest_data",
@@ -102,11 +103,26 @@ def check_known(specs: Sequence[ToolchainSpec]) -> None:
             absent = [p for p in ("rustc", "cargo") if not (prefix / "bin" / p).is_file()]
             if absent:
                 raise UsageError(f"{spec} has no bin/{absent[0]}", hint="give a prefix with bin/rustc and bin/cargo")
+    if any(s.provider == "rustup" for s in specs):
+        RustupProvider().rustup()  # ToolMissing (exit 2) when there is no rustup at all
     if missing:
         releases = DebianProvider().releases()
         for version in missing:
             if version not in releases:
                 raise debian_apt.unknown_version_error(version, releases)
+
+
+def prepare(specs: Sequence[ToolchainSpec], *, provision: bool = True, progress: Progress = quiet
+            ) -> dict[ToolchainSpec, Toolchain]:
+    """Before a run is started: the toolchains it will build with, checked (`check_known`) and, with
+    `provision`, made ready and verified exactly as `toolchain add` does it (same steps, same time limits).
+    A toolchain that cannot build wasm32 or misbehaves (hangs, crashes, answers nonsense) is a ProvisionError
+    here, exit 2, never a stored run of ERROR cells. Without `provision` only `path:` toolchains, which cost
+    nothing to verify, are run."""
+    unique = list(dict.fromkeys(specs))
+    check_known(unique)
+    return {spec: resolve(spec, provision=True, progress=progress) for spec in unique
+            if provision or spec.provider == "path"}
 
 
 def installed() -> list[Toolchain]:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from wasm_bisect.domain.compat import reference_types_by_default
-from wasm_bisect.domain.errors import CommandFailed, ProvisionError, UsageError, WasmBisectError
+from wasm_bisect.domain.errors import CommandFailed, ProvisionError, ToolMissing, UsageError, WasmBisectError
 from wasm_bisect.domain.model import ToolchainSpec
 from wasm_bisect.domain.versions import rust_release
 from wasm_bisect.util import fs, paths, processes, wasmfile
@@ -32,7 +32,7 @@ MANIFEST_SCHEMA = 1
 PATH_REGISTRY = "path-toolchains.json"
 MVP_SYSROOT = "mvp-sysroot"
 STD_BUILD_TIMEOUT = 3600.0
-PROBE_TIMEOUT = 120.0
+PROBE_TIMEOUT = processes.QUERY_TIMEOUT
 NETWORK_CHECK_SECONDS = 5.0
 RUSTUP_INSTALL_TIMEOUT = 900.0
 RUSTUP_TARGET_TIMEOUT = 300.0
@@ -273,7 +273,7 @@ def read_manifest(prefix: Path) -> Toolchain | None:
     """The toolchain installed in `prefix`, or None when the manifest is missing, corrupt or stale."""
     try:
         data = json.loads((prefix / MANIFEST).read_text())
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):  # a hand-edited cache file is no crash
         return None
     if not isinstance(data, dict):
         return None
@@ -284,7 +284,7 @@ def read_manifest_data(prefix: Path) -> dict[str, Any]:
     """The raw manifest (timings, packages, target features) for reports; {} when unreadable."""
     try:
         data = json.loads((prefix / MANIFEST).read_text())
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return {}
     return data if isinstance(data, dict) else {}
 
@@ -292,7 +292,7 @@ def read_manifest_data(prefix: Path) -> dict[str, Any]:
 def read_registry(path: Path) -> list[dict[str, Any]]:
     try:
         data = json.loads(path.read_text())
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return []
     entries = data.get("toolchains") if isinstance(data, dict) else None
     return [e for e in entries if isinstance(e, dict)] if isinstance(entries, list) else []
@@ -328,14 +328,18 @@ def inspect_toolchain(
     )
     full_env = draft.environ(os.environ)
     try:
-        info = parse_rustc_vv(processes.output([draft.rustc, "-vV"], env=full_env, timeout=PROBE_TIMEOUT))
+        info = _parse_or_refuse(spec, processes.output([draft.rustc, "-vV"], env=full_env, timeout=PROBE_TIMEOUT))
         sysroot = Path(processes.output([draft.rustc, "--print", "sysroot"], env=full_env, timeout=PROBE_TIMEOUT))
         cargo_line, cargo_version = parse_cargo_version(
             processes.output([draft.cargo, "-V"], env=full_env, timeout=PROBE_TIMEOUT)
         )
+    except ToolMissing as exc:
+        raise ProvisionError(f"toolchain {spec} does not run: {exc.message}",
+                             hint="check the prefix: bin/rustc and bin/cargo must be programs") from exc
     except CommandFailed as exc:
+        tail = exc.log_tail.strip()[-300:]
         raise ProvisionError(
-            f"toolchain {spec} does not run: {exc.message}: {exc.log_tail.strip()[-300:]}",
+            f"toolchain {spec} does not run: {exc.message}" + (f": {tail}" if tail else ""),
             hint="check the prefix (missing shared libraries show up here)",
         ) from exc
     return Toolchain(
@@ -353,6 +357,14 @@ def inspect_toolchain(
         llvm_version=info.llvm_version,
         note=note,
     )
+
+
+def _parse_or_refuse(spec: ToolchainSpec, text: str) -> RustcInfo:
+    try:
+        return parse_rustc_vv(text)
+    except ProvisionError as exc:
+        raise ProvisionError(f"toolchain {spec} does not run as rustc: {exc.message}",
+                             hint="check the prefix: bin/rustc must be a Rust compiler") from None
 
 
 _PROBE_LIB = '#[no_mangle]\npub extern "C" fn add(a: i32, b: i32) -> i32 {\n    a + b\n}\n'
@@ -507,7 +519,7 @@ def make_mvp_sysroot(root: Path, host_rustlib: Path, host: str) -> Path:
     link = rustlib / host
     if link.is_symlink() or link.exists():
         link.unlink()
-    link.symlink_to(os.path.relpath(host_rustlib, rustlib))
+    link.symlink_to(os.path.relpath(host_rustlib.resolve(), rustlib.resolve()))  # rustc reports resolved paths
     return rustlib / WASM_TARGET / "lib"
 
 

@@ -227,10 +227,12 @@ class DebianProvider:
                 "llvm_version": toolchain.llvm_version,
                 "wasm32_std": toolchain.wasm32_std,
                 "wasm32_std_source": "debian package" if prebuilt_std else "built with -Z build-std",
+                # rustc reports its sysroot with symlinks resolved: relate resolved paths, or a home (or a
+                # toolchains dir) reached through a symlink would record a path through the staging dir's name.
                 "paths": {
-                    "sysroot": os.path.relpath(toolchain.sysroot, stage),
-                    "bin_dir": os.path.relpath(toolchain.bin_dir, stage),
-                    "lib_dirs": [os.path.relpath(d, stage) for d in lib_dirs],
+                    "sysroot": os.path.relpath(toolchain.sysroot.resolve(), stage.resolve()),
+                    "bin_dir": os.path.relpath(toolchain.bin_dir.resolve(), stage.resolve()),
+                    "lib_dirs": [os.path.relpath(Path(d).resolve(), stage.resolve()) for d in lib_dirs],
                     "mvp_sysroot": mvp_rel,
                 },
                 "debian": {"flavour": release.flavour.source, "version": release.debian_version},

@@ -62,11 +62,12 @@ class PathProvider:
         if mvp is None and wasm32_std_present(prefix.parent / MVP_SYSROOT):
             mvp = prefix.parent / MVP_SYSROOT  # path:<debian prefix>/usr
         toolchain = inspect_toolchain(spec=spec, bin_dir=bin_dir, env=env, mvp_sysroot=mvp)
+        if not toolchain.wasm32_std:  # not remembered: it cannot build anything the tool needs
+            progress(f"warning: path:{prefix} has no {WASM_TARGET} std; it cannot build wasm")
+            return toolchain
         with fs.lock("path-toolchains"):
             entries = [e for e in read_registry(self.registry_path()) if e.get("spec") != str(spec)]
             write_registry(self.registry_path(), [*entries, toolchain.to_json()])
-        if not toolchain.wasm32_std:
-            progress(f"warning: path:{prefix} has no {WASM_TARGET} std; it cannot build wasm")
         return toolchain
 
     def remove(self, version: str) -> bool:

@@ -77,7 +77,8 @@ class RustupProvider:
 
     name = "rustup"
 
-    def _rustup(self) -> str:
+    def rustup(self) -> str:
+        """The rustup program (ToolMissing when there is none)."""
         return processes.which("rustup")
 
     @staticmethod
@@ -87,7 +88,7 @@ class RustupProvider:
     def available(self) -> list[str]:
         """Installed toolchains only: rustup cannot list remote versions (and here it may be offline)."""
         try:
-            result = processes.run([self._rustup(), "toolchain", "list"], timeout=PROBE_TIMEOUT, check=False)
+            result = processes.run([self.rustup(), "toolchain", "list"], timeout=PROBE_TIMEOUT, check=False)
         except ToolMissing:
             return []
         return parse_rustup_toolchain_list(result.output)
@@ -95,7 +96,7 @@ class RustupProvider:
     def _bin_dir(self, name: str) -> Path | None:
         env = without(os.environ, "RUSTUP_TOOLCHAIN")
         result = processes.run(
-            [self._rustup(), "which", "rustc", "--toolchain", name],
+            [self.rustup(), "which", "rustc", "--toolchain", name],
             env=env,
             timeout=PROBE_TIMEOUT,
             check=False,
@@ -134,7 +135,7 @@ class RustupProvider:
 
     def provision(self, version: str, *, progress: Progress = quiet) -> Toolchain:
         name = version
-        rustup = self._rustup()
+        rustup = self.rustup()
         env = without(os.environ, "RUSTUP_TOOLCHAIN")
         bin_dir = self._bin_dir(name)
         if bin_dir is None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,25 +16,66 @@ from wasm_bisect.domain.errors import UsageError
 from wasm_bisect.util import paths
 
 
-def atomic_write_text(path: Path, text: str) -> None:
+def atomic_write_text(path: Path, text: str, *, what: str = "file") -> None:
     """Write `text` to `path` via a temporary file in the same directory and an atomic rename."""
-    atomic_write_bytes(path, text.encode())
+    atomic_write_bytes(path, text.encode(), what=what)
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+def _kind(mode: int) -> str | None:
+    """What a non-regular file is, for messages; None for a regular file."""
+    if stat.S_ISREG(mode):
+        return None
+    kinds = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"),
+             (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"))
+    return next((name for test, name in kinds if test(mode)), "not a regular file")
+
+
+def _refuse_non_regular(final: Path, shown: Path, what: str) -> None:
+    """A destination that exists must be a regular file: an atomic rename would replace a device node, a FIFO
+    or a socket with a plain file, and opening a FIFO to check it would block."""
+    try:
+        mode = final.lstat().st_mode
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise UsageError(f"cannot write {what} {shown}: {exc.strerror}") from None
+    kind = _kind(mode)
+    if kind is not None:
+        raise UsageError(f"refusing to write {what} {shown}: it is {kind}, not a regular file",
+                         hint="give the path of a regular file (or of one to create)")
+
+
+def _final(path: Path) -> Path:
+    """Where writing `path` really lands: through symlinks (a link to a file is written through, never replaced)."""
+    return path.resolve()
+
+
+def atomic_write_bytes(path: Path, data: bytes, *, what: str = "file") -> None:
+    """Write `data` to `path` via a temporary file in the same directory and an atomic rename; never replaces
+    anything but a regular file."""
+    final = _final(path)
+    _refuse_non_regular(final, path, what)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
     try:
         os.fchmod(fd, 0o644)  # mkstemp's 0600 would make cache files unreadable to other users
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-        Path(tmp).replace(path)
+        atomic_replace(Path(tmp), path, what=what)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             Path(tmp).unlink()
         raise
+
+
+def atomic_replace(source: Path, dest: Path, *, what: str = "file") -> None:
+    """Rename the finished file `source` onto `dest` (followed through symlinks) unless `dest` exists and is not
+    a regular file; `source` must be in the same directory as the final destination."""
+    final = _final(dest)
+    _refuse_non_regular(final, dest, what)  # checked again right before the rename
+    source.replace(final)
 
 
 @contextlib.contextmanager
@@ -71,26 +113,49 @@ def lock(name: str, timeout: float = -1) -> filelock.FileLock:
     return filelock.FileLock(str(directory / f"{safe}.lock"), timeout=timeout)
 
 
-def check_writable(dest: Path, what: str) -> None:
-    """Refuse an output path that cannot be written, before any work is done; nothing is left behind.
+def output_path(text: str | Path, what: str) -> Path:
+    """An output path the user typed: `~` expanded like every path option, and a name that can only be a
+    directory (`out/`, `.`, `..`) refused before any work."""
+    raw = str(text)
+    if not raw:
+        raise UsageError(f"{what} is empty", hint="give a file name")
+    if "\0" in raw:
+        raise UsageError(f"{what} {raw!r} contains a NUL character")
+    if raw in (".", "..") or raw.endswith(("/", "/.", "/..")):
+        raise UsageError(f"{what} {raw} names a directory", hint="give a file name")
+    return paths.expand(raw)
 
-    Tried for real (a temporary file in the directory that will hold it) rather than with os.access:
-    root passes every permission check, yet still cannot write to a read-only or pseudo filesystem.
+
+def check_writable(dest: str | Path, what: str) -> Path:
+    """Refuse an output path that cannot be written, before any work is done; nothing is left behind.
+    Returns the path to write (`~` expanded).
+
+    Only a regular file (or nothing) may be there: a directory, device node, FIFO or socket is refused without
+    being opened. Tried for real (a temporary file in the directory that will hold it) rather than with
+    os.access: root passes every permission check, yet still cannot write to a read-only or pseudo filesystem.
     """
-    if "\0" in str(dest):
-        raise UsageError(f"{what} {str(dest)!r} contains a NUL character")
-    if dest.is_dir():
-        raise UsageError(f"{what} {dest} is a directory", hint="give a file name")
-    ancestor = dest.absolute().parent
+    path = output_path(dest, what)
+    final = _final(path)
+    try:
+        mode: int | None = final.stat().st_mode
+    except FileNotFoundError:
+        mode = None
+    except OSError as exc:
+        raise UsageError(f"cannot write {what} {path}: {exc.strerror}") from None
+    if mode is not None and stat.S_ISDIR(mode):
+        raise UsageError(f"{what} {path} is a directory", hint="give a file name")
+    _refuse_non_regular(final, path, what)
+    ancestor = final.parent
     while not ancestor.exists():  # missing directories are created when the file is written
         ancestor = ancestor.parent
     if not ancestor.is_dir():
-        raise UsageError(f"cannot write {what} {dest}: {ancestor} is not a directory")
+        raise UsageError(f"cannot write {what} {path}: {ancestor} is not a directory")
     try:
-        if dest.exists():
-            with dest.open("ab"):  # opened, not written: the file keeps its content and mtime
+        if mode is not None:
+            with final.open("ab"):  # a regular file: opened, not written, so it keeps its content and mtime
                 pass
         with tempfile.TemporaryFile(dir=ancestor):
             pass
     except OSError as exc:
-        raise UsageError(f"cannot write {what} {dest}: {exc.strerror}") from None
+        raise UsageError(f"cannot write {what} {path}: {exc.strerror}") from None
+    return path

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from importlib import resources
 from pathlib import Path
 
@@ -14,7 +15,10 @@ HOME_ENV = "WASM_BISECT_HOME"
 
 
 def expand(path: str | Path) -> Path:
-    """`~` and `~user` expanded; a user that does not exist is bad input, not a crash."""
+    """`~` and `~user` expanded (the one expansion of every path the user gives); a user that does not exist,
+    or a NUL character, is bad input, not a crash."""
+    if "\0" in str(path):
+        raise UsageError(f"path {str(path)!r} contains a NUL character")
     try:
         return Path(path).expanduser()
     except RuntimeError:  # pathlib: "Could not determine home directory."
@@ -26,6 +30,27 @@ def home() -> Path:
     override = os.environ.get(HOME_ENV)
     root = Path(override) if override else Path(platformdirs.user_cache_dir("wasm-bisect"))
     return expand(root).resolve()
+
+
+def check_home() -> Path:
+    """The home must be a directory the tool can write, or one it can create: every command checks this first,
+    so a home that is a file or read-only is one line, never a traceback or a silently empty answer."""
+    root = home()
+    where = f"{HOME_ENV} {root}" if os.environ.get(HOME_ENV) else f"the tool's home {root}"
+    ancestor = root
+    while not ancestor.exists() and not ancestor.is_symlink() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        blocker = "it" if ancestor == root else str(ancestor)
+        raise UsageError(f"cannot use {where}: {blocker} is not a directory",
+                         hint=f"point {HOME_ENV} at a directory (or at a path that does not exist yet)")
+    try:
+        with tempfile.TemporaryFile(dir=ancestor):  # tried for real: root passes os.access on a read-only mount
+            pass
+    except OSError as exc:
+        raise UsageError(f"cannot use {where}: {ancestor} is not writable ({exc.strerror})",
+                         hint=f"point {HOME_ENV} at a writable directory") from None
+    return root
 
 
 def toolchains_dir() -> Path:

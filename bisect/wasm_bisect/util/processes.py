@@ -1,4 +1,7 @@
-"""The only module that starts processes: echo the command, find the program, time-limit, kill process groups."""
+"""The only module that starts processes: echo the command, find the program, time-limit, kill process groups.
+
+`run` runs a command to its end; `spawn` keeps one running in the background (a WebDriver) for a `with` block.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +16,7 @@ import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,10 +25,18 @@ from wasm_bisect.domain.errors import CommandFailed, CommandTimeout, ToolMissing
 # Echo hook: the CLI installs a printer; library use stays quiet.
 _echo: Callable[[str], None] | None = None
 KILL_GRACE_SECONDS = 3.0
+# How long a program may take to say who it is (`rustc -vV`, `cargo -V`, `rustup which`, `node --version`,
+# `wasm-bindgen --version`): the same limit everywhere, so a toolchain that hangs is refused alike by
+# `toolchain add`, probe, matrix and report.
+QUERY_TIMEOUT = 30.0
 # Every child gets a unique mark in its environment; descendants that leave the process group (setsid,
 # `detached: true` in Node) still carry it, so they can be found in /proc and killed with the rest.
 PROC_MARK_ENV = "WASM_BISECT_PROC_MARK"
+# Long-running children (a WebDriver and the browser it starts) also carry their owner: if this process dies
+# without cleaning up (SIGKILL, OOM), the next one finds them by an owner that no longer exists.
+OWNER_ENV = "WASM_BISECT_OWNER"
 _live: dict[int, subprocess.Popen[bytes]] = {}  # running group leaders, of every thread
+_spawned_marks: dict[int, str] = {}  # group leader pid -> mark, for spawned (long-running) children
 _live_lock = threading.RLock()  # re-entrant: cancel_all() runs in a signal handler on the main thread
 _cancelled = threading.Event()
 
@@ -72,9 +83,17 @@ def cancel_all() -> None:
     _cancelled.set()
     with _live_lock:
         leaders = list(_live.values())
+        marks = list(_spawned_marks.values())
     for proc in leaders:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(proc.pid, signal.SIGKILL)
+    for mark in marks:  # a browser's helpers (crash handler) leave the group: they carry the mark
+        _kill_marked(mark)
+
+
+def cancelled() -> bool:
+    """True once cancel_all() ran: loops that wait on something other than a process check it."""
+    return _cancelled.is_set()
 
 
 def reset_cancel() -> None:
@@ -82,29 +101,77 @@ def reset_cancel() -> None:
     _cancelled.clear()
 
 
-def _kill_marked(mark: str) -> None:
-    """SIGKILL every process whose environment carries `mark` (stragglers that left the process group)."""
+def _environ_pids(wanted: Callable[[list[bytes]], bool]) -> list[int]:
+    """Pids of the processes (but ours) whose environment entries satisfy `wanted`."""
     proc_root = Path("/proc")
     if not proc_root.is_dir():
-        return
+        return []
+    found = []
+    for entry in proc_root.iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes()
+        except OSError:
+            continue
+        if wanted(environ.split(b"\0")):
+            found.append(int(entry.name))
+    return found
+
+
+def _kill_marked(mark: str) -> None:
+    """SIGKILL every process whose environment carries `mark` (stragglers that left the process group)."""
     needle = f"{PROC_MARK_ENV}={mark}".encode()
     for _ in range(3):  # a straggler may fork while we look: look again until none is left
-        found = []
-        for entry in proc_root.iterdir():
-            if not entry.name.isdigit():
-                continue
-            try:
-                environ = (entry / "environ").read_bytes()
-            except OSError:
-                continue
-            if needle in environ.split(b"\0"):
-                found.append(int(entry.name))
+        found = _environ_pids(lambda entries: needle in entries)
         if not found:
             return
         for pid in found:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(pid, signal.SIGKILL)
         time.sleep(0.05)
+
+
+def _start_time(pid: int) -> str | None:
+    """The kernel's start time of `pid` (field 22 of /proc/PID/stat): with the pid, a process's identity."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat.rpartition(")")[2].split()[19]
+
+
+def _owner_tag() -> str:
+    return f"{os.getpid()}-{_start_time(os.getpid())}"
+
+
+def owner_tag() -> str:
+    """This process as `<pid>-<start time>`: names what it owns (children, temporary directories)."""
+    return _owner_tag()
+
+
+def owner_alive(tag: str) -> bool:
+    """Is the process an `owner_tag()` names still running (the same process, not a reused pid)?"""
+    pid_text, _, started = tag.partition("-")
+    return pid_text.isdigit() and _start_time(int(pid_text)) == started
+
+
+def reap_orphans() -> list[int]:
+    """Kill long-running children left by a wasm-bisect process that died without cleaning up; their pids."""
+    prefix = f"{OWNER_ENV}=".encode()
+
+    def orphaned(entries: list[bytes]) -> bool:
+        for item in entries:
+            if item.startswith(prefix):
+                pid_text, _, started = item[len(prefix):].decode(errors="replace").partition("-")
+                return not pid_text.isdigit() or _start_time(int(pid_text)) != started
+        return False
+
+    found = _environ_pids(orphaned)
+    for pid in found:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)
+    return found
 
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:
@@ -283,6 +350,81 @@ def run(
             log_tail=tail_text,
         )
     return result
+
+
+class Spawned:
+    """A long-running child started by `spawn` (a WebDriver, and the browser it starts): its own process group,
+    its own mark and its owner in the environment, output to a log file."""
+
+    def __init__(self, proc: subprocess.Popen[bytes], mark: str, argv: tuple[str, ...]) -> None:
+        self.proc = proc
+        self.mark = mark
+        self.argv = argv
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def kill(self) -> None:
+        """SIGKILL the group and every marked straggler at once (a timeout or a Ctrl-C: no grace)."""
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        _kill_marked(self.mark)
+
+    def stop(self) -> None:
+        """End the child and everything it started (the same policy as a timed-out `run`), and forget it."""
+        try:
+            if self.alive():
+                _kill_group(self.proc)
+            else:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(self.proc.pid, signal.SIGKILL)
+            _kill_marked(self.mark)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.proc.wait(timeout=KILL_GRACE_SECONDS)
+        finally:
+            with _live_lock:
+                _live.pop(self.proc.pid, None)
+                _spawned_marks.pop(self.proc.pid, None)
+
+
+@contextlib.contextmanager
+def spawn(argv: Sequence[str | Path], *, env: Mapping[str, str] | None = None, cwd: Path | None = None,
+          log: Path) -> Iterator[Spawned]:
+    """Start `argv` in the background (never through a shell) for the duration of the `with` block.
+
+    The child gets the same kill policy as `run` (own process group, a mark for stragglers, killed by
+    cancel_all) plus its owner, so `reap_orphans` finds it if this process dies without the `finally`.
+    """
+    if _cancelled.is_set():
+        raise KeyboardInterrupt
+    argv_s = tuple(str(a) for a in argv)
+    program = which(argv_s[0], env) if os.sep not in argv_s[0] else argv_s[0]
+    if os.sep in argv_s[0] and not Path(program).exists():
+        raise ToolMissing(f"{program} does not exist")
+    if _echo is not None:
+        _echo(f"+ {quote(argv_s)} &")
+    mark = uuid.uuid4().hex
+    child_env = {**(env if env is not None else os.environ), PROC_MARK_ENV: mark, OWNER_ENV: _owner_tag()}
+    with log.open("ab") as handle:
+        handle.write(f"+ {quote(argv_s)} &\n".encode())
+        handle.flush()
+        with _live_lock:  # registered before it can be signalled: cancel_all never misses it
+            try:
+                proc = subprocess.Popen([program, *argv_s[1:]], env=child_env, cwd=cwd, stdin=subprocess.DEVNULL,
+                                        stdout=handle, stderr=subprocess.STDOUT, start_new_session=True)
+            except OSError as exc:
+                raise ToolMissing(f"cannot start {argv_s[0]}: {exc.strerror}") from exc
+            _live[proc.pid] = proc
+            _spawned_marks[proc.pid] = mark
+    child = Spawned(proc, mark, argv_s)
+    try:
+        yield child
+    finally:
+        child.stop()
 
 
 def output(argv: Sequence[str | Path], **kwargs: object) -> str:

@@ -29,7 +29,7 @@ if version == "0.2.998":
     print("error: could not compile `walrus`")
     sys.exit(101)
 time.sleep(float(os.environ.get("FAKE_CARGO_SLEEP", "0")))
-name = "wasm-pack" if "wasm-pack" in args else "wasm-bindgen"
+name = "wasm-pack" if "wasm-pack" in args else "geckodriver" if "geckodriver" in args else "wasm-bindgen"
 os.makedirs(os.path.join(root, "bin"), exist_ok=True)
 for name in [args[i + 1] for i, a in enumerate(args) if a == "--bin"] or [name]:
     exe = os.path.join(root, "bin", name)
@@ -107,3 +107,15 @@ def test_test_runner_comes_with_the_wasm_bindgen_of_the_same_install(fake_cargo:
     assert ("wasm-bindgen-test-runner", "0.2.95") in {(t.name, t.ident) for t in toolcache.installed()}
     (runner.bin_dir / "wasm-bindgen").unlink()  # half an entry is no entry: built again
     assert (toolcache.bindgen_test_runner("0.2.95").bin_dir / "wasm-bindgen").is_file()
+
+
+def test_geckodriver_is_built_once_into_the_tool_cache(fake_cargo: Path) -> None:
+    """Firefox's WebDriver (not packaged by Debian): `cargo install --locked geckodriver --version =X`, staged,
+    verified by its --version, listed, never built twice."""
+    tool = toolcache.geckodriver()
+    assert tool.name == "geckodriver" and tool.version == toolcache.GECKODRIVER_VERSION and tool.binary.is_file()
+    assert toolcache.geckodriver().bin_dir == tool.bin_dir
+    calls = fake_cargo.read_text().splitlines()
+    assert len(calls) == 1
+    assert "--locked" in calls[0] and f"geckodriver --version ={toolcache.GECKODRIVER_VERSION}" in calls[0]
+    assert ("geckodriver", toolcache.GECKODRIVER_VERSION) in {(t.name, t.ident) for t in toolcache.installed()}

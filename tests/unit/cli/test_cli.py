@@ -53,6 +53,11 @@ def test_templates_init(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys:
         (["tools", "install"], "nothing to install"),
         (["tools", "install", "--bindgen", "0.2"], "not an exact"),
         (["toolchain", "add", "rustc:1.0.0"], "unknown toolchain provider"),
+        (["probe", "--runtime", "safari"], "is not one of 'node', 'chromium', 'firefox'"),
+        (["matrix", "--rustc", "debian:1.96.0", "--bindgen", "0.2.99", "--runtime", "node,edge"], "is not one of"),
+        (["probe", "--runtime", "chromium", "--browser-path", "/nonexistent/chrome"], "not an executable file"),
+        (["matrix", "--rustc", "debian:1.96.0", "--bindgen", "0.2.99", "--runtime", "chromium,firefox",
+          "--browser-path", "/bin/sh"], "does not say which browser"),
     ],
 )
 def test_bad_input_is_one_line_exit_2(args: list[str], needle: str, monkeypatch: pytest.MonkeyPatch,
@@ -79,3 +84,74 @@ def test_template_directory_without_manifest(tmp_path: Path, monkeypatch: pytest
 def test_unknown_option_is_usage_error(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run_main(["probe", "--no-such-flag"], monkeypatch, capsys)
     assert code == 2 and "Traceback" not in err
+
+
+# -- issue 13 ----------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("args", [["cache", "info"], ["tools", "list"], ["toolchain", "list"], ["runs"],
+                                  ["templates", "list"], ["versions"], ["log"], ["nox-matrix"]])
+def test_a_home_that_is_a_file_is_one_line_for_every_command(args: list[str], tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "file").write_text("x")
+    monkeypatch.setenv("WASM_BISECT_HOME", str(tmp_path / "file" / "home"))
+    code, _, err = run_main(args, monkeypatch, capsys)
+    assert code == 2 and "is not a directory" in err and len(err.strip().splitlines()) == 1, err
+    code, out, _ = run_main([*args, "--help"], monkeypatch, capsys)  # help still works
+    assert code == 0 and "Usage" in out
+
+
+def test_nox_matrix_input_is_bounded(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    import io
+
+    from wasm_bisect import noxsupport
+
+    many = [{"session": f"cell({i})", "call_spec": {"cell": f"debian:1.96.0@0.2.{i}@on"}} for i in range(257)]
+    for stdin, needle in (("[" * 100_000, "nests"), (json.dumps(many), "more than GitHub's 256"),
+                          ('[{"session": "x", "call_spec": "cell"}]', "not an object"),
+                          ('[{"session": 5}]', "a list of sessions")):
+        monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
+        code, _, err = run_main(["nox-matrix"], monkeypatch, capsys)
+        assert code == 2 and needle in err and len(err.strip().splitlines()) == 1, err
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"[\xff\xfe]")))
+    code, _, err = run_main(["nox-matrix"], monkeypatch, capsys)
+    assert code == 2 and "not UTF-8" in err, err
+    monkeypatch.setattr(noxsupport, "MAX_NOX_JSON", 10)
+    monkeypatch.setattr(sys, "stdin", io.StringIO("[" + " " * 100 + "]"))
+    code, _, err = run_main(["nox-matrix"], monkeypatch, capsys)
+    assert code == 2 and "too large" in err, err
+
+
+def test_log_and_report_of_a_hand_edited_store_are_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    import sqlite3
+
+    from wasm_bisect.domain.model import BindgenSource, Outcome, ToolchainSpec, Variant, Verdict
+    from wasm_bisect.store import Store
+
+    path = tmp_path / "s.sqlite3"
+    store = Store(path)
+    variant = Variant(template="smoke", rustc=ToolchainSpec.parse("debian:1.96.0"),
+                      bindgen=BindgenSource.crates("0.2.99"))
+    run_id = store.start_run(kind="matrix", fingerprint="f", command="c", config={"grid": 5})
+    store.put(variant, "t", "c", Outcome(verdict=Verdict.GOOD, reason="ok"))
+    store.record(run_id, variant, "t", "c", Outcome(verdict=Verdict.GOOD, reason="ok"), cached=False)
+    store.finish_run(run_id, {"searches": "not a list"})
+    store.close()
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE probes SET variant_json = '{\"bindgen\": 5, \"rustc\": [], \"reference_types\": 1}'")
+    for args in (["log", "--store", str(path)], ["report", "--no-env", "--store", str(path)]):
+        code, _, err = run_main(args, monkeypatch, capsys)
+        assert code == 2 and "cannot be read" in err and len(err.strip().splitlines()) == 1, err
+
+
+@pytest.mark.parametrize("command", [["probe"], ["bisect"], ["verify", "--patch", "0.2.100"],
+                                     ["bisect-commits", "--bindgen-repo", "/nonexistent", "--good", "a", "--bad", "b"],
+                                     ["matrix", "--rustc", "debian:1.96.0", "--bindgen", "0.2.99"]])
+def test_missing_browser_is_one_line_exit_2_with_the_install_command(
+        command: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    code, _, err = run_main([*command, "--runtime", "chromium"], monkeypatch, capsys)
+    assert code == 2, err
+    assert len(err.strip().splitlines()) == 1
+    assert "chromium is not installed" in err and "apt-get install chromium chromium-driver" in err

@@ -109,8 +109,8 @@ def test_check_env_names_what_was_built(tmp_path) -> None:  # type: ignore[no-un
 def _crate(tmp_path):  # type: ignore[no-untyped-def]
     from wasm_bisect.probe.reproducer import Materialised
 
-    return Materialised(workspace=tmp_path, package=tmp_path / "app", artifact="app", pinning="lockfile",
-                        cargo_args=("--features", "repro"))
+    return Materialised(workspace=tmp_path / "crate", package=tmp_path / "crate" / "app", artifact="app",
+                        pinning="lockfile", cargo_args=("--features", "repro"))
 
 
 def _variant(rt: str = "default"):  # type: ignore[no-untyped-def]
@@ -130,21 +130,23 @@ def test_command_lines_of_each_kind(tmp_path) -> None:  # type: ignore[no-untype
     spec = CheckSpec(kind=CheckKind.COMMAND, argv=("./run.sh", "--fast"))
     argv, cwd, env = command_line(spec, crate=_crate(tmp_path), build_env=build_env, variant=_variant(),
                                   wasm_pack=Path("/wp/wasm-pack"))
-    assert argv == [str(tmp_path / "app" / "run.sh"), "--fast"] and cwd == tmp_path / "app"
+    app = tmp_path / "crate" / "app"
+    assert argv == [str(app / "run.sh"), "--fast"] and cwd == app
     assert env["RUSTFLAGS"] == "--cfg x" and env["WASM_BISECT_BINDGEN"] == "0.2.95"
-    assert env["WASM_BISECT_WASM"] == str(tmp_path / "app" / "pkg" / "app_bg.wasm")
+    assert env["WASM_BISECT_WASM"] == str(app / "pkg" / "app_bg.wasm")
     test = CheckSpec(kind=CheckKind.WASM_PACK_TEST, test="node")
     argv, _, env = command_line(test, crate=_crate(tmp_path), build_env=build_env, variant=_variant(),
                                 wasm_pack=Path("/wp/wasm-pack"), runner_dir=Path("/runner/bin"),
                                 test_sysroot=Path("/ts"))
-    assert argv == ["/wp/wasm-pack", "test", "--node", "--mode", "no-install", "--release", str(tmp_path / "app"),
+    assert argv == ["/wp/wasm-pack", "test", "--node", "--mode", "no-install", "--release", str(app),
                     "--features", "repro", "--test", "node"]
     assert env["PATH"].startswith("/runner/bin:")
     assert env["RUSTFLAGS"] == "--cfg x --sysroot=/ts" and env["CARGO_TARGET_DIR"] == "/t/slot0-test"
     script = CheckSpec(kind=CheckKind.SCRIPT, script="check.mjs")
     argv, _, env = command_line(script, crate=_crate(tmp_path), build_env=build_env, variant=_variant(),
                                 wasm_pack=Path("/wp/wasm-pack"))
-    assert argv == ["node", str(tmp_path / "app" / "check.mjs")] and "CARGO_TARGET_DIR" not in env
+    # a check module runs through the tool's Node runner, written next to the probe's files
+    assert argv == ["node", str(tmp_path / "run-check.mjs"), str(app / "check.mjs")] and "CARGO_TARGET_DIR" not in env
 
 
 def test_parse_check_and_missing_programs(tmp_path) -> None:  # type: ignore[no-untyped-def]

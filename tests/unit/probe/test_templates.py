@@ -105,7 +105,8 @@ def test_render_pins_exact_bindgen_and_disables_wasm_opt() -> None:
     files = render.render(t, variant(), rustc_version="1.63.0")
     cargo = toml.loads(files["Cargo.toml"].decode())
     assert cargo["dependencies"]["wasm-bindgen"] == "=0.2.99"
-    assert cargo["dependencies"]["js-sys"] == "0.3"  # cargo picks the js-sys matching the pinned wasm-bindgen
+    # Pinned to whatever matches the pinned wasm-bindgen: cargo picks the js-sys release made for 0.2.99 (issue 13).
+    assert cargo["dependencies"]["js-sys"] == render.COMPANION_REQUIREMENT == "*"
     assert cargo["package"]["rust-version"] == "1.63"
     assert cargo["package"]["name"] == render.CRATE_NAME
     assert cargo["lib"]["crate-type"][0] == "cdylib"
@@ -137,6 +138,121 @@ def test_hostile_values_stay_data() -> None:
     cargo = toml.loads(render.render(t2, variant(), rustc_version="1.96.0")["Cargo.toml"].decode())
     assert cargo["package"]["description"] == evil
     assert "patch" not in cargo
+
+
+# -- issue 13: templates cannot take wasm-bindgen's family from elsewhere; manifests are strict ---------------
+FAMILY = """[package]
+name = "x"
+[dependencies]
+wasm-bindgen = { version = "0.2", features = ["serde-serialize"] }
+js-sys = "=0.3.50"
+web-sys = { version = "0.3.60", features = ["Window"] }
+wasm-bindgen-futures = "0.4"
+[dev-dependencies]
+wasm-bindgen-test = "0.3"
+[build-dependencies]
+wasm-bindgen-shared = "0.2"
+"""
+
+
+def _with_cargo(text: str) -> templates.Template:
+    t = templates.load("smoke")
+    templates.check_cargo_toml("smoke", text.encode())
+    return templates.Template(**{**t.__dict__, "files": {**t.files, "Cargo.toml": text.encode()}})
+
+
+def test_render_pins_every_family_crate() -> None:
+    cargo = toml.loads(render.cargo_toml(_with_cargo(FAMILY), variant("0.2.92"), rustc_version="1.96.0"))
+    deps = cargo["dependencies"]
+    assert deps["wasm-bindgen"] == {"version": "=0.2.92", "features": ["serde-serialize"]}
+    # Companions: whatever matches the pin (each of their releases requires one wasm-bindgen exactly), even
+    # where the template asked for a release made for another wasm-bindgen.
+    assert deps["js-sys"] == "*" and deps["wasm-bindgen-futures"] == "*"
+    assert deps["web-sys"] == {"version": "*", "features": ["Window"]}
+    assert cargo["dev-dependencies"]["wasm-bindgen-test"] == "*"
+    assert cargo["build-dependencies"]["wasm-bindgen-shared"] == "*"
+    assert render.family_pins(cargo, "0.2.92") == []
+    assert render.family_pins({"dependencies": {"js-sys": "0.3"}}, "0.2.92") == ["dependencies.js-sys"]
+
+
+@pytest.mark.parametrize(("cargo", "needle"), [
+    ("[target.'cfg(unix)'.dependencies]\nwasm-bindgen = \"0.2\"\n", "target-specific table (target.'cfg(unix)'"),
+    ("[target.'cfg(unix)'.dev-dependencies]\nwb = { package = \"wasm-bindgen-test\" }\n", "target-specific"),
+    ('[dependencies]\nwb = { package = "wasm-bindgen", version = "0.2" }\n', "takes wb from package"),
+    ('[dependencies]\nmy-js = { package = "js_sys", version = "0.3" }\n', "takes my-js from package"),
+    ('[dependencies]\njs-sys = { git = "https://x.invalid/wb" }\n', "takes js-sys from git (dependencies.js-sys.git)"),
+    ('[dependencies]\nweb-sys = { path = "/x" }\n', "takes web-sys from path"),
+    ('[dependencies]\nwasm-bindgen-futures = { workspace = true }\n', "from workspace"),
+    ('[dev-dependencies]\nwasm-bindgen-test = { registry = "evil", version = "0.3" }\n', "from registry"),
+    ('[dependencies]\nWasm_Bindgen = "0.2"\n', "spells Wasm_Bindgen unlike crates.io"),
+    ('[patch.crates-io]\nanything = { package = "web-sys", path = "/x" }\n', "patches or replaces anything"),
+    ("[patch.'https://github.com/x/y']\nwasm-bindgen-test = { path = \"/x\" }\n",
+     "patches or replaces wasm-bindgen-test"),
+    ('[replace]\n"js-sys:0.3.50" = { path = "/x" }\n', "patches or replaces js-sys:0.3.50"),
+    ('[target]\n"cfg(unix)" = 5\n', "target.'cfg(unix)' in the Cargo.toml of template t must be a table"),
+])
+def test_family_cannot_escape_the_pin(cargo: str, needle: str) -> None:
+    with pytest.raises(TemplateError) as info:
+        templates.check_cargo_toml("t", ('[package]\nname = "x"\n' + cargo).encode())
+    assert needle in info.value.one_line()
+
+
+def test_target_tables_without_the_family_are_fine() -> None:
+    templates.check_cargo_toml("t", b'[package]\nname = "x"\n[target.\'cfg(unix)\'.dependencies]\nlibc = "0.2"\n')
+
+
+@pytest.mark.parametrize(("manifest", "needle"), [
+    ({"chek": {}}, "unknown key 'chek' in template.toml of template smoke. did you mean 'check'?"),
+    ({"check": {"timout": 5}}, "unknown key 'timout' in [check] of template smoke. did you mean 'timeout'?"),
+    ({"build": {"timeuot": 5}}, "did you mean 'timeout'?"),
+    ({"params": {"n": {"defualt": "1"}}}, "unknown key 'defualt' in [params.n]"),
+    ({"expect": {"good": "x", "gud": "y"}}, "unknown key 'gud' in [expect]"),
+    ({"description": 5}, "description of template smoke must be a string, not int"),
+    ({"issue": True}, "issue of template smoke must be a string, not bool"),
+    ({"params": {"n": {"default": [1]}}}, "params.n.default of template smoke must be a string or a number"),
+    ({"params": {"n": {"default": True}}}, "must be a string or a number, not bool"),
+    ({"params": {"n": {"description": 3}}}, "params.n.description of template smoke must be a string"),
+    ({"expect": {"good": 1}}, "expect.good of template smoke must be a string"),
+    ({"params": {f"p{i}": {} for i in range(70)}}, "70 parameters (at most 64)"),
+])
+def test_manifest_is_strict(manifest: dict[str, object], needle: str) -> None:
+    t = templates.load("smoke")
+    with pytest.raises(TemplateError) as info:
+        templates.parse_manifest({"name": "smoke", **manifest}, root=t.root, files=t.files)
+    assert needle in info.value.one_line()
+
+
+def test_numbers_stay_welcome_as_parameter_defaults() -> None:
+    t = templates.load("smoke")
+    parsed = templates.parse_manifest({"name": "smoke", "params": {"n": {"default": 1000}}}, root=t.root,
+                                      files=t.files)
+    assert parsed.params["n"].default == "1000"
+
+
+def test_sizes_are_checked_before_reading(tmp_path: Path) -> None:
+    dest = copy(tmp_path)
+    with (dest / "huge.bin").open("wb") as handle:
+        handle.truncate(50 * 1024**3)  # sparse: reading it would take minutes and all the memory
+    with pytest.raises(TemplateError, match="too large"):
+        templates.load(str(dest))
+    (dest / "huge.bin").unlink()
+    deep = dest
+    for _ in range(40):
+        deep = deep / "d"
+    deep.mkdir(parents=True)
+    with pytest.raises(TemplateError, match="too large"):
+        templates.load(str(dest))
+
+
+def test_init_never_removes_what_it_did_not_create(tmp_path: Path) -> None:
+    partial = tmp_path / ".t.partial"
+    partial.mkdir()
+    (partial / "mine.txt").write_text("the user's")
+    with pytest.raises(UsageError, match="already exists"):
+        templates.init("smoke", tmp_path / "t")
+    assert (partial / "mine.txt").read_text() == "the user's" and not (tmp_path / "t").exists()
+    made = templates.init("smoke", tmp_path / "new" / "deeper" / "t2")  # parents made as needed
+    assert (made / "template.toml").is_file() and not list((tmp_path / "new" / "deeper").glob(".*partial"))
 
 
 def test_a_parameter_value_with_nul_is_refused() -> None:

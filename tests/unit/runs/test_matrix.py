@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from fixtures.schema import validate_report
-from wasm_bisect import cli, noxsupport, probe, report
+from wasm_bisect import cli, noxsupport, probe, report, toolchains
 from wasm_bisect.bindgen import index
 from wasm_bisect.domain import versions
 from wasm_bisect.domain.errors import SearchAborted, UsageError
@@ -78,6 +78,9 @@ def _offline_index(monkeypatch: pytest.MonkeyPatch) -> None:
 def fake(monkeypatch: pytest.MonkeyPatch) -> FakeProbe:
     stub = FakeProbe()
     monkeypatch.setattr(probe_oracle, "run_probe", stub)
+    # The fake probe builds nothing, so no toolchain needs to be ready before the run starts.
+    monkeypatch.setattr(toolchains, "prepare", lambda specs, **_: {})
+    monkeypatch.setattr(toolchains, "check_known", lambda specs: None)
     return stub
 
 

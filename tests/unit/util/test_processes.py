@@ -72,3 +72,71 @@ def test_children_left_behind_after_exit_are_reaped(tmp_path: Path) -> None:
     while _alive(child) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not _alive(child)
+
+
+def _marked(mark: str) -> list[int]:
+    needle = f"{tools.PROC_MARK_ENV}={mark}".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if needle in (entry / "environ").read_bytes().split(b"\0") and _alive(int(entry.name)):
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+def test_spawn_keeps_a_child_running_and_takes_its_whole_tree_down(tmp_path: Path) -> None:
+    """A background child with a grandchild in its group and one that left it (setsid): both go with it."""
+    log = tmp_path / "driver.log"
+    script = "sleep 300 & setsid sleep 301 & echo started; wait"
+    with tools.spawn(["sh", "-c", script], log=log) as child:
+        assert child.alive()
+        deadline = time.monotonic() + 10
+        while len(_marked(child.mark)) < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(_marked(child.mark)) == 3  # sh, the sleep in its group, the setsid one
+        environ = Path(f"/proc/{child.pid}/environ").read_bytes().split(b"\0")
+        assert any(e.startswith(f"{tools.OWNER_ENV}={os.getpid()}-".encode()) for e in environ)
+    assert _marked(child.mark) == []
+    assert "started" in log.read_text()
+
+
+def test_cancel_all_kills_spawned_children(tmp_path: Path) -> None:
+    try:
+        with tools.spawn(["sh", "-c", "setsid sleep 302 & sleep 303"], log=tmp_path / "log") as child:
+            time.sleep(0.3)
+            tools.cancel_all()
+            assert _marked(child.mark) == []
+            with pytest.raises(KeyboardInterrupt), tools.spawn(["true"], log=tmp_path / "log"):
+                pass
+    finally:
+        tools.reset_cancel()
+
+
+def test_reap_orphans_kills_children_of_a_dead_wasm_bisect(tmp_path: Path) -> None:
+    import subprocess
+
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    mark = "test-orphan"
+    orphan = subprocess.Popen(["sleep", "304"], env={**os.environ, tools.PROC_MARK_ENV: mark,
+                                                      tools.OWNER_ENV: f"{dead.pid}-1"})
+    ours = subprocess.Popen(["sleep", "305"], env={**os.environ, tools.OWNER_ENV: tools._owner_tag()})
+    try:
+        time.sleep(0.1)
+        reaped = tools.reap_orphans()
+        assert orphan.pid in reaped and ours.pid not in reaped
+        assert orphan.wait(timeout=5) == -9
+        assert ours.poll() is None  # the owner (this process) is alive: not an orphan
+    finally:
+        for proc in (orphan, ours):
+            proc.kill()
+            proc.wait()
+
+
+def test_owner_tag_names_this_process_and_not_a_dead_one() -> None:
+    assert tools.owner_alive(tools.owner_tag())
+    assert not tools.owner_alive("999999999-1")
+    assert not tools.owner_alive("garbage")

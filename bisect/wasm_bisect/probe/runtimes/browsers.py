@@ -1,0 +1,100 @@
+"""Which browser and WebDriver run a browser check: Debian's chromium (+ chromedriver) and firefox-esr (+ geckodriver
+from the tool cache), found on PATH or at a path the user gives. Nothing is ever downloaded here."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from wasm_bisect.domain.errors import ToolMissing, UsageError
+from wasm_bisect.domain.model import Runtime
+
+# Program names on PATH, most specific first (Debian's packages install the first of each).
+BROWSER_NAMES = {Runtime.CHROMIUM: ("chromium", "chromium-browser"), Runtime.FIREFOX: ("firefox-esr", "firefox")}
+INSTALL_HINT = {
+    Runtime.CHROMIUM: "install it with `apt-get install chromium chromium-driver`, or give --browser-path",
+    Runtime.FIREFOX: "install it with `apt-get install firefox-esr`, or give --browser-path",
+}
+_configured: dict[Runtime, Path] = {}
+_configured_lock = threading.Lock()
+
+
+@dataclass(frozen=True, kw_only=True)
+class BrowserPaths:
+    """The browser binary and, for chromium, its chromedriver (geckodriver comes from the tool cache)."""
+
+    runtime: Runtime
+    binary: Path
+    driver: Path | None  # None: built into the tool cache on first use (geckodriver)
+
+
+def configure(paths: Mapping[Runtime, Path]) -> None:
+    """Browser binaries the user named (`--browser-path`, config `browser-path`); the rest come from PATH."""
+    with _configured_lock:
+        _configured.clear()
+        _configured.update(paths)
+
+
+def parse_browser_paths(items: list[str], runtimes: tuple[Runtime, ...]) -> dict[Runtime, Path]:
+    """`--browser-path PATH` (for the one browser runtime in play) or `RUNTIME=PATH`, repeatable."""
+    browsers = [r for r in runtimes if r.is_browser]
+    out: dict[Runtime, Path] = {}
+    for item in items:
+        name, sep, rest = item.partition("=")
+        if sep and name.strip().lower() in {r.value for r in Runtime}:
+            runtime, text = Runtime(name.strip().lower()), rest
+        elif len(browsers) == 1:
+            runtime, text = browsers[0], item
+        else:
+            raise UsageError(f"--browser-path {item!r} does not say which browser it is for",
+                             hint="write chromium=PATH or firefox=PATH")
+        if not runtime.is_browser:
+            raise UsageError(f"--browser-path {item!r}: node is not a browser")
+        path = Path(text).expanduser()
+        if not text.strip() or not path.is_file() or not os.access(path, os.X_OK):
+            raise UsageError(f"--browser-path {text!r} is not an executable file",
+                             hint=f"point at the {runtime} binary, e.g. /usr/bin/{BROWSER_NAMES[runtime][0]}")
+        out[runtime] = path.resolve()
+    return out
+
+
+def _on_path(names: tuple[str, ...]) -> Path | None:
+    for name in names:
+        found = shutil.which(name)
+        if found:
+            return Path(found)
+    return None
+
+
+def locate(runtime: Runtime) -> BrowserPaths:
+    """The browser for `runtime`, or ToolMissing (exit 2) with the one line that says how to install it."""
+    if not runtime.is_browser:
+        raise UsageError(f"{runtime} is not a browser")
+    with _configured_lock:
+        binary = _configured.get(runtime)
+    if binary is None:
+        binary = _on_path(BROWSER_NAMES[runtime])
+    if binary is None:
+        raise ToolMissing(f"{runtime} is not installed (no {' or '.join(BROWSER_NAMES[runtime])} on PATH)",
+                          hint=INSTALL_HINT[runtime])
+    driver: Path | None = None
+    if runtime is Runtime.CHROMIUM:
+        driver = _on_path(("chromedriver",))
+        sibling = binary.resolve().parent / "chromedriver"  # Debian: /usr/lib/chromium/chromedriver
+        if driver is None and sibling.is_file():
+            driver = sibling
+        if driver is None:
+            raise ToolMissing("chromedriver is not installed (needed to drive chromium)",
+                              hint="install it with `apt-get install chromium-driver`")
+    return BrowserPaths(runtime=runtime, binary=binary, driver=driver)
+
+
+def check_available(runtimes: tuple[Runtime, ...]) -> None:
+    """Fail before any work when a browser the run needs is missing (one line, exit 2)."""
+    for runtime in runtimes:
+        if runtime.is_browser:
+            locate(runtime)
