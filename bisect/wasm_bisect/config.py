@@ -31,7 +31,9 @@ from wasm_bisect.domain.grid import (
     rustc_items,
 )
 from wasm_bisect.domain.model import BuildOptions, ReferenceTypes, Runtime, ToolchainSpec
+from wasm_bisect.probe import crate as crate_mode
 from wasm_bisect.probe import templates
+from wasm_bisect.probe.reproducer import CheckOverrides, Reproducer, check_signature
 from wasm_bisect.util import bounded, paths
 
 __all__ = [
@@ -46,6 +48,7 @@ __all__ = [
     "load",
     "make_grid",
     "parse",
+    "reproducer",
     "resolve",
     "settings",
 ]
@@ -73,15 +76,33 @@ _KEYS = {
     "shards": f"a positive integer (at most {MAX_SHARDS}, GitHub's limit)",
     "allow-yanked": "true or false",
     "store": "a path to a result store",
+    "crate": "a path to your own Cargo project (instead of template)",
+    "package": "a package of that workspace",
+    "features": "a list of features or one comma-separated string",
+    "no-default-features": "true or false",
+    "all-features": "true or false",
+    "check": "a check command line, or wasm-pack-test",
+    "signature": "a regex that tells the bug from other failures",
+    "timeout": "a number of seconds in (0, 86400]",
+    "timeout-verdict": "error or bad",
+    "test": "a test target of --check wasm-pack-test",
     "runtime": "node, chromium, firefox, or a list of them (a matrix axis)",
     "browser-path": "a table of browser binaries, e.g. {chromium = \"/usr/bin/chromium\"}",
 }
+_REPRODUCER_KEYS = ("crate", "package", "features", "no-default-features", "all-features")
 
 
 class BuildFailure(StrEnum):
     """How a failed build counts (like cargo-bisect-rustc's --regress modes)."""
 
     SKIP = "skip"
+    BAD = "bad"
+
+
+class TimeoutVerdict(StrEnum):
+    """What a check that does not finish in time counts as."""
+
+    ERROR = "error"
     BAD = "bad"
 
 
@@ -114,6 +135,16 @@ class Config:
     shards: int | None = None
     allow_yanked: bool | None = None
     store: Path | None = None
+    crate: Path | None = None
+    package: str | None = None
+    features: tuple[str, ...] | None = None
+    no_default_features: bool | None = None
+    all_features: bool | None = None
+    check: str | None = None
+    signature: str | None = None
+    timeout: float | None = None
+    timeout_verdict: str | None = None
+    test: str | None = None
     runtime: str | None = None
     browser_paths: dict[str, Path] = field(default_factory=dict)
 
@@ -138,6 +169,9 @@ class Settings:
     store: Path | None
     source: Path | None
     origin: Mapping[str, Origin] = field(default_factory=dict)  # key -> where its value came from
+    crate: Path | None = None  # crate mode: the user's project (instead of `template`)
+    selection: crate_mode.Selection = field(default_factory=crate_mode.Selection)
+    check: CheckOverrides = field(default_factory=CheckOverrides)
     runtime: str = "node"  # one runtime or a comma list (see `runtimes`)
     browser_paths: Mapping[Runtime, Path] = field(default_factory=dict)
 
@@ -148,7 +182,7 @@ class Settings:
     def reference_types_tuple(self) -> tuple[ReferenceTypes, ...]:
         return parse_reference_types(self.reference_types)
 
-    def runtimes(self, template: templates.Template) -> tuple[Runtime, ...]:
+    def runtimes(self, template: Reproducer) -> tuple[Runtime, ...]:
         """The runtimes to check in. Unless the user chose, a template that cannot run in Node (a browser-only
         bug) runs in the first runtime it lists; a runtime the template does not list is bad input."""
         if not self.from_user("runtime") and Runtime.NODE not in template.runtimes:
@@ -319,6 +353,30 @@ def parse(data: Mapping[str, Any], *, source: Path, where: str | None = None) ->
         out["runtime"] = text
     if "browser-path" in table:
         out["browser_paths"] = _browser_paths(table["browser-path"], base, where)
+    if "crate" in table:  # relative to the config file, like template directories
+        out["crate"] = (base / paths.expand(_string(table["crate"], "crate", where))).absolute()
+    for key in ("package", "check", "test"):
+        if key in table:
+            out[key] = _string(table[key], key, where)
+    if "signature" in table:
+        try:
+            out["signature"] = check_signature(_string(table["signature"], "signature", where), "signature")
+        except UsageError as exc:
+            raise ConfigError(f"{where}: {exc.message}") from None
+    if "features" in table:
+        out["features"] = crate_mode.split_features([_axis(table["features"], "features", where)])
+    for key in ("no-default-features", "all-features"):
+        if key in table:
+            if not isinstance(table[key], bool):
+                raise ConfigError(f"{where}: {key} must be true or false")
+            out[key.replace("-", "_")] = table[key]
+    if "timeout" in table:
+        value = table["timeout"]
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 86400:
+            raise ConfigError(f"{where}: timeout must be {_KEYS['timeout']}, not {value!r}")
+        out["timeout"] = float(value)
+    if "timeout-verdict" in table:
+        out["timeout_verdict"] = _choice(table["timeout-verdict"], "timeout-verdict", where, TimeoutVerdict)
     return Config(**out)
 
 
@@ -359,6 +417,16 @@ def settings(
     allow_yanked: bool | None = None,
     store: Path | None = None,
     require_axes: bool | None = None,
+    crate_dir: Path | None = None,
+    package: str | None = None,
+    features: tuple[str, ...] | None = None,
+    no_default_features: bool | None = None,
+    all_features: bool | None = None,
+    check: str | None = None,
+    signature: str | None = None,
+    timeout: float | None = None,
+    timeout_verdict: str | None = None,
+    test: str | None = None,
     runtime: str | None = None,
     browser_path: list[str] | None = None,
 ) -> Settings:
@@ -398,6 +466,33 @@ def settings(
                             target=pick("target", target, config.target))
     chosen_params = {**config.params, **(params or {})}
     origin["params"] = "flag" if params else "config" if config.params else "default"
+    chosen_template = pick("template", template, config.template)
+    chosen_crate = pick("crate", crate_dir, config.crate)
+    if chosen_crate is not None and origin["template"] in ("flag", "config"):
+        if origin["template"] == origin["crate"]:
+            where_both = "on the command line" if origin["crate"] == "flag" else f"in {config.source}"
+            raise UsageError(f"--template and --crate are both given {where_both}", hint="give one reproducer")
+        if origin["crate"] == "config":  # a --template flag wins over the config's crate
+            chosen_crate = None
+    selection = crate_mode.Selection(package=pick("package", package, config.package),
+                                features=pick("features", features or None, config.features) or (),
+                                no_default_features=bool(pick("no-default-features", no_default_features,
+                                                              config.no_default_features)),
+                                all_features=bool(pick("all-features", all_features, config.all_features)))
+    if chosen_crate is None:
+        # The config's package and features go with the config's crate, which a --template flag set aside.
+        given = [k for k in ("package", "features", "no-default-features", "all-features")
+                 if origin.get(k) == "flag" or (origin.get(k) == "config" and config.crate is None)]
+        if given:
+            raise UsageError(f"--{given[0]} selects from a project given with --crate DIR",
+                             hint="add --crate DIR (or `crate = ...` in the config)")
+    if timeout is not None and not 0 < timeout <= 86400:
+        raise UsageError(f"--timeout {timeout:g} must be a number of seconds in (0, 86400]")
+    overrides = CheckOverrides(check=pick("check", check, config.check),
+                               signature=pick("signature", signature, config.signature),
+                               timeout=pick("timeout", timeout, config.timeout),
+                               timeout_verdict=pick("timeout-verdict", timeout_verdict, config.timeout_verdict),
+                               test=pick("test", test, config.test))
     runtime_text = pick("runtime", runtime, config.runtime)
     browser_paths = {Runtime(k): v for k, v in config.browser_paths.items()}
     if browser_path:
@@ -405,8 +500,11 @@ def settings(
 
         browser_paths.update(parse_browser_paths(browser_path, parse_runtimes(runtime_text)))
     return Settings(
+        crate=chosen_crate,
+        selection=selection,
+        check=overrides,
         command=command,
-        template=pick("template", template, config.template),
+        template=chosen_template,
         rustc=rustc_text,
         bindgen=bindgen_text,
         reference_types=pick("reference-types", reference_types, config.reference_types),
@@ -446,14 +544,14 @@ def check_axes(chosen: Settings) -> None:
 
 
 def make_grid(chosen: Settings, *, notice: Callable[[str], None] | None = None,
-              rustc: tuple[ToolchainSpec, ...] | None = None) -> Grid:
+              rustc: tuple[ToolchainSpec, ...] | None = None, chosen_reproducer: Reproducer | None = None) -> Grid:
     """Expand the axes into a Grid: syntax first (offline), then the provider's versions for rustc ranges (or
     the `rustc` axis the caller already expanded and checked) and the release index for wasm-bindgen."""
     if chosen.rustc is None or chosen.bindgen is None:
         raise UsageError("no rustc axis" if chosen.rustc is None else "no wasm-bindgen axis",
                          hint="give --rustc and --bindgen")
     check_axes(chosen)
-    tmpl = templates.load(chosen.template)
+    tmpl = chosen_reproducer if chosen_reproducer is not None else reproducer(chosen)
     rustc = rustc if rustc is not None else rustc_axis(chosen.rustc)
     bindgen = parse_bindgen_axis(chosen.bindgen, releases=index.releases(notice=notice),
                                  include_yanked=chosen.allow_yanked)
@@ -461,6 +559,18 @@ def make_grid(chosen: Settings, *, notice: Callable[[str], None] | None = None,
         raise UsageError("the grid is empty", hint="widen --rustc or --bindgen")
     return Grid(template=tmpl.name, rustc=rustc, bindgen=bindgen, reference_types=chosen.reference_types_tuple(),
                 options=chosen.options, params=tmpl.param_values(chosen.params), runtimes=chosen.runtimes(tmpl))
+
+
+def reproducer(chosen: Settings) -> Reproducer:
+    """The reproducer the settings name: the user's crate (`crate`), else the template with any check flags.
+
+    Everything is checked here, before any build: a bad project, package, feature or check command is bad input.
+    """
+    if chosen.crate is not None:
+        return crate_mode.load(chosen.crate, selection=chosen.selection, overrides=chosen.check)
+    tmpl = templates.load(chosen.template).with_check(chosen.check)
+    tmpl.require_check()
+    return tmpl
 
 
 def _single(chosen: Settings, key: str, text: str, count: int, example: str) -> None:
@@ -477,7 +587,7 @@ def single_rustc(chosen: Settings) -> ToolchainSpec:
     return ToolchainSpec.parse(str(items[0]))
 
 
-def single_runtime(chosen: Settings, template: templates.Template) -> Runtime:
+def single_runtime(chosen: Settings, template: Reproducer) -> Runtime:
     """The one runtime of a single-axis command (probe, bisect, verify, bisect-commits)."""
     parsed = chosen.runtimes(template)
     _single(chosen, "runtime", chosen.runtime, len(parsed), "chromium")

@@ -80,6 +80,25 @@ def rust_toolchain(d: Path) -> None:
     (_template(d) / "rust-toolchain.toml").write_text('[toolchain]\nchannel = "nightly-2020-01-01"\n')
 
 
+USER_PROJECT = Path(__file__).resolve().parents[1] / "fixtures" / "user-project"
+P = "{d}/project"
+NODE_CHECK = ("--check", "node tests/check.mjs")
+
+
+def user_project(d: Path) -> Path:
+    dest = d / "project"
+    shutil.copytree(USER_PROJECT, dest)
+    return dest
+
+
+def escaping_path_dependency(d: Path) -> None:
+    """app's path dependency on core points through `..` to outside the project directory."""
+    project = user_project(d)
+    shutil.copytree(project / "core", d / "outside-core")
+    manifest = project / "app" / "Cargo.toml"
+    manifest.write_text(manifest.read_text().replace('path = "../core"', 'path = "../../outside-core"'))
+
+
 def config(text: str) -> Setup:
     def write(d: Path) -> None:
         (d / "wasm-bisect.toml").write_text(text)
@@ -264,4 +283,39 @@ CASES: tuple[Case, ...] = (
          "cannot fetch", not_a_repo),
     Case("bisect-commits-unknown-rev", ("bisect-commits", "--bindgen-repo", "{d}/repo", "--good", "v0", "--bad", "v1"),
          "revision 'v0' does not exist", empty_repo),
+    # -- crate mode: the user's own project (read only; refused before any build) ---------------------------------
+    Case("crate-not-cargo", ("bisect", "--crate", "{d}", *NODE_CHECK), "is not a Cargo project"),
+    Case("crate-missing-dir", ("probe", "--crate", "{d}/absent", *NODE_CHECK), "no such directory"),
+    Case("crate-unknown-package", ("bisect", "--crate", P, "--package", "nope", *NODE_CHECK),
+         "package 'nope' is not in the workspace", user_project),
+    Case("crate-no-package", ("probe", "--crate", P, *NODE_CHECK), "choose one with --package", user_project),
+    Case("crate-unknown-feature", ("bisect", "--crate", P, "--package", "app", "--features", "nope", *NODE_CHECK),
+         "package app has no feature 'nope'", user_project),
+    Case("crate-path-escape", ("bisect", "--crate", P, "--package", "app", *NODE_CHECK),
+         "'../../outside-core' is outside", escaping_path_dependency),
+    Case("crate-member-dir", ("probe", "--crate", f"{P}/app", *NODE_CHECK), "is a member of the workspace",
+         user_project),
+    Case("crate-check-missing", ("bisect", "--crate", P, "--package", "app", "--check", "no-such-check-xyz --run"),
+         "check command 'no-such-check-xyz' is not on PATH", user_project),
+    Case("crate-check-file-missing", ("matrix", *GRID, "--crate", P, "--package", "app", "--check",
+                                      "node tests/missing.mjs"), "'tests/missing.mjs' does not exist", user_project),
+    Case("crate-check-unquoted", ("probe", "--crate", P, "--package", "app", "--check", 'node "tests/check.mjs'),
+         "is not a command line", user_project),
+    Case("crate-no-check", ("verify", "--against", "0.2.99", "--patch", "0.2.100", "--crate", P, "--package", "app"),
+         "crate mode needs a check", user_project),
+    Case("crate-unknown-test", ("bisect-commits", "--bindgen-repo", "{d}/repo", "--good", "a", "--bad", "b",
+                                "--crate", P, "--package", "app", "--check", "wasm-pack-test", "--test", "web"),
+         "no test target 'web'", user_project),
+    Case("crate-test-without-test-check", ("probe", "--crate", P, "--package", "app", *NODE_CHECK, "--test", "node"),
+         "--test NAME picks a test target", user_project),
+    Case("crate-and-template", ("probe", "--template", "smoke", "--crate", P, *NODE_CHECK), "both given", user_project),
+    Case("package-without-crate", ("probe", "--package", "app"), "--package selects from a project given with --crate"),
+    Case("crate-bad-signature", ("probe", "--crate", P, "--package", "app", *NODE_CHECK, "--signature", "(["),
+         "--signature '([' is not a valid regex", user_project),
+    Case("crate-timeout-zero", ("probe", "--crate", P, "--package", "app", *NODE_CHECK, "--timeout", "0"),
+         "'--timeout': input should be greater than or equal to 0.001", user_project),
+    Case("template-check-missing", ("probe", "--template", "smoke", "--check", "no-such-check-xyz"),
+         "is not on PATH"),
+    Case("init-from-crate-exists", ("templates", "init", "--from-crate", P, "{d}", "--package", "app", *NODE_CHECK),
+         "already exists", user_project),
 )

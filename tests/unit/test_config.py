@@ -155,6 +155,65 @@ def test_every_command_has_defaults_from_one_table() -> None:
         config.single_reference_types(config.settings(config.Config(), command="probe", reference_types="both"))
 
 
+# -- crate mode and the check, through the one settings path ----------------------------------------------------
+FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "user-project"
+
+
+def test_crate_mode_keys_in_the_config(tmp_path: Path) -> None:
+    (tmp_path / "wasm-bisect.toml").write_text(
+        'crate = "proj"\npackage = "app"\nfeatures = ["repro", "x"]\nno-default-features = true\n'
+        'check = "node tests/check.mjs"\nsignature = "detached ArrayBuffer"\ntimeout = 30\ntimeout-verdict = "bad"\n')
+    cfg = config.load(cwd=tmp_path)
+    assert cfg.crate == tmp_path / "proj" and cfg.package == "app" and cfg.features == ("repro", "x")
+    assert cfg.no_default_features is True and cfg.timeout == 30.0 and cfg.timeout_verdict == "bad"
+    chosen = config.settings(cfg, command="probe")
+    assert chosen.crate == tmp_path / "proj" and chosen.selection.features == ("repro", "x")
+    assert chosen.check.check == "node tests/check.mjs" and chosen.check.signature == "detached ArrayBuffer"
+    flagged = config.settings(cfg, command="probe", features=("other",), timeout=5.0)
+    assert flagged.selection.features == ("other",) and flagged.check.timeout == 5.0  # flags win key by key
+    assert config.settings(cfg, command="probe", template="smoke").crate is None  # a --template flag wins
+
+
+@pytest.mark.parametrize(("text", "needle"), [
+    ("timeout = 0", "timeout must be"),
+    ('timeout-verdict = "sometimes"', "timeout-verdict must be one of error, bad"),
+    ('signature = "(["', "is not a valid regex"),
+    ("all-features = 1", "all-features must be true or false"),
+    ("features = []", "features must be"),
+])
+def test_bad_crate_mode_keys(tmp_path: Path, text: str, needle: str) -> None:
+    (tmp_path / "wasm-bisect.toml").write_text(text + "\n")
+    with pytest.raises(ConfigError, match=needle):
+        config.load(cwd=tmp_path)
+
+
+def test_crate_mode_flags_need_a_crate_and_one_reproducer(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="--package selects from a project given with --crate"):
+        config.settings(config.Config(), command="probe", package="app")
+    with pytest.raises(UsageError, match="--template and --crate are both given"):
+        config.settings(config.Config(), command="probe", template="smoke", crate_dir=tmp_path)
+    chosen = config.settings(config.Config(), command="probe", crate_dir=FIXTURE, package="app",
+                             features=("repro",), check="wasm-pack-test")
+    project = config.reproducer(chosen)
+    assert project.name == "crate:app" and project.check.kind == "wasm-pack-test"
+    grid = config.make_grid(config.settings(config.Config(), command="bisect", crate_dir=FIXTURE, package="app",
+                                            check="wasm-pack-test", bindgen="0.2.92,0.2.99"),
+                            chosen_reproducer=project)
+    assert grid.template == "crate:app" and grid.params == ()
+
+
+def test_template_check_flags_override_the_templates_own() -> None:
+    tmpl = config.reproducer(config.settings(config.Config(), command="probe", template="smoke",
+                                             check="node check.mjs --fast", timeout=7.0, timeout_verdict="bad"))
+    assert tmpl.check.argv == ("node", "check.mjs", "--fast") and tmpl.check.timeout == 7.0
+    assert "--check" in tmpl.command_args() and "--timeout-verdict" in tmpl.command_args()
+    plain = config.reproducer(config.settings(config.Config(), command="probe", template="smoke"))
+    assert plain.command_args() == ("--template", "smoke") and plain.check_hash != tmpl.check_hash
+    with pytest.raises(UsageError, match="'nope-not-a-program' is not on PATH"):
+        config.reproducer(config.settings(config.Config(), command="probe", template="smoke",
+                                          check="nope-not-a-program"))
+
+
 # -- issue 13: config values are bounded, paths expand `~`, unknown keys get a "did you mean" -------------------
 @pytest.mark.parametrize(("text", "needle"), [
     ('rusct = "debian:1.96.0"\n', "unknown key 'rusct'. did you mean 'rustc'?"),

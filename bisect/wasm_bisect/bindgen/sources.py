@@ -36,7 +36,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from wasm_bisect.bindgen.toolcache import CachedTool, bindgen_cli_from_checkout, host_build_env
+from wasm_bisect.bindgen.toolcache import (
+    CachedTool,
+    bindgen_cli_from_checkout,
+    bindgen_test_runner_from_checkout,
+    host_build_env,
+)
 from wasm_bisect.domain.errors import CommandFailed, ProvisionError, Untestable, UsageError, WasmBisectError
 from wasm_bisect.domain.model import BindgenSource
 from wasm_bisect.util import fs, paths, processes
@@ -576,10 +581,12 @@ class Prepared:
     cli: CachedTool
     commit: str | None
     subject: str | None
+    test_runner: CachedTool | None = None  # wasm-bindgen-test-runner from the same checkout, when asked for
 
 
-def prepare(source: BindgenSource, *, progress: Progress = lambda _m: None) -> Prepared:
-    """BindgenSource (git or path, already resolved) -> patches and CLI; builds the CLI once per commit.
+def prepare(source: BindgenSource, *, progress: Progress = lambda _m: None, test_runner: bool = False) -> Prepared:
+    """BindgenSource (git or path, already resolved) -> patches and CLI; builds the CLI once per commit (and the
+    test runner of the same checkout when `test_runner`).
 
     Raises Untestable when the source cannot be tested (no wasm-bindgen crate, CLI does not compile) and
     other WasmBisectErrors for infrastructure problems.
@@ -612,13 +619,17 @@ def prepare(source: BindgenSource, *, progress: Progress = lambda _m: None) -> P
     try:
         cli = bindgen_cli_from_checkout(crates.workspace_root, commit or ident, cli_crate=crates.cli_crate,
                                         version=crates.version, ident=ident, progress=progress)
+        runner = bindgen_test_runner_from_checkout(crates.workspace_root, commit or ident,
+                                                   cli_crate=crates.cli_crate, version=crates.version, ident=ident,
+                                                   progress=progress) if test_runner else None
     except ProvisionError as exc:
         cause = exc.__cause__
         tail = cause.log_tail if isinstance(cause, CommandFailed) else ""
         if "could not compile" in tail or re.search(r"error(\[E[0-9]+\])?:", tail):
             raise Untestable(f"the wasm-bindgen CLI of {source.label()} does not build", hint=exc.hint) from exc
         raise
-    return Prepared(version=crates.version, patches=crates.patches, cli=cli, commit=commit, subject=title)
+    return Prepared(version=crates.version, patches=crates.patches, cli=cli, commit=commit, subject=title,
+                    test_runner=runner)
 
 
 def leftovers() -> list[Path]:

@@ -1,4 +1,5 @@
-"""Cache of exact-version tools built with the host toolchain: wasm-bindgen CLI (per version or commit), wasm-pack.
+"""Cache of exact-version tools built with the host toolchain: wasm-bindgen CLI (per version or commit), its
+test runner (for `wasm-pack test`), wasm-pack.
 
 Each entry is built at most once per machine: under a per-entry lock, into a staging directory that is renamed
 into place only when the binary answers `--version` correctly. All CLI versions share one cargo target
@@ -22,6 +23,7 @@ WASM_PACK_VERSION = "0.13.1"  # pinned: its PATH lookup + exact version check is
 # Firefox's WebDriver: Debian does not package it, crates.io has it. Pinned so every machine drives the same.
 GECKODRIVER_VERSION = "0.37.1"
 BINDGEN_CLI = "wasm-bindgen-cli"
+TEST_RUNNER = "wasm-bindgen-test-runner"
 # Env vars of the user's shell that would change how the host cargo builds a tool.
 _HOST_BUILD_DROP = ("RUSTFLAGS", "CARGO_ENCODED_RUSTFLAGS", "CARGO_BUILD_TARGET", "RUSTC", "RUSTC_WRAPPER")
 # Cheaper than the default release profile (opt-level 3), still fast enough to process test modules.
@@ -37,7 +39,7 @@ def _quiet(_: str) -> None:
 
 @dataclass(frozen=True, kw_only=True)
 class CachedTool:
-    name: str  # "wasm-bindgen" | "wasm-pack" | "geckodriver"
+    name: str  # "wasm-bindgen" | "wasm-bindgen-test-runner" | "wasm-pack" | "geckodriver"
     version: str  # the version the binary reports
     ident: str  # cache identity: a version, or "git-<commit>"
     bin_dir: Path
@@ -140,7 +142,7 @@ def reported_version(binary: Path) -> str | None:
     return words[1] if len(words) > 1 else None
 
 
-def _load(name: str, ident: str, expect_version: str | None) -> CachedTool | None:
+def _load(name: str, ident: str, expect_version: str | None, extra_bins: tuple[str, ...] = ()) -> CachedTool | None:
     """The cached entry if complete and working, else None (a broken entry is treated as absent)."""
     entry = _entry_dir(name, ident)
     manifest = entry / "tool.json"
@@ -155,6 +157,8 @@ def _load(name: str, ident: str, expect_version: str | None) -> CachedTool | Non
                       bin_dir=entry / "bin", build_seconds=float(seconds))
     if not tool.binary.is_file() or (expect_version and tool.version != expect_version):
         return None
+    if any(not (tool.bin_dir / extra).is_file() for extra in extra_bins):
+        return None
     return tool
 
 
@@ -166,13 +170,16 @@ def _install(
     progress: Progress,
     *,
     locked: bool = True,
+    version_bin: str | None = None,
+    extra_bins: tuple[str, ...] = (),
 ) -> CachedTool:
-    existing = _load(name, ident, expect_version)
+    """`version_bin` is the binary asked for `--version` (default `name`); `extra_bins` must exist beside it."""
+    existing = _load(name, ident, expect_version, extra_bins)
     if existing is not None:
         return existing
     entry = _entry_dir(name, ident)
     with fs.lock(f"tool-{name}-{ident}"):
-        existing = _load(name, ident, expect_version)  # another process may have finished it meanwhile
+        existing = _load(name, ident, expect_version, extra_bins)  # another process may have finished it meanwhile
         if existing is not None:
             return existing
         fs.sweep_staging(entry)
@@ -201,18 +208,21 @@ def _install(
                 raise _explain_install_failure(name, ident, exc, log) from exc
             finally:
                 meter.finish()
-            binary = staging / "bin" / name
+            binary = staging / "bin" / (version_bin or name)
             version = reported_version(binary)
             if version is None or (expect_version and version != expect_version):
                 raise ProvisionError(
                     f"{name} {ident} was built but reports version {version!r}",
                     hint=f"see {log}",
                 )
+            missing = [b for b in (name, *extra_bins) if not (staging / "bin" / b).is_file()]
+            if missing:
+                raise ProvisionError(f"{name} {ident} was built without {missing[0]}", hint=f"see {log}")
             seconds = time.monotonic() - start
             manifest = {"name": name, "version": version, "ident": ident, "build_seconds": round(seconds, 1)}
             fs.atomic_write_text(staging / "tool.json", json.dumps(manifest, indent=2))
         progress(f"{name} {ident} ready in {seconds:.0f} s")
-        tool = _load(name, ident, expect_version)
+        tool = _load(name, ident, expect_version, extra_bins)
         assert tool is not None
         return tool
 
@@ -245,6 +255,21 @@ def bindgen_cli(version: str, *, progress: Progress = _quiet) -> CachedTool:
     )
 
 
+def bindgen_test_runner(version: str, *, progress: Progress = _quiet) -> CachedTool:
+    """`wasm-bindgen-test-runner` of exactly `version`, with the `wasm-bindgen` of the same `cargo install` beside it.
+
+    wasm-pack takes the runner from the directory of the `wasm-bindgen` it finds on PATH (when that one reports
+    the locked version), so this entry's bin dir goes first on PATH for `wasm-pack test`: both binaries come from
+    one build of one wasm-bindgen-cli release.
+    """
+    version = exact_version(version, "wasm-bindgen")
+    return _install(
+        TEST_RUNNER, version, version,
+        [BINDGEN_CLI, "--version", f"={version}", "--bin", "wasm-bindgen", "--bin", TEST_RUNNER],
+        progress, version_bin="wasm-bindgen", extra_bins=("wasm-bindgen",),
+    )
+
+
 def bindgen_cli_from_checkout(
     checkout: Path,
     commit: str,
@@ -269,6 +294,15 @@ def bindgen_cli_from_checkout(
                     ["--path", str(cli_crate), "--bin", "wasm-bindgen"], progress, locked=locked)
 
 
+def bindgen_test_runner_from_checkout(checkout: Path, commit: str, *, cli_crate: Path, version: str, ident: str,
+                                      progress: Progress = _quiet) -> CachedTool:
+    """The test runner (and the wasm-bindgen beside it) built from a source checkout, cached like its CLI."""
+    locked = (checkout / "Cargo.lock").is_file() or (cli_crate / "Cargo.lock").is_file()
+    return _install(TEST_RUNNER, ident, version,
+                    ["--path", str(cli_crate), "--bin", "wasm-bindgen", "--bin", TEST_RUNNER], progress, locked=locked,
+                    version_bin="wasm-bindgen", extra_bins=("wasm-bindgen",))
+
+
 def wasm_pack(version: str = WASM_PACK_VERSION, *, progress: Progress = _quiet) -> CachedTool:
     version = exact_version(version, "wasm-pack")
     return _install("wasm-pack", version, version, ["wasm-pack", "--version", f"={version}"], progress)
@@ -284,7 +318,7 @@ def installed() -> list[CachedTool]:
     """Every complete cache entry (broken ones are not listed)."""
     found: list[CachedTool] = []
     root = paths.tools_dir()
-    for name in ("wasm-bindgen", "wasm-pack", "geckodriver"):
+    for name in ("wasm-bindgen", TEST_RUNNER, "wasm-pack", "geckodriver"):
         base = root / name
         if not base.is_dir():
             continue

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 import sys
 from enum import StrEnum
 from pathlib import Path
@@ -115,6 +116,57 @@ RefTypesOneOpt = Annotated[str | None, typer.Option(
     "--reference-types", parser=_reference_types(single=True), autocompletion=_complete_reference_types(True),
     metavar="[default|on|off|externref]", help="default, on, off or externref (default: default).")]
 
+CrateOpt = Annotated[Path | None, typer.Option(
+    "--crate", metavar="DIR", help="Your own Cargo project (workspace or crate directory) instead of a template: "
+    "copied into the tool's home and built there; the directory is never written.")]
+PackageOpt = Annotated[str | None, typer.Option(
+    "--package", metavar="NAME", help="With --crate: the workspace package to build.")]
+FeaturesOpt = Annotated[list[str] | None, typer.Option(
+    "--features", "-F", metavar="FEATURES",
+    help="With --crate: features of the package, comma- or space-separated (repeatable).")]
+NoDefaultFeaturesOpt = Annotated[bool | None, typer.Option(
+    "--no-default-features", help="With --crate: do not turn on the package's default features.")]
+AllFeaturesOpt = Annotated[bool | None, typer.Option(
+    "--all-features", help="With --crate: turn on every feature of the package.")]
+CheckOpt = Annotated[str | None, typer.Option(
+    "--check", metavar="CMD", help="The check: a command line (split like a shell does, never run by one) run in "
+    "the package directory with git bisect's exit codes (0 good, 125 skip, 1-127 bad, >127 error) and "
+    "WASM_BISECT_PKG etc., or wasm-pack-test (the project's #[wasm_bindgen_test] tests). Templates default to "
+    "their check.mjs.")]
+SignatureOpt = Annotated[str | None, typer.Option(
+    "--signature", metavar="REGEX", help="Regex of the bug under study: a failure (of the check, or of the build "
+    "with --build-failure bad) that does not match it is untestable, not bad.")]
+TimeoutOpt = Annotated[float | None, typer.Option(
+    "--timeout", min=0.001, max=86400, metavar="SECONDS",
+    help="Seconds the check may run (default: the template's, 600 for --crate).")]
+TimeoutVerdictOpt = Annotated[config.TimeoutVerdict | None, typer.Option(
+    "--timeout-verdict", case_sensitive=False, help="A check that times out is an error (default) or bad (the bug "
+    "is a hang).")]
+TestOpt = Annotated[str | None, typer.Option(
+    "--test", metavar="NAME", help="With --check wasm-pack-test: run this test target only.")]
+
+
+def reproducer_flags(
+    *,
+    crate: Path | None,
+    package: str | None,
+    features: list[str] | None,
+    no_default_features: bool | None,
+    all_features: bool | None,
+    check: str | None,
+    signature: str | None,
+    timeout: float | None,
+    timeout_verdict: config.TimeoutVerdict | None,
+    test: str | None,
+) -> dict[str, Any]:
+    """The reproducer's flags as `config.resolve` keywords (None: not given, the config or defaults decide)."""
+    from wasm_bisect.probe.crate import split_features
+
+    return {"crate_dir": crate, "package": package,
+            "features": split_features(features) if features else None, "no_default_features": no_default_features,
+            "all_features": all_features, "check": check, "signature": signature, "timeout": timeout,
+            "timeout_verdict": flag(timeout_verdict), "test": test}
+
 RuntimeOneOpt = Annotated[Runtime | None, typer.Option(
     "--runtime", case_sensitive=False, help="Where the check runs: node, or headless chromium or firefox "
     "(default: node, or the template's first runtime).")]
@@ -184,8 +236,8 @@ def write_output(text: str, dest: Path | None, what: str = "output") -> None:
 
 
 def command_line() -> str:
-    """How this run was typed, for the store's run records."""
-    return " ".join(["wasm-bisect", *sys.argv[1:]])
+    """How this run was typed, for the store's run records (quoted: `--check "node check.mjs"` stays one word)."""
+    return shlex.join(["wasm-bisect", *sys.argv[1:]])
 
 
 def probe_printer() -> Any:
@@ -226,6 +278,14 @@ def print_outcome(variant: Variant, outcome: Outcome) -> None:
     ev = outcome.evidence
     for layer in ev.get("layers", []):
         out.print(f"  layer: {layer}", markup=False)
+    if ev.get("rustflags_from"):
+        flags = ev["rustflags_from"]
+        out.print("  rustflags: " + " ".join(str(f.get("flag")) for f in flags), markup=False)
+        for origin in dict.fromkeys(str(f.get("from")) for f in flags):
+            out.print(f"    from {origin}: " + " ".join(str(f.get("flag")) for f in flags if f.get("from") == origin),
+                      markup=False)
+    if ev.get("check"):
+        out.print(f"  check: {ev['check']}", markup=False)
     if "target_features" in ev:
         out.print(f"  target_features: {' '.join(ev['target_features']) or '(none)'}", markup=False)
     if "externref_transform" in ev:

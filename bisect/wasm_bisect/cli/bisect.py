@@ -9,29 +9,39 @@ import typer
 from wasm_bisect import config, report, toolchains
 from wasm_bisect.bindgen import index
 from wasm_bisect.cli._common import (
+    AllFeaturesOpt,
     BrowserPathOpt,
     BuildFailOpt,
+    CheckOpt,
     ConfigOpt,
+    CrateOpt,
+    FeaturesOpt,
     JsonOpt,
+    NoDefaultFeaturesOpt,
+    PackageOpt,
     ParamOpt,
     QuietOpt,
     RefTypesListOpt,
     RuntimeOneOpt,
+    SignatureOpt,
     StoreOpt,
     TemplateOpt,
+    TestOpt,
+    TimeoutOpt,
+    TimeoutVerdictOpt,
     VerboseOpt,
     command_line,
     emit_json,
     events,
     flag,
     parse_params,
+    reproducer_flags,
     use_browsers,
 )
 from wasm_bisect.cli._display import Display, print_bisect
 from wasm_bisect.cli.report import check_store, open_store
 from wasm_bisect.domain.errors import UsageError
 from wasm_bisect.domain.grid import parse_point
-from wasm_bisect.probe import templates
 from wasm_bisect.runs import bisect
 from wasm_bisect.util import log
 
@@ -64,6 +74,16 @@ def bisect_cmd(
                                                       help="Keep yanked releases on the axis.")] = None,
     follow_up: Annotated[bool, typer.Option("--follow-up/--no-follow-up",
                                             help="Re-probe the boundary with reference-types flipped.")] = True,
+    crate: CrateOpt = None,
+    package: PackageOpt = None,
+    features: FeaturesOpt = None,
+    no_default_features: NoDefaultFeaturesOpt = None,
+    all_features: AllFeaturesOpt = None,
+    check: CheckOpt = None,
+    signature: SignatureOpt = None,
+    timeout: TimeoutOpt = None,
+    timeout_verdict: TimeoutVerdictOpt = None,
+    test: TestOpt = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted run (re-running the same "
                                          "command does this anyway).")] = False,
     store_path: StoreOpt = None,
@@ -78,17 +98,21 @@ def bisect_cmd(
     chosen = config.resolve("bisect", config_path=config_path, template=template, rustc=rustc, bindgen=bindgen,
                             reference_types=reference_types, params=parse_params(param) or None,
                             build_failure=flag(build_failure), jobs=jobs, allow_yanked=allow_yanked,
-                            store=store_path, runtime=flag(runtime), browser_path=browser_path)
+                            store=store_path, runtime=flag(runtime), browser_path=browser_path,
+                            **reproducer_flags(crate=crate, package=package, features=features,
+                                               no_default_features=no_default_features, all_features=all_features,
+                                               check=check, signature=signature, timeout=timeout,
+                                               timeout_verdict=timeout_verdict, test=test))
     check_store(chosen.store)
     good_point = parse_point(good, "--good") if good else None
     bad_point = parse_point(bad, "--bad") if bad else None
-    tmpl = templates.load(chosen.template)
+    tmpl = config.reproducer(chosen)
     use_browsers(chosen, (config.single_runtime(chosen, tmpl),))
     config.check_axes(chosen)
     rustc_specs = config.rustc_axis(chosen.rustc) if chosen.rustc is not None else None
     if rustc_specs is not None:  # what the providers can supply, before the release list is fetched
         toolchains.check_known(rustc_specs)
-    grid = config.make_grid(chosen, notice=log.warn, rustc=rustc_specs)
+    grid = config.make_grid(chosen, notice=log.warn, rustc=rustc_specs, chosen_reproducer=tmpl)
     releases = index.releases(notice=log.warn)
     grid = bisect.restrict(grid, good_point, bad_point)
     bisect.check_grid(grid)  # bad input fails before a run is started in the store

@@ -12,16 +12,26 @@ from rich.markup import escape
 
 from wasm_bisect import config, noxsupport, report, toolchains
 from wasm_bisect.cli._common import (
+    AllFeaturesOpt,
     BrowserPathOpt,
     BuildFailOpt,
+    CheckOpt,
     ConfigOpt,
+    CrateOpt,
+    FeaturesOpt,
+    NoDefaultFeaturesOpt,
+    PackageOpt,
     ParamOpt,
     ProfileOpt,
     QuietOpt,
     RefTypesListOpt,
     RuntimeListOpt,
+    SignatureOpt,
     StoreOpt,
     TargetOpt,
+    TestOpt,
+    TimeoutOpt,
+    TimeoutVerdictOpt,
     VerboseOpt,
     command_line,
     emit_json,
@@ -30,13 +40,13 @@ from wasm_bisect.cli._common import (
     flag,
     not_the_store,
     parse_params,
+    reproducer_flags,
     use_browsers,
     write_output,
 )
 from wasm_bisect.cli._display import Display, grid_tables, print_tables
 from wasm_bisect.cli.report import check_store, open_store, parse_report_spec
 from wasm_bisect.domain.grid import parse_shard
-from wasm_bisect.probe import templates
 from wasm_bisect.runs import Events, merge
 from wasm_bisect.runs import matrix as matrix_run
 from wasm_bisect.util import bounded, log, paths
@@ -75,6 +85,16 @@ def matrix(
     = False,
     shards: Annotated[int | None, typer.Option("--shards", help="With --emit-github-matrix: N shard jobs.")]
     = None,
+    crate: CrateOpt = None,
+    package: PackageOpt = None,
+    features: FeaturesOpt = None,
+    no_default_features: NoDefaultFeaturesOpt = None,
+    all_features: AllFeaturesOpt = None,
+    check: CheckOpt = None,
+    signature: SignatureOpt = None,
+    timeout: TimeoutOpt = None,
+    timeout_verdict: TimeoutVerdictOpt = None,
+    test: TestOpt = None,
     store_path: StoreOpt = None,
     export: Annotated[str | None, typer.Option("--export", help="Also write this run alone into a new store "
                                                "file (a CI artifact for `wasm-bisect merge`).")] = None,
@@ -92,7 +112,11 @@ def matrix(
                             reference_types=reference_types, params=parse_params(param) or None,
                             build_failure=flag(build_failure), profile=flag(profile), target=flag(target),
                             jobs=jobs, shards=shards, allow_yanked=allow_yanked, store=store_path, runtime=runtime,
-                            browser_path=browser_path)
+                            browser_path=browser_path,
+                            **reproducer_flags(crate=crate, package=package, features=features,
+                                               no_default_features=no_default_features, all_features=all_features,
+                                               check=check, signature=signature, timeout=timeout,
+                                               timeout_verdict=timeout_verdict, test=test))
     check_store(chosen.store)
     report_specs = [parse_report_spec(s) for s in reports or []]
     export_path = ensure_writable(export, "--export") if export is not None else None
@@ -100,7 +124,7 @@ def matrix(
                   + ([("--export", export_path)] if export_path is not None else []), chosen.store)
     if shard is not None:
         parse_shard(shard)
-    tmpl = templates.load(chosen.template)
+    tmpl = config.reproducer(chosen)
     if not emit_github_matrix:  # a missing browser is bad input: said before the providers are asked
         use_browsers(chosen, chosen.runtimes(tmpl))
     config.check_axes(chosen)
@@ -108,7 +132,7 @@ def matrix(
     if not emit_github_matrix and chosen.rustc is not None:  # (a CI planner may run where no provider does)
         rustc_specs = config.rustc_axis(chosen.rustc)
         toolchains.check_known(rustc_specs)  # what the providers can supply, before the release list is fetched
-    grid = config.make_grid(chosen, notice=log.warn, rustc=rustc_specs)
+    grid = config.make_grid(chosen, notice=log.warn, rustc=rustc_specs, chosen_reproducer=tmpl)
     if emit_github_matrix:
         sys.stdout.write(json.dumps(matrix_run.github_matrix(grid, shards=chosen.shards), separators=(",", ":")) + "\n")
         return

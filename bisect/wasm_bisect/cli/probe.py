@@ -9,18 +9,28 @@ import typer
 from wasm_bisect import config, report, toolchains
 from wasm_bisect.bindgen import index, sources
 from wasm_bisect.cli._common import (
+    AllFeaturesOpt,
     BrowserPathOpt,
     BuildFailOpt,
+    CheckOpt,
     ConfigOpt,
+    CrateOpt,
+    FeaturesOpt,
     JsonOpt,
+    NoDefaultFeaturesOpt,
+    PackageOpt,
     ParamOpt,
     ProfileOpt,
     QuietOpt,
     RefTypesOneOpt,
     RuntimeOneOpt,
+    SignatureOpt,
     StoreOpt,
     TargetOpt,
     TemplateOpt,
+    TestOpt,
+    TimeoutOpt,
+    TimeoutVerdictOpt,
     VerboseOpt,
     command_line,
     emit_json,
@@ -28,13 +38,13 @@ from wasm_bisect.cli._common import (
     flag,
     parse_params,
     print_outcome,
+    reproducer_flags,
     use_browsers,
 )
 from wasm_bisect.cli.report import check_store, open_store
 from wasm_bisect.domain.compat import untestable_reason
 from wasm_bisect.domain.model import BindgenSource, Variant, options_for
 from wasm_bisect.domain.versions import parse_bindgen_version
-from wasm_bisect.probe import templates
 from wasm_bisect.runs import single
 from wasm_bisect.util import log
 
@@ -65,6 +75,16 @@ def probe(
     build_failure: BuildFailOpt = None,
     profile: ProfileOpt = None,
     target: TargetOpt = None,
+    crate: CrateOpt = None,
+    package: PackageOpt = None,
+    features: FeaturesOpt = None,
+    no_default_features: NoDefaultFeaturesOpt = None,
+    all_features: AllFeaturesOpt = None,
+    check: CheckOpt = None,
+    signature: SignatureOpt = None,
+    timeout: TimeoutOpt = None,
+    timeout_verdict: TimeoutVerdictOpt = None,
+    test: TestOpt = None,
     runtime: RuntimeOneOpt = None,
     browser_path: BrowserPathOpt = None,
     store_path: StoreOpt = None,
@@ -79,9 +99,13 @@ def probe(
     chosen = config.resolve("probe", config_path=config_path, template=template, rustc=rustc, bindgen=bindgen,
                             reference_types=reference_types, params=parse_params(param) or None,
                             build_failure=flag(build_failure), profile=flag(profile), target=flag(target),
-                            store=store_path, runtime=flag(runtime), browser_path=browser_path)
+                            store=store_path, runtime=flag(runtime), browser_path=browser_path,
+                            **reproducer_flags(crate=crate, package=package, features=features,
+                                               no_default_features=no_default_features, all_features=all_features,
+                                               check=check, signature=signature, timeout=timeout,
+                                               timeout_verdict=timeout_verdict, test=test))
     check_store(chosen.store)
-    tmpl = templates.load(chosen.template)
+    tmpl = config.reproducer(chosen)
     spec = config.single_rustc(chosen)
     rt = config.single_reference_types(chosen)
     where = config.single_runtime(chosen, tmpl)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -9,8 +10,25 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from wasm_bisect.cli._common import JsonOpt, QuietOpt, VerboseOpt, emit_json
-from wasm_bisect.probe import templates
+from wasm_bisect import config
+from wasm_bisect.cli._common import (
+    AllFeaturesOpt,
+    CheckOpt,
+    FeaturesOpt,
+    JsonOpt,
+    NoDefaultFeaturesOpt,
+    PackageOpt,
+    QuietOpt,
+    SignatureOpt,
+    TestOpt,
+    TimeoutOpt,
+    TimeoutVerdictOpt,
+    VerboseOpt,
+    emit_json,
+    reproducer_flags,
+)
+from wasm_bisect.domain.errors import UsageError
+from wasm_bisect.probe import crate, templates
 from wasm_bisect.util import log
 
 group = typer.Typer(help="List, show and copy reproducer templates.", no_args_is_help=True)
@@ -63,12 +81,48 @@ def templates_show(name: Annotated[str, typer.Argument(help="template name or di
 
 @group.command("init")
 def templates_init(
-    name: Annotated[str, typer.Argument(help="template to copy")],
-    dest: Annotated[Path, typer.Argument(help="new directory to create")],
+    name: Annotated[str, typer.Argument(help="template to copy (with --from-crate: the new directory)")],
+    dest: Annotated[Path | None, typer.Argument(help="new directory to create")] = None,
+    from_crate: Annotated[Path | None, typer.Option("--from-crate", help="Make the template from your own "
+                                                    "project (as --crate takes it) instead of copying one.")] = None,
+    template_name: Annotated[str | None, typer.Option("--name", help="With --from-crate: the template's name "
+                                                      "(default: from the directory name).")] = None,
+    package: PackageOpt = None,
+    features: FeaturesOpt = None,
+    no_default_features: NoDefaultFeaturesOpt = None,
+    all_features: AllFeaturesOpt = None,
+    check: CheckOpt = None,
+    signature: SignatureOpt = None,
+    timeout: TimeoutOpt = None,
+    timeout_verdict: TimeoutVerdictOpt = None,
+    test: TestOpt = None,
     verbose: VerboseOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
-    """Copy a template into DEST for you to edit; then pass `--template DEST`."""
-    out = templates.init(name, dest)
-    log.info(escape(f"copied template {name} to {out}; edit it (how: docs/templates.md), then run "
+    """Copy a template into DEST for you to edit; then pass `--template DEST`.
+
+    With `--from-crate DIR` (and the --package/--features/--check of crate mode), turn your project into a
+    self-contained template in the new directory NAME: for sharing the reproducer in an upstream issue.
+    """
+    if from_crate is None:
+        if dest is None:
+            raise UsageError("templates init needs NAME and DEST", hint="e.g. templates init smoke ./my-template")
+        out = templates.init(name, dest)
+        log.info(escape(f"copied template {name} to {out}; edit it (how: docs/templates.md), then run "
+                        f"`wasm-bisect probe --template {out} ...`"))
+        return
+    if dest is not None:
+        raise UsageError("with --from-crate, give only the new directory", hint="templates init --from-crate DIR NEW")
+    target = Path(name)
+    chosen = config.settings(config.Config(), command="probe", **reproducer_flags(
+        crate=from_crate, package=package, features=features, no_default_features=no_default_features,
+        all_features=all_features, check=check, signature=signature, timeout=timeout,
+        timeout_verdict=timeout_verdict, test=test))
+    project = config.reproducer(chosen)
+    assert isinstance(project, crate.CrateProject)
+    wanted = template_name or re.sub(r"[^a-z0-9-]+", "-", target.name.lower()).strip("-") or "from-crate"
+    if not wanted[0].isalpha():
+        wanted = f"t-{wanted}"
+    out = crate.to_template(project, target, name=wanted[:64])
+    log.info(escape(f"made template {wanted} from {project.root} (package {project.package}) in {out}; run it with "
                     f"`wasm-bisect probe --template {out} ...`"))

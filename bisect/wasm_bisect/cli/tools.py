@@ -33,6 +33,8 @@ def tools_install(
     wasm_pack: Annotated[bool, typer.Option("--wasm-pack", help="Also build the pinned wasm-pack.")] = False,
     geckodriver: Annotated[bool, typer.Option("--geckodriver", help="Also build the pinned geckodriver (Firefox's "
                                               "WebDriver, for --runtime firefox).")] = False,
+    test_runner: Annotated[bool, typer.Option("--test-runner", help="Also build each --bindgen version's "
+                                              "wasm-bindgen-test-runner (for --check wasm-pack-test).")] = False,
     as_json: JsonOpt = False,
     verbose: VerboseOpt = False,
     quiet: QuietOpt = False,
@@ -44,6 +46,8 @@ def tools_install(
     versions = [toolcache.exact_version(v, "wasm-bindgen") for v in bindgen or []]
     index.check_published([(v, "--bindgen") for v in versions], notice=log.warn)
     done = [toolcache.bindgen_cli(version, progress=log.plain) for version in versions]
+    if test_runner:
+        done += [toolcache.bindgen_test_runner(version, progress=log.plain) for version in versions]
     if wasm_pack:
         done.append(toolcache.wasm_pack(progress=log.plain))
     if geckodriver:

@@ -10,17 +10,27 @@ import typer
 
 from wasm_bisect import config, report
 from wasm_bisect.cli._common import (
+    AllFeaturesOpt,
     BrowserPathOpt,
     BuildFailOpt,
+    CheckOpt,
     ConfigOpt,
+    CrateOpt,
+    FeaturesOpt,
     JsonOpt,
+    NoDefaultFeaturesOpt,
+    PackageOpt,
     ParamOpt,
     QuietOpt,
     RefTypesListOpt,
     RefTypesOneOpt,
     RuntimeOneOpt,
+    SignatureOpt,
     StoreOpt,
     TemplateOpt,
+    TestOpt,
+    TimeoutOpt,
+    TimeoutVerdictOpt,
     VerboseOpt,
     command_line,
     emit_json,
@@ -28,13 +38,13 @@ from wasm_bisect.cli._common import (
     events,
     flag,
     parse_params,
+    reproducer_flags,
     use_browsers,
     write_output,
 )
 from wasm_bisect.cli._display import Display, print_verify
 from wasm_bisect.cli.report import check_store, existing_store, open_store
 from wasm_bisect.domain.errors import WasmBisectError
-from wasm_bisect.probe import templates
 from wasm_bisect.runs import commits, verify
 from wasm_bisect.store import Store
 from wasm_bisect.util import log
@@ -76,6 +86,16 @@ def verify_cmd(
     reference_types: RefTypesListOpt = None,
     param: ParamOpt = None,
     build_failure: BuildFailOpt = None,
+    crate: CrateOpt = None,
+    package: PackageOpt = None,
+    features: FeaturesOpt = None,
+    no_default_features: NoDefaultFeaturesOpt = None,
+    all_features: AllFeaturesOpt = None,
+    check: CheckOpt = None,
+    signature: SignatureOpt = None,
+    timeout: TimeoutOpt = None,
+    timeout_verdict: TimeoutVerdictOpt = None,
+    test: TestOpt = None,
     runtime: RuntimeOneOpt = None,
     browser_path: BrowserPathOpt = None,
     store_path: StoreOpt = None,
@@ -92,9 +112,13 @@ def verify_cmd(
     chosen = config.resolve("verify", config_path=config_path, template=template, rustc=rustc,
                             reference_types=reference_types, params=parse_params(param) or None,
                             build_failure=flag(build_failure), store=store_path, runtime=flag(runtime),
-                            browser_path=browser_path)
+                            browser_path=browser_path,
+                            **reproducer_flags(crate=crate, package=package, features=features,
+                                               no_default_features=no_default_features, all_features=all_features,
+                                               check=check, signature=signature, timeout=timeout,
+                                               timeout_verdict=timeout_verdict, test=test))
     check_store(chosen.store)
-    tmpl = templates.load(chosen.template)
+    tmpl = config.reproducer(chosen)
     where = config.single_runtime(chosen, tmpl)
     use_browsers(chosen, (where,))
     table = config.defaults("verify")
@@ -136,6 +160,16 @@ def bisect_commits_cmd(
                                            "(--good is then the broken end, --bad the fixed one).")] = False,
     param: ParamOpt = None,
     build_failure: BuildFailOpt = None,
+    crate: CrateOpt = None,
+    package: PackageOpt = None,
+    features: FeaturesOpt = None,
+    no_default_features: NoDefaultFeaturesOpt = None,
+    all_features: AllFeaturesOpt = None,
+    check: CheckOpt = None,
+    signature: SignatureOpt = None,
+    timeout: TimeoutOpt = None,
+    timeout_verdict: TimeoutVerdictOpt = None,
+    test: TestOpt = None,
     runtime: RuntimeOneOpt = None,
     browser_path: BrowserPathOpt = None,
     store_path: StoreOpt = None,
@@ -153,9 +187,13 @@ def bisect_commits_cmd(
     chosen = config.resolve("bisect-commits", config_path=config_path, template=template, rustc=rustc,
                             reference_types=reference_types, params=parse_params(param) or None,
                             build_failure=flag(build_failure), store=store_path, runtime=flag(runtime),
-                            browser_path=browser_path)
+                            browser_path=browser_path,
+                            **reproducer_flags(crate=crate, package=package, features=features,
+                                               no_default_features=no_default_features, all_features=all_features,
+                                               check=check, signature=signature, timeout=timeout,
+                                               timeout_verdict=timeout_verdict, test=test))
     check_store(chosen.store)
-    tmpl = templates.load(chosen.template)
+    tmpl = config.reproducer(chosen)
     where = config.single_runtime(chosen, tmpl)
     use_browsers(chosen, (where,))
     request = commits.CommitsRequest(

@@ -17,9 +17,11 @@ BINDGEN_COMPARE = "https://github.com/wasm-bindgen/wasm-bindgen/compare/{a}...{b
 RUST_COMPARE = "https://github.com/rust-lang/rust/compare/{a}...{b}"
 
 
-def probe_command(variant: Variant, *, template: str | None = None) -> str:
-    """`wasm-bisect probe ...` for one cell; `template` is what resolves it (a directory's path), default its name."""
-    parts = ["wasm-bisect", "probe", "--template", template or variant.template, "--rustc", str(variant.rustc),
+def probe_command(variant: Variant, *, template: str | None = None, reproducer: Sequence[str] | None = None) -> str:
+    """`wasm-bisect probe ...` for one cell. `reproducer` names the reproducer as a command would (`--template DIR`,
+    `--crate DIR --package P --check CMD ...`); else `--template` with `template` (default: the variant's name)."""
+    named = list(reproducer) if reproducer else ["--template", template or variant.template]
+    parts = ["wasm-bisect", "probe", *named, "--rustc", str(variant.rustc),
              "--bindgen", variant.bindgen.label(), "--reference-types", str(variant.reference_types)]
     for name, value in variant.params:
         parts += ["--param", f"{name}={value}"]
@@ -33,9 +35,11 @@ def probe_command(variant: Variant, *, template: str | None = None) -> str:
     return shlex.join(parts)
 
 
-def matrix_command(grid: Mapping[str, Any], *, template: str | None = None) -> str:
+def matrix_command(grid: Mapping[str, Any], *, template: str | None = None,
+                   reproducer: Sequence[str] | None = None) -> str:
     """`wasm-bisect matrix ...` over a grid identity (`Grid.identity()` or a report's grid)."""
-    parts = ["wasm-bisect", "matrix", "--template", template or str(grid["template"]),
+    named = list(reproducer) if reproducer else ["--template", template or str(grid["template"])]
+    parts = ["wasm-bisect", "matrix", *named,
              "--rustc", ",".join(grid["rustc"]), "--bindgen", ",".join(grid["bindgen"]),
              "--reference-types", ",".join(grid["reference_types"])]
     if grid.get("runtimes") and list(grid["runtimes"]) != ["node"]:

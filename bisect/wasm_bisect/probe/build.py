@@ -1,5 +1,8 @@
 """Write a variant crate and build it with wasm-pack; stages are timed from wasm-pack's own progress lines.
 
+A template's crate pins wasm-bindgen in its Cargo.toml and is resolved afresh; the user's own project keeps its
+Cargo.lock, and the resolver moves only the wasm-bindgen family in it (`cargo update --precise`). Either way the
+lock is MSRV-aware for the cell's rustc, and old cargo gets lockfile v3 and vendored sources.
 A broken environment (tool missing, timeout, crash) gives ERROR; an incompatible pair or a crate that does not
 build gives SKIP (or BAD when the user asks build failures to count as the bug).
 """
@@ -27,8 +30,10 @@ from wasm_bisect.domain.errors import CommandFailed, ToolMissing
 from wasm_bisect.domain.model import ReferenceTypes, Stage, Variant, Verdict
 from wasm_bisect.domain.reproduce import probe_command
 from wasm_bisect.domain.versions import cargo_release
-from wasm_bisect.probe import render, runtimes
-from wasm_bisect.probe.templates import Template
+from wasm_bisect.probe import rustflags
+from wasm_bisect.probe.check import signature_matches
+from wasm_bisect.probe.family import is_family
+from wasm_bisect.probe.reproducer import Materialised, Reproducer, write_files
 from wasm_bisect.toolchains import Toolchain
 from wasm_bisect.util import fs, paths, processes
 
@@ -92,6 +97,37 @@ class BuildResult:
     timings: dict[str, float] = field(default_factory=dict)
     evidence: dict[str, Any] = field(default_factory=dict)
     pkg_module: Path | None = None
+    crate: Materialised | None = None  # where the crate was written (the check runs in crate.package)
+    env: dict[str, str] = field(default_factory=dict, repr=False)  # the build's environment (the check's base)
+
+
+@dataclass(frozen=True, kw_only=True)
+class FlagPlan:
+    """The RUSTFLAGS of one variant: the project's own (if any) then the reference-types layer's."""
+
+    flags: list[str] | None  # None: the cell cannot be built as asked (see `reason`)
+    listed: list[tuple[str, str]]  # (flag, where it came from), for the evidence
+    layer: str  # what the codegen layer does
+    reason: str | None = None  # why the cell is untestable
+
+    def evidence(self) -> list[dict[str, str]]:
+        return [{"flag": f, "from": where} for f, where in self.listed]
+
+
+def flag_plan(variant: Variant, project_flags: tuple[tuple[str, str], ...], toolchain: Toolchain) -> FlagPlan:
+    """Merge the project's flags with the reference-types layer; a project flag that fights the cell's setting
+    makes the cell untestable (it would not test what it says)."""
+    layer, said = codegen_flags(variant, toolchain)
+    if layer is None:
+        return FlagPlan(flags=None, listed=list(project_flags), layer=said, reason=said)
+    rt = variant.reference_types
+    wanted = {ReferenceTypes.ON: True, ReferenceTypes.OFF: False}.get(rt, toolchain.reference_types_default)
+    owns_sysroot = any(f.startswith("--sysroot") for f in layer)
+    merged, conflict = rustflags.merge(project_flags, layer, layer_origin=f"reference-types {rt}", wanted=wanted,
+                                       setting=str(rt), owns_sysroot=owns_sysroot)
+    if conflict is not None:
+        return FlagPlan(flags=None, listed=merged, layer=said, reason=conflict)
+    return FlagPlan(flags=[f for f, _ in merged], listed=merged, layer=said)
 
 
 def codegen_flags(variant: Variant, toolchain: Toolchain) -> tuple[list[str] | None, str]:
@@ -121,9 +157,17 @@ def bindgen_layer(variant: Variant) -> str:
     return "wasm-bindgen: default (from 0.2.94 the transform follows the module's target_features)"
 
 
-def wasm_pack_args(variant: Variant, crate_dir: Path) -> list[str]:
+def wasm_pack_args(variant: Variant, crate_dir: Path, *, cargo_args: tuple[str, ...] = (), no_opt: bool = False
+                   ) -> list[str]:
+    """`wasm-pack build` of the crate; `no_opt` for a project whose Cargo.toml the tool does not edit (a template's
+    says wasm-opt = false itself), `cargo_args` (features) after `--`."""
     profile_flag = {"release": "--release", "dev": "--dev", "profiling": "--profiling"}[variant.options.profile]
-    return ["build", str(crate_dir), "--target", variant.options.target, profile_flag, "--mode", "no-install"]
+    args = ["build", str(crate_dir), "--target", variant.options.target, profile_flag, "--mode", "no-install"]
+    if no_opt:
+        args.append("--no-opt")
+    if cargo_args:
+        args += ["--", *cargo_args]
+    return args
 
 
 def cargo_version(toolchain: Toolchain) -> Version:
@@ -187,15 +231,13 @@ def vendor_config(vendor: Path) -> str:
 
 
 def write_crate(crate_dir: Path, files: Mapping[str, bytes]) -> None:
-    if crate_dir.exists():
-        shutil.rmtree(crate_dir)
-    for rel, data in files.items():
-        target = crate_dir / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(data)
+    write_files(crate_dir, files)
 
 
-def classify_build_failure(variant: Variant, stage: Stage, tail: str, rc: int, timed_out: bool) -> tuple[Verdict, str]:
+def classify_build_failure(variant: Variant, stage: Stage, tail: str, rc: int, timed_out: bool, *,
+                           signature: str | None = None) -> tuple[Verdict, str]:
+    """A failed build: an environment problem is an error; else skip, or bad with --build-failure bad (when a
+    signature is given, only a failure that matches it is the bug: another one is untestable)."""
     if timed_out:
         return Verdict.ERROR, f"{stage} did not finish within the build time limit"
     if rc < 0:
@@ -206,6 +248,11 @@ def classify_build_failure(variant: Variant, stage: Stage, tail: str, rc: int, t
     first_error = next((ln.strip() for ln in tail.splitlines() if ln.strip().startswith("error")), "")
     detail = first_error or (tail.strip().splitlines() or [""])[-1]
     if variant.options.build_failure == "bad":
+        matched = signature_matches(signature, tail)
+        if matched is None:
+            return Verdict.ERROR, "the failure signature took too long to match the build output"
+        if not matched:
+            return Verdict.SKIP, f"{stage} failed differently from the bug under study: {detail}"
         return Verdict.BAD, f"{stage} failed (build failures count as bad): {detail}"
     return Verdict.SKIP, f"{stage} failed, so the cell is untestable: {detail}"
 
@@ -216,8 +263,16 @@ def resolve(
     variant: Variant,
     toolchain: Toolchain,
     log: Path,
+    crate: Materialised | None = None,
+    cache_key: str | None = None,
 ) -> BuildResult | None:
-    """Write Cargo.lock with the host cargo, MSRV-aware; vendor for an old cargo. None = resolved fine."""
+    """Write Cargo.lock with the host cargo, MSRV-aware; vendor for an old cargo. None = resolved fine.
+
+    A template's crate (its manifest pins wasm-bindgen) is resolved afresh; a project that brings its own lock
+    (`crate.pinning == "lockfile"`) is moved to the variant's wasm-bindgen family by the resolver instead.
+    """
+    if crate is not None and crate.pinning == "lockfile":
+        return pin_lockfile(crate=crate, variant=variant, toolchain=toolchain, log=log, cache_key=cache_key)
     lock_path = crate_dir / "Cargo.lock"
     # The same manifest resolves to the same lock within a run and across runs: resolve once, reuse the
     # lock (saves ~0.5 s per probe and keeps every probe of a pair on identical dependencies).
@@ -237,14 +292,99 @@ def resolve(
     if result.ok and reusable:
         fs.atomic_write_bytes(cached_lock, lock_path.read_bytes())
     if not result.ok:
-        tail = result.output
-        if result.timed_out or "Could not resolve host" in tail or "failed to download" in tail:
-            return BuildResult(verdict=Verdict.ERROR, reason="resolving dependencies failed (network?)",
-                               stage=Stage.RESOLVE, exit_code=result.returncode, log_tail=tail)
-        return BuildResult(verdict=Verdict.SKIP, stage=Stage.RESOLVE, exit_code=result.returncode, log_tail=tail,
-                           reason="no dependency set satisfies this pair: "
-                           + next((ln.strip() for ln in tail.splitlines() if "error" in ln), tail[-200:]))
+        return _resolve_failed(result, "no dependency set satisfies this pair: ")
     return _after_lock(crate_dir=crate_dir, variant=variant, toolchain=toolchain, log=log)
+
+
+def _resolve_failed(result: processes.Completed, why: str) -> BuildResult:
+    tail = result.output
+    if result.timed_out or "Could not resolve host" in tail or "failed to download" in tail:
+        return BuildResult(verdict=Verdict.ERROR, reason="resolving dependencies failed (network?)",
+                           stage=Stage.RESOLVE, exit_code=result.returncode, log_tail=tail)
+    return BuildResult(verdict=Verdict.SKIP, stage=Stage.RESOLVE, exit_code=result.returncode, log_tail=tail,
+                       reason=why + resolver_reason(tail))
+
+
+def resolver_reason(output: str) -> str:
+    """The resolver's own words: its error line and the lines that explain it (which requirement, whose)."""
+    lines = output.splitlines()
+    for i, line in enumerate(lines):
+        if line.strip().startswith("error"):
+            said = [line.strip().removeprefix("error: ")]
+            for more in lines[i + 1:i + 6]:
+                if not more.strip() or more.lstrip().startswith(("error", "warning", "note", "+ ")):
+                    break
+                said.append(more.strip())
+            return "; ".join(said)[:600]
+    return output.strip()[-300:]
+
+
+def resolver_env(toolchain: Toolchain) -> dict[str, str]:
+    """The host cargo, MSRV-aware for the cell: without a rust-version in the project, cargo's fallback takes the
+    version of the rustc it would use, so that rustc is the cell's (plus the libraries it loads)."""
+    env = host_build_env()
+    env.pop("CARGO_TARGET_DIR", None)
+    env["CARGO_RESOLVER_INCOMPATIBLE_RUST_VERSIONS"] = "fallback"
+    env["RUSTC"] = str(toolchain.rustc)
+    env.update({k: v for k, v in toolchain.env.items() if k != "RUSTUP_TOOLCHAIN"})
+    return env
+
+
+def family_specs(lock_text: str) -> list[str]:
+    """`name@version` of every wasm-bindgen-family package in a lock, wasm-bindgen first (see pin_lockfile)."""
+    specs = [(str(p.get("name")), str(p.get("version"))) for p in _lock_packages(lock_text)
+             if is_family(str(p.get("name", ""))) and "source" in p]
+    ordered = sorted(specs, key=lambda nv: (nv[0] != "wasm-bindgen", nv))
+    return [f"{name}@{version}" for name, version in dict.fromkeys(ordered)]
+
+
+def pin_lockfile(*, crate: Materialised, variant: Variant, toolchain: Toolchain, log: Path,
+                 cache_key: str | None) -> BuildResult | None:
+    """Move the project's own Cargo.lock to wasm-bindgen `variant.bindgen.version` with the resolver.
+
+    `cargo update --precise V -p wasm-bindgen@OLD -p js-sys@OLD ...`: cargo gives the precise version to the first
+    spec (wasm-bindgen) and unlocks the rest of the family, so js-sys, web-sys, the macro and test crates follow
+    to the releases that pin V exactly, while every unrelated dependency stays as the user locked it.
+    """
+    workspace = crate.workspace
+    lock_path = workspace / "Cargo.lock"
+    version = variant.bindgen.version
+    if crate.tool_config_dir is not None and crate.tool_config_dir != workspace:
+        # An earlier probe in this directory left its vendoring config (offline, crates from the vendor
+        # directory): the resolver must see crates.io, not that.
+        (crate.tool_config_dir / ".cargo" / "config.toml").unlink(missing_ok=True)
+    reusable = cache_key is not None and variant.bindgen.kind == "crates"
+    cached = paths.home() / "lock-cache" / f"crate-{cache_key}.lock"
+    if reusable and cached.is_file():
+        if _pins_exactly(cached, version):
+            shutil.copyfile(cached, lock_path)
+            return _after_lock(crate_dir=workspace, variant=variant, toolchain=toolchain, log=log,
+                               config_dir=crate.tool_config_dir)
+        cached.unlink(missing_ok=True)
+    env = resolver_env(toolchain)
+    if not lock_path.is_file():  # a project without a lock: resolve it first, like cargo would
+        made = processes.run(["cargo", "generate-lockfile"], cwd=workspace, env=env, log=log, timeout=RESOLVE_TIMEOUT,
+                             check=False)
+        if not made.ok:
+            return _resolve_failed(made, "the project's dependencies do not resolve: ")
+    specs = family_specs(lock_path.read_text())
+    if not specs or not specs[0].startswith("wasm-bindgen@"):
+        return BuildResult(verdict=Verdict.SKIP, stage=Stage.RESOLVE,
+                           reason="the project's Cargo.lock has no wasm-bindgen from crates.io to move")
+    argv = ["cargo", "update", "--precise", version]
+    for spec in specs:
+        argv += ["-p", spec]
+    result = processes.run(argv, cwd=workspace, env=env, log=log, timeout=RESOLVE_TIMEOUT, check=False)
+    if not result.ok:
+        return _resolve_failed(result, f"the project's dependency graph cannot take wasm-bindgen {version}: ")
+    got = bindgen_versions_in_lock(lock_path.read_text())
+    if got != [version]:  # the resolver said yes but locked something else: ours to fix, never the cell's
+        return BuildResult(verdict=Verdict.ERROR, stage=Stage.RESOLVE, log_tail=result.output,
+                           reason=f"cargo update --precise {version} left wasm-bindgen {got} in the lock")
+    if reusable:
+        fs.atomic_write_bytes(cached, lock_path.read_bytes())
+    return _after_lock(crate_dir=workspace, variant=variant, toolchain=toolchain, log=log,
+                       config_dir=crate.tool_config_dir)
 
 
 def _pins_exactly(lock: Path, version: str) -> bool:
@@ -255,8 +395,12 @@ def _pins_exactly(lock: Path, version: str) -> bool:
         return False
 
 
-def _after_lock(*, crate_dir: Path, variant: Variant, toolchain: Toolchain, log: Path) -> BuildResult | None:
-    """Check the lock pins exactly the variant's wasm-bindgen; make it readable and offline for old cargo."""
+def _after_lock(*, crate_dir: Path, variant: Variant, toolchain: Toolchain, log: Path,
+                config_dir: Path | None = None) -> BuildResult | None:
+    """Check the lock pins exactly the variant's wasm-bindgen; make it readable and offline for old cargo.
+
+    The vendoring config goes to `config_dir/.cargo/config.toml` (the crate's own for a template; the parent
+    directory for a user's project, so its own .cargo/config.toml stays as the user wrote it)."""
     lock_path = crate_dir / "Cargo.lock"
     toolchain_cargo = cargo_version(toolchain)
     lock_text = downgrade_lockfile(lock_path.read_text(), toolchain_cargo)
@@ -265,10 +409,13 @@ def _after_lock(*, crate_dir: Path, variant: Variant, toolchain: Toolchain, log:
     if versions != [variant.bindgen.version]:
         return BuildResult(verdict=Verdict.SKIP, stage=Stage.RESOLVE,
                            reason=f"Cargo.lock holds wasm-bindgen {versions}, not exactly {variant.bindgen.version}")
+    config = (config_dir or crate_dir) / ".cargo" / "config.toml"
     if toolchain_cargo < SPARSE_INDEX_CARGO:
         vendor = vendored_sources(crate_dir, lock_text, log)
-        (crate_dir / ".cargo").mkdir(exist_ok=True)
-        (crate_dir / ".cargo" / "config.toml").write_text(vendor_config(vendor))
+        config.parent.mkdir(exist_ok=True)
+        config.write_text(vendor_config(vendor))
+    elif config_dir is not None and config_dir != crate_dir:
+        config.unlink(missing_ok=True)  # a stale one of an earlier probe in this directory
     return None
 
 
@@ -322,75 +469,95 @@ def build_env(
     env["CARGO_TERM_COLOR"] = "never"
     env.pop("WASM_BINDGEN_EXTERNREF", None)
     env.pop("RUSTFLAGS", None)
-    if rustflags:
+    env.pop("CARGO_ENCODED_RUSTFLAGS", None)
+    if any(any(ch.isspace() for ch in flag) for flag in rustflags):
+        env["CARGO_ENCODED_RUSTFLAGS"] = "\x1f".join(rustflags)  # a flag with a space survives only this way
+    elif rustflags:
         env["RUSTFLAGS"] = " ".join(rustflags)
     if variant.reference_types is ReferenceTypes.EXTERNREF:
         env["WASM_BINDGEN_EXTERNREF"] = "1"
     return env
 
 
-def check_argv(variant: Variant, template: Template, probe_dir: Path) -> list[str]:
-    """How reproduce.sh re-runs the check: the tool's Node runner, or (a browser) the probe with --fresh."""
-    if variant.runtime.is_browser:
-        command = shlex.split(probe_command(variant, template=str(template.root)))
-        return [*command[:2], "--fresh", *command[2:]]
-    runner = runtimes.install_runner(probe_dir)
-    return runtimes.node_argv(runner, probe_dir / "crate" / template.check_script)
+def browser_reproduce_argv(variant: Variant, template: Reproducer) -> list[str]:
+    """How reproduce.sh re-runs a check that ran in a browser: the same probe with --fresh (the page, the
+    server and the driver are the tool's own)."""
+    command = shlex.split(probe_command(variant, reproducer=template.command_args()))
+    return [*command[:2], "--fresh", *command[2:]]
 
 
-def reproduce_script(crate_dir: Path, env: Mapping[str, str], argv: list[str], check: list[str]) -> str:
+def reproduce_script(crate_dir: Path, env: Mapping[str, str], argv: list[str], check: list[str],
+                     check_dir: Path | None = None) -> str:
     """A shell script that rebuilds the crate by hand exactly as the probe did."""
-    keys = ("PATH", "LD_LIBRARY_PATH", "RUSTC", "CARGO", "RUSTUP_TOOLCHAIN", "RUSTFLAGS", "CARGO_TARGET_DIR",
-            "WASM_BINDGEN_EXTERNREF", "WASM_PACK_CACHE", "WASM_BISECT_PKG")
+    keys: tuple[str, ...] = ("PATH", "LD_LIBRARY_PATH", "RUSTC", "CARGO", "RUSTUP_TOOLCHAIN", "RUSTFLAGS",
+                             "CARGO_ENCODED_RUSTFLAGS", "CARGO_TARGET_DIR", "WASM_BINDGEN_EXTERNREF", "WASM_PACK_CACHE",
+                             "WASM_BISECT_PKG")
+    keys += tuple(sorted(k for k in env if k.startswith("WASM_BISECT_") and k not in keys))
     lines = ["#!/bin/sh", "# Rebuild and re-check this variant by hand (written by wasm-bisect).", "set -e",
              f"cd {shlex.quote(str(crate_dir))}"]
     lines += [f"export {k}={shlex.quote(env[k])}" for k in keys if k in env]
-    lines += [processes.quote(argv), processes.quote(check), ""]
+    lines.append(processes.quote(argv))
+    if check_dir is not None and check_dir != crate_dir:
+        lines.append(f"cd {shlex.quote(str(check_dir))}")
+    lines += [processes.quote(check), ""]
     return "\n".join(lines)
+
+
+CheckLine = Callable[[Materialised, Mapping[str, str]], tuple[list[str], Path, dict[str, str]]]
 
 
 def build(
     *,
     variant: Variant,
-    template: Template,
+    template: Reproducer,
     toolchain: Toolchain,
     bindgen: CachedTool,
     wasm_pack: CachedTool,
     probe_dir: Path,
+    target_dir: Path,
+    flags: FlagPlan,
+    check_line: CheckLine,
     patches: Mapping[str, str] | None = None,
     timeout: float = BUILD_TIMEOUT,
     on_stage: Callable[[Stage], None] | None = None,
 ) -> BuildResult:
-    """Render, resolve and build one variant into `probe_dir/crate`."""
+    """Write the variant's crate, resolve and build it into `probe_dir/crate` with `target_dir` (a slot held by
+    the caller); `check_line` says how the check will run (for reproduce.sh and the result)."""
     logs = probe_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     timings: dict[str, float] = {}
-    rustflags, codegen_layer = codegen_flags(variant, toolchain)
-    evidence: dict[str, Any] = {"layers": [codegen_layer, bindgen_layer(variant)],
+    evidence: dict[str, Any] = {"layers": [flags.layer, bindgen_layer(variant)],
                                 "rustc": toolchain.verbose_version, "rustc_release": toolchain.version,
                                 "wasm_bindgen_cli": bindgen.version, "wasm_pack": wasm_pack.version,
-                                "rustflags": list(rustflags or [])}
-    if rustflags is None:
-        return BuildResult(verdict=Verdict.SKIP, reason=codegen_layer, stage=Stage.PLAN, evidence=evidence)
+                                "rustflags": list(flags.flags if flags.flags is not None else
+                                                  [f for f, _ in flags.listed])}
+    if flags.listed:
+        evidence["rustflags_from"] = flags.evidence()  # every flag with where it came from
+    if flags.flags is None:
+        return BuildResult(verdict=Verdict.SKIP, reason=flags.reason or flags.layer, stage=Stage.PLAN,
+                           evidence=evidence)
 
     start = time.monotonic()
-    crate_dir = probe_dir / "crate"
-    files = render.render(template, variant, rustc_version=toolchain.version, patches=patches)
-    write_crate(crate_dir, files)
-    evidence["cargo_toml"] = files["Cargo.toml"].decode()  # what was built, pins included: reports quote it
+    crate = template.materialise(probe_dir / "crate", variant, rustc_version=toolchain.version, patches=patches)
+    manifest = crate.package / "Cargo.toml"
+    evidence["cargo_toml"] = manifest.read_text()  # what was built, pins included: reports quote it
     timings[str(Stage.RENDER)] = round(time.monotonic() - start, 3)
 
     if on_stage:
         on_stage(Stage.RESOLVE)
     start = time.monotonic()
-    failed = resolve(crate_dir=crate_dir, variant=variant, toolchain=toolchain, log=logs / "resolve.log")
+    failed = resolve(crate_dir=crate.workspace, variant=variant, toolchain=toolchain, log=logs / "resolve.log",
+                     crate=crate, cache_key=_lock_key(template, variant, toolchain))
     timings[str(Stage.RESOLVE)] = round(time.monotonic() - start, 3)
     if failed is not None:
-        return BuildResult(**{**failed.__dict__, "timings": timings, "evidence": evidence})
-    lock = crate_dir / "Cargo.lock"
+        return BuildResult(**{**failed.__dict__, "timings": timings, "evidence": evidence, "crate": crate})
+    lock = crate.workspace / "Cargo.lock"
     evidence["cargo_lock"] = lock.read_text() if lock.is_file() else None  # the exact dependency set built
 
-    argv = [str(wasm_pack.binary), *wasm_pack_args(variant, crate_dir)]
+    # A template's Cargo.toml says wasm-opt = false itself; a user's project is built as it is, with --no-opt.
+    no_opt = crate.pinning == "lockfile" and not variant.options.wasm_opt
+    argv = [str(wasm_pack.binary), *wasm_pack_args(variant, crate.package, cargo_args=crate.cargo_args,
+                                                   no_opt=no_opt)]
     clock = StageClock(current=Stage.CARGO_BUILD)
 
     def on_line(line: str) -> None:
@@ -399,43 +566,50 @@ def build(
         if on_stage and clock.current not in (before, _BUILD_END):
             on_stage(clock.current)
 
-    with target_slot(toolchain, rustflags) as target_dir:
-        env = build_env(variant=variant, toolchain=toolchain, bindgen=bindgen, wasm_pack=wasm_pack,
-                        target_dir=target_dir, rustflags=rustflags)
-        pkg_module = crate_dir / render.PKG_MODULE
-        check_env = {**env, "WASM_BISECT_PKG": str(pkg_module)}
-        fs.atomic_write_text(probe_dir / "reproduce.sh",
-                             reproduce_script(crate_dir, check_env, argv, check_argv(variant, template, probe_dir)))
-        if on_stage:
-            on_stage(Stage.CARGO_BUILD)
-        try:
-            result = processes.run(argv, env=env, cwd=crate_dir, timeout=timeout, log=logs / "build.log", check=False,
-                               on_line=on_line, tail_lines=60)
-        except ToolMissing as exc:
-            return BuildResult(verdict=Verdict.ERROR, reason=exc.one_line(), stage=Stage.CARGO_BUILD,
-                               timings=timings, evidence=evidence)
-        failed_stage = clock.current
-        timings.update(clock.close())
-        timings.pop(str(Stage.CHECK), None)
-        if not result.ok:
-            verdict, reason = classify_build_failure(variant, failed_stage, result.output, result.returncode,
-                                                      result.timed_out)
-            return BuildResult(verdict=verdict, reason=reason, stage=failed_stage, exit_code=result.returncode,
-                               log_tail=result.output, timings=timings, evidence=evidence)
-        evidence.update(module_evidence(target_dir, variant, crate_dir))
+    env = build_env(variant=variant, toolchain=toolchain, bindgen=bindgen, wasm_pack=wasm_pack,
+                    target_dir=target_dir, rustflags=flags.flags)
+    pkg_module = crate.pkg_module
+    check_argv, check_dir, check_env = check_line(crate, env)
+    fs.atomic_write_text(probe_dir / "reproduce.sh",
+                         reproduce_script(crate.package, check_env, argv, check_argv, check_dir=check_dir))
+    if on_stage:
+        on_stage(Stage.CARGO_BUILD)
+    try:
+        result = processes.run(argv, env=env, cwd=crate.package, timeout=timeout, log=logs / "build.log",
+                               check=False, on_line=on_line, tail_lines=60)
+    except ToolMissing as exc:
+        return BuildResult(verdict=Verdict.ERROR, reason=exc.one_line(), stage=Stage.CARGO_BUILD,
+                           timings=timings, evidence=evidence, crate=crate)
+    failed_stage = clock.current
+    timings.update(clock.close())
+    timings.pop(str(Stage.CHECK), None)
+    if not result.ok:
+        signature = template.check.failure_signature if template.check.signature_judges_builds else None
+        verdict, reason = classify_build_failure(variant, failed_stage, result.output, result.returncode,
+                                                 result.timed_out, signature=signature)
+        return BuildResult(verdict=verdict, reason=reason, stage=failed_stage, exit_code=result.returncode,
+                           log_tail=result.output, timings=timings, evidence=evidence, crate=crate)
+    evidence.update(module_evidence(target_dir, variant, crate.package, artifact=crate.artifact))
     if not pkg_module.is_file():
         return BuildResult(verdict=Verdict.ERROR, reason=f"wasm-pack succeeded but {pkg_module} is missing",
-                           stage=Stage.WASM_BINDGEN, timings=timings, evidence=evidence)
+                           stage=Stage.WASM_BINDGEN, timings=timings, evidence=evidence, crate=crate)
     return BuildResult(verdict=None, reason="built", stage=Stage.CHECK, timings=timings, evidence=evidence,
-                       pkg_module=pkg_module)
+                       pkg_module=pkg_module, crate=crate, env=env)
 
 
-def module_evidence(target_dir: Path, variant: Variant, crate_dir: Path) -> dict[str, Any]:
+def _lock_key(template: Reproducer, variant: Variant, toolchain: Toolchain) -> str:
+    """A resolved project lock is the same for the same files, wasm-bindgen and rustc (MSRV-aware resolution)."""
+    text = f"{template.content_hash}|{variant.bindgen.version}|{toolchain.version}"
+    return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+def module_evidence(target_dir: Path, variant: Variant, crate_dir: Path, *, artifact: str = "wasm_bisect_probe"
+                    ) -> dict[str, Any]:
     """Read back what the build really did: target_features of rustc's module, externref use in the glue."""
     from wasm_bisect.util.wasmfile import read_target_features
 
     profile_dir = {"release": "release", "dev": "debug", "profiling": "release"}[variant.options.profile]
-    raw = target_dir / "wasm32-unknown-unknown" / profile_dir / "wasm_bisect_probe.wasm"
+    raw = target_dir / "wasm32-unknown-unknown" / profile_dir / f"{artifact}.wasm"
     evidence: dict[str, Any] = {}
     try:
         features = read_target_features(raw.read_bytes())
@@ -444,7 +618,7 @@ def module_evidence(target_dir: Path, variant: Variant, crate_dir: Path) -> dict
     else:
         evidence["target_features"] = features
         evidence["reference_types_in_module"] = any(f.lstrip("+") == "reference-types" for f in features)
-    glue = crate_dir / render.PKG_MODULE
+    glue = crate_dir / "pkg" / f"{artifact}.js"
     try:
         text = glue.read_text()
     except OSError:

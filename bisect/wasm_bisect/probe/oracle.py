@@ -1,20 +1,25 @@
-"""One real probe: provision -> render -> resolve -> build -> check -> Outcome; and the oracle the search asks."""
+"""One real probe: provision -> render -> resolve -> build -> check -> Outcome; and the oracle the search asks.
+
+The reproducer is a template or the user's own crate (probe/reproducer.py); the check runs while the build's
+target dir is still held, so a check that compiles (wasm-pack test) reuses what the build compiled.
+"""
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from wasm_bisect import toolchains
 from wasm_bisect.bindgen import toolcache
 from wasm_bisect.domain.compat import untestable_reason
 from wasm_bisect.domain.errors import SearchAborted, Untestable, WasmBisectError
-from wasm_bisect.domain.model import Outcome, Runtime, Stage, Variant, Verdict
+from wasm_bisect.domain.model import Outcome, ReferenceTypes, Runtime, Stage, Variant, Verdict
 from wasm_bisect.probe import build, check
-from wasm_bisect.probe.templates import Template
+from wasm_bisect.probe.reproducer import CheckKind, Materialised, Reproducer
 from wasm_bisect.store import Store
 from wasm_bisect.util import fs, paths
 
@@ -27,7 +32,7 @@ def _quiet(_: str) -> None:
 
 def run_probe(
     variant: Variant,
-    template: Template,
+    template: Reproducer,
     *,
     progress: Progress = _quiet,
     on_stage: Callable[[Stage], None] | None = None,
@@ -54,7 +59,7 @@ def run_probe(
 
 def _probe_locked(
     variant: Variant,
-    template: Template,
+    template: Reproducer,
     *,
     progress: Progress,
     on_stage: Callable[[Stage], None] | None,
@@ -66,16 +71,25 @@ def _probe_locked(
     if on_stage:
         on_stage(Stage.PROVISION)
     start = time.monotonic()
+    spec = template.check
+    runner: toolcache.CachedTool | None = None
     try:
         toolchain = toolchains.resolve(variant.rustc, provision=True, progress=progress)
+        test_root: Path | None = None
+        if spec.kind is CheckKind.WASM_PACK_TEST:  # the test harness links libtest for wasm32
+            mvp = variant.reference_types is ReferenceTypes.OFF and toolchain.reference_types_default
+            test_root = toolchains.test_sysroot(toolchain, mvp=mvp, progress=progress)
         patches: dict[str, str] | None = None
         if variant.bindgen.kind == "crates":
             bindgen = toolcache.bindgen_cli(variant.bindgen.version, progress=progress)
+            if spec.kind is CheckKind.WASM_PACK_TEST:
+                runner = toolcache.bindgen_test_runner(variant.bindgen.version, progress=progress)
         else:
             from wasm_bisect.bindgen import sources  # gitpython only when a git or path source is in play
 
-            prepared = sources.prepare(variant.bindgen, progress=progress)
-            bindgen, patches = prepared.cli, prepared.patches
+            prepared = sources.prepare(variant.bindgen, progress=progress,
+                                       test_runner=spec.kind is CheckKind.WASM_PACK_TEST)
+            bindgen, patches, runner = prepared.cli, prepared.patches, prepared.test_runner
         wasm_pack = toolcache.wasm_pack(progress=progress)
         # Firefox's WebDriver is not packaged by Debian: built once into the tool cache, like the CLIs.
         driver = toolcache.geckodriver(progress=progress).binary if variant.runtime is Runtime.FIREFOX else None
@@ -85,29 +99,53 @@ def _probe_locked(
                        stage=Stage.PROVISION, reason=exc.one_line(),
                        timings={"provision": round(time.monotonic() - start, 3)})
     timings[str(Stage.PROVISION)] = round(time.monotonic() - start, 3)
-    built = build.build(variant=variant, template=template, toolchain=toolchain, bindgen=bindgen,
-                        wasm_pack=wasm_pack, probe_dir=probe_dir, patches=patches, on_stage=on_stage,
-                        timeout=template.build_timeout)
-    timings.update(built.timings)
-    logs = tuple(str(p) for p in sorted((probe_dir / "logs").glob("*.log")))
-    crate_dir = str(probe_dir / "crate")
-    if built.verdict is not None:
-        return Outcome(verdict=built.verdict, reason=built.reason, stage=built.stage, exit_code=built.exit_code,
-                       log_tail=_tail(built.log_tail), logs=logs, crate_dir=crate_dir,
-                       evidence=built.evidence, timings=timings)
-    assert built.pkg_module is not None
-    if on_stage:
-        on_stage(Stage.CHECK)
-    results: list[check.CheckResult] = []
-    check_log = probe_dir / "logs" / "check.log"
-    check_log.write_text("")
-    for _ in range(max(1, repeat)):
-        results.append(check.run(crate_dir=probe_dir / "crate", script=template.check_script,
-                                 pkg_module=built.pkg_module, params=variant.params,
-                                 timeout=template.timeout, failure_signature=template.failure_signature,
-                                 log=check_log, runtime=variant.runtime, driver=driver))
+    flags = build.flag_plan(variant, template.project_rustflags, toolchain)
+
+    def check_line(crate: Materialised, env: Mapping[str, str]) -> tuple[list[str], Path, dict[str, str]]:
+        argv, cwd, check_env = check.command_line(spec, crate=crate, build_env=env, variant=variant,
+                                                  wasm_pack=wasm_pack.binary, test_sysroot=test_root,
+                                                  runner_dir=runner.bin_dir if runner is not None else None)
+        if spec.kind is CheckKind.SCRIPT and variant.runtime.is_browser:  # reproduce.sh probes it again
+            argv = build.browser_reproduce_argv(variant, template)
+        return argv, cwd, check_env
+
+    with build.target_slot(toolchain, flags.flags or []) as target_dir:
+        try:
+            built = build.build(variant=variant, template=template, toolchain=toolchain, bindgen=bindgen,
+                                wasm_pack=wasm_pack, probe_dir=probe_dir, target_dir=target_dir, flags=flags,
+                                check_line=check_line, patches=patches, on_stage=on_stage,
+                                timeout=template.build_timeout)
+        except WasmBisectError as exc:  # the reproducer cannot be written for this variant (e.g. a patch)
+            return Outcome(verdict=Verdict.ERROR, stage=Stage.RENDER, reason=exc.one_line(), timings=timings)
+        timings.update(built.timings)
+        logs = tuple(str(p) for p in sorted((probe_dir / "logs").glob("*.log")))
+        crate_dir = str(probe_dir / "crate")
+        if built.verdict is not None:
+            return Outcome(verdict=built.verdict, reason=built.reason, stage=built.stage, exit_code=built.exit_code,
+                           log_tail=_tail(built.log_tail), logs=logs, crate_dir=crate_dir,
+                           evidence=built.evidence, timings=timings)
+        assert built.pkg_module is not None and built.crate is not None
+        if on_stage:
+            on_stage(Stage.CHECK)
+        argv, cwd, env = check_line(built.crate, built.env)
+        results: list[check.CheckResult] = []
+        check_log = probe_dir / "logs" / "check.log"
+        check_log.write_text("")
+        for _ in range(max(1, repeat)):
+            if spec.kind is CheckKind.SCRIPT:  # a check module: the tool's Node runner, or a headless browser
+                results.append(check.run(crate_dir=built.crate.package, script=spec.script or "check.mjs",
+                                         pkg_module=built.pkg_module, params=variant.params, timeout=spec.timeout,
+                                         failure_signature=spec.failure_signature, log=check_log,
+                                         runtime=variant.runtime, driver=driver,
+                                         names=check.names_of(built.crate, variant),
+                                         timeout_verdict=spec.timeout_verdict))
+            else:
+                results.append(check.run_spec(spec, argv, cwd=cwd, env=env, log=check_log,
+                                              build_failure=variant.options.build_failure))
     timings[str(Stage.CHECK)] = round(sum(r.seconds for r in results), 3)
     evidence = dict(built.evidence)
+    if spec.kind is not CheckKind.SCRIPT:
+        evidence["check"] = spec.describe()
     verdict_of = _agree(results, threshold or len(results))
     if len(results) > 1:
         evidence["repeats"] = [str(r.verdict) for r in results]
@@ -139,7 +177,7 @@ def _tail(text: str, lines: int = 20) -> str:
 class Oracle:
     """Variant -> Outcome, answered from the store when possible, else by a real probe (then stored)."""
 
-    template: Template
+    template: Reproducer  # a template or the user's crate
     store: Store
     run_id: str | None = None
     allow_yanked: bool = False

@@ -8,14 +8,24 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Protocol
 
 import toml
 
 from wasm_bisect.domain.errors import TemplateError
 from wasm_bisect.domain.model import Variant
 from wasm_bisect.domain.versions import rust_release
-from wasm_bisect.probe.templates import Template, family_dependencies
+from wasm_bisect.probe.family import family_dependencies
+
+
+class Template(Protocol):
+    """What rendering reads of a template (probe.templates.Template)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def files(self) -> dict[str, bytes]: ...
 
 CRATE_NAME = "wasm-bisect-probe"
 PKG_MODULE = "pkg/wasm_bisect_probe.js"  # what wasm-pack --target nodejs emits for CRATE_NAME

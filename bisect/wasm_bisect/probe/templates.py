@@ -15,7 +15,8 @@ import re
 import shutil
 import stat
 import tomllib
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -23,8 +24,20 @@ import regex
 import toml
 
 from wasm_bisect.domain.errors import TemplateError, UsageError, did_you_mean
-from wasm_bisect.domain.model import Runtime
-from wasm_bisect.probe import fingerprint
+from wasm_bisect.domain.model import Runtime, Variant
+from wasm_bisect.probe import fingerprint, render
+from wasm_bisect.probe.family import DEPENDENCY_TABLES, canonical, family_dependencies, is_family, names
+from wasm_bisect.probe.reproducer import (
+    CheckKind,
+    CheckOverrides,
+    CheckSpec,
+    Materialised,
+    TimeoutVerdict,
+    apply_overrides,
+    parse_check,
+    require_program,
+    write_files,
+)
 from wasm_bisect.util import bounded, paths
 
 MANIFEST = "template.toml"
@@ -40,8 +53,8 @@ MAX_MANIFEST_BYTES = 256 * 1024
 MAX_PARAMS = 64
 # The manifest's tables and keys: anything else is a typo or a misunderstanding, refused with "did you mean".
 _MANIFEST_KEYS = ("name", "description", "issue", "check", "build", "params", "expect")
-_CHECK_KEYS = ("script", "timeout", "failure_signature", "runtimes")
-_BUILD_KEYS = ("timeout",)
+_CHECK_KEYS = ("script", "timeout", "failure_signature", "runtimes", "command", "test", "timeout_verdict")
+_BUILD_KEYS = ("timeout", "rustflags")
 _PARAM_KEYS = ("default", "description")
 _EXPECT_KEYS = ("good", "bad")
 DEFAULT_TIMEOUT = 120.0
@@ -49,9 +62,6 @@ DEFAULT_BUILD_TIMEOUT = 1800.0
 # Keys that would take a wasm-bindgen-family crate from somewhere else than the grid says (a path, a git repo,
 # a registry, another package, the workspace).
 _SOURCE_KEYS = ("path", "git", "branch", "tag", "rev", "registry", "registry-index", "package", "workspace")
-# Dependency tables of a manifest (cargo still reads the old underscore spellings).
-DEPENDENCY_TABLES = ("dependencies", "dev-dependencies", "build-dependencies", "dev_dependencies",
-                     "build_dependencies")
 # rustup reads these in the crate directory and would override the grid's rustc for the host cargo.
 _FORBIDDEN_FILES = ("rust-toolchain", "rust-toolchain.toml")
 
@@ -77,12 +87,40 @@ class Template:
     files: dict[str, bytes] = field(repr=False)  # relative POSIX path -> content (crate + check)
     build_timeout: float = DEFAULT_BUILD_TIMEOUT  # [build] timeout: wasm-pack (cargo, build scripts, bindgen)
     runtimes: tuple[Runtime, ...] = (Runtime.NODE,)  # [check] runtimes: where the check can run, preferred first
+    # [check] command (instead of `node SCRIPT`), test and timeout_verdict; [build] rustflags
+    check_command: str | None = None
+    check_test: str | None = None
+    timeout_verdict: TimeoutVerdict = TimeoutVerdict.ERROR
+    rustflags: tuple[str, ...] = ()
+    check_override: CheckSpec | None = None  # the check as flags or the config changed it
+    kind: str = "template"
+
+    @property
+    def check(self) -> CheckSpec:
+        """The check: `node check.mjs` by default, or `[check] command`; flags may override it."""
+        if self.check_override is not None:
+            return self.check_override
+        if self.check_command is None:
+            return CheckSpec(kind=CheckKind.SCRIPT, script=self.check_script, timeout=self.timeout,
+                             failure_signature=self.failure_signature, timeout_verdict=self.timeout_verdict)
+        kind, argv = parse_check(self.check_command, "check.command")
+        return CheckSpec(kind=kind, argv=argv, test=self.check_test, timeout=self.timeout,
+                         failure_signature=self.failure_signature, timeout_verdict=self.timeout_verdict)
+
+    def _check_files(self) -> dict[str, bytes]:
+        spec = self.check
+        named = [spec.script] if spec.kind is CheckKind.SCRIPT and spec.script else []
+        named += [a.removeprefix("./") for a in spec.argv]
+        return {p: self.files[p] for p in named if p in self.files}
 
     def check_runtime(self, runtime: Runtime) -> None:
         """Refuse a runtime the template does not list (bad input: exit 2, before anything is built)."""
         if runtime not in self.runtimes:
             raise UsageError(f"template {self.name} does not run in {runtime}",
                              hint=f"its check runs in {', '.join(self.runtimes)} ([check] runtimes in template.toml)")
+        if runtime.is_browser and self.check.kind is not CheckKind.SCRIPT:
+            raise UsageError(f"the check of template {self.name} is a command ({self.check.describe()}), which "
+                             f"runs as it is, not in {runtime}", hint="a browser runs a check module (check.mjs)")
 
     def snapshot(self, *, max_chars: int = 64_000) -> dict[str, Any]:
         """What a run keeps of its reproducer, so a report shows the sources as they were when it ran."""
@@ -93,18 +131,77 @@ class Template:
         return {"name": self.name, "description": self.description, "issue": self.issue, "root": str(self.root),
                 "ref": self.name if is_builtin(self) else str(self.root),
                 "check_script": self.check_script, "params": {p.name: p.default for p in self.params.values()},
+                "check": self.check.describe(), "check_kind": str(self.check.kind),
+                "pkg_module": f"pkg/{self.artifact()}.js",
                 "content_hash": self.content_hash, "check_hash": self.check_hash, "files": files}
 
     @property
     def content_hash(self) -> str:
         """Hash of the crate files (not the check): a changed lib.rs invalidates stored verdicts."""
-        return _digest({p: c for p, c in self.files.items() if p != self.check_script})
+        crate = {p: c for p, c in self.files.items() if p not in self._check_files()}
+        if self.rustflags:  # flags change what is built
+            crate["<rustflags>"] = "\0".join(self.rustflags).encode()
+        return _digest(crate)
 
     @property
     def check_hash(self) -> str:
         """Hash of the check script, the check settings and the tool's own verdict-deciding code."""
-        settings = f"{self.timeout}|{self.failure_signature}|{fingerprint.engine()}".encode()
-        return _digest({self.check_script: self.files[self.check_script], "<settings>": settings})
+        spec = self.check
+        extra = "" if spec.kind is CheckKind.SCRIPT and spec.timeout_verdict is TimeoutVerdict.ERROR \
+            and not spec.signature_judges_builds else f"|{spec.identity()}"
+        settings = f"{spec.timeout}|{spec.failure_signature}|{fingerprint.engine()}{extra}".encode()
+        return _digest({**self._check_files(), "<settings>": settings})
+
+    def with_check(self, overrides: CheckOverrides) -> Template:
+        """This template with the check settings of flags or the config on top."""
+        if not overrides.any():
+            return self
+        return replace(self, check_override=apply_overrides(self.check, overrides))
+
+    def require_check(self) -> None:
+        """A check command must exist (on PATH or among the template's files); raises UsageError."""
+        spec = self.check
+        if spec.kind is CheckKind.COMMAND:
+            require_program(spec.argv, cwd=None, files=self.files, where=f"template {self.name}")
+
+    def command_args(self) -> tuple[str, ...]:
+        """How commands name this template: a built-in by its name, any other by its directory."""
+        args = ["--template", self.name if is_builtin(self) else str(self.root)]
+        if self.check_override is not None:
+            spec = self.check_override
+            if spec.kind is not CheckKind.SCRIPT:
+                args += ["--check", spec.flag_value()]
+            if spec.test:
+                args += ["--test", spec.test]
+            if spec.failure_signature != self.failure_signature:
+                args += ["--signature", spec.failure_signature or ""]
+            if spec.timeout != self.timeout:
+                args += ["--timeout", f"{spec.timeout:g}"]
+            if spec.timeout_verdict is not TimeoutVerdict.ERROR:
+                args += ["--timeout-verdict", str(spec.timeout_verdict)]
+        return tuple(args)
+
+    def describe(self) -> dict[str, Any]:
+        return {"kind": "template", "name": self.name, "root": str(self.root), "check": self.check.describe()}
+
+    def artifact(self) -> str:
+        """The lib name wasm-pack names its output after: [lib] name, else the probe crate's own name."""
+        try:
+            lib = tomllib.loads(self.files["Cargo.toml"].decode()).get("lib", {})
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError):
+            lib = {}
+        name = lib.get("name") if isinstance(lib, dict) else None
+        return (name if isinstance(name, str) else "wasm-bisect-probe").replace("-", "_")
+
+    def materialise(self, dest: Path, variant: Variant, *, rustc_version: str,
+                    patches: Mapping[str, str] | None = None) -> Materialised:
+        """Render the variant crate (its Cargo.toml pins the variant's wasm-bindgen) into `dest`."""
+        write_files(dest, render.render(self, variant, rustc_version=rustc_version, patches=patches))
+        return Materialised(workspace=dest, package=dest, artifact=self.artifact(), pinning="manifest")
+
+    @property
+    def project_rustflags(self) -> tuple[tuple[str, str], ...]:
+        return tuple((f, "template.toml build.rustflags") for f in self.rustflags)
 
     def param_values(self, overrides: dict[str, str]) -> tuple[tuple[str, str], ...]:
         unknown = sorted(set(overrides) - set(self.params))
@@ -118,23 +215,6 @@ class Template:
             if "\0" in value:  # parameters reach the check as environment variables, which cannot hold NUL
                 raise UsageError(f"parameter {pname} of template {self.name} contains a NUL character")
         return values
-
-
-def _canonical(name: str) -> str:
-    return name.strip().lower().replace("_", "-")
-
-
-def is_family(name: str) -> bool:
-    """A wasm-bindgen-family crate (wasm-bindgen, wasm-bindgen-*, js-sys, web-sys): the grid pins them all.
-    Recognised in any spelling (case, `-` or `_`) so that no spelling slips past the checks."""
-    canonical = _canonical(name)
-    return canonical in ("wasm-bindgen", "js-sys", "web-sys") or canonical.startswith("wasm-bindgen-")
-
-
-def _names(key: str, entry: Any) -> list[str]:
-    """The crate names a dependency or patch entry involves: its key, and its `package` when renamed."""
-    package = entry.get("package") if isinstance(entry, dict) else None
-    return [key.split(":", maxsplit=1)[0], *([str(package)] if package is not None else [])]
 
 
 def _digest(files: dict[str, bytes]) -> str:
@@ -257,8 +337,20 @@ def parse_manifest(manifest: dict[str, Any], *, root: Path, files: dict[str, byt
     _strict(manifest, _MANIFEST_KEYS, "template.toml", name)
     check = _strict(manifest.get("check", {}), _CHECK_KEYS, "[check]", name)
     script = _safe_relpath(_str(check.get("script", "check.mjs"), "check.script"), "check.script")
-    if script not in files:
+    command = check.get("command")
+    if command is not None:
+        try:
+            parse_check(_str(command, "check.command"), "check.command")
+        except UsageError as exc:
+            raise TemplateError(f"template {name}: {exc.message}") from None
+    if script not in files and (command is None or "script" in check):
         raise TemplateError(f"template {name} has no check script {script}", hint="add a check.mjs")
+    test = check.get("test")
+    if test is not None and (not isinstance(test, str) or not test or test.startswith("-")):
+        raise TemplateError(f"check.test of template {name} must be a test target name")
+    timeout_verdict = check.get("timeout_verdict", "error")
+    if timeout_verdict not in ("error", "bad"):
+        raise TemplateError(f"check.timeout_verdict of template {name} must be error or bad")
     for required in ("Cargo.toml", "src/lib.rs"):
         if required not in files:
             raise TemplateError(f"template {name} has no {required}")
@@ -270,6 +362,11 @@ def parse_manifest(manifest: dict[str, Any], *, root: Path, files: dict[str, byt
     build_section = _strict(manifest.get("build", {}), _BUILD_KEYS, "[build]", name)
     build_timeout = _seconds(build_section.get("timeout", DEFAULT_BUILD_TIMEOUT), "build.timeout", name)
     runtimes = _runtimes(name, check.get("runtimes", ["node"]))
+    flags = build_section.get("rustflags", [])
+    if isinstance(flags, str):
+        flags = flags.split()
+    if not isinstance(flags, list) or not all(isinstance(f, str) and f and "\0" not in f for f in flags):
+        raise TemplateError(f"build.rustflags of template {name} must be a list of flags")
     signature = check.get("failure_signature")
     if signature is not None:
         try:
@@ -307,6 +404,10 @@ def parse_manifest(manifest: dict[str, Any], *, root: Path, files: dict[str, byt
         files=files,
         build_timeout=build_timeout,
         runtimes=runtimes,
+        check_command=str(command) if command is not None else None,
+        check_test=test,
+        timeout_verdict=TimeoutVerdict(timeout_verdict),
+        rustflags=tuple(flags),
     )
 
 
@@ -332,18 +433,6 @@ def writes_back_exactly(doc: dict[str, Any], truth: dict[str, Any]) -> bool:
         return doc == truth and tomllib.loads(toml.dumps(doc)) == truth
     except (IndexError, ValueError, TypeError, tomllib.TOMLDecodeError):
         return False
-
-
-def family_dependencies(doc: dict[str, Any]) -> list[tuple[str, str, Any]]:
-    """Every wasm-bindgen-family crate a manifest depends on: (table, key, entry) for [dependencies],
-    [dev-dependencies] and [build-dependencies], renamed entries (`package = "js-sys"`) included."""
-    found = []
-    for table in DEPENDENCY_TABLES:
-        deps = doc.get(table, {})
-        if isinstance(deps, dict):
-            found += [(table, str(key), entry) for key, entry in deps.items()
-                      if any(is_family(n) for n in _names(str(key), entry))]
-    return found
 
 
 def check_cargo_toml(name: str, data: bytes) -> None:
@@ -383,9 +472,9 @@ def check_cargo_toml(name: str, data: bytes) -> None:
         if sources:
             raise TemplateError(f"template {name} takes {key} from {', '.join(sources)} "
                                 f"({table}.{key}.{sources[0]})", hint=hint)
-        if key != _canonical(key):
+        if key != canonical(key):
             raise TemplateError(f"template {name} spells {key} unlike crates.io ({table}.{key})",
-                                hint=f"write {_canonical(key)}: the grid pins it under that name")
+                                hint=f"write {canonical(key)}: the grid pins it under that name")
     for target, tables in doc.get("target", {}).items():
         if not isinstance(tables, dict):
             raise TemplateError(f"target.{target!r} in the Cargo.toml of template {name} must be a table")
@@ -399,7 +488,7 @@ def check_cargo_toml(name: str, data: bytes) -> None:
         if not isinstance(table, dict):
             raise TemplateError(f"[{where}] in the Cargo.toml of template {name} must be a table")
         for crate, entry in table.items():
-            if any(is_family(n) for n in _names(str(crate), entry)):
+            if any(is_family(n) for n in names(str(crate), entry)):
                 raise TemplateError(f"template {name} patches or replaces {crate} ([{where}] {crate})",
                                     hint="the grid decides wasm-bindgen; try a fork with "
                                          "`wasm-bisect verify --patch URL`")

@@ -47,9 +47,10 @@ def variant_from_identity(data: Mapping[str, Any]) -> Variant:
 
 
 def cell_from(identity: Mapping[str, Any], outcome: Outcome, *, from_store: bool = False,
-              template_ref: str | None = None) -> dict[str, Any]:
+              template_ref: str | None = None, reproducer: Sequence[str] | None = None) -> dict[str, Any]:
     """One report cell: where it sits on the grid, its verdict and the evidence behind it. `template_ref` is how
-    commands name the template (a directory's path; default its name, right for built-ins)."""
+    commands name the template (a directory's path; default its name, right for built-ins); `reproducer`, when
+    the run recorded it, is how commands name any reproducer (`--crate DIR --package P --check ...`)."""
     variant = variant_from_identity(identity)
     return {
         "key": variant.key,
@@ -70,7 +71,7 @@ def cell_from(identity: Mapping[str, Any], outcome: Outcome, *, from_store: bool
         "crate_dir": outcome.crate_dir,
         "log_tail": outcome.log_tail,
         "from_store": from_store,
-        "reproduce": probe_command(variant, template=template_ref),
+        "reproduce": probe_command(variant, template=template_ref, reproducer=reproducer),
     }
 
 
@@ -278,7 +279,8 @@ def document(info: RunInfo) -> dict[str, Any]:
         "environment": info.environment,
         "bisect": bisect,
         "probe": probe,
-        "reproduce": {"grid": matrix_command(grid, template=(info.template or {}).get("ref")),
+        "reproduce": {"grid": matrix_command(grid, template=(info.template or {}).get("ref"),
+                                             reproducer=info.config.get("reproducer_args")),
                       "by_hand": by_hand(first_failing, cells, info.template),
                       "first_failing": first_failing.get("reproduce") if first_failing else None},
     }
@@ -324,8 +326,9 @@ def comparable(doc: Mapping[str, Any]) -> dict[str, Any]:
 def by_hand(first: Mapping[str, Any] | None, cells: Sequence[Mapping[str, Any]],
             template: Mapping[str, Any] | None) -> str | None:
     """The first failing cell as plain commands (no wasm-bisect), from what its probe built."""
-    if not first or not template:
-        return None
+    if not first or not template or template.get("kind") == "crate" or \
+            template.get("check_kind", "script") != "script":
+        return None  # a user's project (a workspace) or another check than node SCRIPT: the reproduce command
     if runtime_of(first) != "node":
         return None  # a browser check runs in the tool's page runner: its `reproduce` command is the way
     cell = index_cells(cells).get((first["rustc"], first["bindgen"], first["reference_types"], "node"))
@@ -342,5 +345,6 @@ def by_hand(first: Mapping[str, Any] | None, cells: Sequence[Mapping[str, Any]],
         rustc=str(evidence.get("rustc_release") or first["rustc"].rpartition(":")[2]), bindgen=first["bindgen"],
         wasm_pack=evidence.get("wasm_pack"), reference_types=first["reference_types"], verdict=cell["verdict"],
         files=files, rustflags=evidence.get("rustflags") or [], params=cell.get("params") or {},
-        check_script=str(template.get("check_script") or "check.mjs"), pkg_module=PKG_MODULE,
+        check_script=str(template.get("check_script") or "check.mjs"),
+        pkg_module=str(template.get("pkg_module") or PKG_MODULE),
         profile=str((cell.get("options") or {}).get("profile") or "release"), runner=RUNNER)

@@ -26,7 +26,8 @@ def load(store: Store, run_id: str | None = None, *, environment: bool = True) -
                    (run.config.get("variant") or {}).get("template") or "")
         template = template_info(name, run.config)
         ref = (template or {}).get("ref")  # a directory's path: what a pasted command must name
-        cells = [cell_from(p.variant, p.outcome, from_store=p.cached, template_ref=ref)
+        named = run.config.get("reproducer_args")  # how commands name any reproducer (crate mode included)
+        cells = [cell_from(p.variant, p.outcome, from_store=p.cached, template_ref=ref, reproducer=named)
                  for p in store.run_probes(run.run_id)]
         info = RunInfo(run_id=run.run_id, kind=run.kind, created=run.created, command=run.command,
                        fingerprint=run.fingerprint, config=run.config, result=run.result, cells=cells,

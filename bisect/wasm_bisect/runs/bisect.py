@@ -23,7 +23,7 @@ from wasm_bisect.domain.model import BindgenSource, ReferenceTypes, Stage, Toolc
 from wasm_bisect.domain.reproduce import compare_links, probe_command
 from wasm_bisect.domain.versions import bindgen_key
 from wasm_bisect.probe import Oracle
-from wasm_bisect.probe.templates import Template
+from wasm_bisect.probe.reproducer import Reproducer, run_config
 from wasm_bisect.runs._events import QUIET, Events
 from wasm_bisect.runs._locks import claim_run
 from wasm_bisect.store import Store
@@ -127,7 +127,7 @@ class BisectResult:
     asked: int
     cells: int
     run_id: str | None = None
-    template_ref: str | None = None  # how the template is named in commands (a directory's path)
+    reproducer_args: tuple[str, ...] = ()  # how commands name the reproducer (--template X / --crate DIR ...)
 
     @property
     def first_failing(self) -> FirstFailing | None:
@@ -168,7 +168,7 @@ def _cell(grid: Grid, r: int, c: int) -> dict[str, str]:
     return {"rustc": str(grid.rustc[r]), "bindgen": grid.bindgen[c].label()}
 
 
-def search_one(plan: BisectPlan, oracle: Oracle, rt: ReferenceTypes, *, template_ref: str | None = None
+def search_one(plan: BisectPlan, oracle: Oracle, rt: ReferenceTypes, *, reproducer_args: tuple[str, ...] = ()
                ) -> SearchResult:
     """One 2-D search on one reference-types setting, plus attribution and the reference-types follow-up."""
     grid = plan.grid
@@ -207,7 +207,7 @@ def search_one(plan: BisectPlan, oracle: Oracle, rt: ReferenceTypes, *, template
             evidence={k: outcome.evidence.get(k) for k in ("target_features", "externref_transform", "layers")},
             last_good_bindgen=last_good_bindgen,
             last_good_rustc=str(grid.rustc[r - 1]) if r > 0 and frontier.staircase[r - 1].lo > c else None,
-            reproduce=probe_command(cell, template=template_ref), crate_dir=outcome.crate_dir,
+            reproduce=probe_command(cell, reproducer=reproducer_args or None), crate_dir=outcome.crate_dir,
             compare=tuple(compare_links(last_good_bindgen, grid.bindgen[c].label(),
                                         str(grid.rustc[r - 1]) if r > 0 else None, str(grid.rustc[r]))))
     follow_up = None
@@ -297,7 +297,7 @@ def check_grid(grid: Grid) -> None:
 
 
 def run(plan: BisectPlan, oracle: Oracle, *, on_done: Callable[[SearchResult], None] | None = None,
-        template_ref: str | None = None) -> BisectResult:
+        reproducer_args: tuple[str, ...] = ()) -> BisectResult:
     """Search every reference-types setting of the grid (concurrently with jobs > 1) and combine."""
     grid = plan.grid
     check_grid(grid)
@@ -306,7 +306,7 @@ def run(plan: BisectPlan, oracle: Oracle, *, on_done: Callable[[SearchResult], N
     lock = threading.Lock()
 
     def one(rt: ReferenceTypes) -> None:
-        res = search_one(plan, oracle, rt, template_ref=template_ref)
+        res = search_one(plan, oracle, rt, reproducer_args=reproducer_args)
         with lock:
             results[str(rt)] = res
         if on_done:
@@ -323,7 +323,7 @@ def run(plan: BisectPlan, oracle: Oracle, *, on_done: Callable[[SearchResult], N
     return BisectResult(
         mode="find-fix" if plan.find_fix else "regression", grid=grid.identity(), searches=ordered,
         reference_types_summary=summarize_reference_types(ordered), built=oracle.built, from_store=oracle.cached,
-        asked=sum(r.probes for r in ordered), cells=grid.size, template_ref=template_ref)
+        asked=sum(r.probes for r in ordered), cells=grid.size, reproducer_args=reproducer_args)
 
 
 def summarize_reference_types(searches: Sequence[SearchResult]) -> str:
@@ -390,7 +390,7 @@ def restrict(grid: Grid, good: tuple[str, str] | None, bad: tuple[str, str] | No
                 runtimes=grid.runtimes)
 
 
-def fingerprint(plan: BisectPlan, template: Template) -> str:
+def fingerprint(plan: BisectPlan, template: Reproducer) -> str:
     """What makes two bisect commands the same run (so the second resumes the first)."""
     return plan.grid.fingerprint(template.content_hash, template.check_hash,
                                  "find-fix" if plan.find_fix else "regression", str(plan.repeat), str(plan.threshold))
@@ -401,7 +401,7 @@ class Request:
     """Everything `execute` needs besides the store: the plan, the template and how to name the run."""
 
     plan: BisectPlan
-    template: Template
+    template: Reproducer
     command: str
     known_releases: Sequence[str] = field(default_factory=tuple)  # for the "not tested in between" note
     resume_asked: bool = False
@@ -413,7 +413,7 @@ def execute(request: Request, store: Store, events: Events = QUIET) -> BisectRes
     check_grid(plan.grid)
     grid = plan.grid
     config = {"grid": grid.identity(), "find_fix": plan.find_fix, "repeat": plan.repeat,
-              "template_path": str(tmpl.root), "template_snapshot": tmpl.snapshot()}
+              **run_config(tmpl)}
     with claim_run(store, kind="bisect", fingerprint=fingerprint(plan, tmpl), command=request.command,
                    config=config, info=events.info) as claimed:
         if request.resume_asked and not claimed.resumed:
@@ -429,17 +429,10 @@ def execute(request: Request, store: Store, events: Events = QUIET) -> BisectRes
                         on_stage=(lambda v, s: on_stage(v, s) if s is not Stage.PROVISION else None)
                         if on_stage else None)
         with events.section(f"bisect {tmpl.name}"):
-            result = run(plan, oracle, template_ref=template_ref(tmpl))
+            result = run(plan, oracle, reproducer_args=tmpl.command_args())
         result = replace(note_gaps(result, request.known_releases), run_id=claimed.run_id)
         store.finish_run(claimed.run_id, result.to_json())
     return result
-
-
-def template_ref(template: Template) -> str:
-    """How commands name this template: a built-in by its name, any other by its directory."""
-    from wasm_bisect.probe import templates
-
-    return template.name if templates.is_builtin(template) else str(template.root)
 
 
 def fingerprint_of(*parts: object) -> str:

@@ -17,7 +17,7 @@ from wasm_bisect.bindgen import sources
 from wasm_bisect.domain.errors import Untestable, UsageError, WasmBisectError
 from wasm_bisect.domain.model import BuildOptions, ReferenceTypes, Runtime, ToolchainSpec, Variant, Verdict, options_for
 from wasm_bisect.probe import Oracle
-from wasm_bisect.probe.templates import Template
+from wasm_bisect.probe.reproducer import Reproducer, run_config
 from wasm_bisect.runs._events import QUIET, Events
 from wasm_bisect.runs._locks import claim_run
 from wasm_bisect.runs.bisect import fingerprint_of
@@ -88,7 +88,7 @@ def headline(data: dict[str, Any]) -> str:
 # -- the run (I/O: git mirror, worktrees, the oracle, the store) --------------------------------------------
 @dataclass(frozen=True, kw_only=True)
 class CommitsRequest:
-    template: Template
+    template: Reproducer
     params: tuple[tuple[str, str], ...]
     options: BuildOptions
     rustc: ToolchainSpec
@@ -144,8 +144,7 @@ def execute(request: CommitsRequest, open_store: Callable[[], Store], events: Ev
                                  request.find_fix, [list(p) for p in request.params], options.__dict__,
                                  tmpl.content_hash, tmpl.check_hash, *salt)
     config = {"template": tmpl.name, "rustc": str(spec), "reference_types": str(rt), "url": url, "good": good_sha,
-              "bad": bad_sha, "find_fix": request.find_fix, "template_path": str(tmpl.root),
-              "template_snapshot": tmpl.snapshot(), "runtime": str(where)}
+              "bad": bad_sha, "find_fix": request.find_fix, **run_config(tmpl), "runtime": str(where)}
     with claim_run(store, kind="bisect-commits", fingerprint=fingerprint, command=request.command, config=config,
                    info=events.info) as claimed:
         run_id = claimed.run_id

@@ -19,7 +19,7 @@ from wasm_bisect.domain.errors import SearchAborted, UsageError
 from wasm_bisect.domain.grid import MAX_SHARDS, Grid, cell_id, check_shard_count, shard
 from wasm_bisect.domain.model import Outcome, Runtime, Stage, ToolchainSpec, Variant, Verdict
 from wasm_bisect.probe import Oracle
-from wasm_bisect.probe.templates import Template
+from wasm_bisect.probe.reproducer import Reproducer, run_config
 from wasm_bisect.report.document import analyse, cell_from, setting_key
 from wasm_bisect.runs._events import QUIET, Events
 from wasm_bisect.store import Store
@@ -223,7 +223,7 @@ class Request:
     """A matrix run: the plan, the template, how the command was typed and where the config came from."""
 
     plan: MatrixPlan
-    template: Template
+    template: Reproducer
     command: str
     config_file: str | None = None
 
@@ -246,8 +246,8 @@ def execute(request: Request, store: Store, events: Events = QUIET, hooks: Matri
     run_id = store.start_run(
         kind="matrix", fingerprint=grid.fingerprint(tmpl.content_hash, tmpl.check_hash), command=request.command,
         config={"grid": grid.identity(), "template_hash": tmpl.content_hash, "check_hash": tmpl.check_hash,
-                "template_path": str(tmpl.root), "shard": plan.shard, "cells": [cell_id(v) for v in plan.cells],
-                "jobs": plan.jobs, "config_file": request.config_file, "template_snapshot": tmpl.snapshot()},
+                **run_config(tmpl), "shard": plan.shard, "cells": [cell_id(v) for v in plan.cells],
+                "jobs": plan.jobs, "config_file": request.config_file},
     )
     if on_run:
         on_run(run_id)

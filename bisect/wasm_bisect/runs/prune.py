@@ -18,7 +18,7 @@ import filelock
 from wasm_bisect.util import fs, paths
 
 _VARIANT_DIR = re.compile(r"^[0-9a-f]{16,64}$")  # work/<variant hash>
-_SLOT_DIR = re.compile(r"^slot([0-9]+)$")
+_SLOT_DIR = re.compile(r"^slot([0-9]+)(-test)?$")  # -test: the same slot's test builds (wasm-pack test)
 PRUNABLE = ("work", "targets")
 
 

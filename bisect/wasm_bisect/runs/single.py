@@ -7,7 +7,7 @@ from typing import Any
 
 from wasm_bisect.domain.model import Outcome, Variant, Verdict
 from wasm_bisect.probe import Oracle
-from wasm_bisect.probe.templates import Template
+from wasm_bisect.probe.reproducer import Reproducer, run_config
 from wasm_bisect.runs._events import QUIET, Events
 from wasm_bisect.store import Store
 
@@ -24,12 +24,11 @@ class ProbeResult:
                 "from_store": self.from_store, "run_id": self.run_id}
 
 
-def execute(variant: Variant, template: Template, store: Store, events: Events = QUIET, *, fresh: bool = False,
+def execute(variant: Variant, template: Reproducer, store: Store, events: Events = QUIET, *, fresh: bool = False,
             command: str = "wasm-bisect probe") -> ProbeResult:
     """Answer one cell (from the store unless `fresh`), as a `probe` run."""
     run_id = store.start_run(kind="probe", fingerprint=variant.key, command=command,
-                             config={"variant": variant.identity(), "template_path": str(template.root),
-                                     "template_snapshot": template.snapshot()})
+                             config={"variant": variant.identity(), **run_config(template)})
     if fresh:  # an ERROR in the store is never reused: the oracle probes again
         store.put(variant, template.content_hash, template.check_hash,
                   Outcome(verdict=Verdict.ERROR, reason="forced re-probe (--fresh)"))

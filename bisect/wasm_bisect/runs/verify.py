@@ -31,7 +31,7 @@ from wasm_bisect.domain.model import (
     options_for,
 )
 from wasm_bisect.probe import Oracle
-from wasm_bisect.probe.templates import Template
+from wasm_bisect.probe.reproducer import Reproducer, run_config
 from wasm_bisect.runs._events import QUIET, Events
 from wasm_bisect.runs.bisect import fingerprint_of
 from wasm_bisect.store import Store
@@ -160,10 +160,11 @@ def run(
     return Result(template=template, base_label=base.label(), patch_label=patch.label(), cells=cells)
 
 
-def base_from_runs(runs: Sequence[Any], template: str) -> tuple[str, dict[str, Any]] | None:
+def base_from_runs(runs: Sequence[Any], template: str, root: str | None = None) -> tuple[str, dict[str, Any]] | None:
     """The failing wasm-bindgen of the newest finished regress-mode bisect run of `template`, with its grid.
 
-    `runs` are store.Run rows, newest first.
+    `runs` are store.Run rows, newest first; with `root`, only runs of the reproducer at that path count (two
+    projects may both have a package `app`).
     """
     def strings(value: Any) -> bool:
         return isinstance(value, list) and all(isinstance(v, str) for v in value)
@@ -176,6 +177,8 @@ def base_from_runs(runs: Sequence[Any], template: str) -> tuple[str, dict[str, A
             continue
         if not all(strings(grid.get(axis, [])) for axis in ("rustc", "reference_types")):
             continue  # a damaged or hand-edited run is no base to take
+        if root is not None and config.get("template_path") not in (None, root):
+            continue
         searches = (run_row.result or {}).get("searches", [])
         for search in searches if isinstance(searches, list) else []:
             first = search.get("first_failing") if isinstance(search, dict) else None
@@ -236,7 +239,7 @@ class VerifyRun:
 
 @dataclass(frozen=True, kw_only=True)
 class VerifyRequest:
-    template: Template
+    template: Reproducer
     params: tuple[tuple[str, str], ...]
     options: BuildOptions
     patch: str
@@ -284,7 +287,8 @@ def execute(request: VerifyRequest, open_store: Callable[[], Store], events: Eve
                    notice=events.info)
     base_text, base_grid = request.against, dict[str, Any]()
     if base_text is None:
-        found = base_from_runs(past_runs() if past_runs is not None else open_store().runs(), tmpl.name)
+        found = base_from_runs(past_runs() if past_runs is not None else open_store().runs(), tmpl.name,
+                               str(tmpl.root))
         if found is None:
             raise UsageError(f"no finished bisect run of template {tmpl.name} in the store to take the base from",
                              hint="give --against VERSION (e.g. --against 0.2.99)")
@@ -325,7 +329,7 @@ def execute(request: VerifyRequest, open_store: Callable[[], Store], events: Eve
                                  tmpl.content_hash, tmpl.check_hash)
     run_id = store.start_run(kind="verify", fingerprint=fingerprint, command=request.command,
                              config={"grid": grid_identity, "patch": patch_src.to_json(), "base": base_src.to_json(),
-                                     "template_path": str(tmpl.root), "template_snapshot": tmpl.snapshot()})
+                                     **run_config(tmpl)})
     oracle = Oracle(template=tmpl, store=store, run_id=run_id, progress=events.progress, on_probe=events.on_probe)
     events.info(f"verify {tmpl.name}: {len(rustc)} rustc x {len(rts)} reference-types = "
                 f"{len(rustc) * len(rts)} cells, each with the base and the patch (run {run_id})")

@@ -24,6 +24,7 @@ from wasm_bisect.toolchains.base import (
     quiet,
     read_manifest,
     read_manifest_data,
+    test_sysroot,
 )
 from wasm_bisect.toolchains.debian import DebianProvider
 from wasm_bisect.toolchains.path import PathProvider
@@ -51,6 +52,7 @@ __all__ = [
     "remove",
     "resolve",
     "suggest_debian",
+    "test_sysroot",
 ]
 
 PROVIDERS: dict[str, Callable[[], Provider]] = {

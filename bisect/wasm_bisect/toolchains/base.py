@@ -8,6 +8,7 @@ from .debs into one relocatable prefix per version, with a wasm32 std built from
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import shutil
@@ -38,6 +39,8 @@ RUSTUP_TARGET_TIMEOUT = 300.0
 MVP_RUSTFLAGS = ("-Cembed-bitcode=yes", "-Ctarget-cpu=mvp")
 # Bitcode in the std rlibs keeps `lto = true` release builds working against a std we built ourselves.
 DEFAULT_STD_RUSTFLAGS = ("-Cembed-bitcode=yes",)
+# What -Z build-std builds: std, and libtest for test harnesses (`cargo test`, wasm-pack test) on wasm32.
+STD_CRATES = "std,panic_abort,test"
 PROBE_CRATE = "wasm_bisect_probe"
 STD_CRATE = "wasm_bisect_std"
 
@@ -406,6 +409,7 @@ def build_wasm32_std(
     rustflags: Sequence[str],
     log: Path | None = None,
     progress: Progress = quiet,
+    crates: str = STD_CRATES,
 ) -> int:
     """Build std for wasm32 from the toolchain's own source (-Z build-std) and copy the rlibs to `out_lib`.
 
@@ -425,7 +429,7 @@ def build_wasm32_std(
     )
     (crate / "src" / "lib.rs").write_text("")
     vendor = library / "vendor"
-    args = ["build", "-Z", "build-std=std,panic_abort", "--target", WASM_TARGET, "--release"]
+    args = ["build", "-Z", f"build-std={crates}", "--target", WASM_TARGET, "--release"]
     if vendor.is_dir():
         (crate / ".cargo").mkdir(exist_ok=True)
         (crate / ".cargo" / "config.toml").write_text(
@@ -468,8 +472,48 @@ def build_wasm32_std(
     return len(rlibs)
 
 
+TEST_SYSROOTS = "test-sysroots"  # under the toolchains dir: sysroots whose wasm32 std has libtest
+
+
+def test_sysroot(toolchain: Toolchain, *, mvp: bool = False, progress: Progress = quiet) -> Path | None:
+    """A sysroot whose wasm32 std includes libtest, for a test harness (`cargo test`, wasm-pack test); None when
+    the toolchain's own std (the mvp one with `mvp`) has it already.
+
+    Toolchains provisioned before libtest was part of the std build lack it, and a libtest built later cannot
+    join the installed std (rustc would see a different std). So std and libtest are built together, the same
+    way as the toolchain's std, into a sysroot of their own (built once, shared, renamed into place whole).
+    """
+    own = toolchain.mvp_sysroot if mvp else toolchain.sysroot
+    if own is None or any((own / "lib" / "rustlib" / WASM_TARGET / "lib").glob("libtest-*.rlib")):
+        return None
+    # The real path: homes that link the machine's toolchains share one test sysroot per toolchain.
+    digest = hashlib.sha256(f"{toolchain.verbose_version}|{toolchain.sysroot.resolve()}".encode()).hexdigest()[:10]
+    safe = str(toolchain.spec).replace(":", "-").replace("/", "_")
+    final = paths.toolchains_dir() / TEST_SYSROOTS / f"{safe}-{digest}-{'mvp' if mvp else 'std'}"
+    lib = final / "lib" / "rustlib" / WASM_TARGET / "lib"
+    if any(lib.glob("libtest-*.rlib")):
+        return final
+    with fs.lock(f"test-sysroot-{final.name}"):
+        if any(lib.glob("libtest-*.rlib")):
+            return final
+        fs.sweep_staging(final)
+        if final.exists():  # incomplete: build it again
+            shutil.rmtree(final)
+        log = final.parent / f"{final.name}.log"
+        progress(f"building a {WASM_TARGET} std with libtest for {toolchain.spec} (test harnesses need it; once)")
+        with fs.staging_dir(final) as stage:
+            out = make_mvp_sysroot(stage, toolchain.sysroot / "lib" / "rustlib" / toolchain.host, toolchain.host)
+            build_wasm32_std(toolchain, stage / ".work", out, rustflags=MVP_RUSTFLAGS if mvp else DEFAULT_STD_RUSTFLAGS,
+                             log=log, progress=progress)
+            shutil.rmtree(stage / ".work", ignore_errors=True)
+            if not any(out.glob("libtest-*.rlib")):
+                raise ProvisionError(f"building libtest for {toolchain.spec} gave no libtest rlib", hint=f"see {log}")
+    return final
+
+
 def make_mvp_sysroot(root: Path, host_rustlib: Path, host: str) -> Path:
-    """Lay out `root` as a sysroot: wasm32 lib dir to fill, host rustlib linked (relative) to the real one."""
+    """Lay out `root` as a sysroot: wasm32 lib dir to fill, host rustlib linked (relative) to the real one (rustc
+    finds rust-lld there)."""
     rustlib = root / "lib" / "rustlib"
     (rustlib / WASM_TARGET / "lib").mkdir(parents=True, exist_ok=True)
     link = rustlib / host

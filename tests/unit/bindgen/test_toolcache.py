@@ -31,10 +31,11 @@ if version == "0.2.998":
 time.sleep(float(os.environ.get("FAKE_CARGO_SLEEP", "0")))
 name = "wasm-pack" if "wasm-pack" in args else "geckodriver" if "geckodriver" in args else "wasm-bindgen"
 os.makedirs(os.path.join(root, "bin"), exist_ok=True)
-exe = os.path.join(root, "bin", name)
-with open(exe, "w") as f:
-    f.write("#!/bin/sh\necho '%s %s'\n" % (name, version))
-os.chmod(exe, 0o755)
+for name in [args[i + 1] for i, a in enumerate(args) if a == "--bin"] or [name]:
+    exe = os.path.join(root, "bin", name)
+    with open(exe, "w") as f:
+        f.write("#!/bin/sh\necho '%s %s'\n" % (name, version))
+    os.chmod(exe, 0o755)
 '''
 
 
@@ -94,6 +95,18 @@ def test_broken_entry_is_rebuilt(fake_cargo: Path) -> None:
     rebuilt = toolcache.bindgen_cli("0.2.95")
     assert rebuilt.binary.is_file()
     assert len(fake_cargo.read_text().splitlines()) == 2
+
+
+def test_test_runner_comes_with_the_wasm_bindgen_of_the_same_install(fake_cargo: Path) -> None:
+    runner = toolcache.bindgen_test_runner("0.2.95")
+    assert runner.name == "wasm-bindgen-test-runner" and runner.version == "0.2.95"
+    assert runner.binary.is_file() and (runner.bin_dir / "wasm-bindgen").is_file()
+    assert "--bin wasm-bindgen --bin wasm-bindgen-test-runner" in fake_cargo.read_text()
+    assert toolcache.bindgen_test_runner("0.2.95").bin_dir == runner.bin_dir
+    assert len(fake_cargo.read_text().splitlines()) == 1
+    assert ("wasm-bindgen-test-runner", "0.2.95") in {(t.name, t.ident) for t in toolcache.installed()}
+    (runner.bin_dir / "wasm-bindgen").unlink()  # half an entry is no entry: built again
+    assert (toolcache.bindgen_test_runner("0.2.95").bin_dir / "wasm-bindgen").is_file()
 
 
 def test_geckodriver_is_built_once_into_the_tool_cache(fake_cargo: Path) -> None:

@@ -88,3 +88,89 @@ def test_stage_clock_reads_wasm_packs_progress_lines() -> None:
                  "[INFO]: Optimizing wasm binaries with `wasm-opt`...", "[INFO]: Your wasm pkg is ready"):
         clock.feed(line)
     assert set(clock.close()) >= {"cargo-build", "wasm-bindgen", "wasm-opt"}
+
+
+# -- the user's project: its own flags, its own lock ----------------------------------------------------------
+PROJECT_FLAGS = (("--cfg", ".cargo/config.toml build.rustflags"), ("app", ".cargo/config.toml build.rustflags"))
+
+
+def test_flag_plan_lists_every_flag_with_its_origin() -> None:
+    plan = build.flag_plan(variant(ReferenceTypes.ON), PROJECT_FLAGS, toolchain("1.63.0"))
+    assert plan.flags == ["--cfg", "app", "-Ctarget-feature=+reference-types"] and plan.reason is None
+    assert plan.evidence()[-1] == {"flag": "-Ctarget-feature=+reference-types", "from": "reference-types on"}
+    fight = build.flag_plan(variant(ReferenceTypes.ON), (("-Ctarget-feature=-reference-types", "cfg"),),
+                            toolchain("1.63.0"))
+    assert fight.flags is None and fight.reason and "fights reference-types on" in fight.reason
+    # default on rustc 1.96 means on: a project flag turning it off fights it too
+    off = build.flag_plan(variant(ReferenceTypes.DEFAULT), (("-Ctarget-feature=-reference-types", "cfg"),),
+                          toolchain("1.96.0"))
+    assert off.flags is None
+    assert build.flag_plan(variant(ReferenceTypes.DEFAULT), (("-Ctarget-feature=-reference-types", "cfg"),),
+                           toolchain("1.63.0")).flags == ["-Ctarget-feature=-reference-types"]
+    cannot = build.flag_plan(variant(ReferenceTypes.OFF), PROJECT_FLAGS, toolchain("1.96.0"))
+    assert cannot.flags is None and cannot.reason and "cannot be turned off" in cannot.reason
+
+
+def test_family_specs_put_wasm_bindgen_first_and_skip_local_crates() -> None:
+    lock = """version = 4
+[[package]]
+name = "js-sys"
+version = "0.3.66"
+source = "registry+https://github.com/rust-lang/crates.io-index"
+[[package]]
+name = "app"
+version = "0.1.0"
+[[package]]
+name = "wasm-bindgen"
+version = "0.2.89"
+source = "registry+https://github.com/rust-lang/crates.io-index"
+[[package]]
+name = "wasm-bindgen-test"
+version = "0.3.39"
+source = "registry+https://github.com/rust-lang/crates.io-index"
+[[package]]
+name = "wasm-bindgen-macro"
+version = "0.2.89"
+[[package]]
+name = "once_cell"
+version = "1.19.0"
+source = "registry+https://github.com/rust-lang/crates.io-index"
+"""
+    assert build.family_specs(lock) == ["wasm-bindgen@0.2.89", "js-sys@0.3.66", "wasm-bindgen-test@0.3.39"]
+
+
+def test_the_resolvers_reason_is_kept() -> None:
+    out = """    Updating crates.io index
+error: failed to select a version for the requirement `wasm-bindgen = "^0.2.95"`
+candidate versions found which didn't match: 0.2.91
+location searched: crates.io index
+required by package `app v0.1.0 (/w/crate/app)`
+
+warning: something else
+"""
+    reason = build.resolver_reason(out)
+    assert reason.startswith('failed to select a version for the requirement `wasm-bindgen = "^0.2.95"`')
+    assert "required by package `app v0.1.0" in reason and "warning" not in reason
+
+
+def test_a_build_failure_is_the_bug_only_when_it_matches_the_signature() -> None:
+    tail = "error: failed to find the __wbindgen_externref_table_alloc function\n"
+    bad = variant(ReferenceTypes.DEFAULT, build_failure="bad")
+    assert build.classify_build_failure(bad, Stage.WASM_BINDGEN, tail, 1, False, signature="externref_table_alloc")[0] \
+        is Verdict.BAD
+    assert build.classify_build_failure(bad, Stage.WASM_BINDGEN, tail, 1, False, signature="detached")[0] \
+        is Verdict.SKIP
+    assert build.classify_build_failure(bad, Stage.WASM_BINDGEN, tail, 1, False)[0] is Verdict.BAD
+
+
+def test_wasm_pack_args_and_env_for_a_project() -> None:
+    args = build.wasm_pack_args(variant(ReferenceTypes.DEFAULT), Path("/w/crate/app"),
+                                cargo_args=("--features", "repro"), no_opt=True)
+    assert args[-4:] == ["--no-opt", "--", "--features", "repro"]
+    assert "--" not in build.wasm_pack_args(variant(ReferenceTypes.DEFAULT), Path("/w/crate"))
+    from wasm_bisect.bindgen.toolcache import CachedTool
+
+    tool = CachedTool(name="wasm-bindgen", version="0.2.99", ident="0.2.99", bin_dir=Path("/b"), build_seconds=0)
+    env = build.build_env(variant=variant(ReferenceTypes.DEFAULT), toolchain=toolchain("1.96.0"), bindgen=tool,
+                          wasm_pack=tool, target_dir=Path("/t"), rustflags=["--cfg", 'feature="a b"'])
+    assert env["CARGO_ENCODED_RUSTFLAGS"] == '--cfg\x1ffeature="a b"' and "RUSTFLAGS" not in env

@@ -273,3 +273,38 @@ def test_the_worked_example_of_docs_templates_md_loads(tmp_path: Path) -> None:
         (root / name).write_text(text)
     tmpl = templates.load(str(root))
     assert tmpl.name == "vec-u8" and tmpl.failure_signature == "FAIL: length" and tmpl.params["n"].default == "1000"
+
+
+def test_check_command_and_rustflags_in_template_toml(tmp_path: Path) -> None:
+    dest = copy(tmp_path)
+    (dest / "check.mjs").unlink()  # a command instead of node check.mjs: no check.mjs needed
+    (dest / "run.sh").write_text("#!/bin/sh\nexit 0\n")
+    (dest / "template.toml").write_text('name = "t"\n[check]\ncommand = "sh run.sh"\ntimeout_verdict = "bad"\n'
+                                        '[build]\nrustflags = ["--cfg", "x"]\n')
+    t = templates.load(str(dest))
+    assert t.check.kind == "command" and t.check.argv == ("sh", "run.sh") and t.check.timeout_verdict == "bad"
+    assert t.project_rustflags == (("--cfg", "template.toml build.rustflags"), ("x", "template.toml build.rustflags"))
+    t.require_check()
+    edited = copy(tmp_path / "again")
+    (edited / "template.toml").write_text('name = "t"\n[check]\ncommand = "sh run.sh"\ntimeout_verdict = "bad"\n'
+                                          '[build]\nrustflags = ["--cfg", "x"]\n')
+    (edited / "run.sh").write_text("#!/bin/sh\nexit 1\n")
+    assert templates.load(str(edited)).check_hash != t.check_hash  # the command's own file is part of the check
+    (dest / "template.toml").write_text('name = "t"\n[check]\ncommand = "no-such-program-q"\n')
+    with pytest.raises(UsageError, match="is not on PATH"):
+        templates.load(str(dest)).require_check()
+    (dest / "template.toml").write_text('name = "t"\n[build]\nrustflags = [1]\n')
+    (dest / "check.mjs").write_text("")
+    with pytest.raises(TemplateError, match=r"build\.rustflags"):
+        templates.load(str(dest))
+
+
+def test_a_template_without_new_settings_keeps_its_hashes_format() -> None:
+    """Stored verdicts of plain templates are keyed as before: the check script and its settings."""
+    from wasm_bisect.probe import fingerprint
+
+    t = templates.load("vec-of-structs")
+    settings = f"{t.timeout}|{t.failure_signature}|{fingerprint.engine()}".encode()
+    assert t.check_hash == templates._digest({"check.mjs": t.files["check.mjs"], "<settings>": settings})
+    assert t.content_hash == templates._digest({p: c for p, c in t.files.items() if p != "check.mjs"})
+    assert t.command_args() == ("--template", "vec-of-structs")

@@ -65,3 +65,12 @@ def test_cache_commands(home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pyt
     assert sorted(out["directories"]) == sorted([str(made["busy_variant"]), str(made["variant"])])
     assert out["bytes"] == 2000
     assert made["slot0"].exists()
+
+
+def test_a_slots_test_target_dir_goes_with_its_slots_lock(home: Path) -> None:
+    family = home / "work" / "targets" / "debian-1.96.0-e3b0c442"
+    for name in ("slot0-test", "slot1-test"):
+        (family / name / "sub").mkdir(parents=True)
+    with fsutil.lock("target-debian-1.96.0-e3b0c442-1"):  # slot 1 is building (or testing): its dirs stay
+        result = cache.prune(("targets",))
+    assert result.removed == [family / "slot0-test"] and result.busy == [family / "slot1-test"]

@@ -100,6 +100,18 @@ def test_base_from_runs_takes_the_newest_regress_bisect_of_the_template() -> Non
     assert verify.base_from_runs(runs[:3], "v") is None
 
 
+def test_base_from_runs_of_a_crate_is_the_same_projects() -> None:
+    """Two projects may both have a package `app`: the base comes from a bisect of this directory."""
+    def bisect(root: str, bindgen: str) -> FakeRun:
+        return FakeRun("bisect", {"grid": {"template": "crate:app"}, "template_path": root},
+                       {"searches": [{"first_failing": {"bindgen": bindgen}}]})
+
+    runs = [bisect("/elsewhere", "0.2.97"), bisect("/mine", "0.2.95")]
+    found = verify.base_from_runs(runs, "crate:app", "/mine")
+    assert found is not None and found[0] == "0.2.95"
+    assert verify.base_from_runs(runs, "crate:app")[0] == "0.2.97"  # type: ignore[index]
+
+
 # -- commit bisection --------------------------------------------------------------------------------------
 ITEMS = [commits.Commit(f"{i:040x}", f"commit {i}") for i in range(9)]
 

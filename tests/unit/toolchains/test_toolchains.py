@@ -718,3 +718,18 @@ def test_missing_system_packages_fail_before_anything_is_written(home: Path) -> 
         toolchains.DebianProvider(IndexApt(index, bare)).provision("1.96.0")
     assert "apt-get install gcc" in info.value.one_line()
     assert not (paths.toolchains_dir() / "debian-1.96.0").exists()
+
+
+def test_test_sysroot_only_when_the_std_lacks_libtest(tmp_path: Path) -> None:
+    toolchain = make_toolchain(tmp_path, mvp_sysroot=tmp_path / "mvp")
+    std = tmp_path / "usr" / "lib" / "rustlib" / "wasm32-unknown-unknown" / "lib"
+    std.mkdir(parents=True)
+    (std / "libstd-1.rlib").write_text("")
+    (std / "libtest-1.rlib").write_text("")
+    assert toolchains.test_sysroot(toolchain) is None  # its own std has libtest
+    assert toolchains.test_sysroot(make_toolchain(tmp_path), mvp=True) is None  # no mvp std: nothing to pair
+    (std / "libtest-1.rlib").unlink()
+    # A std without libtest gets a sysroot of its own, built from the toolchain's source (absent here).
+    with pytest.raises(ProvisionError, match="no Rust source"):
+        toolchains.test_sysroot(toolchain)
+    assert not list((paths.toolchains_dir() / "test-sysroots").glob("debian-1.96.0-*-std"))  # nothing half-made

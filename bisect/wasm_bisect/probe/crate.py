@@ -1,0 +1,822 @@
+"""Crate mode: the user's own project as a reproducer.
+
+`load` reads the project (never writes, never locks it, never runs cargo in it) and keeps in memory exactly what
+a build needs: the workspace manifest, every workspace member, every path dependency they use, the
+`.cargo/config.toml` files cargo reads for the package, and Cargo.lock; never target/, pkg/, node_modules/,
+.git/ or a rust-toolchain file (the grid decides rustc). Everything is checked here, before any build: the
+directory is a Cargo project, the package is a member, the features exist, no path leaves the directory, the
+package is a cdylib that uses wasm-bindgen, and the check's program exists. `materialise` writes the copy into a
+probe directory; the build then moves the project's own Cargo.lock to the variant's wasm-bindgen family with
+the resolver (probe/build.py).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import tomllib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import toml
+
+from wasm_bisect.domain.errors import UsageError
+from wasm_bisect.domain.model import Runtime, Variant
+from wasm_bisect.probe import fingerprint, rustflags
+from wasm_bisect.probe.reproducer import (
+    CheckKind,
+    CheckOverrides,
+    CheckSpec,
+    Materialised,
+    apply_overrides,
+    require_program,
+    write_files,
+)
+from wasm_bisect.util import paths
+
+# Every crate of wasm-bindgen's release train: they pin each other exactly, so they move together.
+FAMILY = re.compile(r"^(wasm-bindgen(-[a-z0-9-]+)?|js-sys|web-sys)$")
+_SKIP_DIRS = {"target", "pkg", "node_modules", ".git",
+              # other VCS, editor and Python tool state: never read by a build, and churn would change the hash
+              ".hg", ".svn", ".idea", ".vscode", ".venv", ".nox", ".tox", "__pycache__", ".pytest_cache",
+              ".mypy_cache", ".ruff_cache"}
+# wasm-bisect's own files in a project (its config, a result store kept next to it): not part of the build, and a
+# store that changes with every run must not change the project's hash.
+_SKIP_FILE = re.compile(r"^(wasm-bisect\.toml|.*\.sqlite3(-wal|-shm|-journal)?)$")
+_TOOLCHAIN_FILES = {"rust-toolchain", "rust-toolchain.toml"}  # rustup would let them override the grid's rustc
+_CONFIG_NAMES = ("config.toml", "config")
+_DEP_TABLES = ("dependencies", "dev-dependencies", "build-dependencies", "dev_dependencies", "build_dependencies")
+_TARGET_KINDS = ("bin", "example", "test", "bench")
+MAX_FILES = 20_000
+MAX_BYTES = 256 * 1024 * 1024
+DEFAULT_CHECK_TIMEOUT = 600.0  # a check may compile (wasm-pack test)
+DEFAULT_BUILD_TIMEOUT = 1800.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class Selection:
+    """Which package of the project, with which features (what cargo is told through wasm-pack)."""
+
+    package: str | None = None
+    features: tuple[str, ...] = ()
+    no_default_features: bool = False
+    all_features: bool = False
+
+    def cargo_args(self) -> tuple[str, ...]:
+        args: list[str] = []
+        if self.features:
+            args += ["--features", ",".join(self.features)]
+        if self.no_default_features:
+            args.append("--no-default-features")
+        if self.all_features:
+            args.append("--all-features")
+        return tuple(args)
+
+
+def split_features(items: Iterable[str]) -> tuple[str, ...]:
+    """`--features a,b --features "c d"` -> (a, b, c, d), like cargo."""
+    out: list[str] = []
+    for item in items:
+        out += [f for f in re.split(r"[\s,]+", item) if f]
+    return tuple(dict.fromkeys(out))
+
+
+@dataclass(frozen=True, kw_only=True)
+class CrateProject:
+    """The user's project, read once into memory: the files the build needs plus the package and features."""
+
+    root: Path  # the directory the user named (read only)
+    package: str
+    package_dir: str  # the package's directory relative to `root` ("" for the root package)
+    artifact: str  # the lib target's name: pkg/<artifact>.js
+    selection: Selection
+    files: dict[str, bytes] = field(repr=False)
+    project_rustflags: tuple[rustflags.Flag, ...] = ()
+    check: CheckSpec
+    build_timeout: float = DEFAULT_BUILD_TIMEOUT
+    left_out: tuple[str, ...] = ()  # files deliberately not copied (rust-toolchain files), for the evidence
+    kind: str = "crate"
+    params: dict[str, Any] = field(default_factory=dict)  # crate mode has no template parameters
+    runtimes: tuple[Runtime, ...] = (Runtime.NODE,)
+
+    def check_runtime(self, runtime: Runtime) -> None:
+        """The project's check runs as it is (a command, or wasm-pack test --node): Node only, for now."""
+        if runtime is not Runtime.NODE:
+            raise UsageError(f"crate mode checks run as given (--check {self.check.flag_value()}), not in {runtime}",
+                             hint="drop --runtime, or make the reproducer a template with a check module "
+                                  "(`templates init --from-crate`)")
+
+    @property
+    def name(self) -> str:
+        return f"crate:{self.package}"
+
+    @property
+    def content_hash(self) -> str:
+        """The copied files plus the package and feature selection: what the build reads."""
+        h = hashlib.sha256(repr((self.package, self.package_dir, self.selection)).encode())
+        for rel in sorted(self.files):
+            h.update(rel.encode() + b"\0" + hashlib.sha256(self.files[rel]).digest())
+        return h.hexdigest()[:16]
+
+    @property
+    def check_hash(self) -> str:
+        """The check settings, the check's own files when it names any, and the tool's verdict-deciding code."""
+        h = hashlib.sha256(f"{self.check.identity()}|{fingerprint.engine()}".encode())
+        for arg in self.check.argv:
+            rel = PurePosixPath(self.package_dir, arg.removeprefix("./")).as_posix()
+            if rel in self.files:
+                h.update(rel.encode() + b"\0" + hashlib.sha256(self.files[rel]).digest())
+        return h.hexdigest()[:16]
+
+    def param_values(self, overrides: dict[str, str]) -> tuple[tuple[str, str], ...]:
+        if overrides:
+            raise UsageError(f"--param {sorted(overrides)[0]} is a template parameter; crate mode has none",
+                             hint="pass settings to your check through its command line or environment")
+        return ()
+
+    def command_args(self) -> tuple[str, ...]:
+        """How a command names this reproducer again (`wasm-bisect probe` + these + the cell)."""
+        args = ["--crate", str(self.root), "--package", self.package]
+        if self.selection.features:
+            args += ["--features", ",".join(self.selection.features)]
+        if self.selection.no_default_features:
+            args.append("--no-default-features")
+        if self.selection.all_features:
+            args.append("--all-features")
+        args += ["--check", self.check.flag_value()]
+        if self.check.test:
+            args += ["--test", self.check.test]
+        if self.check.failure_signature:
+            args += ["--signature", self.check.failure_signature]
+        if self.check.timeout != DEFAULT_CHECK_TIMEOUT:
+            args += ["--timeout", f"{self.check.timeout:g}"]
+        if self.check.timeout_verdict != "error":
+            args += ["--timeout-verdict", str(self.check.timeout_verdict)]
+        return tuple(args)
+
+    def describe(self) -> dict[str, Any]:
+        return {"kind": "crate", "root": str(self.root), "package": self.package, "package_dir": self.package_dir,
+                "features": list(self.selection.features), "no_default_features": self.selection.no_default_features,
+                "all_features": self.selection.all_features, "check": self.check.describe(),
+                "files": len(self.files), "left_out": list(self.left_out)}
+
+    def snapshot(self, *, max_chars: int = 64_000) -> dict[str, Any]:
+        """What a run keeps of the project: what it is and the files that say so (not the whole workspace)."""
+        prefix = f"{self.package_dir}/" if self.package_dir else ""
+        shown = ["Cargo.toml", ".cargo/config.toml", f"{prefix}Cargo.toml", f"{prefix}.cargo/config.toml",
+                 f"{prefix}src/lib.rs"]
+        shown += [f"{prefix}{arg.removeprefix('./')}" for arg in self.check.argv]
+        if self.check.test:
+            shown.append(f"{prefix}tests/{self.check.test}.rs")
+        files: dict[str, str] = {}
+        for rel in dict.fromkeys(shown):
+            if rel in self.files:
+                text = self.files[rel].decode("utf-8", errors="replace")
+                files[rel] = text if len(text) <= max_chars else text[:max_chars] + "\n... (truncated)\n"
+        features = ", ".join(self.selection.features) or "default"
+        return {"kind": "crate", "name": self.name, "issue": None, "root": str(self.root), "ref": None,
+                "description": f"the project at {self.root}: package {self.package} (features: {features}), "
+                               f"checked with {self.check.describe()}",
+                "crate": self.describe(), "check_script": None, "params": {}, "content_hash": self.content_hash,
+                "check_hash": self.check_hash, "files": files}
+
+    def materialise(self, dest: Path, variant: Variant, *, rustc_version: str,
+                    patches: Mapping[str, str] | None = None) -> Materialised:
+        """Write the copy into `dest` (the workspace root of the copy); patch in a wasm-bindgen checkout if given."""
+        del variant, rustc_version  # the project's own lock is pinned by the resolver, not its manifests
+        write_files(dest, self.files)
+        if patches:
+            manifest = dest / "Cargo.toml"
+            manifest.write_text(with_patches(manifest.read_text(), patches))
+        return Materialised(workspace=dest, package=dest / self.package_dir if self.package_dir else dest,
+                            artifact=self.artifact, pinning="lockfile", cargo_args=self.selection.cargo_args(),
+                            tool_config_dir=dest.parent)
+
+
+def with_patches(manifest_text: str, patches: Mapping[str, str]) -> str:
+    """The workspace manifest with `[patch.crates-io]` entries for a wasm-bindgen checkout, edited as data."""
+    truth = tomllib.loads(manifest_text)
+    doc: dict[str, Any] = toml.loads(manifest_text)
+    patch = doc.setdefault("patch", {}).setdefault("crates-io", {})
+    for name, path in sorted(patches.items()):
+        patch[name] = {"path": path}
+    text = toml.dumps(doc)
+    expected = dict(truth)
+    expected.setdefault("patch", {})
+    expected["patch"] = {**expected["patch"], "crates-io": {**expected["patch"].get("crates-io", {}),
+                                                            **{n: {"path": p} for n, p in patches.items()}}}
+    if tomllib.loads(text) != expected:  # the writer would change a value of the user's manifest
+        raise UsageError("the project's Cargo.toml cannot be rewritten exactly to patch in a wasm-bindgen checkout",
+                         hint="avoid control characters and backslash escapes in its strings")
+    return text
+
+
+# -- reading the project ------------------------------------------------------------------------------------
+class _Reader:
+    """Reads manifests and files under one root, refusing anything that leads outside it."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.real_root = root.resolve()
+        self.manifests: dict[str, dict[str, Any]] = {}
+
+    def rel(self, base: str, path: str, what: str) -> str:
+        """`path` (as written in the manifest at `base`) relative to the root; refused when it leaves the root."""
+        joined = os.path.normpath(self.root / base / path)  # lexical: `a/../b` is judged as written
+        real = Path(joined).resolve()
+        if not (joined == str(self.root) or joined.startswith(str(self.root) + os.sep)) or not (
+                real == self.real_root or self.real_root in real.parents):
+            raise UsageError(f"{what}: {path!r} is outside {self.root} (it resolves to {real})",
+                             hint="give --crate the directory that holds the whole workspace; nothing outside it "
+                                  "is copied")
+        return Path(joined).relative_to(self.root).as_posix() if joined != str(self.root) else ""
+
+    def manifest(self, rel_dir: str) -> dict[str, Any]:
+        if rel_dir in self.manifests:
+            return self.manifests[rel_dir]
+        path = self.root / rel_dir / "Cargo.toml"
+        shown = PurePosixPath(rel_dir or ".", "Cargo.toml").as_posix()
+        if path.is_symlink() and not _inside(path.resolve(), self.real_root):
+            raise UsageError(f"{shown} is a symlink to outside {self.root}")
+        try:
+            data = tomllib.loads(path.read_text())
+        except FileNotFoundError:
+            raise UsageError(f"{self.root / shown} does not exist", hint="is this path a crate?") from None
+        except UnicodeDecodeError:
+            raise UsageError(f"{self.root / shown} is not UTF-8 text") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise UsageError(f"{self.root / shown} is not valid TOML: {str(exc).splitlines()[0]}") from None
+        except OSError as exc:
+            raise UsageError(f"cannot read {self.root / shown}: {exc.strerror}") from None
+        self.manifests[rel_dir] = data
+        return data
+
+
+def _inside(path: Path, root: Path) -> bool:
+    return path == root or root in path.parents
+
+
+def _tables(manifest: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """Every dependency table of a manifest, target-specific ones included."""
+    found = [manifest[t] for t in _DEP_TABLES if isinstance(manifest.get(t), dict)]
+    targets = manifest.get("target", {})
+    if isinstance(targets, dict):
+        for table in targets.values():
+            if isinstance(table, dict):
+                found += [table[t] for t in _DEP_TABLES if isinstance(table.get(t), dict)]
+    return found
+
+
+def _dependencies(manifest: Mapping[str, Any]) -> dict[str, Any]:
+    """Dependency key -> its spec, over every table (a later table does not hide an earlier key)."""
+    deps: dict[str, Any] = {}
+    for table in _tables(manifest):
+        for key, spec in table.items():
+            deps.setdefault(str(key), spec)
+    return deps
+
+
+def _package_name(spec: Any, key: str) -> str:
+    return str(spec.get("package", key)) if isinstance(spec, dict) else key
+
+
+def _glob_members(reader: _Reader, patterns: list[Any], where: str) -> list[str]:
+    members: list[str] = []
+    for pattern in patterns:
+        if not isinstance(pattern, str):
+            raise UsageError(f"{where}: workspace.members must be a list of paths")
+        if any(ch in pattern for ch in "*?["):
+            for match in sorted(reader.root.glob(pattern)):
+                if (match / "Cargo.toml").is_file():
+                    members.append(reader.rel("", match.relative_to(reader.root).as_posix(), "workspace member"))
+        else:
+            members.append(reader.rel("", pattern, "workspace member"))
+    return list(dict.fromkeys(members))
+
+
+def _enclosing_workspace(root: Path) -> Path | None:
+    """A workspace above `root` that has it as a member (cargo would build it as part of that workspace)."""
+    real = root.resolve()
+    for parent in real.parents:
+        manifest = parent / "Cargo.toml"
+        if not manifest.is_file():
+            continue
+        try:
+            data = tomllib.loads(manifest.read_text())
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+            continue
+        workspace = data.get("workspace")
+        if not isinstance(workspace, dict):
+            continue
+        excluded = {(parent / str(e)).resolve() for e in workspace.get("exclude", []) if isinstance(e, str)}
+        for pattern in workspace.get("members", []):
+            if not isinstance(pattern, str):
+                continue
+            matches = parent.glob(pattern) if any(ch in pattern for ch in "*?[") else [parent / pattern]
+            if any(m.resolve() == real for m in matches) and real not in excluded:
+                return parent
+    return None
+
+
+def _workspace_dependency(root_manifest: Mapping[str, Any], key: str) -> Any:
+    workspace = root_manifest.get("workspace", {})
+    deps = workspace.get("dependencies", {}) if isinstance(workspace, dict) else {}
+    return deps.get(key) if isinstance(deps, dict) else None
+
+
+def _path_entries(reader: _Reader, rel_dir: str, manifest: Mapping[str, Any], owner: str) -> list[tuple[str, str]]:
+    """(relative dir, what) of every path dependency a manifest names (inherited ones from the workspace)."""
+    out: list[tuple[str, str]] = []
+    root_manifest = reader.manifest("")
+    for key, spec in _dependencies(manifest).items():
+        if not isinstance(spec, dict):
+            continue
+        if isinstance(spec.get("path"), str):
+            what = f"path dependency {key} of {owner}"
+            out.append((reader.rel(rel_dir, spec["path"], what), what))
+        elif spec.get("workspace") is True:
+            inherited = _workspace_dependency(root_manifest, key)
+            if isinstance(inherited, dict) and isinstance(inherited.get("path"), str):
+                what = f"path dependency {key} of {owner} (workspace.dependencies)"
+                out.append((reader.rel("", inherited["path"], what), what))
+    return out
+
+
+def _target_files(reader: _Reader, rel_dir: str, manifest: Mapping[str, Any], owner: str) -> list[str]:
+    """Source files a manifest names by path outside its own directory (lib.path, bin paths, build script)."""
+    named: list[tuple[str, str]] = []
+    lib = manifest.get("lib")
+    if isinstance(lib, dict) and isinstance(lib.get("path"), str):
+        named.append((lib["path"], f"lib.path of {owner}"))
+    for kind in _TARGET_KINDS:
+        for target in manifest.get(kind, []) if isinstance(manifest.get(kind), list) else []:
+            if isinstance(target, dict) and isinstance(target.get("path"), str):
+                named.append((target["path"], f"{kind}.path of {owner}"))
+    package = manifest.get("package", {})
+    if isinstance(package, dict) and isinstance(package.get("build"), str):
+        named.append((package["build"], f"package.build of {owner}"))
+    files = []
+    for path, what in named:
+        rel = reader.rel(rel_dir, path, what)
+        if not (rel == rel_dir or rel.startswith(f"{rel_dir}/") or not rel_dir):
+            files.append(rel)
+    return files
+
+
+def _features_of(manifest: Mapping[str, Any]) -> tuple[set[str], set[str]]:
+    """(feature names incl. implicit ones of optional dependencies, dependency keys)."""
+    features = manifest.get("features", {})
+    names = set(features) if isinstance(features, dict) else set()
+    deps = _dependencies(manifest)
+    explicit = {v[4:] for vals in (features.values() if isinstance(features, dict) else []) if isinstance(vals, list)
+                for v in vals if isinstance(v, str) and v.startswith("dep:")}
+    optional = {k for k, s in deps.items() if isinstance(s, dict) and s.get("optional") is True}
+    return names | {"default"} | (optional - explicit), set(deps)
+
+
+def check_features(package: str, manifest: Mapping[str, Any], features: tuple[str, ...]) -> None:
+    names, deps = _features_of(manifest)
+    for feature in features:
+        dep, slash, _ = feature.partition("/")
+        if slash:
+            if dep.rstrip("?") not in deps:
+                raise UsageError(f"--features {feature!r}: package {package} has no dependency {dep.rstrip('?')!r}")
+        elif feature not in names:
+            shown = ", ".join(sorted(names - {"default"})) or "none"
+            raise UsageError(f"package {package} has no feature {feature!r}", hint=f"its features: {shown}")
+
+
+def _copy_tree(reader: _Reader, rel_dir: str, files: dict[str, bytes], left_out: list[str], seen: set[Path]) -> None:
+    """Every file under `rel_dir` except build outputs, VCS data, toolchain overrides; symlinks only to inside."""
+    start = reader.root / rel_dir if rel_dir else reader.root
+    stack = [(start, rel_dir)]
+    while stack:
+        directory, rel = stack.pop()
+        real = directory.resolve()
+        if real in seen:
+            continue
+        seen.add(real)
+        try:
+            entries = sorted(directory.iterdir())
+        except OSError as exc:
+            raise UsageError(f"cannot read {directory}: {exc.strerror}") from None
+        for entry in entries:
+            child = f"{rel}/{entry.name}" if rel else entry.name
+            if entry.is_symlink() and not _inside(entry.resolve(), reader.real_root):
+                raise UsageError(f"{child} is a symlink to outside {reader.root} ({entry.resolve()})",
+                                 hint="nothing outside the project directory is copied")
+            if entry.is_dir():
+                if entry.name in _SKIP_DIRS:
+                    continue
+                if entry.name == ".cargo":
+                    for name in _CONFIG_NAMES:
+                        if (entry / name).is_file():
+                            _add(files, f"{child}/{name}", entry / name)
+                    continue
+                stack.append((entry, child))
+            elif entry.is_file():
+                if entry.name in _TOOLCHAIN_FILES:
+                    left_out.append(child)
+                    continue
+                if _SKIP_FILE.match(entry.name):
+                    continue
+                _add(files, child, entry)
+        if len(files) > MAX_FILES or sum(map(len, files.values())) > MAX_BYTES:
+            raise UsageError(f"{reader.root} is too large to copy (over {MAX_FILES} files or 256 MiB)",
+                             hint="point --crate at a smaller workspace, or move data out of the crates")
+
+
+def _add(files: dict[str, bytes], rel: str, path: Path) -> None:
+    if rel not in files:
+        try:
+            files[rel] = path.read_bytes()
+        except OSError as exc:
+            raise UsageError(f"cannot read {path}: {exc.strerror}") from None
+
+
+def _choose_package(reader: _Reader, members: list[str], wanted: str | None) -> tuple[str, str]:
+    names: dict[str, str] = {}
+    for rel in members:
+        package = reader.manifest(rel).get("package")
+        if isinstance(package, dict) and isinstance(package.get("name"), str):
+            names.setdefault(package["name"], rel)
+    if wanted is not None:
+        if wanted not in names:
+            raise UsageError(f"package {wanted!r} is not in the workspace at {reader.root}",
+                             hint=f"its members: {', '.join(sorted(names)) or 'none'}")
+        return wanted, names[wanted]
+    if "" in members and "" in names.values():
+        name = next(n for n, rel in names.items() if rel == "")
+        return name, ""
+    if len(names) == 1:
+        name, rel = next(iter(names.items()))
+        return name, rel
+    raise UsageError(f"the workspace at {reader.root} has {len(names)} packages: choose one with --package",
+                     hint=f"its members: {', '.join(sorted(names)) or 'none'}")
+
+
+def _uses_bindgen(manifests: Iterable[Mapping[str, Any]], root_manifest: Mapping[str, Any]) -> bool:
+    for manifest in manifests:
+        for key, spec in _dependencies(manifest).items():
+            if _package_name(spec, key) == "wasm-bindgen":
+                return True
+            if isinstance(spec, dict) and spec.get("workspace") is True and key == "wasm-bindgen":
+                return True
+    return _workspace_dependency(root_manifest, "wasm-bindgen") is not None
+
+
+def _is_cdylib(manifest: Mapping[str, Any]) -> bool:
+    lib = manifest.get("lib", {})
+    return isinstance(lib, dict) and "cdylib" in (lib.get("crate-type") or lib.get("crate_type") or [])
+
+
+def _artifact(manifest: Mapping[str, Any], package: str) -> str:
+    lib = manifest.get("lib", {})
+    name = lib.get("name") if isinstance(lib, dict) and isinstance(lib.get("name"), str) else package
+    return str(name).replace("-", "_")
+
+
+def load(
+    directory: str | Path,
+    *,
+    selection: Selection,
+    overrides: CheckOverrides,
+    build_timeout: float = DEFAULT_BUILD_TIMEOUT,
+) -> CrateProject:
+    """Read and check the project at `directory`; nothing is written anywhere."""
+    root = paths.expand(directory).absolute()
+    if not root.is_dir():
+        raise UsageError(f"--crate {directory}: no such directory")
+    if not (root / "Cargo.toml").is_file():
+        raise UsageError(f"{root} is not a Cargo project (no Cargo.toml)",
+                         hint="give --crate the directory of your workspace or crate")
+    reader = _Reader(root)
+    root_manifest = reader.manifest("")
+    workspace = root_manifest.get("workspace")
+    if workspace is None:
+        above = _enclosing_workspace(root)
+        if above is not None:
+            raise UsageError(f"{root} is a member of the workspace at {above}",
+                             hint=f"give --crate {above} --package NAME")
+        package_table = root_manifest.get("package", {})
+        if isinstance(package_table, dict) and isinstance(package_table.get("workspace"), str):
+            reader.rel("", package_table["workspace"], "package.workspace")
+    members: list[str] = []
+    if isinstance(workspace, dict):
+        members = _glob_members(reader, list(workspace.get("members", [])), str(root / "Cargo.toml"))
+        excluded = {reader.rel("", e, "workspace.exclude") for e in workspace.get("exclude", []) if isinstance(e, str)}
+        members = [m for m in members if m not in excluded]
+    if isinstance(root_manifest.get("package"), dict):
+        members.insert(0, "")
+    if not members:
+        raise UsageError(f"{root / 'Cargo.toml'} has neither a [package] nor workspace members")
+    package, package_dir = _choose_package(reader, members, selection.package)
+    manifest = reader.manifest(package_dir)
+    check_features(package, manifest, selection.features)
+    if not _is_cdylib(manifest):
+        raise UsageError(f"package {package} is not a cdylib, so wasm-pack cannot build it",
+                         hint='add crate-type = ["cdylib", "rlib"] under [lib] in its Cargo.toml')
+    _refuse_family_patches(root_manifest)
+
+    # Every member and every path dependency they use, transitively (cargo loads them all for the lock).
+    crate_dirs: list[str] = []
+    extra_files: list[str] = []
+    todo = [(rel, f"workspace member {rel or '.'}") for rel in members]
+    while todo:
+        rel, _what = todo.pop(0)
+        if rel in crate_dirs:
+            continue
+        crate_dirs.append(rel)
+        data = reader.manifest(rel)
+        owner = str((data.get("package") or {}).get("name", rel or "."))
+        todo += _path_entries(reader, rel, data, owner)
+        extra_files += _target_files(reader, rel, data, owner)
+    for table in (root_manifest.get("patch", {}) or {}).values():
+        if isinstance(table, dict):
+            for key, spec in table.items():
+                if isinstance(spec, dict) and isinstance(spec.get("path"), str):
+                    todo_rel = reader.rel("", spec["path"], f"[patch] {key}")
+                    if todo_rel not in crate_dirs:
+                        crate_dirs.append(todo_rel)
+    if not _uses_bindgen((reader.manifest(rel) for rel in crate_dirs), root_manifest):
+        raise UsageError(f"package {package} does not use wasm-bindgen, so there is nothing for the grid to pin")
+
+    files: dict[str, bytes] = {}
+    left_out: list[str] = []
+    seen: set[Path] = set()
+    _add(files, "Cargo.toml", root / "Cargo.toml")
+    if (root / "Cargo.lock").is_file():
+        _add(files, "Cargo.lock", root / "Cargo.lock")
+        try:
+            tomllib.loads(files["Cargo.lock"].decode())
+        except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+            raise UsageError(f"{root / 'Cargo.lock'} is not a valid lockfile: {str(exc).splitlines()[0]}") from None
+    for rel in sorted(set(crate_dirs)):
+        _copy_tree(reader, rel, files, left_out, seen)
+    for rel in extra_files:
+        if (root / rel).is_file():
+            _add(files, rel, root / rel)
+    for rel in _dirs_to(package_dir):  # cargo reads .cargo/config.toml from the package directory upwards
+        for name in _CONFIG_NAMES:
+            config = root / rel / ".cargo" / name
+            if config.is_file() and not config.is_symlink():
+                _add(files, f"{rel}/.cargo/{name}" if rel else f".cargo/{name}", config)
+    configs = _config_files(root, package_dir, files)
+    project_flags = rustflags.config_rustflags(configs)
+
+    check = _check_spec(overrides)
+    if check.kind is CheckKind.COMMAND:
+        require_program(check.argv, cwd=root / package_dir if package_dir else root,
+                        where=f"package {package} ({root / package_dir if package_dir else root})")
+    elif check.kind is CheckKind.WASM_PACK_TEST:
+        _check_test_target(package, package_dir, manifest, files, check.test)
+    return CrateProject(root=root, package=package, package_dir=package_dir, artifact=_artifact(manifest, package),
+                        selection=replace(selection, package=package), files=files,
+                        project_rustflags=tuple(project_flags), check=check, build_timeout=build_timeout,
+                        left_out=tuple(sorted(set(left_out))))
+
+
+def _refuse_family_patches(root_manifest: Mapping[str, Any]) -> None:
+    for section in ("patch", "replace"):
+        tables = root_manifest.get(section, {})
+        entries = tables.values() if section == "patch" and isinstance(tables, dict) else [tables]
+        for table in entries:
+            if not isinstance(table, dict):
+                continue
+            for key, spec in table.items():
+                name = _package_name(spec, str(key).split(":")[0].split("@")[0])
+                if FAMILY.match(name):
+                    raise UsageError(f"the project's Cargo.toml [{section}] replaces {name}",
+                                     hint="the grid decides wasm-bindgen; try a fork with `wasm-bisect verify "
+                                          "--patch URL`")
+
+
+def _dirs_to(package_dir: str) -> list[str]:
+    """The root and every directory down to the package's ("" is the root)."""
+    parts = PurePosixPath(package_dir).parts if package_dir else ()
+    return ["", *("/".join(parts[: i + 1]) for i in range(len(parts)))]
+
+
+def _config_files(root: Path, package_dir: str, files: dict[str, bytes]) -> list[rustflags.ConfigFile]:
+    """The .cargo/config.toml files cargo reads when it runs in the package directory, lowest precedence first."""
+    found = []
+    for rel in _dirs_to(package_dir):
+        for name in _CONFIG_NAMES:
+            key = f"{rel}/.cargo/{name}" if rel else f".cargo/{name}"
+            if key in files:
+                try:
+                    text = files[key].decode()
+                except UnicodeDecodeError:
+                    raise UsageError(f"{root / key} is not UTF-8 text") from None
+                found.append(rustflags.parse_config(text, key))
+                break  # cargo reads config.toml and ignores the legacy `config` beside it
+    return found
+
+
+def _check_spec(overrides: CheckOverrides) -> CheckSpec:
+    if overrides.check is None:
+        raise UsageError("crate mode needs a check: --check \"CMD ARGS\" or --check wasm-pack-test",
+                         hint="e.g. --check \"node tests/check.mjs\" (git bisect's exit codes: 0 good, 125 skip, "
+                              "1-127 bad)")
+    base = CheckSpec(kind=CheckKind.COMMAND, timeout=DEFAULT_CHECK_TIMEOUT)
+    return apply_overrides(base, overrides)
+
+
+def _check_test_target(package: str, package_dir: str, manifest: Mapping[str, Any], files: Mapping[str, bytes],
+                       test: str | None) -> None:
+    """wasm-pack test needs wasm-bindgen-test; `--test NAME` must be one of the package's test targets."""
+    deps = {_package_name(spec, key) for key, spec in _dependencies(manifest).items()}
+    if "wasm-bindgen-test" not in deps:
+        raise UsageError(f"--check wasm-pack-test: package {package} has no wasm-bindgen-test dependency",
+                         hint='add wasm-bindgen-test = "0.3" under [dev-dependencies]')
+    if test is None:
+        return
+    prefix = f"{package_dir}/tests/" if package_dir else "tests/"
+    names = {PurePosixPath(f).stem for f in files if f.startswith(prefix) and f.endswith(".rs")
+             and "/" not in f[len(prefix):]}
+    names |= {PurePosixPath(f[len(prefix):]).parts[0] for f in files if f.startswith(prefix)
+              and f.endswith("/main.rs") and f.count("/") == prefix.count("/") + 1}
+    declared = manifest.get("test", [])
+    names |= {str(t["name"]) for t in declared if isinstance(t, dict) and "name" in t} if isinstance(
+        declared, list) else set()
+    if test not in names:
+        raise UsageError(f"package {package} has no test target {test!r}",
+                         hint=f"its test targets: {', '.join(sorted(names)) or 'none'}")
+
+
+# -- templates init --from-crate ----------------------------------------------------------------------------
+def to_template(project: CrateProject, dest: Path, *, name: str) -> Path:
+    """Turn a crate-mode reproducer into a self-contained template directory (which must not exist yet).
+
+    The package becomes the template's crate; path dependencies move under `deps/`; inherited workspace
+    fields are filled in; the feature selection becomes the default features; the project's rustflags go to
+    template.toml `[build] rustflags`; the check becomes `[check] command`.
+    """
+    from wasm_bisect.probe import templates
+
+    if dest.exists():
+        raise UsageError(f"{dest} already exists", hint="choose a new directory; nothing was written")
+    files = template_files(project, name=name)
+    templates.parse_manifest(tomllib.loads(files[templates.MANIFEST].decode()), root=dest, files=files)
+    staging = dest.with_name(f".{dest.name}.partial")
+    if staging.exists():
+        shutil.rmtree(staging)
+    try:
+        write_files(staging, files)
+        staging.rename(dest)
+    except OSError as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise UsageError(f"cannot write {dest}: {exc.strerror}") from exc
+    return dest
+
+
+def template_files(project: CrateProject, *, name: str) -> dict[str, bytes]:
+    """The files of the template `to_template` writes (pure)."""
+    reader_root = tomllib.loads(project.files["Cargo.toml"].decode())
+    prefix = f"{project.package_dir}/" if project.package_dir else ""
+    package_manifest = tomllib.loads(project.files[f"{prefix}Cargo.toml"].decode())
+    out: dict[str, bytes] = {}
+    deps_dirs: dict[str, str] = {}  # project-relative dir of a path dependency -> its dir in the template
+    queue = [(project.package_dir, package_manifest)]
+    manifests: dict[str, dict[str, Any]] = {}
+    while queue:
+        rel, manifest = queue.pop(0)
+        if rel in manifests:
+            continue
+        manifests[rel] = manifest
+        for dep_rel, _ in _template_path_deps(rel, manifest, reader_root):
+            if dep_rel not in deps_dirs and dep_rel != project.package_dir:
+                dep_manifest = tomllib.loads(project.files[f"{dep_rel}/Cargo.toml" if dep_rel else "Cargo.toml"]
+                                             .decode())
+                dep_name = str(dep_manifest.get("package", {}).get("name", PurePosixPath(dep_rel).name))
+                deps_dirs[dep_rel] = f"deps/{dep_name}"
+                queue.append((dep_rel, dep_manifest))
+    for rel, manifest in manifests.items():
+        into = "" if rel == project.package_dir else deps_dirs[rel]
+        fixed = _standalone_manifest(manifest, rel, into, root_manifest=reader_root, deps_dirs=deps_dirs,
+                                     package_dir=project.package_dir)
+        if rel == project.package_dir:
+            fixed = _bake_features(fixed, project.selection)
+            fixed.pop("workspace", None)
+            # The template renames the package; its lib keeps the name the code (and its tests) use.
+            lib = fixed.setdefault("lib", {})
+            if isinstance(lib, dict):
+                lib.setdefault("name", project.artifact)
+        out[f"{into}/Cargo.toml" if into else "Cargo.toml"] = toml.dumps(fixed).encode()
+        src_prefix = f"{rel}/" if rel else ""
+        for path, data in project.files.items():
+            if not path.startswith(src_prefix) or (path.endswith(("Cargo.toml", "Cargo.lock")) and path.count("/") == \
+                    src_prefix.count("/")):
+                continue
+            inner = path[len(src_prefix):]
+            if inner.startswith((".cargo/", "deps/")) or any(inner.startswith(f"{d}/") for d in _nested(rel, deps_dirs,
+                                                                                                        manifests)):
+                continue
+            out[f"{into}/{inner}" if into else inner] = data
+    check = project.check
+    manifest_doc: dict[str, Any] = {"name": name, "description": f"from the crate {project.package} of {project.root}",
+                                    "check": {"command": check.flag_value(), "timeout": check.timeout}}
+    if check.test:
+        manifest_doc["check"]["test"] = check.test
+    if check.failure_signature:
+        manifest_doc["check"]["failure_signature"] = check.failure_signature
+    if check.timeout_verdict != "error":
+        manifest_doc["check"]["timeout_verdict"] = str(check.timeout_verdict)
+    if project.project_rustflags:
+        manifest_doc["build"] = {"rustflags": [f for f, _ in project.project_rustflags]}
+    out["template.toml"] = toml.dumps(manifest_doc).encode()
+    return out
+
+
+def _nested(rel: str, deps_dirs: Mapping[str, str], manifests: Mapping[str, Any]) -> list[str]:
+    """Directories of other copied crates inside `rel` (they are written under deps/ instead)."""
+    prefix = f"{rel}/" if rel else ""
+    return [d[len(prefix):] for d in (*deps_dirs, *manifests) if d != rel and d.startswith(prefix)]
+
+
+def _template_path_deps(rel: str, manifest: Mapping[str, Any], root_manifest: Mapping[str, Any]
+                        ) -> list[tuple[str, str]]:
+    out = []
+    for key, spec in _dependencies(manifest).items():
+        path = None
+        if isinstance(spec, dict) and isinstance(spec.get("path"), str):
+            path = os.path.normpath(Path(rel) / spec["path"])
+        elif isinstance(spec, dict) and spec.get("workspace") is True:
+            inherited = _workspace_dependency(root_manifest, key)
+            if isinstance(inherited, dict) and isinstance(inherited.get("path"), str):
+                path = os.path.normpath(inherited["path"])
+        if path is not None:
+            out.append(("" if path == "." else PurePosixPath(path).as_posix(), key))
+    return out
+
+
+def _standalone_manifest(manifest: Mapping[str, Any], rel: str, into: str, *, root_manifest: Mapping[str, Any],
+                         deps_dirs: Mapping[str, str], package_dir: str) -> dict[str, Any]:
+    """A member's manifest without workspace inheritance, its path dependencies pointing into the template."""
+    workspace = root_manifest.get("workspace", {}) if isinstance(root_manifest.get("workspace"), dict) else {}
+    shared_package = workspace.get("package", {}) if isinstance(workspace.get("package"), dict) else {}
+    doc: dict[str, Any] = {k: (dict(v) if isinstance(v, dict) else v) for k, v in manifest.items()}
+    package = dict(doc.get("package", {}))
+    for key, value in list(package.items()):
+        if isinstance(value, dict) and value.get("workspace") is True:
+            if key in shared_package:
+                package[key] = shared_package[key]
+            else:
+                package.pop(key)
+    package.pop("workspace", None)
+    doc["package"] = package
+
+    def where_in_template(dep_rel: str) -> str:
+        target = "" if dep_rel == package_dir else deps_dirs.get(dep_rel, dep_rel)
+        return os.path.relpath(target or ".", into or ".").replace(os.sep, "/")
+
+    def fix_table(table: Mapping[str, Any]) -> dict[str, Any]:
+        fixed: dict[str, Any] = {}
+        for key, written in table.items():
+            spec = written
+            if isinstance(written, dict) and written.get("workspace") is True:
+                inherited = _workspace_dependency(root_manifest, key)
+                merged = {**(inherited if isinstance(inherited, dict) else {"version": inherited}),
+                          **{k: v for k, v in written.items() if k != "workspace"}}
+                if isinstance(inherited, dict) and isinstance(inherited.get("path"), str):
+                    merged["path"] = where_in_template(os.path.normpath(inherited["path"]).replace(os.sep, "/"))
+                if "features" in written and isinstance(inherited, dict) and "features" in inherited:
+                    merged["features"] = sorted({*inherited["features"], *written["features"]})
+                spec = merged
+            elif isinstance(written, dict) and isinstance(written.get("path"), str):
+                dep_rel = os.path.normpath(Path(rel) / written["path"]).replace(os.sep, "/")
+                spec = {**written, "path": where_in_template("" if dep_rel == "." else dep_rel)}
+            fixed[key] = spec
+        return fixed
+
+    for table in _DEP_TABLES:
+        if isinstance(doc.get(table), dict):
+            doc[table] = fix_table(doc[table])
+    if isinstance(doc.get("target"), dict):
+        doc["target"] = {k: ({t: fix_table(v[t]) if t in _DEP_TABLES and isinstance(v[t], dict) else v[t] for t in v}
+                             if isinstance(v, dict) else v) for k, v in doc["target"].items()}
+    if isinstance(doc.get("lints"), dict) and doc["lints"].get("workspace") is True:
+        lints = workspace.get("lints")
+        if isinstance(lints, dict):
+            doc["lints"] = lints
+        else:
+            doc.pop("lints")
+    return doc
+
+
+def _bake_features(doc: dict[str, Any], selection: Selection) -> dict[str, Any]:
+    """The selected features become the default ones (a template has no feature flags)."""
+    features = dict(doc.get("features", {}))
+    if selection.all_features:
+        chosen = [f for f in features if f != "default"]
+    else:
+        chosen = [] if selection.no_default_features else list(features.get("default", []))
+        chosen += [f for f in selection.features if f not in chosen]
+    if chosen or "default" in features:
+        features["default"] = chosen
+        doc["features"] = features
+    return doc

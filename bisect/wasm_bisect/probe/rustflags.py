@@ -1,0 +1,196 @@
+"""A project's own RUSTFLAGS from its `.cargo/config.toml`, merged with the reference-types layer. Pure.
+
+Cargo ignores every config rustflags once RUSTFLAGS is set in the environment, and the build sets it for the
+reference-types layer, so the project's flags are read here the way cargo would read them for
+wasm32-unknown-unknown and passed on explicitly: all matching `target.<triple>.rustflags` and
+`target.'cfg(..)'.rustflags` joined, else `build.rustflags`. A flag that decides reference-types differently
+from what the cell asks makes the cell untestable: the cell would not test what it says.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from wasm_bisect.domain.errors import UsageError
+
+TARGET = "wasm32-unknown-unknown"
+# What rustc reports for wasm32-unknown-unknown (`rustc --print cfg --target wasm32-unknown-unknown`).
+_TARGET_CFG = {"target_arch": "wasm32", "target_os": "unknown", "target_family": "wasm", "target_env": "",
+               "target_vendor": "unknown", "target_pointer_width": "32", "target_endian": "little",
+               "panic": "abort", "target_abi": ""}
+_TARGET_NAMES = {"wasm"}  # bare cfg names set for this target (`cfg(wasm)`); unix, windows, debug_assertions: no
+Flag = tuple[str, str]  # (flag, where it came from)
+
+
+@dataclass(frozen=True)
+class ConfigFile:
+    """One `.cargo/config.toml` of the project: where it is (relative to the project) and its table."""
+
+    where: str
+    table: dict[str, Any]
+
+
+def parse_config(text: str, where: str) -> ConfigFile:
+    try:
+        return ConfigFile(where, tomllib.loads(text))
+    except tomllib.TOMLDecodeError as exc:
+        raise UsageError(f"{where} is not valid TOML: {str(exc).splitlines()[0]}") from None
+
+
+def _flags_value(value: Any, where: str) -> list[str]:
+    """rustflags is a string (split on whitespace) or an array of strings, one argument each."""
+    if isinstance(value, str):
+        return value.split()
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return list(value)
+    raise UsageError(f"{where} must be a string or an array of strings")
+
+
+# -- cfg(...) expressions, for target.'cfg(..)'.rustflags -------------------------------------------------------
+_TOKEN = re.compile(r'\s*(?:(?P<ident>[A-Za-z_][A-Za-z0-9_]*)|(?P<str>"(?:[^"\\]|\\.)*")|(?P<punct>[(),=]))')
+
+
+def _tokens(text: str) -> list[str]:
+    out: list[str] = []
+    pos = 0
+    text = text.strip()
+    while pos < len(text):
+        match = _TOKEN.match(text, pos)
+        if match is None or match.end() == pos:
+            raise ValueError(f"cannot read {text[pos:]!r}")
+        out.append(match.group().strip())
+        pos = match.end()
+        while pos < len(text) and text[pos].isspace():
+            pos += 1
+    return out
+
+
+def cfg_matches(expr: str) -> bool:
+    """Whether `cfg(...)` holds for wasm32-unknown-unknown; raises ValueError for an expression it cannot read."""
+    tokens = _tokens(expr)
+    if len(tokens) < 3 or tokens[0] != "cfg" or tokens[1] != "(" or tokens[-1] != ")":
+        raise ValueError(f"{expr!r} is not cfg(...)")
+    value, rest = _predicate(tokens[2:-1])
+    if rest:
+        raise ValueError(f"trailing {' '.join(rest)!r} in {expr!r}")
+    return value
+
+
+def _predicate(tokens: list[str]) -> tuple[bool, list[str]]:
+    if not tokens:
+        raise ValueError("empty cfg predicate")
+    head, rest = tokens[0], tokens[1:]
+    if head in ("all", "any", "not") and rest[:1] == ["("]:
+        values: list[bool] = []
+        rest = rest[1:]
+        while rest and rest[0] != ")":
+            value, rest = _predicate(rest)
+            values.append(value)
+            if rest[:1] == [","]:
+                rest = rest[1:]
+        if not rest:
+            raise ValueError(f"unclosed {head}(")
+        rest = rest[1:]
+        if head == "not":
+            if len(values) != 1:
+                raise ValueError("not() takes one predicate")
+            return not values[0], rest
+        return (all(values) if head == "all" else any(values)), rest
+    if rest[:1] == ["="] and len(rest) >= 2 and rest[1].startswith('"'):
+        return _TARGET_CFG.get(head) == rest[1][1:-1], rest[2:]
+    return head in _TARGET_NAMES, rest
+
+
+def config_rustflags(configs: Sequence[ConfigFile]) -> list[Flag]:
+    """The rustflags cargo would use for wasm32-unknown-unknown. `configs` go from the lowest precedence (the
+    project root) to the highest (the package directory); like cargo, higher precedence values come later."""
+    target_flags: list[Flag] = []
+    build_flags: list[Flag] = []
+    for config in configs:
+        targets = config.table.get("target", {})
+        if isinstance(targets, dict):
+            for key, table in targets.items():
+                if not isinstance(table, dict) or "rustflags" not in table:
+                    continue
+                if key.startswith("cfg("):
+                    try:
+                        applies = cfg_matches(key)
+                    except ValueError as exc:
+                        raise UsageError(f"{config.where}: cannot read target.'{key}': {exc}") from None
+                else:
+                    applies = key == TARGET
+                if applies:
+                    where = f"{config.where} target.{key if not key.startswith('cfg(') else repr(key)}.rustflags"
+                    target_flags += [(f, where) for f in _flags_value(table["rustflags"], where)]
+        build = config.table.get("build", {})
+        if isinstance(build, dict) and "rustflags" in build:
+            where = f"{config.where} build.rustflags"
+            build_flags += [(f, where) for f in _flags_value(build["rustflags"], where)]
+    return target_flags or build_flags
+
+
+# -- reference-types ------------------------------------------------------------------------------------------
+def _codegen_options(flags: Sequence[Flag]) -> list[tuple[str, str, str]]:
+    """(option, value, flag as written) for every -C option, in order: `-Cx=y`, `-C x=y`, `--codegen x=y`."""
+    out: list[tuple[str, str, str]] = []
+    items = [f for f, _ in flags]
+    i = 0
+    while i < len(items):
+        item = items[i]
+        text = None
+        if item in ("-C", "--codegen") and i + 1 < len(items):
+            text, shown = items[i + 1], f"{item} {items[i + 1]}"
+            i += 1
+        elif item.startswith("--codegen="):
+            text, shown = item.removeprefix("--codegen="), item
+        elif item.startswith("-C") and len(item) > 2:
+            text, shown = item[2:], item
+        if text is not None:
+            option, _, value = text.partition("=")
+            out.append((option.strip().replace("_", "-"), value.strip(), shown))
+        i += 1
+    return out
+
+
+def reference_types_of(flags: Sequence[Flag]) -> tuple[bool, str] | None:
+    """What the flags say about reference-types (the last word wins, like rustc), and the flag that says it."""
+    said: tuple[bool, str] | None = None
+    for option, value, shown in _codegen_options(flags):
+        if option == "target-feature":
+            for written in value.split(","):
+                feature = written.strip()
+                if feature in ("+reference-types", "-reference-types"):
+                    said = (feature.startswith("+"), shown)
+        elif option == "target-cpu" and value == "mvp":
+            said = (False, shown)  # the MVP cpu has no reference-types
+    return said
+
+
+def merge(
+    project: Sequence[Flag],
+    layer: Sequence[str],
+    *,
+    layer_origin: str,
+    wanted: bool,
+    setting: str,
+    owns_sysroot: bool = False,
+) -> tuple[list[Flag], str | None]:
+    """The project's flags then the layer's (rustc: a later target-feature wins), and why the cell cannot be tested
+    when the project's flags decide reference-types against the cell (`wanted`: on or off in this cell)."""
+    merged = [*project, *((flag, layer_origin) for flag in layer)]
+    said = reference_types_of(project)
+    if said is not None and said[0] != wanted:
+        flag = said[1]
+        origin = next((where for f, where in project if f in flag), "the project's config")
+        return merged, (f"the project's rustflags turn reference-types {'on' if said[0] else 'off'} ({flag} in "
+                        f"{origin}), which fights reference-types {setting} in this cell")
+    if owns_sysroot:
+        clash = next(((f, where) for f, where in project if f.startswith("--sysroot")), None)
+        if clash is not None:
+            return merged, (f"the project's rustflags set {clash[0]} ({clash[1]}), but reference-types {setting} "
+                            "needs the tool's own std sysroot")
+    return merged, None

@@ -1,0 +1,182 @@
+"""Crate mode: reading the user's project (what is copied, what is refused) and turning it into a template."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from wasm_bisect.domain.errors import UsageError
+from wasm_bisect.domain.model import BindgenSource, ToolchainSpec, Variant
+from wasm_bisect.probe import crate, templates
+from wasm_bisect.probe.reproducer import CheckKind, CheckOverrides
+
+FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "user-project"
+NODE_CHECK = CheckOverrides(check="node tests/check.mjs")
+PATCH = '\n[patch.crates-io]\nwasm-bindgen = { git = "https://x.invalid/wb" }\n'
+
+
+def digest_tree(root: Path) -> dict[str, str]:
+    return {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def load(root: Path = FIXTURE, *, package: str | None = "app", features: tuple[str, ...] = ("repro",),
+         overrides: CheckOverrides = NODE_CHECK) -> crate.CrateProject:
+    return crate.load(root, selection=crate.Selection(package=package, features=features), overrides=overrides)
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    dest = tmp_path / "project"
+    shutil.copytree(FIXTURE, dest)
+    return dest
+
+
+def test_fixture_loads_with_what_the_build_needs_and_nothing_else() -> None:
+    before = digest_tree(FIXTURE)
+    p = load()
+    assert digest_tree(FIXTURE) == before  # loading only reads
+    assert p.name == "crate:app" and p.package == "app" and p.package_dir == "app" and p.artifact == "app"
+    assert {"Cargo.toml", "Cargo.lock", ".cargo/config.toml", "app/Cargo.toml", "app/src/lib.rs",
+            "app/tests/check.mjs", "app/tests/node.rs", "core/Cargo.toml", "core/src/lib.rs"} == set(p.files)
+    assert p.project_rustflags == (("--cfg", ".cargo/config.toml build.rustflags"),
+                                   ("sum_in_core", ".cargo/config.toml build.rustflags"))
+    assert p.check.kind is CheckKind.COMMAND and p.check.argv == ("node", "tests/check.mjs")
+    assert p.selection.cargo_args() == ("--features", "repro")
+    assert p.param_values({}) == ()
+    args = p.command_args()
+    assert args[:4] == ("--crate", str(FIXTURE), "--package", "app")
+    assert "--features" in args and args[args.index("--check"):][:2] == ("--check", "node tests/check.mjs")
+
+
+def test_hashes_follow_the_files_and_the_selection(project: Path) -> None:
+    a = load(project)
+    assert load(project).content_hash == a.content_hash
+    assert load(project, features=()).content_hash != a.content_hash
+    assert load(project, overrides=CheckOverrides(check="node tests/check.mjs", timeout=5)).check_hash != a.check_hash
+    (project / "app" / "tests" / "check.mjs").write_text("process.exit(0)\n")
+    changed = load(project)
+    assert changed.check_hash != a.check_hash  # the check's own file is part of the check
+    (project / "core" / "src" / "lib.rs").write_text("pub fn sum(_: impl IntoIterator<Item = u32>) -> u64 { 0 }\n")
+    assert load(project).content_hash != a.content_hash
+
+
+def test_build_outputs_vcs_and_toolchain_files_are_not_copied(project: Path) -> None:
+    for junk in ("target/release/x", "app/pkg/app.js", "app/node_modules/m/index.js", ".git/HEAD",
+                 "core/target/y", "app/src/.git/z", "app/.vscode/settings.json", "app/wasm-bisect.toml",
+                 "app/results/store.sqlite3", "app/results/store.sqlite3-wal"):
+        (project / junk).parent.mkdir(parents=True, exist_ok=True)
+        (project / junk).write_text("junk")
+    (project / "app" / "rust-toolchain.toml").write_text('[toolchain]\nchannel = "nightly"\n')
+    (project / "notes").mkdir()
+    (project / "notes" / "todo.md").write_text("not part of any crate\n")
+    p = load(project)
+    assert not [f for f in p.files if any(part in f.split("/") for part in ("target", "pkg", "node_modules", ".git",
+                                                                             ".vscode", "results"))]
+    assert "notes/todo.md" not in p.files
+    assert p.left_out == ("app/rust-toolchain.toml",)
+
+
+@pytest.mark.parametrize(("change", "needle"), [
+    (lambda d: (d / "Cargo.toml").unlink(), "is not a Cargo project"),
+    (lambda d: None, "package 'nope' is not in the workspace"),
+    (lambda d: (d / "app" / "Cargo.toml").write_text((d / "app" / "Cargo.toml").read_text().replace(
+        'path = "../core"', 'path = "../../elsewhere/core"')), "'../../elsewhere/core' is outside"),
+    (lambda d: (d / "app" / "Cargo.toml").write_text((d / "app" / "Cargo.toml").read_text().replace(
+        'crate-type = ["cdylib", "rlib"]', 'crate-type = ["rlib"]')), "is not a cdylib"),
+    (lambda d: (d / "Cargo.toml").write_text((d / "Cargo.toml").read_text() + PATCH), "replaces wasm-bindgen"),
+    (lambda d: (d / "Cargo.lock").write_text("[[package]\n"), "is not a valid lockfile"),
+    (lambda d: (d / "app" / "src" / "data.rs").symlink_to("/etc/hostname"), "is a symlink to outside"),
+    (lambda d: (d / ".cargo" / "config.toml").write_text("[build\n"), "is not valid TOML"),
+])
+def test_bad_projects_are_refused_naming_the_problem(project: Path, change: object, needle: str) -> None:
+    change(project)  # type: ignore[operator]
+    package = "nope" if "nope" in needle else "app"
+    with pytest.raises(UsageError) as info:
+        load(project, package=package)
+    assert needle in info.value.one_line()
+
+
+def refused(project: Path, **kw: object) -> str:
+    with pytest.raises(UsageError) as info:
+        load(project, **kw)  # type: ignore[arg-type]
+    return info.value.one_line()
+
+
+def test_features_packages_and_checks_are_checked(project: Path) -> None:
+    line = refused(project, features=("nope",))
+    assert "package app has no feature 'nope'" in line and "its features: repro" in line
+    load(project, features=("app-core/x",))  # a dependency's feature: cargo checks the rest
+    with pytest.raises(UsageError, match="has no dependency 'nope'"):
+        load(project, features=("nope/x",))
+    with pytest.raises(UsageError, match="has 2 packages: choose one with --package"):
+        load(project, package=None)
+    with pytest.raises(UsageError, match="needs a check"):
+        load(project, overrides=CheckOverrides())
+    with pytest.raises(UsageError, match="'no-such-program-xyz' is not on PATH"):
+        load(project, overrides=CheckOverrides(check="no-such-program-xyz --flag"))
+    with pytest.raises(UsageError, match=r"'tests/chek\.mjs' does not exist"):
+        load(project, overrides=CheckOverrides(check="node tests/chek.mjs"))
+    with pytest.raises(UsageError, match=r"'\./run\.sh' does not exist"):
+        load(project, overrides=CheckOverrides(check="./run.sh"))
+    line = refused(project, overrides=CheckOverrides(check="wasm-pack-test", test="web"))
+    assert "no test target 'web'" in line and "its test targets: node" in line
+    assert load(project, overrides=CheckOverrides(check="wasm-pack-test", test="node")).check.test == "node"
+    with pytest.raises(UsageError, match="--test NAME picks a test target"):
+        load(project, overrides=CheckOverrides(check="node tests/check.mjs", test="node"))
+
+
+def test_a_member_directory_points_at_its_workspace(project: Path) -> None:
+    line = refused(project / "app", package=None)
+    assert f"is a member of the workspace at {project}" in line and f"give --crate {project} --package" in line
+
+
+def test_a_single_crate_project(tmp_path: Path) -> None:
+    root = tmp_path / "single"
+    (root / "src").mkdir(parents=True)
+    (root / "Cargo.toml").write_text('[package]\nname = "solo"\nversion = "0.1.0"\nedition = "2021"\n'
+                                     '[lib]\ncrate-type = ["cdylib"]\n[dependencies]\nwasm-bindgen = "0.2"\n')
+    (root / "src" / "lib.rs").write_text("")
+    (root / "check.sh").write_text("#!/bin/sh\nexit 0\n")
+    p = crate.load(root, selection=crate.Selection(), overrides=CheckOverrides(check="sh check.sh"))
+    assert p.package == "solo" and p.package_dir == "" and "Cargo.lock" not in p.files
+    (root / "Cargo.toml").write_text('[package]\nname = "solo"\nversion = "0.1.0"\n[lib]\ncrate-type = ["cdylib"]\n')
+    with pytest.raises(UsageError, match="does not use wasm-bindgen"):
+        crate.load(root, selection=crate.Selection(), overrides=CheckOverrides(check="sh check.sh"))
+
+
+def test_materialise_writes_the_copy_and_patches_only_the_copy(tmp_path: Path) -> None:
+    p = load()
+    variant = Variant(template=p.name, rustc=ToolchainSpec.parse("debian:1.96.0"),
+                      bindgen=BindgenSource.crates("0.2.95"))
+    dest = tmp_path / "probe" / "crate"
+    made = p.materialise(dest, variant, rustc_version="1.96.0")
+    assert made.workspace == dest and made.package == dest / "app" and made.pinning == "lockfile"
+    assert made.pkg_module == dest / "app" / "pkg" / "app.js" and made.tool_config_dir == dest.parent
+    assert (dest / "Cargo.lock").read_bytes() == (FIXTURE / "Cargo.lock").read_bytes()
+    patched = p.materialise(dest, variant, rustc_version="1.96.0", patches={"wasm-bindgen": "/src/wb"})
+    manifest = tomllib.loads((patched.workspace / "Cargo.toml").read_text())
+    assert manifest["patch"]["crates-io"]["wasm-bindgen"] == {"path": "/src/wb"}
+    assert manifest["workspace"]["members"] == ["app", "core"]
+    assert "patch" not in tomllib.loads((FIXTURE / "Cargo.toml").read_text())
+
+
+def test_to_template_makes_a_loadable_self_contained_template(tmp_path: Path) -> None:
+    p = load()
+    out = crate.to_template(p, tmp_path / "shared", name="app-repro")
+    t = templates.load(str(out))
+    assert t.name == "app-repro" and t.check.kind is CheckKind.COMMAND and t.check.argv == ("node", "tests/check.mjs")
+    assert t.rustflags == ("--cfg", "sum_in_core")
+    manifest = tomllib.loads(t.files["Cargo.toml"].decode())
+    assert manifest["features"]["default"] == ["repro"]
+    assert manifest["dependencies"]["app-core"] == {"path": "deps/app-core"}
+    assert manifest["package"]["version"] == "0.1.0"  # inherited from the workspace, filled in
+    assert {"deps/app-core/Cargo.toml", "deps/app-core/src/lib.rs", "tests/node.rs", "tests/check.mjs",
+            "src/lib.rs"} <= set(t.files)
+    assert t.artifact() == "app"
+    with pytest.raises(UsageError, match="already exists"):
+        crate.to_template(p, out, name="again")
