@@ -120,7 +120,9 @@ def schedule(
             busy += 1
     spare = jobs - max(len([w for w in wanted if w]), 1)
     speculative = sum(1 for point, guess in running.items() if guess and point not in needed)
-    guesses = sorted((w for ws in wanted for w in ws[1:] if w.chance < 1.0), key=lambda w: -w.chance)
+    # Most likely first; equal chances alternate between the searches (their rank within their own list).
+    ranked = [(-w.chance, rank, w) for ws in wanted for rank, w in enumerate(ws) if rank and w.chance < 1.0]
+    guesses = [w for _, _, w in sorted(ranked, key=lambda item: item[:2])]
     for guess in guesses:
         if busy >= jobs or speculative >= spare:
             break
