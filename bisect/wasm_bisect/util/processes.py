@@ -95,6 +95,11 @@ class Ticket:
 _ticket: contextvars.ContextVar[Ticket | None] = contextvars.ContextVar("wasm_bisect_ticket", default=None)
 
 
+def current_ticket() -> Ticket | None:
+    """The ticket of the work this thread is doing (None outside any)."""
+    return _ticket.get()
+
+
 @contextlib.contextmanager
 def ticket(work: Ticket) -> Iterator[Ticket]:
     """Run the processes started in this context (this thread) under `work`."""
