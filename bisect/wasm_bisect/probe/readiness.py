@@ -29,7 +29,13 @@ class Readiness:
 
     cli_built: set[str] = field(default_factory=set)
     cli_seconds: float = CLI_BUILD_SECONDS
+    machine: bool = True  # False: a cold machine, nothing provisioned (simulations)
     _toolchains: dict[ToolchainSpec, toolchains.Toolchain | None] = field(default_factory=dict)
+
+    @classmethod
+    def cold(cls) -> Readiness:
+        """Nothing built or provisioned, whatever this machine has: what a fresh machine would see."""
+        return cls(machine=False)
 
     @classmethod
     def look(cls) -> Readiness:
@@ -42,7 +48,7 @@ class Readiness:
         """The provisioned debian toolchain (read from its manifest); None when absent or not debian."""
         if spec not in self._toolchains:
             found = None
-            if spec.provider == "debian":
+            if spec.provider == "debian" and self.machine:
                 found = toolchains.read_manifest(toolchains.DebianProvider.prefix(spec.version))
             self._toolchains[spec] = found
         return self._toolchains[spec]

@@ -6,6 +6,7 @@ and (in `execute`) holds the run's lock, resumes an interrupted run and stores t
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
@@ -195,8 +196,12 @@ def explorer(plan: BisectPlan, rt: ReferenceTypes, costs: search.CostModel | Non
     def variant(r: int, c: int, setting: ReferenceTypes = rt) -> Variant:
         return grid.variant(grid.rustc[r], grid.bindgen[c], setting)
 
+    # Once per cell, not per replay: -j N replays the search after every answer.
+    reasons = {(rows[r], cols[c]): _reason(variant(r, c), allow_yanked=plan.allow_yanked)
+               for r in range(len(rows)) for c in range(len(cols))}
+
     def untestable(r_label: str, c_label: str) -> str | None:
-        return untestable_reason(variant(row_of[r_label], col_of[c_label]), allow_yanked=plan.allow_yanked)
+        return reasons[(r_label, c_label)]
 
     # Find-fix: the same search with "fixed" (good) as the new side it looks for.
     find = search.first_fixed_pair if plan.find_fix else search.first_failing_pair
@@ -216,13 +221,17 @@ def explorer(plan: BisectPlan, rt: ReferenceTypes, costs: search.CostModel | Non
     return explore
 
 
+# The compatibility filter is pure and asked for every cell of every setting by the search and the report.
+_reason = functools.lru_cache(maxsize=1 << 16)(untestable_reason)
+
+
 def record_plan_skips(plan: BisectPlan, oracle: Oracle, rt: ReferenceTypes) -> None:
     """Record every cell the compatibility filter rules out, with its reason, for reports."""
     grid = plan.grid
     for rustc in grid.rustc:
         for bindgen in grid.bindgen:
             cell = grid.variant(rustc, bindgen, rt)
-            if untestable_reason(cell, allow_yanked=plan.allow_yanked) is not None:
+            if _reason(cell, allow_yanked=plan.allow_yanked) is not None:
                 oracle.outcome(cell)
 
 

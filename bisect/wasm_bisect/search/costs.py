@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 Cell = tuple[int, int]
 
 # A probe is "about as good a split" as the best one when its smaller side is at least this share of the
-# best probe's smaller side (0.5: a 25/75 split still qualifies when 50/50 is available). Tuned with
+# best probe's smaller side (0.25: a 12/88 split still qualifies when 50/50 is available). Tuned with
 # benchmarks/cost_bench.py: wider windows buy cheaper probes with more of them.
-BALANCE_WINDOW = 0.5
+BALANCE_WINDOW = 0.25
 
 
 @dataclass(frozen=True, kw_only=True)

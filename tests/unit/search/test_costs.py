@@ -137,9 +137,9 @@ def test_a_cached_cli_wins_among_about_equal_splits() -> None:
     assert oracle.calls[:2] == [(0, 16), (0, 8)]
     run(oracle, order="bindgen", costs=CostModel(cli=cli, toolchain=(0.0,)))
     assert oracle.calls[:2] == [(0, 16), (0, 6)]
-    # A cached CLI at a poor split (column 1: 2/16) is not worth it: the median stays.
+    # A cached CLI at a poor split (column 0: 1/17) is not worth it: the median stays.
     far = [90.0] * 17
-    far[1] = far[16] = 0.0
+    far[0] = far[16] = 0.0
     run(oracle, order="bindgen", costs=CostModel(cli=far, toolchain=(0.0,)))
     assert oracle.calls[:2] == [(0, 16), (0, 8)]
 
