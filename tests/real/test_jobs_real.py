@@ -6,13 +6,13 @@ Private stores (this module's home, see conftest.py), so every probe asked here 
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
+
 from fixtures.homes import REAL_HOME, linked_home
 
 from .conftest import assert_built, wasm_bisect, wasm_bisect_json
@@ -94,4 +94,4 @@ def test_toolchain_add_with_mvp_std_builds_it_at_once(toolchain_home: dict[str, 
     added = wasm_bisect_json("toolchain", "add", "debian:1.96.0", "--with-mvp-std", env=toolchain_home)
     assert added["mvp_sysroot"]
     assert _listed(toolchain_home)["debian:1.96.0"]["mvp_sysroot"] == added["mvp_sysroot"]
-    assert os.path.isdir(added["mvp_sysroot"])
+    assert Path(added["mvp_sysroot"]).is_dir()
