@@ -267,5 +267,15 @@ class Oracle:
     def __call__(self, variant: Variant) -> Verdict:
         return self.outcome(variant).verdict
 
+    def prefetch(self, variant: Variant) -> bool:
+        """Provision what a probe of `variant` will need (toolchain, CLI, wasm-pack), without probing it: a tool
+        build for a likely next probe while the current one runs. False when everything was ready already."""
+        from wasm_bisect.probe.readiness import Readiness
+
+        if variant.key in self.outcomes or not Readiness.look().needs_provisioning(variant):
+            return False
+        provision_together(variant, progress=self.progress)
+        return True
+
     def summary(self) -> dict[str, Any]:
         return {"built": self.built, "from_store": self.cached}

@@ -37,12 +37,22 @@ class Readiness:
         """Nothing built or provisioned, whatever this machine has: what a fresh machine would see."""
         return cls(machine=False)
 
+    wasm_pack_built: bool = False
+
     @classmethod
     def look(cls) -> Readiness:
-        built = [t for t in toolcache.installed() if t.name == "wasm-bindgen"]
+        tools = toolcache.installed()
+        built = [t for t in tools if t.name == "wasm-bindgen"]
         timed = [t.build_seconds for t in built if t.build_seconds > 0]
-        return cls(cli_built={t.ident for t in built},
+        wasm_pack = any(t.name == "wasm-pack" and t.version == toolcache.WASM_PACK_VERSION for t in tools)
+        return cls(cli_built={t.ident for t in built}, wasm_pack_built=wasm_pack,
                    cli_seconds=statistics.median(timed) if timed else CLI_BUILD_SECONDS)
+
+    def needs_provisioning(self, variant: Variant) -> bool:
+        """Whether a probe of `variant` would build or provision something first (a crates.io CLI, wasm-pack,
+        a debian toolchain or its mvp std); git and path sources are prepared by the probe itself."""
+        cli = variant.bindgen.kind == "crates" and variant.bindgen.version not in self.cli_built
+        return cli or not self.wasm_pack_built or self.toolchain_seconds(variant) > 0
 
     def toolchain(self, spec: ToolchainSpec) -> toolchains.Toolchain | None:
         """The provisioned debian toolchain (read from its manifest); None when absent or not debian."""

@@ -3,8 +3,10 @@
 Each search's next probe starts at once; workers no search's next probe needs take the most likely later
 probes, at a lower CPU priority (util.processes.Ticket), so a guess never slows down what is needed. A
 guess that becomes needed is raised to normal priority; guesses still running when every search is done
-are dropped (their processes killed, nothing stored). The answers come from replaying each search with
-the real answers, so they are those of the sequential search.
+are dropped (their processes killed, nothing stored). Besides, one prefetch at a time provisions what the
+most likely later probe will need (a CLI build, a toolchain) at the same low priority, using the cores the
+running probes leave idle (two searches waiting for the same CLI leave a worker idle, say). The answers come
+from replaying each search with the real answers, so they are those of the sequential search.
 """
 
 from __future__ import annotations
@@ -12,9 +14,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
-from wasm_bisect.domain.model import Variant, Verdict
+from wasm_bisect.domain.model import ReferenceTypes, Variant, Verdict
 from wasm_bisect.probe import Oracle
 from wasm_bisect.search import speculate
 from wasm_bisect.util import processes
@@ -31,6 +33,21 @@ class _Flight:
 
 
 @dataclass
+class _Prefetch:
+    point: Variant
+    future: Future[bool]
+    ticket: processes.Ticket
+
+
+def _shares_tools(one: Variant, other: Variant) -> bool:
+    """Whether provisioning for `one` likely builds what a probe of `other` waits for: its CLI, or its toolchain's
+    reference-types-off std (the long parts; a toolchain alone is mostly downloading and unpacking)."""
+    off = ReferenceTypes.OFF
+    return one.bindgen == other.bindgen or (one.rustc == other.rustc and one.reference_types is other.reference_types
+                                            is off)
+
+
+@dataclass
 class Together(Generic[T]):
     """Several searches over one oracle with `jobs` probes in flight; `run` returns their results."""
 
@@ -39,14 +56,18 @@ class Together(Generic[T]):
     jobs: int
     on_finished: Callable[[int, T], None] | None = None  # a search is done (index, result)
     on_guess: Callable[[Variant], None] | None = None  # a probe ahead of the search started
+    prefetch: Callable[[Variant], bool] | None = None  # provision for a likely probe (False: nothing to do)
 
     def run(self) -> list[T]:
         known: dict[Variant, Verdict] = {}
         failed: dict[Variant, BaseException] = {}
         flights: dict[Variant, _Flight] = {}
         finished: dict[int, T] = {}
-        # One thread per search beyond `jobs`: a needed probe never waits for a thread held by a guess.
-        pool = ThreadPoolExecutor(max_workers=self.jobs + len(self.searches), thread_name_prefix="lookahead")
+        prefetch: _Prefetch | None = None
+        self._prefetched: set[Variant] = set()  # guesses prefetched (or found ready) in this run
+        # One thread per search beyond `jobs` (a needed probe never waits for a thread held by a guess), and one
+        # for the prefetch.
+        pool = ThreadPoolExecutor(max_workers=self.jobs + len(self.searches) + 1, thread_name_prefix="lookahead")
         try:
             while True:
                 wanted = []
@@ -69,7 +90,13 @@ class Together(Generic[T]):
                     flights[point] = _Flight(pool.submit(self._probe, point, ticket), ticket, guess)
                     if guess and self.on_guess:
                         self.on_guess(point)
-                done, _ = wait([f.future for f in flights.values()], return_when=FIRST_COMPLETED)
+                prefetch = self._prefetch(prefetch, wanted, flights, known, pool)
+                if prefetch is not None and any(_shares_tools(prefetch.point, w[0].point) for w in wanted if w):
+                    prefetch.ticket.promote()  # a needed probe waits for what it builds: no longer a guess
+                waiting: list[Future[Any]] = [f.future for f in flights.values()]
+                if prefetch is not None:
+                    waiting.append(prefetch.future)
+                done, _ = wait(waiting, return_when=FIRST_COMPLETED)
                 for point in [v for v, f in flights.items() if f.future in done]:
                     flight = flights.pop(point)
                     try:
@@ -81,8 +108,36 @@ class Together(Generic[T]):
         finally:
             for flight in flights.values():
                 flight.ticket.drop()  # guesses nobody needs: stop building them
+            if prefetch is not None:
+                prefetch.ticket.drop()
             pool.shutdown(wait=True, cancel_futures=True)
         return [finished[i] for i in range(len(self.searches))]
+
+    def _prefetch(self, current: _Prefetch | None, wanted: list[list[speculate.Wanted[Variant]]],
+                  flights: dict[Variant, _Flight], known: dict[Variant, Verdict], pool: ThreadPoolExecutor
+                  ) -> _Prefetch | None:
+        """The running prefetch, or a new one for the likeliest guess not probed or running (None: nothing)."""
+        if current is not None and not current.future.done():
+            return current
+        if not self.prefetch:
+            return None
+        tried = self._prefetched
+        guesses = sorted((w for ws in wanted for w in ws[1:]), key=lambda w: -w.chance)
+        for guess in guesses:
+            if guess.point in flights or guess.point in known or guess.point in tried:
+                continue
+            ticket = processes.Ticket(nice=GUESS_NICE)
+            tried.add(guess.point)
+            return _Prefetch(guess.point, pool.submit(self._provision, guess.point, ticket), ticket)
+        return None
+
+    def _provision(self, variant: Variant, ticket: processes.Ticket) -> bool:
+        assert self.prefetch is not None
+        with processes.ticket(ticket):
+            try:
+                return self.prefetch(variant)
+            except (Exception, processes.Dropped):  # a failed prefetch costs nothing: the probe meets it again
+                return False
 
     def _probe(self, variant: Variant, ticket: processes.Ticket) -> Verdict:
         with processes.ticket(ticket):

@@ -389,7 +389,8 @@ def run(plan: BisectPlan, oracle: Oracle, *, on_done: Callable[[SearchResult], N
     if plan.jobs > 1:
         oracle.together = True
         Together(oracle=oracle, searches=[explorer(plan, rt, costs(rt)) for rt in settings], jobs=plan.jobs,
-                 on_finished=lambda i, explored: finished(settings[i], explored), on_guess=on_guess).run()
+                 on_finished=lambda i, explored: finished(settings[i], explored), on_guess=on_guess,
+                 prefetch=oracle.prefetch).run()
     else:
         for rt in settings:  # each setting's costs are read as it starts: CLIs built by the ones before are cheap
             finished(rt, explorer(plan, rt, costs(rt))(oracle))

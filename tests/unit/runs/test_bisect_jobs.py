@@ -93,8 +93,11 @@ def grid(*settings: ReferenceTypes) -> Grid:
 
 
 def run(store: Store, fake: FakeProbe, monkeypatch: pytest.MonkeyPatch, *, jobs: int, g: Grid | None = None,
-        guesses: list[Variant] | None = None) -> tuple[bisect.BisectResult, probe.Oracle]:
+        guesses: list[Variant] | None = None, prefetched: list[str] | None = None
+        ) -> tuple[bisect.BisectResult, probe.Oracle]:
     monkeypatch.setattr(probe_oracle, "run_probe", fake)
+    seen = prefetched if prefetched is not None else []
+    monkeypatch.setattr(probe_oracle, "provision_together", lambda v, **_: seen.append(v.short()))
     oracle = probe.Oracle(template=templates.load("vec-of-structs"), store=store)
     result = bisect.run(bisect.BisectPlan(grid=g or grid(), jobs=jobs), oracle,
                         on_guess=guesses.append if guesses is not None else None)
@@ -151,6 +154,19 @@ def test_a_flaky_guess_is_not_fatal_unless_the_search_asks_it(tmp_path: Path,
     needed = FakeProbe(delay=0.02, flaky=frozenset({probe_all.calls[2]}))
     with pytest.raises(SearchAborted):
         run(Store(tmp_path / "needed.sqlite3"), needed, monkeypatch, jobs=3, g=grid(ReferenceTypes.DEFAULT))
+
+
+def test_tools_for_likely_probes_are_prefetched_when_no_worker_is_spare(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """-j 2 with two settings leaves no worker for a guess: the CLI of the likeliest next probe is still built
+    ahead (at a low priority), never for a cell already probed, each at most once."""
+    fake = FakeProbe(delay=0.03)
+    prefetched: list[str] = []
+    result, oracle = run(Store(tmp_path / "s.sqlite3"), fake, monkeypatch, jobs=2, prefetched=prefetched)
+    assert prefetched
+    assert len(prefetched) == len(set(prefetched))
+    one, _ = run(Store(tmp_path / "one.sqlite3"), FakeProbe(), monkeypatch, jobs=1)
+    assert searches(result) == searches(one)
 
 
 def test_one_variant_asked_twice_at_once_is_probed_once(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
