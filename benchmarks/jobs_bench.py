@@ -30,7 +30,7 @@ import results_file
 
 ARGS = ["bisect", "--template", "vec-of-structs", "--rustc", "debian:1.63.0,debian:1.96.0",
         "--bindgen", "0.2.92..0.2.99", "--reference-types", "both", "--json", "-q"]
-SHARED = ("toolchains", "tools", "downloads", "vendor", "lock-cache", "index")
+SHARED = ("toolchains", "tools", "downloads", "vendor", "lock-cache", "index", "locks")
 
 
 def once(jobs: int) -> dict[str, Any]:

@@ -3,7 +3,7 @@
     python benchmarks/toolbuild_bench.py [--version 0.2.99] [--neighbour 0.2.98] [--reps 7]
 
 1. `cargo install --locked wasm-bindgen-cli` of one release into an empty target dir per profile: the current
-   one (toolcache.FAST_PROFILE, opt-level 1), opt-level 0, and opt-level 1 with 256 codegen units. Crates come
+   one (toolcache.FAST_PROFILE), opt-level 1, and the current one with 256 codegen units. Crates come
    from the machine's CARGO_HOME (downloaded once before the timed builds), so only compiling is timed.
 2. Each CLI's run time on real modules: the vec-of-structs probe's module built by wasm-pack for that release
    (release and dev profile), `wasm-bindgen --target nodejs` timed `reps` times, median.
@@ -35,10 +35,14 @@ import results_file
 
 from wasm_bisect.util import paths
 
+# The first run compared opt-level 1 (then current) with opt-level 0 and with 256 codegen units at opt-level 1:
+# opt-level 0 won (results/toolbuild.json), so it is the current profile and opt-level 1 the alternative now.
+CURRENT = "opt0"
+assert toolcache.FAST_PROFILE["CARGO_PROFILE_RELEASE_OPT_LEVEL"] == "0", "the tool's profile changed: update PROFILES"
 PROFILES: dict[str, dict[str, str]] = {
-    "opt1 (current)": dict(toolcache.FAST_PROFILE),
-    "opt0": {**toolcache.FAST_PROFILE, "CARGO_PROFILE_RELEASE_OPT_LEVEL": "0"},
-    "opt1 cgu256": {**toolcache.FAST_PROFILE, "CARGO_PROFILE_RELEASE_CODEGEN_UNITS": "256"},
+    "opt0": dict(toolcache.FAST_PROFILE),
+    "opt1": {**toolcache.FAST_PROFILE, "CARGO_PROFILE_RELEASE_OPT_LEVEL": "1"},
+    "opt0_cgu256": {**toolcache.FAST_PROFILE, "CARGO_PROFILE_RELEASE_CODEGEN_UNITS": "256"},
 }
 
 
@@ -75,7 +79,7 @@ def probe_modules(version: str, scratch: Path) -> dict[str, Path]:
     """Real probe modules (release and dev) for `version`, built by the tool in a private home."""
     home = scratch / "home"
     home.mkdir()
-    for shared in ("toolchains", "tools", "downloads", "vendor"):
+    for shared in ("toolchains", "tools", "downloads", "vendor", "locks"):
         if (paths.home() / shared).exists():
             (home / shared).symlink_to(paths.home() / shared)
     env = {**os.environ, "WASM_BISECT_HOME": str(home)}
@@ -123,28 +127,26 @@ def main(argv: list[str]) -> int:
             cli = root / "bin" / "wasm-bindgen"
             rows[name] = {"build_s": seconds, "target": str(target),
                           **{f"run_{k}_s": run_time(cli, m, reps, scratch) for k, m in modules.items()}}
-            print(f"{name:>16}: build {seconds:6.1f} s; wasm-bindgen on the release module "
+            print(f"{name:>12}: build {seconds:6.1f} s; wasm-bindgen on the release module "
                   f"{rows[name]['run_release_s']:.3f} s, dev module {rows[name]['run_dev_s']:.3f} s", flush=True)
-        current = rows["opt1 (current)"]
-        fresh = build(neighbour, scratch / "target-neighbour-fresh", PROFILES["opt1 (current)"], scratch / "n1")
-        reused = build(neighbour, Path(current["target"]), PROFILES["opt1 (current)"], scratch / "n2")
-        print(f"{neighbour} (current profile): {fresh:.1f} s into an empty target dir, {reused:.1f} s into the one "
+        current = rows[CURRENT]
+        fresh = build(neighbour, scratch / "target-neighbour-fresh", PROFILES[CURRENT], scratch / "n1")
+        reused = build(neighbour, Path(current["target"]), PROFILES[CURRENT], scratch / "n2")
+        print(f"{neighbour} ({CURRENT}): {fresh:.1f} s into an empty target dir, {reused:.1f} s into the one "
               f"that built {version}", flush=True)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     load_after = Path("/proc/loadavg").read_text().split()[0]
-    base = current["build_s"]
-    figures: dict[str, float | int | bool] = {
-        "current_build_s": base,
-        "opt0_build_s": rows["opt0"]["build_s"], "cgu256_build_s": rows["opt1 cgu256"]["build_s"],
-        "opt0_faster": round(base / rows["opt0"]["build_s"], 3),
-        "cgu256_faster": round(base / rows["opt1 cgu256"]["build_s"], 3),
-        "current_run_release_s": current["run_release_s"], "opt0_run_release_s": rows["opt0"]["run_release_s"],
-        "current_run_dev_s": current["run_dev_s"], "opt0_run_dev_s": rows["opt0"]["run_dev_s"],
+    figures: dict[str, float | int | bool] = {"current_is_opt0": True}
+    for name, row in rows.items():
+        figures.update({f"{name}_build_s": row["build_s"], f"{name}_run_release_s": row["run_release_s"],
+                        f"{name}_run_dev_s": row["run_dev_s"]})
+    figures.update({
+        "opt0_faster_than_opt1": round(rows["opt1"]["build_s"] / rows["opt0"]["build_s"], 3),
         "neighbour_fresh_s": fresh, "neighbour_reused_s": reused,
         "neighbour_reuse_faster": round(fresh / reused, 3),
         "load_before": float(load_before), "load_after": float(load_after),
-    }
+    })
     details = {"version": version, "neighbour": neighbour, "reps": reps, "module_bytes": sizes,
                "profiles": {k: {kk: vv for kk, vv in v.items() if kk != "target"} for k, v in rows.items()},
                "profile_env": PROFILES}
