@@ -162,7 +162,7 @@ def test_tools_for_likely_probes_are_prefetched_when_no_worker_is_spare(tmp_path
     ahead (at a low priority), never for a cell already probed, each at most once."""
     fake = FakeProbe(delay=0.03)
     prefetched: list[str] = []
-    result, oracle = run(Store(tmp_path / "s.sqlite3"), fake, monkeypatch, jobs=2, prefetched=prefetched)
+    result, _ = run(Store(tmp_path / "s.sqlite3"), fake, monkeypatch, jobs=2, prefetched=prefetched)
     assert prefetched
     assert len(prefetched) == len(set(prefetched))
     one, _ = run(Store(tmp_path / "one.sqlite3"), FakeProbe(), monkeypatch, jobs=1)
