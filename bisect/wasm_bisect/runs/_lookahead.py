@@ -2,11 +2,12 @@
 
 Each search's next probe starts at once; workers no search's next probe needs take the most likely later
 probes, at a lower CPU priority (util.processes.Ticket), so a guess never slows down what is needed. A
-guess that becomes needed is raised to normal priority; guesses still running when every search is done
-are dropped (their processes killed, nothing stored). Besides, one prefetch at a time provisions what the
-most likely later probe will need (a CLI build, a toolchain) at the same low priority, using the cores the
-running probes leave idle (two searches waiting for the same CLI leave a worker idle, say). The answers come
-from replaying each search with the real answers, so they are those of the sequential search.
+guess that becomes needed is raised to normal priority; a guess the answers since have ruled out, and
+guesses still running when every search is done, are dropped (their processes killed, nothing stored).
+Besides, one prefetch at a time provisions what a likely later probe will need (a CLI build, a toolchain,
+the reference-types-off std of the follow-up) at the same low priority, on the cores the running probes
+leave idle (two searches waiting for the same CLI leave a worker idle, say). The answers come from replaying
+each search with the real answers, so they are those of the sequential search.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from wasm_bisect.util import processes
 
 T = TypeVar("T")
 GUESS_NICE = 10  # CPU priority of probes ahead of the search (0 normal, 19 lowest)
+HORIZON = 8  # how many likely points each search looks ahead, for prefetching and for dropping stale guesses
 
 
 @dataclass
@@ -57,6 +59,7 @@ class Together(Generic[T]):
     on_finished: Callable[[int, T], None] | None = None  # a search is done (index, result)
     on_guess: Callable[[Variant], None] | None = None  # a probe ahead of the search started
     prefetch: Callable[[Variant], bool] | None = None  # provision for a likely probe (False: nothing to do)
+    needs_tools: Callable[[Variant], bool] | None = None  # whether a probe would provision anything first
 
     def run(self) -> list[T]:
         known: dict[Variant, Verdict] = {}
@@ -70,14 +73,17 @@ class Together(Generic[T]):
         pool = ThreadPoolExecutor(max_workers=self.jobs + len(self.searches) + 1, thread_name_prefix="lookahead")
         try:
             while True:
-                wanted = []
+                wanted: list[list[speculate.Wanted[Variant]]] = []
+                reachable: set[Variant] = set()
                 for index, search in enumerate(self.searches):
-                    ahead = [] if index in finished else speculate.look_ahead(search, known, self.jobs)
+                    ahead = [] if index in finished else speculate.look_ahead(search, known, max(self.jobs, HORIZON))
                     if ahead and ahead[0].point in failed:
                         raise failed[ahead[0].point]  # the search itself asks it: as the sequential search would
                     if not ahead and index not in finished:
                         finished[index] = self._result(search, known)
-                    wanted.append([w for w in ahead if w.point not in failed])
+                    ahead = [w for w in ahead if w.point not in failed]
+                    reachable.update(w.point for w in ahead)
+                    wanted.append(ahead)
                 if len(finished) == len(self.searches):
                     break
                 for ahead in wanted:
@@ -85,11 +91,17 @@ class Together(Generic[T]):
                     if flight is not None and flight.guess:
                         flight.guess = False
                         flight.ticket.promote()
-                for point, guess in speculate.schedule(wanted, {v: f.guess for v, f in flights.items()}, self.jobs):
+                for point, flight in flights.items():
+                    if flight.guess and point not in reachable:
+                        flight.ticket.drop()  # the answers so far ruled it out: free its worker
+                running = {v: f.guess for v, f in flights.items() if not f.ticket.dropped}
+                for point, guess in speculate.schedule([w[:self.jobs] for w in wanted], running, self.jobs):
                     ticket = processes.Ticket(nice=GUESS_NICE if guess else 0)
                     flights[point] = _Flight(pool.submit(self._probe, point, ticket), ticket, guess)
                     if guess and self.on_guess:
                         self.on_guess(point)
+                if prefetch is not None and prefetch.point not in reachable:
+                    prefetch.ticket.drop()  # the tools of a probe no search will ask
                 prefetch = self._prefetch(prefetch, wanted, flights, known, pool)
                 if prefetch is not None and any(_shares_tools(prefetch.point, w[0].point) for w in wanted if w):
                     prefetch.ticket.promote()  # a needed probe waits for what it builds: no longer a guess
@@ -116,19 +128,23 @@ class Together(Generic[T]):
     def _prefetch(self, current: _Prefetch | None, wanted: list[list[speculate.Wanted[Variant]]],
                   flights: dict[Variant, _Flight], known: dict[Variant, Verdict], pool: ThreadPoolExecutor
                   ) -> _Prefetch | None:
-        """The running prefetch, or a new one for the likeliest guess not probed or running (None: nothing)."""
+        """The running prefetch, or a new one for the likeliest later probe whose tools are not ready (None:
+        nothing to prefetch). Looks over the whole horizon: a reference-types follow-up's std, say, is needed a
+        few answers ahead."""
         if current is not None and not current.future.done():
             return current
         if not self.prefetch:
             return None
-        tried = self._prefetched
         guesses = sorted((w for ws in wanted for w in ws[1:]), key=lambda w: -w.chance)
         for guess in guesses:
-            if guess.point in flights or guess.point in known or guess.point in tried:
+            point = guess.point
+            if point in flights or point in known or point in self._prefetched:
+                continue
+            self._prefetched.add(point)
+            if self.needs_tools is not None and not self.needs_tools(point):
                 continue
             ticket = processes.Ticket(nice=GUESS_NICE)
-            tried.add(guess.point)
-            return _Prefetch(guess.point, pool.submit(self._provision, guess.point, ticket), ticket)
+            return _Prefetch(point, pool.submit(self._provision, point, ticket), ticket)
         return None
 
     def _provision(self, variant: Variant, ticket: processes.Ticket) -> bool:

@@ -398,7 +398,8 @@ def run(plan: BisectPlan, oracle: Oracle, *, on_done: Callable[[SearchResult], N
         oracle.together = True
         Together(oracle=oracle, searches=[explorer(plan, rt, costs(rt)) for rt in settings], jobs=plan.jobs,
                  on_finished=lambda i, explored: finished(settings[i], explored), on_guess=on_guess,
-                 prefetch=oracle.prefetch).run()
+                 prefetch=oracle.prefetch,
+                 needs_tools=lambda v: Readiness.look().needs_provisioning(v)).run()
     else:
         for rt in settings:  # each setting's costs are read as it starts: CLIs built by the ones before are cheap
             finished(rt, explorer(plan, rt, costs(rt))(oracle))

@@ -48,6 +48,7 @@ class FakeProbe:
         self.dropped: list[str] = []
         self.running = self.max_running = 0
         self.niced: list[str] = []
+        self.events: list[tuple[str, str]] = []  # ("start" | "start-guess" | "drop", cell) in order
         self._lock = threading.Lock()
 
     def __call__(self, variant: Variant, _template: Any, *, together: bool = False, **_: Any) -> Outcome:
@@ -58,11 +59,14 @@ class FakeProbe:
             self.max_running = max(self.max_running, self.running)
             if ticket is not None and ticket.nice:
                 self.niced.append(variant.short())
+            self.events.append(("start-guess" if ticket is not None and ticket.nice else "start", variant.short()))
         try:
             start = time.monotonic()
             while time.monotonic() - start < (self.guess_delay if ticket is not None and ticket.nice else self.delay):
                 if ticket is not None and ticket.dropped:
-                    self.dropped.append(variant.short())
+                    with self._lock:
+                        self.dropped.append(variant.short())
+                        self.events.append(("drop", variant.short()))
                     raise processes.Dropped
                 time.sleep(0.002)
             if variant.short() in self.flaky:
@@ -138,6 +142,15 @@ def test_guesses_run_niced_and_the_leftovers_are_dropped(store: Store, monkeypat
     assert oracle.built == len(fake.calls) - len(fake.dropped)
     one, _ = run(Store(store.path.parent / "one.sqlite3"), FakeProbe(), monkeypatch, jobs=1, g=g)
     assert searches(result) == searches(one)
+
+
+def test_a_guess_the_answers_rule_out_is_dropped_at_once(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A guess on the branch the search did not take stops before the search ends: its worker is free."""
+    fake = FakeProbe(delay=0.01, guess_delay=2.0)
+    result, _ = run(store, fake, monkeypatch, jobs=3, g=grid(ReferenceTypes.DEFAULT))
+    drops = [i for i, (kind, _) in enumerate(fake.events) if kind == "drop"]
+    assert drops and any(kind == "start" for kind, _ in fake.events[drops[0]:])  # the search went on after it
+    assert result.first_failing is not None
 
 
 def test_a_flaky_guess_is_not_fatal_unless_the_search_asks_it(tmp_path: Path,
