@@ -18,6 +18,7 @@ DEMO_ARGS = [
     "--rustc", "debian:1.63.0,debian:1.96.0",
     "--bindgen", "0.2.91..0.2.99",
     "--reference-types", "both",
+    "--jobs", "2",  # the machine kind has 2 cores: provisioning, tool builds and probes overlap
 ]
 
 
@@ -107,9 +108,35 @@ def bench(session: nox.Session) -> None:
     _install(session, "test")
     session.run("python", "benchmarks/search_bench.py", "benchmarks/results/search.json")
     session.run("python", "benchmarks/driver_bench.py", "benchmarks/results/driver.json")
+    session.run("python", "benchmarks/cost_bench.py", "benchmarks/results/costs.json")
     session.run("python", "benchmarks/probe_bench.py", "benchmarks/results/probe.json", *session.posargs)
     session.run("python", "benchmarks/runtime_bench.py", "benchmarks/results/runtime.json", *session.posargs)
     session.run("python", "benchmarks/readme_table.py")
+
+
+@nox.session(python=PYTHON)
+def cold_bench(session: nox.Session) -> None:
+    """Opt-in, never CI: the demo on an empty tool home and CARGO_HOME (every toolchain, tool and crate fetched and
+    built), with a breakdown; appends a run to benchmarks/results/cold.json. Before/after a change:
+    `nox -s cold_bench -- --checkout DIR --label before` on an archive of the older code."""
+    _install(session, "test")
+    session.run("python", "benchmarks/cold_bench.py", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def toolbuild_bench(session: nox.Session) -> None:
+    """Opt-in: the wasm-bindgen CLI build profiles side by side (build time, the CLI's run time on a real module,
+    target-dir reuse by a neighbouring release); appends a run to benchmarks/results/toolbuild.json."""
+    _install(session, "test")
+    session.run("python", "benchmarks/toolbuild_bench.py", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def jobs_bench(session: nox.Session) -> None:
+    """Opt-in: a real bisect with -j 2 against -j 1 (private stores, tools cached), alternating; appends a run to
+    benchmarks/results/jobs.json."""
+    _install(session, "test")
+    session.run("python", "benchmarks/jobs_bench.py", *session.posargs)
 
 
 @nox.session(python=PYTHON)

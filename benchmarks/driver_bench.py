@@ -31,7 +31,7 @@ from search_bench import SHAPES
 from wasm_bisect.domain import versions
 from wasm_bisect.domain.grid import Grid
 from wasm_bisect.domain.model import BindgenSource, Outcome, ReferenceTypes, ToolchainSpec, Variant, Verdict
-from wasm_bisect.probe import Oracle, templates
+from wasm_bisect.probe import Oracle, Readiness, templates
 from wasm_bisect.probe import oracle as probe_module
 
 SEED = 20261122
@@ -90,7 +90,7 @@ def run_shape(shape: str, rng: random.Random, template: templates.Template) -> d
 
         probe_module.run_probe = fake_probe  # type: ignore[assignment]
         oracle = Oracle(template=template, store=NullStore())  # type: ignore[arg-type]
-        result = bisect_run.run(bisect_run.BisectPlan(grid=grid), oracle)
+        result = bisect_run.run(bisect_run.BisectPlan(grid=grid), oracle, readiness=Readiness.cold())
         built.append(oracle.built)
         for search in result.searches:
             first = search.first_failing

@@ -23,7 +23,8 @@ class Figures:
     """The runs of one results file; `fig(key)` renders a figure's median and spread over the runs."""
 
     def __init__(self, name: str) -> None:
-        data = json.loads((RESULTS / f"{name}.json").read_text())
+        path = RESULTS / f"{name}.json"
+        data = json.loads(path.read_text()) if path.is_file() else {"runs": []}  # a benchmark not run yet
         self.runs = [r for r in data["runs"] if r.get("figures")]
         self.name = name
 
@@ -44,6 +45,12 @@ class Figures:
     def count(self) -> str:
         n = len(self.runs)
         return f"{n} run" + ("s" if n != 1 else "")
+
+
+def _yes(figures: Figures, key: str) -> str:
+    """A yes/no figure over every run: yes only when every run said yes."""
+    values = figures.values(key)
+    return "not measured yet" if not values else "yes" if all(values) else "no"
 
 
 Row = tuple[str, str, Callable[[Figures], str], str]
@@ -77,6 +84,33 @@ ROWS: list[Row] = [
     ("peak RSS of the tool: a bisect that builds / a -j2 matrix", "probe",
      lambda f: f"{f.fig('bisect_peak_rss_mib', ' MiB', 1)} / {f.fig('matrix_peak_rss_mib', ' MiB', 1)}",
      "measured"),
+    ("cost-aware vs cost-blind search, whole driver on 3 x 40 x 2 grids, simulated seconds (CLI 90 s, probe 10 s, "
+     "warm probe 1.5 s), same answers: cold / 30% of CLIs built / after another bisect", "costs",
+     lambda f: f"{f.fig('cheaper_cold', 'x')} / {f.fig('cheaper_30pct_clis', 'x')} / "
+               f"{f.fig('cheaper_after_another_bisect', 'x')}; same answers {_yes(f, 'cost_same_answers')}; CLIs "
+               f"built cold {f.fig('cold_clis_today')} vs {f.fig('cold_clis_aware')}, any search >= "
+               f"{f.fig('cold_clis_floor')}", ">= 1.5x cold"),
+    ("rounds of fixed-cost probes, whole driver (2 settings) with -j 4 / -j 8 vs -j 1 (before: -j only ran the "
+     "2 settings side by side)", "costs",
+     lambda f: f"{f.fig('rounds_fewer_j4', 'x')} / {f.fig('rounds_fewer_j8', 'x')} fewer (before: "
+               f"{f.fig('rounds_fewer_today_j2', 'x')} at any -j >= 2); same answers {_yes(f, 'rounds_same_answers')}",
+     ">= 1.8x / >= 2.5x"),
+    ("real bisect -j 2 vs -j 1 (2 rustc x 7 wasm-bindgen x 2 settings, private homes, CLIs cached)", "jobs",
+     lambda f: f"{f.fig('j2_faster', 'x')} ({f.fig('j2_s', ' s', 1)} vs {f.fig('j1_s', ' s', 1)}); same answers "
+               f"{_yes(f, 'same_answers')}", "measured"),
+    ("wasm-bindgen CLI build, opt-level 0 (now) vs opt-level 1 (before), in an empty target dir; the CLI on the "
+     "probe's release / dev module", "toolbuild",
+     lambda f: f"{f.fig('opt0_faster_than_opt1', 'x')} faster ({f.fig('opt0_build_s', ' s', 0)} vs "
+               f"{f.fig('opt1_build_s', ' s', 0)}); {f.fig('opt0_run_release_s', ' s', 3)} / "
+               f"{f.fig('opt0_run_dev_s', ' s', 3)} vs {f.fig('opt1_run_release_s', ' s', 3)} / "
+               f"{f.fig('opt1_run_dev_s', ' s', 3)}", "faster, run time < 1 s"),
+    ("the next release's CLI built in the target dir of the one before vs an empty one", "toolbuild",
+     lambda f: f"{f.fig('neighbour_reuse_faster', 'x')} faster ({f.fig('neighbour_reused_s', ' s', 0)} vs "
+               f"{f.fig('neighbour_fresh_s', ' s', 0)})", "measured"),
+    ("the demo on a cold machine (empty tool home and CARGO_HOME, 2 cores): after / before issue 16", "cold",
+     lambda f: f"{f.fig('after_wall_s', ' s', 0)} / {f.fig('before_wall_s', ' s', 0)} (load average "
+               f"{f.fig('after_load_before', '', 1)} / {f.fig('before_load_before', '', 1)} at the start)",
+     "<= 600 s"),
 ]
 
 

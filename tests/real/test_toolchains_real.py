@@ -46,7 +46,8 @@ def provision(spec: str) -> Toolchain:
     """Provision once per session (through resolve, as build code does) and print what it cost."""
     if spec not in _provisioned:
         start = time.monotonic()
-        toolchain = toolchains.resolve(ToolchainSpec.parse(spec), progress=lambda m: print(f"  {m}"))
+        # With its reference-types-off std, as `toolchain add --with-mvp-std` (a probe would build it lazily).
+        toolchain = toolchains.resolve(ToolchainSpec.parse(spec), progress=lambda m: print(f"  {m}"), mvp_std=True)
         seconds = time.monotonic() - start
         manifest = toolchains.read_manifest_data(toolchain.sysroot.parent)
         print(f"PROVISION {spec}: {seconds:.1f} s now; manifest timings {manifest.get('timings')}")

@@ -65,7 +65,8 @@ def bisect_cmd(
     threshold: Annotated[int | None, typer.Option("--threshold", min=1, help="Runs that must agree (default all).")]
     = None,
     jobs: Annotated[int | None, typer.Option("--jobs", "-j", min=1, max=64,
-                                             help="Search reference-types settings in parallel.")] = None,
+                                             help="Probes in flight at once: the reference-types settings' "
+                                             "searches run together and probe ahead of themselves.")] = None,
     param: ParamOpt = None,
     build_failure: BuildFailOpt = None,
     runtime: RuntimeOneOpt = None,

@@ -60,12 +60,16 @@ def toolchain_available(
 @group.command("add")
 def toolchain_add(
     spec: Annotated[str, typer.Argument(help="debian:1.96.0 | rustup:1.82.0 | path:/some/prefix")],
+    with_mvp_std: Annotated[bool, typer.Option(
+        "--with-mvp-std", help="Also build the reference-types-off (mvp) std now (rustc >= 1.82); otherwise "
+        "the first probe with --reference-types off builds it.")] = False,
     as_json: JsonOpt = False,
     verbose: VerboseOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
     """Provision a toolchain (download, unpack, build its wasm32 std as needed) and verify it."""
-    toolchain = toolchains.resolve(ToolchainSpec.parse(spec), provision=True, progress=log.plain)
+    toolchain = toolchains.resolve(ToolchainSpec.parse(spec), provision=True, progress=log.plain,
+                                   mvp_std=with_mvp_std)
     if as_json:
         emit_json(toolchain.to_json())
     else:

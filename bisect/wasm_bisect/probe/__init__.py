@@ -1,9 +1,11 @@
 """The oracle: Variant -> Outcome with a real build and check, answered from the store when it can be.
 
 `oracle` asks (store, compatibility filter, then a real probe); `build` renders, resolves and runs wasm-pack;
-`check` runs the check; `render` and `templates` turn a template into a variant crate.
+`check` runs the check; `render` and `templates` turn a template into a variant crate; `readiness` says how
+many seconds a probe would still take (for the cost-aware search).
 """
 
-from wasm_bisect.probe.oracle import Oracle, run_probe
+from wasm_bisect.probe.oracle import Oracle, provision_together, run_probe
+from wasm_bisect.probe.readiness import Readiness
 
-__all__ = ["Oracle", "run_probe"]
+__all__ = ["Oracle", "Readiness", "provision_together", "run_probe"]

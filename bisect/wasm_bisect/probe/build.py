@@ -182,10 +182,7 @@ def target_slot(toolchain: Toolchain, rustflags: list[str]) -> Iterator[Path]:
     Reuse saves recompiling proc-macro dependencies on every probe; one dir per slot keeps -j N builds from
     queueing on cargo's build-directory lock.
     """
-    # One family of slots per RUSTFLAGS: a flag change would otherwise rebuild every dependency.
-    flags = hashlib.sha256(" ".join(rustflags).encode()).hexdigest()[:8]
-    spec = str(toolchain.spec).replace(":", "-").replace("/", "_")
-    base = paths.work_dir() / "targets" / f"{spec}-{flags}"
+    base = slot_family(toolchain, rustflags)
     slot = 0
     while True:
         lock = fs.lock(f"target-{base.name}-{slot}", timeout=0)
@@ -199,6 +196,39 @@ def target_slot(toolchain: Toolchain, rustflags: list[str]) -> Iterator[Path]:
         finally:
             lock.release()
         return
+
+
+def slot_family(toolchain: Toolchain, rustflags: list[str]) -> Path:
+    """The directory of a toolchain's target slots for these RUSTFLAGS."""
+    # One family of slots per RUSTFLAGS: a flag change would otherwise rebuild every dependency.
+    flags = hashlib.sha256(" ".join(rustflags).encode()).hexdigest()[:8]
+    spec = str(toolchain.spec).replace(":", "-").replace("/", "_")
+    return paths.work_dir() / "targets" / f"{spec}-{flags}"
+
+
+WARM_MARKS = ".wasm-bisect-warm"  # inside a slot: pruning the slot forgets them
+
+
+def _warm_name(variant: Variant) -> str:
+    label = variant.bindgen.label() if variant.bindgen.kind == "crates" else variant.bindgen.version
+    return "".join(c if c.isalnum() or c in "-._" else "_" for c in f"{label}-{variant.options.profile}")
+
+
+def mark_warm(slot: Path, variant: Variant) -> None:
+    """Note that `slot` has compiled the dependency set of this wasm-bindgen release and profile."""
+    marks = slot / WARM_MARKS
+    marks.mkdir(parents=True, exist_ok=True)
+    (marks / _warm_name(variant)).touch()
+
+
+def is_warm(variant: Variant, toolchain: Toolchain) -> bool:
+    """Whether some target slot of the variant's toolchain and flags compiled its wasm-bindgen already."""
+    rustflags, _ = codegen_flags(variant, toolchain)
+    if rustflags is None:
+        return False
+    name = _warm_name(variant)
+    family = slot_family(toolchain, rustflags)
+    return any((slot / WARM_MARKS / name).is_file() for slot in family.glob("slot*"))
 
 
 def _lock_packages(lock_text: str) -> list[dict[str, Any]]:
@@ -590,6 +620,8 @@ def build(
         return BuildResult(verdict=verdict, reason=reason, stage=failed_stage, exit_code=result.returncode,
                            log_tail=result.output, timings=timings, evidence=evidence, crate=crate)
     evidence.update(module_evidence(target_dir, variant, crate.package, artifact=crate.artifact))
+    with contextlib.suppress(OSError):  # only a hint for the cost-aware search
+        mark_warm(target_dir, variant)
     if not pkg_module.is_file():
         return BuildResult(verdict=Verdict.ERROR, reason=f"wasm-pack succeeded but {pkg_module} is missing",
                            stage=Stage.WASM_BINDGEN, timings=timings, evidence=evidence, crate=crate)

@@ -6,6 +6,7 @@ target dir is still held, so a check that compiles (wasm-pack test) reuses what 
 
 from __future__ import annotations
 
+import contextvars
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -30,6 +31,49 @@ def _quiet(_: str) -> None:
     pass
 
 
+def _toolchain_for(variant: Variant, progress: Progress) -> toolchains.Toolchain:
+    """The variant's toolchain, with its reference-types-off std built the first time an `off` probe needs it."""
+    toolchain = toolchains.resolve(variant.rustc, provision=True, progress=progress)
+    if variant.reference_types is ReferenceTypes.OFF:
+        toolchain = toolchains.with_mvp_std(toolchain, progress=progress)
+    return toolchain
+
+
+def provision_together(variant: Variant, *, progress: Progress = _quiet) -> None:
+    """Make the variant's toolchain, wasm-bindgen CLI and wasm-pack ready at the same time (-j N): they do
+    not depend on each other, and each alone leaves cores idle (downloads, unpacking, single-crate compiles).
+
+    Failures are left for the probe to meet again in order and report; a dropped or interrupted step stops
+    the others' waiting only, each step cleans up after itself."""
+    steps: list[Callable[[], object]] = [lambda: _toolchain_for(variant, progress),
+                                         lambda: toolcache.wasm_pack(progress=progress)]
+    if variant.bindgen.kind == "crates":
+        steps.append(lambda: toolcache.bindgen_cli(variant.bindgen.version, progress=progress))
+    if variant.runtime is Runtime.FIREFOX:
+        steps.append(lambda: toolcache.geckodriver(progress=progress))
+    threads = []
+    failures: list[BaseException] = []
+
+    def attempt(step: Callable[[], object]) -> None:
+        try:
+            step()
+        except WasmBisectError:
+            pass  # the probe meets it again and reports it
+        except BaseException as exc:  # a Dropped or KeyboardInterrupt: re-raised below
+            failures.append(exc)
+
+    for step in steps:
+        # Each thread runs in a copy of this context: the look-ahead ticket (priority, drop) applies to it too.
+        context = contextvars.copy_context()
+        thread = threading.Thread(target=context.run, args=(attempt, step), daemon=True)
+        thread.start()
+        threads.append(thread)
+    for thread in threads:
+        thread.join()
+    if failures:
+        raise failures[0]
+
+
 def run_probe(
     variant: Variant,
     template: Reproducer,
@@ -39,11 +83,13 @@ def run_probe(
     repeat: int = 1,
     threshold: int | None = None,
     done_meanwhile: Callable[[], Outcome | None] | None = None,
+    together: bool = False,
 ) -> Outcome:
     """Build and check one variant for real. Never raises for a problem of the cell or the environment.
 
     `done_meanwhile` is asked once the variant's lock is held: another process may have probed the same
     variant while we waited for the lock, and its stored outcome is then the answer (no second build).
+    `together`: provision toolchain, CLI and wasm-pack at the same time (`provision_together`).
     """
     try:
         with fs.lock(f"probe-{variant.key}"):
@@ -51,7 +97,7 @@ def run_probe(
             if earlier is not None:
                 return earlier
             return _probe_locked(variant, template, progress=progress, on_stage=on_stage, repeat=repeat,
-                                 threshold=threshold)
+                                 threshold=threshold, together=together)
     except OSError as exc:
         # A full disk or an unwritable work directory: the environment failed, not the cell.
         return Outcome(verdict=Verdict.ERROR, reason=f"cannot write the probe's files: {exc}")
@@ -65,6 +111,7 @@ def _probe_locked(
     on_stage: Callable[[Stage], None] | None,
     repeat: int,
     threshold: int | None,
+    together: bool,
 ) -> Outcome:
     probe_dir = paths.work_dir() / variant.key
     timings: dict[str, float] = {}
@@ -74,7 +121,9 @@ def _probe_locked(
     spec = template.check
     runner: toolcache.CachedTool | None = None
     try:
-        toolchain = toolchains.resolve(variant.rustc, provision=True, progress=progress)
+        if together:
+            provision_together(variant, progress=progress)  # errors show again below, one step at a time
+        toolchain = _toolchain_for(variant, progress)
         test_root: Path | None = None
         if spec.kind is CheckKind.WASM_PACK_TEST:  # the test harness links libtest for wasm32
             mvp = variant.reference_types is ReferenceTypes.OFF and toolchain.reference_types_default
@@ -189,11 +238,30 @@ class Oracle:
     built: int = 0
     cached: int = 0
     outcomes: dict[str, Outcome] = field(default_factory=dict)
+    together: bool = False  # -j N: a probe provisions its toolchain, CLI and wasm-pack at the same time
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _running: dict[str, threading.Event] = field(default_factory=dict, repr=False)
 
     def outcome(self, variant: Variant) -> Outcome:
-        if variant.key in self.outcomes:
-            return self.outcomes[variant.key]
+        """The variant's outcome; a variant another thread is probing right now is waited for, not built twice."""
+        key = variant.key
+        while True:
+            with self._lock:
+                if key in self.outcomes:
+                    return self.outcomes[key]
+                running = self._running.get(key)
+                if running is None:
+                    mine = self._running[key] = threading.Event()
+                    break
+            running.wait()  # then answered from memory, or (if that probe was dropped) probed here
+        try:
+            return self._answer(variant)
+        finally:
+            with self._lock:
+                self._running.pop(key, None)
+            mine.set()
+
+    def _answer(self, variant: Variant) -> Outcome:
         th, ch = self.template.content_hash, self.template.check_hash
         reason = untestable_reason(variant, allow_yanked=self.allow_yanked)
         stored = self.store.get(variant, th, ch) if reason is None else None
@@ -216,7 +284,8 @@ class Oracle:
                 return None
 
             outcome = run_probe(variant, self.template, progress=self.progress, on_stage=stage_hook,
-                            repeat=self.repeat, threshold=self.threshold, done_meanwhile=done_meanwhile)
+                                repeat=self.repeat, threshold=self.threshold, done_meanwhile=done_meanwhile,
+                                together=self.together)
             cached = bool(meanwhile)  # a concurrent run probed it while we waited for its lock
             if not cached:
                 self.store.put(variant, th, ch, outcome)
@@ -227,13 +296,24 @@ class Oracle:
                 self.built += 1
         if self.run_id:
             self.store.record(self.run_id, variant, th, ch, outcome, cached=cached)
-        self.outcomes[variant.key] = outcome
+        with self._lock:
+            self.outcomes[variant.key] = outcome
         if self.on_probe:
             self.on_probe(variant, outcome, cached)
         return outcome
 
     def __call__(self, variant: Variant) -> Verdict:
         return self.outcome(variant).verdict
+
+    def prefetch(self, variant: Variant) -> bool:
+        """Provision what a probe of `variant` will need (toolchain, CLI, wasm-pack), without probing it: a tool
+        build for a likely next probe while the current one runs. False when everything was ready already."""
+        from wasm_bisect.probe.readiness import Readiness
+
+        if variant.key in self.outcomes or not Readiness.look().needs_provisioning(variant):
+            return False
+        provision_together(variant, progress=self.progress)
+        return True
 
     def summary(self) -> dict[str, Any]:
         return {"built": self.built, "from_store": self.cached}

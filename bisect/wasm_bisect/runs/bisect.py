@@ -6,12 +6,11 @@ and (in `execute`) holds the run's lock, resumes an interrupted run and stores t
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
-import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -22,10 +21,12 @@ from wasm_bisect.domain.grid import Grid
 from wasm_bisect.domain.model import BindgenSource, ReferenceTypes, Stage, ToolchainSpec, Variant, Verdict
 from wasm_bisect.domain.reproduce import compare_links, probe_command
 from wasm_bisect.domain.versions import bindgen_key
-from wasm_bisect.probe import Oracle
+from wasm_bisect.probe import Oracle, Readiness
+from wasm_bisect.probe.readiness import COLD_PROBE_SECONDS, WARM_PROBE_SECONDS
 from wasm_bisect.probe.reproducer import Reproducer, run_config
 from wasm_bisect.runs._events import QUIET, Events
 from wasm_bisect.runs._locks import claim_run
+from wasm_bisect.runs._lookahead import Together
 from wasm_bisect.store import Store
 
 __all__ = ["BisectPlan", "BisectResult", "FirstFailing", "SearchResult", "execute", "restrict", "run"]
@@ -40,6 +41,7 @@ class BisectPlan:
     follow_up: bool = True  # re-probe boundary cells with reference-types flipped
     repeat: int = 1
     threshold: int | None = None
+    cost_aware: bool = True  # weigh what each probe costs (same answers; benchmarks switch it off)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -168,9 +170,22 @@ def _cell(grid: Grid, r: int, c: int) -> dict[str, str]:
     return {"rustc": str(grid.rustc[r]), "bindgen": grid.bindgen[c].label()}
 
 
-def search_one(plan: BisectPlan, oracle: Oracle, rt: ReferenceTypes, *, reproducer_args: tuple[str, ...] = ()
-               ) -> SearchResult:
-    """One 2-D search on one reference-types setting, plus attribution and the reference-types follow-up."""
+@dataclass(frozen=True)
+class Explored:
+    """What one setting's search found: the frontier, and the reference-types follow-up's answers."""
+
+    frontier: search.Frontier[str, str]
+    reprobes: tuple[search.Reprobe, ...]
+    flipped: dict[tuple[int, int], Verdict]
+
+
+def explorer(plan: BisectPlan, rt: ReferenceTypes, costs: search.CostModel | None = None
+             ) -> Callable[[Callable[[Variant], Verdict]], Explored]:
+    """The search of one reference-types setting and its follow-up as a pure function of an oracle.
+
+    Pure (no store, no builds): the sequential run calls it with the real oracle, -j N replays it to look
+    ahead (search.speculate). Plan-time skips are recorded by the caller (`record_plan_skips`).
+    """
     grid = plan.grid
     # The search sees version labels, so its messages name versions; indexes map back to the grid.
     rows = [s.version if s.provider != "path" else str(s) for s in grid.rustc]
@@ -181,19 +196,74 @@ def search_one(plan: BisectPlan, oracle: Oracle, rt: ReferenceTypes, *, reproduc
     def variant(r: int, c: int, setting: ReferenceTypes = rt) -> Variant:
         return grid.variant(grid.rustc[r], grid.bindgen[c], setting)
 
-    def ask(r_label: str, c_label: str) -> Verdict:
-        return oracle(variant(row_of[r_label], col_of[c_label]))
+    # Once per cell, not per replay: -j N replays the search after every answer.
+    reasons = {(rows[r], cols[c]): _reason(variant(r, c), allow_yanked=plan.allow_yanked)
+               for r in range(len(rows)) for c in range(len(cols))}
 
     def untestable(r_label: str, c_label: str) -> str | None:
-        cell = variant(row_of[r_label], col_of[c_label])
-        reason = untestable_reason(cell, allow_yanked=plan.allow_yanked)
-        if reason is not None:
-            oracle.outcome(cell)  # record the plan-time skip, with its reason, for reports
-        return reason
+        return reasons[(r_label, c_label)]
 
     # Find-fix: the same search with "fixed" (good) as the new side it looks for.
     find = search.first_fixed_pair if plan.find_fix else search.first_failing_pair
-    frontier = find(rows, cols, ask, mode="full", untestable=untestable, axis_names=("rustc", "wasm-bindgen"))
+
+    def explore(ask: Callable[[Variant], Verdict]) -> Explored:
+        frontier = find(rows, cols, lambda r_label, c_label: ask(variant(row_of[r_label], col_of[c_label])),
+                        mode="full", untestable=untestable, axis_names=("rustc", "wasm-bindgen"), costs=costs)
+        reprobes: tuple[search.Reprobe, ...] = ()
+        flipped_verdicts: dict[tuple[int, int], Verdict] = {}
+        if plan.follow_up and frontier.first_pair is not None and not plan.find_fix:
+            reprobes = search.reference_types_plan(frontier)
+            for item in reprobes:
+                other = flipped(rt, grid.rustc[item.row])
+                flipped_verdicts[(item.row, item.col)] = ask(variant(item.row, item.col, other))
+        return Explored(frontier, reprobes, flipped_verdicts)
+
+    return explore
+
+
+# Share of a CLI build saved when the next release's is built: measured 0.77 for 0.2.98 next to 0.2.99
+# (benchmarks/results/toolbuild.json); less for releases that moved their dependencies more. Kept modest.
+NEIGHBOUR_SAVING = 0.5
+
+# The compatibility filter is pure and asked for every cell of every setting by the search and the report.
+_reason = functools.lru_cache(maxsize=1 << 16)(untestable_reason)
+
+
+def record_plan_skips(plan: BisectPlan, oracle: Oracle, rt: ReferenceTypes) -> None:
+    """Record every cell the compatibility filter rules out, with its reason, for reports."""
+    grid = plan.grid
+    for rustc in grid.rustc:
+        for bindgen in grid.bindgen:
+            cell = grid.variant(rustc, bindgen, rt)
+            if _reason(cell, allow_yanked=plan.allow_yanked) is not None:
+                oracle.outcome(cell)
+
+
+def cost_model(plan: BisectPlan, rt: ReferenceTypes, ready: Readiness) -> search.CostModel:
+    """What each cell of the setting's search costs now, in seconds (cached CLIs, toolchains, warm slots)."""
+    grid = plan.grid
+    newest = grid.rustc[-1]
+    cli = [ready.cli(grid.variant(newest, b, rt)) for b in grid.bindgen]
+    # A release next to one whose CLI is built reuses most of its compiled dependencies (tool builds take the
+    # target slot of the nearest release): cheaper to build.
+    cli = [seconds * (1 - NEIGHBOUR_SAVING) if seconds and 0.0 in cli[max(j - 1, 0):j + 2] else seconds
+           for j, seconds in enumerate(cli)]
+    toolchain = tuple(ready.toolchain_seconds(grid.variant(r, grid.bindgen[-1], rt)) for r in grid.rustc)
+    warm = frozenset((i, j) for i, r in enumerate(grid.rustc) for j, b in enumerate(grid.bindgen)
+                     if ready.probe_seconds(grid.variant(r, b, rt)) < COLD_PROBE_SECONDS)
+    return search.CostModel(cli=tuple(cli), toolchain=toolchain, probe=COLD_PROBE_SECONDS,
+                            warm_probe=WARM_PROBE_SECONDS, warm=warm, neighbour_saving=NEIGHBOUR_SAVING)
+
+
+def describe_search(plan: BisectPlan, oracle: Oracle, rt: ReferenceTypes, explored: Explored, *,
+                    reproducer_args: tuple[str, ...] = ()) -> SearchResult:
+    """The typed result of a finished search (its outcomes are in the oracle's memory by now)."""
+    grid = plan.grid
+    frontier = explored.frontier
+
+    def variant(r: int, c: int, setting: ReferenceTypes = rt) -> Variant:
+        return grid.variant(grid.rustc[r], grid.bindgen[c], setting)
+
     attribution = search.attribute(frontier)
     new_term, old_term = ("fixed", "broken") if plan.find_fix else ("bad", "good")
     first: FirstFailing | None = None
@@ -211,12 +281,14 @@ def search_one(plan: BisectPlan, oracle: Oracle, rt: ReferenceTypes, *, reproduc
             compare=tuple(compare_links(last_good_bindgen, grid.bindgen[c].label(),
                                         str(grid.rustc[r - 1]) if r > 0 else None, str(grid.rustc[r]))))
     follow_up = None
-    if plan.follow_up and frontier.first_pair is not None and not plan.find_fix:
-        follow_up = _follow_up(grid, oracle, frontier, rt, variant)
+    if explored.reprobes:
+        follow_up = _follow_up(grid, oracle, explored, rt, variant)
+    rows = len(grid.rustc)
+    cols = len(grid.bindgen)
     return SearchResult(
         reference_types=str(rt), status=str(frontier.status), message=_describe(frontier.message, new_term=new_term),
-        probes=frontier.probes, filtered=frontier.filtered, cells=len(rows) * len(cols),
-        expected_probes_one_corner=expected_probes(len(rows), len(cols)), first_failing=first,
+        probes=frontier.probes, filtered=frontier.filtered, cells=rows * cols,
+        expected_probes_one_corner=expected_probes(rows, cols), first_failing=first,
         candidates=tuple(_cell(grid, r, c) for r, c in frontier.pair_candidates),
         violations=tuple({"good": _cell(grid, *v.good), "bad": _cell(grid, *v.bad)} for v in frontier.violations),
         frontier=tuple(
@@ -229,20 +301,19 @@ def search_one(plan: BisectPlan, oracle: Oracle, rt: ReferenceTypes, *, reproduc
         terms={"old": old_term, "new": new_term}, follow_up=follow_up)
 
 
-def _follow_up(grid: Grid, oracle: Oracle, frontier: search.Frontier[str, str], rt: ReferenceTypes,
+def _follow_up(grid: Grid, oracle: Oracle, explored: Explored, rt: ReferenceTypes,
                variant: Callable[..., Variant]) -> FollowUp:
+    frontier = explored.frontier
     assert frontier.first_pair is not None
-    reprobes = search.reference_types_plan(frontier)
-    flipped_verdicts: dict[tuple[int, int], Verdict] = {}
     details = []
-    for item in reprobes:
+    for item in explored.reprobes:
         other = flipped(rt, grid.rustc[item.row])
         outcome = oracle.outcome(variant(item.row, item.col, other))
-        flipped_verdicts[(item.row, item.col)] = outcome.verdict
         details.append({**_cell(grid, item.row, item.col), "was": str(item.baseline),
                         "reference_types": str(other), "now": str(outcome.verdict)})
-    finding = search.conclude_reference_types(reprobes, flipped_verdicts)
-    message = explain_follow_up(grid, frontier.first_pair, reprobes, flipped_verdicts, rt) or finding.message
+    finding = search.conclude_reference_types(explored.reprobes, explored.flipped)
+    message = (explain_follow_up(grid, frontier.first_pair, explored.reprobes, explored.flipped, rt)
+               or finding.message)
     return FollowUp(kind=str(finding.kind), message=message, reprobes=tuple(details))
 
 
@@ -297,28 +368,41 @@ def check_grid(grid: Grid) -> None:
 
 
 def run(plan: BisectPlan, oracle: Oracle, *, on_done: Callable[[SearchResult], None] | None = None,
-        reproducer_args: tuple[str, ...] = ()) -> BisectResult:
-    """Search every reference-types setting of the grid (concurrently with jobs > 1) and combine."""
+        reproducer_args: tuple[str, ...] = (), readiness: Readiness | None = None,
+        on_guess: Callable[[Variant], None] | None = None) -> BisectResult:
+    """Search every reference-types setting of the grid and combine.
+
+    With jobs > 1 the settings' searches run together with up to `jobs` probes in flight, looking ahead
+    (runs._lookahead; `on_guess` hears of each probe started ahead), and a probe provisions its toolchain,
+    CLI and wasm-pack at the same time. Unless `plan.cost_aware` is off, each search weighs what its probes
+    cost (`cost_model`, from `readiness`: a fresh look at the caches unless given). None of this changes
+    the answers.
+    """
     grid = plan.grid
     check_grid(grid)
     settings = list(grid.reference_types)
+    for rt in settings:
+        record_plan_skips(plan, oracle, rt)
     results: dict[str, SearchResult] = {}
-    lock = threading.Lock()
 
-    def one(rt: ReferenceTypes) -> None:
-        res = search_one(plan, oracle, rt, reproducer_args=reproducer_args)
-        with lock:
-            results[str(rt)] = res
+    def costs(rt: ReferenceTypes) -> search.CostModel | None:
+        return cost_model(plan, rt, readiness or Readiness.look()) if plan.cost_aware else None
+
+    def finished(rt: ReferenceTypes, explored: Explored) -> None:
+        res = describe_search(plan, oracle, rt, explored, reproducer_args=reproducer_args)
+        results[str(rt)] = res
         if on_done:
             on_done(res)
 
-    if plan.jobs > 1 and len(settings) > 1:
-        with ThreadPoolExecutor(max_workers=min(plan.jobs, len(settings))) as pool:
-            for future in [pool.submit(one, rt) for rt in settings]:
-                future.result()
+    if plan.jobs > 1:
+        oracle.together = True
+        Together(oracle=oracle, searches=[explorer(plan, rt, costs(rt)) for rt in settings], jobs=plan.jobs,
+                 on_finished=lambda i, explored: finished(settings[i], explored), on_guess=on_guess,
+                 prefetch=oracle.prefetch,
+                 needs_tools=lambda v: Readiness.look().needs_provisioning(v)).run()
     else:
-        for rt in settings:
-            one(rt)
+        for rt in settings:  # each setting's costs are read as it starts: CLIs built by the ones before are cheap
+            finished(rt, explorer(plan, rt, costs(rt))(oracle))
     ordered = tuple(results[str(rt)] for rt in settings)
     return BisectResult(
         mode="find-fix" if plan.find_fix else "regression", grid=grid.identity(), searches=ordered,
@@ -429,7 +513,8 @@ def execute(request: Request, store: Store, events: Events = QUIET) -> BisectRes
                         on_stage=(lambda v, s: on_stage(v, s) if s is not Stage.PROVISION else None)
                         if on_stage else None)
         with events.section(f"bisect {tmpl.name}"):
-            result = run(plan, oracle, reproducer_args=tmpl.command_args())
+            result = run(plan, oracle, reproducer_args=tmpl.command_args(),
+                         on_guess=lambda v: events.progress(f"probing ahead: {v.short()}"))
         result = replace(note_gaps(result, request.known_releases), run_id=claimed.run_id)
         store.finish_run(claimed.run_id, result.to_json())
     return result

@@ -58,6 +58,7 @@ from wasm_bisect.search.bisection import (
     least_failing,
     repeat_oracle,
 )
+from wasm_bisect.search.costs import CostModel, cheapest_split, entropy
 from wasm_bisect.search.frontier import (
     CORNER_WEIGHT,
     Cell,
@@ -78,6 +79,7 @@ __all__ = [
     "Cause",
     "Cell",
     "CellProbe",
+    "CostModel",
     "FlakyPoint",
     "Frontier",
     "Mode",
@@ -90,7 +92,9 @@ __all__ = [
     "Status",
     "Violation",
     "attribute",
+    "cheapest_split",
     "conclude_reference_types",
+    "entropy",
     "find_fix",
     "first_failing_pair",
     "first_fixed_pair",

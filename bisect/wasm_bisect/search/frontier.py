@@ -10,6 +10,7 @@ from typing import Generic, Literal, TypeVar
 from wasm_bisect.domain.errors import UsageError
 from wasm_bisect.domain.model import Verdict
 from wasm_bisect.search.bisection import CellProbe, FlakyPoint, Status, invert, median
+from wasm_bisect.search.costs import CostModel, cheapest_split
 
 R = TypeVar("R")
 C = TypeVar("C")
@@ -105,8 +106,13 @@ class _Knowledge:
         ask: Callable[[int, int], Verdict],
         blocked: set[Cell],
         new_verdict: Verdict = Verdict.BAD,
+        *,
+        costs: CostModel | None = None,
     ) -> None:
         self.n_rows, self.n_cols = n_rows, n_cols
+        self.costs = costs  # None: the cost-blind choice (the median, the most even split)
+        self.built_cols: set[int] = set()  # what this search's own probes made ready
+        self.ready_rows: set[int] = set()
         self.ask = ask
         self.new_verdict = new_verdict  # GOOD in find-fix mode: then "bad" below means "fixed"
         self.blocked = blocked  # untestable: pre-filtered or probed SKIP/ERROR
@@ -136,6 +142,8 @@ class _Knowledge:
             exc.probe_log = tuple(self.log)
             raise
         self.log.append(CellProbe(row, col, raw))  # the log keeps the oracle's own verdicts
+        self.built_cols.add(col)
+        self.ready_rows.add(row)
         verdict = raw if self.new_verdict is Verdict.BAD else invert(raw)
         self.answers[cell] = verdict
         if verdict is Verdict.GOOD:
@@ -171,7 +179,19 @@ class _Knowledge:
             candidates = [i for i in range(lo, bad_any) if self.open(cells[i])]
             if not candidates:
                 return lo, hi
-            self.probe(cells[median(candidates)])
+            reference = cells[median(candidates)]
+            # Probing the k-th candidate leaves k+1 places for the first bad cell if it fails, m-k if not.
+            m = len(candidates)
+            self.probe(self.choose([((k + 1) / (m + 1), cells[i]) for k, i in enumerate(candidates)], reference))
+
+    def choose(self, options: Sequence[tuple[float, Cell]], reference: Cell) -> Cell:
+        """The cheapest of the about-equal splits among (share of bad outcomes, cell); `reference` without
+        costs."""
+        if self.costs is None:
+            return reference
+        costs = self.costs
+        seconds = {cell: costs.seconds(cell, self.built_cols, self.ready_rows) for _, cell in options}
+        return cheapest_split(options, reference, seconds)
 
     def row_frontier(self, row: int) -> RowFrontier:
         lo, _, hi = self.line_range([(row, c) for c in range(self.n_cols)])
@@ -201,6 +221,8 @@ class _Knowledge:
             else:
                 choices += [(abs(share[col] - 0.5), (row, col)) for col in cols]
         pick = min(choices, key=lambda choice: choice[0])[1]  # ties: the oldest row, then column
+        if self.costs is not None:
+            pick = self.choose([(0.5 + off, cell) for off, cell in choices], pick)
         self.probe(pick)
         return True
 
@@ -279,6 +301,7 @@ def first_failing_pair(
     axis_names: tuple[str, str] = ("rustc", "wasm-bindgen"),
     new_verdict: Verdict = Verdict.BAD,
     terms: tuple[str, str] | None = None,
+    costs: CostModel | None = None,
 ) -> Frontier[R, C]:
     """Search rows (rustc, oldest first) x cols (wasm-bindgen, oldest first) for where failure starts.
 
@@ -298,6 +321,11 @@ def first_failing_pair(
 
     Find-fix mode: `new_verdict=Verdict.GOOD` (or `first_fixed_pair`) searches where GOOD starts
     instead; `terms` (old, new) name the two sides in messages, ("good", "bad") by default.
+
+    `costs` (mode="full" only): among the probes that split the candidates about equally, take the
+    cheapest (a cached CLI, a provisioned toolchain, a warm target slot). The answer is the same: the
+    full search runs until no open cell is left, and with monotone failure what it then knows does not
+    depend on the order it probed in. Pair mode stops earlier, so it keeps the cost-blind choice.
     """
     n_rows, n_cols = len(rows), len(cols)
     if not n_rows or not n_cols:
@@ -312,7 +340,11 @@ def first_failing_pair(
         if untestable is not None and untestable(rows[r], cols[c])
     }
     filtered = len(blocked)
-    know = _Knowledge(n_rows, n_cols, lambda r, c: oracle2d(rows[r], cols[c]), blocked, new_verdict)
+    if costs is not None and (len(costs.cli) != n_cols or len(costs.toolchain) != n_rows):
+        raise UsageError(f"the cost model is for a {len(costs.toolchain)} x {len(costs.cli)} grid, "
+                         f"not {n_rows} x {n_cols}")
+    know = _Knowledge(n_rows, n_cols, lambda r, c: oracle2d(rows[r], cols[c]), blocked, new_verdict,
+                      costs=costs if mode == "full" else None)
     row_name, col_name = axis_names
 
     def name(cell: Cell) -> str:
@@ -432,12 +464,13 @@ def first_fixed_pair(
     walk_limit: int = 1,
     verify_corners: bool = False,
     axis_names: tuple[str, str] = ("rustc", "wasm-bindgen"),
+    costs: CostModel | None = None,
 ) -> Frontier[R, C]:
     """Find-fix mode of `first_failing_pair`: where GOOD starts, old side "broken", new side "fixed".
     The oracle answers as usual (BAD = still broken); the probe log keeps its verdicts."""
     return first_failing_pair(
         rows, cols, oracle2d, mode=mode, order=order, untestable=untestable, walk_limit=walk_limit,
-        verify_corners=verify_corners, axis_names=axis_names, new_verdict=Verdict.GOOD,
+        verify_corners=verify_corners, axis_names=axis_names, new_verdict=Verdict.GOOD, costs=costs,
     )
 
 

@@ -53,6 +53,7 @@ __all__ = [
     "resolve",
     "suggest_debian",
     "test_sysroot",
+    "with_mvp_std",
 ]
 
 PROVIDERS: dict[str, Callable[[], Provider]] = {
@@ -76,12 +77,17 @@ def _same_spec(toolchain: Toolchain, spec: ToolchainSpec) -> bool:
     return toolchain.spec == spec
 
 
-def resolve(spec: ToolchainSpec, *, provision: bool = True, progress: Progress = quiet) -> Toolchain:
-    """The toolchain to build wasm with, provisioned on demand; ProvisionError if it cannot build wasm32."""
+def resolve(spec: ToolchainSpec, *, provision: bool = True, progress: Progress = quiet,
+            mvp_std: bool = False) -> Toolchain:
+    """The toolchain to build wasm with, provisioned on demand; ProvisionError if it cannot build wasm32.
+
+    `mvp_std`: also make its reference-types-off std now (rustc >= 1.82; otherwise `with_mvp_std` makes it
+    when the first `off` probe needs it).
+    """
     chosen = provider(spec.provider)
     found: Toolchain | None
     if provision:
-        found = chosen.provision(spec.version, progress=progress)
+        found = chosen.provision(spec.version, progress=progress, mvp_std=mvp_std)
     else:
         found = next((t for t in chosen.installed() if _same_spec(t, spec)), None)
     if found is None:
@@ -90,6 +96,12 @@ def resolve(spec: ToolchainSpec, *, provision: bool = True, progress: Progress =
         )
     found.require_wasm32()
     return found
+
+
+def with_mvp_std(toolchain: Toolchain, *, progress: Progress = quiet) -> Toolchain:
+    """`toolchain` with its reference-types-off (mvp) std, built once on first use where its provider can;
+    unchanged when it needs none (rustc < 1.82) or cannot have one (a path prefix without it)."""
+    return provider(toolchain.spec.provider).with_mvp_std(toolchain, progress=progress)
 
 
 def check_known(specs: Sequence[ToolchainSpec]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -32,6 +33,7 @@ from wasm_bisect.toolchains.base import (
     make_mvp_sysroot,
     quiet,
     read_manifest,
+    read_manifest_data,
 )
 from wasm_bisect.util import fs, paths
 
@@ -81,13 +83,16 @@ class DebianProvider:
                 return True
         return False
 
-    def provision(self, version: str, *, progress: Progress = quiet) -> Toolchain:
-        """Unpack (once) and return debian:`version`; concurrent callers wait for the first one's result."""
+    def provision(self, version: str, *, progress: Progress = quiet, mvp_std: bool = False) -> Toolchain:
+        """Unpack (once) and return debian:`version`; concurrent callers wait for the first one's result.
+
+        `mvp_std`: also build the reference-types-off std now (otherwise the first `off` probe does).
+        """
         spec = ToolchainSpec.parse(f"debian:{version}")
         final = self.prefix(version)
         cached = read_manifest(final)
         if cached is not None:
-            return cached
+            return self.with_mvp_std(cached, progress=progress) if mvp_std else cached
         releases = self.releases()
         release = releases.get(version)
         if release is None:
@@ -100,7 +105,45 @@ class DebianProvider:
             if final.exists():
                 progress(f"{final} has no valid {MANIFEST}: rebuilding it")
                 shutil.rmtree(final)
-            return self._provision_locked(spec, release, final, progress)
+            return self._provision_locked(spec, release, final, progress, mvp_std=mvp_std)
+
+    def with_mvp_std(self, toolchain: Toolchain, *, progress: Progress = quiet) -> Toolchain:
+        """The toolchain with its reference-types-off std, built into its prefix once (rustc >= 1.82 only)."""
+        if toolchain.mvp_sysroot is not None or not toolchain.reference_types_default:
+            return toolchain
+        version = toolchain.spec.version
+        final = self.prefix(version)
+        with fs.lock(f"toolchain-debian-{version}"):
+            current = read_manifest(final)
+            if current is None:
+                raise ProvisionError(f"debian:{version} is not provisioned in {final}",
+                                     hint=f"run `wasm-bisect toolchain add debian:{version}`")
+            if current.mvp_sysroot is not None:  # another process built it while we waited
+                return current
+            data = read_manifest_data(final)
+            log = logs_dir() / f"debian-{version}.log"
+            target = final / MVP_SYSROOT
+            fs.sweep_staging(target)
+            shutil.rmtree(target, ignore_errors=True)
+            timer = StepTimer()
+            with timer.step("mvp_std_build"), fs.staging_dir(target) as stage:
+                work = Path(tempfile.mkdtemp(prefix=".mvp-work-", dir=final))
+                try:
+                    _build_mvp(current, stage, work, log=log, progress=progress)
+                    candidate = dataclasses.replace(current, mvp_sysroot=stage)
+                    features = check_features(candidate, work / "verify", log=log)
+                finally:
+                    shutil.rmtree(work, ignore_errors=True)
+            # The manifest names the mvp sysroot only once it is complete and verified in its final place.
+            data["paths"]["mvp_sysroot"] = MVP_SYSROOT
+            data.setdefault("target_features", {})["mvp"] = features.mvp
+            data.setdefault("timings", {}).update(timer.seconds)
+            fs.atomic_write_text(final / MANIFEST, json.dumps(data, indent=2) + "\n")
+            result = read_manifest(final)
+            if result is None or result.mvp_sysroot is None:
+                raise ProvisionError(f"{final}: the manifest does not read back after adding the mvp std")
+            progress(f"debian:{version}: reference-types-off std ready ({timer.seconds['mvp_std_build']:.0f} s)")
+            return result
 
     def plan(self, release: debian_apt.Release) -> tuple[debian_apt.Plan, dict[str, dict[str, str]]]:
         """Which exact packages make up debian:`release` on this machine (and their apt paragraphs)."""
@@ -150,7 +193,7 @@ class DebianProvider:
         return plan, paragraphs
 
     def _provision_locked(
-        self, spec: ToolchainSpec, release: debian_apt.Release, final: Path, progress: Progress
+        self, spec: ToolchainSpec, release: debian_apt.Release, final: Path, progress: Progress, *, mvp_std: bool
     ) -> Toolchain:
         timer = StepTimer()
         log = logs_dir() / f"debian-{release.upstream}.log"
@@ -192,17 +235,12 @@ class DebianProvider:
                         log=log,
                         progress=progress,
                     )
+            # The reference-types-off (mvp) std is built the first time an `off` probe needs it (`with_mvp_std`),
+            # or now when asked (`toolchain add --with-mvp-std`): most runs never turn reference-types off.
             mvp_rel: str | None = None
-            if toolchain.reference_types_default:
+            if mvp_std and toolchain.reference_types_default:
                 with timer.step("mvp_std_build"):
-                    out = make_mvp_sysroot(
-                        stage / MVP_SYSROOT,
-                        toolchain.sysroot / "lib" / "rustlib" / toolchain.host,
-                        toolchain.host,
-                    )
-                    build_wasm32_std(
-                        toolchain, work / "mvp", out, rustflags=MVP_RUSTFLAGS, log=log, progress=progress
-                    )
+                    _build_mvp(toolchain, stage / MVP_SYSROOT, work / "mvp", log=log, progress=progress)
                 mvp_rel = MVP_SYSROOT
             toolchain = inspect_toolchain(
                 spec=spec,
@@ -268,6 +306,12 @@ class DebianProvider:
         fs.atomic_write_text(final / MANIFEST, json.dumps(manifest, indent=2) + "\n")
         progress(f"debian:{release.upstream} ready in {final} ({_format_timings(timer.seconds)})")
         return result
+
+
+def _build_mvp(toolchain: Toolchain, root: Path, work: Path, *, log: Path, progress: Progress) -> None:
+    """Lay out a second sysroot at `root` and fill it with a wasm32 std built for target-cpu=mvp."""
+    out = make_mvp_sysroot(root, toolchain.sysroot / "lib" / "rustlib" / toolchain.host, toolchain.host)
+    build_wasm32_std(toolchain, work, out, rustflags=MVP_RUSTFLAGS, log=log, progress=progress)
 
 
 def _format_timings(seconds: Mapping[str, float]) -> str:

@@ -44,7 +44,8 @@ class PathProvider:
                     found.append(toolchain)
         return found
 
-    def provision(self, version: str, *, progress: Progress = quiet) -> Toolchain:
+    def provision(self, version: str, *, progress: Progress = quiet, mvp_std: bool = False) -> Toolchain:
+        """Register the prefix; its mvp std is used when one lies next to it (`mvp_std` builds nothing here)."""
         prefix = paths.expand(version).resolve()
         bin_dir = prefix / "bin"
         for program in ("rustc", "cargo"):
@@ -68,6 +69,10 @@ class PathProvider:
         with fs.lock("path-toolchains"):
             entries = [e for e in read_registry(self.registry_path()) if e.get("spec") != str(spec)]
             write_registry(self.registry_path(), [*entries, toolchain.to_json()])
+        return toolchain
+
+    def with_mvp_std(self, toolchain: Toolchain, *, progress: Progress = quiet) -> Toolchain:
+        """A user's prefix is never written to: it has the mvp std it came with, or none."""
         return toolchain
 
     def remove(self, version: str) -> bool:

@@ -133,7 +133,8 @@ class RustupProvider:
             f"rustup cannot {what} for {name}: {self.dist_server()} is unreachable", hint=_debian_hint(name)
         )
 
-    def provision(self, version: str, *, progress: Progress = quiet) -> Toolchain:
+    def provision(self, version: str, *, progress: Progress = quiet, mvp_std: bool = False) -> Toolchain:
+        """Install (or complete) the rustup toolchain; `mvp_std` also builds its reference-types-off std now."""
         name = version
         rustup = self.rustup()
         env = without(os.environ, "RUSTUP_TOOLCHAIN")
@@ -185,12 +186,12 @@ class RustupProvider:
             if not toolchain.wasm32_std:
                 progress(f"warning: rustup:{name} has no {WASM_TARGET} std ({note}); it cannot build wasm")
                 return toolchain
-        if toolchain.reference_types_default and toolchain.mvp_sysroot is None:
-            toolchain = self._ensure_mvp(toolchain, progress)
-        return toolchain
+        return self.with_mvp_std(toolchain, progress=progress) if mvp_std else toolchain
 
-    def _ensure_mvp(self, toolchain: Toolchain, progress: Progress) -> Toolchain:
+    def with_mvp_std(self, toolchain: Toolchain, *, progress: Progress = quiet) -> Toolchain:
         """Build the mvp std once when rust-src is there; without it the toolchain just has no mvp sysroot."""
+        if toolchain.mvp_sysroot is not None or not toolchain.reference_types_default:
+            return toolchain
         library = toolchain.sysroot / "lib" / "rustlib" / "src" / "rust" / "library"
         if not library.is_dir():
             progress(

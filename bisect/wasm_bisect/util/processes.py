@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import os
 import select
 import shlex
@@ -39,6 +40,74 @@ _live: dict[int, subprocess.Popen[bytes]] = {}  # running group leaders, of ever
 _spawned_marks: dict[int, str] = {}  # group leader pid -> mark, for spawned (long-running) children
 _live_lock = threading.RLock()  # re-entrant: cancel_all() runs in a signal handler on the main thread
 _cancelled = threading.Event()
+
+
+class Dropped(BaseException):  # not an error: work nobody needs any more was stopped
+    """The work this process belonged to was dropped (a look-ahead probe no search needs any more).
+
+    A BaseException, so no `except Exception` on the way mistakes it for a failed build to record."""
+
+
+class Ticket:
+    """The processes of one piece of work: started at a lower CPU priority while the work is only a guess
+    (a probe ahead of the search), raised to normal once it is needed, killed when it is dropped."""
+
+    def __init__(self, *, nice: int = 0) -> None:
+        self.nice = nice
+        self.dropped = False
+        self._groups: set[int] = set()
+        self._lock = threading.Lock()
+
+    def attach(self, pgid: int) -> None:
+        with self._lock:
+            self._groups.add(pgid)
+            nice, dropped = self.nice, self.dropped
+        if dropped:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pgid, signal.SIGKILL)
+        elif nice:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.setpriority(os.PRIO_PGRP, pgid, nice)
+
+    def detach(self, pgid: int) -> None:
+        with self._lock:
+            self._groups.discard(pgid)
+
+    def promote(self) -> None:
+        """Normal priority from now on; running groups too where allowed (lowering niceness needs root)."""
+        with self._lock:
+            self.nice = 0
+            groups = list(self._groups)
+        for pgid in groups:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.setpriority(os.PRIO_PGRP, pgid, 0)
+
+    def drop(self) -> None:
+        """Kill what runs and refuse to start more: `run` raises Dropped in the ticket's thread."""
+        with self._lock:
+            self.dropped = True
+            groups = list(self._groups)
+        for pgid in groups:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pgid, signal.SIGKILL)
+
+
+_ticket: contextvars.ContextVar[Ticket | None] = contextvars.ContextVar("wasm_bisect_ticket", default=None)
+
+
+def current_ticket() -> Ticket | None:
+    """The ticket of the work this thread is doing (None outside any)."""
+    return _ticket.get()
+
+
+@contextlib.contextmanager
+def ticket(work: Ticket) -> Iterator[Ticket]:
+    """Run the processes started in this context (this thread) under `work`."""
+    token = _ticket.set(work)
+    try:
+        yield work
+    finally:
+        _ticket.reset(token)
 
 
 def set_echo(printer: Callable[[str], None] | None) -> None:
@@ -233,6 +302,9 @@ def run(
     """
     if _cancelled.is_set():
         raise KeyboardInterrupt
+    work = _ticket.get()
+    if work is not None and work.dropped:
+        raise Dropped
     argv_s = tuple(str(a) for a in argv)
     program = which(argv_s[0], env) if os.sep not in argv_s[0] else argv_s[0]
     if os.sep in argv_s[0] and not Path(program).exists():
@@ -264,6 +336,8 @@ def run(
 
     with _live_lock:
         _live[proc.pid] = proc
+    if work is not None:
+        work.attach(proc.pid)  # its own session: the group id is the pid
     log_broken = False
 
     def pump() -> None:
@@ -310,6 +384,8 @@ def run(
         _kill_marked(mark)  # and those that left the group but kept our mark
         with _live_lock:
             _live.pop(proc.pid, None)
+        if work is not None:
+            work.detach(proc.pid)
         reader.join(timeout=10)
         if err_reader is not None:
             err_reader.join(timeout=10)
@@ -323,6 +399,8 @@ def run(
                 log_handle.close()
     if _cancelled.is_set():
         raise KeyboardInterrupt  # killed by cancel_all() from another thread: not a verdict
+    if work is not None and work.dropped:
+        raise Dropped  # killed because nobody needs the work: not a verdict either
     seconds = time.monotonic() - start
     rc = proc.returncode
     result = Completed(

@@ -28,6 +28,9 @@ if version == "0.2.998":
     open(os.path.join(root, "bin", "half"), "w").write("x")
     print("error: could not compile `walrus`")
     sys.exit(101)
+if os.environ.get("FAKE_CARGO_TARGETS"):
+    with open(os.environ["FAKE_CARGO_TARGETS"], "a") as log:
+        log.write(version + " " + os.environ["CARGO_TARGET_DIR"] + "\n")
 time.sleep(float(os.environ.get("FAKE_CARGO_SLEEP", "0")))
 name = "wasm-pack" if "wasm-pack" in args else "geckodriver" if "geckodriver" in args else "wasm-bindgen"
 os.makedirs(os.path.join(root, "bin"), exist_ok=True)
@@ -119,3 +122,26 @@ def test_geckodriver_is_built_once_into_the_tool_cache(fake_cargo: Path) -> None
     assert len(calls) == 1
     assert "--locked" in calls[0] and f"geckodriver --version ={toolcache.GECKODRIVER_VERSION}" in calls[0]
     assert ("geckodriver", toolcache.GECKODRIVER_VERSION) in {(t.name, t.ident) for t in toolcache.installed()}
+
+
+def test_builds_at_once_take_separate_target_slots_nearest_first(fake_cargo: Path, tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """cargo locks a target dir per build: two builds at once need two; a build reuses the nearest release's."""
+    import threading
+
+    targets = tmp_path / "targets.log"
+    monkeypatch.setenv("FAKE_CARGO_TARGETS", str(targets))
+    monkeypatch.setenv("FAKE_CARGO_SLEEP", "1")
+    threads = [threading.Thread(target=toolcache.bindgen_cli, args=(v,)) for v in ("0.2.80", "0.2.99")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    first = dict(line.split() for line in targets.read_text().splitlines())
+    assert len(set(first.values())) == 2  # at the same time: two slots
+    monkeypatch.setenv("FAKE_CARGO_SLEEP", "0")
+    toolcache.bindgen_cli("0.2.98")  # next to 0.2.99: its slot
+    toolcache.bindgen_cli("0.2.81")  # next to 0.2.80
+    built = dict(line.split() for line in targets.read_text().splitlines())
+    assert built["0.2.98"] == built["0.2.99"] and built["0.2.81"] == built["0.2.80"]
+    assert sorted(p.name for p in paths.tools_dir().glob("cargo-target*")) == ["cargo-target", "cargo-target-1"]

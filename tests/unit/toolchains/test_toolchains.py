@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import pytest
@@ -733,3 +733,64 @@ def test_test_sysroot_only_when_the_std_lacks_libtest(tmp_path: Path) -> None:
     with pytest.raises(ProvisionError, match="no Rust source"):
         toolchains.test_sysroot(toolchain)
     assert not list((paths.toolchains_dir() / "test-sysroots").glob("debian-1.96.0-*-std"))  # nothing half-made
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The reference-types-off (mvp) std: built the first time an `off` probe needs it, or at add when asked
+
+
+def fake_mvp_build(calls: list[Path]) -> Callable[..., int]:
+    def build(toolchain: Toolchain, work: Path, out_lib: Path, *, rustflags: Sequence[str], **_: object) -> int:
+        assert list(rustflags) == list(toolchains_base.MVP_RUSTFLAGS)
+        calls.append(out_lib)
+        out_lib.mkdir(parents=True, exist_ok=True)
+        (out_lib / "libstd-mvp.rlib").write_text("")
+        return 1
+
+    return build
+
+
+def test_mvp_std_is_built_on_first_use_into_the_prefix(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    prefix = paths.toolchains_dir() / "debian-1.96.0"
+    fake_prefix(prefix, mvp=False)
+    calls: list[Path] = []
+    monkeypatch.setattr(toolchains_debian, "build_wasm32_std", fake_mvp_build(calls))
+    monkeypatch.setattr(toolchains_debian, "check_features",
+                        lambda t, work, **_: toolchains_base.FeatureCheck(default=["+reference-types"], mvp=[]))
+    plain = toolchains.resolve(ToolchainSpec.parse("debian:1.96.0"), provision=False)
+    assert plain.mvp_sysroot is None  # provisioned without it
+    ready = toolchains.with_mvp_std(plain)
+    assert ready.mvp_sysroot == prefix / "mvp-sysroot" and len(calls) == 1
+    assert toolchains.with_mvp_std(ready) is ready  # once: the manifest now names it
+    again = toolchains.read_manifest(prefix)
+    assert again is not None and again.mvp_sysroot == prefix / "mvp-sysroot"
+    data = toolchains.read_manifest_data(prefix)
+    assert data["target_features"]["mvp"] == [] and "mvp_std_build" in data["timings"]
+    assert not list(prefix.glob(".staging-*")) and not list(prefix.glob(".mvp-work-*"))
+    # A second caller that still holds the old Toolchain finds it built instead of building again.
+    assert toolchains.with_mvp_std(plain).mvp_sysroot == prefix / "mvp-sysroot" and len(calls) == 1
+
+
+def test_mvp_std_failure_leaves_the_prefix_as_it_was(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    prefix = paths.toolchains_dir() / "debian-1.96.0"
+    fake_prefix(prefix, mvp=False)
+    before = (prefix / toolchains.MANIFEST).read_text()
+
+    def broken(*_: object, **__: object) -> int:
+        raise ProvisionError("building the wasm32-unknown-unknown std failed")
+
+    monkeypatch.setattr(toolchains_debian, "build_wasm32_std", broken)
+    plain = toolchains.resolve(ToolchainSpec.parse("debian:1.96.0"), provision=False)
+    with pytest.raises(ProvisionError):
+        toolchains.with_mvp_std(plain)
+    assert (prefix / toolchains.MANIFEST).read_text() == before
+    assert not (prefix / "mvp-sysroot").exists() and not list(prefix.glob(".staging-*"))
+
+
+def test_no_mvp_std_needed_before_182_or_possible_for_a_path_prefix(home: Path) -> None:
+    old = paths.toolchains_dir() / "debian-1.63.0"
+    fake_prefix(old, version="1.63.0", mvp=False)
+    found = toolchains.resolve(ToolchainSpec.parse("debian:1.63.0"), provision=False)
+    assert toolchains.with_mvp_std(found) is found
+    path_tc = make_toolchain(home, provider="path")
+    assert toolchains.with_mvp_std(path_tc) is path_tc

@@ -1,5 +1,6 @@
 import os
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -140,3 +141,60 @@ def test_owner_tag_names_this_process_and_not_a_dead_one() -> None:
     assert tools.owner_alive(tools.owner_tag())
     assert not tools.owner_alive("999999999-1")
     assert not tools.owner_alive("garbage")
+
+
+# --- tickets: work ahead of the search runs niced and can be dropped --------------------------------------
+
+NICENESS = "import os, time; time.sleep(0.3); print(os.nice(0))"  # sleep first: the renice follows the spawn
+
+
+def test_a_guess_runs_niced_and_a_promoted_one_at_normal_priority() -> None:
+    guess = tools.Ticket(nice=10)
+    with tools.ticket(guess):
+        assert tools.current_ticket() is guess
+        assert tools.run([sys.executable, "-c", NICENESS]).output.strip() == str(os.nice(0) + 10)
+    assert tools.current_ticket() is None
+    guess.promote()
+    with tools.ticket(guess):
+        assert tools.run([sys.executable, "-c", NICENESS]).output.strip() == str(os.nice(0))
+
+
+def test_promoting_renices_a_running_group_when_allowed() -> None:
+    """Lowering a running process's niceness needs root; without it the promotion is quietly best effort."""
+    guess = tools.Ticket(nice=10)
+    script = "import os, time; time.sleep(1.0); print(os.nice(0))"
+    found: list[str] = []
+
+    def work() -> None:
+        with tools.ticket(guess):
+            found.append(tools.run([sys.executable, "-c", script]).output.strip())
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    time.sleep(0.4)
+    guess.promote()
+    thread.join()
+    assert found == [str(os.nice(0) + (0 if os.geteuid() == 0 else 10))]
+
+
+def test_a_dropped_ticket_kills_its_process_and_refuses_new_ones() -> None:
+    guess = tools.Ticket(nice=10)
+    raised: list[BaseException] = []
+
+    def work() -> None:
+        with tools.ticket(guess):
+            try:
+                tools.run([sys.executable, "-c", "import time; time.sleep(30)"], timeout=60)
+            except BaseException as exc:
+                raised.append(exc)
+
+    thread = threading.Thread(target=work)
+    start = time.monotonic()
+    thread.start()
+    time.sleep(0.3)
+    guess.drop()
+    thread.join(timeout=20)
+    assert time.monotonic() - start < 10
+    assert len(raised) == 1 and isinstance(raised[0], tools.Dropped)
+    with tools.ticket(guess), pytest.raises(tools.Dropped):
+        tools.run([sys.executable, "-c", "print(1)"])
