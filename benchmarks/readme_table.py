@@ -25,7 +25,9 @@ class Figures:
     def __init__(self, name: str) -> None:
         path = RESULTS / f"{name}.json"
         data = json.loads(path.read_text()) if path.is_file() else {"runs": []}  # a benchmark not run yet
-        self.runs = [r for r in data["runs"] if r.get("figures")]
+        # A run of code that has changed since (marked "superseded" with the reason) stays in the file only.
+        self.runs = [r for r in data["runs"] if r.get("figures") and not r.get("superseded")]
+        self.superseded = sum(1 for r in data["runs"] if r.get("superseded"))
         self.name = name
 
     def values(self, key: str) -> list[float]:
@@ -44,7 +46,8 @@ class Figures:
 
     def count(self) -> str:
         n = len(self.runs)
-        return f"{n} run" + ("s" if n != 1 else "")
+        text = f"{n} run" + ("s" if n != 1 else "")
+        return text + (f" (+{self.superseded} superseded)" if self.superseded else "")
 
 
 def _yes(figures: Figures, key: str) -> str:

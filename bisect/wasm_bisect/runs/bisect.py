@@ -222,8 +222,11 @@ def explorer(plan: BisectPlan, rt: ReferenceTypes, costs: search.CostModel | Non
 
 
 # Share of a CLI build saved when the next release's is built: measured 0.77 for 0.2.98 next to 0.2.99
-# (benchmarks/results/toolbuild.json); less for releases that moved their dependencies more. Kept modest.
-NEIGHBOUR_SAVING = 0.5
+# (benchmarks/results/toolbuild.json), less for releases that moved their dependencies more, and any search
+# gets it (tool builds take the slot of the nearest release). Used as a tie-breaker only: at 0.5 the search
+# stepped to neighbours that split the candidates badly and built more CLIs in all (cost_bench: 0.85x cold
+# at 0.5, 1.06x at 0.1 and at 0).
+NEIGHBOUR_SAVING = 0.1
 
 # The compatibility filter is pure and asked for every cell of every setting by the search and the report.
 _reason = functools.lru_cache(maxsize=1 << 16)(untestable_reason)
