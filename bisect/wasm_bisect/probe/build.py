@@ -30,7 +30,7 @@ from wasm_bisect.domain.errors import CommandFailed, ToolMissing
 from wasm_bisect.domain.model import ReferenceTypes, Stage, Variant, Verdict
 from wasm_bisect.domain.reproduce import probe_command
 from wasm_bisect.domain.versions import cargo_release
-from wasm_bisect.probe import rustflags
+from wasm_bisect.probe import runtimes, rustflags
 from wasm_bisect.probe.check import signature_matches
 from wasm_bisect.probe.family import is_family
 from wasm_bisect.probe.reproducer import Materialised, Reproducer, write_files
@@ -521,7 +521,7 @@ def reproduce_script(crate_dir: Path, env: Mapping[str, str], argv: list[str], c
     """A shell script that rebuilds the crate by hand exactly as the probe did."""
     keys: tuple[str, ...] = ("PATH", "LD_LIBRARY_PATH", "RUSTC", "CARGO", "RUSTUP_TOOLCHAIN", "RUSTFLAGS",
                              "CARGO_ENCODED_RUSTFLAGS", "CARGO_TARGET_DIR", "WASM_BINDGEN_EXTERNREF", "WASM_PACK_CACHE",
-                             "WASM_BISECT_PKG")
+                             "WASM_BISECT_PKG", *runtimes.test_runner.ENV_KEYS)
     keys += tuple(sorted(k for k in env if k.startswith("WASM_BISECT_") and k not in keys))
     lines = ["#!/bin/sh", "# Rebuild and re-check this variant by hand (written by wasm-bisect).", "set -e",
              f"cd {shlex.quote(str(crate_dir))}"]
@@ -571,6 +571,7 @@ def build(
     crate = template.materialise(probe_dir / "crate", variant, rustc_version=toolchain.version, patches=patches)
     manifest = crate.package / "Cargo.toml"
     evidence["cargo_toml"] = manifest.read_text()  # what was built, pins included: reports quote it
+    evidence.update(crate.evidence)
     timings[str(Stage.RENDER)] = round(time.monotonic() - start, 3)
 
     if on_stage:

@@ -8,6 +8,7 @@ the failure signature; `classify` turns that into a verdict the same way for all
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 from collections.abc import Callable, Mapping
@@ -102,7 +103,9 @@ def signature_matches(failure_signature: str | None, output: str) -> bool | None
 # Output of `wasm-pack test` that says the tests did not compile (so nothing was tested) or the runner is missing.
 TEST_COMPILE_FAILED = ("Compilation of your program failed", "error: could not compile")
 TEST_INFRA = ("Could not find 'wasm-bindgen-test-runner'", "Not able to find or install a local",
-              "error while loading shared libraries", "No space left on device", "can't find crate for `std`")
+              "error while loading shared libraries", "No space left on device", "can't find crate for `std`",
+              # a browser run whose WebDriver or browser did not start
+              "failed to find a suitable WebDriver", "driver failed to bind port", "session not created")
 
 
 def classify_test_run(*, output: str, returncode: int | None, build_failure: str,
@@ -306,10 +309,12 @@ def command_line(
     wasm_pack: Path,
     runner_dir: Path | None = None,
     test_sysroot: Path | None = None,
+    driver: Path | None = None,
 ) -> tuple[list[str], Path, dict[str, str]]:
     """(argv, cwd, env) of a variant's check. A template's `node check.mjs` keeps this process's environment; a
     check command and `wasm-pack test` get the build's (the cell's rustc and cargo, the exact CLIs on PATH, the
-    merged RUSTFLAGS, the same target dir), and every check gets the WASM_BISECT_* names of what was built."""
+    merged RUSTFLAGS, the same target dir), and every check gets the WASM_BISECT_* names of what was built.
+    `wasm-pack test` in a browser runtime runs headless with `driver` (default: the browser's chromedriver)."""
     names = names_of(crate, variant)
     if spec.kind is CheckKind.SCRIPT:  # the tool's Node runner runs the check module (see `run`)
         env = environment(os.environ, pkg_module=crate.pkg_module, params=variant.params, names=names)
@@ -321,8 +326,15 @@ def command_line(
             env["PATH"] = os.pathsep.join([str(runner_dir), env.get("PATH", "")])
         if test_sysroot is not None:
             env = with_sysroot(env, test_sysroot)
+        where = ["--node"]
+        if variant.runtime.is_browser:
+            chosen = driver or runtimes.locate(variant.runtime).driver
+            if chosen is None:
+                raise ToolMissing(f"no WebDriver for {variant.runtime}")
+            where = runtimes.test_runner.wasm_pack_flags(variant.runtime, chosen)
+            env = runtimes.test_runner.test_env(env)
         profile = {"release": ["--release"]}.get(variant.options.profile, [])
-        argv = [str(wasm_pack), "test", "--node", "--mode", "no-install", *profile, str(crate.package),
+        argv = [str(wasm_pack), "test", *where, "--mode", "no-install", *profile, str(crate.package),
                 *crate.cargo_args, *(["--test", spec.test] if spec.test else [])]
         return argv, crate.package, env
     argv = list(spec.argv)
@@ -347,13 +359,56 @@ def with_sysroot(env: Mapping[str, str], sysroot: Path) -> dict[str, str]:
     return out
 
 
+def classify_browser_test_run(*, output: str, returncode: int | None, failure_signature: str | None
+                              ) -> tuple[Verdict, str] | None:
+    """What only a browser run of `wasm-pack test` can say: the runner skipped a Node-only test binary (nothing was
+    tested, so never good), or the page never reported a result (the runner gave up waiting). None: judge on. Pure."""
+    ran = runtimes.test_runner.ran_in_browser(output) is not None
+    if returncode == 0 and not ran and runtimes.test_runner.skipped_node_only(output):
+        return Verdict.SKIP, ("the tests did not run in the browser: this wasm-bindgen-test-runner runs tests without "
+                              "wasm_bindgen_test_configure!(run_in_browser) only in Node (before 0.2.96)")
+    if returncode not in (None, 0) and runtimes.test_runner.NO_RESULT in output:
+        if failure_signature and signature_matches(failure_signature, output):
+            return None  # the page printed the bug itself before it stopped: judged as a failure
+        return Verdict.ERROR, ("the browser tests reported no result in time (wasm-bindgen-test-runner gave up; "
+                               "raise WASM_BINDGEN_TEST_TIMEOUT for long tests)")
+    return None
+
+
 def run_spec(spec: CheckSpec, argv: list[str], *, cwd: Path, env: Mapping[str, str], log: Path,
-             build_failure: str) -> CheckResult:
+             build_failure: str, runtime: Runtime = Runtime.NODE, driver: Path | None = None) -> CheckResult:
     """Run a planned check and judge it by `spec` (git bisect's contract; a test build that failed is a build
-    failure, not the bug)."""
+    failure, not the bug). `wasm-pack test` in a browser gets a private TMPDIR and this process as owner, so the
+    browser, its driver and their profiles go with the run, even when this process is killed outright."""
+    if spec.kind is CheckKind.WASM_PACK_TEST and runtime.is_browser:
+        processes.reap_orphans()  # browsers left by a wasm-bisect that was killed outright
+        with runtimes.private_tmp() as tmp:
+            owned = {**env, "TMPDIR": str(tmp), processes.OWNER_ENV: processes.owner_tag()}
+            result = _run_spec(spec, argv, cwd=cwd, env=owned, log=log, build_failure=build_failure,
+                               browser=True)
+        evidence: dict[str, Any] = {"runtime": {"name": str(runtime)}}
+        with contextlib.suppress(WasmBisectError):  # versions are evidence only
+            paths = runtimes.locate(runtime)
+            chosen = driver or paths.driver
+            if chosen is not None:
+                evidence["runtime"].update(runtimes.test_runner.versions(paths.binary, chosen))
+        said = runtimes.test_runner.ran_in_browser(result.output_tail)
+        if said:
+            evidence["browser_run"] = said
+        if result.verdict is Verdict.BAD and (text := failure_text(spec.failure_signature, result.output_tail)):
+            evidence["failure_text"] = text
+        return replace(result, evidence={**result.evidence, **evidence})
+    return _run_spec(spec, argv, cwd=cwd, env=env, log=log, build_failure=build_failure, browser=False)
+
+
+def _run_spec(spec: CheckSpec, argv: list[str], *, cwd: Path, env: Mapping[str, str], log: Path,
+              build_failure: str, browser: bool) -> CheckResult:
     judge = None
     if spec.kind is CheckKind.WASM_PACK_TEST:
         def judge(returncode: int | None, output: str) -> tuple[Verdict, str] | None:
+            if browser and (said := classify_browser_test_run(output=output, returncode=returncode,
+                                                              failure_signature=spec.failure_signature)):
+                return said
             return classify_test_run(output=output, returncode=returncode, build_failure=build_failure,
                                      failure_signature=spec.failure_signature,
                                      signature_judges_builds=spec.signature_judges_builds)

@@ -26,7 +26,7 @@ import toml
 
 from wasm_bisect.domain.errors import UsageError
 from wasm_bisect.domain.model import Runtime, Variant
-from wasm_bisect.probe import fingerprint, rustflags
+from wasm_bisect.probe import fingerprint, runtimes, rustflags
 from wasm_bisect.probe.reproducer import (
     CheckKind,
     CheckOverrides,
@@ -104,11 +104,21 @@ class CrateProject:
     runtimes: tuple[Runtime, ...] = (Runtime.NODE,)
 
     def check_runtime(self, runtime: Runtime) -> None:
-        """The project's check runs as it is (a command, or wasm-pack test --node): Node only, for now."""
-        if runtime is not Runtime.NODE:
+        """A check command runs as it is given (Node's world); `wasm-pack test` runs in Node or in a headless browser
+        (then the project's own webdriver.json, if any, must be readable: it is merged with ours)."""
+        if runtime is Runtime.NODE:
+            return
+        if self.check.kind is not CheckKind.WASM_PACK_TEST:
             raise UsageError(f"crate mode checks run as given (--check {self.check.flag_value()}), not in {runtime}",
-                             hint="drop --runtime, or make the reproducer a template with a check module "
-                                  "(`templates init --from-crate`)")
+                             hint="use --check wasm-pack-test for the project's tests in a browser, or make the "
+                                  "reproducer a template with a check module (`templates init --from-crate`)")
+        own = self.files.get(self._webdriver_rel)
+        if own is not None:
+            runtimes.test_runner.parse_webdriver_json(own, str(self.root / self._webdriver_rel))
+
+    @property
+    def _webdriver_rel(self) -> str:
+        return PurePosixPath(self.package_dir, runtimes.test_runner.WEBDRIVER_JSON).as_posix()
 
     @property
     def name(self) -> str:
@@ -187,14 +197,21 @@ class CrateProject:
     def materialise(self, dest: Path, variant: Variant, *, rustc_version: str,
                     patches: Mapping[str, str] | None = None) -> Materialised:
         """Write the copy into `dest` (the workspace root of the copy); patch in a wasm-bindgen checkout if given."""
-        del variant, rustc_version  # the project's own lock is pinned by the resolver, not its manifests
+        del rustc_version  # the project's own lock is pinned by the resolver, not its manifests
         write_files(dest, self.files)
         if patches:
             manifest = dest / "Cargo.toml"
             manifest.write_text(with_patches(manifest.read_text(), patches))
-        return Materialised(workspace=dest, package=dest / self.package_dir if self.package_dir else dest,
-                            artifact=self.artifact, pinning="lockfile", cargo_args=self.selection.cargo_args(),
-                            tool_config_dir=dest.parent)
+        package = dest / self.package_dir if self.package_dir else dest
+        evidence: dict[str, Any] = {}
+        if self.check.kind is CheckKind.WASM_PACK_TEST and variant.runtime.is_browser:
+            # The runner reads the browser's capabilities from the package dir: ours go into the copy only.
+            data, evidence["webdriver_json"] = runtimes.test_runner.webdriver_file(
+                variant.runtime, runtimes.locate(variant.runtime).binary, self.files.get(self._webdriver_rel),
+                where=str(self.root / self._webdriver_rel))
+            (package / runtimes.test_runner.WEBDRIVER_JSON).write_bytes(data)
+        return Materialised(workspace=dest, package=package, artifact=self.artifact, pinning="lockfile",
+                            cargo_args=self.selection.cargo_args(), tool_config_dir=dest.parent, evidence=evidence)
 
 
 def with_patches(manifest_text: str, patches: Mapping[str, str]) -> str:

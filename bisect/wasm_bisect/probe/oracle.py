@@ -153,7 +153,8 @@ def _probe_locked(
     def check_line(crate: Materialised, env: Mapping[str, str]) -> tuple[list[str], Path, dict[str, str]]:
         argv, cwd, check_env = check.command_line(spec, crate=crate, build_env=env, variant=variant,
                                                   wasm_pack=wasm_pack.binary, test_sysroot=test_root,
-                                                  runner_dir=runner.bin_dir if runner is not None else None)
+                                                  runner_dir=runner.bin_dir if runner is not None else None,
+                                                  driver=driver)
         if spec.kind is CheckKind.SCRIPT and variant.runtime.is_browser:  # reproduce.sh probes it again
             argv = build.browser_reproduce_argv(variant, template)
         return argv, cwd, check_env
@@ -190,11 +191,12 @@ def _probe_locked(
                                          timeout_verdict=spec.timeout_verdict))
             else:
                 results.append(check.run_spec(spec, argv, cwd=cwd, env=env, log=check_log,
-                                              build_failure=variant.options.build_failure))
+                                              build_failure=variant.options.build_failure,
+                                              runtime=variant.runtime, driver=driver))
     timings[str(Stage.CHECK)] = round(sum(r.seconds for r in results), 3)
     evidence = dict(built.evidence)
     if spec.kind is not CheckKind.SCRIPT:
-        evidence["check"] = spec.describe()
+        evidence["check"] = spec.describe(variant.runtime)
     verdict_of = _agree(results, threshold or len(results))
     if len(results) > 1:
         evidence["repeats"] = [str(r.verdict) for r in results]

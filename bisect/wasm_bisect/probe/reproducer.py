@@ -10,7 +10,7 @@ import json
 import shlex
 import shutil
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal, Protocol
@@ -57,12 +57,15 @@ class CheckSpec:
         return json.dumps({k: (str(v) if isinstance(v, StrEnum) else v) for k, v in asdict(self).items()},
                           sort_keys=True)
 
-    def describe(self) -> str:
-        """How the check reads in a report: `node check.mjs`, `wasm-pack test --node`, or the command line."""
+    def describe(self, runtime: Runtime = Runtime.NODE) -> str:
+        """How the check reads in a report: `node check.mjs`, `wasm-pack test --node` (`--headless --chrome` in
+        chromium, `--headless --firefox` in firefox), or the command line."""
         if self.kind is CheckKind.SCRIPT:
             return f"node {self.script}"
         if self.kind is CheckKind.WASM_PACK_TEST:
-            return "wasm-pack test --node" + (f" --test {self.test}" if self.test else "")
+            where = {Runtime.CHROMIUM: "--headless --chrome", Runtime.FIREFOX: "--headless --firefox"}.get(runtime,
+                                                                                                         "--node")
+            return f"wasm-pack test {where}" + (f" --test {self.test}" if self.test else "")
         return shlex.join(self.argv)
 
     def flag_value(self) -> str:
@@ -132,6 +135,7 @@ class Materialised:
     pinning: Literal["manifest", "lockfile"] = "manifest"
     cargo_args: tuple[str, ...] = ()  # features, passed through wasm-pack to cargo
     tool_config_dir: Path | None = None  # where this tool's own .cargo/config.toml goes (default: `workspace`)
+    evidence: Mapping[str, Any] = field(default_factory=dict)  # what writing it decided (e.g. webdriver.json)
 
     @property
     def pkg_dir(self) -> Path:

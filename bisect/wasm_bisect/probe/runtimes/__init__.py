@@ -5,7 +5,8 @@ success, throws on failure, and throws an error named `Skip` (or returns "skip")
 runners turn that into git bisect's exit codes; `probe.check` classifies them the same way for every runtime.
 """
 
-from wasm_bisect.probe.runtimes.browser import PageRun, run_page
+from wasm_bisect.probe.runtimes import test_runner
+from wasm_bisect.probe.runtimes.browser import PageRun, private_tmp, run_page
 from wasm_bisect.probe.runtimes.browsers import (
     BrowserPaths,
     check_available,
@@ -16,4 +17,4 @@ from wasm_bisect.probe.runtimes.browsers import (
 from wasm_bisect.probe.runtimes.node import install_runner, node_argv
 
 __all__ = ["BrowserPaths", "PageRun", "check_available", "configure", "install_runner", "locate", "node_argv",
-           "parse_browser_paths", "run_page"]
+           "parse_browser_paths", "private_tmp", "run_page", "test_runner"]

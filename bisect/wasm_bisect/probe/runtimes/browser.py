@@ -15,7 +15,7 @@ import socket
 import tempfile
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -74,6 +74,18 @@ def _sweep_stale_dirs() -> None:
                 if not stale.exists():
                     break
                 time.sleep(0.2)
+
+
+@contextlib.contextmanager
+def private_tmp() -> Iterator[Path]:
+    """A short private TMPDIR for a browser and its driver (profiles, sockets), removed afterwards; one left by a
+    wasm-bisect that was killed outright is swept by the next browser check."""
+    _sweep_stale_dirs()
+    work = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{processes.owner_tag()}-"))
+    try:
+        yield work
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def _free_port() -> int:
