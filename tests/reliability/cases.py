@@ -91,6 +91,10 @@ def user_project(d: Path) -> Path:
     return dest
 
 
+def project_with_broken_webdriver_json(d: Path) -> None:
+    (user_project(d) / "app" / "webdriver.json").write_text("{\"goog:chromeOptions\": ")
+
+
 def escaping_path_dependency(d: Path) -> None:
     """app's path dependency on core points through `..` to outside the project directory."""
     project = user_project(d)
@@ -308,6 +312,11 @@ CASES: tuple[Case, ...] = (
          "no test target 'web'", user_project),
     Case("crate-test-without-test-check", ("probe", "--crate", P, "--package", "app", *NODE_CHECK, "--test", "node"),
          "--test NAME picks a test target", user_project),
+    Case("crate-command-in-browser", ("probe", "--crate", P, "--package", "app", *NODE_CHECK, "--runtime", "chromium"),
+         "crate mode checks run as given", user_project),
+    Case("crate-webdriver-json-broken", ("probe", "--crate", P, "--package", "app", "--check", "wasm-pack-test",
+                                         "--runtime", "firefox"), "webdriver.json is not valid JSON",
+         project_with_broken_webdriver_json),
     Case("crate-and-template", ("probe", "--template", "smoke", "--crate", P, *NODE_CHECK), "both given", user_project),
     Case("package-without-crate", ("probe", "--package", "app"), "--package selects from a project given with --crate"),
     Case("crate-bad-signature", ("probe", "--crate", P, "--package", "app", *NODE_CHECK, "--signature", "(["),

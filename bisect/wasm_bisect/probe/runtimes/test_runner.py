@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import functools
 import json
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -117,5 +118,13 @@ def versions(binary: Path, driver: Path) -> dict[str, str]:
             text = processes.output([str(program), "--version"], timeout=processes.QUERY_TIMEOUT)
         except WasmBisectError:
             text = "unknown"
-        out[key] = (text.strip().splitlines() or ["unknown"])[0][:200]
+        out[key] = version_line(text)
     return out
+
+
+def version_line(text: str) -> str:
+    """The line of `--version` output that names a version (Debian's chromium wrapper may print a shell warning
+    first). Pure."""
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    named = [ln for ln in lines if re.match(r"^[A-Za-z][\w .-]*\s\d+(\.\d+)+", ln)]
+    return (named or lines or ["unknown"])[0][:200]
