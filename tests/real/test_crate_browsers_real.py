@@ -21,7 +21,6 @@ from fixtures.browsers import wait_none_left
 from .conftest import assert_built, wasm_bisect_json
 from .test_crate_real import FIXTURE, digest
 
-CELL = ["--rustc", "debian:1.96.0", "--bindgen", "0.2.99", "--reference-types", "default"]
 PROJECT_WEBDRIVER = {"goog:chromeOptions": {"args": ["--lang=en-US"]},
                      "moz:firefoxOptions": {"prefs": {"intl.locale.requested": "en-US"}}}
 RAN_IN = {"chromium": "Running headless tests in Chrome on ", "firefox": "Running headless tests in Firefox on "}
@@ -36,9 +35,10 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return copy
 
 
-def probe(project: Path, store: Path, *extra: str) -> dict[str, Any]:
+def probe(project: Path, store: Path, *extra: str, bindgen: str = "0.2.99", rt: str = "default") -> dict[str, Any]:
     doc = wasm_bisect_json("probe", "--crate", str(project), "--package", "app", "--features", "repro",
-                           "--check", "wasm-pack-test", *CELL, "--store", str(store), *extra, timeout=3600)
+                           "--check", "wasm-pack-test", "--rustc", "debian:1.96.0", "--bindgen", bindgen,
+                           "--reference-types", rt, "--store", str(store), *extra, timeout=3600)
     data: dict[str, Any] = doc["probe"]
     outcome = data["outcome"]
     print(f"PROBE {extra}: {outcome['verdict']} ({outcome['reason']}) timings={outcome['timings']} "
@@ -95,3 +95,55 @@ def test_the_same_cell_in_node_is_bad_too(project: Path, tmp_path: Path) -> None
     assert outcome["verdict"] == "bad", outcome
     assert outcome["evidence"]["check"] == "wasm-pack test --node"
     assert "browser_run" not in outcome["evidence"] and "webdriver_json" not in outcome["evidence"]
+
+
+def test_without_reference_types_the_cell_passes_in_the_browser(project: Path, tmp_path: Path) -> None:
+    """The good side in chromium: the same release with reference-types off passes, so the browser run does not
+    fail for a reason of its own."""
+    data = probe(project, tmp_path / "store.sqlite3", "--runtime", "chromium", rt="off")
+    outcome = data["outcome"]
+    assert outcome["verdict"] == "good", outcome
+    assert outcome["evidence"]["browser_run"].startswith(RAN_IN["chromium"])
+
+
+def test_a_runner_before_0_2_96_cannot_move_node_tests_into_a_browser_so_the_cell_is_skip(project: Path,
+                                                                                        tmp_path: Path) -> None:
+    """wasm-bindgen-test-runner 0.2.93 has no WASM_BINDGEN_USE_BROWSER: it skips a test binary without
+    run_in_browser and exits 0. That is untestable, never good."""
+    data = probe(project, tmp_path / "store.sqlite3", "--runtime", "chromium", bindgen="0.2.93")
+    outcome = data["outcome"]
+    assert outcome["verdict"] == "skip", outcome
+    assert "did not run in the browser" in outcome["reason"] and "browser_run" not in outcome["evidence"]
+
+
+HANG_RS = """#![cfg(feature = "repro")]
+use wasm_bindgen_test::wasm_bindgen_test;
+
+#[wasm_bindgen_test]
+fn never_returns() {
+    let mut spins = 0u64;
+    loop {
+        spins = std::hint::black_box(spins.wrapping_add(1));
+    }
+}
+"""
+
+
+def test_a_hung_browser_test_is_killed_at_the_timeout_with_its_browser(project: Path, tmp_path: Path) -> None:
+    """A test that never returns: the check is killed at --timeout with wasm-pack, the runner, the driver and the
+    whole browser (the runner's own wait is lengthened, so the tool's time limit is what ends it)."""
+    import time
+
+    hung = tmp_path / "hung-project"
+    shutil.copytree(project, hung)
+    (hung / "app" / "tests" / "hang.rs").write_text(HANG_RS)
+    since = time.time()
+    doc = wasm_bisect_json("probe", "--crate", str(hung), "--package", "app", "--features", "repro", "--check",
+                           "wasm-pack-test", "--test", "hang", "--timeout", "120", "--rustc", "debian:1.96.0",
+                           "--bindgen", "0.2.99", "--reference-types", "default", "--runtime", "chromium",
+                           "--store", str(tmp_path / "store.sqlite3"), env={"WASM_BINDGEN_TEST_TIMEOUT": "900"})
+    outcome = doc["probe"]["outcome"]
+    print(f"PROBE hang: {outcome['verdict']} ({outcome['reason']}) timings={outcome['timings']}")
+    assert outcome["verdict"] == "error" and "did not finish within 120 s" in outcome["reason"], outcome
+    assert "Running headless tests in Chrome" in Path(outcome["logs"][-1]).read_text()  # it hung in the browser
+    assert wait_none_left(since) == [], "a browser or driver outlived the timeout"

@@ -334,8 +334,9 @@ def command_line(
             where = runtimes.test_runner.wasm_pack_flags(variant.runtime, chosen)
             env = runtimes.test_runner.test_env(env)
         profile = {"release": ["--release"]}.get(variant.options.profile, [])
+        targets = ["--test", spec.test] if spec.test else list(crate.test_args)  # no doctests (see crate.py)
         argv = [str(wasm_pack), "test", *where, "--mode", "no-install", *profile, str(crate.package),
-                *crate.cargo_args, *(["--test", spec.test] if spec.test else [])]
+                *crate.cargo_args, *targets]
         return argv, crate.package, env
     argv = list(spec.argv)
     if "/" in argv[0] and not Path(argv[0]).is_absolute():

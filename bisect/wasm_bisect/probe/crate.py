@@ -102,6 +102,7 @@ class CrateProject:
     kind: str = "crate"
     params: dict[str, Any] = field(default_factory=dict)  # crate mode has no template parameters
     runtimes: tuple[Runtime, ...] = (Runtime.NODE,)
+    test_targets: tuple[str, ...] = ()  # the package's integration test targets (for wasm-pack test)
 
     def check_runtime(self, runtime: Runtime) -> None:
         """A check command runs as it is given (Node's world); `wasm-pack test` runs in Node or in a headless browser
@@ -210,8 +211,13 @@ class CrateProject:
                 variant.runtime, runtimes.locate(variant.runtime).binary, self.files.get(self._webdriver_rel),
                 where=str(self.root / self._webdriver_rel))
             (package / runtimes.test_runner.WEBDRIVER_JSON).write_bytes(data)
+        # Every test target but doctests (rustc 1.89+ cross-compiles those for wasm32 with rustdoc, which gets
+        # neither the project's rustflags nor the cell's std: they would fail in every cell). wasm-pack passes
+        # these to `cargo build --tests` too, so `--tests` itself cannot be one of them.
+        test_args = ("--lib", *(a for name in self.test_targets for a in ("--test", name)))
         return Materialised(workspace=dest, package=package, artifact=self.artifact, pinning="lockfile",
-                            cargo_args=self.selection.cargo_args(), tool_config_dir=dest.parent, evidence=evidence)
+                            cargo_args=self.selection.cargo_args(), tool_config_dir=dest.parent, evidence=evidence,
+                            test_args=test_args)
 
 
 def with_patches(manifest_text: str, patches: Mapping[str, str]) -> str:
@@ -586,15 +592,16 @@ def load(
     project_flags = rustflags.config_rustflags(configs)
 
     check = _check_spec(overrides)
+    test_targets: tuple[str, ...] = ()
     if check.kind is CheckKind.COMMAND:
         require_program(check.argv, cwd=root / package_dir if package_dir else root,
                         where=f"package {package} ({root / package_dir if package_dir else root})")
     elif check.kind is CheckKind.WASM_PACK_TEST:
-        _check_test_target(package, package_dir, manifest, files, check.test)
+        test_targets = _check_test_target(package, package_dir, manifest, files, check.test)
     return CrateProject(root=root, package=package, package_dir=package_dir, artifact=_artifact(manifest, package),
                         selection=replace(selection, package=package), files=files,
                         project_rustflags=tuple(project_flags), check=check, build_timeout=build_timeout,
-                        left_out=tuple(sorted(set(left_out))))
+                        left_out=tuple(sorted(set(left_out))), test_targets=test_targets)
 
 
 def _refuse_family_patches(root_manifest: Mapping[str, Any]) -> None:
@@ -644,14 +651,13 @@ def _check_spec(overrides: CheckOverrides) -> CheckSpec:
 
 
 def _check_test_target(package: str, package_dir: str, manifest: Mapping[str, Any], files: Mapping[str, bytes],
-                       test: str | None) -> None:
-    """wasm-pack test needs wasm-bindgen-test; `--test NAME` must be one of the package's test targets."""
+                       test: str | None) -> tuple[str, ...]:
+    """wasm-pack test needs wasm-bindgen-test; `--test NAME` must be one of the package's test targets (all of
+    them are returned)."""
     deps = {_package_name(spec, key) for key, spec in _dependencies(manifest).items()}
     if "wasm-bindgen-test" not in deps:
         raise UsageError(f"--check wasm-pack-test: package {package} has no wasm-bindgen-test dependency",
                          hint='add wasm-bindgen-test = "0.3" under [dev-dependencies]')
-    if test is None:
-        return
     prefix = f"{package_dir}/tests/" if package_dir else "tests/"
     names = {PurePosixPath(f).stem for f in files if f.startswith(prefix) and f.endswith(".rs")
              and "/" not in f[len(prefix):]}
@@ -660,9 +666,10 @@ def _check_test_target(package: str, package_dir: str, manifest: Mapping[str, An
     declared = manifest.get("test", [])
     names |= {str(t["name"]) for t in declared if isinstance(t, dict) and "name" in t} if isinstance(
         declared, list) else set()
-    if test not in names:
+    if test is not None and test not in names:
         raise UsageError(f"package {package} has no test target {test!r}",
                          hint=f"its test targets: {', '.join(sorted(names)) or 'none'}")
+    return tuple(sorted(names))
 
 
 # -- templates init --from-crate ----------------------------------------------------------------------------

@@ -57,15 +57,15 @@ class CheckSpec:
         return json.dumps({k: (str(v) if isinstance(v, StrEnum) else v) for k, v in asdict(self).items()},
                           sort_keys=True)
 
-    def describe(self, runtime: Runtime = Runtime.NODE) -> str:
-        """How the check reads in a report: `node check.mjs`, `wasm-pack test --node` (`--headless --chrome` in
-        chromium, `--headless --firefox` in firefox), or the command line."""
+    def describe(self, runtime: Runtime | None = None) -> str:
+        """How the check reads in a report: `node check.mjs`, `wasm-pack test` (in a runtime: `--node`, or
+        `--headless --chrome|--firefox` in a browser), or the command line."""
         if self.kind is CheckKind.SCRIPT:
             return f"node {self.script}"
         if self.kind is CheckKind.WASM_PACK_TEST:
-            where = {Runtime.CHROMIUM: "--headless --chrome", Runtime.FIREFOX: "--headless --firefox"}.get(runtime,
-                                                                                                         "--node")
-            return f"wasm-pack test {where}" + (f" --test {self.test}" if self.test else "")
+            where = {None: "", Runtime.NODE: " --node", Runtime.CHROMIUM: " --headless --chrome",
+                     Runtime.FIREFOX: " --headless --firefox"}[runtime]
+            return f"wasm-pack test{where}" + (f" --test {self.test}" if self.test else "")
         return shlex.join(self.argv)
 
     def flag_value(self) -> str:
@@ -136,6 +136,7 @@ class Materialised:
     cargo_args: tuple[str, ...] = ()  # features, passed through wasm-pack to cargo
     tool_config_dir: Path | None = None  # where this tool's own .cargo/config.toml goes (default: `workspace`)
     evidence: Mapping[str, Any] = field(default_factory=dict)  # what writing it decided (e.g. webdriver.json)
+    test_args: tuple[str, ...] = ()  # `wasm-pack test` targets when no --test NAME is given (default: cargo's)
 
     @property
     def pkg_dir(self) -> Path:

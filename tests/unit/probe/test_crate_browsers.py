@@ -76,7 +76,7 @@ def test_wasm_pack_test_in_a_browser_is_planned_headless_with_its_driver(
                                   wasm_pack=Path("/wp/wasm-pack"), runner_dir=Path("/runner/bin"), driver=driver)
     expected_driver = str(driver or browsers / "chromedriver")
     assert argv == ["/wp/wasm-pack", "test", *flags, expected_driver, "--mode", "no-install", "--release",
-                    str(crate_copy.package), "--features", "repro"]
+                    str(crate_copy.package), "--features", "repro", "--lib", "--test", "node"]  # no doctests
     assert cwd == crate_copy.package  # where the runner finds webdriver.json
     assert env["WASM_BINDGEN_USE_BROWSER"] == "1" and env["WASM_BINDGEN_TEST_DRIVER_TIMEOUT"] == "30"
     assert "WASM_BINDGEN_USE_NODE_EXPERIMENTAL" not in env and "NO_HEADLESS" not in env
