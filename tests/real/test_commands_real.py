@@ -19,7 +19,9 @@ def test_versions_lists_releases_with_yanked_marks() -> None:
 
 def test_templates_list_and_show() -> None:
     listed = wasm_bisect("templates", "list").stdout
-    assert listed.splitlines()[0].startswith("smoke") and "vec-of-structs" in listed
+    names = [line.split()[0] for line in listed.splitlines() if line.strip()]
+    assert names == sorted(names)  # in name order
+    assert {"imagedata-detached", "smoke", "typedarray-view", "vec-of-structs"} <= set(names)
     shown = wasm_bisect("templates", "show", "typedarray-view").stdout
     assert shown.startswith("typedarray-view: ") and "check: check.mjs" in shown
     data = wasm_bisect_json("templates", "show", "vec-of-structs")

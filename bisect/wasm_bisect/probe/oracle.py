@@ -263,6 +263,13 @@ class Oracle:
                 self._running.pop(key, None)
             mine.set()
 
+    def answered(self, variant: Variant) -> bool:
+        """Whether asking for `variant` would cost no build: answered in this run or stored (errors are retried)."""
+        if variant.key in self.outcomes:
+            return True
+        stored = self.store.get(variant, self.template.content_hash, self.template.check_hash)
+        return stored is not None and stored.verdict is not Verdict.ERROR
+
     def _answer(self, variant: Variant) -> Outcome:
         th, ch = self.template.content_hash, self.template.check_hash
         reason = untestable_reason(variant, allow_yanked=self.allow_yanked)

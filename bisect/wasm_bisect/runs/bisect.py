@@ -242,8 +242,10 @@ def record_plan_skips(plan: BisectPlan, oracle: Oracle, rt: ReferenceTypes) -> N
                 oracle.outcome(cell)
 
 
-def cost_model(plan: BisectPlan, rt: ReferenceTypes, ready: Readiness) -> search.CostModel:
-    """What each cell of the setting's search costs now, in seconds (cached CLIs, toolchains, warm slots)."""
+def cost_model(plan: BisectPlan, rt: ReferenceTypes, ready: Readiness,
+               answered: Callable[[Variant], bool] | None = None) -> search.CostModel:
+    """What each cell of the setting's search costs now, in seconds (stored answers, cached CLIs, toolchains,
+    warm slots)."""
     grid = plan.grid
     newest = grid.rustc[-1]
     cli = [ready.cli(grid.variant(newest, b, rt)) for b in grid.bindgen]
@@ -254,8 +256,11 @@ def cost_model(plan: BisectPlan, rt: ReferenceTypes, ready: Readiness) -> search
     toolchain = tuple(ready.toolchain_seconds(grid.variant(r, grid.bindgen[-1], rt)) for r in grid.rustc)
     warm = frozenset((i, j) for i, r in enumerate(grid.rustc) for j, b in enumerate(grid.bindgen)
                      if ready.probe_seconds(grid.variant(r, b, rt)) < COLD_PROBE_SECONDS)
+    known = frozenset((i, j) for i, r in enumerate(grid.rustc) for j, b in enumerate(grid.bindgen)
+                      if answered is not None and answered(grid.variant(r, b, rt)))
     return search.CostModel(cli=tuple(cli), toolchain=toolchain, probe=COLD_PROBE_SECONDS,
-                            warm_probe=WARM_PROBE_SECONDS, warm=warm, neighbour_saving=NEIGHBOUR_SAVING)
+                            warm_probe=WARM_PROBE_SECONDS, warm=warm, neighbour_saving=NEIGHBOUR_SAVING,
+                            known=known)
 
 
 def describe_search(plan: BisectPlan, oracle: Oracle, rt: ReferenceTypes, explored: Explored, *,
@@ -387,9 +392,15 @@ def run(plan: BisectPlan, oracle: Oracle, *, on_done: Callable[[SearchResult], N
     for rt in settings:
         record_plan_skips(plan, oracle, rt)
     results: dict[str, SearchResult] = {}
+    # Answers stored before this run cost nothing (a re-run builds nothing). Read once, up front: what one
+    # setting's search adds on the way must not steer another's, or -j N would choose differently from -j 1.
+    stored = frozenset(v.key for rt in settings for r in grid.rustc for b in grid.bindgen
+                       if plan.cost_aware and oracle.answered(v := grid.variant(r, b, rt)))
 
     def costs(rt: ReferenceTypes) -> search.CostModel | None:
-        return cost_model(plan, rt, readiness or Readiness.look()) if plan.cost_aware else None
+        if not plan.cost_aware:
+            return None
+        return cost_model(plan, rt, readiness or Readiness.look(), answered=lambda v: v.key in stored)
 
     def finished(rt: ReferenceTypes, explored: Explored) -> None:
         res = describe_search(plan, oracle, rt, explored, reproducer_args=reproducer_args)

@@ -34,9 +34,12 @@ class CostModel:
     warm_probe: float = 1.5  # the same when the slot already compiled this cell's dependency set
     warm: frozenset[Cell] = field(default_factory=frozenset)
     neighbour_saving: float = 0.0  # share of a CLI build saved once an adjacent release's CLI is built
+    known: frozenset[Cell] = field(default_factory=frozenset)  # answers already stored: free to ask
 
     def seconds(self, cell: Cell, built_cols: Collection[int], ready_rows: Collection[int]) -> float:
         """The cost of probing `cell` after the search built `built_cols` and provisioned `ready_rows`."""
+        if cell in self.known:
+            return 0.0
         row, col = cell
         cli = 0.0 if col in built_cols else self.cli[col]
         if cli and self.neighbour_saving and (col - 1 in built_cols or col + 1 in built_cols):
@@ -71,7 +74,10 @@ def cheapest_split(
     if best <= 0.0:
         return reference
     floor = (BALANCE_WINDOW if window is None else window) * best
-    eligible = [(share, cell) for share, cell in options if balance[cell] >= floor]
+    # A stored answer is free, so any split it gives is worth taking first: a re-run of a finished search
+    # then asks only what it asked before and builds nothing.
+    eligible = [(share, cell) for share, cell in options
+                if balance[cell] >= floor or (balance[cell] > 0.0 and seconds[cell] == 0.0)]
 
     def per_bit(option: tuple[float, Cell]) -> tuple[float, bool, float]:
         share, cell = option

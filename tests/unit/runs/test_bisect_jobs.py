@@ -215,3 +215,22 @@ def test_cost_aware_bisect_uses_the_cached_clis_for_the_same_answer(tmp_path: Pa
         answers[f"clis-{cost_aware}"] = len(new_clis)
     assert answers[True] == answers[False]
     assert answers["clis-True"] < answers["clis-False"]
+
+
+def test_a_rerun_is_answered_from_the_store_whatever_the_caches_say(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """The cost-aware search of a re-run sees warmer caches than the first run did (CLIs built, slots warm), so
+    it would choose other probes; stored answers cost nothing, so it asks what is stored and builds nothing."""
+    store = Store(tmp_path / "store.sqlite3")
+    monkeypatch.setattr(probe_oracle, "run_probe", FakeProbe())
+    plan = bisect.BisectPlan(grid=grid())
+    first_oracle = probe.Oracle(template=templates.load("vec-of-structs"), store=store)
+    first = bisect.run(plan, first_oracle, readiness=probe.Readiness.cold())
+    assert first_oracle.built > 0
+    warm = probe.Readiness(cli_built=set(BINDGEN[::2]), machine=False)  # every other CLI built since
+    again_oracle = probe.Oracle(template=templates.load("vec-of-structs"), store=store)
+    again = bisect.run(plan, again_oracle, readiness=warm)
+    assert again_oracle.built == 0 and again_oracle.cached > 0
+    strip = [{k: v for k, v in s.to_json().items() if k != "probes"} for s in first.searches]
+    assert [{k: v for k, v in s.to_json().items() if k != "probes"} for s in again.searches] == strip
+    store.close()

@@ -207,3 +207,19 @@ def test_cost_aware_is_cheaper_with_part_of_the_clis_cached(shape: Callable[...,
         today.append(simulated_seconds(Grid(f, 40), None, model))
         aware.append(simulated_seconds(Grid(f, 40), model, model))
     assert statistics.mean(aware) < 0.9 * statistics.mean(today)
+
+
+@examples(500)
+@given(grid=monotone_grids(), order=st.sampled_from(ORDERS), data=st.data())
+def test_a_rerun_asks_only_what_is_stored(grid: tuple[list[int], int], order: Order, data: st.DataObject) -> None:
+    """A finished search run again (its answers stored, the caches warmer than the first time) asks only cells
+    it asked before: stored answers cost nothing, so no build is needed, and the answer is the same."""
+    f, n_cols = grid
+    oracle = Grid(f, n_cols)
+    first = run(oracle, order=order, costs=data.draw(cost_models(len(f), n_cols), label="first costs"))
+    asked = frozenset(oracle.calls)
+    later = data.draw(cost_models(len(f), n_cols), label="later costs")
+    again = run(oracle, order=order, costs=CostModel(cli=later.cli, toolchain=later.toolchain, warm=later.warm,
+                                                     neighbour_saving=later.neighbour_saving, known=asked))
+    assert set(oracle.calls) <= asked
+    assert answer(again) == answer(first)
