@@ -87,9 +87,13 @@ def test_user_template_runs_unchanged(scratch: Path) -> None:
     wasm_bisect("templates", "init", "smoke", str(mine))
     lib = mine / "src" / "lib.rs"
     lib.write_text(lib.read_text() + "\n#[wasm_bindgen]\npub fn triple(x: i32) -> i32 {\n    x * 3\n}\n")
-    check = mine / "check.mjs"
-    extra = "\nif (pkg.triple(14) !== 42) { console.error('FAIL: triple'); process.exit(1); }\n"
-    check.write_text(check.read_text() + extra)
+    # The older form of a check (a script that loads the package itself and calls process.exit) keeps working.
+    (mine / "check.mjs").write_text(
+        "import { createRequire } from 'node:module';\n"
+        "const pkg = createRequire(import.meta.url)(process.env.WASM_BISECT_PKG);\n"
+        "if (pkg.add(2, 3) !== 5) { console.error('FAIL: add'); process.exit(1); }\n"
+        "if (pkg.triple(14) !== 42) { console.error('FAIL: triple'); process.exit(1); }\n"
+        "console.log('OK');\n")
     manifest = toml.loads((mine / "template.toml").read_text())
     manifest["name"] = "my-template"
     (mine / "template.toml").write_text(toml.dumps(manifest))
