@@ -318,12 +318,8 @@ def parse(data: Mapping[str, Any], *, source: Path, where: str | None = None) ->
         if key in table:
             out[key] = _axis(table[key], key, where)
     if "reference-types" in table:
-        text = _axis(table["reference-types"], "reference-types", where)
-        try:
-            parse_reference_types(text)
-        except UsageError as exc:
-            raise ConfigError(f"{where}: {exc.message.replace('--reference-types', 'reference-types')}") from None
-        out["reference_types"] = text
+        out["reference_types"] = _parsed_axis(table["reference-types"], "reference-types", where,
+                                              parse_reference_types)
     if "params" in table:
         params = table["params"]
         if not isinstance(params, dict) or len(params) > MAX_PARAMS or not all(
@@ -345,12 +341,7 @@ def parse(data: Mapping[str, Any], *, source: Path, where: str | None = None) ->
     if "store" in table:
         out["store"] = (base / paths.expand(_string(table["store"], "store", where))).resolve()
     if "runtime" in table:
-        text = _axis(table["runtime"], "runtime", where)
-        try:
-            parse_runtimes(text)
-        except UsageError as exc:
-            raise ConfigError(f"{where}: {exc.message.replace('--runtime', 'runtime')}") from None
-        out["runtime"] = text
+        out["runtime"] = _parsed_axis(table["runtime"], "runtime", where, parse_runtimes)
     if "browser-path" in table:
         out["browser_paths"] = _browser_paths(table["browser-path"], base, where)
     if "crate" in table:  # relative to the config file, like template directories
@@ -378,6 +369,16 @@ def parse(data: Mapping[str, Any], *, source: Path, where: str | None = None) ->
     if "timeout-verdict" in table:
         out["timeout_verdict"] = _choice(table["timeout-verdict"], "timeout-verdict", where, TimeoutVerdict)
     return Config(**out)
+
+
+def _parsed_axis(value: Any, key: str, where: str, parse: Callable[[str], object]) -> str:
+    """An axis value checked by the same parser as its flag; the flag's error, worded for the file."""
+    text = _axis(value, key, where)
+    try:
+        parse(text)
+    except UsageError as exc:
+        raise ConfigError(f"{where}: {exc.message.replace(f'--{key}', key)}") from None
+    return text
 
 
 def _browser_paths(value: Any, base: Path, where: str) -> dict[str, Path]:

@@ -130,6 +130,16 @@ class Completed:
         return self.returncode == 0 and not self.timed_out
 
 
+def _resolved(argv: Sequence[str | Path], env: Mapping[str, str] | None) -> tuple[str, tuple[str, ...]]:
+    """(the program to start, argv as strings): a program given by path must exist, a bare name is looked up on
+    the PATH of `env` (ToolMissing either way)."""
+    argv_s = tuple(str(a) for a in argv)
+    program = which(argv_s[0], env) if os.sep not in argv_s[0] else argv_s[0]
+    if os.sep in argv_s[0] and not Path(program).exists():
+        raise ToolMissing(f"{program} does not exist")
+    return program, argv_s
+
+
 def which(program: str, env: Mapping[str, str] | None = None) -> str:
     """Absolute path of `program` on the PATH of `env` (or ours), or raise ToolMissing."""
     path_var = (env or os.environ).get("PATH", os.defpath)
@@ -305,10 +315,7 @@ def run(
     work = _ticket.get()
     if work is not None and work.dropped:
         raise Dropped
-    argv_s = tuple(str(a) for a in argv)
-    program = which(argv_s[0], env) if os.sep not in argv_s[0] else argv_s[0]
-    if os.sep in argv_s[0] and not Path(program).exists():
-        raise ToolMissing(f"{program} does not exist")
+    program, argv_s = _resolved(argv, env)
     if _echo is not None:
         _echo(f"+ {quote(argv_s)}")
     start = time.monotonic()
@@ -479,10 +486,7 @@ def spawn(argv: Sequence[str | Path], *, env: Mapping[str, str] | None = None, c
     """
     if _cancelled.is_set():
         raise KeyboardInterrupt
-    argv_s = tuple(str(a) for a in argv)
-    program = which(argv_s[0], env) if os.sep not in argv_s[0] else argv_s[0]
-    if os.sep in argv_s[0] and not Path(program).exists():
-        raise ToolMissing(f"{program} does not exist")
+    program, argv_s = _resolved(argv, env)
     if _echo is not None:
         _echo(f"+ {quote(argv_s)} &")
     mark = uuid.uuid4().hex
