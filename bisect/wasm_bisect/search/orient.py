@@ -118,8 +118,23 @@ def oriented_pair(
     def seen() -> set[Verdict]:
         return {answers[c] for c in corners if c in answers}
 
-    if not {Verdict.GOOD, Verdict.BAD} <= seen():
-        ask(oo)  # the corners so far cannot orient the grid: the oldest one may
+    def vote(pairs: Sequence[tuple[Cell, Cell]]) -> Change | None:
+        votes = set()
+        for older, newer in pairs:
+            a, b = answers.get(older), answers.get(newer)
+            if older != newer and a is Verdict.GOOD and b is Verdict.BAD:
+                votes.add(Change.INTRODUCES)
+            elif older != newer and a is Verdict.BAD and b is Verdict.GOOD:
+                votes.add(Change.FIXES)
+        return votes.pop() if len(votes) == 1 else None
+
+    def votes() -> tuple[Change | None, Change | None]:
+        return vote([(on, nn), (oo, no)]), vote([(no, nn), (oo, on)])
+
+    rustc_vote, bindgen_vote = votes()
+    if (not {Verdict.GOOD, Verdict.BAD} <= seen() or (rustc_vote is None and answers[no].testable)
+            or (bindgen_vote is None and answers[on].testable)):
+        ask(oo)  # the corners so far cannot orient the grid (or one axis): the oldest one may
     probed = [c for c in corners if c in answers]
     verdicts = seen()
     if Verdict.GOOD not in verdicts and corners_alike is not None and corners_alike(
@@ -138,17 +153,8 @@ def oriented_pair(
                     "bad at the grid's ends; a bad region inside the grid does not show at its corners "
                     "(`wasm-bisect matrix` probes every cell)")
 
-    def vote(pairs: Sequence[tuple[Cell, Cell]]) -> Change | None:
-        votes = set()
-        for older, newer in pairs:
-            a, b = answers.get(older), answers.get(newer)
-            if older != newer and a is Verdict.GOOD and b is Verdict.BAD:
-                votes.add(Change.INTRODUCES)
-            elif older != newer and a is Verdict.BAD and b is Verdict.GOOD:
-                votes.add(Change.FIXES)
-        return votes.pop() if len(votes) == 1 else None
-
-    wanted = (vote([(on, nn), (oo, no)]) or default, vote([(no, nn), (oo, on)]) or default)
+    rustc_vote, bindgen_vote = votes()
+    wanted = (rustc_vote or default, bindgen_vote or default)
     tried: set[tuple[Change, Change]] = set()
 
     def best(decided_by: str) -> Orientation | None:
@@ -162,10 +168,34 @@ def oriented_pair(
     choice = best("corners")
     while choice is not None:
         tried.add((choice.rustc, choice.bindgen))
+        # The orientation's worst corner must be asked (git bisect's bad end): the search would infer it from
+        # the corners that fail, and the oldest corner is the one an X of two bad boxes hides.
+        newest = {(Change.INTRODUCES, Change.INTRODUCES): nn, (Change.INTRODUCES, Change.FIXES): no,
+                  (Change.FIXES, Change.INTRODUCES): on, (Change.FIXES, Change.FIXES): oo}[(choice.rustc, choice.bindgen)]
+        ask(newest)  # (the worst corner: with both axes fixing, the oldest one, however the search looks at it)
+        if not bad_regions_monotone(answers, choice.rustc, choice.bindgen):
+            choice = best("evidence")
+            continue
         result = search(choice)
-        if not result.violations:
-            return _honest(result, answers)
-        choice = best("evidence")
+        if result.violations:
+            choice = best("evidence")
+            continue
+        # An axis the corners did not decide took a default; monotone inference cannot show it wrong. The far
+        # end of the first pair's line along that axis can: it is new-side in this orientation, and one probe
+        # checks it (the pair's older neighbours already back the other side).
+        if result.first_pair is not None:
+            r0, c0 = result.first_pair
+            ends = [(r0, n_cols - 1)] if bindgen_vote is None else []
+            ends += [(n_rows - 1, c0)] if rustc_vote is None else []
+            for end in ends:
+                cell = choice.flip(end, n_rows, n_cols)
+                if cell not in answers and cell not in blocked:
+                    ask(cell)
+            if not bad_regions_monotone(answers, choice.rustc, choice.bindgen):
+                choice = best("evidence")
+                continue
+            result = search(choice) if len(order) > result.probes else result
+        return _honest(result, answers)
     island = _island(ask, answers, order, blocked, n_rows, n_cols)
     return stop(Status.ISLAND, _island_message(island, name, rows, cols, axis_names), island)
 
@@ -191,8 +221,8 @@ def _honest(result: Frontier[R, C], answers: dict[Cell, Verdict]) -> Frontier[R,
     if result.first_pair is not None:
         old = invert(result.new_verdict)
         r, c = result.first_pair
-        view = {(p.row, p.col): p.verdict for p in result.log}
-        if not any(view.get(cell) is old for cell in ((r - 1, c), (r, c - 1))):
+        olds = [(p.row, p.col) for p in result.log if p.verdict is old]
+        if not any(g[0] >= nr >= 0 and g[1] >= nc >= 0 for g in olds for nr, nc in ((r - 1, c), (r, c - 1))):
             return replace(result, status=Status.RANGE, first_pair=None, pair_candidates=(result.first_pair,),
                            message=result.message + "; but no older neighbour of it was probed "
                            f"{result.old_term}, so it is not certain")
