@@ -10,13 +10,14 @@ import functools
 import hashlib
 import json
 import math
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from wasm_bisect import search
 from wasm_bisect.domain.compat import reference_types_by_default_for, untestable_reason
-from wasm_bisect.domain.errors import UsageError
+from wasm_bisect.domain.errors import EndsAlike, UsageError
 from wasm_bisect.domain.grid import Grid
 from wasm_bisect.domain.model import BindgenSource, ReferenceTypes, Stage, ToolchainSpec, Variant, Verdict
 from wasm_bisect.domain.reproduce import compare_links, probe_command
@@ -42,6 +43,7 @@ class BisectPlan:
     repeat: int = 1
     threshold: int | None = None
     cost_aware: bool = True  # weigh what each probe costs (same answers; benchmarks switch it off)
+    orientation: search.Orientation | None = None  # given by --good/--bad; None: the corners decide
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -101,10 +103,13 @@ class SearchResult:
     attribution: dict[str, str]
     terms: dict[str, str]
     follow_up: FollowUp | None = None
+    orientation: dict[str, Any] | None = None  # per axis introduces/fixes, in words, with both boundaries
+    island: dict[str, Any] | None = None  # status "island": the bad box found, what bounds it, what is unknown
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
             "reference_types": self.reference_types, "status": self.status, "message": self.message,
+            "orientation": self.orientation, "island": self.island,
             "probes": self.probes, "filtered": self.filtered, "cells": self.cells,
             "expected_probes_one_corner": self.expected_probes_one_corner,
             "first_failing": self.first_failing.to_json() if self.first_failing else None,
@@ -179,12 +184,15 @@ class Explored:
     flipped: dict[tuple[int, int], Verdict]
 
 
-def explorer(plan: BisectPlan, rt: ReferenceTypes, costs: search.CostModel | None = None
+def explorer(plan: BisectPlan, rt: ReferenceTypes, costs: search.CostModel | None = None, *,
+             alike: Callable[[Sequence[Variant]], bool] | None = None
              ) -> Callable[[Callable[[Variant], Verdict]], Explored]:
     """The search of one reference-types setting and its follow-up as a pure function of an oracle.
 
     Pure (no store, no builds): the sequential run calls it with the real oracle, -j N replays it to look
-    ahead (search.speculate). Plan-time skips are recorded by the caller (`record_plan_skips`).
+    ahead (search.speculate). Plan-time skips are recorded by the caller (`record_plan_skips`). `alike` tells
+    whether the corners probed fail the same way (it reads their outcomes: `corners_alike`); it must answer
+    False for a cell not probed yet, so a replay with assumed answers goes on.
     """
     grid = plan.grid
     # The search sees version labels, so its messages name versions; indexes map back to the grid.
@@ -203,22 +211,68 @@ def explorer(plan: BisectPlan, rt: ReferenceTypes, costs: search.CostModel | Non
     def untestable(r_label: str, c_label: str) -> str | None:
         return reasons[(r_label, c_label)]
 
-    # Find-fix: the same search with "fixed" (good) as the new side it looks for.
-    find = search.first_fixed_pair if plan.find_fix else search.first_failing_pair
+    def corners_alike(cells: Sequence[tuple[str, str]]) -> bool:
+        return alike is not None and alike([variant(row_of[r], col_of[c]) for r, c in cells])
 
     def explore(ask: Callable[[Variant], Verdict]) -> Explored:
-        frontier = find(rows, cols, lambda r_label, c_label: ask(variant(row_of[r_label], col_of[c_label])),
-                        mode="full", untestable=untestable, axis_names=("rustc", "wasm-bindgen"), costs=costs)
+        # Corners first: they decide per axis whether newer versions introduce or fix it (--good/--bad say so
+        # instead); find-fix only decides what an undecided axis defaults to and, when both axes fix it, that the
+        # answer is the first fixed pair.
+        frontier = search.oriented_pair(
+            rows, cols, lambda r_label, c_label: ask(variant(row_of[r_label], col_of[c_label])),
+            find_fix=plan.find_fix, orientation=plan.orientation, untestable=untestable, costs=costs,
+            corners_alike=corners_alike, axis_names=("rustc", "wasm-bindgen"))
         reprobes: tuple[search.Reprobe, ...] = ()
         flipped_verdicts: dict[tuple[int, int], Verdict] = {}
-        if plan.follow_up and frontier.first_pair is not None and not plan.find_fix:
+        if plan.follow_up and frontier.first_pair is not None and frontier.new_verdict is Verdict.BAD:
+            view = view_grid(grid, frontier.orientation)
             reprobes = search.reference_types_plan(frontier)
             for item in reprobes:
-                other = flipped(rt, grid.rustc[item.row])
-                flipped_verdicts[(item.row, item.col)] = ask(variant(item.row, item.col, other))
+                other = flipped(rt, view.rustc[item.row])
+                flipped_verdicts[(item.row, item.col)] = ask(view.variant(view.rustc[item.row],
+                                                                          view.bindgen[item.col], other))
         return Explored(frontier, reprobes, flipped_verdicts)
 
     return explore
+
+
+def view_grid(grid: Grid, orientation: search.Orientation) -> Grid:
+    """The grid as the search saw it: an axis that fixes the bug runs newest first (search.Orientation)."""
+    return replace(grid, rustc=grid.rustc[::-1] if orientation.rows_mirrored else grid.rustc,
+                   bindgen=grid.bindgen[::-1] if orientation.cols_mirrored else grid.bindgen)
+
+
+def _normalised(reason: str, cell: Variant) -> str:
+    """A probe's reason without what names its cell (versions, hashes, paths): equal for one shared failure."""
+    text = reason.replace(cell.rustc.version, "<rustc>").replace(cell.bindgen.label(), "<wasm-bindgen>")
+    text = re.sub(r"[0-9a-f]{8,}", "<hash>", text)
+    return re.sub(r"(?:/[^\s/:'\"]+)+/", "", text).strip()
+
+
+def corners_alike(oracle: Oracle, cells: Sequence[Variant]) -> bool:
+    """Whether the corners probed fail the same way: all errors, or one verdict with one reason (issue 20's ends
+    check). False while any of them is unanswered."""
+    outcomes = [oracle.outcomes.get(cell.key) for cell in cells]
+    if not outcomes or any(o is None for o in outcomes):
+        return False
+    verdicts = {o.verdict for o in outcomes if o is not None}
+    if verdicts == {Verdict.ERROR}:
+        return True
+    reasons = {_normalised(o.reason, cell) for o, cell in zip(outcomes, cells, strict=True) if o is not None}
+    return len(verdicts) == 1 and Verdict.GOOD not in verdicts and len(reasons) == 1
+
+
+def ends_alike_error(oracle: Oracle, rt: ReferenceTypes, explored: Explored, grid: Grid) -> EndsAlike:
+    """The one line for corners that fail alike: the shared failure, and how to fix the check."""
+    first = explored.frontier.log[0]
+    outcome = oracle.outcome(grid.variant(grid.rustc[first.row], grid.bindgen[first.col], rt))
+    verdicts = sorted({str(p.verdict) for p in explored.frontier.log})
+    return EndsAlike(
+        f"every corner of the grid probed ({len(explored.frontier.log)}, reference-types {rt}) answered "
+        f"{'/'.join(verdicts)} the same way: {outcome.reason.strip() or '(no reason given)'}",
+        hint="the check cannot tell the ends apart, so no boundary is printed: fix the check if it fails for "
+        "another reason (a missing file, a wrong command), name a pair that passes with --good RUSTC@BINDGEN, "
+        "or tell the bug from other failures with --signature REGEX")
 
 
 # Share of a CLI build saved when the next release's is built: measured 0.77 for 0.2.98 next to 0.2.99
@@ -265,34 +319,40 @@ def cost_model(plan: BisectPlan, rt: ReferenceTypes, ready: Readiness,
 
 def describe_search(plan: BisectPlan, oracle: Oracle, rt: ReferenceTypes, explored: Explored, *,
                     reproducer_args: tuple[str, ...] = ()) -> SearchResult:
-    """The typed result of a finished search (its outcomes are in the oracle's memory by now)."""
-    grid = plan.grid
+    """The typed result of a finished search (its outcomes are in the oracle's memory by now).
+
+    The frontier's cells are in the search's view of the grid (`view_grid`: an axis that fixes the bug runs
+    newest first), so everything below reads the view grid; the words say which way each axis went.
+    """
     frontier = explored.frontier
+    grid = view_grid(plan.grid, frontier.orientation)
 
     def variant(r: int, c: int, setting: ReferenceTypes = rt) -> Variant:
         return grid.variant(grid.rustc[r], grid.bindgen[c], setting)
 
     attribution = search.attribute(frontier)
-    new_term, old_term = ("fixed", "broken") if plan.find_fix else ("bad", "good")
+    new_term, old_term = ("fixed", "broken") if frontier.new_verdict is Verdict.GOOD else ("bad", "good")
     first: FirstFailing | None = None
     if frontier.first_pair is not None:
         r, c = frontier.first_pair
         cell = variant(r, c)
         outcome = oracle.outcome(cell)
         last_good_bindgen = grid.bindgen[c - 1].label() if c > 0 else None
+        last_good_rustc = str(grid.rustc[r - 1]) if r > 0 and frontier.staircase[r - 1].lo > c else None
         first = FirstFailing(
             rustc=str(grid.rustc[r]), bindgen=grid.bindgen[c].label(), reference_types=str(rt), reason=outcome.reason,
             evidence={k: outcome.evidence.get(k) for k in ("target_features", "externref_transform", "layers")},
-            last_good_bindgen=last_good_bindgen,
-            last_good_rustc=str(grid.rustc[r - 1]) if r > 0 and frontier.staircase[r - 1].lo > c else None,
+            last_good_bindgen=last_good_bindgen, last_good_rustc=last_good_rustc,
             reproduce=probe_command(cell, reproducer=reproducer_args or None), crate_dir=outcome.crate_dir,
-            compare=tuple(compare_links(last_good_bindgen, grid.bindgen[c].label(),
-                                        str(grid.rustc[r - 1]) if r > 0 else None, str(grid.rustc[r]))))
+            compare=tuple(compare_links(
+                *_older_first(grid.bindgen, c, BindgenSource.label, frontier.orientation.cols_mirrored),
+                *_older_first(grid.rustc, r, str, frontier.orientation.rows_mirrored))))
     follow_up = None
     if explored.reprobes:
         follow_up = _follow_up(grid, oracle, explored, rt, variant)
     rows = len(grid.rustc)
     cols = len(grid.bindgen)
+    island = frontier.island
     return SearchResult(
         reference_types=str(rt), status=str(frontier.status), message=_describe(frontier.message, new_term=new_term),
         probes=frontier.probes, filtered=frontier.filtered, cells=rows * cols,
@@ -306,7 +366,84 @@ def describe_search(plan: BisectPlan, oracle: Oracle, rt: ReferenceTypes, explor
              "certain": f.certain}
             for f in frontier.staircase),
         attribution={"kind": str(attribution.kind), "message": attribution.message},
-        terms={"old": old_term, "new": new_term}, follow_up=follow_up)
+        terms={"old": old_term, "new": new_term}, follow_up=follow_up,
+        orientation=describe_orientation(grid, frontier, rt, reproducer_args),
+        island=_island_json(plan.grid, island) if island is not None else None)
+
+
+def _older_first(axis: Sequence[Any], i: int, label: Callable[[Any], str], mirrored: bool
+                 ) -> tuple[str | None, str]:
+    """(passing neighbour, pair) on one axis of the view, as (older, newer) release for compare links."""
+    if i == 0:
+        return None, label(axis[i])
+    older, newer = (axis[i], axis[i - 1]) if mirrored else (axis[i - 1], axis[i])
+    return label(older), label(newer)
+
+
+def _short(spec: ToolchainSpec) -> str:
+    return spec.version if spec.provider != "path" else str(spec)
+
+
+def describe_orientation(grid: Grid, frontier: search.Frontier[str, str], rt: ReferenceTypes,
+                         reproducer_args: tuple[str, ...] = ()) -> dict[str, Any] | None:
+    """Which way each axis moves the bug, in words, with last good / first bad on each axis, the reproduce
+    commands of the cells on both sides of each boundary and their compare link. `grid` is the view grid.
+    None when the evidence rests on no boundary (no pair passed, every corner alike, an island)."""
+    o = frontier.orientation
+    if frontier.status not in (search.Status.FOUND, search.Status.RANGE):
+        return None
+    data: dict[str, Any] = {"rustc": str(o.rustc), "bindgen": str(o.bindgen), "name": o.name,
+                            "decided_by": o.decided_by, "boundaries": [], "summary": ""}
+    if frontier.first_pair is None:
+        data["summary"] = f"rustc {o.rustc} it, wasm-bindgen {o.bindgen} it; untestable cells hide the boundary"
+        return data
+    r, c = frontier.first_pair
+    fixed_view = o.new_verdict is Verdict.GOOD
+    rustc_op = ">=" if fixed_view or not o.rows_mirrored else "<="
+    bindgen_op = ">=" if fixed_view or not o.cols_mirrored else "<="
+    words: list[str] = []
+
+    def boundary(axis: str, change: search.Change, first: Any, neighbour: Any, *, with_: str,
+                 cell: tuple[int, int], other: tuple[int, int], mirrored: bool) -> None:
+        # The pair is on the new side of the view; in a BAD view it fails, in the find-fix view it passes.
+        bad_cell, good_cell = (other, cell) if fixed_view else (cell, other)
+        bad_item, good_item = (neighbour, first) if fixed_view else (first, neighbour)
+        named = bad_item if change is search.Change.INTRODUCES else good_item
+        label = (lambda x: x.label()) if axis == "wasm-bindgen" else str
+        short = (lambda x: x.label()) if axis == "wasm-bindgen" else _short
+        older, newer = (first, neighbour) if mirrored else (neighbour, first)
+        links = compare_links(label(older), label(newer), None, label(newer)) if axis == "wasm-bindgen" else \
+            compare_links(None, "", label(older), label(newer))
+        words.append(f"{axis} {short(named)} {change} it (with {with_})")
+        data["boundaries"].append({
+            "axis": axis, "change": str(change), "version": label(named), "good": label(good_item),
+            "bad": label(bad_item), "with": with_,
+            "reproduce": {"good": probe_command(grid.variant(grid.rustc[good_cell[0]], grid.bindgen[good_cell[1]], rt),
+                                                reproducer=reproducer_args or None),
+                          "bad": probe_command(grid.variant(grid.rustc[bad_cell[0]], grid.bindgen[bad_cell[1]], rt),
+                                               reproducer=reproducer_args or None)},
+            "compare": links[0] if links else None})
+
+    if r > 0 and frontier.staircase[r - 1].lo > c:
+        boundary("rustc", o.rustc, grid.rustc[r], grid.rustc[r - 1],
+                 with_=f"wasm-bindgen {bindgen_op} {grid.bindgen[c].label()}", cell=(r, c), other=(r - 1, c),
+                 mirrored=o.rows_mirrored)
+    if c > 0 and frontier.staircase[r].lo >= c:
+        boundary("wasm-bindgen", o.bindgen, grid.bindgen[c], grid.bindgen[c - 1],
+                 with_=f"rustc {rustc_op} {_short(grid.rustc[r])}", cell=(r, c), other=(r, c - 1),
+                 mirrored=o.cols_mirrored)
+    data["summary"] = "; ".join(words) or (
+        f"rustc {o.rustc} it, wasm-bindgen {o.bindgen} it; the boundary lies at the grid's edge")
+    return data
+
+
+def _island_json(grid: Grid, island: search.Island) -> dict[str, Any]:
+    (r1, r2), (c1, c2) = island.rows, island.cols
+    return {"box": {"rustc": [str(grid.rustc[r1]), str(grid.rustc[r2])],
+                    "bindgen": [grid.bindgen[c1].label(), grid.bindgen[c2].label()]},
+            "seed": _cell(grid, *island.seed), "bounds": [_cell(grid, *cell) for cell in island.bounds],
+            "open_edges": [_cell(grid, *cell) for cell in island.open_edges],
+            "outside_bad": [_cell(grid, *cell) for cell in island.outside_bad], "unprobed": island.unprobed}
 
 
 def _follow_up(grid: Grid, oracle: Oracle, explored: Explored, rt: ReferenceTypes,
@@ -403,20 +540,26 @@ def run(plan: BisectPlan, oracle: Oracle, *, on_done: Callable[[SearchResult], N
         return cost_model(plan, rt, readiness or Readiness.look(), answered=lambda v: v.key in stored)
 
     def finished(rt: ReferenceTypes, explored: Explored) -> None:
+        if explored.frontier.status is search.Status.ENDS_ALIKE:
+            raise ends_alike_error(oracle, rt, explored, grid)
         res = describe_search(plan, oracle, rt, explored, reproducer_args=reproducer_args)
         results[str(rt)] = res
         if on_done:
             on_done(res)
 
+    def alike(cells: Sequence[Variant]) -> bool:
+        return corners_alike(oracle, cells)
+
     if plan.jobs > 1:
         oracle.together = True
-        Together(oracle=oracle, searches=[explorer(plan, rt, costs(rt)) for rt in settings], jobs=plan.jobs,
+        Together(oracle=oracle, searches=[explorer(plan, rt, costs(rt), alike=alike) for rt in settings],
+                 jobs=plan.jobs,
                  on_finished=lambda i, explored: finished(settings[i], explored), on_guess=on_guess,
                  prefetch=oracle.prefetch,
                  needs_tools=lambda v: Readiness.look().needs_provisioning(v)).run()
     else:
         for rt in settings:  # each setting's costs are read as it starts: CLIs built by the ones before are cheap
-            finished(rt, explorer(plan, rt, costs(rt))(oracle))
+            finished(rt, explorer(plan, rt, costs(rt), alike=alike)(oracle))
     ordered = tuple(results[str(rt)] for rt in settings)
     return BisectResult(
         mode="find-fix" if plan.find_fix else "regression", grid=grid.identity(), searches=ordered,
@@ -451,7 +594,7 @@ def note_gaps(result: BisectResult, known: Sequence[str]) -> BisectResult:
         first = s.first_failing
         if first and first.last_good_bindgen:
             try:
-                lo, hi = bindgen_key(first.last_good_bindgen), bindgen_key(first.bindgen)
+                lo, hi = sorted((bindgen_key(first.last_good_bindgen), bindgen_key(first.bindgen)))
             except UsageError:  # a git or path source: no releases in between
                 searches.append(s)
                 continue

@@ -170,9 +170,9 @@ def oriented_pair(
         tried.add((choice.rustc, choice.bindgen))
         # The orientation's worst corner must be asked (git bisect's bad end): the search would infer it from
         # the corners that fail, and the oldest corner is the one an X of two bad boxes hides.
-        newest = {(Change.INTRODUCES, Change.INTRODUCES): nn, (Change.INTRODUCES, Change.FIXES): no,
-                  (Change.FIXES, Change.INTRODUCES): on, (Change.FIXES, Change.FIXES): oo}[(choice.rustc, choice.bindgen)]
-        ask(newest)  # (the worst corner: with both axes fixing, the oldest one, however the search looks at it)
+        worst = {(Change.INTRODUCES, Change.INTRODUCES): nn, (Change.INTRODUCES, Change.FIXES): no,
+                 (Change.FIXES, Change.INTRODUCES): on, (Change.FIXES, Change.FIXES): oo}
+        ask(worst[(choice.rustc, choice.bindgen)])  # both axes fixing: the oldest, in either view
         if not bad_regions_monotone(answers, choice.rustc, choice.bindgen):
             choice = best("evidence")
             continue
@@ -196,7 +196,7 @@ def oriented_pair(
                 continue
             result = search(choice) if len(order) > result.probes else result
         return _honest(result, answers)
-    island = _island(ask, answers, order, blocked, n_rows, n_cols)
+    island = _island(ask, answers, order, blocked, (n_rows, n_cols))
     return stop(Status.ISLAND, _island_message(island, name, rows, cols, axis_names), island)
 
 
@@ -230,8 +230,9 @@ def _honest(result: Frontier[R, C], answers: dict[Cell, Verdict]) -> Frontier[R,
 
 
 def _island(ask: Callable[[Cell], Verdict], answers: dict[Cell, Verdict], order: list[Cell], blocked: set[Cell],
-            n_rows: int, n_cols: int) -> Island:
+            shape: tuple[int, int]) -> Island:
     """Bound the bad box through the first bad cell probed: bisect outward along its row and its column."""
+    n_rows, n_cols = shape
     seed = next(c for c in order if answers[c] is Verdict.BAD)
     r0, c0 = seed
     bounds: list[Cell] = []
