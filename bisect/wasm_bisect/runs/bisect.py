@@ -30,7 +30,8 @@ from wasm_bisect.runs._locks import claim_run
 from wasm_bisect.runs._lookahead import Together
 from wasm_bisect.store import Store
 
-__all__ = ["BisectPlan", "BisectResult", "FirstFailing", "SearchResult", "execute", "restrict", "run"]
+__all__ = ["BisectPlan", "BisectResult", "FirstFailing", "SearchResult", "execute", "given_orientation", "restrict",
+           "run"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -250,26 +251,32 @@ def _normalised(reason: str, cell: Variant) -> str:
 
 
 def corners_alike(oracle: Oracle, cells: Sequence[Variant]) -> bool:
-    """Whether the corners probed fail the same way: all errors, or one verdict with one reason (issue 20's ends
-    check). False while any of them is unanswered."""
-    outcomes = [oracle.outcomes.get(cell.key) for cell in cells]
-    if not outcomes or any(o is None for o in outcomes):
+    """Whether the corners probed fail the same way (issue 20's ends check): those that could be tested all
+    errors, or all one verdict with one reason (untestable corners beside them change nothing: no corner passed
+    either way). False while any of them is unanswered."""
+    outcomes = [(oracle.outcomes.get(cell.key), cell) for cell in cells]
+    answered = [(o, cell) for o, cell in outcomes if o is not None]
+    if not answered or len(answered) < len(outcomes):
         return False
-    verdicts = {o.verdict for o in outcomes if o is not None}
+    tested = [(o, cell) for o, cell in answered if o.verdict is not Verdict.SKIP] or answered
+    verdicts = {o.verdict for o, _ in tested}
     if verdicts == {Verdict.ERROR}:
         return True
-    reasons = {_normalised(o.reason, cell) for o, cell in zip(outcomes, cells, strict=True) if o is not None}
+    reasons = {_normalised(o.reason, cell) for o, cell in tested}
     return len(verdicts) == 1 and Verdict.GOOD not in verdicts and len(reasons) == 1
 
 
 def ends_alike_error(oracle: Oracle, rt: ReferenceTypes, explored: Explored, grid: Grid) -> EndsAlike:
     """The one line for corners that fail alike: the shared failure, and how to fix the check."""
-    first = explored.frontier.log[0]
-    outcome = oracle.outcome(grid.variant(grid.rustc[first.row], grid.bindgen[first.col], rt))
-    verdicts = sorted({str(p.verdict) for p in explored.frontier.log})
+    log = explored.frontier.log
+    shown = next((p for p in log if p.verdict is not Verdict.SKIP), log[0])
+    outcome = oracle.outcome(grid.variant(grid.rustc[shown.row], grid.bindgen[shown.col], rt))
+    skipped = sum(p.verdict is Verdict.SKIP for p in log)
+    alike = len(log) - skipped if shown.verdict is not Verdict.SKIP else len(log)
+    also = f" ({skipped} more untestable)" if skipped and shown.verdict is not Verdict.SKIP else ""
     return EndsAlike(
-        f"every corner of the grid probed ({len(explored.frontier.log)}, reference-types {rt}) answered "
-        f"{'/'.join(verdicts)} the same way: {outcome.reason.strip() or '(no reason given)'}",
+        f"{alike} corner(s) of the grid (reference-types {rt}) answered {shown.verdict} the same way{also}, none "
+        f"passed: {outcome.reason.strip() or '(no reason given)'}",
         hint="the check cannot tell the ends apart, so no boundary is printed: fix the check if it fails for "
         "another reason (a missing file, a wrong command), name a pair that passes with --good RUSTC@BINDGEN, "
         "or tell the bug from other failures with --signature REGEX")
@@ -606,29 +613,53 @@ def note_gaps(result: BisectResult, known: Sequence[str]) -> BisectResult:
 
 
 def restrict(grid: Grid, good: tuple[str, str] | None, bad: tuple[str, str] | None) -> Grid:
-    """--good/--bad: the search box runs from the good pair to the bad pair on both axes."""
-    rustc = list(grid.rustc)
-    bindgen = list(grid.bindgen)
+    """--good/--bad: the search box runs from the good pair to the bad pair on both axes (on an axis where the
+    good pair is the newer one, the bug is fixed along it: `given_orientation`)."""
+    (lo_r, hi_r), (lo_b, hi_b) = _box(grid, good, bad)
+    return Grid(template=grid.template, rustc=grid.rustc[lo_r:hi_r + 1], bindgen=grid.bindgen[lo_b:hi_b + 1],
+                reference_types=grid.reference_types, options=grid.options, params=grid.params,
+                runtimes=grid.runtimes)
 
-    def index_of(items: list[Any], text: str, what: str, key: Callable[[Any], str]) -> int:
+
+def given_orientation(grid: Grid, good: tuple[str, str] | None, bad: tuple[str, str] | None, *,
+                      find_fix: bool = False) -> search.Orientation | None:
+    """The orientation --good/--bad state (None without them: the corners decide). An axis on which the good
+    pair is newer than the bad one fixes the bug; with one of them only, or the same version on an axis, that
+    axis takes the mode's default (introduces; fixes with --find-fix)."""
+    if good is None and bad is None:
+        return None
+    default = search.Change.FIXES if find_fix else search.Change.INTRODUCES
+    if good is None or bad is None:
+        return search.Orientation(rustc=default, bindgen=default, decided_by="given")
+    good_r, good_b = _index(grid, good, "--good")
+    bad_r, bad_b = _index(grid, bad, "--bad")
+
+    def change(g: int, b: int) -> search.Change:
+        return default if g == b else search.Change.INTRODUCES if g < b else search.Change.FIXES
+
+    return search.Orientation(rustc=change(good_r, bad_r), bindgen=change(good_b, bad_b), decided_by="given")
+
+
+def _index(grid: Grid, point: tuple[str, str], what: str) -> tuple[int, int]:
+    def index_of(items: Sequence[Any], text: str, axis: str, key: Callable[[Any], str]) -> int:
         for i, item in enumerate(items):
             if key(item) == text or (":" not in text and key(item).split(":")[-1] == text):
                 return i
-        raise UsageError(f"{what} {text!r} is not on the grid's axis",
+        raise UsageError(f"{what} {axis} {text!r} is not on the grid's axis",
                          hint="choose it from the --rustc/--bindgen lists")
 
-    lo_r, lo_b, hi_r, hi_b = 0, 0, len(rustc) - 1, len(bindgen) - 1
-    if good:
-        lo_r = index_of(rustc, good[0], "--good rustc", str)
-        lo_b = index_of(bindgen, good[1], "--good wasm-bindgen", BindgenSource.label)
-    if bad:
-        hi_r = index_of(rustc, bad[0], "--bad rustc", str)
-        hi_b = index_of(bindgen, bad[1], "--bad wasm-bindgen", BindgenSource.label)
-    if lo_r > hi_r or lo_b > hi_b:
-        raise UsageError("--good is newer than --bad on some axis", hint="the good pair must be the older one")
-    return Grid(template=grid.template, rustc=tuple(rustc[lo_r:hi_r + 1]), bindgen=tuple(bindgen[lo_b:hi_b + 1]),
-                reference_types=grid.reference_types, options=grid.options, params=grid.params,
-                runtimes=grid.runtimes)
+    return (index_of(grid.rustc, point[0], "rustc", str),
+            index_of(grid.bindgen, point[1], "wasm-bindgen", BindgenSource.label))
+
+
+def _box(grid: Grid, good: tuple[str, str] | None, bad: tuple[str, str] | None
+         ) -> tuple[tuple[int, int], tuple[int, int]]:
+    """Index ranges (rows, cols) of the box between the good and the bad pair (the grid's ends without them)."""
+    g = _index(grid, good, "--good") if good else (0, 0)
+    b = _index(grid, bad, "--bad") if bad else (len(grid.rustc) - 1, len(grid.bindgen) - 1)
+    if good and bad and g == b:
+        raise UsageError("--good and --bad name the same pair", hint="the good pair must differ from the bad one")
+    return (min(g[0], b[0]), max(g[0], b[0])), (min(g[1], b[1]), max(g[1], b[1]))
 
 
 def fingerprint(plan: BisectPlan, template: Reproducer) -> str:
