@@ -36,6 +36,7 @@ import results_file
 from driver_bench import RUSTC, SETTINGS, NullStore, World, bindgen_axis
 from search_bench import SHAPES
 
+from wasm_bisect.domain.errors import EndsAlike
 from wasm_bisect.domain.grid import Grid
 from wasm_bisect.domain.model import BindgenSource, Outcome, ReferenceTypes, ToolchainSpec, Variant, Verdict
 from wasm_bisect.probe import Oracle, Readiness, templates
@@ -93,7 +94,10 @@ def drive(grid: Grid, world: World, machine: SimMachine, template: templates.Tem
     probe_module.run_probe = fake_probe  # type: ignore[assignment]
     oracle = Oracle(template=template, store=NullStore())  # type: ignore[arg-type]
     before, clis = machine.seconds_spent, len(machine.cli_built)
-    result = bisect_run.run(bisect_run.BisectPlan(grid=grid, cost_aware=cost_aware), oracle, readiness=machine)
+    try:
+        result = bisect_run.run(bisect_run.BisectPlan(grid=grid, cost_aware=cost_aware), oracle, readiness=machine)
+    except EndsAlike as stopped:  # every corner fails with the one simulated reason: the run stops there (exit 3)
+        return [{"stopped": stopped.message}], machine.seconds_spent - before, len(machine.cli_built) - clis
     answers = [{k: v for k, v in s.to_json().items() if k != "probes"} for s in result.searches]
     return answers, machine.seconds_spent - before, len(machine.cli_built) - clis
 

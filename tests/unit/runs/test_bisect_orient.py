@@ -116,3 +116,37 @@ def test_no_boundary_is_printed_when_no_cell_passed(tmp_path: Path, monkeypatch:
     search = result.searches[0]
     assert search.status == "no-pass" and search.first_failing is None and search.orientation is None
     assert search.message.startswith("no cell passed: every testable cell probed fails")
+
+
+def test_the_reference_types_follow_up_works_on_a_mirrored_axis(tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    def needs_reference_types(variant: Variant) -> Outcome:
+        on = variant.reference_types is ReferenceTypes.ON or (
+            variant.reference_types is ReferenceTypes.DEFAULT and variant.rustc.version == "1.96.0")
+        bad = on and versions.bindgen_key(variant.bindgen.version) <= versions.bindgen_key("0.2.96")
+        return Outcome(verdict=Verdict.BAD if bad else Verdict.GOOD, reason="FAIL" if bad else "ok",
+                       stage=Stage.CHECK)
+
+    calls: list[str] = []
+
+    def fake(variant: Variant, _template: Any, **_: Any) -> Outcome:
+        calls.append(variant.short())
+        return needs_reference_types(variant)
+
+    monkeypatch.setattr(probe_oracle, "run_probe", fake)
+    monkeypatch.setattr(probe_oracle, "provision_together", lambda v, **_: None)
+    tmpl = templates.load("vec-of-structs")
+    g = Grid(template=tmpl.name, rustc=(ToolchainSpec.parse("debian:1.63.0"), ToolchainSpec.parse("debian:1.96.0")),
+             bindgen=tuple(BindgenSource.crates(b) for b in BINDGEN), reference_types=(ReferenceTypes.DEFAULT,),
+             params=tmpl.param_values({}))
+    oracle = probe.Oracle(template=tmpl, store=Store(tmp_path / "f.sqlite3"))
+    search = bisect.run(bisect.BisectPlan(grid=g), oracle).searches[0]
+    assert search.orientation is not None and search.orientation["bindgen"] == "fixes"
+    follow = search.follow_up
+    assert follow is not None
+    assert "the first failing pair passes with reference-types off: the failure needs reference-types" in \
+        follow.message
+    assert "the rustc boundary is reference-types: rustc 1.63.0 fails too with reference-types on" in follow.message
+    assert "the wasm-bindgen boundary is a real change: 0.2.97 passes even with reference-types off" in follow.message
+    assert {(r["rustc"], r["bindgen"]) for r in follow.reprobes} == {
+        ("debian:1.96.0", "0.2.96"), ("debian:1.63.0", "0.2.96"), ("debian:1.96.0", "0.2.97")}
