@@ -3,10 +3,10 @@
 A bug need not get worse along both axes: a newer rustc can make a latent wasm-bindgen bug fatal while a
 later wasm-bindgen fixes it (bad region {rustc >= R} x {wasm-bindgen <= W}). `oriented_pair` probes the
 corners that decide the orientation (newest x newest, oldest rustc x newest wasm-bindgen, newest rustc x
-oldest wasm-bindgen, and the oldest corner when those agree), chooses per axis "introduces" or "fixes", and
-runs `first_failing_pair` on the view of the grid in which both axes introduce it: regression, find-fix and
-the two mixed orientations are one search on a mirrored grid. The corner answers are the search's first
-probes (nothing is asked twice).
+oldest wasm-bindgen; the oldest corner when those all agree, or when the chosen orientation's worst corner is
+the oldest one), chooses per axis "introduces" or "fixes", and runs `first_failing_pair` on the view of the
+grid in which both axes introduce it: regression, find-fix and the two mixed orientations are one search on
+a mirrored grid. The corner answers are the search's first probes (nothing is asked twice).
 
 Evidence decides over guesses: an axis the corners cannot decide takes the mode's default (introduces for a
 regression, fixes for find-fix); when the search then meets a contradiction, it re-orients to an orientation
@@ -132,9 +132,8 @@ def oriented_pair(
         return vote([(on, nn), (oo, no)]), vote([(no, nn), (oo, on)])
 
     rustc_vote, bindgen_vote = votes()
-    if (not {Verdict.GOOD, Verdict.BAD} <= seen() or (rustc_vote is None and answers[no].testable)
-            or (bindgen_vote is None and answers[on].testable)):
-        ask(oo)  # the corners so far cannot orient the grid (or one axis): the oldest one may
+    if not {Verdict.GOOD, Verdict.BAD} <= seen():
+        ask(oo)  # the corners so far cannot orient the grid: the oldest one may
     probed = [c for c in corners if c in answers]
     verdicts = seen()
     if Verdict.GOOD not in verdicts and corners_alike is not None and corners_alike(
@@ -180,13 +179,16 @@ def oriented_pair(
         if result.violations:
             choice = best("evidence")
             continue
-        # An axis the corners did not decide took a default; monotone inference cannot show it wrong. The far
-        # end of the first pair's line along that axis can: it is new-side in this orientation, and one probe
-        # checks it (the pair's older neighbours already back the other side).
+        # An axis the corners did not decide took a default, and monotone inference cannot show it wrong: the
+        # corner probes may imply cells the answer rests on. So the pair's older neighbours are asked, not
+        # inferred, and so is the far end of the pair's line along an undecided axis (new-side in this
+        # orientation). Cheaper than the oldest corner up front, which the common one-axis boundaries never need.
         if result.first_pair is not None:
             r0, c0 = result.first_pair
             ends = [(r0, n_cols - 1)] if bindgen_vote is None else []
             ends += [(n_rows - 1, c0)] if rustc_vote is None else []
+            if rustc_vote is None or bindgen_vote is None:
+                ends += [cell for cell in ((r0 - 1, c0), (r0, c0 - 1)) if min(cell) >= 0]
             for end in ends:
                 cell = choice.flip(end, n_rows, n_cols)
                 if cell not in answers and cell not in blocked:
