@@ -30,7 +30,7 @@ from wasm_bisect.domain.errors import CommandFailed, ToolMissing
 from wasm_bisect.domain.model import ReferenceTypes, Stage, Variant, Verdict
 from wasm_bisect.domain.reproduce import probe_command
 from wasm_bisect.domain.versions import cargo_release
-from wasm_bisect.probe import runtimes, rustflags
+from wasm_bisect.probe import reasons, runtimes, rustflags
 from wasm_bisect.probe.check import signature_matches
 from wasm_bisect.probe.family import is_family
 from wasm_bisect.probe.reproducer import Materialised, Reproducer, write_files
@@ -275,8 +275,7 @@ def classify_build_failure(variant: Variant, stage: Stage, tail: str, rc: int, t
     for pattern in _INFRA_PATTERNS:
         if pattern in tail:
             return Verdict.ERROR, f"{stage} failed for an environment reason: {pattern}"
-    first_error = next((ln.strip() for ln in tail.splitlines() if ln.strip().startswith("error")), "")
-    detail = first_error or (tail.strip().splitlines() or [""])[-1]
+    detail = reasons.reason_line(tail)
     if variant.options.build_failure == "bad":
         matched = signature_matches(signature, tail)
         if matched is None:
