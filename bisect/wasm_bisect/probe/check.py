@@ -341,8 +341,8 @@ def command_line(
         return argv, crate.package, env
     argv = list(spec.argv)
     if "/" in argv[0] and not Path(argv[0]).is_absolute():
-        argv[0] = str(crate.package / argv[0])  # a project file: relative to the package, not to our cwd
-    return argv, crate.package, env
+        argv[0] = str(crate.check_cwd / argv[0])  # a project file: where the check runs, not our cwd
+    return argv, crate.check_cwd, env
 
 
 def with_sysroot(env: Mapping[str, str], sysroot: Path) -> dict[str, str]:
