@@ -435,7 +435,7 @@ def check_features(package: str, manifest: Mapping[str, Any], features: tuple[st
             raise UsageError(f"package {package} has no feature {feature!r}", hint=f"its features: {shown}")
 
 
-def _copy_tree(reader: _Reader, rel_dir: str, files: dict[str, bytes], left_out: list[str], seen: set[Path],
+def _copy_tree(reader: _Reader, rel_dir: str, files: dict[str, bytes], left_out: list[str], seen: set[Path], *,
                node_modules: list[str]) -> None:
     """Every file under `rel_dir` except build outputs, VCS data, toolchain overrides; symlinks only to inside.
     node_modules directories are listed in `node_modules`, not read."""
@@ -617,7 +617,7 @@ def load(
         except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
             raise UsageError(f"{root / 'Cargo.lock'} is not a valid lockfile: {str(exc).splitlines()[0]}") from None
     node_modules: list[str] = []
-    _copy_tree(reader, "", files, left_out, seen, node_modules)  # everything a build or a check may read
+    _copy_tree(reader, "", files, left_out, seen, node_modules=node_modules)  # everything a build or a check may read
     for rel in extra_files:
         if (root / rel).is_file():
             _add(files, rel, root / rel)

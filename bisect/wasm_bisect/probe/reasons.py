@@ -61,10 +61,10 @@ def reason_line(output: str) -> str:
     if errors:
         i = errors[-1]
         line = meaningful[i]
-        if line.startswith("panicked at") or (line.startswith("thread '") and line.rstrip().endswith(":")):
+        panic = line.startswith("panicked at") or (line.startswith("thread '") and line.rstrip().endswith(":"))
+        if panic and i + 1 < len(meaningful):
             # Rust >= 1.73 prints the panic message on the line after `panicked at file:line:col:`.
-            if i + 1 < len(meaningful):
-                return meaningful[i + 1][:MAX_REASON]
+            return meaningful[i + 1][:MAX_REASON]
         if line.rstrip().endswith(":") and i + 1 < len(meaningful) and not _ERROR.match(meaningful[i + 1]):
             return f"{line} {meaningful[i + 1]}"[:MAX_REASON]  # `error:` with its words on the next line
         return line[:MAX_REASON]

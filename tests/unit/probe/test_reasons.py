@@ -17,7 +17,8 @@ def out(name: str) -> str:
 
 
 @pytest.mark.parametrize(("name", "expected"), [
-    ("node20-uncaught-typeerror.txt", "TypeError: Cannot perform DataView.prototype.setUint32 on a detached ArrayBuffer"),
+    ("node20-uncaught-typeerror.txt",
+     "TypeError: Cannot perform DataView.prototype.setUint32 on a detached ArrayBuffer"),
     ("node20-entry-missing.txt", "Error: Cannot find module '/home/user/project/missing.mjs'"),
     ("node20-import-missing.txt", "Error [ERR_MODULE_NOT_FOUND]: Cannot find module '/home/user/project/nope.mjs' "
                                   "imported from /home/user/project/i.mjs"),
