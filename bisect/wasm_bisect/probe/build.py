@@ -391,6 +391,8 @@ def pin_lockfile(*, crate: Materialised, variant: Variant, toolchain: Toolchain,
                                config_dir=crate.tool_config_dir)
         cached.unlink(missing_ok=True)
     env = resolver_env(toolchain)
+    if crate.relock:  # --relock: the user's lock is set aside; cargo resolves afresh for the cell's rustc
+        lock_path.unlink(missing_ok=True)
     if not lock_path.is_file():  # a project without a lock: resolve it first, like cargo would
         made = processes.run(["cargo", "generate-lockfile"], cwd=workspace, env=env, log=log, timeout=RESOLVE_TIMEOUT,
                              check=False)
@@ -565,6 +567,8 @@ def build(
     if flags.flags is None:
         return BuildResult(verdict=Verdict.SKIP, reason=flags.reason or flags.layer, stage=Stage.PLAN,
                            evidence=evidence)
+    if (cannot := template.plan_skip(toolchain.version)) is not None:
+        return BuildResult(verdict=Verdict.SKIP, reason=cannot, stage=Stage.PLAN, evidence=evidence)
 
     start = time.monotonic()
     crate = template.materialise(probe_dir / "crate", variant, rustc_version=toolchain.version, patches=patches)
@@ -583,6 +587,9 @@ def build(
         return BuildResult(**{**failed.__dict__, "timings": timings, "evidence": evidence, "crate": crate})
     lock = crate.workspace / "Cargo.lock"
     evidence["cargo_lock"] = lock.read_text() if lock.is_file() else None  # the exact dependency set built
+    if crate.pinning == "lockfile":
+        evidence["lock"] = (f"re-resolved for rustc {toolchain.version} (--relock)" if crate.relock else
+                            "the project's Cargo.lock, wasm-bindgen family moved to the cell's release")
 
     # A template's Cargo.toml says wasm-opt = false itself; a user's project is built as it is, with --no-opt.
     no_opt = crate.pinning == "lockfile" and not variant.options.wasm_opt

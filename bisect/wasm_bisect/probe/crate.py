@@ -17,13 +17,15 @@ variant's wasm-bindgen family with the resolver (probe/build.py).
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import json
 import os
 import re
 import shlex
 import shutil
 import tomllib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -32,7 +34,7 @@ import toml
 
 from wasm_bisect.domain.errors import UsageError
 from wasm_bisect.domain.model import Runtime, Variant
-from wasm_bisect.probe import fingerprint, runtimes, rustflags
+from wasm_bisect.probe import fingerprint, lockneeds, runtimes, rustflags
 from wasm_bisect.probe.reproducer import (
     CheckKind,
     CheckOverrides,
@@ -72,6 +74,9 @@ class Selection:
     features: tuple[str, ...] = ()
     no_default_features: bool = False
     all_features: bool = False
+    # Re-resolve the project's dependencies for each cell's rustc (MSRV-aware), the wasm-bindgen family pinned to
+    # the cell's version, instead of building the user's own Cargo.lock.
+    relock: bool = False
 
     def cargo_args(self) -> tuple[str, ...]:
         args: list[str] = []
@@ -173,6 +178,8 @@ class CrateProject:
             args.append("--no-default-features")
         if self.selection.all_features:
             args.append("--all-features")
+        if self.selection.relock:
+            args.append("--relock")
         args += ["--check", self.check.flag_value()]
         if self.check.test:
             args += ["--test", self.check.test]
@@ -184,10 +191,40 @@ class CrateProject:
             args += ["--timeout-verdict", str(self.check.timeout_verdict)]
         return tuple(args)
 
+    @functools.cached_property
+    def lock_need(self) -> lockneeds.LockNeed | None:
+        """The oldest rustc the project's own lock builds with (the crates.io index; None: unknown or no lock)."""
+        lock = self.files.get("Cargo.lock")
+        if lock is None or self.selection.relock:
+            return None
+        return lockneeds.lock_need(lock.decode("utf-8", errors="replace"))
+
+    def plan_skip(self, rustc_version: str) -> str | None:
+        """Why a cell cannot build the project's lock with this rustc, before any build (None: try it)."""
+        need = self.lock_need
+        if need is not None and need.rules_out(rustc_version):
+            return f"{need.describe()}; rustc {rustc_version} cannot build it (--relock re-resolves it per cell)"
+        return None
+
+    def notes(self, rustc_versions: Sequence[str]) -> list[str]:
+        """What a run says once, up front, about the project's lock and the grid's rustc rows."""
+        if self.selection.relock:
+            return ["--relock: each cell re-resolves the project's dependencies for its rustc (MSRV-aware), the "
+                    "wasm-bindgen family pinned to the cell's release; the report names the lock each cell used"]
+        need = self.lock_need
+        if need is None:
+            return []
+        out = [r for r in rustc_versions if need.rules_out(r)]
+        if not out:
+            return [f"{need.describe()}: every rustc of the grid can build it"]
+        return [f"{need.describe()}: rustc {', '.join(out)} cannot build it, so those cells are skip; --relock "
+                "re-resolves the lock for each cell's rustc"]
+
     def describe(self) -> dict[str, Any]:
         return {"kind": "crate", "root": str(self.root), "package": self.package, "package_dir": self.package_dir,
                 "features": list(self.selection.features), "no_default_features": self.selection.no_default_features,
-                "all_features": self.selection.all_features, "check": self.check.describe(),
+                "all_features": self.selection.all_features, "relock": self.selection.relock,
+                "check": self.check.describe(),
                 "files": len(self.files), "left_out": list(self.left_out)}
 
     def snapshot(self, *, max_chars: int = 64_000) -> dict[str, Any]:
@@ -239,7 +276,7 @@ class CrateProject:
         test_args = ("--lib", *(a for name in self.test_targets for a in ("--test", name)))
         return Materialised(workspace=dest, package=package, artifact=self.artifact, pinning="lockfile",
                             cargo_args=self.selection.cargo_args(), tool_config_dir=dest.parent, evidence=evidence,
-                            test_args=test_args, check_dir=dest)
+                            test_args=test_args, check_dir=dest, relock=self.selection.relock)
 
 
 def with_patches(manifest_text: str, patches: Mapping[str, str]) -> str:
@@ -653,6 +690,7 @@ def _require_check_files(argv: tuple[str, ...], *, root: Path, package_dir: str,
             program not in executables:
         raise UsageError(f"the check's program {argv[0]!r} is not executable",
                          hint=f"chmod +x {program}, or give its interpreter: --check \"sh {program}\"")
+    _require_npm_script(argv, root=root, files=files)
     try:
         require_program(argv, cwd=root, files=files, where=str(root), search_path=None)
     except UsageError as exc:
@@ -665,6 +703,32 @@ def _require_check_files(argv: tuple[str, ...], *, root: Path, package_dir: str,
                                           f"\"{shlex.join(a if a != arg else f'{package_dir}/{rel}' for a in argv)}\"",
                                      ) from None
         raise
+
+
+_NPM_SCRIPT_RUNNERS = ("npm", "pnpm", "yarn")
+
+
+def _require_npm_script(argv: tuple[str, ...], *, root: Path, files: Mapping[str, bytes]) -> None:
+    """`npm test` / `npm run NAME` (pnpm, yarn alike) needs the --crate directory's package.json with that script:
+    otherwise npm exits 1 in every cell, which must never read as the bug."""
+    if argv[0] not in _NPM_SCRIPT_RUNNERS or len(argv) < 2:
+        return
+    if argv[1] in ("test", "t", "tst"):
+        script = "test"
+    elif argv[1] in ("run", "run-script") and len(argv) > 2:
+        script = argv[2]
+    else:
+        return
+    if "package.json" not in files:
+        raise UsageError(f"--check {shlex.join(argv)!r} needs a package.json in {root}",
+                         hint="npm runs the scripts of the --crate directory's package.json")
+    try:
+        scripts = json.loads(files["package.json"]).get("scripts", {})
+    except (ValueError, AttributeError):
+        raise UsageError(f"{root / 'package.json'} is not valid JSON") from None
+    if not isinstance(scripts, dict) or script not in scripts:
+        known = ", ".join(sorted(scripts)) if isinstance(scripts, dict) and scripts else "none"
+        raise UsageError(f"{root / 'package.json'} has no script {script!r}", hint=f"its scripts: {known}")
 
 
 def _installed(root: Path, node_modules: list[str]) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import shlex
 import shutil
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path, PurePosixPath
@@ -143,6 +143,7 @@ class Materialised:
     # Where a check command runs and its relative paths start: the copy of the directory the user named with
     # --crate (a template's crate directory by default).
     check_dir: Path | None = None
+    relock: bool = False  # a project's lock is re-resolved for the cell's rustc before its family is pinned
 
     @property
     def check_cwd(self) -> Path:
@@ -202,6 +203,10 @@ class Reproducer(Protocol):
     def runtimes(self) -> tuple[Runtime, ...]: ...  # where its check can run, preferred first
 
     def check_runtime(self, runtime: Runtime) -> None: ...  # UsageError for a runtime it cannot check in
+
+    def plan_skip(self, rustc_version: str) -> str | None: ...  # a cell it cannot build, known before building
+
+    def notes(self, rustc_versions: Sequence[str]) -> list[str]: ...  # said once when a run starts
 
     def param_values(self, overrides: dict[str, str]) -> tuple[tuple[str, str], ...]: ...
 

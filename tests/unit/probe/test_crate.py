@@ -229,3 +229,14 @@ def test_to_template_keeps_the_root_check_with_its_helpers_and_data(tmp_path: Pa
     files = crate.template_files(load(), name="t")
     assert {"tests/check.mjs", "tests/support/values.mjs", "tests/data/case.json", "tests/node.rs"} <= set(files)
     assert ".cargo/config.toml" not in files and "Cargo.lock" not in files
+
+
+def test_npm_scripts_are_checked_against_package_json(project: Path) -> None:
+    npm = CheckOverrides(check="npm test")
+    assert "needs a package.json" in refused(project, overrides=npm)
+    (project / "package.json").write_text('{"scripts": {"check": "node tests/check.mjs"}}')
+    line = refused(project, overrides=npm)
+    assert "has no script 'test'" in line and "its scripts: check" in line
+    assert load(project, overrides=CheckOverrides(check="npm run check")).check.argv == ("npm", "run", "check")
+    (project / "package.json").write_text("{not json")
+    assert "is not valid JSON" in refused(project, overrides=CheckOverrides(check="npm run check"))
