@@ -370,12 +370,24 @@ def describe_search(plan: BisectPlan, oracle: Oracle, rt: ReferenceTypes, explor
             {"rustc": str(grid.rustc[f.row]),
              "first_bad": grid.bindgen[f.first_bad].label() if f.first_bad is not None else None,
              "candidates": [grid.bindgen[c].label() if c is not None else None for c in f.candidates],
-             "certain": f.certain}
+             "certain": f.certain, "bad": _bad_range(plan.grid, frontier, f)}
             for f in frontier.staircase),
         attribution={"kind": str(attribution.kind), "message": attribution.message},
         terms={"old": old_term, "new": new_term}, follow_up=follow_up,
         orientation=describe_orientation(grid, frontier, rt, reproducer_args),
         island=_island_json(plan.grid, island) if island is not None else None)
+
+
+def _bad_range(grid: Grid, frontier: search.Frontier[str, str], row: search.RowFrontier) -> dict[str, str] | None:
+    """The row's bad wasm-bindgen releases as {from, to} in release order (null: none, or not certain). In the
+    search's view `first_bad` is where the new side starts; with wasm-bindgen fixing the bug, or the new side
+    being "fixed", the bad ones are the older releases: this says which, for reports that draw the grid."""
+    if not row.certain:
+        return None
+    o, n_cols = frontier.orientation, len(grid.bindgen)
+    new = {n_cols - 1 - j if o.cols_mirrored else j for j in range(row.hi, n_cols)}
+    bad = sorted(new if frontier.new_verdict is Verdict.BAD else set(range(n_cols)) - new)
+    return {"from": grid.bindgen[bad[0]].label(), "to": grid.bindgen[bad[-1]].label()} if bad else None
 
 
 def _older_first(axis: Sequence[Any], i: int, label: Callable[[Any], str], mirrored: bool
