@@ -264,7 +264,8 @@ def print_bisect(result: BisectResult) -> None:
             out.print(f"  [yellow]non-monotone:[/yellow] {escape(str(v['good']))} passes although "
                       f"{escape(str(v['bad']))} fails")
         out.print(f"  probes: {s.probes} asked for {s.cells} cells ({s.filtered} ruled out before "
-                  f"building; a single-corner boundary needs at most {s.expected_probes_one_corner})",
+                  f"building; a single-corner boundary needs at most {s.expected_probes_one_corner}, plus up to 3 "
+                  "corner probes that orient the grid)",
                   markup=False)
     if result.reference_types_summary:
         out.print(f"\n[bold]reference-types:[/bold] {escape(result.reference_types_summary)}")
