@@ -627,6 +627,11 @@ def build(
         return BuildResult(verdict=verdict, reason=reason, stage=failed_stage, exit_code=result.returncode,
                            log_tail=result.output, timings=timings, evidence=evidence, crate=crate)
     evidence.update(module_evidence(target_dir, variant, crate.package, artifact=crate.artifact))
+    wrong = mismatch(evidence, rustc=toolchain.version,
+                     bindgen=variant.bindgen.version if variant.bindgen.kind == "crates" else None)
+    if wrong is not None:
+        return BuildResult(verdict=Verdict.ERROR, reason=wrong, stage=Stage.WASM_BINDGEN, timings=timings,
+                           evidence=evidence, crate=crate)
     with contextlib.suppress(OSError):  # only a hint for the cost-aware search
         mark_warm(target_dir, variant)
     if not pkg_module.is_file():
@@ -657,6 +662,7 @@ def module_evidence(target_dir: Path, variant: Variant, crate_dir: Path, *, arti
     else:
         evidence["target_features"] = features
         evidence["reference_types_in_module"] = any(f.lstrip("+") == "reference-types" for f in features)
+    evidence.update(built_by(crate_dir / "pkg" / f"{artifact}_bg.wasm"))
     glue = crate_dir / "pkg" / f"{artifact}.js"
     try:
         text = glue.read_text()
@@ -667,6 +673,34 @@ def module_evidence(target_dir: Path, variant: Variant, crate_dir: Path, *, arti
                "addToExternrefTable")
     evidence["externref_transform"] = any(marker in text for marker in markers)
     return evidence
+
+
+def built_by(module: Path) -> dict[str, Any]:
+    """The rustc and wasm-bindgen that really built the module, read back from its `producers` section."""
+    from wasm_bisect.util.wasmfile import read_producers
+
+    try:
+        processed = read_producers(module.read_bytes()).get("processed-by", [])
+    except (OSError, ValueError) as exc:
+        return {"producers_error": str(exc)}
+    found = {name: version.split()[0] for name, version in processed if version.split()}
+    return {"built_by": {k: found[k] for k in ("rustc", "wasm-bindgen") if k in found}}
+
+
+def mismatch(evidence: Mapping[str, Any], *, rustc: str, bindgen: str | None) -> str | None:
+    """A module built by another rustc or wasm-bindgen than the cell's (a wrapper, a patch or a source replacement
+    the checks missed): the verdict would describe the wrong pair. Pure."""
+    said = evidence.get("built_by") or {}
+
+    def release(text: str) -> str | None:  # `1.82.0-nightly` and `1.82.0` are the same release here
+        found = re.match(r"\d+\.\d+\.\d+", text)
+        return found.group() if found else None
+
+    if "rustc" in said and release(said["rustc"]) not in (None, release(rustc)):
+        return f"the module was built by rustc {said['rustc']}, not the cell's {rustc}"
+    if bindgen is not None and "wasm-bindgen" in said and said["wasm-bindgen"] != bindgen:
+        return f"the module was processed by wasm-bindgen {said['wasm-bindgen']}, not the cell's {bindgen}"
+    return None
 
 
 def clean_failed_dir(probe_dir: Path) -> None:
