@@ -310,8 +310,8 @@ def _install(
         log = paths.tools_dir() / "logs" / f"{name}-{ident}.log"
         log.parent.mkdir(parents=True, exist_ok=True)
         log.write_text("")
-        start = time.monotonic()
         chosen = (host() if host is not None else None) or HostToolchain(name=DEFAULT, rustc=default_host_rustc() or "")
+        start = time.monotonic()  # after provisioning the host toolchain: build_seconds is the build's own
         progress(f"building {name} {ident} with the host toolchain {chosen.describe()} "
                  "(cargo install, minutes on a cold cache)")
         meter = _BuildMeter(name, ident)
