@@ -26,6 +26,7 @@ import toml
 from packaging.version import Version
 
 from wasm_bisect.bindgen.toolcache import CachedTool, host_build_env
+from wasm_bisect.domain.compat import cargo_reaches_crates_io
 from wasm_bisect.domain.errors import CommandFailed, ToolMissing
 from wasm_bisect.domain.model import ReferenceTypes, Stage, Variant, Verdict
 from wasm_bisect.domain.reproduce import probe_command
@@ -39,7 +40,6 @@ from wasm_bisect.util import fs, paths, processes
 
 BUILD_TIMEOUT = 1800.0
 RESOLVE_TIMEOUT = 600.0
-SPARSE_INDEX_CARGO = Version("1.68")  # older cargo only knows the git index on GitHub: vendor for it
 LOCKFILE_V4_CARGO = Version("1.78")
 
 # wasm-pack progress lines that open a stage, in build order. wasm-pack prints nothing when it starts
@@ -441,7 +441,7 @@ def _after_lock(*, crate_dir: Path, variant: Variant, toolchain: Toolchain, log:
         return BuildResult(verdict=Verdict.SKIP, stage=Stage.RESOLVE,
                            reason=f"Cargo.lock holds wasm-bindgen {versions}, not exactly {variant.bindgen.version}")
     config = (config_dir or crate_dir) / ".cargo" / "config.toml"
-    if toolchain_cargo < SPARSE_INDEX_CARGO:
+    if not cargo_reaches_crates_io(toolchain.cargo_version):  # vendor for it, build offline
         vendor = vendored_sources(crate_dir, lock_text, log)
         config.parent.mkdir(exist_ok=True)
         config.write_text(vendor_config(vendor))
@@ -559,7 +559,8 @@ def build(
     timings: dict[str, float] = {}
     evidence: dict[str, Any] = {"layers": [flags.layer, bindgen_layer(variant)],
                                 "rustc": toolchain.verbose_version, "rustc_release": toolchain.version,
-                                "wasm_bindgen_cli": bindgen.version, "wasm_pack": wasm_pack.version,
+                                "wasm_bindgen_cli": bindgen.version, "wasm_bindgen_cli_host": bindgen.built_with,
+                                "wasm_pack": wasm_pack.version,
                                 "rustflags": list(flags.flags if flags.flags is not None else
                                                   [f for f, _ in flags.listed])}
     if flags.listed:
