@@ -78,7 +78,8 @@ def report_cmd(
     = None,
     store_path: StoreOpt = None,
     config_path: ConfigOpt = None,
-    no_env: Annotated[bool, typer.Option("--no-env", help="Skip collecting the environment (rustc -vV, ...).")]
+    no_env: Annotated[bool, typer.Option("--no-env", help="Skip collecting the environment (rustc -vV, node "
+                                         "and browser versions).")]
     = False,
     verbose: VerboseOpt = False,
     quiet: QuietOpt = False,
