@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 
 from wasm_bisect import config
 from wasm_bisect.cli._common import (
@@ -29,7 +28,7 @@ from wasm_bisect.cli._common import (
 )
 from wasm_bisect.domain.errors import UsageError
 from wasm_bisect.probe import crate, templates
-from wasm_bisect.util import log
+from wasm_bisect.util import log, paths
 
 group = typer.Typer(help="List, show and copy reproducer templates.", no_args_is_help=True)
 
@@ -108,8 +107,8 @@ def templates_init(
         if dest is None:
             raise UsageError("templates init needs NAME and DEST", hint="e.g. templates init smoke ./my-template")
         out = templates.init(name, dest)
-        log.info(escape(f"copied template {name} to {out}; edit it (how: docs/templates.md), then run "
-                        f"`wasm-bisect probe --template {out} ...`"))
+        log.out().print(f"copied template {name} to {out}; edit it (how: {paths.doc('templates.md')}), then run "
+                        f"`wasm-bisect probe --template {out} ...`", markup=False)
         return
     if dest is not None:
         raise UsageError("with --from-crate, give only the new directory", hint="templates init --from-crate DIR NEW")
@@ -124,5 +123,5 @@ def templates_init(
     if not wanted[0].isalpha():
         wanted = f"t-{wanted}"
     out = crate.to_template(project, target, name=wanted[:64])
-    log.info(escape(f"made template {wanted} from {project.root} (package {project.package}) in {out}; run it with "
-                    f"`wasm-bisect probe --template {out} ...`"))
+    log.out().print(f"made template {wanted} from {project.root} (package {project.package}) in {out}; run it with "
+                    f"`wasm-bisect probe --template {out} ...`", markup=False)
