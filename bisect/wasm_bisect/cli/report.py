@@ -71,7 +71,8 @@ def parse_report_spec(spec: str) -> tuple[str, Path]:
 
 
 def report_cmd(
-    run: Annotated[str | None, typer.Argument(help="Run id (a unique prefix); default: the newest run.")] = None,
+    run: Annotated[str | None, typer.Argument(metavar="RUN", help="Run id (a unique prefix); default: the "
+                                              "newest run.")] = None,
     fmt: FormatOpt = ReportFormat.MD,
     as_json: Annotated[bool, typer.Option("--json", help="Same as --format json.")] = False,
     output: Annotated[str | None, typer.Option("--output", "-o", help="Write to this file, not stdout.")]
@@ -94,7 +95,8 @@ def report_cmd(
 
 
 def log_cmd(
-    run: Annotated[str | None, typer.Argument(help="Run id (a prefix works); default: the newest run.")] = None,
+    run: Annotated[str | None, typer.Argument(metavar="RUN", help="Run id (a prefix works); default: the "
+                                              "newest run.")] = None,
     store_path: StoreOpt = None,
     as_json: JsonOpt = False,
     verbose: VerboseOpt = False,

@@ -54,7 +54,7 @@ def templates_list(as_json: JsonOpt = False, verbose: VerboseOpt = False, quiet:
 
 
 @group.command("show")
-def templates_show(name: Annotated[str, typer.Argument(help="template name or directory")],
+def templates_show(name: Annotated[str, typer.Argument(metavar="NAME", help="template name or directory")],
                    as_json: JsonOpt = False,
     verbose: VerboseOpt = False,
     quiet: QuietOpt = False,
@@ -80,8 +80,9 @@ def templates_show(name: Annotated[str, typer.Argument(help="template name or di
 
 @group.command("init")
 def templates_init(
-    name: Annotated[str, typer.Argument(help="template to copy (with --from-crate: the new directory)")],
-    dest: Annotated[Path | None, typer.Argument(help="new directory to create")] = None,
+    name: Annotated[str, typer.Argument(metavar="NAME",
+                                        help="template to copy (with --from-crate: the new directory)")],
+    dest: Annotated[Path | None, typer.Argument(metavar="DEST", help="new directory to create")] = None,
     from_crate: Annotated[Path | None, typer.Option("--from-crate", help="Make the template from your own "
                                                     "project (as --crate takes it) instead of copying one.")] = None,
     template_name: Annotated[str | None, typer.Option("--name", help="With --from-crate: the template's name "
