@@ -24,6 +24,7 @@ from wasm_bisect.cli._common import (
     QuietOpt,
     RefTypesListOpt,
     RefTypesOneOpt,
+    RelockOpt,
     RuntimeOneOpt,
     SignatureOpt,
     StoreOpt,
@@ -91,6 +92,7 @@ def verify_cmd(
     features: FeaturesOpt = None,
     no_default_features: NoDefaultFeaturesOpt = None,
     all_features: AllFeaturesOpt = None,
+    relock: RelockOpt = None,
     check: CheckOpt = None,
     signature: SignatureOpt = None,
     timeout: TimeoutOpt = None,
@@ -115,6 +117,7 @@ def verify_cmd(
                             browser_path=browser_path,
                             **reproducer_flags(crate=crate, package=package, features=features,
                                                no_default_features=no_default_features, all_features=all_features,
+                                               relock=relock,
                                                check=check, signature=signature, timeout=timeout,
                                                timeout_verdict=timeout_verdict, test=test))
     check_store(chosen.store)
@@ -165,6 +168,7 @@ def bisect_commits_cmd(
     features: FeaturesOpt = None,
     no_default_features: NoDefaultFeaturesOpt = None,
     all_features: AllFeaturesOpt = None,
+    relock: RelockOpt = None,
     check: CheckOpt = None,
     signature: SignatureOpt = None,
     timeout: TimeoutOpt = None,
@@ -190,6 +194,7 @@ def bisect_commits_cmd(
                             browser_path=browser_path,
                             **reproducer_flags(crate=crate, package=package, features=features,
                                                no_default_features=no_default_features, all_features=all_features,
+                                               relock=relock,
                                                check=check, signature=signature, timeout=timeout,
                                                timeout_verdict=timeout_verdict, test=test))
     check_store(chosen.store)

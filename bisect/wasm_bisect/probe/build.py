@@ -30,7 +30,7 @@ from wasm_bisect.domain.errors import CommandFailed, ToolMissing
 from wasm_bisect.domain.model import ReferenceTypes, Stage, Variant, Verdict
 from wasm_bisect.domain.reproduce import probe_command
 from wasm_bisect.domain.versions import cargo_release
-from wasm_bisect.probe import runtimes, rustflags
+from wasm_bisect.probe import reasons, runtimes, rustflags
 from wasm_bisect.probe.check import signature_matches
 from wasm_bisect.probe.family import is_family
 from wasm_bisect.probe.reproducer import Materialised, Reproducer, write_files
@@ -275,8 +275,7 @@ def classify_build_failure(variant: Variant, stage: Stage, tail: str, rc: int, t
     for pattern in _INFRA_PATTERNS:
         if pattern in tail:
             return Verdict.ERROR, f"{stage} failed for an environment reason: {pattern}"
-    first_error = next((ln.strip() for ln in tail.splitlines() if ln.strip().startswith("error")), "")
-    detail = first_error or (tail.strip().splitlines() or [""])[-1]
+    detail = reasons.reason_line(tail)
     if variant.options.build_failure == "bad":
         matched = signature_matches(signature, tail)
         if matched is None:
@@ -392,6 +391,8 @@ def pin_lockfile(*, crate: Materialised, variant: Variant, toolchain: Toolchain,
                                config_dir=crate.tool_config_dir)
         cached.unlink(missing_ok=True)
     env = resolver_env(toolchain)
+    if crate.relock:  # --relock: the user's lock is set aside; cargo resolves afresh for the cell's rustc
+        lock_path.unlink(missing_ok=True)
     if not lock_path.is_file():  # a project without a lock: resolve it first, like cargo would
         made = processes.run(["cargo", "generate-lockfile"], cwd=workspace, env=env, log=log, timeout=RESOLVE_TIMEOUT,
                              check=False)
@@ -566,6 +567,8 @@ def build(
     if flags.flags is None:
         return BuildResult(verdict=Verdict.SKIP, reason=flags.reason or flags.layer, stage=Stage.PLAN,
                            evidence=evidence)
+    if (cannot := template.plan_skip(toolchain.version)) is not None:
+        return BuildResult(verdict=Verdict.SKIP, reason=cannot, stage=Stage.PLAN, evidence=evidence)
 
     start = time.monotonic()
     crate = template.materialise(probe_dir / "crate", variant, rustc_version=toolchain.version, patches=patches)
@@ -584,6 +587,9 @@ def build(
         return BuildResult(**{**failed.__dict__, "timings": timings, "evidence": evidence, "crate": crate})
     lock = crate.workspace / "Cargo.lock"
     evidence["cargo_lock"] = lock.read_text() if lock.is_file() else None  # the exact dependency set built
+    if crate.pinning == "lockfile":
+        evidence["lock"] = (f"re-resolved for rustc {toolchain.version} (--relock)" if crate.relock else
+                            "the project's Cargo.lock, wasm-bindgen family moved to the cell's release")
 
     # A template's Cargo.toml says wasm-opt = false itself; a user's project is built as it is, with --no-opt.
     no_opt = crate.pinning == "lockfile" and not variant.options.wasm_opt

@@ -1,23 +1,31 @@
 """Crate mode: the user's own project as a reproducer.
 
-`load` reads the project (never writes, never locks it, never runs cargo in it) and keeps in memory exactly what
-a build needs: the workspace manifest, every workspace member, every path dependency they use, the
-`.cargo/config.toml` files cargo reads for the package, and Cargo.lock; never target/, pkg/, node_modules/,
-.git/ or a rust-toolchain file (the grid decides rustc). Everything is checked here, before any build: the
-directory is a Cargo project, the package is a member, the features exist, no path leaves the directory, the
-package is a cdylib that uses wasm-bindgen, and the check's program exists. `materialise` writes the copy into a
-probe directory; the build then moves the project's own Cargo.lock to the variant's wasm-bindgen family with
-the resolver (probe/build.py).
+`load` reads the project (never writes, never locks it, never runs cargo in it) and keeps in memory everything
+under the directory the user named (`--crate`, the workspace root when they name it) that a build or a check may
+read: manifests, sources, tests, scripts, fixtures, data, package.json; never build outputs (target/, pkg/),
+VCS, editor or Python tool state, a rust-toolchain file (the grid decides rustc), `.cargo/` files other than its
+config (credentials stay home), or wasm-bisect's own config and stores. node_modules/ is not copied: the copy
+links to the project's own, which a check may import from (read only). Everything is checked here, before any
+build: the directory is a Cargo project, the package is a member, the features exist, no path leaves the
+directory, the package is a cdylib that uses wasm-bindgen, and the check's program and files exist.
+
+The check rule: a `--check` command runs in the copy of the directory the user named, so its relative paths are
+taken from there (like `git bisect run` and cargo-bisect-rustc's `--script`, which run where the user stands).
+`materialise` writes the copy into a probe directory; the build then moves the project's own Cargo.lock to the
+variant's wasm-bindgen family with the resolver (probe/build.py).
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import json
 import os
 import re
+import shlex
 import shutil
 import tomllib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -26,7 +34,7 @@ import toml
 
 from wasm_bisect.domain.errors import UsageError
 from wasm_bisect.domain.model import Runtime, Variant
-from wasm_bisect.probe import fingerprint, runtimes, rustflags
+from wasm_bisect.probe import fingerprint, lockneeds, runtimes, rustflags
 from wasm_bisect.probe.reproducer import (
     CheckKind,
     CheckOverrides,
@@ -40,7 +48,8 @@ from wasm_bisect.util import paths
 
 # Every crate of wasm-bindgen's release train: they pin each other exactly, so they move together.
 FAMILY = re.compile(r"^(wasm-bindgen(-[a-z0-9-]+)?|js-sys|web-sys)$")
-_SKIP_DIRS = {"target", "pkg", "node_modules", ".git",
+NODE_MODULES = "node_modules"  # linked into the copy, never copied (see `materialise`)
+_SKIP_DIRS = {"target", "pkg", NODE_MODULES, ".git",
               # other VCS, editor and Python tool state: never read by a build, and churn would change the hash
               ".hg", ".svn", ".idea", ".vscode", ".venv", ".nox", ".tox", "__pycache__", ".pytest_cache",
               ".mypy_cache", ".ruff_cache"}
@@ -65,6 +74,9 @@ class Selection:
     features: tuple[str, ...] = ()
     no_default_features: bool = False
     all_features: bool = False
+    # Re-resolve the project's dependencies for each cell's rustc (MSRV-aware), the wasm-bindgen family pinned to
+    # the cell's version, instead of building the user's own Cargo.lock.
+    relock: bool = False
 
     def cargo_args(self) -> tuple[str, ...]:
         args: list[str] = []
@@ -103,6 +115,9 @@ class CrateProject:
     params: dict[str, Any] = field(default_factory=dict)  # crate mode has no template parameters
     runtimes: tuple[Runtime, ...] = (Runtime.NODE,)
     test_targets: tuple[str, ...] = ()  # the package's integration test targets (for wasm-pack test)
+    node_modules: tuple[str, ...] = ()  # the project's node_modules directories (relative), linked into the copy
+    node_modules_state: str = ""  # what is installed there (npm's hidden lockfile), part of the check's identity
+    executables: frozenset[str] = frozenset()  # copied files with an executable bit (kept in the copy)
 
     def check_runtime(self, runtime: Runtime) -> None:
         """A check command runs as it is given (Node's world); `wasm-pack test` runs in Node or in a headless browser
@@ -135,13 +150,18 @@ class CrateProject:
 
     @property
     def check_hash(self) -> str:
-        """The check settings, the check's own files when it names any, and the tool's verdict-deciding code."""
-        h = hashlib.sha256(f"{self.check.identity()}|{fingerprint.engine()}".encode())
-        for arg in self.check.argv:
-            rel = PurePosixPath(self.package_dir, arg.removeprefix("./")).as_posix()
-            if rel in self.files:
-                h.update(rel.encode() + b"\0" + hashlib.sha256(self.files[rel]).digest())
+        """The check settings, the check's own files when it names any, what node_modules holds, and the tool's
+        verdict-deciding code (the other files a check may read are in `content_hash`)."""
+        h = hashlib.sha256(f"{self.check.identity()}|{fingerprint.engine()}|{self.node_modules_state}".encode())
+        for rel in self.check_files():
+            h.update(rel.encode() + b"\0" + hashlib.sha256(self.files[rel]).digest())
         return h.hexdigest()[:16]
+
+    def check_files(self) -> list[str]:
+        """The copied files the check's command line names (relative to the directory the user named)."""
+        named = [PurePosixPath(arg.removeprefix("./")).as_posix() for arg in self.check.argv
+                 if not arg.startswith("-") and not PurePosixPath(arg).is_absolute()]
+        return [rel for rel in dict.fromkeys(named) if rel in self.files]
 
     def param_values(self, overrides: dict[str, str]) -> tuple[tuple[str, str], ...]:
         if overrides:
@@ -158,6 +178,8 @@ class CrateProject:
             args.append("--no-default-features")
         if self.selection.all_features:
             args.append("--all-features")
+        if self.selection.relock:
+            args.append("--relock")
         args += ["--check", self.check.flag_value()]
         if self.check.test:
             args += ["--test", self.check.test]
@@ -169,10 +191,40 @@ class CrateProject:
             args += ["--timeout-verdict", str(self.check.timeout_verdict)]
         return tuple(args)
 
+    @functools.cached_property
+    def lock_need(self) -> lockneeds.LockNeed | None:
+        """The oldest rustc the project's own lock builds with (the crates.io index; None: unknown or no lock)."""
+        lock = self.files.get("Cargo.lock")
+        if lock is None or self.selection.relock:
+            return None
+        return lockneeds.lock_need(lock.decode("utf-8", errors="replace"))
+
+    def plan_skip(self, rustc_version: str) -> str | None:
+        """Why a cell cannot build the project's lock with this rustc, before any build (None: try it)."""
+        need = self.lock_need
+        if need is not None and need.rules_out(rustc_version):
+            return f"{need.describe()}; rustc {rustc_version} cannot build it (--relock re-resolves it per cell)"
+        return None
+
+    def notes(self, rustc_versions: Sequence[str]) -> list[str]:
+        """What a run says once, up front, about the project's lock and the grid's rustc rows."""
+        if self.selection.relock:
+            return ["--relock: each cell re-resolves the project's dependencies for its rustc (MSRV-aware), the "
+                    "wasm-bindgen family pinned to the cell's release; the report names the lock each cell used"]
+        need = self.lock_need
+        if need is None:
+            return []
+        out = [r for r in rustc_versions if need.rules_out(r)]
+        if not out:
+            return [f"{need.describe()}: every rustc of the grid can build it"]
+        return [f"{need.describe()}: rustc {', '.join(out)} cannot build it, so those cells are skip; --relock "
+                "re-resolves the lock for each cell's rustc"]
+
     def describe(self) -> dict[str, Any]:
         return {"kind": "crate", "root": str(self.root), "package": self.package, "package_dir": self.package_dir,
                 "features": list(self.selection.features), "no_default_features": self.selection.no_default_features,
-                "all_features": self.selection.all_features, "check": self.check.describe(),
+                "all_features": self.selection.all_features, "relock": self.selection.relock,
+                "check": self.check.describe(),
                 "files": len(self.files), "left_out": list(self.left_out)}
 
     def snapshot(self, *, max_chars: int = 64_000) -> dict[str, Any]:
@@ -180,7 +232,8 @@ class CrateProject:
         prefix = f"{self.package_dir}/" if self.package_dir else ""
         shown = ["Cargo.toml", ".cargo/config.toml", f"{prefix}Cargo.toml", f"{prefix}.cargo/config.toml",
                  f"{prefix}src/lib.rs"]
-        shown += [f"{prefix}{arg.removeprefix('./')}" for arg in self.check.argv]
+        shown += self.check_files()
+        shown += ["package.json"] if self.check.argv[:1] in (("npm",), ("npx",)) else []
         if self.check.test:
             shown.append(f"{prefix}tests/{self.check.test}.rs")
         files: dict[str, str] = {}
@@ -200,6 +253,12 @@ class CrateProject:
         """Write the copy into `dest` (the workspace root of the copy); patch in a wasm-bindgen checkout if given."""
         del rustc_version  # the project's own lock is pinned by the resolver, not its manifests
         write_files(dest, self.files)
+        for rel in self.executables:
+            (dest / rel).chmod(0o755)
+        for rel in self.node_modules:  # the project's own packages for the check, read in place (never written)
+            link = dest / rel
+            link.parent.mkdir(parents=True, exist_ok=True)
+            link.symlink_to(self.root / rel, target_is_directory=True)
         if patches:
             manifest = dest / "Cargo.toml"
             manifest.write_text(with_patches(manifest.read_text(), patches))
@@ -217,7 +276,7 @@ class CrateProject:
         test_args = ("--lib", *(a for name in self.test_targets for a in ("--test", name)))
         return Materialised(workspace=dest, package=package, artifact=self.artifact, pinning="lockfile",
                             cargo_args=self.selection.cargo_args(), tool_config_dir=dest.parent, evidence=evidence,
-                            test_args=test_args)
+                            test_args=test_args, check_dir=dest, relock=self.selection.relock)
 
 
 def with_patches(manifest_text: str, patches: Mapping[str, str]) -> str:
@@ -413,8 +472,10 @@ def check_features(package: str, manifest: Mapping[str, Any], features: tuple[st
             raise UsageError(f"package {package} has no feature {feature!r}", hint=f"its features: {shown}")
 
 
-def _copy_tree(reader: _Reader, rel_dir: str, files: dict[str, bytes], left_out: list[str], seen: set[Path]) -> None:
-    """Every file under `rel_dir` except build outputs, VCS data, toolchain overrides; symlinks only to inside."""
+def _copy_tree(reader: _Reader, rel_dir: str, files: dict[str, bytes], left_out: list[str], seen: set[Path], *,
+               node_modules: list[str]) -> None:
+    """Every file under `rel_dir` except build outputs, VCS data, toolchain overrides; symlinks only to inside.
+    node_modules directories are listed in `node_modules`, not read."""
     start = reader.root / rel_dir if rel_dir else reader.root
     stack = [(start, rel_dir)]
     while stack:
@@ -433,6 +494,8 @@ def _copy_tree(reader: _Reader, rel_dir: str, files: dict[str, bytes], left_out:
                 raise UsageError(f"{child} is a symlink to outside {reader.root} ({entry.resolve()})",
                                  hint="nothing outside the project directory is copied")
             if entry.is_dir():
+                if entry.name == NODE_MODULES and not entry.is_symlink():
+                    node_modules.append(child)
                 if entry.name in _SKIP_DIRS:
                     continue
                 if entry.name == ".cargo":
@@ -459,6 +522,18 @@ def _add(files: dict[str, bytes], rel: str, path: Path) -> None:
             files[rel] = path.read_bytes()
         except OSError as exc:
             raise UsageError(f"cannot read {path}: {exc.strerror}") from None
+
+
+def _executables(root: Path, files: Mapping[str, bytes]) -> frozenset[str]:
+    """The copied files the user can execute (scripts a check runs as `./x.sh`): the copy keeps their bit."""
+    out = set()
+    for rel in files:
+        try:
+            if (root / rel).stat().st_mode & 0o111:
+                out.add(rel)
+        except OSError:
+            continue
+    return frozenset(out)
 
 
 def _choose_package(reader: _Reader, members: list[str], wanted: str | None) -> tuple[str, str]:
@@ -578,8 +653,8 @@ def load(
             tomllib.loads(files["Cargo.lock"].decode())
         except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
             raise UsageError(f"{root / 'Cargo.lock'} is not a valid lockfile: {str(exc).splitlines()[0]}") from None
-    for rel in sorted(set(crate_dirs)):
-        _copy_tree(reader, rel, files, left_out, seen)
+    node_modules: list[str] = []
+    _copy_tree(reader, "", files, left_out, seen, node_modules=node_modules)  # everything a build or a check may read
     for rel in extra_files:
         if (root / rel).is_file():
             _add(files, rel, root / rel)
@@ -593,15 +668,83 @@ def load(
 
     check = _check_spec(overrides)
     test_targets: tuple[str, ...] = ()
+    executables = _executables(root, files)
     if check.kind is CheckKind.COMMAND:
-        require_program(check.argv, cwd=root / package_dir if package_dir else root,
-                        where=f"package {package} ({root / package_dir if package_dir else root})")
+        _require_check_files(check.argv, root=root, package_dir=package_dir, files=files, executables=executables)
     elif check.kind is CheckKind.WASM_PACK_TEST:
         test_targets = _check_test_target(package, package_dir, manifest, files, check.test)
     return CrateProject(root=root, package=package, package_dir=package_dir, artifact=_artifact(manifest, package),
                         selection=replace(selection, package=package), files=files,
                         project_rustflags=tuple(project_flags), check=check, build_timeout=build_timeout,
-                        left_out=tuple(sorted(set(left_out))), test_targets=test_targets)
+                        left_out=tuple(sorted(set(left_out))), test_targets=test_targets,
+                        node_modules=tuple(node_modules), node_modules_state=_installed(root, node_modules),
+                        executables=executables)
+
+
+def _require_check_files(argv: tuple[str, ...], *, root: Path, package_dir: str, files: Mapping[str, bytes],
+                         executables: frozenset[str]) -> None:
+    """The check's program and the files its command line names exist, taken from the directory the user named
+    (where the check runs); a path that only exists from the package's directory gets a hint with the right one."""
+    program = argv[0].removeprefix("./")
+    if "/" in argv[0] and not PurePosixPath(program).is_absolute() and program in files and \
+            program not in executables:
+        raise UsageError(f"the check's program {argv[0]!r} is not executable",
+                         hint=f"chmod +x {program}, or give its interpreter: --check \"sh {program}\"")
+    _require_npm_script(argv, root=root, files=files)
+    try:
+        require_program(argv, cwd=root, files=files, where=str(root), search_path=None)
+    except UsageError as exc:
+        if package_dir:
+            for arg in argv:
+                rel = arg.removeprefix("./")
+                if f"{package_dir}/{rel}" in files and rel not in files:
+                    raise UsageError(f"{exc.message}: paths in --check are taken from the --crate directory",
+                                     hint=f"the file is {package_dir}/{rel}: write --check "
+                                          f"\"{shlex.join(a if a != arg else f'{package_dir}/{rel}' for a in argv)}\"",
+                                     ) from None
+        raise
+
+
+_NPM_SCRIPT_RUNNERS = ("npm", "pnpm", "yarn")
+
+
+def _require_npm_script(argv: tuple[str, ...], *, root: Path, files: Mapping[str, bytes]) -> None:
+    """`npm test` / `npm run NAME` (pnpm, yarn alike) needs the --crate directory's package.json with that script:
+    otherwise npm exits 1 in every cell, which must never read as the bug."""
+    if argv[0] not in _NPM_SCRIPT_RUNNERS or len(argv) < 2:
+        return
+    if argv[1] in ("test", "t", "tst"):
+        script = "test"
+    elif argv[1] in ("run", "run-script") and len(argv) > 2:
+        script = argv[2]
+    else:
+        return
+    if "package.json" not in files:
+        raise UsageError(f"--check {shlex.join(argv)!r} needs a package.json in {root}",
+                         hint="npm runs the scripts of the --crate directory's package.json")
+    try:
+        scripts = json.loads(files["package.json"]).get("scripts", {})
+    except (ValueError, AttributeError):
+        raise UsageError(f"{root / 'package.json'} is not valid JSON") from None
+    if not isinstance(scripts, dict) or script not in scripts:
+        known = ", ".join(sorted(scripts)) if isinstance(scripts, dict) and scripts else "none"
+        raise UsageError(f"{root / 'package.json'} has no script {script!r}", hint=f"its scripts: {known}")
+
+
+def _installed(root: Path, node_modules: list[str]) -> str:
+    """What the project's node_modules hold, as npm records it (its hidden lockfile), so a reinstall is seen."""
+    h = hashlib.sha256()
+    for rel in node_modules:
+        marker = root / rel / ".package-lock.json"
+        h.update(rel.encode() + b"\0")
+        try:
+            if marker.is_file() and marker.stat().st_size <= MAX_BYTES:
+                h.update(marker.read_bytes())
+            else:
+                h.update("\n".join(sorted(p.name for p in (root / rel).iterdir())).encode())
+        except OSError:
+            h.update(b"unreadable")
+    return h.hexdigest()[:16] if node_modules else ""
 
 
 def _refuse_family_patches(root_manifest: Mapping[str, Any]) -> None:
@@ -741,6 +884,11 @@ def template_files(project: CrateProject, *, name: str) -> dict[str, bytes]:
                                                                                                         manifests)):
                 continue
             out[f"{into}/{inner}" if into else inner] = data
+    for rel, data in _root_files(project).items():  # the check's scripts, helpers and data beside the crates
+        if rel in out and out[rel] != data:
+            raise UsageError(f"{rel} of the workspace root and of package {project.package} would both be {rel} in "
+                             "the template", hint="rename one of them; nothing was written")
+        out[rel] = data
     check = project.check
     manifest_doc: dict[str, Any] = {"name": name, "description": f"from the crate {project.package} of {project.root}",
                                     "check": {"command": check.flag_value(), "timeout": check.timeout}}
@@ -754,6 +902,18 @@ def template_files(project: CrateProject, *, name: str) -> dict[str, bytes]:
         manifest_doc["build"] = {"rustflags": [f for f, _ in project.project_rustflags]}
     out["template.toml"] = toml.dumps(manifest_doc).encode()
     return out
+
+
+def _root_files(project: CrateProject) -> dict[str, bytes]:
+    """Files of a virtual workspace that belong to no crate (the check, its helpers and data, package.json): the
+    template keeps them at its root, so the check's paths (taken from the --crate directory) stay valid."""
+    if not project.package_dir or "package" in tomllib.loads(project.files["Cargo.toml"].decode()):
+        return {}
+    crate_dirs = [f[: -len("/Cargo.toml")] for f in project.files if f.endswith("/Cargo.toml")]
+    return {rel: data for rel, data in project.files.items()
+            if "/" in rel or rel not in ("Cargo.toml", "Cargo.lock")
+            if not rel.startswith(".cargo/") and rel not in ("Cargo.toml", "Cargo.lock")
+            and not any(rel.startswith(f"{d}/") for d in crate_dirs)}
 
 
 def _nested(rel: str, deps_dirs: Mapping[str, str], manifests: Mapping[str, Any]) -> list[str]:

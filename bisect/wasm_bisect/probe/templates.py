@@ -15,7 +15,7 @@ import re
 import shutil
 import stat
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -192,6 +192,15 @@ class Template:
             lib = {}
         name = lib.get("name") if isinstance(lib, dict) else None
         return (name if isinstance(name, str) else "wasm-bisect-probe").replace("-", "_")
+
+    def plan_skip(self, rustc_version: str) -> str | None:
+        """A template's crate is resolved afresh for each cell: nothing is known to fail before building."""
+        del rustc_version
+        return None
+
+    def notes(self, rustc_versions: Sequence[str]) -> list[str]:
+        del rustc_versions
+        return []
 
     def materialise(self, dest: Path, variant: Variant, *, rustc_version: str,
                     patches: Mapping[str, str] | None = None) -> Materialised:
