@@ -111,9 +111,13 @@ def test_npm_test_with_node_modules_and_a_lock_for_a_newer_rustc(tmp_path: Path,
 
     plain = wasm_bisect(*args, "--store", str(scratch / "layouts-npm.sqlite3"), "--json", cwd=project)
     doc = validate_report(json.loads(plain.stdout))
-    assert first(doc) == ("debian:1.96.0", "0.2.95")
+    # rustc 1.63 cannot build this lock, so the tool cannot say which row fails first: honest, not a guess.
+    search = doc["bisect"]["searches"][0]
+    assert first(doc) is None and search["status"] == "range"
+    assert {(c["rustc"], c["bindgen"]) for c in search["candidates"]} == {("debian:1.63.0", "0.2.95"),
+                                                                          ("debian:1.96.0", "0.2.95")}
     # Said once, up front: which rustc the lock needs and which rows it rules out.
-    notes = [ln for ln in plain.stderr.splitlines() if "Cargo.lock needs rustc >= " in ln]
+    notes = [ln for ln in plain.stderr.splitlines() if "Cargo.lock needs rustc >= " in ln and "[probe" not in ln]
     assert len(notes) == 1 and "1.63.0" in notes[0] and "--relock" in notes[0], plain.stderr
     old = [c for c in doc["cells"] if c["rustc"] == "debian:1.63.0" and not c["from_store"]]
     assert old and all(c["verdict"] == "skip" and c["stage"] == "plan" and "needs rustc >= " in c["reason"]

@@ -295,6 +295,9 @@ def print_outcome(variant: Variant, outcome: Outcome) -> None:
         out.print(f"  target_features: {' '.join(ev['target_features']) or '(none)'}", markup=False)
     if "externref_transform" in ev:
         out.print(f"  externref transform in glue: {'yes' if ev['externref_transform'] else 'no'}", markup=False)
+    if ev.get("wasm_bindgen_cli_host"):  # an old CLI may come from an older host toolchain than the default
+        out.print(f"  wasm-bindgen CLI: {ev.get('wasm_bindgen_cli')}, built with {ev['wasm_bindgen_cli_host']}",
+                  markup=False)
     runtime = ev.get("runtime")
     if isinstance(runtime, dict) and runtime.get("name"):
         seen = ", ".join(str(runtime[k]) for k in ("browser", "driver", "version") if runtime.get(k))

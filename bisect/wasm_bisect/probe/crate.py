@@ -24,6 +24,7 @@ import os
 import re
 import shlex
 import shutil
+import stat
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -32,7 +33,7 @@ from typing import Any
 
 import toml
 
-from wasm_bisect.domain.errors import UsageError
+from wasm_bisect.domain.errors import UsageError, WasmBisectError
 from wasm_bisect.domain.model import Runtime, Variant
 from wasm_bisect.probe import fingerprint, lockneeds, runtimes, rustflags
 from wasm_bisect.probe.reproducer import (
@@ -44,7 +45,7 @@ from wasm_bisect.probe.reproducer import (
     require_program,
     write_files,
 )
-from wasm_bisect.util import paths
+from wasm_bisect.util import bounded, paths
 
 # Every crate of wasm-bindgen's release train: they pin each other exactly, so they move together.
 FAMILY = re.compile(r"^(wasm-bindgen(-[a-z0-9-]+)?|js-sys|web-sys)$")
@@ -62,6 +63,8 @@ _DEP_TABLES = ("dependencies", "dev-dependencies", "build-dependencies", "dev_de
 _TARGET_KINDS = ("bin", "example", "test", "bench")
 MAX_FILES = 20_000
 MAX_BYTES = 256 * 1024 * 1024
+MAX_MANIFEST_BYTES = 4 * 1024 * 1024  # Cargo.toml, Cargo.lock, .cargo/config.toml: far beyond any real one
+LOCK_VERSIONS = range(1, 5)  # the lockfile formats cargo has written (v1 and v2 carry no `version` key)
 DEFAULT_CHECK_TIMEOUT = 600.0  # a check may compile (wasm-pack test)
 DEFAULT_BUILD_TIMEOUT = 1800.0
 
@@ -308,6 +311,8 @@ class _Reader:
 
     def rel(self, base: str, path: str, what: str) -> str:
         """`path` (as written in the manifest at `base`) relative to the root; refused when it leaves the root."""
+        if not isinstance(path, str) or "\0" in path or not path.strip():
+            raise UsageError(f"{what}: {path!r} is not a path")
         joined = os.path.normpath(self.root / base / path)  # lexical: `a/../b` is judged as written
         real = Path(joined).resolve()
         if not (joined == str(self.root) or joined.startswith(str(self.root) + os.sep)) or not (
@@ -324,18 +329,59 @@ class _Reader:
         shown = PurePosixPath(rel_dir or ".", "Cargo.toml").as_posix()
         if path.is_symlink() and not _inside(path.resolve(), self.real_root):
             raise UsageError(f"{shown} is a symlink to outside {self.root}")
-        try:
-            data = tomllib.loads(path.read_text())
-        except FileNotFoundError:
-            raise UsageError(f"{self.root / shown} does not exist", hint="is this path a crate?") from None
-        except UnicodeDecodeError:
-            raise UsageError(f"{self.root / shown} is not UTF-8 text") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise UsageError(f"{self.root / shown} is not valid TOML: {str(exc).splitlines()[0]}") from None
-        except OSError as exc:
-            raise UsageError(f"cannot read {self.root / shown}: {exc.strerror}") from None
+        if not path.exists():
+            raise UsageError(f"{self.root / shown} does not exist", hint="is this path a crate?")
+        text = bounded.read_text(path, limit=MAX_MANIFEST_BYTES, what="the manifest")
+        data = bounded.toml_loads(text, what=str(self.root / shown))
+        check_manifest_shape(data, str(self.root / shown))
         self.manifests[rel_dir] = data
         return data
+
+
+def _want(value: Any, kind: type | tuple[type, ...], where: str, key: str, shape: str) -> None:
+    if value is not None and not isinstance(value, kind):
+        raise UsageError(f"{where}: {key} must be {shape}, not {type(value).__name__}")
+
+
+def _string_list(value: Any, where: str, key: str) -> None:
+    _want(value, list, where, key, "an array of strings")
+    if isinstance(value, list) and not all(isinstance(v, str) and "\0" not in v for v in value):
+        raise UsageError(f"{where}: {key} must be an array of strings")
+
+
+def check_manifest_shape(data: Mapping[str, Any], where: str) -> None:
+    """The keys this reader relies on have the shapes cargo gives them (cargo refuses the rest too)."""
+    for key in ("package", "workspace", "lib", "features", "patch", "replace", "target", *_DEP_TABLES):
+        _want(data.get(key), dict, where, key, "a table")
+    workspace = data.get("workspace") or {}
+    for key in ("members", "exclude", "default-members"):
+        _string_list(workspace.get(key), where, f"workspace.{key}")
+    _want(workspace.get("dependencies"), dict, where, "workspace.dependencies", "a table")
+    _want(workspace.get("package"), dict, where, "workspace.package", "a table")
+    lib = data.get("lib") or {}
+    for key in ("crate-type", "crate_type"):
+        _string_list(lib.get(key), where, f"lib.{key}")
+    _want(lib.get("name"), str, where, "lib.name", "a string")
+    _want(lib.get("path"), str, where, "lib.path", "a string")
+    package = data.get("package") or {}
+    _want(package.get("name"), str, where, "package.name", "a string")
+    _want(package.get("build"), (str, bool), where, "package.build", "a path or a boolean")
+    for name, values in (data.get("features") or {}).items():
+        _string_list(values, where, f"features.{name}")
+    for table_name, entries in (data.get("patch") or {}).items():
+        _want(entries, dict, where, f"patch.{table_name}", "a table")
+    for kind in _TARGET_KINDS:
+        targets = data.get(kind)
+        _want(targets, list, where, kind, "an array of tables")
+        if isinstance(targets, list) and not all(isinstance(t, dict) for t in targets):
+            raise UsageError(f"{where}: {kind} must be an array of tables")
+    for table in _tables(data):
+        for key, spec in table.items():
+            if isinstance(spec, dict):
+                _want(spec.get("path"), str, where, f"dependency {key}.path", "a string")
+                _want(spec.get("package"), str, where, f"dependency {key}.package", "a string")
+            elif not isinstance(spec, str):
+                raise UsageError(f"{where}: dependency {key} must be a version string or a table")
 
 
 def _inside(path: Path, root: Path) -> bool:
@@ -372,7 +418,14 @@ def _glob_members(reader: _Reader, patterns: list[Any], where: str) -> list[str]
         if not isinstance(pattern, str):
             raise UsageError(f"{where}: workspace.members must be a list of paths")
         if any(ch in pattern for ch in "*?["):
-            for match in sorted(reader.root.glob(pattern)):
+            if PurePosixPath(pattern).is_absolute() or ".." in PurePosixPath(pattern).parts:
+                raise UsageError(f"{where}: workspace member glob {pattern!r} leaves the workspace",
+                                 hint="members are paths inside the workspace directory")
+            try:
+                matches = sorted(reader.root.glob(pattern))
+            except (ValueError, NotImplementedError) as exc:
+                raise UsageError(f"{where}: workspace member glob {pattern!r} is not a valid pattern: {exc}") from None
+            for match in matches:
                 if (match / "Cargo.toml").is_file():
                     members.append(reader.rel("", match.relative_to(reader.root).as_posix(), "workspace member"))
         else:
@@ -385,22 +438,29 @@ def _enclosing_workspace(root: Path) -> Path | None:
     real = root.resolve()
     for parent in real.parents:
         manifest = parent / "Cargo.toml"
-        if not manifest.is_file():
-            continue
         try:
-            data = tomllib.loads(manifest.read_text())
-        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+            # Someone else's file: read only a regular, modest one, and ignore it when it is not a workspace.
+            data = bounded.toml_loads(bounded.read_text(manifest, limit=MAX_MANIFEST_BYTES, what="manifest"),
+                                      what=str(manifest))
+        except WasmBisectError:
             continue
         workspace = data.get("workspace")
         if not isinstance(workspace, dict):
             continue
-        excluded = {(parent / str(e)).resolve() for e in workspace.get("exclude", []) if isinstance(e, str)}
-        for pattern in workspace.get("members", []):
-            if not isinstance(pattern, str):
-                continue
-            matches = parent.glob(pattern) if any(ch in pattern for ch in "*?[") else [parent / pattern]
-            if any(m.resolve() == real for m in matches) and real not in excluded:
-                return parent
+        exclude = workspace.get("exclude", [])
+        members = workspace.get("members", [])
+        if not isinstance(exclude, list) or not isinstance(members, list):
+            continue
+        try:
+            excluded = {(parent / e).resolve() for e in exclude if isinstance(e, str) and "\0" not in e}
+            for pattern in members:
+                if not isinstance(pattern, str) or "\0" in pattern or PurePosixPath(pattern).is_absolute():
+                    continue
+                matches = parent.glob(pattern) if any(ch in pattern for ch in "*?[") else [parent / pattern]
+                if any(m.resolve() == real for m in matches) and real not in excluded:
+                    return parent
+        except (OSError, RuntimeError, ValueError, NotImplementedError):
+            continue
     return None
 
 
@@ -460,13 +520,23 @@ def _features_of(manifest: Mapping[str, Any]) -> tuple[set[str], set[str]]:
     return names | {"default"} | (optional - explicit), set(deps)
 
 
-def check_features(package: str, manifest: Mapping[str, Any], features: tuple[str, ...]) -> None:
+def check_features(package: str, manifest: Mapping[str, Any], features: tuple[str, ...],
+                   local: Mapping[str, Mapping[str, Any]] | None = None) -> None:
+    """Every feature exists; `dep/feature` names a dependency, and a feature of it when the dependency's manifest
+    is in the project (`local`: dependency key -> its manifest)."""
     names, deps = _features_of(manifest)
     for feature in features:
-        dep, slash, _ = feature.partition("/")
+        dep, slash, inner = feature.partition("/")
         if slash:
-            if dep.rstrip("?") not in deps:
-                raise UsageError(f"--features {feature!r}: package {package} has no dependency {dep.rstrip('?')!r}")
+            key = dep.rstrip("?")
+            if key not in deps:
+                raise UsageError(f"--features {feature!r}: package {package} has no dependency {key!r}")
+            if local is not None and key in local:
+                dep_names, _ = _features_of(local[key])
+                if inner not in dep_names:
+                    shown = ", ".join(sorted(dep_names - {"default"})) or "none"
+                    raise UsageError(f"--features {feature!r}: dependency {key} has no feature {inner!r}",
+                                     hint=f"its features: {shown}")
         elif feature not in names:
             shown = ", ".join(sorted(names - {"default"})) or "none"
             raise UsageError(f"package {package} has no feature {feature!r}", hint=f"its features: {shown}")
@@ -493,18 +563,29 @@ def _copy_tree(reader: _Reader, rel_dir: str, files: dict[str, bytes], left_out:
             if entry.is_symlink() and not _inside(entry.resolve(), reader.real_root):
                 raise UsageError(f"{child} is a symlink to outside {reader.root} ({entry.resolve()})",
                                  hint="nothing outside the project directory is copied")
-            if entry.is_dir():
+            try:
+                kind = entry.stat().st_mode
+            except OSError:  # a dangling link, or a loop
+                left_out.append(f"{child} (unreadable: a dangling or looping link)")
+                continue
+            if stat.S_ISDIR(kind):
                 if entry.name == NODE_MODULES and not entry.is_symlink():
                     node_modules.append(child)
                 if entry.name in _SKIP_DIRS:
                     continue
                 if entry.name == ".cargo":
                     for name in _CONFIG_NAMES:
-                        if (entry / name).is_file():
-                            _add(files, f"{child}/{name}", entry / name)
+                        config = entry / name
+                        if config.is_symlink() and not _inside(config.resolve(), reader.real_root):
+                            raise UsageError(f"{child}/{name} is a symlink to outside {reader.root}",
+                                             hint="nothing outside the project directory is copied")
+                        if config.exists():
+                            _add(files, f"{child}/{name}", config)
                     continue
                 stack.append((entry, child))
-            elif entry.is_file():
+            elif not stat.S_ISREG(kind):  # a FIFO, socket or device: never opened
+                left_out.append(f"{child} (not a regular file)")
+            else:
                 if entry.name in _TOOLCHAIN_FILES:
                     left_out.append(child)
                     continue
@@ -517,11 +598,10 @@ def _copy_tree(reader: _Reader, rel_dir: str, files: dict[str, bytes], left_out:
 
 
 def _add(files: dict[str, bytes], rel: str, path: Path) -> None:
+    """One file into the copy: a regular file, read within what is left of the copy's size limit."""
     if rel not in files:
-        try:
-            files[rel] = path.read_bytes()
-        except OSError as exc:
-            raise UsageError(f"cannot read {path}: {exc.strerror}") from None
+        room = MAX_BYTES - sum(map(len, files.values()))
+        files[rel] = bounded.read_bytes(path, limit=max(room, 0), what="the project file")
 
 
 def _executables(root: Path, files: Mapping[str, bytes]) -> frozenset[str]:
@@ -614,7 +694,8 @@ def load(
         raise UsageError(f"{root / 'Cargo.toml'} has neither a [package] nor workspace members")
     package, package_dir = _choose_package(reader, members, selection.package)
     manifest = reader.manifest(package_dir)
-    check_features(package, manifest, selection.features)
+    local = {key: reader.manifest(rel) for rel, key in _local_dependencies(reader, package_dir, manifest)}
+    check_features(package, manifest, selection.features, local)
     if not _is_cdylib(manifest):
         raise UsageError(f"package {package} is not a cdylib, so wasm-pack cannot build it",
                          hint='add crate-type = ["cdylib", "rlib"] under [lib] in its Cargo.toml')
@@ -646,13 +727,13 @@ def load(
     files: dict[str, bytes] = {}
     left_out: list[str] = []
     seen: set[Path] = set()
+    for name in ("Cargo.toml", "Cargo.lock"):
+        if (root / name).is_symlink() and not _inside((root / name).resolve(), reader.real_root):
+            raise UsageError(f"{name} is a symlink to outside {root}", hint="nothing outside the project is copied")
     _add(files, "Cargo.toml", root / "Cargo.toml")
-    if (root / "Cargo.lock").is_file():
-        _add(files, "Cargo.lock", root / "Cargo.lock")
-        try:
-            tomllib.loads(files["Cargo.lock"].decode())
-        except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-            raise UsageError(f"{root / 'Cargo.lock'} is not a valid lockfile: {str(exc).splitlines()[0]}") from None
+    if (root / "Cargo.lock").exists():
+        files["Cargo.lock"] = bounded.read_bytes(root / "Cargo.lock", limit=MAX_MANIFEST_BYTES, what="the lockfile")
+        check_lockfile(files["Cargo.lock"], str(root / "Cargo.lock"))
     node_modules: list[str] = []
     _copy_tree(reader, "", files, left_out, seen, node_modules=node_modules)  # everything a build or a check may read
     for rel in extra_files:
@@ -686,6 +767,9 @@ def _require_check_files(argv: tuple[str, ...], *, root: Path, package_dir: str,
     """The check's program and the files its command line names exist, taken from the directory the user named
     (where the check runs); a path that only exists from the package's directory gets a hint with the right one."""
     program = argv[0].removeprefix("./")
+    if "/" in argv[0] and not PurePosixPath(program).is_absolute() and program not in files and \
+            any(f.startswith(program.rstrip("/") + "/") for f in files):
+        raise UsageError(f"the check's program {argv[0]!r} is a directory", hint="give the script or program in it")
     if "/" in argv[0] and not PurePosixPath(program).is_absolute() and program in files and \
             program not in executables:
         raise UsageError(f"the check's program {argv[0]!r} is not executable",
@@ -745,6 +829,33 @@ def _installed(root: Path, node_modules: list[str]) -> str:
         except OSError:
             h.update(b"unreadable")
     return h.hexdigest()[:16] if node_modules else ""
+
+
+def _local_dependencies(reader: _Reader, rel_dir: str, manifest: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(directory, dependency key) of the package's path dependencies (their manifests are in the project)."""
+    out = []
+    for key, spec in _dependencies(manifest).items():
+        if isinstance(spec, dict) and isinstance(spec.get("path"), str):
+            out.append((reader.rel(rel_dir, spec["path"], f"path dependency {key}"), key))
+    return out
+
+
+def check_lockfile(data: bytes, where: str) -> None:
+    """A Cargo.lock cargo can read: UTF-8 TOML, modest nesting, a lockfile format cargo has written."""
+    try:
+        text = data.decode()
+    except UnicodeDecodeError:
+        raise UsageError(f"{where} is not a valid lockfile: not UTF-8 text") from None
+    try:
+        lock = bounded.toml_loads(text, what="it")
+    except UsageError as exc:
+        raise UsageError(f"{where} is not a valid lockfile: {exc.message.removeprefix('it ')}") from None
+    version = lock.get("version")
+    if version is not None and (isinstance(version, bool) or version not in LOCK_VERSIONS):
+        raise UsageError(f"{where} has lockfile version {version!r}; cargo writes versions 1 to 4",
+                         hint="regenerate it with `cargo generate-lockfile`")
+    if not isinstance(lock.get("package", []), list):
+        raise UsageError(f"{where} is not a valid lockfile: package must be an array of tables")
 
 
 def _refuse_family_patches(root_manifest: Mapping[str, Any]) -> None:

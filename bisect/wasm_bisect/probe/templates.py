@@ -163,6 +163,21 @@ class Template:
         spec = self.check
         if spec.kind is CheckKind.COMMAND:
             require_program(spec.argv, cwd=None, files=self.files, where=f"template {self.name}")
+        elif spec.kind is CheckKind.WASM_PACK_TEST and not self._has_test_dependency():
+            raise UsageError(f"--check wasm-pack-test: template {self.name} has no wasm-bindgen-test "
+                             "dev-dependency, so it has no tests to run",
+                             hint='add wasm-bindgen-test = "0.3" under [dev-dependencies] and tests/*.rs')
+
+    def _has_test_dependency(self) -> bool:
+        try:
+            manifest = tomllib.loads(self.files["Cargo.toml"].decode())
+        except (KeyError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+            return False
+        tables = [manifest.get(t) for t in ("dev-dependencies", "dev_dependencies")]
+        targets = manifest.get("target")
+        if isinstance(targets, dict):
+            tables += [t.get("dev-dependencies") for t in targets.values() if isinstance(t, dict)]
+        return any(isinstance(t, dict) and "wasm-bindgen-test" in t for t in tables)
 
     def command_args(self) -> tuple[str, ...]:
         """How commands name this template: a built-in by its name, any other by its directory."""

@@ -113,7 +113,8 @@ def refused(project: Path, **kw: object) -> str:
 def test_features_packages_and_checks_are_checked(project: Path) -> None:
     line = refused(project, features=("nope",))
     assert "package app has no feature 'nope'" in line and "its features: repro" in line
-    load(project, features=("app-core/x",))  # a dependency's feature: cargo checks the rest
+    line = refused(project, features=("app-core/x",))  # a path dependency's features are known: checked
+    assert "dependency app-core has no feature 'x'" in line and "its features: none" in line
     with pytest.raises(UsageError, match="has no dependency 'nope'"):
         load(project, features=("nope/x",))
     with pytest.raises(UsageError, match="has 2 packages: choose one with --package"):
@@ -240,3 +241,13 @@ def test_npm_scripts_are_checked_against_package_json(project: Path) -> None:
     assert load(project, overrides=CheckOverrides(check="npm run check")).check.argv == ("npm", "run", "check")
     (project / "package.json").write_text("{not json")
     assert "is not valid JSON" in refused(project, overrides=CheckOverrides(check="npm run check"))
+
+
+def test_special_files_in_the_tree_are_left_out_never_opened(project: Path) -> None:
+    import os
+
+    os.mkfifo(project / "tests" / "data" / "pipe")
+    (project / "tests" / "dangling").symlink_to(project / "nowhere")
+    p = load(project)
+    assert "tests/data/pipe" not in p.files and "tests/dangling" not in p.files
+    assert "tests/data/pipe (not a regular file)" in p.left_out
