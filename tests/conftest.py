@@ -58,6 +58,7 @@ def _isolate(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
 
     monkeypatch.setenv(prebuilt.RELEASES_URL_ENV, "http://127.0.0.1:9")
     monkeypatch.setattr(toolcache, "_source", prebuilt.ToolSource.AUTO)
+    monkeypatch.setattr(prebuilt, "_unreachable", set())
     if not request.node.get_closest_marker("subprocess"):
         def refuse(*args: object, **kwargs: object) -> None:
             raise AssertionError(f"unit test tried to start a process: {args[:1]}")

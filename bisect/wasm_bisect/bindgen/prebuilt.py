@@ -23,6 +23,7 @@ import contextlib
 import gzip
 import hashlib
 import io
+import json
 import os
 import platform
 import tarfile
@@ -36,6 +37,7 @@ from pathlib import Path
 
 from wasm_bisect.domain.errors import ProvisionError
 from wasm_bisect.domain.versions import bindgen_key
+from wasm_bisect.util import fs, paths
 
 RELEASES_URL_ENV = "WASM_BISECT_RELEASES_URL"
 DEFAULT_RELEASES_URL = "https://github.com"
@@ -114,8 +116,37 @@ def wasm_pack_asset(version: str, target: str | None = None) -> Asset | None:
     return Asset(url=url, checksum_url=None, top=top, bins=("wasm-pack",))
 
 
+_unreachable: set[str] = set()  # release servers a connection failed to in this process
+UNREACHABLE_FILE = ".prebuilt-unreachable.json"  # in the tools dir: {base URL: when a connection failed}
+UNREACHABLE_SECONDS = 3600.0  # how long such a failure stands for other runs
+
+
+def unreachable() -> bool:
+    """Whether the release server could not be reached in this process or in a run of the last hour (then
+    missing tools are built from source at once, and the cost model counts builds, not downloads)."""
+    base = releases_url()
+    if base in _unreachable:
+        return True
+    try:
+        seen = json.loads((paths.tools_dir() / UNREACHABLE_FILE).read_text()).get(base)
+    except (OSError, ValueError, AttributeError):
+        return False
+    return isinstance(seen, int | float) and 0 <= time.time() - seen < UNREACHABLE_SECONDS
+
+
+def _remember_unreachable() -> None:
+    base = releases_url()
+    _unreachable.add(base)
+    record = paths.tools_dir() / UNREACHABLE_FILE
+    with contextlib.suppress(OSError, ValueError):
+        record.parent.mkdir(parents=True, exist_ok=True)
+        fs.atomic_write_text(record, json.dumps({base: time.time()}))
+
+
 def _download(url: str, *, until: float, limit: int) -> bytes:
     """The body of `url`, read before the monotonic deadline `until` and under `limit` bytes."""
+    if unreachable():
+        raise PrebuiltUnavailable(f"{releases_url()} was unreachable in the last hour")
     remaining = until - time.monotonic()
     if remaining <= 0:
         raise PrebuiltUnavailable(f"download of {url} ran out of time")
@@ -137,6 +168,8 @@ def _download(url: str, *, until: float, limit: int) -> bytes:
         raise PrebuiltUnavailable(f"{url} answered HTTP {exc.code}") from None
     except (urllib.error.URLError, OSError, ValueError) as exc:
         reason = getattr(exc, "reason", exc)
+        if isinstance(exc, urllib.error.URLError) and isinstance(reason, OSError):
+            _remember_unreachable()  # no name, no route, refused: the same for every release
         raise PrebuiltUnavailable(f"cannot download {url}: {reason}") from None
     return b"".join(chunks)
 
