@@ -20,7 +20,7 @@ from fixtures.homes import REAL_HOME, linked_home, seed_index
 from fixtures.releases import ReleaseServer, serve
 from wasm_bisect.bindgen import prebuilt
 
-from .conftest import assert_built, wasm_bisect, wasm_bisect_json
+from .conftest import assert_probe_built, wasm_bisect, wasm_bisect_json
 
 VERSION = "0.2.99"
 FALLBACK = "0.2.98"
@@ -54,9 +54,9 @@ def test_prebuilt_cli_installs_without_cargo_and_gives_the_source_built_verdict(
     home = _private_tools(tmp_path)
     with serve(releases) as server:
         env = {"WASM_BISECT_HOME": str(home), prebuilt.RELEASES_URL_ENV: server.url}
-        data = wasm_bisect_json("probe", *CELL, "--tools", "prebuilt", env=env)["probe"]
-    outcome = data["outcome"]
-    assert_built(outcome)  # the crate itself compiled for real in this run
+        doc = wasm_bisect_json("probe", *CELL, "--tools", "prebuilt", env=env)
+    assert_probe_built(doc)  # the crate itself compiled for real in this run (a private store)
+    outcome = doc["probe"]["outcome"]
     assert outcome["verdict"] == reference["verdict"], (outcome["reason"], reference["reason"])
     assert outcome["evidence"]["wasm_bindgen_cli_origin"] == "prebuilt"
     assert outcome["evidence"]["wasm_pack_origin"] == "prebuilt"
