@@ -144,3 +144,17 @@ def test_json_output_matches_its_schema(name: str, world: Path, capsys: pytest.C
     assert not errors, f"{name} --json does not match {schema.name}:\n" + "\n".join(
         f"  {'/'.join(map(str, e.absolute_path)) or '(top)'}: {e.message}" for e in errors[:20])
     assert doc, "an empty answer proves nothing about the schema"
+
+
+@pytest.mark.parametrize("argv", [("bisect", *GRID, "--reference-types", "both", *STORE_ARGS, "--dry-run"),
+                                  ("matrix", *SMOKE, *STORE_ARGS, "--plan")])
+def test_dry_run_plans_without_writing_and_matches_its_schema(argv: tuple[str, ...], world: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    rc, out, err = run_main([*argv, "--json"], capsys)
+    assert rc == 0, err
+    doc = json.loads(out)
+    jsonschema.validate(doc, json.loads((SCHEMAS / "dry-run.json").read_text()))
+    assert doc["command"] == argv[0] and doc["cells"] > 0 and doc["probes_worst"] > 0
+    assert not Path("store.sqlite3").exists()  # nothing written: not even the store it would use
+    rc, out, _ = run_main(list(argv), capsys)
+    assert rc == 0 and "nothing was built, fetched or written" in out and "estimate: about" in out
