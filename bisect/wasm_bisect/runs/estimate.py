@@ -105,7 +105,7 @@ def estimate(*, command: str, grid: Grid, reproducer: Reproducer, store: Store |
     provision = sum(float(t["seconds"]) for t in toolchains) + (0.0 if ready.wasm_pack_built else ready.cli_seconds)
     missing = sorted(float(c["seconds"]) for c in clis if not c["ready"])
     n_rows, n_cols = len(grid.rustc), len(grid.bindgen)
-    if command == "matrix":
+    if command in ("matrix", "verify"):  # every cell is probed
         probes = len(testable) - stored
         work = probes * probe_seconds / max(jobs, 1)
         expected = at_most = provision + sum(missing) / max(jobs, 1) + work

@@ -147,7 +147,9 @@ def test_json_output_matches_its_schema(name: str, world: Path, capsys: pytest.C
 
 
 @pytest.mark.parametrize("argv", [("bisect", *GRID, "--reference-types", "both", *STORE_ARGS, "--dry-run"),
-                                  ("matrix", *SMOKE, *STORE_ARGS, "--plan")])
+                                  ("matrix", *SMOKE, *STORE_ARGS, "--plan"),
+                                  ("verify", "--template", "vec-of-structs", "--patch", "0.2.100", "--against",
+                                   "0.2.99", *STORE_ARGS, "--dry-run")])
 def test_dry_run_plans_without_writing_and_matches_its_schema(argv: tuple[str, ...], world: Path,
                                                               capsys: pytest.CaptureFixture[str]) -> None:
     rc, out, err = run_main([*argv, "--json"], capsys)
