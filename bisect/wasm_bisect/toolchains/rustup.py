@@ -129,7 +129,8 @@ class RustupProvider:
     def private_env(rustup_home: Path) -> dict[str, str]:
         """rustup's environment: its own RUSTUP_HOME and CARGO_HOME (proxies, settings), the user's shell's
         RUSTUP_DIST_SERVER / RUSTUP_UPDATE_ROOT / proxies kept, nothing that picks another toolchain."""
-        env = without(os.environ, "RUSTUP_TOOLCHAIN", "RUSTUP_HOME", "CARGO_HOME", "RUSTUP_AUTO_INSTALL")
+        env = without(os.environ, "RUSTUP_TOOLCHAIN", "RUSTUP_HOME", "CARGO_HOME", "RUSTUP_AUTO_INSTALL",
+                      "RUST_BACKTRACE")
         env["RUSTUP_HOME"] = str(rustup_home)
         env["CARGO_HOME"] = str(rustup_home / "cargo-home")
         env["RUSTUP_AUTO_INSTALL"] = "0"
@@ -171,7 +172,7 @@ class RustupProvider:
                                   env=self.private_env(stage), timeout=RUSTUP_INSTALL_TIMEOUT, log=log,
                                   what=f"rustup toolchain install {version}")
                 except CommandFailed as exc:
-                    raise self._unavailable(version, explain_install_failure(exc.log_tail)) from exc
+                    raise self._unavailable(version, explain_install_failure(_log_text(log, exc))) from exc
             bin_dir = _toolchain_bin(stage)
             if bin_dir is None:
                 raise self._unavailable(version, "rustup installed no toolchain with bin/rustc")
@@ -239,7 +240,7 @@ class RustupProvider:
                                   what=f"rustup component add rust-src ({version})")
                 except CommandFailed as exc:
                     raise self._unavailable(version, "rust-src (needed for reference-types off): "
-                                            + explain_install_failure(exc.log_tail)) from exc
+                                            + explain_install_failure(_log_text(log, exc))) from exc
             data = read_manifest_data(final)
             target = final / MVP_SYSROOT
             fs.sweep_staging(target)
@@ -268,6 +269,16 @@ class ToolchainUnavailable(Untestable):
     """A rustup toolchain that cannot be had: its cells are skipped, with this reason."""
 
 
+def _log_text(log: Path, exc: CommandFailed) -> str:
+    """rustup's output of the failed command: the end of its log (where its `error:` lines are)."""
+    try:
+        with log.open("rb") as handle:
+            handle.seek(max(0, log.stat().st_size - 16384))
+            return handle.read().decode(errors="replace")
+    except OSError:
+        return exc.log_tail
+
+
 def _toolchain_bin(rustup_home: Path) -> Path | None:
     found = sorted((rustup_home / "toolchains").glob("*/bin/rustc"))
     return found[0].parent if found else None
@@ -285,7 +296,7 @@ _FAILURES = (
 
 def explain_install_failure(log_tail: str) -> str:
     """Why `rustup toolchain install` failed, in a few words plus rustup's own last error line."""
-    errors = [ln.strip() for ln in log_tail.splitlines() if ln.strip().startswith("error")]
+    errors = [ln.strip() for ln in log_tail.splitlines() if ln.strip().startswith("error:")]
     last = errors[-1][:200] if errors else log_tail.strip()[-200:]
     for pattern, meaning in _FAILURES:
         if pattern.search(log_tail):
