@@ -286,7 +286,7 @@ def _toolchain_bin(rustup_home: Path) -> Path | None:
 
 _FAILURES = (
     (re.compile(r"no release found|could not download nonexistent rust version|not found: .*channel-rust",
-                re.I), "no such release on the server (nightlies skip days)"),
+                re.I), "the server has no such release (nightlies skip days)"),
     (re.compile(r"(component|target) .*(wasm32-unknown-unknown).*(unavailable|not available)|"
                 r"wasm32-unknown-unknown.*is unavailable", re.I), f"no {WASM_TARGET} std for this release"),
     (re.compile(r"checksum failed|could not download|failed to download|error during download|"
