@@ -66,10 +66,27 @@ def fingerprint(root: Path) -> str:
     return digest.hexdigest()
 
 
+# cargo's own download caches and their locks: every cargo on the machine writes them (the host cargo this tool
+# resolves locks with, and the other jobs of a shared machine), so they are not what a rustup install could touch.
+CARGO_CACHES = {"registry", "git", ".package-cache", ".package-cache-mutate", ".global-cache"}
+
+
 def user_homes() -> dict[str, str]:
+    """Fingerprints of the user's RUSTUP_HOME (all of it) and CARGO_HOME (all but cargo's download caches: bin/
+    with rustup's proxies, env, config...)."""
     home = Path.home()
-    return {name: fingerprint(Path(os.environ.get(name) or home / default))
-            for name, default in (("RUSTUP_HOME", ".rustup"), ("CARGO_HOME", ".cargo"))}
+    rustup = Path(os.environ.get("RUSTUP_HOME") or home / ".rustup")
+    cargo = Path(os.environ.get("CARGO_HOME") or home / ".cargo")
+    parts = {"RUSTUP_HOME": fingerprint(rustup)}
+    for child in sorted(cargo.iterdir()) if cargo.is_dir() else []:
+        if child.name not in CARGO_CACHES:
+            parts[f"CARGO_HOME/{child.name}"] = fingerprint(child) if child.is_dir() else fingerprint_file(child)
+    return parts
+
+
+def fingerprint_file(path: Path) -> str:
+    info = path.lstat()
+    return f"{info.st_mode}|{info.st_size}|{info.st_mtime_ns}|{hashlib.sha256(path.read_bytes()).hexdigest()}"
 
 
 def installed(home: Path) -> list[str]:
@@ -85,7 +102,7 @@ def test_bisect_over_a_rustup_range_installs_only_what_it_probes(real_home: Path
     with serve(tmp_path / "dist", releases) as server:  # type: ignore[arg-type]
         env = {"RUSTUP_DIST_SERVER": server.url}
         doc = wasm_bisect_json("bisect", "--template", "vec-of-structs", "--rustc", "rustup:1.78.0..1.84.0",
-                               "--bindgen", "0.2.93,0.2.95", "--reference-types", "default", env=env)
+                               "--bindgen", "0.2.93,0.2.95", "--reference-types", "default", "--no-follow-up", env=env)
         downloads = [p for p in server.requests if p.endswith(".tar.zst") or p.endswith(".tar.gz")]
     seconds = time.monotonic() - start
     got = installed(real_home)
@@ -99,6 +116,7 @@ def test_bisect_over_a_rustup_range_installs_only_what_it_probes(real_home: Path
     assert 0 < len(got) < len(OLD + NEW), "only the toolchains the search probed are installed"
     assert len(downloads) == 4 * len(got), "each install downloads rustc, cargo and two rust-std packages"
     assert user_homes() == before, "the user's RUSTUP_HOME / CARGO_HOME changed"
+    assert len(before) > 1, before
 
 
 def test_nightly_range_expands_to_dates_and_skips_what_cannot_be_had(real_home: Path, packages: dict[str, object],
