@@ -59,9 +59,9 @@ def _network_reachable(url: str, timeout: float = NETWORK_CHECK_SECONDS) -> bool
 
 
 def _debian_hint(wanted: str) -> str:
-    """Point at the offline provider, naming its versions (the closest to `wanted` first) when apt answers."""
+    """Point at the offline provider, naming the debian toolchains already provisioned (no apt, no network)."""
     try:
-        versions = DebianProvider().available()
+        versions = [t.spec.version for t in DebianProvider().installed()]
     except WasmBisectError:
         versions = []
     return suggest_debian(wanted, versions)

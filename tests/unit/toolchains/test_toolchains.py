@@ -650,7 +650,8 @@ def test_path_registry_survives_corruption(home: Path) -> None:
 def test_rustup_offline_install_is_a_skip_with_a_hint(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("wasm_bisect.util.processes.which", lambda program, env=None: f"/usr/bin/{program}")
     monkeypatch.setattr(toolchains_rustup, "_network_reachable", lambda url, timeout=5.0: False)
-    monkeypatch.setattr(toolchains.DebianProvider, "available", lambda self: ["1.63.0", "1.96.0"])
+    for version in ("1.63.0", "1.96.0"):
+        fake_prefix(paths.toolchains_dir() / f"debian-{version}", version=version)
     with pytest.raises(Untestable) as info:  # a cell that cannot be had is skipped, never blamed
         toolchains.resolve(ToolchainSpec.parse("rustup:1.82.0"))
     line = info.value.one_line()
