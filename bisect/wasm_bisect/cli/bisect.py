@@ -58,10 +58,13 @@ def bisect_cmd(
                                               "(default: debian:1.63.0,debian:1.96.0).")] = None,
     bindgen: Annotated[str | None, typer.Option("--bindgen", help="wasm-bindgen axis: 0.2.87..0.2.100 or a list "
                                                 "(default: 0.2.92..0.2.99).")] = None,
-    good: Annotated[str | None, typer.Option("--good", help="Known good pair RUSTC@BINDGEN (box start).")] = None,
+    good: Annotated[str | None, typer.Option("--good", help="Known good pair RUSTC@BINDGEN (box start; newer than "
+                                             "--bad on an axis: that axis fixes the bug).")] = None,
     bad: Annotated[str | None, typer.Option("--bad", help="Known bad pair RUSTC@BINDGEN (box end).")] = None,
     reference_types: RefTypesListOpt = None,
-    find_fix: Annotated[bool, typer.Option("--find-fix", help="Find the first FIXED pair instead.")] = False,
+    find_fix: Annotated[bool, typer.Option("--find-fix", help="Expect a fix: an axis the grid's corners do not "
+                                           "orient fixes the bug, and when both fix it the answer is the first FIXED "
+                                           "pair.")] = False,
     repeat: Annotated[int, typer.Option("--repeat", min=1, max=50, help="Run each check N times.")] = 1,
     threshold: Annotated[int | None, typer.Option("--threshold", min=1, help="Runs that must agree (default all).")]
     = None,
@@ -118,11 +121,13 @@ def bisect_cmd(
         toolchains.check_known(rustc_specs)
     grid = config.make_grid(chosen, notice=log.warn, rustc=rustc_specs, chosen_reproducer=tmpl)
     releases = index.releases(notice=log.warn)
-    grid = bisect.restrict(grid, good_point, bad_point)
+    box = bisect.restrict(grid, good_point, bad_point)
+    orientation = bisect.given_orientation(grid, good_point, bad_point, find_fix=find_fix)
+    grid = box
     bisect.check_grid(grid)  # bad input fails before a run is started in the store
     toolchains.prepare(grid.rustc, provision=False, progress=log.plain)
     plan = bisect.BisectPlan(grid=grid, find_fix=find_fix, jobs=chosen.jobs, allow_yanked=chosen.allow_yanked,
-                             follow_up=follow_up, repeat=repeat, threshold=threshold)
+                             follow_up=follow_up, repeat=repeat, threshold=threshold, orientation=orientation)
     store = open_store(chosen.store)
     request = bisect.Request(plan=plan, template=tmpl, command=command_line(),
                              known_releases=[r.version for r in releases], resume_asked=resume)

@@ -179,7 +179,7 @@ def matrix(
 
 
 def merge_cmd(
-    stores: Annotated[list[Path], typer.Argument(callback=expanded,
+    stores: Annotated[list[Path], typer.Argument(metavar="STORE", callback=expanded,
                                                  help="Store files of the shards (from `matrix --export`).")],
     into: Annotated[Path | None, typer.Option("--into", callback=expanded,
                                               help="Target store file (default: the tool's own).")] = None,

@@ -86,4 +86,4 @@ def versions_cmd(
     for r in releases:
         marks = [m for m, on in (("yanked", r.yanked), ("cli yanked", r.cli_yanked)) if on]
         msrv = compat.lib_rust_version(r.version)
-        sys.stdout.write(f"{r.version:9} rust-version {msrv or '-':5} {' '.join(marks)}\n")
+        sys.stdout.write(f"{r.version:9} rust-version {msrv or '-':5} {' '.join(marks)}".rstrip() + "\n")
