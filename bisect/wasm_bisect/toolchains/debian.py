@@ -124,10 +124,10 @@ class DebianProvider:
         cached = read_manifest(final)
         if cached is not None:
             return self.with_mvp_std(cached, progress=progress) if mvp_std else cached
-        rows = {a.release.upstream: a for a in self.availability()}
-        releases = {v: a.release for v, a in rows.items() if a.why_not is None}
+        releases = self.releases()
         release = releases.get(version)
         if release is None:
+            rows = {a.release.upstream: a for a in self.availability()}
             if version in rows:
                 raise ProvisionError(f"debian:{version} ({rows[version].release.suite}) cannot run on this machine: "
                                      f"{rows[version].why_not}", hint=f"use one of {', '.join(releases)}")
