@@ -114,6 +114,7 @@ def test_bisect_over_a_rustup_range_installs_only_what_it_probes(real_home: Path
     first = search["first_failing"]
     assert (first["rustc"], first["bindgen"]) == ("rustup:1.81.0", "0.2.95")
     assert first["last_good_rustc"] == "rustup:1.80.1"
+    assert first["next_step"].startswith("--rustc rustup:nightly-2024-06-05..nightly-2024-07-17")  # the drill
     assert len(doc["grid"]["rustc"]) == 8
     assert 0 < len(got) < len(OLD + NEW), "only the toolchains the search probed are installed"
     assert len(downloads) == 4 * len(got), "each install downloads rustc, cargo and two rust-std packages"

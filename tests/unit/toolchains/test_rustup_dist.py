@@ -145,3 +145,20 @@ def test_private_apt_config_never_names_etc_apt(tmp_path: Path) -> None:
     for suite in ("bullseye", "bookworm", "trixie-backports", "sid", "experimental", "bookworm-security"):
         assert suite in sources
     assert debian_apt.private_config(tmp_path / "apt", "amd64").read_text() == text  # idempotent
+
+
+def test_rustc_next_step_narrows_a_rustc_boundary() -> None:
+    from wasm_bisect.domain.reproduce import last_nightly_of, rustc_next_step
+
+    # 1.81.0 was 1.81.0-nightly from 2024-06-06 to 2024-07-17 (master moved on a week before 1.80.0, 2024-07-25).
+    assert str(last_nightly_of(81)) == "2024-07-17" and str(last_nightly_of(80)) == "2024-06-05"
+    assert rustc_next_step("rustup:1.80.1", "rustup:1.81.0") == (
+        "--rustc rustup:nightly-2024-06-05..nightly-2024-07-17 (the nightlies that became 1.81.0)")
+    assert rustc_next_step("debian:1.63.0", "debian:1.96.0").startswith("--rustc rustup:1.63.0..1.96.0")
+    handoff = rustc_next_step("rustup:nightly-2024-02-03", "rustup:nightly-2024-02-04")
+    assert handoff is not None and handoff.startswith(
+        "cargo bisect-rustc --start 2024-02-03 --end 2024-02-04 --target wasm32-unknown-unknown")
+    assert rustc_next_step("rustup:nightly-2024-02-01", "rustup:nightly-2024-02-04") is None  # refine the axis first
+    assert rustc_next_step("rustup:1.80.0", "rustup:1.80.1") is None  # a patch release: backports
+    assert rustc_next_step("path:/opt/rust", "rustup:1.81.0") is None
+    assert rustc_next_step(None, "rustup:1.81.0") is None
