@@ -67,9 +67,11 @@ class SimMachine(Readiness):
     def toolchain_seconds(self, variant: Variant) -> float:
         return 0.0
 
+    def is_warm(self, variant: Variant) -> bool:
+        return (variant.rustc.version, self.family(variant), variant.bindgen.version) in self.warm_cells
+
     def probe_seconds(self, variant: Variant) -> float:
-        cell = (variant.rustc.version, self.family(variant), variant.bindgen.version)
-        return WARM_SECONDS if cell in self.warm_cells else PROBE_SECONDS
+        return WARM_SECONDS if self.is_warm(variant) else PROBE_SECONDS
 
     def build(self, variant: Variant) -> None:
         """Account one real probe and leave its traces in the caches."""

@@ -61,6 +61,12 @@ def _isolate(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
     from wasm_bisect.bindgen import index
 
     monkeypatch.setattr(index, "_unreachable", False)  # remembered per process: not per test
+    # Published binaries: never the network from a unit test (port 9 refuses), the default source each test.
+    from wasm_bisect.bindgen import prebuilt, toolcache
+
+    monkeypatch.setenv(prebuilt.RELEASES_URL_ENV, "http://127.0.0.1:9")
+    monkeypatch.setattr(toolcache, "_source", prebuilt.ToolSource.AUTO)
+    monkeypatch.setattr(prebuilt, "_unreachable", set())
     if not request.node.get_closest_marker("subprocess"):
         def refuse(*args: object, **kwargs: object) -> None:
             raise AssertionError(f"unit test tried to start a process: {args[:1]}")

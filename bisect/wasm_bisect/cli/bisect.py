@@ -30,6 +30,7 @@ from wasm_bisect.cli._common import (
     TestOpt,
     TimeoutOpt,
     TimeoutVerdictOpt,
+    ToolsOpt,
     VerboseOpt,
     command_line,
     emit_json,
@@ -38,6 +39,7 @@ from wasm_bisect.cli._common import (
     parse_params,
     reproducer_flags,
     use_browsers,
+    use_tools,
 )
 from wasm_bisect.cli._display import Display, print_bisect
 from wasm_bisect.cli.report import check_store, open_store
@@ -75,6 +77,7 @@ def bisect_cmd(
     build_failure: BuildFailOpt = None,
     runtime: RuntimeOneOpt = None,
     browser_path: BrowserPathOpt = None,
+    tools: ToolsOpt = None,
     allow_yanked: Annotated[bool | None, typer.Option("--allow-yanked/--no-allow-yanked",
                                                       help="Keep yanked releases on the axis.")] = None,
     follow_up: Annotated[bool, typer.Option("--follow-up/--no-follow-up",
@@ -104,7 +107,7 @@ def bisect_cmd(
     chosen = config.resolve("bisect", config_path=config_path, template=template, rustc=rustc, bindgen=bindgen,
                             reference_types=reference_types, params=parse_params(param) or None,
                             build_failure=flag(build_failure), jobs=jobs, allow_yanked=allow_yanked,
-                            store=store_path, runtime=flag(runtime), browser_path=browser_path,
+                            store=store_path, runtime=flag(runtime), browser_path=browser_path, tools=flag(tools),
                             **reproducer_flags(crate=crate, package=package, features=features,
                                                no_default_features=no_default_features, all_features=all_features,
                                                relock=relock,
@@ -115,6 +118,7 @@ def bisect_cmd(
     bad_point = parse_point(bad, "--bad") if bad else None
     tmpl = config.reproducer(chosen)
     use_browsers(chosen, (config.single_runtime(chosen, tmpl),))
+    use_tools(chosen)
     config.check_axes(chosen)
     rustc_specs = config.rustc_axis(chosen.rustc) if chosen.rustc is not None else None
     if rustc_specs is not None:  # what the providers can supply, before the release list is fetched

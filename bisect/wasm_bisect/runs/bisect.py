@@ -23,7 +23,6 @@ from wasm_bisect.domain.model import BindgenSource, ReferenceTypes, Stage, Toolc
 from wasm_bisect.domain.reproduce import compare_links, probe_command, rustc_next_step
 from wasm_bisect.domain.versions import bindgen_key
 from wasm_bisect.probe import Oracle, Readiness
-from wasm_bisect.probe.readiness import COLD_PROBE_SECONDS, WARM_PROBE_SECONDS
 from wasm_bisect.probe.reproducer import Reproducer, run_config
 from wasm_bisect.runs._events import QUIET, Events
 from wasm_bisect.runs._locks import claim_run
@@ -319,12 +318,15 @@ def cost_model(plan: BisectPlan, rt: ReferenceTypes, ready: Readiness,
            for j, seconds in enumerate(cli)]
     toolchain = tuple(ready.toolchain_seconds(grid.variant(r, grid.bindgen[-1], rt)) for r in grid.rustc)
     warm = frozenset((i, j) for i, r in enumerate(grid.rustc) for j, b in enumerate(grid.bindgen)
-                     if ready.probe_seconds(grid.variant(r, b, rt)) < COLD_PROBE_SECONDS)
+                     if ready.is_warm(grid.variant(r, b, rt)))
     known = frozenset((i, j) for i, r in enumerate(grid.rustc) for j, b in enumerate(grid.bindgen)
                       if answered is not None and answered(grid.variant(r, b, rt)))
-    return search.CostModel(cli=tuple(cli), toolchain=toolchain, probe=COLD_PROBE_SECONDS,
-                            warm_probe=WARM_PROBE_SECONDS, warm=warm, neighbour_saving=NEIGHBOUR_SAVING,
-                            known=known)
+    # Build + check seconds from this machine's history (per toolchain, per cell), the constants without one.
+    cell_probe = {(i, j): ready.times.probe(grid.variant(r, b, rt))
+                  for i, r in enumerate(grid.rustc) for j, b in enumerate(grid.bindgen)}
+    return search.CostModel(cli=tuple(cli), toolchain=toolchain, probe=ready.times.cold_probe,
+                            warm_probe=ready.times.warm_probe, warm=warm, neighbour_saving=NEIGHBOUR_SAVING,
+                            known=known, cell_probe=cell_probe)
 
 
 def describe_search(plan: BisectPlan, oracle: Oracle, rt: ReferenceTypes, explored: Explored, *,
@@ -561,7 +563,7 @@ def run(plan: BisectPlan, oracle: Oracle, *, on_done: Callable[[SearchResult], N
     def costs(rt: ReferenceTypes) -> search.CostModel | None:
         if not plan.cost_aware:
             return None
-        return cost_model(plan, rt, readiness or Readiness.look(), answered=lambda v: v.key in stored)
+        return cost_model(plan, rt, readiness or Readiness.look(oracle.store), answered=lambda v: v.key in stored)
 
     def finished(rt: ReferenceTypes, explored: Explored) -> None:
         if explored.frontier.status is search.Status.ENDS_ALIKE:

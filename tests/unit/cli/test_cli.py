@@ -69,6 +69,8 @@ def test_templates_init(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys:
         (["probe", "--target", "web"], "is not one of 'nodejs'"),
         (["tools", "install"], "nothing to install"),
         (["tools", "install", "--bindgen", "0.2"], "not an exact"),
+        (["probe", "--tools", "download"], "is not one of 'auto', 'prebuilt', 'source'"),
+        (["tools", "install", "--bindgen", "0.2.99", "--tools", "binary"], "is not one of"),
         (["toolchain", "add", "rustc:1.0.0"], "unknown toolchain provider"),
         (["probe", "--runtime", "safari"], "is not one of 'node', 'chromium', 'firefox'"),
         (["matrix", "--rustc", "debian:1.96.0", "--bindgen", "0.2.99", "--runtime", "node,edge"], "is not one of"),
