@@ -46,7 +46,7 @@ from wasm_bisect.cli._common import (
 )
 from wasm_bisect.cli.report import check_store, open_store
 from wasm_bisect.domain.compat import untestable_reason
-from wasm_bisect.domain.model import BindgenSource, Variant, options_for
+from wasm_bisect.domain.model import BindgenSource, Variant, Verdict, options_for
 from wasm_bisect.domain.versions import parse_bindgen_version
 from wasm_bisect.runs import single
 from wasm_bisect.util import log
@@ -64,6 +64,10 @@ def bindgen_spec(text: str) -> sources.SourceSpec:
     version = parse_bindgen_version(text)
     return sources.SourceSpec(kind="crates", text=version, version=version)
 
+
+
+# git bisect's contract, for scripts that run a probe: an untestable cell is never reported as a verdict.
+VERDICT_EXIT = {Verdict.GOOD: 0, Verdict.BAD: 1, Verdict.SKIP: 125, Verdict.ERROR: 125}
 
 
 def probe(
@@ -94,6 +98,9 @@ def probe(
     tools: ToolsOpt = None,
     store_path: StoreOpt = None,
     fresh: Annotated[bool, typer.Option("--fresh", help="Ignore a stored verdict and probe again.")] = False,
+    exit_code: Annotated[bool, typer.Option("--exit-code", help="Exit with the verdict, git bisect's way: 0 good, "
+                                            "1 bad, 125 skip or error (for scripts: `git bisect run`, "
+                                            "cargo-bisect-rustc --script).")] = False,
     as_json: JsonOpt = False,
     verbose: VerboseOpt = False,
     quiet: QuietOpt = False,
@@ -139,3 +146,5 @@ def probe(
         emit_json(report.load(store, result.run_id, environment=False))
     else:
         print_outcome(variant, result.outcome)
+    if exit_code:
+        raise typer.Exit(VERDICT_EXIT[result.outcome.verdict])
