@@ -495,10 +495,43 @@ def check_cargo_toml(name: str, data: bytes) -> None:
 
 
 def init(name: str, dest: Path) -> Path:
-    """Copy template `name` to `dest` (which must not exist) for the user to edit. Built in a staging directory
-    this call creates (a leftover `.NAME.partial` is refused, never removed) and renamed into place; on a
-    failure only what this call created is removed."""
+    """Copy template `name` to `dest` (which must not exist) for the user to edit."""
     template = load(name)
+    return write_new(dest, template.files)
+
+
+def _hard_for_toml(text: str) -> bool:
+    return "\\x" in text or any(ord(c) < 0x20 or ord(c) == 0x7F for c in text)
+
+
+def write_made(dest: Path, files: Mapping[str, bytes], *, check: Mapping[str, object]) -> Path:
+    """Write a template made elsewhere (`templates init --from-crate`) into the new directory `dest`, once its
+    template.toml is proven to be a valid manifest that keeps the `check` values exactly (the `toml` writer
+    mangles backslash-x and control characters: a signature like `\\x5bpanic\\x5d` must not become another
+    regex, or an unreadable file)."""
+    dest = paths.expand(dest)
+    if dest.exists() or dest.is_symlink():
+        raise UsageError(f"{dest} already exists", hint="choose a new directory; nothing was written")
+    try:
+        doc: dict[str, Any] | None = tomllib.loads(files[MANIFEST].decode())
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError):
+        doc = None
+    table = doc.get("check", {}) if doc is not None else {}
+    lost = [key for key, value in check.items() if value is not None and table.get(key) != value]
+    if doc is None or lost:
+        odd = [key for key, value in check.items() if isinstance(value, str) and _hard_for_toml(value)]
+        raise UsageError(f"check {' and '.join(odd or lost) or 'values'} cannot be written into template.toml "
+                         "exactly (a backslash-x or a control character)",
+                         hint="write the characters themselves; nothing was written")
+    parse_manifest(doc, root=dest, files=dict(files))
+    return write_new(dest, files)
+
+
+def write_new(dest: Path, files: Mapping[str, bytes]) -> Path:
+    """Write `files` into the new directory `dest` (`~` expanded; it must not exist): the one writer of a new
+    template directory (`templates init`, with or without --from-crate). Built in a staging directory this call
+    creates exclusively (a leftover `.NAME.partial` is refused, never removed) and renamed into place; on a
+    failure only what this call created is removed."""
     dest = paths.expand(dest)
     if dest.exists() or dest.is_symlink():
         raise UsageError(f"{dest} already exists", hint="choose a new directory; nothing was written")
@@ -515,7 +548,7 @@ def init(name: str, dest: Path) -> Path:
             raise UsageError(f"{staging} already exists (left by an interrupted `templates init`?)",
                              hint="look inside and remove it yourself; nothing was written") from None
         created.append(staging)
-        for rel, data in template.files.items():
+        for rel, data in files.items():
             target = staging / rel
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(data)
