@@ -224,7 +224,7 @@ class Store:
 
     @staticmethod
     def is_own(path: Path) -> bool:
-        return path.absolute() == paths.store_path() or path.resolve() == paths.store_path().resolve()
+        return path.absolute() == paths.store_path() or paths.resolve(path) == paths.resolve(paths.store_path())
 
     def __init__(self, path: Path | None = None, *, notice: Any = None, read_only: bool = False) -> None:
         self.path = paths.expand(path) if path is not None else paths.store_path()

@@ -159,7 +159,7 @@ def _directory(text: str, cwd: Path | None, *, expected: str = "a version, git+U
         path = (cwd or Path.cwd()) / path
     if not path.is_dir():
         raise UsageError(f"{text!r} is not {expected}", hint=hint)
-    return path.resolve()
+    return paths.resolve(path)
 
 
 def repo_url(text: str, *, cwd: Path | None = None) -> str:
@@ -226,7 +226,7 @@ def _metadata_json(output: str) -> dict[str, Any]:
 
 def discover(checkout: Path, *, where: str | None = None) -> Crates:
     """The crates and CLI of a checkout, from its own manifests (cached per process)."""
-    checkout = checkout.resolve()
+    checkout = paths.resolve(checkout, "--patch")
     if checkout in _crates_cache:
         return _crates_cache[checkout]
     label = where or str(checkout)

@@ -216,9 +216,9 @@ def ensure_writable(dest: str | Path, what: str) -> Path:
 def not_the_store(outputs: list[tuple[str, Path]], store: Path | None) -> None:
     """An output never lands on the store the same command reads or writes (a report over the user's store would
     lose it): refused before any work."""
-    target = (store if store is not None else paths.store_path()).resolve()
+    target = paths.resolve(store if store is not None else paths.store_path(), "--store")
     for what, dest in outputs:
-        if dest.resolve() == target:
+        if paths.resolve(dest) == target:
             raise UsageError(f"{what} {dest} is the result store of this command", hint="write it somewhere else")
 
 

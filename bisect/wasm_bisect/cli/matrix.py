@@ -186,9 +186,9 @@ def merge_cmd(
 ) -> None:
     """Combine shard stores into one store and one matrix run (idempotent; refuses a different grid/template)."""
     shards = stores
-    target_path = (into or paths.store_path()).resolve()
+    target_path = paths.resolve(into or paths.store_path(), "--into")
     for shard in shards:  # every shard is checked (read-only) before the target store is created or touched
-        if shard.resolve() != target_path:
+        if paths.resolve(shard) != target_path:
             merge.check_store_file(shard)
     if into is not None:
         merge.check_target(into)

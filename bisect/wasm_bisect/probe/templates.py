@@ -236,7 +236,8 @@ def builtin_names() -> list[str]:
 def is_builtin(template: Template) -> bool:
     """True for a template loaded by name from the built-in set (commands can then name it by its name)."""
     try:
-        return template.root.parent == paths.builtin_templates_dir().resolve() and template.name == template.root.name
+        builtin = paths.resolve(paths.builtin_templates_dir())
+        return template.root.parent == builtin and template.name == template.root.name
     except TemplateError:
         return False
 
@@ -244,10 +245,10 @@ def is_builtin(template: Template) -> bool:
 def locate(name_or_path: str) -> Path:
     """A built-in template name, or a directory holding a template.toml."""
     if _NAME.fullmatch(name_or_path) and name_or_path in builtin_names():
-        return (paths.builtin_templates_dir() / name_or_path).resolve()
+        return paths.resolve(paths.builtin_templates_dir() / name_or_path)
     candidate = paths.expand(name_or_path)
     if candidate.is_dir():
-        return candidate.resolve()
+        return paths.resolve(candidate, "the template")
     raise TemplateError(
         f"unknown template {name_or_path!r}",
         hint=f"built-in templates: {', '.join(builtin_names())}; or give a template directory",

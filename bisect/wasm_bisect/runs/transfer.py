@@ -108,7 +108,7 @@ def export(archive: Path, *, progress: Progress = lambda _m: None) -> Transfer:
         raise UsageError(f"nothing to export: {home} has no provisioned toolchain and no built tool",
                          hint="provision some first (`wasm-bisect toolchain add`, `wasm-bisect tools install`)")
     result = Transfer(archive=archive)
-    final = archive.resolve()  # through a symlink to a file, like every output
+    final = paths.resolve(archive, "the archive")  # through a symlink to a file, like every output
     final.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
     os.close(fd)

@@ -45,15 +45,15 @@ def _refuse_non_regular(final: Path, shown: Path, what: str) -> None:
                          hint="give the path of a regular file (or of one to create)")
 
 
-def _final(path: Path) -> Path:
+def _final(path: Path, what: str = "") -> Path:
     """Where writing `path` really lands: through symlinks (a link to a file is written through, never replaced)."""
-    return path.resolve()
+    return paths.resolve(path, what)
 
 
 def atomic_write_bytes(path: Path, data: bytes, *, what: str = "file") -> None:
     """Write `data` to `path` via a temporary file in the same directory and an atomic rename; never replaces
     anything but a regular file."""
-    final = _final(path)
+    final = _final(path, what)
     _refuse_non_regular(final, path, what)
     final.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
@@ -73,7 +73,7 @@ def atomic_write_bytes(path: Path, data: bytes, *, what: str = "file") -> None:
 def atomic_replace(source: Path, dest: Path, *, what: str = "file") -> None:
     """Rename the finished file `source` onto `dest` (followed through symlinks) unless `dest` exists and is not
     a regular file; `source` must be in the same directory as the final destination."""
-    final = _final(dest)
+    final = _final(dest, what)
     _refuse_non_regular(final, dest, what)  # checked again right before the rename
     source.replace(final)
 
@@ -135,7 +135,7 @@ def check_writable(dest: str | Path, what: str) -> Path:
     os.access: root passes every permission check, yet still cannot write to a read-only or pseudo filesystem.
     """
     path = output_path(dest, what)
-    final = _final(path)
+    final = _final(path, what)
     try:
         mode: int | None = final.stat().st_mode
     except FileNotFoundError:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from wasm_bisect.domain.errors import ToolMissing, UsageError
 from wasm_bisect.domain.model import Runtime
+from wasm_bisect.util import paths
 
 # Program names on PATH, most specific first (Debian's packages install the first of each).
 BROWSER_NAMES = {Runtime.CHROMIUM: ("chromium", "chromium-browser"), Runtime.FIREFOX: ("firefox-esr", "firefox")}
@@ -58,7 +59,7 @@ def parse_browser_paths(items: list[str], runtimes: tuple[Runtime, ...]) -> dict
         if not text.strip() or not path.is_file() or not os.access(path, os.X_OK):
             raise UsageError(f"--browser-path {text!r} is not an executable file",
                              hint=f"point at the {runtime} binary, e.g. /usr/bin/{BROWSER_NAMES[runtime][0]}")
-        out[runtime] = path.resolve()
+        out[runtime] = paths.resolve(path, "--browser-path")
     return out
 
 
@@ -84,7 +85,7 @@ def locate(runtime: Runtime) -> BrowserPaths:
     driver: Path | None = None
     if runtime is Runtime.CHROMIUM:
         driver = _on_path(("chromedriver",))
-        sibling = binary.resolve().parent / "chromedriver"  # Debian: /usr/lib/chromium/chromedriver
+        sibling = paths.resolve(binary).parent / "chromedriver"  # Debian: /usr/lib/chromium/chromedriver
         if driver is None and sibling.is_file():
             driver = sibling
         if driver is None:
