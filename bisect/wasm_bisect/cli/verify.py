@@ -37,6 +37,7 @@ from wasm_bisect.cli._common import (
     ensure_writable,
     events,
     flag,
+    not_the_store,
     parse_params,
     reproducer_flags,
     use_browsers,
@@ -118,6 +119,8 @@ def verify_cmd(
                                                check=check, signature=signature, timeout=timeout,
                                                timeout_verdict=timeout_verdict, test=test))
     check_store(chosen.store)
+    if markdown_path is not None:
+        not_the_store([("--markdown", markdown_path)], chosen.store)
     tmpl = config.reproducer(chosen)
     where = config.single_runtime(chosen, tmpl)
     use_browsers(chosen, (where,))
@@ -193,6 +196,8 @@ def bisect_commits_cmd(
                                                check=check, signature=signature, timeout=timeout,
                                                timeout_verdict=timeout_verdict, test=test))
     check_store(chosen.store)
+    if markdown_path is not None:
+        not_the_store([("--markdown", markdown_path)], chosen.store)
     tmpl = config.reproducer(chosen)
     where = config.single_runtime(chosen, tmpl)
     use_browsers(chosen, (where,))

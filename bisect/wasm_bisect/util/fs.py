@@ -7,7 +7,7 @@ import os
 import shutil
 import stat
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import filelock
@@ -126,7 +126,32 @@ def output_path(text: str | Path, what: str) -> Path:
     return paths.expand(raw)
 
 
-def check_writable(dest: str | Path, what: str) -> Path:
+STORE_SIDECARS = ("-wal", "-shm", "-journal")
+
+
+def refuse_own_state(dest: Path, what: str, stores: Iterable[Path] = ()) -> None:
+    """The one rule of every output: it never lands on the tool's own state, that is an existing entry of the
+    home (its store, caches, locks, work directories, and anything below them) or a store this command names,
+    with its SQLite -wal/-shm/-journal files. Refused before any work; nothing is opened."""
+    final = paths.resolve(dest, what)
+    home = paths.home()
+    for candidate in dict.fromkeys((paths.expand(dest).absolute(), final)):
+        if candidate == home:
+            raise UsageError(f"{what} {dest} is the tool's home", hint="write it somewhere else")
+        if candidate.is_relative_to(home) and (home / candidate.relative_to(home).parts[0]).exists():
+            raise UsageError(f"{what} {dest} is part of the tool's own state in {home}",
+                             hint="write it somewhere else (the home holds the store, caches and locks)")
+    for store in dict.fromkeys([*stores, paths.store_path()]):
+        target = paths.resolve(store, "--store")
+        if final == target:
+            raise UsageError(f"{what} {dest} is the result store of this command", hint="write it somewhere else")
+        for suffix in STORE_SIDECARS:
+            if final == target.with_name(target.name + suffix):
+                raise UsageError(f"{what} {dest} is the {suffix[1:]} file of the result store {store}",
+                                 hint="write it somewhere else")
+
+
+def check_writable(dest: str | Path, what: str, *, stores: Iterable[Path] = ()) -> Path:
     """Refuse an output path that cannot be written, before any work is done; nothing is left behind.
     Returns the path to write (`~` expanded).
 
@@ -136,6 +161,7 @@ def check_writable(dest: str | Path, what: str) -> Path:
     """
     path = output_path(dest, what)
     final = _final(path, what)
+    refuse_own_state(path, what, stores)
     try:
         mode: int | None = final.stat().st_mode
     except FileNotFoundError:
