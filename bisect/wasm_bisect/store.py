@@ -440,13 +440,14 @@ class Store:
             newest = self._read("SELECT * FROM runs ORDER BY created DESC LIMIT 1")
             row = newest[0] if newest else None
         else:
-            rows = self._read("SELECT * FROM runs WHERE run_id LIKE ? ORDER BY created DESC",
-                              (run_id.replace("%", "").replace("_", "") + "%",))
+            # A prefix compared as text: `_` and `%` are characters of an id, never LIKE wildcards.
+            rows = self._read("SELECT * FROM runs WHERE ? != '' AND substr(run_id, 1, length(?)) = ? "
+                              "ORDER BY created DESC", (run_id, run_id, run_id))
             if len(rows) > 1 and rows[0][0] != run_id:
                 raise StoreError(f"run id {run_id!r} is ambiguous", hint="give more characters")
             row = rows[0] if rows else None
         if row is None:
-            raise StoreError(f"no run {run_id!r} in {self.path}" if run_id else f"no runs yet in {self.path}",
+            raise StoreError(f"no run {run_id!r} in {self.path}" if run_id is not None else f"no runs yet in {self.path}",
                              hint="see `wasm-bisect runs`")
         return self._run_from_row(row)
 

@@ -224,7 +224,7 @@ def write_output(text: str, dest: Path | None, what: str = "output") -> None:
     """Write a report to `dest` (stdout when None), atomically and only onto a regular file (or a new one); an
     unwritable path is one line, exit 2."""
     if dest is None:
-        sys.stdout.write(text)
+        sys.stdout.write(log.terminal_text(text))
         return
     try:
         fs.atomic_write_text(dest, text, what=what)
