@@ -447,7 +447,8 @@ class Store:
                 raise StoreError(f"run id {run_id!r} is ambiguous", hint="give more characters")
             row = rows[0] if rows else None
         if row is None:
-            raise StoreError(f"no run {run_id!r} in {self.path}" if run_id is not None else f"no runs yet in {self.path}",
+            missing = f"no run {run_id!r}" if run_id is not None else "no runs yet"
+            raise StoreError(f"{missing} in {self.path}",
                              hint="see `wasm-bisect runs`")
         return self._run_from_row(row)
 
