@@ -20,7 +20,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-import regex
 import toml
 
 from wasm_bisect.domain.errors import TemplateError, UsageError, did_you_mean
@@ -36,6 +35,7 @@ from wasm_bisect.probe.reproducer import (
     apply_overrides,
     parse_check,
     require_program,
+    signature_problem,
     write_files,
 )
 from wasm_bisect.util import bounded, paths
@@ -370,10 +370,9 @@ def parse_manifest(manifest: dict[str, Any], *, root: Path, files: dict[str, byt
         raise TemplateError(f"build.rustflags of template {name} must be a list of flags")
     signature = check.get("failure_signature")
     if signature is not None:
-        try:
-            regex.compile(_str(signature, "check.failure_signature"))
-        except regex.error as exc:
-            raise TemplateError(f"check.failure_signature of template {name} is not a valid regex: {exc}") from exc
+        problem = signature_problem(_str(signature, "check.failure_signature"))
+        if problem is not None:
+            raise TemplateError(f"check.failure_signature of template {name} {problem}")
     params: dict[str, Param] = {}
     raw_params = manifest.get("params", {})
     if not isinstance(raw_params, dict):
