@@ -377,7 +377,7 @@ def mirror(url: str, *, fetch: bool = True, progress: Progress = lambda _m: None
     """The cached bare mirror of `url`: cloned on first use (atomically), fetched at most once per process."""
     url = check_url(url)
     found = Mirror(url, git_root() / url_hash(url))
-    with fs.lock(f"git-{found.root.name}"):
+    with fs.held_or_undone(f"git-{found.root.name}", git_root()):  # a failed first clone leaves nothing
         if found.bare.is_dir():
             if fetch and url not in _fetched:
                 try:

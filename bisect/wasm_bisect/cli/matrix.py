@@ -46,6 +46,7 @@ from wasm_bisect.cli._common import (
 )
 from wasm_bisect.cli._display import Display, grid_tables, print_tables
 from wasm_bisect.cli.report import check_store, open_store, parse_report_spec
+from wasm_bisect.domain.errors import UsageError
 from wasm_bisect.domain.grid import parse_shard
 from wasm_bisect.runs import Events, merge
 from wasm_bisect.runs import matrix as matrix_run
@@ -192,9 +193,18 @@ def merge_cmd(
             merge.check_store_file(shard)
     if into is not None:
         merge.check_target(into)
+    if all(paths.resolve(shard) == target_path for shard in shards):
+        raise UsageError(f"nothing to merge: the only store given is the --into store {target_path}",
+                         hint="give the shard stores to merge into it")
     merge.check_sources(shards, target_path)
-    target = open_store(into, "--into")
-    result = merge.merge_paths(shards, target, command=command_line())
+    fresh = not target_path.exists()
+    try:
+        target = open_store(into, "--into")
+        result = merge.merge_paths(shards, target, command=command_line())
+    except BaseException:
+        if fresh:  # a failed merge into a new store (a full disk) leaves no empty or partial store behind
+            merge.remove_new_store(target_path)
+        raise
     for warning in result.warnings:
         log.warn(warning)
     if as_json:

@@ -236,6 +236,12 @@ def merge_paths(paths: list[Path], into: Store, *, command: str) -> MergeResult:
                     src.store.close()
 
 
+def remove_new_store(path: Path) -> None:
+    """Remove a store file this call created (and its SQLite sidecars) after a failed merge into it."""
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+
+
 def export(store: Store, run_id: str, path: Path, *, command: str) -> MergeResult:
     """Write one run and its cells alone into a new store file at `path`: a CI artifact. Built beside it and
     renamed into place (replacing only a regular file), as one self-contained file (no WAL)."""

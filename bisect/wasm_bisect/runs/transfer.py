@@ -25,8 +25,6 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-import filelock
-
 from wasm_bisect import __version__, toolchains
 from wasm_bisect.bindgen import toolcache
 from wasm_bisect.domain.errors import UsageError, WasmBisectError
@@ -309,7 +307,7 @@ def import_(archive: Path, *, progress: Progress = lambda _m: None) -> Transfer:
 
 def _missing_dirs(home: Path, entries: list[Entry]) -> list[Path]:
     """The directories an import would create (the home, toolchains/, tools/NAME/), outermost first."""
-    missing: list[Path] = [] if paths.locks_dir().exists() else [paths.locks_dir()]
+    missing: list[Path] = []
     if not home.exists():
         missing.insert(0, home)
     for entry in entries:
@@ -326,36 +324,28 @@ def _import_entry(tar: tarfile.TarFile, archive: Path, entry: Entry, *, mine: li
     kind = "toolchain" if entry.kind == "toolchain" else "tool"
     parts = Path(entry.path).parts  # the provider's own lock: an import never races a build of the same
     name = f"toolchain-{parts[1]}" if entry.kind == "toolchain" else f"tool-{parts[1]}-{parts[2]}"
-    lock = fs.lock(name)
-    fresh_lock = not Path(lock.lock_file).exists()
-    try:
-        _extract_entry(tar, archive, entry, lock=lock, final=final, mine=mine, kind=kind, result=result,
-                       progress=progress)
-    except BaseException:
-        if fresh_lock:  # a refusal leaves no lock file of its own behind
-            Path(lock.lock_file).unlink(missing_ok=True)
-        raise
+    with fs.held_or_undone(name):  # a refusal leaves no lock file of its own behind
+        _extract_entry(tar, archive, entry, final=final, mine=mine, kind=kind, result=result, progress=progress)
 
 
-def _extract_entry(tar: tarfile.TarFile, archive: Path, entry: Entry, *, lock: filelock.FileLock, final: Path,
-                   mine: list[tarfile.TarInfo], kind: str, result: Transfer, progress: Progress) -> None:
-    with lock:
-        if final.exists():
-            result.kept.append(entry.path)  # a local one wins: never replaced by an imported one
-            return
-        progress(f"importing {entry.path}")
-        with fs.staging_dir(final) as staging, tempfile.TemporaryDirectory(dir=final.parent) as scratch:
-            try:
-                tar.extractall(scratch, members=mine, filter="data")
-            except _READ_ERRORS as exc:
-                raise _damaged(archive, exc) from None
-            extracted = Path(scratch) / entry.path
-            if not extracted.is_dir() or tree_hash(extracted) != entry.sha256:
-                raise UsageError(f"{archive}: {entry.path} does not match its content hash",
-                                 hint="the archive is damaged: export it again")
-            shutil.rmtree(staging)
-            extracted.rename(staging)
-            why = _works(entry, staging)
-            if why is not None:
-                raise UsageError(f"{archive}: the imported {kind} {entry.path} does not work here: {why}")
+def _extract_entry(tar: tarfile.TarFile, archive: Path, entry: Entry, *, final: Path, mine: list[tarfile.TarInfo],
+                   kind: str, result: Transfer, progress: Progress) -> None:
+    if final.exists():
+        result.kept.append(entry.path)  # a local one wins: never replaced by an imported one
+        return
+    progress(f"importing {entry.path}")
+    with fs.staging_dir(final) as staging, tempfile.TemporaryDirectory(dir=final.parent) as scratch:
+        try:
+            tar.extractall(scratch, members=mine, filter="data")
+        except _READ_ERRORS as exc:
+            raise _damaged(archive, exc) from None
+        extracted = Path(scratch) / entry.path
+        if not extracted.is_dir() or tree_hash(extracted) != entry.sha256:
+            raise UsageError(f"{archive}: {entry.path} does not match its content hash",
+                             hint="the archive is damaged: export it again")
+        shutil.rmtree(staging)
+        extracted.rename(staging)
+        why = _works(entry, staging)
+        if why is not None:
+            raise UsageError(f"{archive}: the imported {kind} {entry.path} does not work here: {why}")
     result.added.append(entry.path)

@@ -113,6 +113,26 @@ def lock(name: str, timeout: float = -1) -> filelock.FileLock:
     return filelock.FileLock(str(directory / f"{safe}.lock"), timeout=timeout)
 
 
+@contextlib.contextmanager
+def held_or_undone(name: str, *dirs: Path) -> Iterator[filelock.FileLock]:
+    """Hold the lock `name` for a block that may fail: when it fails, the lock file (if this call made it) and
+    the directories of `dirs` this call made (when still empty, innermost last in `dirs`) are removed again,
+    so a refusal leaves no debris in the home. Nothing that existed before is touched."""
+    missing = [d for d in (*dirs, paths.locks_dir()) if not d.exists()]
+    held = lock(name)
+    fresh = not Path(held.lock_file).exists()
+    try:
+        with held:
+            yield held
+    except BaseException:
+        if fresh:
+            Path(held.lock_file).unlink(missing_ok=True)
+        for directory in sorted(missing, key=lambda d: len(d.parts), reverse=True):
+            with contextlib.suppress(OSError):
+                directory.rmdir()
+        raise
+
+
 def output_path(text: str | Path, what: str) -> Path:
     """An output path the user typed: `~` expanded like every path option, and a name that can only be a
     directory (`out/`, `.`, `..`) refused before any work."""
