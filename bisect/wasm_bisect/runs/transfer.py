@@ -279,7 +279,9 @@ def import_(archive: Path, *, progress: Progress = lambda _m: None) -> Transfer:
         entries = [_check_entry(raw, archive) for raw in manifest["entries"]]
         owned = {m.name: next((e for e in entries if m.name == e.path or m.name.startswith(e.path + "/")), None)
                  for m in members}
-        stray = [name for name, entry in owned.items() if entry is None and name != MANIFEST]
+        above = {str(parent) for e in entries for parent in PurePosixPath(e.path).parents}  # tools/, tools/NAME/
+        stray = [m.name for m in members if owned[m.name] is None and m.name != MANIFEST
+                 and not (m.isdir() and m.name in above)]
         if stray:
             raise UsageError(f"{archive} holds {stray[0]}, outside the entries its manifest lists; nothing was "
                              "imported")

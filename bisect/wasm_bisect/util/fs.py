@@ -155,12 +155,6 @@ def refuse_own_state(dest: Path, what: str, stores: Iterable[Path] = ()) -> None
     with its SQLite -wal/-shm/-journal files. Refused before any work; nothing is opened."""
     final = paths.resolve(dest, what)
     home = paths.home()
-    for candidate in dict.fromkeys((paths.expand(dest).absolute(), final)):
-        if candidate == home:
-            raise UsageError(f"{what} {dest} is the tool's home", hint="write it somewhere else")
-        if candidate.is_relative_to(home) and (home / candidate.relative_to(home).parts[0]).exists():
-            raise UsageError(f"{what} {dest} is part of the tool's own state in {home}",
-                             hint="write it somewhere else (the home holds the store, caches and locks)")
     for store in dict.fromkeys([*stores, paths.store_path()]):
         target = paths.resolve(store, "--store")
         if final == target:
@@ -169,6 +163,12 @@ def refuse_own_state(dest: Path, what: str, stores: Iterable[Path] = ()) -> None
             if final == target.with_name(target.name + suffix):
                 raise UsageError(f"{what} {dest} is the {suffix[1:]} file of the result store {store}",
                                  hint="write it somewhere else")
+    for candidate in dict.fromkeys((paths.expand(dest).absolute(), final)):
+        if candidate == home:
+            raise UsageError(f"{what} {dest} is the tool's home", hint="write it somewhere else")
+        if candidate.is_relative_to(home) and (home / candidate.relative_to(home).parts[0]).exists():
+            raise UsageError(f"{what} {dest} is part of the tool's own state in {home}",
+                             hint="write it somewhere else (the home holds the store, caches and locks)")
 
 
 def check_writable(dest: str | Path, what: str, *, stores: Iterable[Path] = ()) -> Path:
