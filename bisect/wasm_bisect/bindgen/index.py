@@ -28,7 +28,7 @@ def _fetch(name: str) -> str:
         data = response.read(MAX_BYTES + 1)
     if len(data) > MAX_BYTES:
         raise ValueError(f"the index entry of {name} is larger than {MAX_BYTES:,} bytes")
-    return data.decode()
+    return str(data.decode())
 
 
 def _bounded(name: str, deadline: float) -> str:
