@@ -54,7 +54,8 @@ def tests(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def real(session: nox.Session) -> None:
-    """End-to-end tests on real toolchains: provisions rustc 1.63.0/1.96.0, builds CLIs, probes, bisects."""
+    """End-to-end tests on real toolchains: provisions rustc 1.63.0/1.96.0 (and 1.85.0 to build the CLIs below
+    wasm-bindgen 0.2.88), builds CLIs, probes, bisects."""
     _install(session, "test")
     session.run("pytest", "-m", "real", "-v", "-s", "--durations=0", *session.posargs)
 

@@ -81,6 +81,7 @@ _KEYS = {
     "features": "a list of features or one comma-separated string",
     "no-default-features": "true or false",
     "all-features": "true or false",
+    "relock": "true or false",
     "check": "a check command line, or wasm-pack-test",
     "signature": "a regex that tells the bug from other failures",
     "timeout": "a number of seconds in (0, 86400]",
@@ -140,6 +141,7 @@ class Config:
     features: tuple[str, ...] | None = None
     no_default_features: bool | None = None
     all_features: bool | None = None
+    relock: bool | None = None
     check: str | None = None
     signature: str | None = None
     timeout: float | None = None
@@ -356,7 +358,7 @@ def parse(data: Mapping[str, Any], *, source: Path, where: str | None = None) ->
             raise ConfigError(f"{where}: {exc.message}") from None
     if "features" in table:
         out["features"] = crate_mode.split_features([_axis(table["features"], "features", where)])
-    for key in ("no-default-features", "all-features"):
+    for key in ("no-default-features", "all-features", "relock"):
         if key in table:
             if not isinstance(table[key], bool):
                 raise ConfigError(f"{where}: {key} must be true or false")
@@ -423,6 +425,7 @@ def settings(
     features: tuple[str, ...] | None = None,
     no_default_features: bool | None = None,
     all_features: bool | None = None,
+    relock: bool | None = None,
     check: str | None = None,
     signature: str | None = None,
     timeout: float | None = None,
@@ -479,10 +482,11 @@ def settings(
                                 features=pick("features", features or None, config.features) or (),
                                 no_default_features=bool(pick("no-default-features", no_default_features,
                                                               config.no_default_features)),
-                                all_features=bool(pick("all-features", all_features, config.all_features)))
+                                all_features=bool(pick("all-features", all_features, config.all_features)),
+                                relock=bool(pick("relock", relock, config.relock)))
     if chosen_crate is None:
         # The config's package and features go with the config's crate, which a --template flag set aside.
-        given = [k for k in ("package", "features", "no-default-features", "all-features")
+        given = [k for k in ("package", "features", "no-default-features", "all-features", "relock")
                  if origin.get(k) == "flag" or (origin.get(k) == "config" and config.crate is None)]
         if given:
             raise UsageError(f"--{given[0]} selects from a project given with --crate DIR",

@@ -23,7 +23,8 @@ from fixtures.schema import validate_report
 from .conftest import assert_built, wasm_bisect, wasm_bisect_json
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "user-project"
-GRID = ["--rustc", "debian:1.63.0,debian:1.96.0", "--bindgen", "0.2.91..0.2.99", "--reference-types", "both"]
+# Three releases around the #4352 boundary (0.2.94 is yanked): the first pairs and attribution need no more.
+GRID = ["--rustc", "debian:1.63.0,debian:1.96.0", "--bindgen", "0.2.93,0.2.95,0.2.99", "--reference-types", "both"]
 CRATE = ["--crate", str(FIXTURE), "--package", "app", "--features", "repro"]
 NODE_CHECK = ["--check", "node tests/check.mjs"]
 

@@ -1,5 +1,8 @@
-"""Cache of exact-version tools built with the host toolchain: wasm-bindgen CLI (per version or commit), its
+"""Cache of exact-version tools built with a host toolchain: wasm-bindgen CLI (per version or commit), its
 test runner (for `wasm-pack test`), wasm-pack.
+
+The host toolchain is the default one on PATH, unless the caller gives another for a CLI the default rustc
+cannot install (bindgen/hosts.py chooses it); each entry's tool.json records which one built it.
 
 Each entry is built at most once per machine: under a per-entry lock, into a staging directory that is renamed
 into place only when the binary answers `--version` correctly. Builds share a few cargo target directories
@@ -20,8 +23,9 @@ from pathlib import Path
 
 import filelock
 
-from wasm_bisect.domain.errors import CommandFailed, ProvisionError, UsageError
-from wasm_bisect.domain.versions import bindgen_key, is_exact_version
+from wasm_bisect.bindgen.hosts import DEFAULT, HostToolchain
+from wasm_bisect.domain.errors import CommandFailed, ProvisionError, UsageError, WasmBisectError
+from wasm_bisect.domain.versions import bindgen_key, is_exact_version, rust_release
 from wasm_bisect.util import fs, paths, processes
 
 WASM_PACK_VERSION = "0.13.1"  # pinned: its PATH lookup + exact version check is what the build relies on
@@ -37,6 +41,8 @@ FAST_PROFILE = {"CARGO_PROFILE_RELEASE_OPT_LEVEL": "0", "CARGO_PROFILE_RELEASE_D
                 "CARGO_PROFILE_RELEASE_INCREMENTAL": "false"}
 
 Progress = Callable[[str], None]
+# Asked only when a tool is about to be built: the host toolchain to build it with (None: the default one).
+HostChoice = Callable[[], HostToolchain | None]
 
 
 def _quiet(_: str) -> None:
@@ -50,14 +56,22 @@ class CachedTool:
     ident: str  # cache identity: a version, or "git-<commit>"
     bin_dir: Path
     build_seconds: float
+    host: str = DEFAULT  # the toolchain that built it: DEFAULT or a spec ("debian:1.85.0")
+    host_rustc: str = ""  # the release of its rustc ("" for entries from before it was recorded)
 
     @property
     def binary(self) -> Path:
         return self.bin_dir / self.name
 
+    @property
+    def built_with(self) -> str:
+        """`debian:1.85.0 (rustc 1.85.0)`: the host toolchain that built it."""
+        return HostToolchain(name=self.host, rustc=self.host_rustc).describe()
+
     def to_json(self) -> dict[str, object]:
         return {"name": self.name, "version": self.version, "ident": self.ident,
-                "bin_dir": str(self.bin_dir), "build_seconds": self.build_seconds}
+                "bin_dir": str(self.bin_dir), "build_seconds": self.build_seconds,
+                "host": self.host, "host_rustc": self.host_rustc}
 
 
 # name, ident, crates compiled so far, crates in the lock file (None: unknown), finished
@@ -121,21 +135,29 @@ def _entry_dir(name: str, ident: str) -> Path:
     return paths.tools_dir() / name / ident
 
 
-def _target_dir(slot: int = 0) -> Path:
-    return paths.tools_dir() / ("cargo-target" if slot == 0 else f"cargo-target-{slot}")
+def _target_base(host: str = DEFAULT) -> str:
+    """Target dirs of one host toolchain: `cargo-target[-N]` for the default one, `cargo-target@debian-1.85.0[-N]`
+    for another (nothing compiled by one rustc is reused by another)."""
+    return "cargo-target" if host == DEFAULT else "cargo-target@" + "".join(
+        ch if ch.isalnum() or ch in ".-_" else "-" for ch in host)
+
+
+def _target_dir(slot: int = 0, host: str = DEFAULT) -> Path:
+    base = _target_base(host)
+    return paths.tools_dir() / (base if slot == 0 else f"{base}-{slot}")
 
 
 SLOT_RECORD = ".wasm-bisect-built.json"  # what a target slot has built: the releases it can reuse most for
 
 
-def _slot_builds(slot: int) -> list[str]:
+def _slot_builds(slot: int, host: str = DEFAULT) -> list[str]:
     """Idents built in a slot; slot 0 from before the record existed holds every cached CLI."""
-    directory = _target_dir(slot)
+    directory = _target_dir(slot, host)
     try:
         data = json.loads((directory / SLOT_RECORD).read_text())
         return [str(x) for x in data] if isinstance(data, list) else []
     except (OSError, ValueError):
-        if slot == 0 and directory.is_dir():
+        if slot == 0 and host == DEFAULT and directory.is_dir():
             return [t.ident for t in installed()]
         return []
 
@@ -153,26 +175,29 @@ def _distance(ident: str, built: list[str]) -> float:
 
 
 @contextlib.contextmanager
-def build_slot(ident: str) -> Iterator[Path]:
-    """A cargo target dir to build `ident` in, held for the build: the free slot nearest to it, else a new one."""
-    existing = sorted(int(p.name.rsplit("-", 1)[1]) if p.name != "cargo-target" else 0
-                      for p in paths.tools_dir().glob("cargo-target*")
-                      if p.is_dir() and (p.name == "cargo-target" or p.name.rsplit("-", 1)[1].isdigit()))
-    order = sorted(existing, key=lambda slot: (_distance(ident, _slot_builds(slot)), slot))
+def build_slot(ident: str, host: str = DEFAULT) -> Iterator[Path]:
+    """A cargo target dir to build `ident` with host toolchain `host` in, held for the build: the free slot
+    nearest to it, else a new one."""
+    base = _target_base(host)
+    existing = sorted(0 if p.name == base else int(p.name.removeprefix(base + "-"))
+                      for p in paths.tools_dir().glob(f"{base}*")
+                      if p.is_dir() and (p.name == base or p.name.removeprefix(base + "-").isdigit()))
+    order = sorted(existing, key=lambda slot: (_distance(ident, _slot_builds(slot, host)), slot))
+    lock_base = "tool-target" if host == DEFAULT else f"tool-{base}"
     # After the existing slots, new ones: another build may have just taken the one we would create.
     for slot in itertools.chain(order, itertools.count(max(existing, default=-1) + 1)):
-        lock = fs.lock(f"tool-target-{slot}", timeout=0)
+        lock = fs.lock(f"{lock_base}-{slot}", timeout=0)
         try:
             lock.acquire()
         except filelock.Timeout:
             continue
         try:
-            directory = _target_dir(slot)
+            directory = _target_dir(slot, host)
             if not directory.is_dir():
                 directory.mkdir(parents=True)
                 fs.atomic_write_text(directory / SLOT_RECORD, "[]")  # new: not a slot from before the records
             yield directory
-            builds = _slot_builds(slot)
+            builds = _slot_builds(slot, host)
             if ident not in builds:
                 fs.atomic_write_text(directory / SLOT_RECORD, json.dumps([*builds, ident]))
         finally:
@@ -180,15 +205,43 @@ def build_slot(ident: str) -> Iterator[Path]:
         return
 
 
-def host_build_env(base: Mapping[str, str] | None = None, *, target_dir: Path | None = None) -> dict[str, str]:
-    """Environment for building tools with the host toolchain (rustup default), free of the user's build flags."""
+def host_build_env(base: Mapping[str, str] | None = None, *, target_dir: Path | None = None,
+                   host: HostToolchain | None = None) -> dict[str, str]:
+    """Environment for building tools with the host toolchain (rustup default, or `host`), free of the user's
+    build flags."""
     env = dict(os.environ if base is None else base)
     for key in _HOST_BUILD_DROP:
         env.pop(key, None)
     env["CARGO_TARGET_DIR"] = str(target_dir or _target_dir())
     if os.environ.get("WASM_BISECT_TOOL_PROFILE", "fast") == "fast":
         env.update(FAST_PROFILE)
+    if host is not None and host.bin_dir is not None:
+        env.pop("RUSTUP_TOOLCHAIN", None)  # rustup's own choice would win over PATH for a rustup proxy
+        env["PATH"] = os.pathsep.join([str(host.bin_dir), *filter(None, [env.get("PATH")])])
+        env["RUSTC"] = str(host.bin_dir / "rustc")
+        env["CARGO"] = str(host.bin_dir / "cargo")
+    if host is not None:
+        env.update(host.env)
     return env
+
+
+_default_rustc: dict[str, str] = {}  # PATH -> release: asked once per process
+
+
+def default_host_rustc() -> str | None:
+    """The release of the default host rustc (`rustc --version` as a tool build would run it); None if unknown."""
+    env = host_build_env()
+    key = env.get("PATH", "") + "\0" + env.get("RUSTUP_TOOLCHAIN", "")
+    if key not in _default_rustc:
+        try:
+            result = processes.run(["rustc", "--version"], env=env, check=False, timeout=processes.QUERY_TIMEOUT)
+        except WasmBisectError:
+            return None
+        words = result.output.strip().split()
+        if not (result.ok and len(words) > 1 and words[0] == "rustc"):
+            return None
+        _default_rustc[key] = ".".join(map(str, rust_release(words[1])))
+    return _default_rustc[key]
 
 
 def reported_version(binary: Path) -> str | None:
@@ -214,8 +267,11 @@ def _load(name: str, ident: str, expect_version: str | None, extra_bins: tuple[s
     seconds = data.get("build_seconds", 0.0) if isinstance(data, dict) else None
     if not isinstance(seconds, int | float) or isinstance(seconds, bool):
         return None  # a tool.json of another shape is a broken entry, rebuilt when needed
+    host, host_rustc = data.get("host", DEFAULT), data.get("host_rustc", "")
     tool = CachedTool(name=name, version=str(data.get("version")), ident=ident,
-                      bin_dir=entry / "bin", build_seconds=float(seconds))
+                      bin_dir=entry / "bin", build_seconds=float(seconds),
+                      host=host if isinstance(host, str) else DEFAULT,
+                      host_rustc=host_rustc if isinstance(host_rustc, str) else "")
     if not tool.binary.is_file() or (expect_version and tool.version != expect_version):
         return None
     if any(not (tool.bin_dir / extra).is_file() for extra in extra_bins):
@@ -233,8 +289,10 @@ def _install(
     locked: bool = True,
     version_bin: str | None = None,
     extra_bins: tuple[str, ...] = (),
+    host: HostChoice | None = None,
 ) -> CachedTool:
-    """`version_bin` is the binary asked for `--version` (default `name`); `extra_bins` must exist beside it."""
+    """`version_bin` is the binary asked for `--version` (default `name`); `extra_bins` must exist beside it;
+    `host` is asked, only when a build is needed, which host toolchain builds it (None: the default one)."""
     existing = _load(name, ident, expect_version, extra_bins)
     if existing is not None:
         return existing
@@ -252,14 +310,17 @@ def _install(
         log = paths.tools_dir() / "logs" / f"{name}-{ident}.log"
         log.parent.mkdir(parents=True, exist_ok=True)
         log.write_text("")
-        progress(f"building {name} {ident} with the host toolchain (cargo install, minutes on a cold cache)")
-        start = time.monotonic()
+        chosen = (host() if host is not None else None) or HostToolchain(name=DEFAULT, rustc=default_host_rustc() or "")
+        start = time.monotonic()  # after provisioning the host toolchain: build_seconds is the build's own
+        progress(f"building {name} {ident} with the host toolchain {chosen.describe()} "
+                 "(cargo install, minutes on a cold cache)")
         meter = _BuildMeter(name, ident)
-        with fs.staging_dir(entry) as staging, build_slot(ident if name == "wasm-bindgen" else name) as target:
+        slot_ident = ident if name == "wasm-bindgen" else name
+        with fs.staging_dir(entry) as staging, build_slot(slot_ident, chosen.name) as target:
             try:
                 processes.run(
                     ["cargo", "install", *(["--locked"] if locked else []), "--root", staging, *cargo_args],
-                    env=host_build_env(target_dir=target),
+                    env=host_build_env(target_dir=target, host=chosen),
                     log=log,
                     timeout=3600,
                     what=f"cargo install {name} {ident}",
@@ -280,7 +341,8 @@ def _install(
             if missing:
                 raise ProvisionError(f"{name} {ident} was built without {missing[0]}", hint=f"see {log}")
             seconds = time.monotonic() - start
-            manifest = {"name": name, "version": version, "ident": ident, "build_seconds": round(seconds, 1)}
+            manifest = {"name": name, "version": version, "ident": ident, "build_seconds": round(seconds, 1),
+                        "host": chosen.name, "host_rustc": chosen.rustc}
             fs.atomic_write_text(staging / "tool.json", json.dumps(manifest, indent=2))
         progress(f"{name} {ident} ready in {seconds:.0f} s")
         tool = _load(name, ident, expect_version, extra_bins)
@@ -306,17 +368,19 @@ def exact_version(version: str, what: str) -> str:
     return version
 
 
-def bindgen_cli(version: str, *, progress: Progress = _quiet) -> CachedTool:
-    """The wasm-bindgen CLI of exactly `version` (crates.io), built once and cached."""
+def bindgen_cli(version: str, *, progress: Progress = _quiet, host: HostChoice | None = None) -> CachedTool:
+    """The wasm-bindgen CLI of exactly `version` (crates.io), built once and cached; `host` chooses the toolchain
+    that builds it (asked only for a build; default: the host's default toolchain)."""
     version = exact_version(version, "wasm-bindgen")
     return _install(
         "wasm-bindgen", version, version,
         [BINDGEN_CLI, "--version", f"={version}", "--bin", "wasm-bindgen"],
-        progress,
+        progress, host=host,
     )
 
 
-def bindgen_test_runner(version: str, *, progress: Progress = _quiet) -> CachedTool:
+def bindgen_test_runner(version: str, *, progress: Progress = _quiet, host: HostChoice | None = None
+                        ) -> CachedTool:
     """`wasm-bindgen-test-runner` of exactly `version`, with the `wasm-bindgen` of the same `cargo install` beside it.
 
     wasm-pack takes the runner from the directory of the `wasm-bindgen` it finds on PATH (when that one reports
@@ -327,7 +391,7 @@ def bindgen_test_runner(version: str, *, progress: Progress = _quiet) -> CachedT
     return _install(
         TEST_RUNNER, version, version,
         [BINDGEN_CLI, "--version", f"={version}", "--bin", "wasm-bindgen", "--bin", TEST_RUNNER],
-        progress, version_bin="wasm-bindgen", extra_bins=("wasm-bindgen",),
+        progress, version_bin="wasm-bindgen", extra_bins=("wasm-bindgen",), host=host,
     )
 
 

@@ -128,9 +128,13 @@ NoDefaultFeaturesOpt = Annotated[bool | None, typer.Option(
     "--no-default-features", help="With --crate: do not turn on the package's default features.")]
 AllFeaturesOpt = Annotated[bool | None, typer.Option(
     "--all-features", help="With --crate: turn on every feature of the package.")]
+RelockOpt = Annotated[bool | None, typer.Option(
+    "--relock", help="With --crate: re-resolve the project's dependencies for each cell's rustc (MSRV-aware), the "
+    "wasm-bindgen family pinned to the cell's release, instead of building the project's own Cargo.lock.")]
 CheckOpt = Annotated[str | None, typer.Option(
     "--check", metavar="CMD", help="The check: a command line (split like a shell does, never run by one) run in "
-    "the package directory with git bisect's exit codes (0 good, 125 skip, 1-127 bad, >127 error) and "
+    "the copy of the --crate directory (its paths are taken from there; for a template, its own directory) with "
+    "git bisect's exit codes (0 good, 125 skip, 1-127 bad, >127 error) and "
     "WASM_BISECT_PKG etc., or wasm-pack-test (the project's #[wasm_bindgen_test] tests). Templates default to "
     "their check.mjs.")]
 SignatureOpt = Annotated[str | None, typer.Option(
@@ -154,6 +158,7 @@ def reproducer_flags(
     no_default_features: bool | None,
     all_features: bool | None,
     check: str | None,
+    relock: bool | None = None,
     signature: str | None,
     timeout: float | None,
     timeout_verdict: config.TimeoutVerdict | None,
@@ -164,7 +169,7 @@ def reproducer_flags(
 
     return {"crate_dir": crate, "package": package,
             "features": split_features(features) if features else None, "no_default_features": no_default_features,
-            "all_features": all_features, "check": check, "signature": signature, "timeout": timeout,
+            "all_features": all_features, "relock": relock, "check": check, "signature": signature, "timeout": timeout,
             "timeout_verdict": flag(timeout_verdict), "test": test}
 
 RuntimeOneOpt = Annotated[Runtime | None, typer.Option(
@@ -288,6 +293,9 @@ def print_outcome(variant: Variant, outcome: Outcome) -> None:
         out.print(f"  target_features: {' '.join(ev['target_features']) or '(none)'}", markup=False)
     if "externref_transform" in ev:
         out.print(f"  externref transform in glue: {'yes' if ev['externref_transform'] else 'no'}", markup=False)
+    if ev.get("wasm_bindgen_cli_host"):  # an old CLI may come from an older host toolchain than the default
+        out.print(f"  wasm-bindgen CLI: {ev.get('wasm_bindgen_cli')}, built with {ev['wasm_bindgen_cli_host']}",
+                  markup=False)
     runtime = ev.get("runtime")
     if isinstance(runtime, dict) and runtime.get("name"):
         seen = ", ".join(str(runtime[k]) for k in ("browser", "driver", "version") if runtime.get(k))

@@ -22,6 +22,7 @@ from wasm_bisect.cli._common import (
     ParamOpt,
     QuietOpt,
     RefTypesListOpt,
+    RelockOpt,
     RuntimeOneOpt,
     SignatureOpt,
     StoreOpt,
@@ -80,6 +81,7 @@ def bisect_cmd(
     features: FeaturesOpt = None,
     no_default_features: NoDefaultFeaturesOpt = None,
     all_features: AllFeaturesOpt = None,
+    relock: RelockOpt = None,
     check: CheckOpt = None,
     signature: SignatureOpt = None,
     timeout: TimeoutOpt = None,
@@ -102,6 +104,7 @@ def bisect_cmd(
                             store=store_path, runtime=flag(runtime), browser_path=browser_path,
                             **reproducer_flags(crate=crate, package=package, features=features,
                                                no_default_features=no_default_features, all_features=all_features,
+                                               relock=relock,
                                                check=check, signature=signature, timeout=timeout,
                                                timeout_verdict=timeout_verdict, test=test))
     check_store(chosen.store)

@@ -25,6 +25,7 @@ from wasm_bisect.cli._common import (
     ProfileOpt,
     QuietOpt,
     RefTypesListOpt,
+    RelockOpt,
     RuntimeListOpt,
     SignatureOpt,
     StoreOpt,
@@ -91,6 +92,7 @@ def matrix(
     features: FeaturesOpt = None,
     no_default_features: NoDefaultFeaturesOpt = None,
     all_features: AllFeaturesOpt = None,
+    relock: RelockOpt = None,
     check: CheckOpt = None,
     signature: SignatureOpt = None,
     timeout: TimeoutOpt = None,
@@ -116,6 +118,7 @@ def matrix(
                             browser_path=browser_path,
                             **reproducer_flags(crate=crate, package=package, features=features,
                                                no_default_features=no_default_features, all_features=all_features,
+                                               relock=relock,
                                                check=check, signature=signature, timeout=timeout,
                                                timeout_verdict=timeout_verdict, test=test))
     check_store(chosen.store)

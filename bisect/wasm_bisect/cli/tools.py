@@ -11,6 +11,7 @@ from wasm_bisect.bindgen import index, toolcache
 from wasm_bisect.cli._common import JsonOpt, QuietOpt, VerboseOpt, emit_json
 from wasm_bisect.domain import compat
 from wasm_bisect.domain.errors import UsageError
+from wasm_bisect.probe import hosttools
 from wasm_bisect.util import log
 
 group = typer.Typer(help="Build and list cached wasm-bindgen CLIs, wasm-pack and geckodriver.", no_args_is_help=True)
@@ -45,9 +46,10 @@ def tools_install(
     # Every version is checked (syntax, then the release list) before the first build starts.
     versions = [toolcache.exact_version(v, "wasm-bindgen") for v in bindgen or []]
     index.check_published([(v, "--bindgen") for v in versions], notice=log.warn)
-    done = [toolcache.bindgen_cli(version, progress=log.plain) for version in versions]
+    # A CLI the default host rustc refuses is built by an older toolchain, provisioned for it (probe/hosttools).
+    done = [hosttools.bindgen_cli(version, progress=log.plain) for version in versions]
     if test_runner:
-        done += [toolcache.bindgen_test_runner(version, progress=log.plain) for version in versions]
+        done += [hosttools.bindgen_test_runner(version, progress=log.plain) for version in versions]
     if wasm_pack:
         done.append(toolcache.wasm_pack(progress=log.plain))
     if geckodriver:
@@ -56,18 +58,18 @@ def tools_install(
         emit_json([t.to_json() for t in done])
     else:
         for tool in done:
-            log.info(f"[green]ready[/green] {tool.name} {tool.version}: {tool.binary}")
+            log.info(f"[green]ready[/green] {tool.name} {tool.version}: {tool.binary} (built with {tool.built_with})")
 
 
 @group.command("list")
 def tools_list(as_json: JsonOpt = False, verbose: VerboseOpt = False, quiet: QuietOpt = False) -> None:
-    """Cached tools."""
+    """Cached tools, with the host toolchain that built each."""
     found = toolcache.installed()
     if as_json:
         emit_json([t.to_json() for t in found])
         return
     for tool in found:
-        sys.stdout.write(f"{tool.name}\t{tool.ident}\t{tool.binary}\n")
+        sys.stdout.write(f"{tool.name}\t{tool.ident}\t{tool.binary}\t{tool.built_with}\n")
 
 
 def versions_cmd(

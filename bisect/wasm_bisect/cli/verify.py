@@ -24,6 +24,7 @@ from wasm_bisect.cli._common import (
     QuietOpt,
     RefTypesListOpt,
     RefTypesOneOpt,
+    RelockOpt,
     RuntimeOneOpt,
     SignatureOpt,
     StoreOpt,
@@ -92,6 +93,7 @@ def verify_cmd(
     features: FeaturesOpt = None,
     no_default_features: NoDefaultFeaturesOpt = None,
     all_features: AllFeaturesOpt = None,
+    relock: RelockOpt = None,
     check: CheckOpt = None,
     signature: SignatureOpt = None,
     timeout: TimeoutOpt = None,
@@ -116,6 +118,7 @@ def verify_cmd(
                             browser_path=browser_path,
                             **reproducer_flags(crate=crate, package=package, features=features,
                                                no_default_features=no_default_features, all_features=all_features,
+                                               relock=relock,
                                                check=check, signature=signature, timeout=timeout,
                                                timeout_verdict=timeout_verdict, test=test))
     check_store(chosen.store)
@@ -168,6 +171,7 @@ def bisect_commits_cmd(
     features: FeaturesOpt = None,
     no_default_features: NoDefaultFeaturesOpt = None,
     all_features: AllFeaturesOpt = None,
+    relock: RelockOpt = None,
     check: CheckOpt = None,
     signature: SignatureOpt = None,
     timeout: TimeoutOpt = None,
@@ -193,6 +197,7 @@ def bisect_commits_cmd(
                             browser_path=browser_path,
                             **reproducer_flags(crate=crate, package=package, features=features,
                                                no_default_features=no_default_features, all_features=all_features,
+                                               relock=relock,
                                                check=check, signature=signature, timeout=timeout,
                                                timeout_verdict=timeout_verdict, test=test))
     check_store(chosen.store)

@@ -16,6 +16,7 @@ from wasm_bisect.domain.errors import UsageError
 from wasm_bisect.domain.model import Variant
 from wasm_bisect.domain.versions import (
     bundled_yanked,
+    cargo_release,
     is_release,
     parse_bindgen,
     parse_rustc,
@@ -47,8 +48,8 @@ LIB_RUST_VERSION: tuple[RustVersionRule, ...] = (
     RustVersionRule(first="0.2.129", last=None, rust="1.81"),
 )
 
-# wasm-bindgen-cli's `rust-version`. The CLI is built with the newest host toolchain, so this is not
-# a cell filter; it tells the provisioning which host rustc can install a given CLI.
+# wasm-bindgen-cli's `rust-version`. Not a cell filter: it and NEW_RUSTC_REFUSES_BELOW decide which host
+# toolchain can install a given CLI (`cli_incompatibility`; bindgen/hosts.py picks an older one when needed).
 CLI_RUST_VERSION: tuple[RustVersionRule, ...] = (
     RustVersionRule(first="0.0.0", last="0.2.86", rust=None),
     RustVersionRule(first="0.2.87", last="0.2.87", rust="1.56"),
@@ -78,8 +79,13 @@ def reference_types_by_default_for(rustc: str) -> bool:
     return version is None or version >= REFERENCE_TYPES_DEFAULT_SINCE
 
 
-# rustc >= 1.86 rejects wasm-bindgen older than 0.2.88 with a hard error (not a lint).
+# rustc >= 1.86 rejects wasm-bindgen older than 0.2.88 with a hard error (not a lint): in a user's crate, and
+# when it builds wasm-bindgen-cli < 0.2.88 itself (measured: 0.2.87 with rustc 1.95).
 NEW_RUSTC_REFUSES_BELOW = ("1.86", "0.2.88")
+
+# Cargo before 1.68 reaches crates.io only through the git index on GitHub (the sparse index came in 1.68):
+# it cannot download anything here, so it builds vendored sources offline, and cannot `cargo install`.
+SPARSE_INDEX_CARGO = "1.68"
 
 # Yanked per DESIGN.md; the bundled index data adds the rest (0.2.109..0.2.111 at the time of writing).
 KNOWN_YANKED: frozenset[str] = frozenset({"0.2.88", "0.2.94"})
@@ -139,13 +145,25 @@ def incompatibility(
 
 
 def cli_incompatibility(host_rustc: str, bindgen: str) -> str | None:
-    """Why the host toolchain cannot install wasm-bindgen-cli `bindgen`, or None."""
+    """Why a host rustc cannot install wasm-bindgen-cli `bindgen` (its rust-version, or the refusal of
+    wasm-bindgen < 0.2.88 by rustc >= 1.86), or None; a bare channel name is taken to be able to."""
     compiler = parse_rustc(host_rustc)
     version = compiler.feature_version()
-    need = cli_rust_version(bindgen)
-    if version is None or need is None or not _older(version, need):
+    if version is None:
         return None
-    return f"wasm-bindgen-cli {bindgen} needs rustc >= {need} to install; host rustc {compiler.text} is older"
+    need = cli_rust_version(bindgen)
+    if need is not None and _older(version, need):
+        return f"wasm-bindgen-cli {bindgen} needs rustc >= {need} to install; host rustc {compiler.text} is older"
+    refusing_rustc, oldest_bindgen = NEW_RUSTC_REFUSES_BELOW
+    if not _older(version, refusing_rustc) and parse_bindgen(bindgen) < Version(oldest_bindgen):
+        return (f"host rustc {compiler.text} refuses to build wasm-bindgen-cli {bindgen}: "
+                f"rustc >= {refusing_rustc} needs wasm-bindgen >= {oldest_bindgen}")
+    return None
+
+
+def cargo_reaches_crates_io(cargo: str) -> bool:
+    """Can this cargo (`cargo -V` number; Debian's old cargo says 0.66 for Rust 1.65) download from crates.io?"""
+    return not _older(cargo_release(cargo), SPARSE_INDEX_CARGO)
 
 
 def untestable_reason(variant: Variant, *, allow_yanked: bool) -> str | None:

@@ -26,11 +26,12 @@ import toml
 from packaging.version import Version
 
 from wasm_bisect.bindgen.toolcache import CachedTool, host_build_env
+from wasm_bisect.domain.compat import cargo_reaches_crates_io
 from wasm_bisect.domain.errors import CommandFailed, ToolMissing
 from wasm_bisect.domain.model import ReferenceTypes, Stage, Variant, Verdict
 from wasm_bisect.domain.reproduce import probe_command
 from wasm_bisect.domain.versions import cargo_release
-from wasm_bisect.probe import runtimes, rustflags
+from wasm_bisect.probe import reasons, runtimes, rustflags
 from wasm_bisect.probe.check import signature_matches
 from wasm_bisect.probe.family import is_family
 from wasm_bisect.probe.reproducer import Materialised, Reproducer, write_files
@@ -39,7 +40,6 @@ from wasm_bisect.util import fs, paths, processes
 
 BUILD_TIMEOUT = 1800.0
 RESOLVE_TIMEOUT = 600.0
-SPARSE_INDEX_CARGO = Version("1.68")  # older cargo only knows the git index on GitHub: vendor for it
 LOCKFILE_V4_CARGO = Version("1.78")
 
 # wasm-pack progress lines that open a stage, in build order. wasm-pack prints nothing when it starts
@@ -275,8 +275,7 @@ def classify_build_failure(variant: Variant, stage: Stage, tail: str, rc: int, t
     for pattern in _INFRA_PATTERNS:
         if pattern in tail:
             return Verdict.ERROR, f"{stage} failed for an environment reason: {pattern}"
-    first_error = next((ln.strip() for ln in tail.splitlines() if ln.strip().startswith("error")), "")
-    detail = first_error or (tail.strip().splitlines() or [""])[-1]
+    detail = reasons.reason_line(tail)
     if variant.options.build_failure == "bad":
         matched = signature_matches(signature, tail)
         if matched is None:
@@ -392,6 +391,8 @@ def pin_lockfile(*, crate: Materialised, variant: Variant, toolchain: Toolchain,
                                config_dir=crate.tool_config_dir)
         cached.unlink(missing_ok=True)
     env = resolver_env(toolchain)
+    if crate.relock:  # --relock: the user's lock is set aside; cargo resolves afresh for the cell's rustc
+        lock_path.unlink(missing_ok=True)
     if not lock_path.is_file():  # a project without a lock: resolve it first, like cargo would
         made = processes.run(["cargo", "generate-lockfile"], cwd=workspace, env=env, log=log, timeout=RESOLVE_TIMEOUT,
                              check=False)
@@ -440,7 +441,7 @@ def _after_lock(*, crate_dir: Path, variant: Variant, toolchain: Toolchain, log:
         return BuildResult(verdict=Verdict.SKIP, stage=Stage.RESOLVE,
                            reason=f"Cargo.lock holds wasm-bindgen {versions}, not exactly {variant.bindgen.version}")
     config = (config_dir or crate_dir) / ".cargo" / "config.toml"
-    if toolchain_cargo < SPARSE_INDEX_CARGO:
+    if not cargo_reaches_crates_io(toolchain.cargo_version):  # vendor for it, build offline
         vendor = vendored_sources(crate_dir, lock_text, log)
         config.parent.mkdir(exist_ok=True)
         config.write_text(vendor_config(vendor))
@@ -558,7 +559,8 @@ def build(
     timings: dict[str, float] = {}
     evidence: dict[str, Any] = {"layers": [flags.layer, bindgen_layer(variant)],
                                 "rustc": toolchain.verbose_version, "rustc_release": toolchain.version,
-                                "wasm_bindgen_cli": bindgen.version, "wasm_pack": wasm_pack.version,
+                                "wasm_bindgen_cli": bindgen.version, "wasm_bindgen_cli_host": bindgen.built_with,
+                                "wasm_pack": wasm_pack.version,
                                 "rustflags": list(flags.flags if flags.flags is not None else
                                                   [f for f, _ in flags.listed])}
     if flags.listed:
@@ -566,6 +568,8 @@ def build(
     if flags.flags is None:
         return BuildResult(verdict=Verdict.SKIP, reason=flags.reason or flags.layer, stage=Stage.PLAN,
                            evidence=evidence)
+    if (cannot := template.plan_skip(toolchain.version)) is not None:
+        return BuildResult(verdict=Verdict.SKIP, reason=cannot, stage=Stage.PLAN, evidence=evidence)
 
     start = time.monotonic()
     crate = template.materialise(probe_dir / "crate", variant, rustc_version=toolchain.version, patches=patches)
@@ -584,6 +588,9 @@ def build(
         return BuildResult(**{**failed.__dict__, "timings": timings, "evidence": evidence, "crate": crate})
     lock = crate.workspace / "Cargo.lock"
     evidence["cargo_lock"] = lock.read_text() if lock.is_file() else None  # the exact dependency set built
+    if crate.pinning == "lockfile":
+        evidence["lock"] = (f"re-resolved for rustc {toolchain.version} (--relock)" if crate.relock else
+                            "the project's Cargo.lock, wasm-bindgen family moved to the cell's release")
 
     # A template's Cargo.toml says wasm-opt = false itself; a user's project is built as it is, with --no-opt.
     no_opt = crate.pinning == "lockfile" and not variant.options.wasm_opt
@@ -621,6 +628,11 @@ def build(
         return BuildResult(verdict=verdict, reason=reason, stage=failed_stage, exit_code=result.returncode,
                            log_tail=result.output, timings=timings, evidence=evidence, crate=crate)
     evidence.update(module_evidence(target_dir, variant, crate.package, artifact=crate.artifact))
+    wrong = mismatch(evidence, rustc=toolchain.version,
+                     bindgen=variant.bindgen.version if variant.bindgen.kind == "crates" else None)
+    if wrong is not None:
+        return BuildResult(verdict=Verdict.ERROR, reason=wrong, stage=Stage.WASM_BINDGEN, timings=timings,
+                           evidence=evidence, crate=crate)
     with contextlib.suppress(OSError):  # only a hint for the cost-aware search
         mark_warm(target_dir, variant)
     if not pkg_module.is_file():
@@ -651,6 +663,7 @@ def module_evidence(target_dir: Path, variant: Variant, crate_dir: Path, *, arti
     else:
         evidence["target_features"] = features
         evidence["reference_types_in_module"] = any(f.lstrip("+") == "reference-types" for f in features)
+    evidence.update(built_by(crate_dir / "pkg" / f"{artifact}_bg.wasm"))
     glue = crate_dir / "pkg" / f"{artifact}.js"
     try:
         text = glue.read_text()
@@ -661,6 +674,34 @@ def module_evidence(target_dir: Path, variant: Variant, crate_dir: Path, *, arti
                "addToExternrefTable")
     evidence["externref_transform"] = any(marker in text for marker in markers)
     return evidence
+
+
+def built_by(module: Path) -> dict[str, Any]:
+    """The rustc and wasm-bindgen that really built the module, read back from its `producers` section."""
+    from wasm_bisect.util.wasmfile import read_producers
+
+    try:
+        processed = read_producers(module.read_bytes()).get("processed-by", [])
+    except (OSError, ValueError) as exc:
+        return {"producers_error": str(exc)}
+    found = {name: version.split()[0] for name, version in processed if version.split()}
+    return {"built_by": {k: found[k] for k in ("rustc", "wasm-bindgen") if k in found}}
+
+
+def mismatch(evidence: Mapping[str, Any], *, rustc: str, bindgen: str | None) -> str | None:
+    """A module built by another rustc or wasm-bindgen than the cell's (a wrapper, a patch or a source replacement
+    the checks missed): the verdict would describe the wrong pair. Pure."""
+    said = evidence.get("built_by") or {}
+
+    def release(text: str) -> str | None:  # `1.82.0-nightly` and `1.82.0` are the same release here
+        found = re.match(r"\d+\.\d+\.\d+", text)
+        return found.group() if found else None
+
+    if "rustc" in said and release(said["rustc"]) not in (None, release(rustc)):
+        return f"the module was built by rustc {said['rustc']}, not the cell's {rustc}"
+    if bindgen is not None and "wasm-bindgen" in said and said["wasm-bindgen"] != bindgen:
+        return f"the module was processed by wasm-bindgen {said['wasm-bindgen']}, not the cell's {bindgen}"
+    return None
 
 
 def clean_failed_dir(probe_dir: Path) -> None:

@@ -20,7 +20,7 @@ import regex
 
 from wasm_bisect.domain.errors import ToolMissing, WasmBisectError
 from wasm_bisect.domain.model import Runtime, Variant, Verdict
-from wasm_bisect.probe import runtimes
+from wasm_bisect.probe import reasons, runtimes
 from wasm_bisect.probe.reproducer import CheckKind, CheckSpec, Materialised, TimeoutVerdict
 from wasm_bisect.util import processes
 
@@ -38,16 +38,9 @@ class CheckResult:
     evidence: dict[str, Any] = field(default_factory=dict)  # the runtime's versions, the failure text
 
 
-# A stack frame, as V8 (`    at f (file:1:2)`) or Firefox/Safari (`f@http://host/file.js:1:2`) print it.
-_FRAME = regex.compile(r"^(at\s|[^\s@]*@\S+:\d+(:\d+)?$)")
-
-
 def last_meaningful_line(output: str) -> str:
-    for raw in reversed(output.strip().splitlines()):
-        line = raw.strip()
-        if line and not _FRAME.match(line):
-            return line[:300]
-    return ""
+    """The line a person reads as the check's reason (see probe/reasons.py)."""
+    return reasons.reason_line(output)
 
 
 def classify(
@@ -58,13 +51,16 @@ def classify(
     failure_signature: str | None,
     timeout: float,
     timeout_verdict: TimeoutVerdict = TimeoutVerdict.ERROR,
+    build_output: str | None = None,
 ) -> tuple[Verdict, str]:
     """Verdict of a check run, following git bisect's exit-code contract. Pure.
 
     0 good; 125 untestable; 1..127 bad, but only when the output matches the template's failure signature
     (if it has one): another failure is not the bug under study, so it is untestable; >= 128 or a signal
     is an abort of the check itself (infrastructure), as is a timeout, unless the user says a hang is the bug
-    (`--timeout-verdict bad`).
+    (`--timeout-verdict bad`). A check that could not run at all is never a verdict on the cell: exit 126/127
+    (not executable, not found), its own script or a module or package it imports missing (anything but the
+    built package in `build_output`), npm without the script: an error.
     """
     last = last_meaningful_line(output)
     if timed_out:
@@ -81,6 +77,9 @@ def classify(
         return Verdict.SKIP, f"check reported untestable (exit 125): {last}"
     if returncode >= 128:
         return Verdict.ERROR, f"check aborted with exit code {returncode}: {last}"
+    why = reasons.cannot_run(output, returncode, build_output=build_output)
+    if why is not None:
+        return Verdict.ERROR, f"the check could not run: {why}"
     matched = signature_matches(failure_signature, output)
     if matched is None:
         return Verdict.ERROR, f"the template's failure_signature took over {SIGNATURE_SECONDS:.0f} s to match"
@@ -215,6 +214,7 @@ def run(
         failure_signature=failure_signature,
         timeout=timeout,
         timeout_verdict=timeout_verdict,
+        build_output=str(pkg_module.parent),
     )
     evidence: dict[str, Any] = {"runtime": {"name": "node", "version": node_version()}}
     if verdict is Verdict.BAD and (text := failure_text(failure_signature, result.output)):
@@ -284,6 +284,7 @@ def run_argv(
         failure_signature=failure_signature,
         timeout=timeout,
         timeout_verdict=timeout_verdict,
+        build_output=env.get("WASM_BISECT_PKG_DIR"),
     )
     return CheckResult(
         verdict=verdict,
@@ -340,8 +341,8 @@ def command_line(
         return argv, crate.package, env
     argv = list(spec.argv)
     if "/" in argv[0] and not Path(argv[0]).is_absolute():
-        argv[0] = str(crate.package / argv[0])  # a project file: relative to the package, not to our cwd
-    return argv, crate.package, env
+        argv[0] = str(crate.check_cwd / argv[0])  # a project file: where the check runs, not our cwd
+    return argv, crate.check_cwd, env
 
 
 def with_sysroot(env: Mapping[str, str], sysroot: Path) -> dict[str, str]:

@@ -1,32 +1,41 @@
 """Crate mode: the user's own project as a reproducer.
 
-`load` reads the project (never writes, never locks it, never runs cargo in it) and keeps in memory exactly what
-a build needs: the workspace manifest, every workspace member, every path dependency they use, the
-`.cargo/config.toml` files cargo reads for the package, and Cargo.lock; never target/, pkg/, node_modules/,
-.git/ or a rust-toolchain file (the grid decides rustc). Everything is checked here, before any build: the
-directory is a Cargo project, the package is a member, the features exist, no path leaves the directory, the
-package is a cdylib that uses wasm-bindgen, and the check's program exists. `materialise` writes the copy into a
-probe directory; the build then moves the project's own Cargo.lock to the variant's wasm-bindgen family with
-the resolver (probe/build.py).
+`load` reads the project (never writes, never locks it, never runs cargo in it) and keeps in memory everything
+under the directory the user named (`--crate`, the workspace root when they name it) that a build or a check may
+read: manifests, sources, tests, scripts, fixtures, data, package.json; never build outputs (target/, pkg/),
+VCS, editor or Python tool state, a rust-toolchain file (the grid decides rustc), `.cargo/` files other than its
+config (credentials stay home), or wasm-bisect's own config and stores. node_modules/ is not copied: the copy
+links to the project's own, which a check may import from (read only). Everything is checked here, before any
+build: the directory is a Cargo project, the package is a member, the features exist, no path leaves the
+directory, the package is a cdylib that uses wasm-bindgen, and the check's program and files exist.
+
+The check rule: a `--check` command runs in the copy of the directory the user named, so its relative paths are
+taken from there (like `git bisect run` and cargo-bisect-rustc's `--script`, which run where the user stands).
+`materialise` writes the copy into a probe directory; the build then moves the project's own Cargo.lock to the
+variant's wasm-bindgen family with the resolver (probe/build.py).
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import json
 import os
 import re
+import shlex
 import shutil
+import stat
 import tomllib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 import toml
 
-from wasm_bisect.domain.errors import UsageError
+from wasm_bisect.domain.errors import UsageError, WasmBisectError
 from wasm_bisect.domain.model import Runtime, Variant
-from wasm_bisect.probe import fingerprint, runtimes, rustflags
+from wasm_bisect.probe import fingerprint, lockneeds, runtimes, rustflags
 from wasm_bisect.probe.reproducer import (
     CheckKind,
     CheckOverrides,
@@ -36,11 +45,12 @@ from wasm_bisect.probe.reproducer import (
     require_program,
     write_files,
 )
-from wasm_bisect.util import paths
+from wasm_bisect.util import bounded, paths
 
 # Every crate of wasm-bindgen's release train: they pin each other exactly, so they move together.
 FAMILY = re.compile(r"^(wasm-bindgen(-[a-z0-9-]+)?|js-sys|web-sys)$")
-_SKIP_DIRS = {"target", "pkg", "node_modules", ".git",
+NODE_MODULES = "node_modules"  # linked into the copy, never copied (see `materialise`)
+_SKIP_DIRS = {"target", "pkg", NODE_MODULES, ".git",
               # other VCS, editor and Python tool state: never read by a build, and churn would change the hash
               ".hg", ".svn", ".idea", ".vscode", ".venv", ".nox", ".tox", "__pycache__", ".pytest_cache",
               ".mypy_cache", ".ruff_cache"}
@@ -53,6 +63,8 @@ _DEP_TABLES = ("dependencies", "dev-dependencies", "build-dependencies", "dev_de
 _TARGET_KINDS = ("bin", "example", "test", "bench")
 MAX_FILES = 20_000
 MAX_BYTES = 256 * 1024 * 1024
+MAX_MANIFEST_BYTES = 4 * 1024 * 1024  # Cargo.toml, Cargo.lock, .cargo/config.toml: far beyond any real one
+LOCK_VERSIONS = range(1, 5)  # the lockfile formats cargo has written (v1 and v2 carry no `version` key)
 DEFAULT_CHECK_TIMEOUT = 600.0  # a check may compile (wasm-pack test)
 DEFAULT_BUILD_TIMEOUT = 1800.0
 
@@ -65,6 +77,9 @@ class Selection:
     features: tuple[str, ...] = ()
     no_default_features: bool = False
     all_features: bool = False
+    # Re-resolve the project's dependencies for each cell's rustc (MSRV-aware), the wasm-bindgen family pinned to
+    # the cell's version, instead of building the user's own Cargo.lock.
+    relock: bool = False
 
     def cargo_args(self) -> tuple[str, ...]:
         args: list[str] = []
@@ -103,6 +118,9 @@ class CrateProject:
     params: dict[str, Any] = field(default_factory=dict)  # crate mode has no template parameters
     runtimes: tuple[Runtime, ...] = (Runtime.NODE,)
     test_targets: tuple[str, ...] = ()  # the package's integration test targets (for wasm-pack test)
+    node_modules: tuple[str, ...] = ()  # the project's node_modules directories (relative), linked into the copy
+    node_modules_state: str = ""  # what is installed there (npm's hidden lockfile), part of the check's identity
+    executables: frozenset[str] = frozenset()  # copied files with an executable bit (kept in the copy)
 
     def check_runtime(self, runtime: Runtime) -> None:
         """A check command runs as it is given (Node's world); `wasm-pack test` runs in Node or in a headless browser
@@ -135,13 +153,18 @@ class CrateProject:
 
     @property
     def check_hash(self) -> str:
-        """The check settings, the check's own files when it names any, and the tool's verdict-deciding code."""
-        h = hashlib.sha256(f"{self.check.identity()}|{fingerprint.engine()}".encode())
-        for arg in self.check.argv:
-            rel = PurePosixPath(self.package_dir, arg.removeprefix("./")).as_posix()
-            if rel in self.files:
-                h.update(rel.encode() + b"\0" + hashlib.sha256(self.files[rel]).digest())
+        """The check settings, the check's own files when it names any, what node_modules holds, and the tool's
+        verdict-deciding code (the other files a check may read are in `content_hash`)."""
+        h = hashlib.sha256(f"{self.check.identity()}|{fingerprint.engine()}|{self.node_modules_state}".encode())
+        for rel in self.check_files():
+            h.update(rel.encode() + b"\0" + hashlib.sha256(self.files[rel]).digest())
         return h.hexdigest()[:16]
+
+    def check_files(self) -> list[str]:
+        """The copied files the check's command line names (relative to the directory the user named)."""
+        named = [PurePosixPath(arg.removeprefix("./")).as_posix() for arg in self.check.argv
+                 if not arg.startswith("-") and not PurePosixPath(arg).is_absolute()]
+        return [rel for rel in dict.fromkeys(named) if rel in self.files]
 
     def param_values(self, overrides: dict[str, str]) -> tuple[tuple[str, str], ...]:
         if overrides:
@@ -158,6 +181,8 @@ class CrateProject:
             args.append("--no-default-features")
         if self.selection.all_features:
             args.append("--all-features")
+        if self.selection.relock:
+            args.append("--relock")
         args += ["--check", self.check.flag_value()]
         if self.check.test:
             args += ["--test", self.check.test]
@@ -169,10 +194,40 @@ class CrateProject:
             args += ["--timeout-verdict", str(self.check.timeout_verdict)]
         return tuple(args)
 
+    @functools.cached_property
+    def lock_need(self) -> lockneeds.LockNeed | None:
+        """The oldest rustc the project's own lock builds with (the crates.io index; None: unknown or no lock)."""
+        lock = self.files.get("Cargo.lock")
+        if lock is None or self.selection.relock:
+            return None
+        return lockneeds.lock_need(lock.decode("utf-8", errors="replace"))
+
+    def plan_skip(self, rustc_version: str) -> str | None:
+        """Why a cell cannot build the project's lock with this rustc, before any build (None: try it)."""
+        need = self.lock_need
+        if need is not None and need.rules_out(rustc_version):
+            return f"{need.describe()}; rustc {rustc_version} cannot build it (--relock re-resolves it per cell)"
+        return None
+
+    def notes(self, rustc_versions: Sequence[str]) -> list[str]:
+        """What a run says once, up front, about the project's lock and the grid's rustc rows."""
+        if self.selection.relock:
+            return ["--relock: each cell re-resolves the project's dependencies for its rustc (MSRV-aware), the "
+                    "wasm-bindgen family pinned to the cell's release; the report names the lock each cell used"]
+        need = self.lock_need
+        if need is None:
+            return []
+        out = [r for r in rustc_versions if need.rules_out(r)]
+        if not out:
+            return [f"{need.describe()}: every rustc of the grid can build it"]
+        return [f"{need.describe()}: rustc {', '.join(out)} cannot build it, so those cells are skip; --relock "
+                "re-resolves the lock for each cell's rustc"]
+
     def describe(self) -> dict[str, Any]:
         return {"kind": "crate", "root": str(self.root), "package": self.package, "package_dir": self.package_dir,
                 "features": list(self.selection.features), "no_default_features": self.selection.no_default_features,
-                "all_features": self.selection.all_features, "check": self.check.describe(),
+                "all_features": self.selection.all_features, "relock": self.selection.relock,
+                "check": self.check.describe(),
                 "files": len(self.files), "left_out": list(self.left_out)}
 
     def snapshot(self, *, max_chars: int = 64_000) -> dict[str, Any]:
@@ -180,7 +235,8 @@ class CrateProject:
         prefix = f"{self.package_dir}/" if self.package_dir else ""
         shown = ["Cargo.toml", ".cargo/config.toml", f"{prefix}Cargo.toml", f"{prefix}.cargo/config.toml",
                  f"{prefix}src/lib.rs"]
-        shown += [f"{prefix}{arg.removeprefix('./')}" for arg in self.check.argv]
+        shown += self.check_files()
+        shown += ["package.json"] if self.check.argv[:1] in (("npm",), ("npx",)) else []
         if self.check.test:
             shown.append(f"{prefix}tests/{self.check.test}.rs")
         files: dict[str, str] = {}
@@ -200,6 +256,12 @@ class CrateProject:
         """Write the copy into `dest` (the workspace root of the copy); patch in a wasm-bindgen checkout if given."""
         del rustc_version  # the project's own lock is pinned by the resolver, not its manifests
         write_files(dest, self.files)
+        for rel in self.executables:
+            (dest / rel).chmod(0o755)
+        for rel in self.node_modules:  # the project's own packages for the check, read in place (never written)
+            link = dest / rel
+            link.parent.mkdir(parents=True, exist_ok=True)
+            link.symlink_to(self.root / rel, target_is_directory=True)
         if patches:
             manifest = dest / "Cargo.toml"
             manifest.write_text(with_patches(manifest.read_text(), patches))
@@ -217,7 +279,7 @@ class CrateProject:
         test_args = ("--lib", *(a for name in self.test_targets for a in ("--test", name)))
         return Materialised(workspace=dest, package=package, artifact=self.artifact, pinning="lockfile",
                             cargo_args=self.selection.cargo_args(), tool_config_dir=dest.parent, evidence=evidence,
-                            test_args=test_args)
+                            test_args=test_args, check_dir=dest, relock=self.selection.relock)
 
 
 def with_patches(manifest_text: str, patches: Mapping[str, str]) -> str:
@@ -249,6 +311,8 @@ class _Reader:
 
     def rel(self, base: str, path: str, what: str) -> str:
         """`path` (as written in the manifest at `base`) relative to the root; refused when it leaves the root."""
+        if not isinstance(path, str) or "\0" in path or not path.strip():
+            raise UsageError(f"{what}: {path!r} is not a path")
         joined = os.path.normpath(self.root / base / path)  # lexical: `a/../b` is judged as written
         real = Path(joined).resolve()
         if not (joined == str(self.root) or joined.startswith(str(self.root) + os.sep)) or not (
@@ -265,18 +329,59 @@ class _Reader:
         shown = PurePosixPath(rel_dir or ".", "Cargo.toml").as_posix()
         if path.is_symlink() and not _inside(path.resolve(), self.real_root):
             raise UsageError(f"{shown} is a symlink to outside {self.root}")
-        try:
-            data = tomllib.loads(path.read_text())
-        except FileNotFoundError:
-            raise UsageError(f"{self.root / shown} does not exist", hint="is this path a crate?") from None
-        except UnicodeDecodeError:
-            raise UsageError(f"{self.root / shown} is not UTF-8 text") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise UsageError(f"{self.root / shown} is not valid TOML: {str(exc).splitlines()[0]}") from None
-        except OSError as exc:
-            raise UsageError(f"cannot read {self.root / shown}: {exc.strerror}") from None
+        if not path.exists():
+            raise UsageError(f"{self.root / shown} does not exist", hint="is this path a crate?")
+        text = bounded.read_text(path, limit=MAX_MANIFEST_BYTES, what="the manifest")
+        data = bounded.toml_loads(text, what=str(self.root / shown))
+        check_manifest_shape(data, str(self.root / shown))
         self.manifests[rel_dir] = data
         return data
+
+
+def _want(value: Any, kind: type | tuple[type, ...], where: str, key: str, shape: str) -> None:
+    if value is not None and not isinstance(value, kind):
+        raise UsageError(f"{where}: {key} must be {shape}, not {type(value).__name__}")
+
+
+def _string_list(value: Any, where: str, key: str) -> None:
+    _want(value, list, where, key, "an array of strings")
+    if isinstance(value, list) and not all(isinstance(v, str) and "\0" not in v for v in value):
+        raise UsageError(f"{where}: {key} must be an array of strings")
+
+
+def check_manifest_shape(data: Mapping[str, Any], where: str) -> None:
+    """The keys this reader relies on have the shapes cargo gives them (cargo refuses the rest too)."""
+    for key in ("package", "workspace", "lib", "features", "patch", "replace", "target", *_DEP_TABLES):
+        _want(data.get(key), dict, where, key, "a table")
+    workspace = data.get("workspace") or {}
+    for key in ("members", "exclude", "default-members"):
+        _string_list(workspace.get(key), where, f"workspace.{key}")
+    _want(workspace.get("dependencies"), dict, where, "workspace.dependencies", "a table")
+    _want(workspace.get("package"), dict, where, "workspace.package", "a table")
+    lib = data.get("lib") or {}
+    for key in ("crate-type", "crate_type"):
+        _string_list(lib.get(key), where, f"lib.{key}")
+    _want(lib.get("name"), str, where, "lib.name", "a string")
+    _want(lib.get("path"), str, where, "lib.path", "a string")
+    package = data.get("package") or {}
+    _want(package.get("name"), str, where, "package.name", "a string")
+    _want(package.get("build"), (str, bool), where, "package.build", "a path or a boolean")
+    for name, values in (data.get("features") or {}).items():
+        _string_list(values, where, f"features.{name}")
+    for table_name, entries in (data.get("patch") or {}).items():
+        _want(entries, dict, where, f"patch.{table_name}", "a table")
+    for kind in _TARGET_KINDS:
+        targets = data.get(kind)
+        _want(targets, list, where, kind, "an array of tables")
+        if isinstance(targets, list) and not all(isinstance(t, dict) for t in targets):
+            raise UsageError(f"{where}: {kind} must be an array of tables")
+    for table in _tables(data):
+        for key, spec in table.items():
+            if isinstance(spec, dict):
+                _want(spec.get("path"), str, where, f"dependency {key}.path", "a string")
+                _want(spec.get("package"), str, where, f"dependency {key}.package", "a string")
+            elif not isinstance(spec, str):
+                raise UsageError(f"{where}: dependency {key} must be a version string or a table")
 
 
 def _inside(path: Path, root: Path) -> bool:
@@ -313,7 +418,14 @@ def _glob_members(reader: _Reader, patterns: list[Any], where: str) -> list[str]
         if not isinstance(pattern, str):
             raise UsageError(f"{where}: workspace.members must be a list of paths")
         if any(ch in pattern for ch in "*?["):
-            for match in sorted(reader.root.glob(pattern)):
+            if PurePosixPath(pattern).is_absolute() or ".." in PurePosixPath(pattern).parts:
+                raise UsageError(f"{where}: workspace member glob {pattern!r} leaves the workspace",
+                                 hint="members are paths inside the workspace directory")
+            try:
+                matches = sorted(reader.root.glob(pattern))
+            except (ValueError, NotImplementedError) as exc:
+                raise UsageError(f"{where}: workspace member glob {pattern!r} is not a valid pattern: {exc}") from None
+            for match in matches:
                 if (match / "Cargo.toml").is_file():
                     members.append(reader.rel("", match.relative_to(reader.root).as_posix(), "workspace member"))
         else:
@@ -326,22 +438,29 @@ def _enclosing_workspace(root: Path) -> Path | None:
     real = root.resolve()
     for parent in real.parents:
         manifest = parent / "Cargo.toml"
-        if not manifest.is_file():
-            continue
         try:
-            data = tomllib.loads(manifest.read_text())
-        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+            # Someone else's file: read only a regular, modest one, and ignore it when it is not a workspace.
+            data = bounded.toml_loads(bounded.read_text(manifest, limit=MAX_MANIFEST_BYTES, what="manifest"),
+                                      what=str(manifest))
+        except WasmBisectError:
             continue
         workspace = data.get("workspace")
         if not isinstance(workspace, dict):
             continue
-        excluded = {(parent / str(e)).resolve() for e in workspace.get("exclude", []) if isinstance(e, str)}
-        for pattern in workspace.get("members", []):
-            if not isinstance(pattern, str):
-                continue
-            matches = parent.glob(pattern) if any(ch in pattern for ch in "*?[") else [parent / pattern]
-            if any(m.resolve() == real for m in matches) and real not in excluded:
-                return parent
+        exclude = workspace.get("exclude", [])
+        members = workspace.get("members", [])
+        if not isinstance(exclude, list) or not isinstance(members, list):
+            continue
+        try:
+            excluded = {(parent / e).resolve() for e in exclude if isinstance(e, str) and "\0" not in e}
+            for pattern in members:
+                if not isinstance(pattern, str) or "\0" in pattern or PurePosixPath(pattern).is_absolute():
+                    continue
+                matches = parent.glob(pattern) if any(ch in pattern for ch in "*?[") else [parent / pattern]
+                if any(m.resolve() == real for m in matches) and real not in excluded:
+                    return parent
+        except (OSError, RuntimeError, ValueError, NotImplementedError):
+            continue
     return None
 
 
@@ -401,20 +520,32 @@ def _features_of(manifest: Mapping[str, Any]) -> tuple[set[str], set[str]]:
     return names | {"default"} | (optional - explicit), set(deps)
 
 
-def check_features(package: str, manifest: Mapping[str, Any], features: tuple[str, ...]) -> None:
+def check_features(package: str, manifest: Mapping[str, Any], features: tuple[str, ...],
+                   local: Mapping[str, Mapping[str, Any]] | None = None) -> None:
+    """Every feature exists; `dep/feature` names a dependency, and a feature of it when the dependency's manifest
+    is in the project (`local`: dependency key -> its manifest)."""
     names, deps = _features_of(manifest)
     for feature in features:
-        dep, slash, _ = feature.partition("/")
+        dep, slash, inner = feature.partition("/")
         if slash:
-            if dep.rstrip("?") not in deps:
-                raise UsageError(f"--features {feature!r}: package {package} has no dependency {dep.rstrip('?')!r}")
+            key = dep.rstrip("?")
+            if key not in deps:
+                raise UsageError(f"--features {feature!r}: package {package} has no dependency {key!r}")
+            if local is not None and key in local:
+                dep_names, _ = _features_of(local[key])
+                if inner not in dep_names:
+                    shown = ", ".join(sorted(dep_names - {"default"})) or "none"
+                    raise UsageError(f"--features {feature!r}: dependency {key} has no feature {inner!r}",
+                                     hint=f"its features: {shown}")
         elif feature not in names:
             shown = ", ".join(sorted(names - {"default"})) or "none"
             raise UsageError(f"package {package} has no feature {feature!r}", hint=f"its features: {shown}")
 
 
-def _copy_tree(reader: _Reader, rel_dir: str, files: dict[str, bytes], left_out: list[str], seen: set[Path]) -> None:
-    """Every file under `rel_dir` except build outputs, VCS data, toolchain overrides; symlinks only to inside."""
+def _copy_tree(reader: _Reader, rel_dir: str, files: dict[str, bytes], left_out: list[str], seen: set[Path], *,
+               node_modules: list[str]) -> None:
+    """Every file under `rel_dir` except build outputs, VCS data, toolchain overrides; symlinks only to inside.
+    node_modules directories are listed in `node_modules`, not read."""
     start = reader.root / rel_dir if rel_dir else reader.root
     stack = [(start, rel_dir)]
     while stack:
@@ -432,16 +563,29 @@ def _copy_tree(reader: _Reader, rel_dir: str, files: dict[str, bytes], left_out:
             if entry.is_symlink() and not _inside(entry.resolve(), reader.real_root):
                 raise UsageError(f"{child} is a symlink to outside {reader.root} ({entry.resolve()})",
                                  hint="nothing outside the project directory is copied")
-            if entry.is_dir():
+            try:
+                kind = entry.stat().st_mode
+            except OSError:  # a dangling link, or a loop
+                left_out.append(f"{child} (unreadable: a dangling or looping link)")
+                continue
+            if stat.S_ISDIR(kind):
+                if entry.name == NODE_MODULES and not entry.is_symlink():
+                    node_modules.append(child)
                 if entry.name in _SKIP_DIRS:
                     continue
                 if entry.name == ".cargo":
                     for name in _CONFIG_NAMES:
-                        if (entry / name).is_file():
-                            _add(files, f"{child}/{name}", entry / name)
+                        config = entry / name
+                        if config.is_symlink() and not _inside(config.resolve(), reader.real_root):
+                            raise UsageError(f"{child}/{name} is a symlink to outside {reader.root}",
+                                             hint="nothing outside the project directory is copied")
+                        if config.exists():
+                            _add(files, f"{child}/{name}", config)
                     continue
                 stack.append((entry, child))
-            elif entry.is_file():
+            elif not stat.S_ISREG(kind):  # a FIFO, socket or device: never opened
+                left_out.append(f"{child} (not a regular file)")
+            else:
                 if entry.name in _TOOLCHAIN_FILES:
                     left_out.append(child)
                     continue
@@ -454,11 +598,22 @@ def _copy_tree(reader: _Reader, rel_dir: str, files: dict[str, bytes], left_out:
 
 
 def _add(files: dict[str, bytes], rel: str, path: Path) -> None:
+    """One file into the copy: a regular file, read within what is left of the copy's size limit."""
     if rel not in files:
+        room = MAX_BYTES - sum(map(len, files.values()))
+        files[rel] = bounded.read_bytes(path, limit=max(room, 0), what="the project file")
+
+
+def _executables(root: Path, files: Mapping[str, bytes]) -> frozenset[str]:
+    """The copied files the user can execute (scripts a check runs as `./x.sh`): the copy keeps their bit."""
+    out = set()
+    for rel in files:
         try:
-            files[rel] = path.read_bytes()
-        except OSError as exc:
-            raise UsageError(f"cannot read {path}: {exc.strerror}") from None
+            if (root / rel).stat().st_mode & 0o111:
+                out.add(rel)
+        except OSError:
+            continue
+    return frozenset(out)
 
 
 def _choose_package(reader: _Reader, members: list[str], wanted: str | None) -> tuple[str, str]:
@@ -539,7 +694,8 @@ def load(
         raise UsageError(f"{root / 'Cargo.toml'} has neither a [package] nor workspace members")
     package, package_dir = _choose_package(reader, members, selection.package)
     manifest = reader.manifest(package_dir)
-    check_features(package, manifest, selection.features)
+    local = {key: reader.manifest(rel) for rel, key in _local_dependencies(reader, package_dir, manifest)}
+    check_features(package, manifest, selection.features, local)
     if not _is_cdylib(manifest):
         raise UsageError(f"package {package} is not a cdylib, so wasm-pack cannot build it",
                          hint='add crate-type = ["cdylib", "rlib"] under [lib] in its Cargo.toml')
@@ -571,15 +727,15 @@ def load(
     files: dict[str, bytes] = {}
     left_out: list[str] = []
     seen: set[Path] = set()
+    for name in ("Cargo.toml", "Cargo.lock"):
+        if (root / name).is_symlink() and not _inside((root / name).resolve(), reader.real_root):
+            raise UsageError(f"{name} is a symlink to outside {root}", hint="nothing outside the project is copied")
     _add(files, "Cargo.toml", root / "Cargo.toml")
-    if (root / "Cargo.lock").is_file():
-        _add(files, "Cargo.lock", root / "Cargo.lock")
-        try:
-            tomllib.loads(files["Cargo.lock"].decode())
-        except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-            raise UsageError(f"{root / 'Cargo.lock'} is not a valid lockfile: {str(exc).splitlines()[0]}") from None
-    for rel in sorted(set(crate_dirs)):
-        _copy_tree(reader, rel, files, left_out, seen)
+    if (root / "Cargo.lock").exists():
+        files["Cargo.lock"] = bounded.read_bytes(root / "Cargo.lock", limit=MAX_MANIFEST_BYTES, what="the lockfile")
+        check_lockfile(files["Cargo.lock"], str(root / "Cargo.lock"))
+    node_modules: list[str] = []
+    _copy_tree(reader, "", files, left_out, seen, node_modules=node_modules)  # everything a build or a check may read
     for rel in extra_files:
         if (root / rel).is_file():
             _add(files, rel, root / rel)
@@ -593,15 +749,113 @@ def load(
 
     check = _check_spec(overrides)
     test_targets: tuple[str, ...] = ()
+    executables = _executables(root, files)
     if check.kind is CheckKind.COMMAND:
-        require_program(check.argv, cwd=root / package_dir if package_dir else root,
-                        where=f"package {package} ({root / package_dir if package_dir else root})")
+        _require_check_files(check.argv, root=root, package_dir=package_dir, files=files, executables=executables)
     elif check.kind is CheckKind.WASM_PACK_TEST:
         test_targets = _check_test_target(package, package_dir, manifest, files, check.test)
     return CrateProject(root=root, package=package, package_dir=package_dir, artifact=_artifact(manifest, package),
                         selection=replace(selection, package=package), files=files,
                         project_rustflags=tuple(project_flags), check=check, build_timeout=build_timeout,
-                        left_out=tuple(sorted(set(left_out))), test_targets=test_targets)
+                        left_out=tuple(sorted(set(left_out))), test_targets=test_targets,
+                        node_modules=tuple(node_modules), node_modules_state=_installed(root, node_modules),
+                        executables=executables)
+
+
+def _require_check_files(argv: tuple[str, ...], *, root: Path, package_dir: str, files: Mapping[str, bytes],
+                         executables: frozenset[str]) -> None:
+    """The check's program and the files its command line names exist, taken from the directory the user named
+    (where the check runs); a path that only exists from the package's directory gets a hint with the right one."""
+    program = argv[0].removeprefix("./")
+    if "/" in argv[0] and not PurePosixPath(program).is_absolute() and program not in files and \
+            any(f.startswith(program.rstrip("/") + "/") for f in files):
+        raise UsageError(f"the check's program {argv[0]!r} is a directory", hint="give the script or program in it")
+    if "/" in argv[0] and not PurePosixPath(program).is_absolute() and program in files and \
+            program not in executables:
+        raise UsageError(f"the check's program {argv[0]!r} is not executable",
+                         hint=f"chmod +x {program}, or give its interpreter: --check \"sh {program}\"")
+    _require_npm_script(argv, root=root, files=files)
+    try:
+        require_program(argv, cwd=root, files=files, where=str(root), search_path=None)
+    except UsageError as exc:
+        if package_dir:
+            for arg in argv:
+                rel = arg.removeprefix("./")
+                if f"{package_dir}/{rel}" in files and rel not in files:
+                    raise UsageError(f"{exc.message}: paths in --check are taken from the --crate directory",
+                                     hint=f"the file is {package_dir}/{rel}: write --check "
+                                          f"\"{shlex.join(a if a != arg else f'{package_dir}/{rel}' for a in argv)}\"",
+                                     ) from None
+        raise
+
+
+_NPM_SCRIPT_RUNNERS = ("npm", "pnpm", "yarn")
+
+
+def _require_npm_script(argv: tuple[str, ...], *, root: Path, files: Mapping[str, bytes]) -> None:
+    """`npm test` / `npm run NAME` (pnpm, yarn alike) needs the --crate directory's package.json with that script:
+    otherwise npm exits 1 in every cell, which must never read as the bug."""
+    if argv[0] not in _NPM_SCRIPT_RUNNERS or len(argv) < 2:
+        return
+    if argv[1] in ("test", "t", "tst"):
+        script = "test"
+    elif argv[1] in ("run", "run-script") and len(argv) > 2:
+        script = argv[2]
+    else:
+        return
+    if "package.json" not in files:
+        raise UsageError(f"--check {shlex.join(argv)!r} needs a package.json in {root}",
+                         hint="npm runs the scripts of the --crate directory's package.json")
+    try:
+        scripts = json.loads(files["package.json"]).get("scripts", {})
+    except (ValueError, AttributeError):
+        raise UsageError(f"{root / 'package.json'} is not valid JSON") from None
+    if not isinstance(scripts, dict) or script not in scripts:
+        known = ", ".join(sorted(scripts)) if isinstance(scripts, dict) and scripts else "none"
+        raise UsageError(f"{root / 'package.json'} has no script {script!r}", hint=f"its scripts: {known}")
+
+
+def _installed(root: Path, node_modules: list[str]) -> str:
+    """What the project's node_modules hold, as npm records it (its hidden lockfile), so a reinstall is seen."""
+    h = hashlib.sha256()
+    for rel in node_modules:
+        marker = root / rel / ".package-lock.json"
+        h.update(rel.encode() + b"\0")
+        try:
+            if marker.is_file() and marker.stat().st_size <= MAX_BYTES:
+                h.update(marker.read_bytes())
+            else:
+                h.update("\n".join(sorted(p.name for p in (root / rel).iterdir())).encode())
+        except OSError:
+            h.update(b"unreadable")
+    return h.hexdigest()[:16] if node_modules else ""
+
+
+def _local_dependencies(reader: _Reader, rel_dir: str, manifest: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(directory, dependency key) of the package's path dependencies (their manifests are in the project)."""
+    out = []
+    for key, spec in _dependencies(manifest).items():
+        if isinstance(spec, dict) and isinstance(spec.get("path"), str):
+            out.append((reader.rel(rel_dir, spec["path"], f"path dependency {key}"), key))
+    return out
+
+
+def check_lockfile(data: bytes, where: str) -> None:
+    """A Cargo.lock cargo can read: UTF-8 TOML, modest nesting, a lockfile format cargo has written."""
+    try:
+        text = data.decode()
+    except UnicodeDecodeError:
+        raise UsageError(f"{where} is not a valid lockfile: not UTF-8 text") from None
+    try:
+        lock = bounded.toml_loads(text, what="it")
+    except UsageError as exc:
+        raise UsageError(f"{where} is not a valid lockfile: {exc.message.removeprefix('it ')}") from None
+    version = lock.get("version")
+    if version is not None and (isinstance(version, bool) or version not in LOCK_VERSIONS):
+        raise UsageError(f"{where} has lockfile version {version!r}; cargo writes versions 1 to 4",
+                         hint="regenerate it with `cargo generate-lockfile`")
+    if not isinstance(lock.get("package", []), list):
+        raise UsageError(f"{where} is not a valid lockfile: package must be an array of tables")
 
 
 def _refuse_family_patches(root_manifest: Mapping[str, Any]) -> None:
@@ -741,6 +995,11 @@ def template_files(project: CrateProject, *, name: str) -> dict[str, bytes]:
                                                                                                         manifests)):
                 continue
             out[f"{into}/{inner}" if into else inner] = data
+    for rel, data in _root_files(project).items():  # the check's scripts, helpers and data beside the crates
+        if rel in out and out[rel] != data:
+            raise UsageError(f"{rel} of the workspace root and of package {project.package} would both be {rel} in "
+                             "the template", hint="rename one of them; nothing was written")
+        out[rel] = data
     check = project.check
     manifest_doc: dict[str, Any] = {"name": name, "description": f"from the crate {project.package} of {project.root}",
                                     "check": {"command": check.flag_value(), "timeout": check.timeout}}
@@ -754,6 +1013,18 @@ def template_files(project: CrateProject, *, name: str) -> dict[str, bytes]:
         manifest_doc["build"] = {"rustflags": [f for f, _ in project.project_rustflags]}
     out["template.toml"] = toml.dumps(manifest_doc).encode()
     return out
+
+
+def _root_files(project: CrateProject) -> dict[str, bytes]:
+    """Files of a virtual workspace that belong to no crate (the check, its helpers and data, package.json): the
+    template keeps them at its root, so the check's paths (taken from the --crate directory) stay valid."""
+    if not project.package_dir or "package" in tomllib.loads(project.files["Cargo.toml"].decode()):
+        return {}
+    crate_dirs = [f[: -len("/Cargo.toml")] for f in project.files if f.endswith("/Cargo.toml")]
+    return {rel: data for rel, data in project.files.items()
+            if "/" in rel or rel not in ("Cargo.toml", "Cargo.lock")
+            if not rel.startswith(".cargo/") and rel not in ("Cargo.toml", "Cargo.lock")
+            and not any(rel.startswith(f"{d}/") for d in crate_dirs)}
 
 
 def _nested(rel: str, deps_dirs: Mapping[str, str], manifests: Mapping[str, Any]) -> list[str]:

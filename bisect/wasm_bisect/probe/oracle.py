@@ -19,7 +19,7 @@ from wasm_bisect.bindgen import toolcache
 from wasm_bisect.domain.compat import untestable_reason
 from wasm_bisect.domain.errors import SearchAborted, Untestable, WasmBisectError
 from wasm_bisect.domain.model import Outcome, ReferenceTypes, Runtime, Stage, Variant, Verdict
-from wasm_bisect.probe import build, check
+from wasm_bisect.probe import build, check, hosttools
 from wasm_bisect.probe.reproducer import CheckKind, Materialised, Reproducer
 from wasm_bisect.store import Store
 from wasm_bisect.util import fs, paths
@@ -48,7 +48,7 @@ def provision_together(variant: Variant, *, progress: Progress = _quiet) -> None
     steps: list[Callable[[], object]] = [lambda: _toolchain_for(variant, progress),
                                          lambda: toolcache.wasm_pack(progress=progress)]
     if variant.bindgen.kind == "crates":
-        steps.append(lambda: toolcache.bindgen_cli(variant.bindgen.version, progress=progress))
+        steps.append(lambda: hosttools.bindgen_cli(variant.bindgen.version, progress=progress))
     if variant.runtime is Runtime.FIREFOX:
         steps.append(lambda: toolcache.geckodriver(progress=progress))
     threads = []
@@ -130,9 +130,9 @@ def _probe_locked(
             test_root = toolchains.test_sysroot(toolchain, mvp=mvp, progress=progress)
         patches: dict[str, str] | None = None
         if variant.bindgen.kind == "crates":
-            bindgen = toolcache.bindgen_cli(variant.bindgen.version, progress=progress)
+            bindgen = hosttools.bindgen_cli(variant.bindgen.version, progress=progress)
             if spec.kind is CheckKind.WASM_PACK_TEST:
-                runner = toolcache.bindgen_test_runner(variant.bindgen.version, progress=progress)
+                runner = hosttools.bindgen_test_runner(variant.bindgen.version, progress=progress)
         else:
             from wasm_bisect.bindgen import sources  # gitpython only when a git or path source is in play
 

@@ -10,7 +10,7 @@ import json
 import re
 import shlex
 import shutil
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path, PurePosixPath
@@ -119,9 +119,12 @@ def require_program(argv: tuple[str, ...], *, cwd: Path | None, files: Mapping[s
     elif program not in PROVIDED_PROGRAMS and shutil.which(program, path=search_path) is None:
         raise UsageError(f"check command {program!r} is not on PATH", hint="install it or give its path")
     for arg in argv[1:]:
+        if Path(arg).is_absolute() and arg.endswith(_SCRIPT_SUFFIXES) and not Path(arg).is_file():
+            raise UsageError(f"the check's file {arg!r} does not exist")
         if _is_relative_path(arg) and not exists(arg.removeprefix("./")):
             raise UsageError(f"the check's file {arg!r} does not exist in {where}",
-                             hint="paths in --check are relative to the package directory")
+                             hint="paths in --check are taken from the --crate directory (a template's own "
+                                  "directory for a template)")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -138,6 +141,14 @@ class Materialised:
     tool_config_dir: Path | None = None  # where this tool's own .cargo/config.toml goes (default: `workspace`)
     evidence: Mapping[str, Any] = field(default_factory=dict)  # what writing it decided (e.g. webdriver.json)
     test_args: tuple[str, ...] = ()  # `wasm-pack test` targets when no --test NAME is given (default: cargo's)
+    # Where a check command runs and its relative paths start: the copy of the directory the user named with
+    # --crate (a template's crate directory by default).
+    check_dir: Path | None = None
+    relock: bool = False  # a project's lock is re-resolved for the cell's rustc before its family is pinned
+
+    @property
+    def check_cwd(self) -> Path:
+        return self.check_dir or self.package
 
     @property
     def pkg_dir(self) -> Path:
@@ -193,6 +204,10 @@ class Reproducer(Protocol):
     def runtimes(self) -> tuple[Runtime, ...]: ...  # where its check can run, preferred first
 
     def check_runtime(self, runtime: Runtime) -> None: ...  # UsageError for a runtime it cannot check in
+
+    def plan_skip(self, rustc_version: str) -> str | None: ...  # a cell it cannot build, known before building
+
+    def notes(self, rustc_versions: Sequence[str]) -> list[str]: ...  # said once when a run starts
 
     def param_values(self, overrides: dict[str, str]) -> tuple[tuple[str, str], ...]: ...
 

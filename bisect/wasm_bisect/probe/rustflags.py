@@ -10,12 +10,12 @@ from what the cell asks makes the cell untestable: the cell would not test what 
 from __future__ import annotations
 
 import re
-import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from wasm_bisect.domain.errors import UsageError
+from wasm_bisect.util import bounded
 
 TARGET = "wasm32-unknown-unknown"
 # What rustc reports for wasm32-unknown-unknown (`rustc --print cfg --target wasm32-unknown-unknown`).
@@ -35,10 +35,51 @@ class ConfigFile:
 
 
 def parse_config(text: str, where: str) -> ConfigFile:
-    try:
-        return ConfigFile(where, tomllib.loads(text))
-    except tomllib.TOMLDecodeError as exc:
-        raise UsageError(f"{where} is not valid TOML: {str(exc).splitlines()[0]}") from None
+    config = ConfigFile(where, bounded.toml_loads(text, what=where))
+    refuse_overrides(config)
+    return config
+
+
+# Keys of a .cargo/config.toml that would take rustc or a wasm-bindgen crate from elsewhere than the grid's cell:
+# the verdict would then describe another pair.
+_RUSTC_KEYS = ("rustc", "rustc-wrapper", "rustc-workspace-wrapper")
+
+
+def refuse_overrides(config: ConfigFile) -> None:
+    """Refuse a project config that replaces the cell's rustc or its wasm-bindgen (naming the file and the key)."""
+    from wasm_bisect.probe.family import is_family
+
+    table = config.table
+    build = table.get("build")
+    if build is not None and not isinstance(build, dict):
+        raise UsageError(f"{config.where}: build must be a table")
+    for key in _RUSTC_KEYS:
+        if isinstance(build, dict) and key in build:
+            raise UsageError(f"{config.where}: build.{key} would build with another rustc than the grid's",
+                             hint="remove it (the grid decides rustc); nothing was built")
+    patch = table.get("patch")
+    if patch is not None:
+        if not isinstance(patch, dict) or not all(isinstance(v, dict) for v in patch.values()):
+            raise UsageError(f"{config.where}: patch must be a table of tables")
+        for registry, entries in patch.items():
+            for name, spec in entries.items():
+                package = spec.get("package", name) if isinstance(spec, dict) else name
+                if is_family(str(package)):
+                    raise UsageError(f"{config.where}: patch.{registry}.{name} replaces {package}",
+                                     hint="the grid decides wasm-bindgen; try a fork with `wasm-bisect verify "
+                                          "--patch URL`")
+    if "paths" in table:
+        raise UsageError(f"{config.where}: paths overrides dependencies with local crates",
+                         hint="remove it: wasm-bisect builds the grid's wasm-bindgen from crates.io")
+    sources = table.get("source")
+    if sources is not None:
+        if not isinstance(sources, dict):
+            raise UsageError(f"{config.where}: source must be a table")
+        for name, spec in sources.items():
+            if isinstance(spec, dict) and "replace-with" in spec:
+                raise UsageError(f"{config.where}: source.{name}.replace-with replaces crates.io",
+                                 hint="wasm-bisect resolves each cell's wasm-bindgen from crates.io; remove the "
+                                      "source replacement for the bisect")
 
 
 def _flags_value(value: Any, where: str) -> list[str]:
@@ -69,9 +110,21 @@ def _tokens(text: str) -> list[str]:
     return out
 
 
+MAX_CFG_TOKENS = 512
+MAX_CFG_DEPTH = 16
+
+
 def cfg_matches(expr: str) -> bool:
     """Whether `cfg(...)` holds for wasm32-unknown-unknown; raises ValueError for an expression it cannot read."""
+    if len(expr) > 4096:
+        raise ValueError("the expression is too long")
     tokens = _tokens(expr)
+    depth = level = 0
+    for token in tokens:
+        level += {"(": 1, ")": -1}.get(token, 0)
+        depth = max(depth, level)
+    if len(tokens) > MAX_CFG_TOKENS or depth > MAX_CFG_DEPTH:
+        raise ValueError(f"the expression nests deeper than {MAX_CFG_DEPTH} levels or is too long")
     if len(tokens) < 3 or tokens[0] != "cfg" or tokens[1] != "(" or tokens[-1] != ")":
         raise ValueError(f"{expr!r} is not cfg(...)")
     value, rest = _predicate(tokens[2:-1])
@@ -113,7 +166,8 @@ def config_rustflags(configs: Sequence[ConfigFile]) -> list[Flag]:
     for config in configs:
         targets = config.table.get("target", {})
         if isinstance(targets, dict):
-            for key, table in targets.items():
+            for raw_key, table in targets.items():
+                key = str(raw_key)
                 if not isinstance(table, dict) or "rustflags" not in table:
                     continue
                 if key.startswith("cfg("):

@@ -15,7 +15,7 @@ import re
 import shutil
 import stat
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -163,6 +163,21 @@ class Template:
         spec = self.check
         if spec.kind is CheckKind.COMMAND:
             require_program(spec.argv, cwd=None, files=self.files, where=f"template {self.name}")
+        elif spec.kind is CheckKind.WASM_PACK_TEST and not self._has_test_dependency():
+            raise UsageError(f"--check wasm-pack-test: template {self.name} has no wasm-bindgen-test "
+                             "dev-dependency, so it has no tests to run",
+                             hint='add wasm-bindgen-test = "0.3" under [dev-dependencies] and tests/*.rs')
+
+    def _has_test_dependency(self) -> bool:
+        try:
+            manifest = tomllib.loads(self.files["Cargo.toml"].decode())
+        except (KeyError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+            return False
+        tables = [manifest.get(t) for t in ("dev-dependencies", "dev_dependencies")]
+        targets = manifest.get("target")
+        if isinstance(targets, dict):
+            tables += [t.get("dev-dependencies") for t in targets.values() if isinstance(t, dict)]
+        return any(isinstance(t, dict) and "wasm-bindgen-test" in t for t in tables)
 
     def command_args(self) -> tuple[str, ...]:
         """How commands name this template: a built-in by its name, any other by its directory."""
@@ -192,6 +207,15 @@ class Template:
             lib = {}
         name = lib.get("name") if isinstance(lib, dict) else None
         return (name if isinstance(name, str) else "wasm-bisect-probe").replace("-", "_")
+
+    def plan_skip(self, rustc_version: str) -> str | None:
+        """A template's crate is resolved afresh for each cell: nothing is known to fail before building."""
+        del rustc_version
+        return None
+
+    def notes(self, rustc_versions: Sequence[str]) -> list[str]:
+        del rustc_versions
+        return []
 
     def materialise(self, dest: Path, variant: Variant, *, rustc_version: str,
                     patches: Mapping[str, str] | None = None) -> Materialised:

@@ -520,6 +520,8 @@ def execute(request: Request, store: Store, events: Events = QUIET) -> BisectRes
                     f"{len(grid.reference_types)} reference-types = {grid.size} cells; a single-corner boundary "
                     f"takes at most {expected_probes(len(grid.rustc), len(grid.bindgen))} probes per setting "
                     f"(run {claimed.run_id})")
+        for note in tmpl.notes([s.version for s in grid.rustc]):
+            events.info(note)
         on_stage = events.on_stage
         oracle = Oracle(template=tmpl, store=store, run_id=claimed.run_id, allow_yanked=plan.allow_yanked,
                         repeat=plan.repeat, threshold=plan.threshold, progress=events.progress,

@@ -251,6 +251,8 @@ def execute(request: Request, store: Store, events: Events = QUIET, hooks: Matri
     )
     if on_run:
         on_run(run_id)
+    for note in tmpl.notes([s.version for s in grid.rustc]):
+        events.info(note)
     oracle = Oracle(template=tmpl, store=store, run_id=run_id, allow_yanked=plan.allow_yanked,
                     progress=events.progress, on_stage=hooks.on_stage)
     outcome = run(plan, oracle, on_start=hooks.on_start, on_done=hooks.on_done, on_interrupt=events.info)

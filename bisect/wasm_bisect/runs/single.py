@@ -32,6 +32,8 @@ def execute(variant: Variant, template: Reproducer, store: Store, events: Events
     if fresh:  # an ERROR in the store is never reused: the oracle probes again
         store.put(variant, template.content_hash, template.check_hash,
                   Outcome(verdict=Verdict.ERROR, reason="forced re-probe (--fresh)"))
+    for note in template.notes([variant.rustc.version]):
+        events.info(note)
     oracle = Oracle(template=template, store=store, run_id=run_id, progress=events.progress,
                     on_stage=events.on_stage)
     outcome = oracle.outcome(variant)

@@ -88,6 +88,35 @@ def read_target_features(wasm: bytes) -> list[str]:
     return features
 
 
+PRODUCERS = "producers"
+
+
+def parse_producers(payload: bytes) -> dict[str, list[tuple[str, str]]]:
+    """Decode a `producers` payload: fields (language, processed-by, sdk), each a vector of (name, version)."""
+    fields: dict[str, list[tuple[str, str]]] = {}
+    count, pos = _uleb128(payload, 0)
+    for _ in range(count):
+        field, pos = _name(payload, pos, len(payload))
+        n, pos = _uleb128(payload, pos)
+        values: list[tuple[str, str]] = []
+        for _ in range(n):
+            name, pos = _name(payload, pos, len(payload))
+            version, pos = _name(payload, pos, len(payload))
+            values.append((name, version))
+        fields[field] = values
+    return fields
+
+
+def read_producers(wasm: bytes) -> dict[str, list[tuple[str, str]]]:
+    """What built the module, as the tools recorded it: `processed-by` holds rustc's and wasm-bindgen's versions."""
+    out: dict[str, list[tuple[str, str]]] = {}
+    for name, payload in custom_sections(wasm):
+        if name == PRODUCERS:
+            for field, values in parse_producers(payload).items():
+                out.setdefault(field, []).extend(values)
+    return out
+
+
 def has_feature(features: list[str], name: str) -> bool:
     """True when `name` is listed as used or required ('+' or '='), not when it is disallowed ('-')."""
     return any(f[1:] == name and f[0] in "+=" for f in features)

@@ -145,3 +145,38 @@ def test_builds_at_once_take_separate_target_slots_nearest_first(fake_cargo: Pat
     built = dict(line.split() for line in targets.read_text().splitlines())
     assert built["0.2.98"] == built["0.2.99"] and built["0.2.81"] == built["0.2.80"]
     assert sorted(p.name for p in paths.tools_dir().glob("cargo-target*")) == ["cargo-target", "cargo-target-1"]
+
+
+def test_an_older_host_toolchain_builds_and_is_recorded(fake_cargo: Path, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A CLI built by another host toolchain (asked only when it is built): its cargo first on PATH, its own
+    variables, its own target dirs; tool.json, `installed` and the JSON say which toolchain built it."""
+    from wasm_bisect.bindgen.hosts import HostToolchain
+
+    old = tmp_path / "old-host" / "bin"
+    old.mkdir(parents=True)
+    (old / "cargo").write_text(FAKE_CARGO.replace("{python}", sys.executable).replace(
+        'log.write(" ".join(args)', 'log.write("OLD " + os.environ.get("OLD_HOST_VAR", "") + " " + " ".join(args)'))
+    (old / "cargo").chmod(0o755)
+    targets = tmp_path / "targets.log"
+    monkeypatch.setenv("FAKE_CARGO_TARGETS", str(targets))
+    asked: list[str] = []
+
+    def host() -> HostToolchain:
+        asked.append("0.2.84")
+        return HostToolchain(name="debian:1.85.0", rustc="1.85.0", bin_dir=old, env={"OLD_HOST_VAR": "set"})
+
+    tool = toolcache.bindgen_cli("0.2.84", host=host)
+    assert fake_cargo.read_text().startswith("OLD set install --locked")
+    assert (tool.host, tool.host_rustc, tool.built_with) == ("debian:1.85.0", "1.85.0", "debian:1.85.0 (rustc 1.85.0)")
+    assert targets.read_text().split()[1].endswith("cargo-target@debian-1.85.0")
+    assert toolcache.bindgen_cli("0.2.84", host=host).bin_dir == tool.bin_dir and asked == ["0.2.84"]
+    listed = {t.ident: t for t in toolcache.installed()}
+    assert listed["0.2.84"].to_json()["host"] == "debian:1.85.0"
+    # The default host's slots are not the old host's, and an entry from before the record reads as default.
+    toolcache.bindgen_cli("0.2.99")
+    assert sorted(p.name for p in paths.tools_dir().glob("cargo-target*")) == [
+        "cargo-target", "cargo-target@debian-1.85.0"]
+    entry = paths.tools_dir() / "wasm-bindgen" / "0.2.99" / "tool.json"
+    entry.write_text('{"version": "0.2.99", "build_seconds": 1.0}')
+    assert {t.ident: t.built_with for t in toolcache.installed()}["0.2.99"] == "default"

@@ -10,6 +10,7 @@ from wasm_bisect.domain.compat import (
     CLI_RUST_VERSION,
     KNOWN_YANKED,
     LIB_RUST_VERSION,
+    cargo_reaches_crates_io,
     cli_incompatibility,
     cli_rust_version,
     incompatibility,
@@ -149,6 +150,17 @@ def test_cli_incompatibility() -> None:
     )
     assert cli_incompatibility("1.96.0", "0.2.130") is None
     assert cli_incompatibility("nightly", "0.2.130") is None
+    # rustc >= 1.86 refuses to build a CLI below 0.2.88 too (measured: 0.2.87 with rustc 1.95).
+    assert cli_incompatibility("1.95.0", "0.2.87") == (
+        "host rustc 1.95.0 refuses to build wasm-bindgen-cli 0.2.87: rustc >= 1.86 needs wasm-bindgen >= 0.2.88")
+    assert cli_incompatibility("1.85.0", "0.2.84") is None
+    assert cli_incompatibility("1.95.0", "0.2.88") is None
+
+
+def test_cargo_reaches_crates_io_from_the_sparse_index_on() -> None:
+    assert not cargo_reaches_crates_io("0.66.0")  # Debian's cargo next to rustc 1.63 (Rust 1.65)
+    assert not cargo_reaches_crates_io("1.67.1")
+    assert cargo_reaches_crates_io("1.68.0") and cargo_reaches_crates_io("1.85.0")
 
 
 def test_malformed_input_is_a_usage_error() -> None:

@@ -174,3 +174,24 @@ def test_wasm_pack_args_and_env_for_a_project() -> None:
     env = build.build_env(variant=variant(ReferenceTypes.DEFAULT), toolchain=toolchain("1.96.0"), bindgen=tool,
                           wasm_pack=tool, target_dir=Path("/t"), rustflags=["--cfg", 'feature="a b"'])
     assert env["CARGO_ENCODED_RUSTFLAGS"] == '--cfg\x1ffeature="a b"' and "RUSTFLAGS" not in env
+
+
+def test_the_module_says_which_rustc_and_wasm_bindgen_built_it(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from wasm_bisect.probe.build import built_by, mismatch
+
+    def name(text: str) -> bytes:
+        return bytes([len(text)]) + text.encode()
+
+    payload = (b"\x02" + name("language") + b"\x01" + name("Rust") + name("")
+               + name("processed-by") + b"\x03" + name("rustc") + name("1.96.0 (abc 2026-11-01)")
+               + name("walrus") + name("0.22.0") + name("wasm-bindgen") + name("0.2.95"))
+    section = name("producers") + payload
+    module = tmp_path / "m_bg.wasm"
+    module.write_bytes(b"\0asm\x01\0\0\0" + b"\x00" + bytes([len(section)]) + section)
+    evidence = built_by(module)
+    assert evidence == {"built_by": {"rustc": "1.96.0", "wasm-bindgen": "0.2.95"}}
+    assert mismatch(evidence, rustc="1.96.0", bindgen="0.2.95") is None
+    assert mismatch(evidence, rustc="1.96.0-nightly", bindgen=None) is None
+    assert "rustc 1.96.0, not the cell's 1.63.0" in (mismatch(evidence, rustc="1.63.0", bindgen="0.2.95") or "")
+    assert "wasm-bindgen 0.2.95, not the cell's 0.2.99" in (mismatch(evidence, rustc="1.96.0", bindgen="0.2.99") or "")
+    assert "producers_error" in built_by(tmp_path / "absent.wasm")

@@ -42,7 +42,8 @@ def test_fixture_loads_with_what_the_build_needs_and_nothing_else() -> None:
     assert digest_tree(FIXTURE) == before  # loading only reads
     assert p.name == "crate:app" and p.package == "app" and p.package_dir == "app" and p.artifact == "app"
     assert {"Cargo.toml", "Cargo.lock", ".cargo/config.toml", "app/Cargo.toml", "app/src/lib.rs",
-            "app/tests/check.mjs", "app/tests/node.rs", "core/Cargo.toml", "core/src/lib.rs"} == set(p.files)
+            "app/tests/node.rs", "core/Cargo.toml", "core/src/lib.rs", "tests/check.mjs", "tests/data/case.json",
+            "tests/support/values.mjs"} == set(p.files)  # the check at the root, its helper and data too
     assert p.project_rustflags == (("--cfg", ".cargo/config.toml build.rustflags"),
                                    ("sum_in_core", ".cargo/config.toml build.rustflags"))
     assert p.check.kind is CheckKind.COMMAND and p.check.argv == ("node", "tests/check.mjs")
@@ -58,7 +59,7 @@ def test_hashes_follow_the_files_and_the_selection(project: Path) -> None:
     assert load(project).content_hash == a.content_hash
     assert load(project, features=()).content_hash != a.content_hash
     assert load(project, overrides=CheckOverrides(check="node tests/check.mjs", timeout=5)).check_hash != a.check_hash
-    (project / "app" / "tests" / "check.mjs").write_text("process.exit(0)\n")
+    (project / "tests" / "check.mjs").write_text("process.exit(0)\n")
     changed = load(project)
     assert changed.check_hash != a.check_hash  # the check's own file is part of the check
     (project / "core" / "src" / "lib.rs").write_text("pub fn sum(_: impl IntoIterator<Item = u32>) -> u64 { 0 }\n")
@@ -73,12 +74,14 @@ def test_build_outputs_vcs_and_toolchain_files_are_not_copied(project: Path) -> 
         (project / junk).write_text("junk")
     (project / "app" / "rust-toolchain.toml").write_text('[toolchain]\nchannel = "nightly"\n')
     (project / "notes").mkdir()
-    (project / "notes" / "todo.md").write_text("not part of any crate\n")
+    (project / "notes" / "todo.md").write_text("not part of any crate, but a check may read it\n")
     p = load(project)
     assert not [f for f in p.files if any(part in f.split("/") for part in ("target", "pkg", "node_modules", ".git",
-                                                                             ".vscode", "results"))]
-    assert "notes/todo.md" not in p.files
+                                                                             ".vscode"))]
+    assert not [f for f in p.files if f.endswith((".sqlite3", ".sqlite3-wal", "wasm-bisect.toml"))]
+    assert "notes/todo.md" in p.files  # everything under the --crate directory a check may read is copied
     assert p.left_out == ("app/rust-toolchain.toml",)
+    assert p.node_modules == ("app/node_modules",)  # linked, not copied
 
 
 @pytest.mark.parametrize(("change", "needle"), [
@@ -110,7 +113,8 @@ def refused(project: Path, **kw: object) -> str:
 def test_features_packages_and_checks_are_checked(project: Path) -> None:
     line = refused(project, features=("nope",))
     assert "package app has no feature 'nope'" in line and "its features: repro" in line
-    load(project, features=("app-core/x",))  # a dependency's feature: cargo checks the rest
+    line = refused(project, features=("app-core/x",))  # a path dependency's features are known: checked
+    assert "dependency app-core has no feature 'x'" in line and "its features: none" in line
     with pytest.raises(UsageError, match="has no dependency 'nope'"):
         load(project, features=("nope/x",))
     with pytest.raises(UsageError, match="has 2 packages: choose one with --package"):
@@ -123,6 +127,18 @@ def test_features_packages_and_checks_are_checked(project: Path) -> None:
         load(project, overrides=CheckOverrides(check="node tests/chek.mjs"))
     with pytest.raises(UsageError, match=r"'\./run\.sh' does not exist"):
         load(project, overrides=CheckOverrides(check="./run.sh"))
+    # Paths are taken from the --crate directory: a path that exists only from the package's gets the right one.
+    (project / "app" / "tests" / "pkgcheck.mjs").write_text("")
+    line = refused(project, overrides=CheckOverrides(check="node tests/pkgcheck.mjs --fast"))
+    assert "taken from the --crate directory" in line and 'write --check "node app/tests/pkgcheck.mjs --fast"' in line
+    assert load(project, overrides=CheckOverrides(check="node app/tests/pkgcheck.mjs")).check_files() == [
+        "app/tests/pkgcheck.mjs"]
+    (project / "run.sh").write_text("#!/bin/sh\nexit 0\n")
+    assert "is not executable" in refused(project, overrides=CheckOverrides(check="./run.sh"))
+    (project / "run.sh").chmod(0o755)
+    assert load(project, overrides=CheckOverrides(check="./run.sh")).executables >= {"run.sh"}
+    with pytest.raises(UsageError, match="does not exist"):
+        load(project, overrides=CheckOverrides(check=f"node {project}/absent/check.mjs"))
     line = refused(project, overrides=CheckOverrides(check="wasm-pack-test", test="web"))
     assert "no test target 'web'" in line and "its test targets: node" in line
     assert load(project, overrides=CheckOverrides(check="wasm-pack-test", test="node")).check.test == "node"
@@ -180,3 +196,58 @@ def test_to_template_makes_a_loadable_self_contained_template(tmp_path: Path) ->
     assert t.artifact() == "app"
     with pytest.raises(UsageError, match="already exists"):
         crate.to_template(p, out, name="again")
+
+
+def test_the_check_runs_in_the_copy_of_the_crate_directory_with_node_modules_linked(project: Path,
+                                                                                   tmp_path: Path) -> None:
+    from wasm_bisect.probe.check import command_line
+
+    (project / "node_modules" / "ms").mkdir(parents=True)
+    (project / "node_modules" / "ms" / "index.js").write_text("module.exports = 1;\n")
+    (project / "node_modules" / ".package-lock.json").write_text('{"packages": {"node_modules/ms": {}}}')
+    (project / "run.sh").write_text("#!/bin/sh\nexit 0\n")
+    (project / "run.sh").chmod(0o755)
+    before = digest_tree(project)
+    p = load(project, overrides=CheckOverrides(check="./run.sh tests/data/case.json"))
+    assert p.node_modules == ("node_modules",) and not [f for f in p.files if f.startswith("node_modules/")]
+    variant = Variant(template=p.name, rustc=ToolchainSpec.parse("debian:1.96.0"),
+                      bindgen=BindgenSource.crates("0.2.95"))
+    dest = tmp_path / "probe" / "crate"
+    made = p.materialise(dest, variant, rustc_version="1.96.0")
+    assert (dest / "node_modules").is_symlink() and (dest / "node_modules").resolve() == (project / "node_modules")
+    assert (dest / "run.sh").stat().st_mode & 0o111 and (dest / "tests" / "data" / "case.json").is_file()
+    argv, cwd, _ = command_line(p.check, crate=made, build_env={"PATH": "/bin"}, variant=variant,
+                                wasm_pack=Path("/wp/wasm-pack"))
+    assert cwd == dest and argv == [str(dest / "run.sh"), "tests/data/case.json"]
+    p.materialise(dest, variant, rustc_version="1.96.0")  # again over the old copy: the link goes, not its target
+    assert digest_tree(project) == before
+    # What node_modules holds is part of the check's identity: a reinstall is a different check.
+    (project / "node_modules" / ".package-lock.json").write_text('{"packages": {}}')
+    assert load(project, overrides=CheckOverrides(check="./run.sh tests/data/case.json")).check_hash != p.check_hash
+
+
+def test_to_template_keeps_the_root_check_with_its_helpers_and_data(tmp_path: Path) -> None:
+    files = crate.template_files(load(), name="t")
+    assert {"tests/check.mjs", "tests/support/values.mjs", "tests/data/case.json", "tests/node.rs"} <= set(files)
+    assert ".cargo/config.toml" not in files and "Cargo.lock" not in files
+
+
+def test_npm_scripts_are_checked_against_package_json(project: Path) -> None:
+    npm = CheckOverrides(check="npm test")
+    assert "needs a package.json" in refused(project, overrides=npm)
+    (project / "package.json").write_text('{"scripts": {"check": "node tests/check.mjs"}}')
+    line = refused(project, overrides=npm)
+    assert "has no script 'test'" in line and "its scripts: check" in line
+    assert load(project, overrides=CheckOverrides(check="npm run check")).check.argv == ("npm", "run", "check")
+    (project / "package.json").write_text("{not json")
+    assert "is not valid JSON" in refused(project, overrides=CheckOverrides(check="npm run check"))
+
+
+def test_special_files_in_the_tree_are_left_out_never_opened(project: Path) -> None:
+    import os
+
+    os.mkfifo(project / "tests" / "data" / "pipe")
+    (project / "tests" / "dangling").symlink_to(project / "nowhere")
+    p = load(project)
+    assert "tests/data/pipe" not in p.files and "tests/dangling" not in p.files
+    assert "tests/data/pipe (not a regular file)" in p.left_out

@@ -56,3 +56,28 @@ def test_cli_toolchain_and_warm_slot_seconds(home: Path) -> None:
     assert Readiness.look().probe_seconds(cell("debian:1.96.0", "0.2.93")) == readiness.COLD_PROBE_SECONDS
     assert Readiness.look().probe_seconds(cell("debian:1.96.0", "0.2.95", ReferenceTypes.ON)) == (
         readiness.COLD_PROBE_SECONDS)
+
+
+def test_an_old_cli_also_waits_for_its_host_toolchain(home: Path) -> None:
+    """wasm-bindgen-cli < 0.2.88 is built by an older toolchain than a current default host: its provisioning
+    counts until a debian toolchain that can build it (cargo with the sparse index, rustc < 1.86) is there."""
+    empty = Readiness.look()
+    assert empty.cli(cell("debian:1.63.0", "0.2.84")) == readiness.CLI_BUILD_SECONDS + readiness.TOOLCHAIN_SECONDS
+    assert empty.cli(cell("debian:1.63.0", "0.2.92")) == readiness.CLI_BUILD_SECONDS
+    assert Readiness.cold().cli(cell("debian:1.63.0", "0.2.87")) == (
+        readiness.CLI_BUILD_SECONDS + readiness.TOOLCHAIN_SECONDS)
+    fake_prefix(paths.toolchains_dir() / "debian-1.96.0", mvp=False)  # refuses 0.2.84 itself
+    assert Readiness.look().cli(cell("debian:1.63.0", "0.2.84")) == (
+        readiness.CLI_BUILD_SECONDS + readiness.TOOLCHAIN_SECONDS)
+    fake_prefix(paths.toolchains_dir() / "debian-1.85.0", version="1.85.0", mvp=False)
+    ready = Readiness.look()
+    assert ready.cli(cell("debian:1.63.0", "0.2.84")) == readiness.CLI_BUILD_SECONDS
+    assert Readiness.cold().cli(cell("debian:1.63.0", "0.2.84")) == (  # a fresh machine has none
+        readiness.CLI_BUILD_SECONDS + readiness.TOOLCHAIN_SECONDS)
+    cached_cli("0.2.84", 200.0)
+    assert Readiness.look().cli(cell("debian:1.63.0", "0.2.84")) == 0.0
+    # An older default host (as the cached tools record it) builds old CLIs itself.
+    entry = paths.tools_dir() / "wasm-bindgen" / "0.2.84" / "tool.json"
+    entry.write_text(json.dumps({"version": "0.2.84", "build_seconds": 200.0, "host": "default",
+                                 "host_rustc": "1.80.0"}))
+    assert Readiness.look().cli(cell("debian:1.63.0", "0.2.83")) == 200.0

@@ -20,7 +20,7 @@ from typing import Any
 from wasm_bisect.domain.errors import UsageError, WasmBisectError
 from wasm_bisect.domain.model import Runtime
 from wasm_bisect.probe.runtimes.browser import CHROMIUM_ARGS
-from wasm_bisect.util import processes
+from wasm_bisect.util import bounded, processes
 
 WEBDRIVER_JSON = "webdriver.json"
 OPTIONS_KEY = {Runtime.CHROMIUM: "goog:chromeOptions", Runtime.FIREFOX: "moz:firefoxOptions"}
@@ -45,9 +45,9 @@ NO_RESULT = "Failed to detect test as having been run"
 def parse_webdriver_json(data: bytes, where: str) -> dict[str, Any]:
     """The project's own webdriver.json: a JSON object, else bad input (one line, before any build)."""
     try:
-        value = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise UsageError(f"{where} is not valid JSON: {str(exc).splitlines()[0]}",
+        value = bounded.json_loads(data.decode("utf-8"), what=where, limit=1024 * 1024)
+    except UnicodeDecodeError:
+        raise UsageError(f"{where} is not valid JSON: not UTF-8 text",
                          hint="wasm-bindgen-test-runner reads it as the browser's WebDriver capabilities") from None
     if not isinstance(value, dict):
         raise UsageError(f"{where} is not a JSON object of WebDriver capabilities")
