@@ -256,6 +256,14 @@ class Store:
         return conn
 
     def _open_write(self) -> sqlite3.Connection:
+        if not self.own:
+            return self._open_write_checked()
+        # Between its creation and its tables, a new store looks like another program's SQLite file: processes
+        # starting at once on a fresh home inspect and create the tool's own store one at a time.
+        with fs.lock("store-open"):
+            return self._open_write_checked()
+
+    def _open_write_checked(self) -> sqlite3.Connection:
         found = inspect(self.path)
         if found.kind in ("not-a-file", "not-sqlite", "foreign", "damaged"):
             if not (self.own and found.kind in ("not-sqlite", "damaged") and self._proven_ours(found)):
