@@ -1,6 +1,6 @@
 """Simulated cost and rounds of the whole `bisect` driver on 3 x 40 x 2 grids (issue 16), side by side in one run.
 
-    python benchmarks/cost_bench.py [--grids N]     (appends a run to benchmarks/results/costs.json)
+    python benchmarks/cost_bench.py [OUT.json] [--grids N] [--smoke]     (appends a run to results/costs.json)
 
 Cost: the real driver (both reference-types settings, compatibility filter, follow-up re-probes) with only the
 build replaced by a simulated world, once cost-blind (today's choices) and once cost-aware, under the issue's cost
@@ -36,6 +36,7 @@ import results_file
 from driver_bench import RUSTC, SETTINGS, NullStore, World, bindgen_axis
 from search_bench import SHAPES
 
+from wasm_bisect.domain.errors import EndsAlike
 from wasm_bisect.domain.grid import Grid
 from wasm_bisect.domain.model import BindgenSource, Outcome, ReferenceTypes, ToolchainSpec, Variant, Verdict
 from wasm_bisect.probe import Oracle, Readiness, templates
@@ -66,9 +67,11 @@ class SimMachine(Readiness):
     def toolchain_seconds(self, variant: Variant) -> float:
         return 0.0
 
+    def is_warm(self, variant: Variant) -> bool:
+        return (variant.rustc.version, self.family(variant), variant.bindgen.version) in self.warm_cells
+
     def probe_seconds(self, variant: Variant) -> float:
-        cell = (variant.rustc.version, self.family(variant), variant.bindgen.version)
-        return WARM_SECONDS if cell in self.warm_cells else PROBE_SECONDS
+        return WARM_SECONDS if self.is_warm(variant) else PROBE_SECONDS
 
     def build(self, variant: Variant) -> None:
         """Account one real probe and leave its traces in the caches."""
@@ -93,7 +96,10 @@ def drive(grid: Grid, world: World, machine: SimMachine, template: templates.Tem
     probe_module.run_probe = fake_probe  # type: ignore[assignment]
     oracle = Oracle(template=template, store=NullStore())  # type: ignore[arg-type]
     before, clis = machine.seconds_spent, len(machine.cli_built)
-    result = bisect_run.run(bisect_run.BisectPlan(grid=grid, cost_aware=cost_aware), oracle, readiness=machine)
+    try:
+        result = bisect_run.run(bisect_run.BisectPlan(grid=grid, cost_aware=cost_aware), oracle, readiness=machine)
+    except EndsAlike as stopped:  # every corner fails with the one simulated reason: the run stops there (exit 3)
+        return [{"stopped": stopped.message}], machine.seconds_spent - before, len(machine.cli_built) - clis
     answers = [{k: v for k, v in s.to_json().items() if k != "probes"} for s in result.searches]
     return answers, machine.seconds_spent - before, len(machine.cli_built) - clis
 
@@ -112,8 +118,9 @@ def prepared(kind: str, grid: Grid, template: templates.Template, rng: random.Ra
     return machine
 
 
-def cost_rows(template: templates.Template, grids: int, rng: random.Random) -> list[dict[str, Any]]:
-    cols = bindgen_axis()
+def cost_rows(template: templates.Template, grids: int, rng: random.Random, n_cols: int = 40
+              ) -> list[dict[str, Any]]:
+    cols = bindgen_axis(n_cols)
     grid = make_grid(template, cols)
     rows = []
     for kind in MACHINES:
@@ -145,8 +152,9 @@ def cost_rows(template: templates.Template, grids: int, rng: random.Random) -> l
     return rows
 
 
-def rounds_rows(template: templates.Template, grids: int, rng: random.Random) -> list[dict[str, Any]]:
-    cols = bindgen_axis()
+def rounds_rows(template: templates.Template, grids: int, rng: random.Random, n_cols: int = 40
+                ) -> list[dict[str, Any]]:
+    cols = bindgen_axis(n_cols)
     grid = make_grid(template, cols)
     plan = bisect_run.BisectPlan(grid=grid, cost_aware=False)
     rows = []
@@ -177,15 +185,16 @@ def rounds_rows(template: templates.Template, grids: int, rng: random.Random) ->
 
 
 def main(argv: list[str]) -> int:
-    grids = int(argv[argv.index("--grids") + 1]) if "--grids" in argv else 200
-    out = Path(argv[1]) if len(argv) > 1 and not argv[1].startswith("--") else None
+    args = results_file.arguments("costs", argv, grids=200)
+    grids = args.grids
+    n_cols = 8 if args.smoke else 40  # smoke: the smallest grid, one world per shape and machine
     rng = random.Random(SEED)
     template = templates.load("vec-of-structs")
     real_probe = probe_module.run_probe
     started = time.perf_counter()
     try:
-        costs = cost_rows(template, grids, rng)
-        rounds = rounds_rows(template, max(grids // 4, 10), rng)
+        costs = cost_rows(template, grids, rng, n_cols)
+        rounds = rounds_rows(template, grids if args.smoke else max(grids // 4, 10), rng, n_cols)
     finally:
         probe_module.run_probe = real_probe
     seconds = time.perf_counter() - started
@@ -194,8 +203,8 @@ def main(argv: list[str]) -> int:
         print(f"{r['machine']:>20} {r['shape']:>13} {r['today_mean_s']:>9} {r['aware_mean_s']:>9} "
               f"{r['cheaper']:>8} {r['today_clis_mean']:>5}/{r['aware_clis_mean']:<5} "
               f"{r['same_answers']:>4}/{r['grids']}")
-    floor = math.log2(len(bindgen_axis()))
-    print(f"(any search must build >= log2({len(bindgen_axis())}) = {floor:.1f} CLIs to place the newest rustc's "
+    floor = math.log2(len(bindgen_axis(n_cols)))
+    print(f"(any search must build >= log2({len(bindgen_axis(n_cols))}) = {floor:.1f} CLIs to place the newest rustc's "
           "boundary: on a cold machine that bounds what probe choice can save)")
     print(f"\n{'shape':>13} " + " ".join(f"{'-j' + str(j):>7}" for j in JOBS) + f" {'today -j2':>10}  fewer: -j4 -j8")
     for r in rounds:
@@ -232,7 +241,7 @@ def main(argv: list[str]) -> int:
     details = {"seed": SEED, "rustc": RUSTC, "settings": [str(s) for s in SETTINGS],
                "model": {"cli_s": CLI_SECONDS, "probe_s": PROBE_SECONDS, "warm_probe_s": WARM_SECONDS},
                "costs": costs, "rounds": rounds, "seconds": round(seconds, 1)}
-    print(f"wrote {results_file.append_run('costs', figures, details, path=out)}")
+    results_file.record("costs", figures, details, path=args.out, smoke=args.smoke)
     return 0 if figures["cost_same_answers"] and figures["rounds_same_answers"] else 1
 
 

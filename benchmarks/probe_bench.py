@@ -8,7 +8,7 @@
 4. Parallel matrix: -j2 vs -j1 throughput on the same real 2 x 2 x 2 grid (a new --param value per run makes
    every cell a fresh build; toolchains and CLIs stay cached), alternating the order over rounds.
 
-Usage: python benchmarks/probe_bench.py [OUT.json] [--rounds N]
+Usage: python benchmarks/probe_bench.py [OUT.json] [--rounds N] [--smoke]
 """
 
 from __future__ import annotations
@@ -40,6 +40,8 @@ TEMPLATE = "vec-of-structs"
 N_BASE = 900_000
 BISECT = ["bisect", "--template", "vec-of-structs", "--rustc", "debian:1.63.0,debian:1.96.0",
           "--bindgen", "0.2.91..0.2.99", "--reference-types", "both"]
+SMOKE_BISECT = ["bisect", "--template", "vec-of-structs", "--rustc", "debian:1.96.0", "--bindgen", "0.2.93,0.2.95",
+                "--no-follow-up"]
 
 
 def raw_probe(crate: Path, env: dict[str, str], wasm_pack: Path, n: str) -> tuple[float, int]:
@@ -143,14 +145,14 @@ def rss_run(*args: str, home: Path | None = None) -> tuple[float, int, str]:
     return seconds, rss, proc.stdout
 
 
-def cache_and_memory() -> dict[str, Any]:
+def cache_and_memory(bisect: list[str]) -> dict[str, Any]:
     home = private_home()  # its own empty store: the first bisect builds every probe it asks for
-    first_seconds, first_rss, first_out = rss_run(*BISECT, "--json", home=home)
-    first = json.loads(first_out)
+    first_seconds, first_rss, first_out = rss_run(*bisect, "--json", home=home)
+    first = json.loads(first_out)["bisect"]  # the report document's bisect section
     if first["probes"]["built"] == 0:
         raise SystemExit("the first bisect built nothing: its memory figure would be that of a store lookup")
-    again_seconds, again_rss, out = rss_run(*BISECT, "--json", home=home)
-    result = json.loads(out)
+    again_seconds, again_rss, out = rss_run(*bisect, "--json", home=home)
+    result = json.loads(out)["bisect"]
     return {"first_builds": first["probes"]["built"], "bisect_first_seconds": round(first_seconds, 2),
             "bisect_first_peak_rss_mib": round(first_rss / 1024, 1),
             "rerun_seconds": round(again_seconds, 2), "rerun_builds": result["probes"]["built"],
@@ -160,22 +162,25 @@ def cache_and_memory() -> dict[str, Any]:
 
 MATRIX = ["matrix", "--template", "vec-of-structs", "--rustc", "debian:1.63.0,debian:1.96.0",
           "--bindgen", "0.2.92,0.2.99", "--reference-types", "default,on"]
+SMOKE_MATRIX = ["matrix", "--template", "vec-of-structs", "--rustc", "debian:1.96.0", "--bindgen", "0.2.92,0.2.99",
+                "--reference-types", "default"]
 
 
-def parallel(rounds: int) -> dict[str, Any]:
+def parallel(rounds: int, matrix: list[str] = MATRIX) -> dict[str, Any]:
+    cells = 8 if matrix is MATRIX else 2
     stamp = int(time.time()) % 10_000
     runs: list[dict[str, Any]] = []
     # Warm-up, not counted: -j2 uses a second target-dir slot per toolchain/flags family, whose dependencies
     # are compiled on first use; measured rounds must compare warm slots with warm slots.
     for jobs in (2, 1):
-        rss_run(*MATRIX, "-j", str(jobs), "--param", f"n={2_000_000 + stamp * 10 + jobs}", "--json")
+        rss_run(*matrix, "-j", str(jobs), "--param", f"n={2_000_000 + stamp * 10 + jobs}", "--json")
     for r in range(rounds):
         for jobs in ((1, 2) if r % 2 == 0 else (2, 1)):  # alternate who goes first
             n = str(1_000_000 + stamp * 10 + r * 3 + jobs)
-            seconds, rss, out = rss_run(*MATRIX, "-j", str(jobs), "--param", f"n={n}", "--json")
+            seconds, rss, out = rss_run(*matrix, "-j", str(jobs), "--param", f"n={n}", "--json")
             doc = json.loads(out)
-            if doc["run"]["stats"]["built"] != 8:
-                raise SystemExit(f"matrix -j{jobs} built {doc['run']['stats']['built']} cells, not 8")
+            if doc["run"]["stats"]["built"] != cells:
+                raise SystemExit(f"matrix -j{jobs} built {doc['run']['stats']['built']} cells, not {cells}")
             cells = float(doc["run"]["stats"]["seconds"])  # the matrix stage: cells start to last cell done
             runs.append({"round": r, "jobs": jobs, "seconds": round(seconds, 2), "cells_seconds": round(cells, 2),
                          "peak_rss_mib": round(rss / 1024, 1)})
@@ -192,15 +197,13 @@ def parallel(rounds: int) -> dict[str, Any]:
             "peak_rss_mib": max(x["peak_rss_mib"] for x in runs)}
 
 
-def main() -> None:
-    out = Path(sys.argv[1]) if len(sys.argv) > 1 and not sys.argv[1].startswith("--") else \
-        Path("benchmarks/results/probe.json")
-    rounds = int(sys.argv[sys.argv.index("--rounds") + 1]) if "--rounds" in sys.argv else 5
+def main(argv: list[str]) -> None:
+    args = results_file.arguments("probe", argv, rounds=5)  # --smoke: one round, the smallest grids
     # Everything below runs in a private home linked to the machine's caches: verdicts are never read from the
     # machine's store, so every figure is of work done in this run.
     os.environ["WASM_BISECT_HOME"] = str(private_home())
-    ov, ca = overhead(2 * rounds), cache_and_memory()
-    pa = parallel(max(1, rounds))
+    ov, ca = overhead(2 * args.rounds), cache_and_memory(SMOKE_BISECT if args.smoke else BISECT)
+    pa = parallel(max(1, args.rounds), SMOKE_MATRIX if args.smoke else MATRIX)
     results = {"home": str(paths.home()), "overhead": ov, "cache": ca, "parallel": pa,
                "loadavg_at_end": Path("/proc/loadavg").read_text().split()[:3]}
     print("\n| benchmark | measured | target |\n| --- | --- | --- |")
@@ -213,8 +216,8 @@ def main() -> None:
           f"{pa['speedup']}x | (measured) |")
     print(f"| peak RSS of the tool: bisect / -j2 matrix | {ca['bisect_first_peak_rss_mib']} / "
           f"{pa['peak_rss_mib']} MiB | (measured) |")
-    print(f"\nwritten to {results_file.append_run('probe', figures.probe(results), results, path=out)}")
+    results_file.record("probe", figures.probe(results), results, path=args.out, smoke=args.smoke)
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv)

@@ -6,8 +6,10 @@ table is generated from these files by readme_table.py (median and spread over t
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 import json
+import math
 import os
 import platform
 import tempfile
@@ -47,3 +49,46 @@ def append_run(name: str, figures: dict[str, float | int | bool], details: dict[
         handle.write(json.dumps(data, indent=1) + "\n")
     Path(tmp).replace(target)
     return target
+
+
+SMOKE_HELP = "one round on the smallest grid; check that every figure can be computed; write nothing"
+
+
+def arguments(name: str, argv: list[str], *, rounds: int | None = None, grids: int | None = None
+              ) -> argparse.Namespace:
+    """The command line every benchmark takes: [OUT.json] [--smoke] (and --rounds N or --grids N where it has
+    rounds or simulated grids)."""
+    parser = argparse.ArgumentParser(prog=Path(argv[0]).name if argv else name)
+    parser.add_argument("out", nargs="?", type=Path, default=RESULTS / f"{name}.json",
+                        help=f"results file to append the run to (default results/{name}.json)")
+    parser.add_argument("--smoke", action="store_true", help=SMOKE_HELP)
+    if rounds is not None:
+        parser.add_argument("--rounds", type=int, default=rounds, help=f"rounds to measure (default {rounds})")
+    if grids is not None:
+        parser.add_argument("--grids", type=int, default=grids, help=f"simulated grids per case (default {grids})")
+    args = parser.parse_args(argv[1:])
+    if rounds is not None and args.smoke:
+        args.rounds = 1
+    if grids is not None and args.smoke:
+        args.grids = 1
+    return args
+
+
+def check_figures(name: str, figures: dict[str, float | int | bool]) -> None:
+    """Every headline figure is a number (or a yes/no): a benchmark that cannot compute one fails."""
+    bad = {k: v for k, v in figures.items()
+           if not isinstance(v, (bool, int, float)) or (isinstance(v, float) and not math.isfinite(v))}
+    if not figures or bad:
+        raise SystemExit(f"{name}: figures that could not be computed: {bad or 'none at all'}")
+
+
+def record(name: str, figures: dict[str, float | int | bool], details: dict[str, Any], *, path: Path,
+           smoke: bool) -> Path | None:
+    """Check the figures; append the run to the results file unless this is a smoke run (which writes nothing)."""
+    check_figures(name, figures)
+    if smoke:
+        print(f"{name}: smoke run, {len(figures)} figures computed, nothing written")
+        return None
+    written = append_run(name, figures, details, path=path)
+    print(f"written to {written}")
+    return written

@@ -6,7 +6,7 @@ failure) once per runtime with a fresh `n` (so each probe is a real build of the
 private home linked to the machine's caches. Reported: the whole probe and the check stage alone, medians, and
 each browser's ratio to node.
 
-Usage: python benchmarks/runtime_bench.py [OUT.json] [--rounds N]
+Usage: python benchmarks/runtime_bench.py [OUT.json] [--rounds N] [--smoke]
 """
 
 from __future__ import annotations
@@ -79,19 +79,17 @@ def measure(rounds: int) -> dict[str, Any]:
     return out
 
 
-def main() -> None:
-    out = Path(sys.argv[1]) if len(sys.argv) > 1 and not sys.argv[1].startswith("--") else \
-        Path("benchmarks/results/runtime.json")
-    rounds = int(sys.argv[sys.argv.index("--rounds") + 1]) if "--rounds" in sys.argv else 5
+def main(argv: list[str]) -> None:
+    args = results_file.arguments("runtime", argv, rounds=5)  # --smoke: one round
     os.environ["WASM_BISECT_HOME"] = str(private_home())
-    results = measure(rounds)
+    results = measure(args.rounds)
     print("\n| runtime | warm probe (median) | check stage (median) | vs node |\n| --- | --- | --- | --- |")
     for runtime in RUNTIMES:
         name = str(runtime)
         ratio = "1.00x" if name == "node" else f"{results[f'{name}_over_node']}x"
         print(f"| {name} | {results[f'{name}_probe_median']} s | {results[f'{name}_check_median']} s | {ratio} |")
-    print(f"\nwritten to {results_file.append_run('runtime', figures.runtime(results), results, path=out)}")
+    results_file.record("runtime", figures.runtime(results), results, path=args.out, smoke=args.smoke)
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv)

@@ -1,6 +1,6 @@
 """Probe counts of the 2-D search on thousands of simulated grids (pure Python, well under a minute).
 
-    python benchmarks/search_bench.py [OUT.json]    (default benchmarks/results/search.json)
+    python benchmarks/search_bench.py [OUT.json] [--smoke]    (default benchmarks/results/search.json)
 
 For each shape and grid size it reports the mean/median/max probes of the full frontier and of the
 first-failing-pair-only mode against: the exhaustive grid (R*W builds), per-axis bisection (each
@@ -129,10 +129,11 @@ def correct(world: World, result_rows: list[tuple[int, int]]) -> bool:
     )
 
 
-def run_cell(shape: str, n_rows: int, n_cols: int, rng: random.Random) -> dict[str, object]:
+def run_cell(shape: str, n_rows: int, n_cols: int, rng: random.Random, grids: int = GRIDS_PER_CELL
+             ) -> dict[str, object]:
     make, skipped = SHAPES[shape]
     full, pair, per_axis, ok = [], [], [], 0
-    for _ in range(GRIDS_PER_CELL):
+    for _ in range(grids):
         f = make(n_rows, n_cols, rng)
         world = with_skips(f, n_rows, n_cols, rng) if skipped else World(f, n_cols)
         result = first_failing_pair(range(n_rows), range(n_cols), world.oracle, untestable=world.precheck)
@@ -150,7 +151,7 @@ def run_cell(shape: str, n_rows: int, n_cols: int, rng: random.Random) -> dict[s
         "shape": shape,
         "rows": n_rows,
         "cols": n_cols,
-        "grids": GRIDS_PER_CELL,
+        "grids": grids,
         "full_mean": round(statistics.mean(full), 2),
         "full_median": statistics.median(full),
         "full_max": max(full),
@@ -160,15 +161,16 @@ def run_cell(shape: str, n_rows: int, n_cols: int, rng: random.Random) -> dict[s
         "floor": round(floor, 2),
         "full_over_floor": round(statistics.mean(full) / floor, 2),
         "corner_budget": math.ceil(math.log2(n_rows)) + math.ceil(math.log2(n_cols)) + 3,
-        "correct": ok / GRIDS_PER_CELL,
+        "correct": ok / grids,
     }
 
 
 def main(argv: list[str]) -> int:
-    out = Path(argv[1]) if len(argv) > 1 else Path(__file__).resolve().parent / "results" / "search.json"
+    args = results_file.arguments("search", argv)
+    sizes, grids = (SIZES[:1], 3) if args.smoke else (SIZES, GRIDS_PER_CELL)  # smoke: the smallest grid
     rng = random.Random(SEED)
     started = time.perf_counter()
-    cells = [run_cell(shape, r, w, rng) for r, w in SIZES for shape in SHAPES]
+    cells = [run_cell(shape, r, w, rng, grids) for r, w in sizes for shape in SHAPES]
     seconds = time.perf_counter() - started
     header = (
         "shape",
@@ -201,9 +203,9 @@ def main(argv: list[str]) -> int:
             f"{c['correct']:.0%}",
         )
         print(" ".join(f"{v!s:>15}" if i == 0 else f"{v!s:>9}" for i, v in enumerate(values)))
-    print(f"{len(cells) * GRIDS_PER_CELL} grids in {seconds:.1f} s")
-    report = {"seed": SEED, "grids_per_cell": GRIDS_PER_CELL, "seconds": round(seconds, 1), "cells": cells}
-    print(f"wrote {results_file.append_run('search', figures.search(report), report, path=out)}")
+    print(f"{len(cells) * grids} grids in {seconds:.1f} s")
+    report = {"seed": SEED, "grids_per_cell": grids, "seconds": round(seconds, 1), "cells": cells}
+    results_file.record("search", figures.search(report), report, path=args.out, smoke=args.smoke)
     return 0 if all(c["correct"] == 1.0 for c in cells) else 1
 
 

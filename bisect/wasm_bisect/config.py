@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 from wasm_bisect import toolchains
 from wasm_bisect.bindgen import index
+from wasm_bisect.bindgen.prebuilt import ToolSource
 from wasm_bisect.domain.errors import ConfigError, UsageError, did_you_mean
 from wasm_bisect.domain.grid import (
     MAX_SHARDS,
@@ -89,6 +90,7 @@ _KEYS = {
     "test": "a test target of --check wasm-pack-test",
     "runtime": "node, chromium, firefox, or a list of them (a matrix axis)",
     "browser-path": "a table of browser binaries, e.g. {chromium = \"/usr/bin/chromium\"}",
+    "tools": "auto, prebuilt or source (where a missing wasm-bindgen CLI or wasm-pack comes from)",
 }
 _REPRODUCER_KEYS = ("crate", "package", "features", "no-default-features", "all-features")
 
@@ -149,6 +151,7 @@ class Config:
     test: str | None = None
     runtime: str | None = None
     browser_paths: dict[str, Path] = field(default_factory=dict)
+    tools: str | None = None
 
 
 Origin = Literal["flag", "config", "default", "none"]
@@ -176,6 +179,7 @@ class Settings:
     check: CheckOverrides = field(default_factory=CheckOverrides)
     runtime: str = "node"  # one runtime or a comma list (see `runtimes`)
     browser_paths: Mapping[Runtime, Path] = field(default_factory=dict)
+    tools: ToolSource = ToolSource.AUTO  # published binaries first, or only those, or only source builds
 
     def from_user(self, key: str) -> bool:
         """True when the value of `key` was given (flag or config), not taken from the defaults."""
@@ -330,7 +334,8 @@ def parse(data: Mapping[str, Any], *, source: Path, where: str | None = None) ->
             raise ConfigError(f"{where}: params must be {_KEYS['params']} with string or number values "
                               f"(at most {MAX_PARAMS})")
         out["params"] = {str(k): str(v) for k, v in params.items()}
-    for key, choices in (("build-failure", BuildFailure), ("profile", Profile), ("target", Target)):
+    for key, choices in (("build-failure", BuildFailure), ("profile", Profile), ("target", Target),
+                         ("tools", ToolSource)):
         if key in table:
             out[key.replace("-", "_")] = _choice(table[key], key, where, choices)
     for key, most in (("jobs", MAX_JOBS), ("shards", MAX_SHARDS)):
@@ -433,6 +438,7 @@ def settings(
     test: str | None = None,
     runtime: str | None = None,
     browser_path: list[str] | None = None,
+    tools: str | None = None,
 ) -> Settings:
     """Flags override the config, the config overrides `command`'s defaults. A matrix (and any command given
     `require_axes=True`) has no default axes: both must come from a flag or the config."""
@@ -523,6 +529,7 @@ def settings(
         origin=origin,
         runtime=runtime_text,
         browser_paths=browser_paths,
+        tools=ToolSource(pick("tools", tools, config.tools)),
     )
 
 

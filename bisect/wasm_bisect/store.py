@@ -421,6 +421,11 @@ class Store:
             args = (template_hash,)
         return [(_variant_json(v), _outcome_json(o)) for v, o in self._read(sql, args)]
 
+    def recent_probes(self, limit: int) -> list[tuple[dict[str, Any], Outcome]]:
+        """The `limit` most recently stored probes (their timings feed the cost model)."""
+        rows = self._read("SELECT variant_json, outcome_json FROM probes ORDER BY created DESC LIMIT ?", (limit,))
+        return [(_variant_json(v), _outcome_json(o)) for v, o in rows]
+
     # -- runs ---------------------------------------------------------------------------------------------
     def start_run(self, *, kind: str, fingerprint: str, command: str, config: dict[str, Any]) -> str:
         run_id = time.strftime("%Y%m%d-%H%M%S") + "-" + uuid.uuid4().hex[:6]

@@ -37,6 +37,14 @@ def test_templates_ship_in_the_wheel(venv: Path, tmp_path: Path) -> None:
     assert str(venv) in data["root"]  # read from the installed package, not from a checkout
 
 
+def test_docs_ship_in_the_wheel_and_messages_point_there(venv: Path, tmp_path: Path) -> None:
+    proc = run(venv, "wasm-bisect", "templates", "init", "smoke", str(tmp_path / "mine"), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    page = proc.stdout.split("(how: ", 1)[1].split(")", 1)[0]
+    assert page.startswith(str(venv)) and page.endswith("/wasm_bisect/docs/templates.md"), page
+    assert "## " in Path(page).read_text()
+
+
 def test_examples_noxfile_lists_its_cells(venv: Path, tmp_path: Path) -> None:
     work = tmp_path / "examples"
     shutil.copytree(EXAMPLES, work)

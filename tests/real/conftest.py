@@ -67,8 +67,20 @@ def real_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         yield home
 
 
-def assert_built(outcome: dict[str, Any]) -> None:
-    """The probe compiled for real in this run: not from a store, with a cargo build stage that took time."""
+def assert_built(probe: dict[str, Any], *, built: int) -> None:
+    """The probe compiled for real in this test: the command that answered it built something (`built`, its
+    count of probes built) and this probe was not answered from a store (a stored outcome keeps the timings and
+    stage of the build that made it, so those alone prove nothing). `probe` is a report cell, the probe
+    section of a probe's document (`from_store` and `outcome`) or a probe of `log --json` (`cached`)."""
+    from_store = probe["from_store"] if "from_store" in probe else probe["cached"]
+    assert from_store is False, "answered from a store: not built in this test"
+    assert built > 0, "the command built no probe"
+    outcome = probe.get("outcome", probe)
     timings = outcome["timings"]
     assert timings.get("cargo-build", 0) > 0, f"no cargo build in {timings}"
     assert outcome.get("stage") in ("check", "cargo-build", "wasm-bindgen", "wasm-opt"), outcome.get("stage")
+
+
+def assert_probe_built(doc: dict[str, Any]) -> None:
+    """`assert_built` for the report document of `probe --json`."""
+    assert_built(doc["probe"], built=doc["run"]["stats"]["built"])

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import assert_built, wasm_bisect, wasm_bisect_json
+from .conftest import assert_probe_built, wasm_bisect, wasm_bisect_json
 
 R163 = "debian:1.63.0"
 R196 = "debian:1.96.0"
@@ -38,8 +38,7 @@ def _probe(runtime: str, bindgen: str, store: Path) -> dict[str, Any]:
     outcome = data["outcome"]
     print(f"PROBE {runtime} {bindgen}: {outcome['verdict']} ({outcome['reason']}) timings={outcome['timings']} "
           f"runtime={outcome['evidence'].get('runtime')}")
-    assert data["from_store"] is False
-    assert_built(outcome)
+    assert_probe_built(doc)
     assert data["variant"]["runtime"] == runtime and data["variant"]["options"]["target"] == "web"
     return data
 
@@ -120,12 +119,14 @@ def test_browser_only_template_imagedata_detached(runtime: str, tmp_path: Path) 
     args = ("--template", "imagedata-detached", "--rustc", R196, "--reference-types", "default", "--store", store)
     refused = wasm_bisect("probe", *args, "--bindgen", "0.2.95", "--runtime", "node", check=False)
     assert refused.returncode == 2 and "does not run in node" in refused.stderr
-    bad = wasm_bisect_json("probe", *args, "--bindgen", "0.2.95", "--runtime", runtime)["probe"]["outcome"]
-    assert_built(bad)
+    bad_doc = wasm_bisect_json("probe", *args, "--bindgen", "0.2.95", "--runtime", runtime)
+    assert_probe_built(bad_doc)
+    bad = bad_doc["probe"]["outcome"]
     assert bad["verdict"] == "bad", bad
     assert IMAGEDATA_WORDING[runtime] in bad["evidence"]["failure_text"]
-    good = wasm_bisect_json("probe", *args, "--bindgen", "0.2.93", "--runtime", runtime)["probe"]["outcome"]
-    assert_built(good)
+    good_doc = wasm_bisect_json("probe", *args, "--bindgen", "0.2.93", "--runtime", runtime)
+    assert_probe_built(good_doc)
+    good = good_doc["probe"]["outcome"]
     assert good["verdict"] == "good", good
     assert good["reason"].startswith("OK: 100000 ImageData frames")
 

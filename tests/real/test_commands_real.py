@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .conftest import assert_built, wasm_bisect, wasm_bisect_json
+from .conftest import assert_probe_built, wasm_bisect, wasm_bisect_json
 
 
 def test_versions_lists_releases_with_yanked_marks() -> None:
@@ -29,8 +29,9 @@ def test_templates_list_and_show() -> None:
 
 
 def test_cache_info_and_prune_after_a_real_probe(real_home: Path) -> None:
-    probe = wasm_bisect_json("probe", "--template", "smoke", "--rustc", "debian:1.96.0", "--bindgen", "0.2.98")["probe"]
-    assert_built(probe["outcome"])
+    probed = wasm_bisect_json("probe", "--template", "smoke", "--rustc", "debian:1.96.0", "--bindgen", "0.2.98")
+    assert_probe_built(probed)
+    probe = probed["probe"]
     crate = Path(probe["outcome"]["crate_dir"])
     assert crate.is_dir() and real_home in crate.parents
     info = wasm_bisect_json("cache", "info")

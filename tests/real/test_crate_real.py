@@ -20,7 +20,7 @@ import pytest
 
 from fixtures.schema import validate_report
 
-from .conftest import assert_built, wasm_bisect, wasm_bisect_json
+from .conftest import assert_built, assert_probe_built, wasm_bisect, wasm_bisect_json
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "user-project"
 # Three releases around the #4352 boundary (0.2.94 is yanked): the first pairs and attribution need no more.
@@ -86,7 +86,7 @@ def check_crate_bisect(doc: dict[str, Any], template: dict[str, Any]) -> None:
     built = built_cells(doc)
     assert built, "no probe of this run reached the check"
     for cell in built:
-        assert_built(cell)
+        assert_built(cell, built=doc["bisect"]["probes"]["built"])
         origins = cell["evidence"]["rustflags_from"]
         assert {"flag": "sum_in_core", "from": ".cargo/config.toml build.rustflags"} in origins  # the project's own
         assert cell["evidence"]["rustflags"][:2] == ["--cfg", "sum_in_core"]
@@ -136,13 +136,15 @@ def test_a_project_flag_that_fights_the_cell_is_skipped_and_said(scratch: Path) 
     assert "app/.cargo/config.toml target.wasm32-unknown-unknown.rustflags" in outcome["reason"]
     # The same project in a cell that agrees builds, with the target table's flags (build.rustflags of the
     # workspace is not used when a target table matches, as in cargo) and the flags' origins listed.
-    data = wasm_bisect_json("probe", "--crate", str(project), "--package", "app", "--features", "repro",
-                            *NODE_CHECK, "--rustc", "debian:1.63.0", "--bindgen", "0.2.95")["probe"]
-    assert_built(data["outcome"])
+    probed = wasm_bisect_json("probe", "--crate", str(project), "--package", "app", "--features", "repro",
+                              *NODE_CHECK, "--rustc", "debian:1.63.0", "--bindgen", "0.2.95")
+    assert_probe_built(probed)
+    data = probed["probe"]
     assert data["outcome"]["verdict"] == "good"
     assert data["outcome"]["evidence"]["rustflags"] == ["--cfg", "sum_in_core", "-Ctarget-feature=-reference-types"]
     where = "app/.cargo/config.toml target.wasm32-unknown-unknown.rustflags"
-    assert all(f["from"] == where for f in data["outcome"]["evidence"]["rustflags_from"])
+    origins = {f["from"] for f in data["outcome"]["evidence"]["rustflags_from"]}
+    assert origins == {where}, origins
     assert digest(project) == before
 
 
@@ -191,7 +193,7 @@ def test_templates_init_from_crate_gives_a_template_that_reproduces(scratch: Pat
     shown = json.loads(wasm_bisect("templates", "show", str(dest), "--json").stdout)
     assert shown["name"] == "from-crate" and "deps/app-core/src/lib.rs" in shown["files"]
     data = wasm_bisect_json("probe", "--template", str(dest), "--rustc", "debian:1.96.0", "--bindgen", "0.2.95")
+    assert_probe_built(data)
     outcome = data["probe"]["outcome"]
-    assert_built(outcome)
     assert outcome["verdict"] == "bad" and "detached ArrayBuffer" in outcome["reason"]
     assert {"flag": "sum_in_core", "from": "template.toml build.rustflags"} in outcome["evidence"]["rustflags_from"]

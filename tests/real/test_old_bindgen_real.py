@@ -12,7 +12,7 @@ from pathlib import Path
 from fixtures.schema import validate_report
 from wasm_bisect.domain.versions import rust_release
 
-from .conftest import assert_built, wasm_bisect_json
+from .conftest import assert_probe_built, wasm_bisect_json
 
 BINDGEN = "0.2.84"
 
@@ -22,8 +22,7 @@ def test_smoke_with_wasm_bindgen_0_2_84_on_rustc_163_is_good() -> None:
                                            "--bindgen", BINDGEN, "--reference-types", "default"))
     data = doc["probe"]
     outcome = data["outcome"]
-    assert data["from_store"] is False
-    assert_built(outcome)
+    assert_probe_built(doc)
     assert outcome["verdict"] == "good", outcome
     evidence = outcome["evidence"]
     assert evidence["wasm_bindgen_cli"] == BINDGEN

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from pathlib import Path
 
 import pytest
@@ -12,7 +11,7 @@ import toml
 
 from fixtures.schema import validate_report
 
-from .conftest import assert_built, wasm_bisect, wasm_bisect_json
+from .conftest import assert_probe_built, wasm_bisect, wasm_bisect_json
 
 R163 = "debian:1.63.0"
 R196 = "debian:1.96.0"
@@ -30,8 +29,7 @@ def probe(template: str, rustc: str, bindgen: str, rt: str, *extra: str, built: 
           f"target_features={ev.get('target_features')} externref_transform={ev.get('externref_transform')} "
           f"timings={out['timings']} from_store={data['from_store']}")
     if built:
-        assert data["from_store"] is False
-        assert_built(out)
+        assert_probe_built(doc)
     return data  # type: ignore[no-any-return]
 
 
@@ -73,11 +71,11 @@ def test_reference_types_off_on_196_uses_mvp_std() -> None:
 
 def test_second_probe_is_answered_from_the_store_and_fresh_builds_again() -> None:
     first = probe("smoke", R163, "0.2.93", "on")  # built here: this module's store is private
-    start = time.monotonic()
     again = probe("smoke", R163, "0.2.93", "on", built=False)
     assert again["from_store"] is True
+    # The very outcome the first probe stored (its timings included), not a build of its own.
     assert again["outcome"]["verdict"] == first["outcome"]["verdict"]
-    assert time.monotonic() - start < 10
+    assert again["outcome"]["timings"] == first["outcome"]["timings"]
     fresh = probe("smoke", R163, "0.2.93", "on", "--fresh")  # --fresh: probed for real once more
     assert fresh["outcome"]["verdict"] == first["outcome"]["verdict"]
 
@@ -127,13 +125,13 @@ def test_hanging_check_is_killed_without_orphans(scratch: Path) -> None:
         "setInterval(() => {}, 1000);\n"
     )
     mine = _user_check(scratch, "hangs", body, 5)
-    start = time.monotonic()
     data = probe(str(mine), R196, "0.2.99", "default")
     outcome = data["outcome"]
     assert outcome["verdict"] == "error"
-    assert "did not finish" in outcome["reason"]
-    assert outcome["timings"]["check"] < 20
-    assert time.monotonic() - start < 300
+    assert "did not finish within 5 s" in outcome["reason"]
+    # The check never ends by itself: it ended because it was killed, near its 5 s limit (a wide margin: load
+    # on the machine can delay the kill by seconds, never by minutes).
+    assert outcome["timings"]["check"] < 120
     leftovers = [p for p in Path("/proc").iterdir() if p.name.isdigit() and _cmdline(p).startswith(marker)]
     assert leftovers == [], "the check's child process outlived the timeout"
 

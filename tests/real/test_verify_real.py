@@ -16,7 +16,7 @@ import pytest
 from fixtures.bindgen_repo import FixtureRepo, build_fixture
 from wasm_bisect.bindgen import sources
 
-from .conftest import wasm_bisect
+from .conftest import assert_built, wasm_bisect, wasm_bisect_json
 
 R163, R196 = "debian:1.63.0", "debian:1.96.0"
 
@@ -32,9 +32,23 @@ def _verify(patch: str, rustc: str, rt: str, report: Path) -> tuple[str, str]:
     line = proc.stdout.strip().splitlines()[-1]
     print(f"VERIFY {patch} on {rustc} [{rt}] -> exit {proc.returncode}: {line}")
     assert proc.returncode == 0, proc.stderr
-    built = re.findall(r"probes: (\d+) built, (\d+) from the store", proc.stdout)
-    assert built and int(built[-1][0]) >= 1, "the patch's cells are built by this run, not read from a store"
+    patched = [p for p in run_probes(proc) if p["variant"]["bindgen"].get("kind") != "crates"]
+    assert patched, "the run asked no cell of the patch"
+    for probe in patched:  # a new revision: each of its cells is built by this run, not read from a store
+        assert_built(probe, built=built_count(proc))
     return line, report.read_text()
+
+
+def built_count(proc: subprocess.CompletedProcess[str]) -> int:
+    """The probes a verify run built, from its human-readable summary line."""
+    return int(re.findall(r"^probes: (\d+) built, \d+ from the store; run \S+$", proc.stdout, re.M)[-1])
+
+
+def run_probes(proc: subprocess.CompletedProcess[str]) -> list[dict[str, Any]]:
+    """Every probe the run of a verify (human-readable output) asked, from `log --json`."""
+    run_id = re.findall(r"^probes: \d+ built, \d+ from the store; run (\S+)$", proc.stdout, re.M)[-1]
+    probes: list[dict[str, Any]] = wasm_bisect_json("log", run_id)["probes"]
+    return probes
 
 
 @pytest.mark.parametrize(("rustc", "rt"), [(R163, "on"), (R196, "default")])
@@ -60,7 +74,11 @@ def test_bisect_commits_finds_the_release_that_broke_it(fixture_repo: FixtureRep
                        "--bindgen-repo", str(fixture_repo.path), "--good", "0.2.93", "--bad", "0.2.99", "--json")
     data: dict[str, Any] = json.loads(proc.stdout)
     print("BISECT-COMMITS", data["message"], [(p["subject"], p["verdict"]) for p in data["probes"]])
-    assert data["probes_built"]["built"] >= 2  # at least both ends, built from their own checkouts
+    ends = {fixture_repo.commits["0.2.93"], fixture_repo.commits["0.2.99"]}
+    probed = [p for p in wasm_bisect_json("log", data["run_id"])["probes"] if p["variant"]["bindgen"]["rev"] in ends]
+    assert len(probed) == 2, "both ends are probed first"
+    for probe in probed:  # each built from its own checkout in this test (no other test asks these commits)
+        assert_built(probe, built=data["probes_built"]["built"])
     assert data["status"] == "found"
     # 0.2.94 is yanked and not in the fixture: the outcome changes at the 0.2.95 commit.
     assert data["first"] == {"sha": fixture_repo.commits["0.2.95"], "subject": "Release 0.2.95"}
@@ -138,3 +156,7 @@ def test_verify_reports_a_regression(fixture_repo: FixtureRepo, scratch: Path) -
     line = proc.stdout.strip().splitlines()[-1]
     print(f"VERIFY regression -> exit {proc.returncode}: {line}")
     assert proc.returncode == 1 and line.startswith("REGRESSES: ") and "where 0.2.93 passed" in line
+    # The base release is asked by no other test of this module (the patch's commit may be: bisect-commits).
+    base = [p for p in run_probes(proc) if p["variant"]["bindgen"].get("kind") == "crates"]
+    assert [p["variant"]["bindgen"]["version"] for p in base] == ["0.2.93"]
+    assert_built(base[0], built=built_count(proc))

@@ -89,7 +89,9 @@ def test_hung_page_is_killed_at_the_time_limit_with_the_whole_browser(runtime: s
     assert outcome["verdict"] == "error", outcome
     assert "did not finish within 25 s" in outcome["reason"]
     assert "browser was killed" in outcome["reason"]
-    assert outcome["timings"]["check"] < 25 + 3 + 5
+    # The page never finishes by itself: the check ended because it was killed, near its limit (a wide margin:
+    # load can delay the kill by seconds, never by minutes).
+    assert outcome["timings"]["check"] < 4 * 25
     assert ("hanging now" if plan == "hang" else "waiting forever") in outcome["log_tail"]  # output up to the hang
     assert left == [], f"processes survived the probe: {left}"
 
@@ -130,7 +132,6 @@ def test_browser_that_crashes_mid_check_is_an_error_at_once(runtime: str, tmp_pa
     home = linked_home(tmp_path)
     template = _template(tmp_path / "tmpl", timeout=300)
     mark, since = uuid.uuid4().hex, time.time()
-    started = time.monotonic()
     try:
         proc = start_cli(*_probe_args(template, runtime, "hang", mark), home=home, env={MARK_ENV: mark})
         driver = "chromedriver" if runtime == "chromium" else "geckodriver"
@@ -147,7 +148,9 @@ def test_browser_that_crashes_mid_check_is_an_error_at_once(runtime: str, tmp_pa
     outcome = json.loads(out)["probe"]["outcome"]
     assert outcome["verdict"] == "error", outcome
     assert "exited or crashed" in outcome["reason"] or "WebDriver exited" in outcome["reason"], outcome["reason"]
-    assert time.monotonic() - started < 200
+    # Noticed as a crash, not at the time limit (the build before it may take any time on a loaded machine).
+    assert "did not finish" not in outcome["reason"], outcome["reason"]
+    assert outcome["timings"]["check"] < 300
     assert left == [], f"processes survived the crash: {left}"
 
 

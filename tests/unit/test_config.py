@@ -284,3 +284,20 @@ def test_runtime_from_the_config_and_the_template(tmp_path: Path) -> None:
     assert config.single_runtime(default, browser_only) is Runtime.FIREFOX
     with pytest.raises(UsageError, match="does not run in node"):
         config.single_runtime(config.settings(config.Config(), command="probe", runtime="node"), browser_only)
+
+
+def test_tools_source_from_flag_config_and_defaults(tmp_path: Path) -> None:
+    """`tools` (auto | prebuilt | source): flag > config > defaults.toml (auto), one value all the way."""
+    from wasm_bisect.bindgen.prebuilt import ToolSource
+
+    assert config.settings(config.Config(), command="probe").tools is ToolSource.AUTO
+    path = tmp_path / "wasm-bisect.toml"
+    path.write_text('tools = "Source"\n')
+    cfg = config.load(path)
+    assert cfg.tools == "source"
+    chosen = config.settings(cfg, command="bisect")
+    assert chosen.tools is ToolSource.SOURCE and chosen.origin["tools"] == "config"
+    assert config.settings(cfg, command="bisect", tools="prebuilt").tools is ToolSource.PREBUILT
+    path.write_text('tools = "download"\n')
+    with pytest.raises(ConfigError, match="tools must be one of auto, prebuilt, source"):
+        config.load(path)

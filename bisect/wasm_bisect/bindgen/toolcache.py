@@ -4,10 +4,15 @@ test runner (for `wasm-pack test`), wasm-pack.
 The host toolchain is the default one on PATH, unless the caller gives another for a CLI the default rustc
 cannot install (bindgen/hosts.py chooses it); each entry's tool.json records which one built it.
 
-Each entry is built at most once per machine: under a per-entry lock, into a staging directory that is renamed
-into place only when the binary answers `--version` correctly. Builds share a few cargo target directories
-(slots): cargo locks a target directory for a whole build, so two builds at once (-j N) need two; each build
-takes the free slot that built the nearest release before, whose compiled dependencies it reuses the most.
+Each entry is installed at most once per machine: under a per-entry lock, into a staging directory that is
+renamed into place only when the binary answers `--version` correctly. A crates.io release of the CLI or of
+wasm-pack is first taken from its published binary (bindgen/prebuilt.py) when the tool source allows it
+(`--tools auto`, the default, or `prebuilt`): checksum where published, exact `--version`, and a CLI must turn a
+tiny known module into glue; anything else falls back to `cargo install` (auto) and says so once.
+
+Builds share a few cargo target directories (slots): cargo locks a target directory for a whole build, so two
+builds at once (-j N) need two; each build takes the free slot that built the nearest release before, whose
+compiled dependencies it reuses the most.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import contextlib
 import itertools
 import json
 import os
+import shutil
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -23,7 +29,9 @@ from pathlib import Path
 
 import filelock
 
+from wasm_bisect.bindgen import prebuilt
 from wasm_bisect.bindgen.hosts import DEFAULT, HostToolchain
+from wasm_bisect.bindgen.prebuilt import Asset, PrebuiltUnavailable, ToolSource
 from wasm_bisect.domain.errors import CommandFailed, ProvisionError, UsageError, WasmBisectError
 from wasm_bisect.domain.versions import bindgen_key, is_exact_version, rust_release
 from wasm_bisect.util import fs, paths, processes
@@ -58,6 +66,8 @@ class CachedTool:
     build_seconds: float
     host: str = DEFAULT  # the toolchain that built it: DEFAULT or a spec ("debian:1.85.0")
     host_rustc: str = ""  # the release of its rustc ("" for entries from before it was recorded)
+    origin: str = "built"  # "built" (cargo install here) or "prebuilt" (the published binary)
+    download: dict[str, object] | None = None  # a prebuilt one's url, sha256, checksum, download_seconds
 
     @property
     def binary(self) -> Path:
@@ -65,13 +75,29 @@ class CachedTool:
 
     @property
     def built_with(self) -> str:
-        """`debian:1.85.0 (rustc 1.85.0)`: the host toolchain that built it."""
+        """`debian:1.85.0 (rustc 1.85.0)`: the host toolchain that built it; `prebuilt (URL)` for a download."""
+        if self.origin == "prebuilt":
+            return f"prebuilt ({(self.download or {}).get('url', 'published release')})"
         return HostToolchain(name=self.host, rustc=self.host_rustc).describe()
 
     def to_json(self) -> dict[str, object]:
         return {"name": self.name, "version": self.version, "ident": self.ident,
                 "bin_dir": str(self.bin_dir), "build_seconds": self.build_seconds,
-                "host": self.host, "host_rustc": self.host_rustc}
+                "host": self.host, "host_rustc": self.host_rustc, "origin": self.origin,
+                **({"download": self.download} if self.download else {})}
+
+
+_source = ToolSource.AUTO
+
+
+def set_tool_source(source: ToolSource) -> None:
+    """Where missing tools come from for this process (`--tools`, `tools` in the config); set by the CLI."""
+    global _source  # noqa: PLW0603 - one process-wide choice, like set_build_listener
+    _source = ToolSource(source)
+
+
+def tool_source() -> ToolSource:
+    return _source
 
 
 # name, ident, crates compiled so far, crates in the lock file (None: unknown), finished
@@ -268,10 +294,13 @@ def _load(name: str, ident: str, expect_version: str | None, extra_bins: tuple[s
     if not isinstance(seconds, int | float) or isinstance(seconds, bool):
         return None  # a tool.json of another shape is a broken entry, rebuilt when needed
     host, host_rustc = data.get("host", DEFAULT), data.get("host_rustc", "")
+    download = data.get("download")
     tool = CachedTool(name=name, version=str(data.get("version")), ident=ident,
                       bin_dir=entry / "bin", build_seconds=float(seconds),
                       host=host if isinstance(host, str) else DEFAULT,
-                      host_rustc=host_rustc if isinstance(host_rustc, str) else "")
+                      host_rustc=host_rustc if isinstance(host_rustc, str) else "",
+                      origin="prebuilt" if data.get("origin") == "prebuilt" else "built",
+                      download=download if isinstance(download, dict) else None)
     if not tool.binary.is_file() or (expect_version and tool.version != expect_version):
         return None
     if any(not (tool.bin_dir / extra).is_file() for extra in extra_bins):
@@ -290,9 +319,11 @@ def _install(
     version_bin: str | None = None,
     extra_bins: tuple[str, ...] = (),
     host: HostChoice | None = None,
+    asset: Asset | None = None,
 ) -> CachedTool:
     """`version_bin` is the binary asked for `--version` (default `name`); `extra_bins` must exist beside it;
-    `host` is asked, only when a build is needed, which host toolchain builds it (None: the default one)."""
+    `host` is asked, only when a build is needed, which host toolchain builds it (None: the default one);
+    `asset` is the published binary to try first when the tool source allows it."""
     existing = _load(name, ident, expect_version, extra_bins)
     if existing is not None:
         return existing
@@ -304,9 +335,22 @@ def _install(
         fs.sweep_staging(entry)
         if entry.exists():  # incomplete or broken: rebuild from scratch
             progress(f"{name} {ident}: cache entry is broken, rebuilding")
-            import shutil
-
             shutil.rmtree(entry)
+        source = tool_source()
+        if source is not ToolSource.SOURCE:
+            if asset is None and source is ToolSource.PREBUILT:
+                raise ProvisionError(f"{name} {ident} has no published binary for this machine",
+                                     hint="use --tools auto (or source) to build it from source")
+            if asset is not None:
+                try:
+                    return _install_prebuilt(name, ident, expect_version, asset, progress,
+                                             version_bin=version_bin, extra_bins=extra_bins)
+                except PrebuiltUnavailable as exc:
+                    if source is ToolSource.PREBUILT:
+                        raise ProvisionError(f"no usable prebuilt {name} {ident}: {exc.message}",
+                                             hint="--tools auto builds it from source instead") from None
+                    progress(f"{name} {ident}: the prebuilt binary is not usable ({exc.message}); "
+                             "building from source instead")
         log = paths.tools_dir() / "logs" / f"{name}-{ident}.log"
         log.parent.mkdir(parents=True, exist_ok=True)
         log.write_text("")
@@ -350,6 +394,53 @@ def _install(
         return tool
 
 
+TINY_MODULE = b"\x00asm\x01\x00\x00\x00"  # an empty module: every wasm-bindgen release turns it into glue
+
+
+def _processes_tiny_module(wasm_bindgen: Path, scratch: Path) -> str | None:
+    """Why `wasm-bindgen` cannot turn the tiny known module into Node glue, or None when it can."""
+    scratch.mkdir(parents=True, exist_ok=True)
+    module = scratch / "tiny.wasm"
+    module.write_bytes(TINY_MODULE)
+    try:
+        result = processes.run([wasm_bindgen, "--target", "nodejs", "--out-dir", scratch / "out", module],
+                               check=False, timeout=processes.QUERY_TIMEOUT)
+    except WasmBisectError as exc:
+        return exc.one_line()
+    if not result.ok or not (scratch / "out" / "tiny_bg.wasm").is_file():
+        return f"it cannot process a tiny module: {result.output.strip()[-200:] or 'no output'}"
+    return None
+
+
+def _install_prebuilt(name: str, ident: str, expect_version: str | None, asset: Asset, progress: Progress, *,
+                      version_bin: str | None, extra_bins: tuple[str, ...]) -> CachedTool:
+    """Download `asset` into a staging entry and verify it like a build (version, binaries, a tiny module);
+    PrebuiltUnavailable when it does not pass."""
+    entry = _entry_dir(name, ident)
+    progress(f"downloading the prebuilt {name} {ident} from {asset.url}")
+    with fs.staging_dir(entry) as staging:
+        meta = prebuilt.fetch(asset, staging / "bin")
+        binary = staging / "bin" / (version_bin or name)
+        version = reported_version(binary)
+        if version is None or (expect_version and version != expect_version):
+            raise PrebuiltUnavailable(f"the prebuilt binary reports version {version!r}, not {expect_version}")
+        missing = [b for b in (name, *extra_bins) if not (staging / "bin" / b).is_file()]
+        if missing:
+            raise PrebuiltUnavailable(f"the prebuilt tarball has no {missing[0]}")
+        if (staging / "bin" / "wasm-bindgen").is_file():
+            why = _processes_tiny_module(staging / "bin" / "wasm-bindgen", staging / "smoke")
+            shutil.rmtree(staging / "smoke", ignore_errors=True)
+            if why is not None:
+                raise PrebuiltUnavailable(f"the prebuilt wasm-bindgen fails: {why}")
+        manifest = {"name": name, "version": version, "ident": ident, "build_seconds": 0.0,
+                    "origin": "prebuilt", "download": meta}
+        fs.atomic_write_text(staging / "tool.json", json.dumps(manifest, indent=2))
+    progress(f"{name} {ident} ready (prebuilt, {meta['download_seconds']} s)")
+    tool = _load(name, ident, expect_version, extra_bins)
+    assert tool is not None
+    return tool
+
+
 def _explain_install_failure(name: str, ident: str, exc: CommandFailed, log: Path) -> Exception:
     tail = exc.log_tail
     if "could not find" in tail and "in registry" in tail:
@@ -375,7 +466,7 @@ def bindgen_cli(version: str, *, progress: Progress = _quiet, host: HostChoice |
     return _install(
         "wasm-bindgen", version, version,
         [BINDGEN_CLI, "--version", f"={version}", "--bin", "wasm-bindgen"],
-        progress, host=host,
+        progress, host=host, asset=prebuilt.bindgen_asset(version, ("wasm-bindgen",)),
     )
 
 
@@ -392,6 +483,7 @@ def bindgen_test_runner(version: str, *, progress: Progress = _quiet, host: Host
         TEST_RUNNER, version, version,
         [BINDGEN_CLI, "--version", f"={version}", "--bin", "wasm-bindgen", "--bin", TEST_RUNNER],
         progress, version_bin="wasm-bindgen", extra_bins=("wasm-bindgen",), host=host,
+        asset=prebuilt.bindgen_asset(version, ("wasm-bindgen", TEST_RUNNER)),
     )
 
 
@@ -430,7 +522,8 @@ def bindgen_test_runner_from_checkout(checkout: Path, commit: str, *, cli_crate:
 
 def wasm_pack(version: str = WASM_PACK_VERSION, *, progress: Progress = _quiet) -> CachedTool:
     version = exact_version(version, "wasm-pack")
-    return _install("wasm-pack", version, version, ["wasm-pack", "--version", f"={version}"], progress)
+    return _install("wasm-pack", version, version, ["wasm-pack", "--version", f"={version}"], progress,
+                    asset=prebuilt.wasm_pack_asset(version))
 
 
 def geckodriver(version: str = GECKODRIVER_VERSION, *, progress: Progress = _quiet) -> CachedTool:

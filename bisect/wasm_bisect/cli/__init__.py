@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 import typer
+from typer._click.exceptions import NoArgsIsHelpError  # typer vendors click; this one it does not re-export
 
 from wasm_bisect import __version__
 from wasm_bisect.cli import bisect, cache, matrix, probe, report, templates, toolchain, tools, verify
@@ -23,14 +24,16 @@ __all__ = ["app", "main"]
 
 EXIT_CODES = ("Exit codes: 0 done (verify: FIXED); 1 a finding that fails (matrix --fail-on-bad with a bad cell; "
               "verify PARTIAL, NOT FIXED or REGRESSES); 2 bad input or environment (one line on stderr, nothing "
-              "written); 3 no trustworthy answer (flaky check, verify INCONCLUSIVE); 130 interrupted (finished "
+              "written); 3 no trustworthy answer (flaky check, verify INCONCLUSIVE, a bisect whose grid corners all "
+              "fail the same way); 130 interrupted (finished "
               "probes kept).")
 
 app = typer.Typer(
     name="wasm-bisect",
     help="Bisect rustc x wasm-bindgen x reference-types grids to the first failing pair, with real builds.",
     epilog=EXIT_CODES,
-    no_args_is_help=True,
+    no_args_is_help=True,  # `wasm-bisect` alone prints its help (stdout, exit 0: `_main`), like cargo
+    context_settings={"help_option_names": ["-h", "--help"]},  # every command and group inherits both
     add_completion=True,
     pretty_exceptions_enable=False,
     # Off a terminal (a pipe, a file, CI), help is plain text wrapped at the width instead of panels cut with "…".
@@ -60,17 +63,26 @@ for module in (probe, bisect, matrix, report, verify):
     module.register(app)
 
 
+def _text(value: object) -> str | None:
+    """A help text given by us; None for typer's placeholders of unset values."""
+    return value if isinstance(value, str) else None
+
+
+def _first_paragraph(text: str) -> str:
+    return " ".join(text.strip().split("\n\n")[0].split())
+
+
 def _whole_short_help(typer_app: typer.Typer) -> None:
-    """Command lists show each command's whole first line (click would cut it to fit with "...")."""
+    """Command lists show each command's and group's whole first paragraph (click would cut it with "...")."""
     for command in typer_app.registered_commands:
         if command.short_help is None and command.callback is not None and command.callback.__doc__:
-            command.short_help = command.callback.__doc__.strip().splitlines()[0]
+            command.short_help = _first_paragraph(command.callback.__doc__)
     for group in typer_app.registered_groups:
         instance = group.typer_instance
         if instance is not None:
-            text = group.help or instance.info.help
-            if group.short_help is None and isinstance(text, str):
-                group.short_help = text.strip().splitlines()[0]
+            text = _text(group.help) or _text(instance.info.help)
+            if _text(group.short_help) is None and _text(instance.info.short_help) is None and text:
+                group.short_help = _first_paragraph(text)
             _whole_short_help(instance)
 
 
@@ -131,7 +143,7 @@ def main() -> None:
 
 def _main() -> None:
     try:
-        rc = app(standalone_mode=False)
+        rc = app(standalone_mode=False, prog_name="wasm-bisect")  # also under `python -m wasm_bisect`
     except WasmBisectError as exc:
         log.error(exc.one_line())
         sys.exit(exc.exit_code)
@@ -140,6 +152,9 @@ def _main() -> None:
         sys.exit(130)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
+    except NoArgsIsHelpError as exc:  # a bare command or group: its help, readable, as `--help` prints it
+        sys.stdout.write(exc.ctx.get_help() + "\n")
+        sys.exit(0)
     except typer.Abort:
         log.error("aborted")
         sys.exit(130)

@@ -13,6 +13,8 @@ import typer
 from rich.markup import escape
 
 from wasm_bisect import config
+from wasm_bisect.bindgen import prebuilt, toolcache
+from wasm_bisect.bindgen.prebuilt import ToolSource
 from wasm_bisect.domain.errors import UsageError
 from wasm_bisect.domain.grid import RT_CHOICES, parse_reference_types, parse_runtimes
 from wasm_bisect.domain.model import Outcome, ReferenceTypes, Runtime, Stage, Variant, Verdict
@@ -181,6 +183,10 @@ RuntimeListOpt = Annotated[str | None, typer.Option(
 BrowserPathOpt = Annotated[list[str] | None, typer.Option(
     "--browser-path", help="The browser binary to use (default: chromium / firefox-esr on PATH); with several "
     "browser runtimes write RUNTIME=PATH (repeatable).")]
+ToolsOpt = Annotated[ToolSource | None, typer.Option(
+    "--tools", case_sensitive=False, help="Where a missing wasm-bindgen CLI or wasm-pack comes from: auto (the "
+    "published binary, else cargo install), prebuilt (only the published binary) or source (only cargo install) "
+    f"(default: auto; ${prebuilt.RELEASES_URL_ENV} replaces https://github.com).")]
 
 VERDICT_STYLE = {"good": "green", "bad": "red", "skip": "yellow", "error": "magenta"}
 
@@ -210,6 +216,11 @@ def use_browsers(chosen: config.Settings, runtimes: tuple[Runtime, ...]) -> None
 
     browser_runtimes.configure(chosen.browser_paths)
     browser_runtimes.check_available(runtimes)
+
+
+def use_tools(chosen: config.Settings) -> None:
+    """Where this run's missing tools come from (`--tools`, `tools` in the config)."""
+    toolcache.set_tool_source(chosen.tools)
 
 
 def ensure_writable(dest: str | Path, what: str) -> Path:
@@ -294,8 +305,9 @@ def print_outcome(variant: Variant, outcome: Outcome) -> None:
     if "externref_transform" in ev:
         out.print(f"  externref transform in glue: {'yes' if ev['externref_transform'] else 'no'}", markup=False)
     if ev.get("wasm_bindgen_cli_host"):  # an old CLI may come from an older host toolchain than the default
-        out.print(f"  wasm-bindgen CLI: {ev.get('wasm_bindgen_cli')}, built with {ev['wasm_bindgen_cli_host']}",
-                  markup=False)
+        how = ev["wasm_bindgen_cli_host"]
+        how = how if ev.get("wasm_bindgen_cli_origin") == "prebuilt" else f"built with {how}"
+        out.print(f"  wasm-bindgen CLI: {ev.get('wasm_bindgen_cli')}, {how}", markup=False)
     runtime = ev.get("runtime")
     if isinstance(runtime, dict) and runtime.get("name"):
         seen = ", ".join(str(runtime[k]) for k in ("browser", "driver", "version") if runtime.get(k))

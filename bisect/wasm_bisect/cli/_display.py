@@ -209,19 +209,38 @@ def print_bisect(result: BisectResult) -> None:
               markup=False)
     for s in result.searches:
         out.print(f"\n[bold]reference-types {s.reference_types}[/bold]: {escape(s.message)}", markup=True)
+        if s.orientation:
+            out.print(f"  orientation ({s.orientation['name']}, by {s.orientation['decided_by']}): "
+                      f"{s.orientation['summary']}", markup=False)
+            for edge in s.orientation["boundaries"]:
+                out.print(f"    {edge['axis']} {edge['change']} it: {edge['good']} passes, {edge['bad']} fails "
+                          f"(with {edge['with']})", markup=False)
+                out.print(f"      reproduce: {edge['reproduce']['bad']}", markup=False)
+                out.print(f"      reproduce: {edge['reproduce']['good']}", markup=False)
+                if edge["compare"]:
+                    out.print(f"      compare: {edge['compare']}", markup=False)
+        if s.island:
+            box = s.island["box"]
+            out.print(f"  bad box: rustc {box['rustc'][0]}..{box['rustc'][1]} x wasm-bindgen "
+                      f"{box['bindgen'][0]}..{box['bindgen'][1]}; bounded by "
+                      + (", ".join(f"{c['rustc']} + {c['bindgen']}" for c in s.island["bounds"]) or "the grid's edge")
+                      + f"; {s.island['unprobed']} cell(s) not probed", markup=False)
         first = s.first_failing
         if first:
             out.print(f"  first {s.terms['new']} pair: rustc {first.rustc} + wasm-bindgen {first.bindgen}",
                       markup=False)
             out.print(f"    {first.reason}", markup=False)
+            # On an axis that fixes the bug the passing neighbour is the newer release: the first good one.
+            fixes = {axis: "first" if s.orientation and s.orientation[axis] == "fixes" and s.terms["new"] == "bad"
+                     else "last" for axis in ("rustc", "bindgen")}
             if first.last_good_bindgen:
-                out.print(f"  last {s.terms['old']} on the wasm-bindgen axis: {first.last_good_bindgen} "
+                out.print(f"  {fixes['bindgen']} {s.terms['old']} on the wasm-bindgen axis: {first.last_good_bindgen} "
                           f"(with rustc {first.rustc})", markup=False)
             if first.not_on_axis:
                 out.print(f"  not tested in between: {', '.join(first.not_on_axis)} (yanked or outside the "
                           "axis; --allow-yanked to include yanked releases)", markup=False)
             if first.last_good_rustc:
-                out.print(f"  last {s.terms['old']} on the rustc axis: {first.last_good_rustc} "
+                out.print(f"  {fixes['rustc']} {s.terms['old']} on the rustc axis: {first.last_good_rustc} "
                           f"(with wasm-bindgen {first.bindgen})", markup=False)
             ev = first.evidence
             if ev.get("target_features") is not None:
@@ -245,7 +264,8 @@ def print_bisect(result: BisectResult) -> None:
             out.print(f"  [yellow]non-monotone:[/yellow] {escape(str(v['good']))} passes although "
                       f"{escape(str(v['bad']))} fails")
         out.print(f"  probes: {s.probes} asked for {s.cells} cells ({s.filtered} ruled out before "
-                  f"building; a single-corner boundary needs at most {s.expected_probes_one_corner})",
+                  f"building; a single-corner boundary needs at most {s.expected_probes_one_corner}, plus up to 3 "
+                  "corner probes that orient the grid)",
                   markup=False)
     if result.reference_types_summary:
         out.print(f"\n[bold]reference-types:[/bold] {escape(result.reference_types_summary)}")

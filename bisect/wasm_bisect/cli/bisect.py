@@ -30,6 +30,7 @@ from wasm_bisect.cli._common import (
     TestOpt,
     TimeoutOpt,
     TimeoutVerdictOpt,
+    ToolsOpt,
     VerboseOpt,
     command_line,
     emit_json,
@@ -38,6 +39,7 @@ from wasm_bisect.cli._common import (
     parse_params,
     reproducer_flags,
     use_browsers,
+    use_tools,
 )
 from wasm_bisect.cli._display import Display, print_bisect
 from wasm_bisect.cli.report import check_store, open_store
@@ -58,10 +60,13 @@ def bisect_cmd(
                                               "(default: debian:1.63.0,debian:1.96.0).")] = None,
     bindgen: Annotated[str | None, typer.Option("--bindgen", help="wasm-bindgen axis: 0.2.87..0.2.100 or a list "
                                                 "(default: 0.2.92..0.2.99).")] = None,
-    good: Annotated[str | None, typer.Option("--good", help="Known good pair RUSTC@BINDGEN (box start).")] = None,
+    good: Annotated[str | None, typer.Option("--good", help="Known good pair RUSTC@BINDGEN (box start; newer than "
+                                             "--bad on an axis: that axis fixes the bug).")] = None,
     bad: Annotated[str | None, typer.Option("--bad", help="Known bad pair RUSTC@BINDGEN (box end).")] = None,
     reference_types: RefTypesListOpt = None,
-    find_fix: Annotated[bool, typer.Option("--find-fix", help="Find the first FIXED pair instead.")] = False,
+    find_fix: Annotated[bool, typer.Option("--find-fix", help="Expect a fix: an axis the grid's corners do not "
+                                           "orient fixes the bug, and when both fix it the answer is the first FIXED "
+                                           "pair.")] = False,
     repeat: Annotated[int, typer.Option("--repeat", min=1, max=50, help="Run each check N times.")] = 1,
     threshold: Annotated[int | None, typer.Option("--threshold", min=1, help="Runs that must agree (default all).")]
     = None,
@@ -72,6 +77,7 @@ def bisect_cmd(
     build_failure: BuildFailOpt = None,
     runtime: RuntimeOneOpt = None,
     browser_path: BrowserPathOpt = None,
+    tools: ToolsOpt = None,
     allow_yanked: Annotated[bool | None, typer.Option("--allow-yanked/--no-allow-yanked",
                                                       help="Keep yanked releases on the axis.")] = None,
     follow_up: Annotated[bool, typer.Option("--follow-up/--no-follow-up",
@@ -101,7 +107,7 @@ def bisect_cmd(
     chosen = config.resolve("bisect", config_path=config_path, template=template, rustc=rustc, bindgen=bindgen,
                             reference_types=reference_types, params=parse_params(param) or None,
                             build_failure=flag(build_failure), jobs=jobs, allow_yanked=allow_yanked,
-                            store=store_path, runtime=flag(runtime), browser_path=browser_path,
+                            store=store_path, runtime=flag(runtime), browser_path=browser_path, tools=flag(tools),
                             **reproducer_flags(crate=crate, package=package, features=features,
                                                no_default_features=no_default_features, all_features=all_features,
                                                relock=relock,
@@ -112,17 +118,20 @@ def bisect_cmd(
     bad_point = parse_point(bad, "--bad") if bad else None
     tmpl = config.reproducer(chosen)
     use_browsers(chosen, (config.single_runtime(chosen, tmpl),))
+    use_tools(chosen)
     config.check_axes(chosen)
     rustc_specs = config.rustc_axis(chosen.rustc) if chosen.rustc is not None else None
     if rustc_specs is not None:  # what the providers can supply, before the release list is fetched
         toolchains.check_known(rustc_specs)
     grid = config.make_grid(chosen, notice=log.warn, rustc=rustc_specs, chosen_reproducer=tmpl)
     releases = index.releases(notice=log.warn)
-    grid = bisect.restrict(grid, good_point, bad_point)
+    box = bisect.restrict(grid, good_point, bad_point)
+    orientation = bisect.given_orientation(grid, good_point, bad_point, find_fix=find_fix)
+    grid = box
     bisect.check_grid(grid)  # bad input fails before a run is started in the store
     toolchains.prepare(grid.rustc, provision=False, progress=log.plain)
     plan = bisect.BisectPlan(grid=grid, find_fix=find_fix, jobs=chosen.jobs, allow_yanked=chosen.allow_yanked,
-                             follow_up=follow_up, repeat=repeat, threshold=threshold)
+                             follow_up=follow_up, repeat=repeat, threshold=threshold, orientation=orientation)
     store = open_store(chosen.store)
     request = bisect.Request(plan=plan, template=tmpl, command=command_line(),
                              known_releases=[r.version for r in releases], resume_asked=resume)

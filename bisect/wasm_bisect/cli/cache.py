@@ -61,7 +61,8 @@ def cache_prune(
 
 @group.command("export")
 def cache_export(
-    archive: Annotated[str, typer.Argument(help="The archive to write (.tar.gz), replaced atomically.")],
+    archive: Annotated[str, typer.Argument(metavar="ARCHIVE", help="The archive to write (.tar.gz), replaced "
+                                           "atomically.")],
     as_json: JsonOpt = False,
     verbose: VerboseOpt = False,
     quiet: QuietOpt = False,
@@ -78,7 +79,8 @@ def cache_export(
 
 @group.command("import")
 def cache_import(
-    archive: Annotated[Path, typer.Argument(callback=expanded, help="An archive made by `wasm-bisect cache export`.")],
+    archive: Annotated[Path, typer.Argument(metavar="ARCHIVE", callback=expanded,
+                                             help="An archive made by `wasm-bisect cache export`.")],
     as_json: JsonOpt = False,
     verbose: VerboseOpt = False,
     quiet: QuietOpt = False,

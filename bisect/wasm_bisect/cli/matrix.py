@@ -33,6 +33,7 @@ from wasm_bisect.cli._common import (
     TestOpt,
     TimeoutOpt,
     TimeoutVerdictOpt,
+    ToolsOpt,
     VerboseOpt,
     command_line,
     emit_json,
@@ -43,6 +44,7 @@ from wasm_bisect.cli._common import (
     parse_params,
     reproducer_flags,
     use_browsers,
+    use_tools,
     write_output,
 )
 from wasm_bisect.cli._display import Display, grid_tables, print_tables
@@ -75,6 +77,7 @@ def matrix(
     target: TargetOpt = None,
     runtime: RuntimeListOpt = None,
     browser_path: BrowserPathOpt = None,
+    tools: ToolsOpt = None,
     jobs: Annotated[int | None, typer.Option("--jobs", "-j", help="Cells probed at once (default 1, at most 64).")]
     = None,
     shard: Annotated[str | None, typer.Option("--shard", help="Run only shard K/N of the cells.")] = None,
@@ -115,7 +118,7 @@ def matrix(
                             reference_types=reference_types, params=parse_params(param) or None,
                             build_failure=flag(build_failure), profile=flag(profile), target=flag(target),
                             jobs=jobs, shards=shards, allow_yanked=allow_yanked, store=store_path, runtime=runtime,
-                            browser_path=browser_path,
+                            browser_path=browser_path, tools=flag(tools),
                             **reproducer_flags(crate=crate, package=package, features=features,
                                                no_default_features=no_default_features, all_features=all_features,
                                                relock=relock,
@@ -131,6 +134,7 @@ def matrix(
     tmpl = config.reproducer(chosen)
     if not emit_github_matrix:  # a missing browser is bad input: said before the providers are asked
         use_browsers(chosen, chosen.runtimes(tmpl))
+        use_tools(chosen)
     config.check_axes(chosen)
     rustc_specs = None
     if not emit_github_matrix and chosen.rustc is not None:  # (a CI planner may run where no provider does)
@@ -180,7 +184,7 @@ def matrix(
 
 
 def merge_cmd(
-    stores: Annotated[list[Path], typer.Argument(callback=expanded,
+    stores: Annotated[list[Path], typer.Argument(metavar="STORE", callback=expanded,
                                                  help="Store files of the shards (from `matrix --export`).")],
     into: Annotated[Path | None, typer.Option("--into", callback=expanded,
                                               help="Target store file (default: the tool's own).")] = None,

@@ -32,6 +32,7 @@ from wasm_bisect.cli._common import (
     TestOpt,
     TimeoutOpt,
     TimeoutVerdictOpt,
+    ToolsOpt,
     VerboseOpt,
     command_line,
     emit_json,
@@ -41,6 +42,7 @@ from wasm_bisect.cli._common import (
     print_outcome,
     reproducer_flags,
     use_browsers,
+    use_tools,
 )
 from wasm_bisect.cli.report import check_store, open_store
 from wasm_bisect.domain.compat import untestable_reason
@@ -89,6 +91,7 @@ def probe(
     test: TestOpt = None,
     runtime: RuntimeOneOpt = None,
     browser_path: BrowserPathOpt = None,
+    tools: ToolsOpt = None,
     store_path: StoreOpt = None,
     fresh: Annotated[bool, typer.Option("--fresh", help="Ignore a stored verdict and probe again.")] = False,
     as_json: JsonOpt = False,
@@ -101,7 +104,7 @@ def probe(
     chosen = config.resolve("probe", config_path=config_path, template=template, rustc=rustc, bindgen=bindgen,
                             reference_types=reference_types, params=parse_params(param) or None,
                             build_failure=flag(build_failure), profile=flag(profile), target=flag(target),
-                            store=store_path, runtime=flag(runtime), browser_path=browser_path,
+                            store=store_path, runtime=flag(runtime), browser_path=browser_path, tools=flag(tools),
                             **reproducer_flags(crate=crate, package=package, features=features,
                                                no_default_features=no_default_features, all_features=all_features,
                                                relock=relock,
@@ -113,6 +116,7 @@ def probe(
     rt = config.single_reference_types(chosen)
     where = config.single_runtime(chosen, tmpl)
     use_browsers(chosen, (where,))
+    use_tools(chosen)
     params = tmpl.param_values(chosen.params)
     assert chosen.bindgen is not None  # the probe defaults name one
     source = bindgen_spec(chosen.bindgen)

@@ -71,14 +71,16 @@ def parse_report_spec(spec: str) -> tuple[str, Path]:
 
 
 def report_cmd(
-    run: Annotated[str | None, typer.Argument(help="Run id (a unique prefix); default: the newest run.")] = None,
+    run: Annotated[str | None, typer.Argument(metavar="RUN", help="Run id (a unique prefix); default: the "
+                                              "newest run.")] = None,
     fmt: FormatOpt = ReportFormat.MD,
     as_json: Annotated[bool, typer.Option("--json", help="Same as --format json.")] = False,
     output: Annotated[str | None, typer.Option("--output", "-o", help="Write to this file, not stdout.")]
     = None,
     store_path: StoreOpt = None,
     config_path: ConfigOpt = None,
-    no_env: Annotated[bool, typer.Option("--no-env", help="Skip collecting the environment (rustc -vV, ...).")]
+    no_env: Annotated[bool, typer.Option("--no-env", help="Skip collecting the environment (rustc -vV, node "
+                                         "and browser versions).")]
     = False,
     verbose: VerboseOpt = False,
     quiet: QuietOpt = False,
@@ -93,7 +95,8 @@ def report_cmd(
 
 
 def log_cmd(
-    run: Annotated[str | None, typer.Argument(help="Run id (a prefix works); default: the newest run.")] = None,
+    run: Annotated[str | None, typer.Argument(metavar="RUN", help="Run id (a prefix works); default: the "
+                                              "newest run.")] = None,
     store_path: StoreOpt = None,
     as_json: JsonOpt = False,
     verbose: VerboseOpt = False,

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 
 from wasm_bisect import config
 from wasm_bisect.cli._common import (
@@ -29,7 +28,7 @@ from wasm_bisect.cli._common import (
 )
 from wasm_bisect.domain.errors import UsageError
 from wasm_bisect.probe import crate, templates
-from wasm_bisect.util import log
+from wasm_bisect.util import log, paths
 
 group = typer.Typer(help="List, show and copy reproducer templates.", no_args_is_help=True)
 
@@ -55,7 +54,7 @@ def templates_list(as_json: JsonOpt = False, verbose: VerboseOpt = False, quiet:
 
 
 @group.command("show")
-def templates_show(name: Annotated[str, typer.Argument(help="template name or directory")],
+def templates_show(name: Annotated[str, typer.Argument(metavar="NAME", help="template name or directory")],
                    as_json: JsonOpt = False,
     verbose: VerboseOpt = False,
     quiet: QuietOpt = False,
@@ -81,8 +80,9 @@ def templates_show(name: Annotated[str, typer.Argument(help="template name or di
 
 @group.command("init")
 def templates_init(
-    name: Annotated[str, typer.Argument(help="template to copy (with --from-crate: the new directory)")],
-    dest: Annotated[Path | None, typer.Argument(help="new directory to create")] = None,
+    name: Annotated[str, typer.Argument(metavar="NAME",
+                                        help="template to copy (with --from-crate: the new directory)")],
+    dest: Annotated[Path | None, typer.Argument(metavar="DEST", help="new directory to create")] = None,
     from_crate: Annotated[Path | None, typer.Option("--from-crate", help="Make the template from your own "
                                                     "project (as --crate takes it) instead of copying one.")] = None,
     template_name: Annotated[str | None, typer.Option("--name", help="With --from-crate: the template's name "
@@ -108,8 +108,8 @@ def templates_init(
         if dest is None:
             raise UsageError("templates init needs NAME and DEST", hint="e.g. templates init smoke ./my-template")
         out = templates.init(name, dest)
-        log.info(escape(f"copied template {name} to {out}; edit it (how: docs/templates.md), then run "
-                        f"`wasm-bisect probe --template {out} ...`"))
+        log.out().print(f"copied template {name} to {out}; edit it (how: {paths.doc('templates.md')}), then run "
+                        f"`wasm-bisect probe --template {out} ...`", markup=False)
         return
     if dest is not None:
         raise UsageError("with --from-crate, give only the new directory", hint="templates init --from-crate DIR NEW")
@@ -126,5 +126,5 @@ def templates_init(
     files = crate.template_files(project, name=wanted[:64])
     out = templates.write_made(target, files, check={"command": project.check.flag_value(),
                                                      "failure_signature": project.check.failure_signature})
-    log.info(escape(f"made template {wanted} from {project.root} (package {project.package}) in {out}; run it with "
-                    f"`wasm-bisect probe --template {out} ...`"))
+    log.out().print(f"made template {wanted} from {project.root} (package {project.package}) in {out}; run it with "
+                    f"`wasm-bisect probe --template {out} ...`", markup=False)

@@ -44,7 +44,7 @@ def toolchain_list(as_json: JsonOpt = False, verbose: VerboseOpt = False, quiet:
 
 @group.command("available")
 def toolchain_available(
-    provider: Annotated[str, typer.Argument(help="debian, rustup or path")] = "debian",
+    provider: Annotated[str, typer.Argument(metavar="PROVIDER", help="debian, rustup or path")] = "debian",
     as_json: JsonOpt = False,
     verbose: VerboseOpt = False,
     quiet: QuietOpt = False,
@@ -59,7 +59,7 @@ def toolchain_available(
 
 @group.command("add")
 def toolchain_add(
-    spec: Annotated[str, typer.Argument(help="debian:1.96.0 | rustup:1.82.0 | path:/some/prefix")],
+    spec: Annotated[str, typer.Argument(metavar="SPEC", help="debian:1.96.0 | rustup:1.82.0 | path:/some/prefix")],
     with_mvp_std: Annotated[bool, typer.Option(
         "--with-mvp-std", help="Also build the reference-types-off (mvp) std now (rustc >= 1.82); otherwise "
         "the first probe with --reference-types off builds it.")] = False,

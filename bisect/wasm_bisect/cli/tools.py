@@ -8,7 +8,8 @@ from typing import Annotated
 import typer
 
 from wasm_bisect.bindgen import index, toolcache
-from wasm_bisect.cli._common import JsonOpt, QuietOpt, VerboseOpt, emit_json
+from wasm_bisect.bindgen.prebuilt import ToolSource
+from wasm_bisect.cli._common import JsonOpt, QuietOpt, ToolsOpt, VerboseOpt, emit_json
 from wasm_bisect.domain import compat
 from wasm_bisect.domain.errors import UsageError
 from wasm_bisect.probe import hosttools
@@ -36,15 +37,18 @@ def tools_install(
                                               "WebDriver, for --runtime firefox).")] = False,
     test_runner: Annotated[bool, typer.Option("--test-runner", help="Also build each --bindgen version's "
                                               "wasm-bindgen-test-runner (for --check wasm-pack-test).")] = False,
+    tools: ToolsOpt = None,
     as_json: JsonOpt = False,
     verbose: VerboseOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
-    """Build exact wasm-bindgen CLI versions (and wasm-pack, geckodriver) once, into the tool cache."""
+    """Install exact wasm-bindgen CLI versions (and wasm-pack, geckodriver) once, into the tool cache: the
+    published binary when it passes its checks, else built from source (see --tools)."""
     if not bindgen and not wasm_pack and not geckodriver:
         raise UsageError("nothing to install", hint="give --bindgen X.Y.Z, --wasm-pack and/or --geckodriver")
     # Every version is checked (syntax, then the release list) before the first build starts.
     versions = [toolcache.exact_version(v, "wasm-bindgen") for v in bindgen or []]
+    toolcache.set_tool_source(tools or ToolSource.AUTO)
     index.check_published([(v, "--bindgen") for v in versions], notice=log.warn)
     # A CLI the default host rustc refuses is built by an older toolchain, provisioned for it (probe/hosttools).
     done = [hosttools.bindgen_cli(version, progress=log.plain) for version in versions]
@@ -58,7 +62,8 @@ def tools_install(
         emit_json([t.to_json() for t in done])
     else:
         for tool in done:
-            log.info(f"[green]ready[/green] {tool.name} {tool.version}: {tool.binary} (built with {tool.built_with})")
+            how = tool.built_with if tool.origin == "prebuilt" else f"built with {tool.built_with}"
+            log.info(f"[green]ready[/green] {tool.name} {tool.version}: {tool.binary} ({how})")
 
 
 @group.command("list")
@@ -86,4 +91,4 @@ def versions_cmd(
     for r in releases:
         marks = [m for m, on in (("yanked", r.yanked), ("cli yanked", r.cli_yanked)) if on]
         msrv = compat.lib_rust_version(r.version)
-        sys.stdout.write(f"{r.version:9} rust-version {msrv or '-':5} {' '.join(marks)}\n")
+        sys.stdout.write(f"{r.version:9} rust-version {msrv or '-':5} {' '.join(marks)}".rstrip() + "\n")

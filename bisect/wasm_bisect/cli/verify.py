@@ -32,6 +32,7 @@ from wasm_bisect.cli._common import (
     TestOpt,
     TimeoutOpt,
     TimeoutVerdictOpt,
+    ToolsOpt,
     VerboseOpt,
     command_line,
     emit_json,
@@ -42,6 +43,7 @@ from wasm_bisect.cli._common import (
     parse_params,
     reproducer_flags,
     use_browsers,
+    use_tools,
     write_output,
 )
 from wasm_bisect.cli._display import Display, print_verify
@@ -101,6 +103,7 @@ def verify_cmd(
     test: TestOpt = None,
     runtime: RuntimeOneOpt = None,
     browser_path: BrowserPathOpt = None,
+    tools: ToolsOpt = None,
     store_path: StoreOpt = None,
     markdown: MarkdownOpt = None,
     as_json: JsonOpt = False,
@@ -115,7 +118,7 @@ def verify_cmd(
     chosen = config.resolve("verify", config_path=config_path, template=template, rustc=rustc,
                             reference_types=reference_types, params=parse_params(param) or None,
                             build_failure=flag(build_failure), store=store_path, runtime=flag(runtime),
-                            browser_path=browser_path,
+                            browser_path=browser_path, tools=flag(tools),
                             **reproducer_flags(crate=crate, package=package, features=features,
                                                no_default_features=no_default_features, all_features=all_features,
                                                relock=relock,
@@ -127,6 +130,7 @@ def verify_cmd(
     tmpl = config.reproducer(chosen)
     where = config.single_runtime(chosen, tmpl)
     use_browsers(chosen, (where,))
+    use_tools(chosen)
     table = config.defaults("verify")
     request = verify.VerifyRequest(
         template=tmpl, params=tmpl.param_values(chosen.params), options=chosen.options, patch=patch,
@@ -179,6 +183,7 @@ def bisect_commits_cmd(
     test: TestOpt = None,
     runtime: RuntimeOneOpt = None,
     browser_path: BrowserPathOpt = None,
+    tools: ToolsOpt = None,
     store_path: StoreOpt = None,
     markdown: MarkdownOpt = None,
     as_json: JsonOpt = False,
@@ -194,7 +199,7 @@ def bisect_commits_cmd(
     chosen = config.resolve("bisect-commits", config_path=config_path, template=template, rustc=rustc,
                             reference_types=reference_types, params=parse_params(param) or None,
                             build_failure=flag(build_failure), store=store_path, runtime=flag(runtime),
-                            browser_path=browser_path,
+                            browser_path=browser_path, tools=flag(tools),
                             **reproducer_flags(crate=crate, package=package, features=features,
                                                no_default_features=no_default_features, all_features=all_features,
                                                relock=relock,
@@ -206,6 +211,7 @@ def bisect_commits_cmd(
     tmpl = config.reproducer(chosen)
     where = config.single_runtime(chosen, tmpl)
     use_browsers(chosen, (where,))
+    use_tools(chosen)
     request = commits.CommitsRequest(
         template=tmpl, params=tmpl.param_values(chosen.params), options=chosen.options,
         rustc=config.single_rustc(chosen), reference_types=config.single_reference_types(chosen),

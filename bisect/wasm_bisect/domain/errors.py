@@ -75,3 +75,8 @@ class SearchAborted(WasmBisectError):
     """The search cannot give a trustworthy answer (flaky cells, contradictory endpoints)."""
 
     exit_code = 3
+
+
+class EndsAlike(SearchAborted):
+    """Every corner of the grid answered alike (the same failure, or errors): the check cannot tell the ends
+    apart, so no boundary the search could print would mean anything. Exit code 3: could not bisect."""

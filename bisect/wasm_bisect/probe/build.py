@@ -560,7 +560,8 @@ def build(
     evidence: dict[str, Any] = {"layers": [flags.layer, bindgen_layer(variant)],
                                 "rustc": toolchain.verbose_version, "rustc_release": toolchain.version,
                                 "wasm_bindgen_cli": bindgen.version, "wasm_bindgen_cli_host": bindgen.built_with,
-                                "wasm_pack": wasm_pack.version,
+                                "wasm_bindgen_cli_origin": bindgen.origin,  # "prebuilt" or "built"
+                                "wasm_pack": wasm_pack.version, "wasm_pack_origin": wasm_pack.origin,
                                 "rustflags": list(flags.flags if flags.flags is not None else
                                                   [f for f, _ in flags.listed])}
     if flags.listed:

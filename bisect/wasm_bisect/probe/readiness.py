@@ -1,29 +1,149 @@
 """How many seconds a probe of a variant would still take on this machine: what the cost-aware search weighs.
 
-Looked up from the caches (tool cache, toolchain prefixes, warm marks in the cargo target slots) without
-starting a process, once per run. Estimates, not promises: a cold CLI build is the median of this
-machine's earlier ones (90 s when there are none), a missing toolchain a flat figure; a CLI the default host
-rustc refuses (below 0.2.88 on a current one) also waits for an older host toolchain to be provisioned.
+Looked up from the caches (tool cache, toolchain prefixes, warm marks in the cargo target slots) and, when the
+caller gives one, the result store, without starting a process, once per run. Estimates, not promises, from
+this machine's own history (`MachineTimes`, medians): build + check seconds from the store's recorded stage
+timings (per toolchain and per toolchain x release where known), a CLI build from the tool cache's recorded
+build seconds, a prebuilt CLI from its recorded download seconds, a toolchain from the provisioned toolchains'
+recorded steps. The constants below stand in only where nothing is recorded yet. A CLI the default host rustc
+refuses (below 0.2.88 on a current one) also waits for an older host toolchain, unless it can come prebuilt.
 """
 
 from __future__ import annotations
 
+import math
 import statistics
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from wasm_bisect import toolchains
-from wasm_bisect.bindgen import hosts, toolcache
+from wasm_bisect.bindgen import hosts, prebuilt, toolcache
+from wasm_bisect.bindgen.prebuilt import ToolSource
 from wasm_bisect.domain.compat import NEW_RUSTC_REFUSES_BELOW, reference_types_by_default
 from wasm_bisect.domain.errors import ProvisionError
-from wasm_bisect.domain.model import ReferenceTypes, ToolchainSpec, Variant
+from wasm_bisect.domain.model import ReferenceTypes, Stage, ToolchainSpec, Variant
 from wasm_bisect.domain.versions import rust_release
 from wasm_bisect.probe import build, hosttools
+from wasm_bisect.store import Store
 
 CLI_BUILD_SECONDS = 90.0  # wasm-bindgen CLI, cold, on 2 cores (benchmarks/results/toolbuild.json)
 TOOLCHAIN_SECONDS = 60.0  # a debian: toolchain: download, unpack, maybe a wasm32 std build
 MVP_STD_SECONDS = 45.0  # the reference-types-off std of a rustc >= 1.82
 COLD_PROBE_SECONDS = 10.0  # build + check when the target slot has not compiled this wasm-bindgen yet
 WARM_PROBE_SECONDS = 1.5  # the same when it has (a new template or parameter on a known cell)
+# Build + check samples this far apart (max / min) hold both kinds: split them at their geometric mean.
+WARM_COLD_RATIO = 3.0
+MAX_SAMPLES = 5000  # the store's most recent probes read for timings
+_TOOLCHAIN_STEPS_MVP = "mvp_std_build"
+_NOT_PROBE = (str(Stage.PROVISION), str(Stage.PLAN))
+
+
+def _cold_warm(samples: list[float]) -> tuple[float | None, float | None]:
+    """(cold, warm) medians of build + check seconds; a sample set of one kind only answers as cold."""
+    if not samples:
+        return None, None
+    low, high = min(samples), max(samples)
+    if low > 0 and high / low >= WARM_COLD_RATIO:
+        cut = math.sqrt(low * high)
+        return (statistics.median([x for x in samples if x > cut]),
+                statistics.median([x for x in samples if x <= cut]))
+    return statistics.median(samples), None
+
+
+@dataclass(frozen=True, kw_only=True)
+class MachineTimes:
+    """What this machine took before (medians), with the constants where nothing was recorded."""
+
+    cold_probe: float = COLD_PROBE_SECONDS
+    warm_probe: float = WARM_PROBE_SECONDS
+    by_rustc: Mapping[str, tuple[float, float]] = field(default_factory=dict)  # spec -> (cold, warm)
+    by_cell: Mapping[tuple[str, str], float] = field(default_factory=dict)  # (spec, release) -> cold
+    cli_build: float = CLI_BUILD_SECONDS
+    download: float = prebuilt.DOWNLOAD_SECONDS
+    toolchain: float = TOOLCHAIN_SECONDS
+    mvp_std: float = MVP_STD_SECONDS
+    recorded: frozenset[str] = frozenset()  # which figures come from records ("probe", "cli", ...)
+
+    @classmethod
+    def from_records(cls, probes: Iterable[tuple[str, str, Mapping[str, float]]],
+                     tools: Iterable[toolcache.CachedTool] = (),
+                     toolchain_steps: Iterable[Mapping[str, float]] = ()) -> MachineTimes:
+        """Pure: `probes` are (rustc spec, wasm-bindgen release, stage timings) of earlier probes that built."""
+        recorded: set[str] = set()
+        per_rustc: dict[str, list[float]] = {}
+        per_cell: dict[tuple[str, str], list[float]] = {}
+        everything: list[float] = []
+        for rustc, release, timings in probes:
+            seconds = sum(v for k, v in timings.items() if k not in _NOT_PROBE)
+            if timings.get(str(Stage.CARGO_BUILD), 0.0) <= 0.0 or seconds <= 0.0:
+                continue  # decided before a build (plan, provision, resolve): says nothing about builds
+            per_rustc.setdefault(rustc, []).append(seconds)
+            per_cell.setdefault((rustc, release), []).append(seconds)
+            everything.append(seconds)
+        cold, warm = _cold_warm(everything)
+        if cold is not None:
+            recorded.add("probe")
+        cold = cold if cold is not None else COLD_PROBE_SECONDS
+        warm = min(warm if warm is not None else WARM_PROBE_SECONDS, cold)
+        by_rustc = {}
+        for rustc, samples in per_rustc.items():
+            r_cold, r_warm = _cold_warm(samples)
+            assert r_cold is not None
+            by_rustc[rustc] = (r_cold, min(r_warm if r_warm is not None else warm, r_cold))
+        by_cell = {}
+        for (rustc, release), samples in per_cell.items():
+            c_cold, _ = _cold_warm(samples)
+            if c_cold is not None and c_cold > by_rustc[rustc][1]:  # a cell seen warm only says nothing of cold
+                by_cell[rustc, release] = c_cold
+        tools = list(tools)
+        built = [t.build_seconds for t in tools
+                 if t.name == "wasm-bindgen" and t.origin == "built" and t.build_seconds > 0]
+        downloads = [float(t.download["download_seconds"]) for t in tools  # type: ignore[arg-type]
+                     if t.origin == "prebuilt" and t.download
+                     and isinstance(t.download.get("download_seconds"), int | float)]
+        steps = [dict(s) for s in toolchain_steps if s]
+        provision = [sum(v for k, v in s.items() if k != _TOOLCHAIN_STEPS_MVP) for s in steps]
+        mvp = [s[_TOOLCHAIN_STEPS_MVP] for s in steps if s.get(_TOOLCHAIN_STEPS_MVP)]
+        for name, values in (("cli", built), ("download", downloads), ("toolchain", provision), ("mvp", mvp)):
+            if values:
+                recorded.add(name)
+        return cls(cold_probe=cold, warm_probe=warm, by_rustc=by_rustc, by_cell=by_cell,
+                   cli_build=statistics.median(built) if built else CLI_BUILD_SECONDS,
+                   download=statistics.median(downloads) if downloads else prebuilt.DOWNLOAD_SECONDS,
+                   toolchain=statistics.median(provision) if provision else TOOLCHAIN_SECONDS,
+                   mvp_std=statistics.median(mvp) if mvp else MVP_STD_SECONDS,
+                   recorded=frozenset(recorded))
+
+    def probe(self, variant: Variant) -> tuple[float, float]:
+        """(cold, warm) build + check seconds of `variant`: its cell's, its toolchain's, or the machine's."""
+        rustc = str(variant.rustc)
+        cold, warm = self.by_rustc.get(rustc, (self.cold_probe, self.warm_probe))
+        if variant.bindgen.kind == "crates":
+            cold = self.by_cell.get((rustc, variant.bindgen.version), cold)
+        return cold, warm
+
+
+def store_probes(store: Store) -> list[tuple[str, str, Mapping[str, float]]]:
+    """(rustc spec, release, stage timings) of the store's recent probes of crates.io releases."""
+    found: list[tuple[str, str, Mapping[str, float]]] = []
+    for variant, outcome in store.recent_probes(MAX_SAMPLES):
+        bindgen = variant.get("bindgen")
+        version = bindgen.get("version") if isinstance(bindgen, dict) else None
+        rustc = variant.get("rustc")
+        if isinstance(rustc, str) and isinstance(version, str) and outcome.timings:
+            found.append((rustc, version, outcome.timings))
+    return found
+
+
+def machine_times(store: Store | None, tools: Iterable[toolcache.CachedTool]) -> MachineTimes:
+    """This machine's history: the store's probes (when given), the tool cache, the provisioned toolchains."""
+    steps = []
+    for toolchain in hosttools.ready_toolchains(rustup=False):  # provisioned debian ones: what we provision
+        prefix = toolchains.DebianProvider.prefix(toolchain.spec.version)
+        timings = toolchains.read_manifest_data(prefix).get("timings")
+        if isinstance(timings, dict) and all(isinstance(v, int | float) for v in timings.values()):
+            steps.append(timings)
+    return MachineTimes.from_records(store_probes(store) if store is not None else [], tools, steps)
 
 
 @dataclass
@@ -32,6 +152,8 @@ class Readiness:
 
     cli_built: set[str] = field(default_factory=set)
     cli_seconds: float = CLI_BUILD_SECONDS
+    times: MachineTimes = field(default_factory=MachineTimes)
+    source: ToolSource = ToolSource.AUTO  # whether a missing CLI may come prebuilt (a download, not a build)
     machine: bool = True  # False: a cold machine, nothing provisioned (simulations)
     # The default host rustc's release, as the cached tools record it; None: unknown, taken as a current one.
     default_rustc: str | None = None
@@ -40,21 +162,23 @@ class Readiness:
 
     @classmethod
     def cold(cls) -> Readiness:
-        """Nothing built or provisioned, whatever this machine has: what a fresh machine would see."""
-        return cls(machine=False)
+        """Nothing built or provisioned, whatever this machine has: what a fresh machine would see (every CLI
+        built from source, as the simulations assume)."""
+        return cls(machine=False, source=ToolSource.SOURCE)
 
     wasm_pack_built: bool = False
 
     @classmethod
-    def look(cls) -> Readiness:
+    def look(cls, store: Store | None = None) -> Readiness:
+        """What is ready now, and what the rest costs on this machine (its history in `store`, if given)."""
         tools = toolcache.installed()
         built = [t for t in tools if t.name == "wasm-bindgen"]
-        timed = [t.build_seconds for t in built if t.build_seconds > 0]
         wasm_pack = any(t.name == "wasm-pack" and t.version == toolcache.WASM_PACK_VERSION for t in tools)
         defaults = [t.host_rustc for t in tools if t.host == hosts.DEFAULT and t.host_rustc]
         ready = [hosttools.ready_candidate(t) for t in hosttools.ready_toolchains(rustup=False)]
-        return cls(cli_built={t.ident for t in built}, wasm_pack_built=wasm_pack,
-                   cli_seconds=statistics.median(timed) if timed else CLI_BUILD_SECONDS,
+        times = machine_times(store, tools)
+        return cls(cli_built={t.ident for t in built}, wasm_pack_built=wasm_pack, cli_seconds=times.cli_build,
+                   times=times, source=toolcache.tool_source(),
                    default_rustc=max(defaults, key=rust_release, default=None), hosts_ready=ready)
 
     def needs_provisioning(self, variant: Variant) -> bool:
@@ -80,7 +204,15 @@ class Readiness:
             return self.cli_seconds
         if source.version in self.cli_built:
             return 0.0
+        if self.prebuilt_allowed(source.version):
+            return self.times.download  # a published binary: no build, no host toolchain
         return self.cli_seconds + self.host_seconds(source.version)
+
+    def prebuilt_allowed(self, version: str) -> bool:
+        """Whether a missing CLI of `version` would be downloaded (the tool source allows it, one is published
+        for this machine, and the release server has not been found unreachable in this process)."""
+        return (self.source is not ToolSource.SOURCE and not prebuilt.unreachable()
+                and prebuilt.bindgen_asset(version, ("wasm-bindgen",)) is not None)
 
     def host_seconds(self, version: str) -> float:
         """Seconds to provision the host toolchain that builds wasm-bindgen-cli `version` (0: one is ready)."""
@@ -88,7 +220,7 @@ class Readiness:
         try:
             hosts.choose(version, default_rustc=default, candidates=self.hosts_ready if self.machine else [])
         except ProvisionError:
-            return TOOLCHAIN_SECONDS
+            return self.times.toolchain
         return 0.0
 
     def toolchain_seconds(self, variant: Variant) -> float:
@@ -100,14 +232,17 @@ class Readiness:
             return 0.0
         found = self.toolchain(spec)
         needs_mvp = variant.reference_types is ReferenceTypes.OFF and reference_types_by_default(spec.version)
-        seconds = 0.0 if found is not None else TOOLCHAIN_SECONDS
+        seconds = 0.0 if found is not None else self.times.toolchain
         if needs_mvp and (found is None or found.mvp_sysroot is None):
-            seconds += MVP_STD_SECONDS
+            seconds += self.times.mvp_std
         return seconds
 
-    def probe_seconds(self, variant: Variant) -> float:
-        """Build + check seconds: warm when a slot of the same toolchain and flags compiled this wasm-bindgen."""
+    def is_warm(self, variant: Variant) -> bool:
+        """Whether a slot of the same toolchain and flags compiled this wasm-bindgen already."""
         found = self.toolchain(variant.rustc)
-        if found is not None and build.is_warm(variant, found):
-            return WARM_PROBE_SECONDS
-        return COLD_PROBE_SECONDS
+        return found is not None and build.is_warm(variant, found)
+
+    def probe_seconds(self, variant: Variant) -> float:
+        """Build + check seconds on this machine: warm when a slot already compiled this wasm-bindgen."""
+        cold, warm = self.times.probe(variant)
+        return warm if self.is_warm(variant) else cold

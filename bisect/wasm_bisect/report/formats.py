@@ -367,6 +367,10 @@ def _inferred(row: Mapping[str, Any] | None, cols: Sequence[str], col: int) -> s
     """How a bisect's search classed a cell it did not probe: left of a certain frontier good, right bad."""
     if not row or not row.get("certain"):
         return "none"
+    if "bad" in row:  # bisects that know their orientation: the bad releases of the row, in release order
+        bad = row["bad"]
+        inside = bad is not None and cols.index(bad["from"]) <= col <= cols.index(bad["to"])
+        return "inferred-bad" if inside else "inferred-good"
     first_bad = row.get("first_bad")
     edge = cols.index(first_bad) if first_bad in cols else len(cols)
     return "inferred-good" if col < edge else "inferred-bad"
@@ -385,6 +389,10 @@ def _frontier_path(frontier: Sequence[Mapping[str, Any]], rows: Sequence[str], c
         first_bad = row.get("first_bad") if row else None
         any_bad = any_bad or first_bad is not None
         c = cols.index(first_bad) if first_bad in cols else len(cols)
+        bad = (row or {}).get("bad")
+        if bad and bad["from"] in cols and bad["to"] in cols:  # the bad side may be the older releases
+            lo, hi = cols.index(bad["from"]), cols.index(bad["to"])
+            c = hi + 1 if lo == 0 and hi < len(cols) - 1 else lo
         x = x0 + c * _CELL_W
         points += [(x, top + r * _CELL_H), (x, top + (r + 1) * _CELL_H)]
         candidates = [cols.index(b) if b in cols else len(cols) for b in (row or {}).get("candidates", [])]

@@ -2,7 +2,7 @@
 
 Each search's next probe starts at once; workers no search's next probe needs take the most likely later
 probes, at a lower CPU priority (util.processes.Ticket), so a guess never slows down what is needed. A
-guess that becomes needed is raised to normal priority; a guess the answers since have ruled out, and
+guess that becomes needed is raised to wasm-bisect's own priority; a guess the answers since have ruled out, and
 guesses still running when every search is done, are dropped (their processes killed, nothing stored).
 Besides, one prefetch at a time provisions what a likely later probe will need (a CLI build, a toolchain,
 the reference-types-off std of the follow-up) at the same low priority, on the cores the running probes
@@ -23,7 +23,7 @@ from wasm_bisect.search import speculate
 from wasm_bisect.util import processes
 
 T = TypeVar("T")
-GUESS_NICE = 10  # CPU priority of probes ahead of the search (0 normal, 19 lowest)
+GUESS_NICE = 10  # niceness steps below wasm-bisect's own for probes ahead of the search (19 at most)
 HORIZON = 8  # how many likely points each search looks ahead, for prefetching and for dropping stale guesses
 
 

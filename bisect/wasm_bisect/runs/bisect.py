@@ -10,26 +10,27 @@ import functools
 import hashlib
 import json
 import math
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from wasm_bisect import search
 from wasm_bisect.domain.compat import reference_types_by_default_for, untestable_reason
-from wasm_bisect.domain.errors import UsageError
+from wasm_bisect.domain.errors import EndsAlike, UsageError
 from wasm_bisect.domain.grid import Grid
 from wasm_bisect.domain.model import BindgenSource, ReferenceTypes, Stage, ToolchainSpec, Variant, Verdict
 from wasm_bisect.domain.reproduce import compare_links, probe_command
 from wasm_bisect.domain.versions import bindgen_key
 from wasm_bisect.probe import Oracle, Readiness
-from wasm_bisect.probe.readiness import COLD_PROBE_SECONDS, WARM_PROBE_SECONDS
 from wasm_bisect.probe.reproducer import Reproducer, run_config
 from wasm_bisect.runs._events import QUIET, Events
 from wasm_bisect.runs._locks import claim_run
 from wasm_bisect.runs._lookahead import Together
 from wasm_bisect.store import Store
 
-__all__ = ["BisectPlan", "BisectResult", "FirstFailing", "SearchResult", "execute", "restrict", "run"]
+__all__ = ["BisectPlan", "BisectResult", "FirstFailing", "SearchResult", "execute", "given_orientation", "restrict",
+           "run"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -42,6 +43,7 @@ class BisectPlan:
     repeat: int = 1
     threshold: int | None = None
     cost_aware: bool = True  # weigh what each probe costs (same answers; benchmarks switch it off)
+    orientation: search.Orientation | None = None  # given by --good/--bad; None: the corners decide
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -101,10 +103,13 @@ class SearchResult:
     attribution: dict[str, str]
     terms: dict[str, str]
     follow_up: FollowUp | None = None
+    orientation: dict[str, Any] | None = None  # per axis introduces/fixes, in words, with both boundaries
+    island: dict[str, Any] | None = None  # status "island": the bad box found, what bounds it, what is unknown
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
             "reference_types": self.reference_types, "status": self.status, "message": self.message,
+            "orientation": self.orientation, "island": self.island,
             "probes": self.probes, "filtered": self.filtered, "cells": self.cells,
             "expected_probes_one_corner": self.expected_probes_one_corner,
             "first_failing": self.first_failing.to_json() if self.first_failing else None,
@@ -179,12 +184,15 @@ class Explored:
     flipped: dict[tuple[int, int], Verdict]
 
 
-def explorer(plan: BisectPlan, rt: ReferenceTypes, costs: search.CostModel | None = None
+def explorer(plan: BisectPlan, rt: ReferenceTypes, costs: search.CostModel | None = None, *,
+             alike: Callable[[Sequence[Variant]], bool] | None = None
              ) -> Callable[[Callable[[Variant], Verdict]], Explored]:
     """The search of one reference-types setting and its follow-up as a pure function of an oracle.
 
     Pure (no store, no builds): the sequential run calls it with the real oracle, -j N replays it to look
-    ahead (search.speculate). Plan-time skips are recorded by the caller (`record_plan_skips`).
+    ahead (search.speculate). Plan-time skips are recorded by the caller (`record_plan_skips`). `alike` tells
+    whether the corners probed fail the same way (it reads their outcomes: `corners_alike`); it must answer
+    False for a cell not probed yet, so a replay with assumed answers goes on.
     """
     grid = plan.grid
     # The search sees version labels, so its messages name versions; indexes map back to the grid.
@@ -203,22 +211,74 @@ def explorer(plan: BisectPlan, rt: ReferenceTypes, costs: search.CostModel | Non
     def untestable(r_label: str, c_label: str) -> str | None:
         return reasons[(r_label, c_label)]
 
-    # Find-fix: the same search with "fixed" (good) as the new side it looks for.
-    find = search.first_fixed_pair if plan.find_fix else search.first_failing_pair
+    def corners_alike(cells: Sequence[tuple[str, str]]) -> bool:
+        return alike is not None and alike([variant(row_of[r], col_of[c]) for r, c in cells])
 
     def explore(ask: Callable[[Variant], Verdict]) -> Explored:
-        frontier = find(rows, cols, lambda r_label, c_label: ask(variant(row_of[r_label], col_of[c_label])),
-                        mode="full", untestable=untestable, axis_names=("rustc", "wasm-bindgen"), costs=costs)
+        # Corners first: they decide per axis whether newer versions introduce or fix it (--good/--bad say so
+        # instead); find-fix only decides what an undecided axis defaults to and, when both axes fix it, that the
+        # answer is the first fixed pair.
+        frontier = search.oriented_pair(
+            rows, cols, lambda r_label, c_label: ask(variant(row_of[r_label], col_of[c_label])),
+            find_fix=plan.find_fix, orientation=plan.orientation, untestable=untestable, costs=costs,
+            corners_alike=corners_alike, axis_names=("rustc", "wasm-bindgen"))
         reprobes: tuple[search.Reprobe, ...] = ()
         flipped_verdicts: dict[tuple[int, int], Verdict] = {}
-        if plan.follow_up and frontier.first_pair is not None and not plan.find_fix:
+        if plan.follow_up and frontier.first_pair is not None and frontier.new_verdict is Verdict.BAD:
+            view = view_grid(grid, frontier.orientation)
             reprobes = search.reference_types_plan(frontier)
             for item in reprobes:
-                other = flipped(rt, grid.rustc[item.row])
-                flipped_verdicts[(item.row, item.col)] = ask(variant(item.row, item.col, other))
+                other = flipped(rt, view.rustc[item.row])
+                flipped_verdicts[(item.row, item.col)] = ask(view.variant(view.rustc[item.row],
+                                                                          view.bindgen[item.col], other))
         return Explored(frontier, reprobes, flipped_verdicts)
 
     return explore
+
+
+def view_grid(grid: Grid, orientation: search.Orientation) -> Grid:
+    """The grid as the search saw it: an axis that fixes the bug runs newest first (search.Orientation)."""
+    return replace(grid, rustc=grid.rustc[::-1] if orientation.rows_mirrored else grid.rustc,
+                   bindgen=grid.bindgen[::-1] if orientation.cols_mirrored else grid.bindgen)
+
+
+def _normalised(reason: str, cell: Variant) -> str:
+    """A probe's reason without what names its cell (versions, hashes, paths): equal for one shared failure."""
+    text = reason.replace(cell.rustc.version, "<rustc>").replace(cell.bindgen.label(), "<wasm-bindgen>")
+    text = re.sub(r"[0-9a-f]{8,}", "<hash>", text)
+    return re.sub(r"(?:/[^\s/:'\"]+)+/", "", text).strip()
+
+
+def corners_alike(oracle: Oracle, cells: Sequence[Variant]) -> bool:
+    """Whether the corners probed fail the same way (issue 20's ends check): those that could be tested all
+    errors, or all one verdict with one reason (untestable corners beside them change nothing: no corner passed
+    either way). False while any of them is unanswered."""
+    outcomes = [(oracle.outcomes.get(cell.key), cell) for cell in cells]
+    answered = [(o, cell) for o, cell in outcomes if o is not None]
+    if not answered or len(answered) < len(outcomes):
+        return False
+    tested = [(o, cell) for o, cell in answered if o.verdict is not Verdict.SKIP] or answered
+    verdicts = {o.verdict for o, _ in tested}
+    if verdicts == {Verdict.ERROR}:
+        return True
+    reasons = {_normalised(o.reason, cell) for o, cell in tested}
+    return len(verdicts) == 1 and Verdict.GOOD not in verdicts and len(reasons) == 1
+
+
+def ends_alike_error(oracle: Oracle, rt: ReferenceTypes, explored: Explored, grid: Grid) -> EndsAlike:
+    """The one line for corners that fail alike: the shared failure, and how to fix the check."""
+    log = explored.frontier.log
+    shown = next((p for p in log if p.verdict is not Verdict.SKIP), log[0])
+    outcome = oracle.outcome(grid.variant(grid.rustc[shown.row], grid.bindgen[shown.col], rt))
+    skipped = sum(p.verdict is Verdict.SKIP for p in log)
+    alike = len(log) - skipped if shown.verdict is not Verdict.SKIP else len(log)
+    also = f" ({skipped} more untestable)" if skipped and shown.verdict is not Verdict.SKIP else ""
+    return EndsAlike(
+        f"{alike} corner(s) of the grid (reference-types {rt}) answered {shown.verdict} the same way{also}, none "
+        f"passed: {outcome.reason.strip() or '(no reason given)'}",
+        hint="the check cannot tell the ends apart, so no boundary is printed: fix the check if it fails for "
+        "another reason (a missing file, a wrong command), name a pair that passes with --good RUSTC@BINDGEN, "
+        "or tell the bug from other failures with --signature REGEX")
 
 
 # Share of a CLI build saved when the next release's is built: measured 0.77 for 0.2.98 next to 0.2.99
@@ -255,44 +315,53 @@ def cost_model(plan: BisectPlan, rt: ReferenceTypes, ready: Readiness,
            for j, seconds in enumerate(cli)]
     toolchain = tuple(ready.toolchain_seconds(grid.variant(r, grid.bindgen[-1], rt)) for r in grid.rustc)
     warm = frozenset((i, j) for i, r in enumerate(grid.rustc) for j, b in enumerate(grid.bindgen)
-                     if ready.probe_seconds(grid.variant(r, b, rt)) < COLD_PROBE_SECONDS)
+                     if ready.is_warm(grid.variant(r, b, rt)))
     known = frozenset((i, j) for i, r in enumerate(grid.rustc) for j, b in enumerate(grid.bindgen)
                       if answered is not None and answered(grid.variant(r, b, rt)))
-    return search.CostModel(cli=tuple(cli), toolchain=toolchain, probe=COLD_PROBE_SECONDS,
-                            warm_probe=WARM_PROBE_SECONDS, warm=warm, neighbour_saving=NEIGHBOUR_SAVING,
-                            known=known)
+    # Build + check seconds from this machine's history (per toolchain, per cell), the constants without one.
+    cell_probe = {(i, j): ready.times.probe(grid.variant(r, b, rt))
+                  for i, r in enumerate(grid.rustc) for j, b in enumerate(grid.bindgen)}
+    return search.CostModel(cli=tuple(cli), toolchain=toolchain, probe=ready.times.cold_probe,
+                            warm_probe=ready.times.warm_probe, warm=warm, neighbour_saving=NEIGHBOUR_SAVING,
+                            known=known, cell_probe=cell_probe)
 
 
 def describe_search(plan: BisectPlan, oracle: Oracle, rt: ReferenceTypes, explored: Explored, *,
                     reproducer_args: tuple[str, ...] = ()) -> SearchResult:
-    """The typed result of a finished search (its outcomes are in the oracle's memory by now)."""
-    grid = plan.grid
+    """The typed result of a finished search (its outcomes are in the oracle's memory by now).
+
+    The frontier's cells are in the search's view of the grid (`view_grid`: an axis that fixes the bug runs
+    newest first), so everything below reads the view grid; the words say which way each axis went.
+    """
     frontier = explored.frontier
+    grid = view_grid(plan.grid, frontier.orientation)
 
     def variant(r: int, c: int, setting: ReferenceTypes = rt) -> Variant:
         return grid.variant(grid.rustc[r], grid.bindgen[c], setting)
 
     attribution = search.attribute(frontier)
-    new_term, old_term = ("fixed", "broken") if plan.find_fix else ("bad", "good")
+    new_term, old_term = ("fixed", "broken") if frontier.new_verdict is Verdict.GOOD else ("bad", "good")
     first: FirstFailing | None = None
     if frontier.first_pair is not None:
         r, c = frontier.first_pair
         cell = variant(r, c)
         outcome = oracle.outcome(cell)
         last_good_bindgen = grid.bindgen[c - 1].label() if c > 0 else None
+        last_good_rustc = str(grid.rustc[r - 1]) if r > 0 and frontier.staircase[r - 1].lo > c else None
         first = FirstFailing(
             rustc=str(grid.rustc[r]), bindgen=grid.bindgen[c].label(), reference_types=str(rt), reason=outcome.reason,
             evidence={k: outcome.evidence.get(k) for k in ("target_features", "externref_transform", "layers")},
-            last_good_bindgen=last_good_bindgen,
-            last_good_rustc=str(grid.rustc[r - 1]) if r > 0 and frontier.staircase[r - 1].lo > c else None,
+            last_good_bindgen=last_good_bindgen, last_good_rustc=last_good_rustc,
             reproduce=probe_command(cell, reproducer=reproducer_args or None), crate_dir=outcome.crate_dir,
-            compare=tuple(compare_links(last_good_bindgen, grid.bindgen[c].label(),
-                                        str(grid.rustc[r - 1]) if r > 0 else None, str(grid.rustc[r]))))
+            compare=tuple(compare_links(
+                *_older_first(grid.bindgen, c, BindgenSource.label, frontier.orientation.cols_mirrored),
+                *_older_first(grid.rustc, r, str, frontier.orientation.rows_mirrored))))
     follow_up = None
     if explored.reprobes:
         follow_up = _follow_up(grid, oracle, explored, rt, variant)
     rows = len(grid.rustc)
     cols = len(grid.bindgen)
+    island = frontier.island
     return SearchResult(
         reference_types=str(rt), status=str(frontier.status), message=_describe(frontier.message, new_term=new_term),
         probes=frontier.probes, filtered=frontier.filtered, cells=rows * cols,
@@ -303,10 +372,99 @@ def describe_search(plan: BisectPlan, oracle: Oracle, rt: ReferenceTypes, explor
             {"rustc": str(grid.rustc[f.row]),
              "first_bad": grid.bindgen[f.first_bad].label() if f.first_bad is not None else None,
              "candidates": [grid.bindgen[c].label() if c is not None else None for c in f.candidates],
-             "certain": f.certain}
+             "certain": f.certain, "bad": _bad_range(plan.grid, frontier, f)}
             for f in frontier.staircase),
         attribution={"kind": str(attribution.kind), "message": attribution.message},
-        terms={"old": old_term, "new": new_term}, follow_up=follow_up)
+        terms={"old": old_term, "new": new_term}, follow_up=follow_up,
+        orientation=describe_orientation(grid, frontier, rt, reproducer_args),
+        island=_island_json(plan.grid, island) if island is not None else None)
+
+
+def _bad_range(grid: Grid, frontier: search.Frontier[str, str], row: search.RowFrontier) -> dict[str, str] | None:
+    """The row's bad wasm-bindgen releases as {from, to} in release order (null: none, or not certain). In the
+    search's view `first_bad` is where the new side starts; with wasm-bindgen fixing the bug, or the new side
+    being "fixed", the bad ones are the older releases: this says which, for reports that draw the grid."""
+    if not row.certain:
+        return None
+    o, n_cols = frontier.orientation, len(grid.bindgen)
+    new = {n_cols - 1 - j if o.cols_mirrored else j for j in range(row.hi, n_cols)}
+    bad = sorted(new if frontier.new_verdict is Verdict.BAD else set(range(n_cols)) - new)
+    return {"from": grid.bindgen[bad[0]].label(), "to": grid.bindgen[bad[-1]].label()} if bad else None
+
+
+def _older_first(axis: Sequence[Any], i: int, label: Callable[[Any], str], mirrored: bool
+                 ) -> tuple[str | None, str]:
+    """(passing neighbour, pair) on one axis of the view, as (older, newer) release for compare links."""
+    if i == 0:
+        return None, label(axis[i])
+    older, newer = (axis[i], axis[i - 1]) if mirrored else (axis[i - 1], axis[i])
+    return label(older), label(newer)
+
+
+def _short(spec: ToolchainSpec) -> str:
+    return spec.version if spec.provider != "path" else str(spec)
+
+
+def describe_orientation(grid: Grid, frontier: search.Frontier[str, str], rt: ReferenceTypes,
+                         reproducer_args: tuple[str, ...] = ()) -> dict[str, Any] | None:
+    """Which way each axis moves the bug, in words, with last good / first bad on each axis, the reproduce
+    commands of the cells on both sides of each boundary and their compare link. `grid` is the view grid.
+    None when the evidence rests on no boundary (no pair passed, every corner alike, an island)."""
+    o = frontier.orientation
+    if frontier.status not in (search.Status.FOUND, search.Status.RANGE):
+        return None
+    data: dict[str, Any] = {"rustc": str(o.rustc), "bindgen": str(o.bindgen), "name": o.name,
+                            "decided_by": o.decided_by, "boundaries": [], "summary": ""}
+    if frontier.first_pair is None:
+        data["summary"] = f"rustc {o.rustc} it, wasm-bindgen {o.bindgen} it; untestable cells hide the boundary"
+        return data
+    r, c = frontier.first_pair
+    fixed_view = o.new_verdict is Verdict.GOOD
+    rustc_op = ">=" if fixed_view or not o.rows_mirrored else "<="
+    bindgen_op = ">=" if fixed_view or not o.cols_mirrored else "<="
+    words: list[str] = []
+
+    def boundary(axis: str, change: search.Change, first: Any, neighbour: Any, *, with_: str,
+                 cell: tuple[int, int], other: tuple[int, int], mirrored: bool) -> None:
+        # The pair is on the new side of the view; in a BAD view it fails, in the find-fix view it passes.
+        bad_cell, good_cell = (other, cell) if fixed_view else (cell, other)
+        bad_item, good_item = (neighbour, first) if fixed_view else (first, neighbour)
+        named = bad_item if change is search.Change.INTRODUCES else good_item
+        label = (lambda x: x.label()) if axis == "wasm-bindgen" else str
+        short = (lambda x: x.label()) if axis == "wasm-bindgen" else _short
+        older, newer = (first, neighbour) if mirrored else (neighbour, first)
+        links = compare_links(label(older), label(newer), None, label(newer)) if axis == "wasm-bindgen" else \
+            compare_links(None, "", label(older), label(newer))
+        words.append(f"{axis} {short(named)} {change} it (with {with_})")
+        data["boundaries"].append({
+            "axis": axis, "change": str(change), "version": label(named), "good": label(good_item),
+            "bad": label(bad_item), "with": with_,
+            "reproduce": {"good": probe_command(grid.variant(grid.rustc[good_cell[0]], grid.bindgen[good_cell[1]], rt),
+                                                reproducer=reproducer_args or None),
+                          "bad": probe_command(grid.variant(grid.rustc[bad_cell[0]], grid.bindgen[bad_cell[1]], rt),
+                                               reproducer=reproducer_args or None)},
+            "compare": links[0] if links else None})
+
+    if r > 0 and frontier.staircase[r - 1].lo > c:
+        boundary("rustc", o.rustc, grid.rustc[r], grid.rustc[r - 1],
+                 with_=f"wasm-bindgen {bindgen_op} {grid.bindgen[c].label()}", cell=(r, c), other=(r - 1, c),
+                 mirrored=o.rows_mirrored)
+    if c > 0 and frontier.staircase[r].lo >= c:
+        boundary("wasm-bindgen", o.bindgen, grid.bindgen[c], grid.bindgen[c - 1],
+                 with_=f"rustc {rustc_op} {_short(grid.rustc[r])}", cell=(r, c), other=(r, c - 1),
+                 mirrored=o.cols_mirrored)
+    data["summary"] = "; ".join(words) or (
+        f"rustc {o.rustc} it, wasm-bindgen {o.bindgen} it; the boundary lies at the grid's edge")
+    return data
+
+
+def _island_json(grid: Grid, island: search.Island) -> dict[str, Any]:
+    (r1, r2), (c1, c2) = island.rows, island.cols
+    return {"box": {"rustc": [str(grid.rustc[r1]), str(grid.rustc[r2])],
+                    "bindgen": [grid.bindgen[c1].label(), grid.bindgen[c2].label()]},
+            "seed": _cell(grid, *island.seed), "bounds": [_cell(grid, *cell) for cell in island.bounds],
+            "open_edges": [_cell(grid, *cell) for cell in island.open_edges],
+            "outside_bad": [_cell(grid, *cell) for cell in island.outside_bad], "unprobed": island.unprobed}
 
 
 def _follow_up(grid: Grid, oracle: Oracle, explored: Explored, rt: ReferenceTypes,
@@ -400,23 +558,29 @@ def run(plan: BisectPlan, oracle: Oracle, *, on_done: Callable[[SearchResult], N
     def costs(rt: ReferenceTypes) -> search.CostModel | None:
         if not plan.cost_aware:
             return None
-        return cost_model(plan, rt, readiness or Readiness.look(), answered=lambda v: v.key in stored)
+        return cost_model(plan, rt, readiness or Readiness.look(oracle.store), answered=lambda v: v.key in stored)
 
     def finished(rt: ReferenceTypes, explored: Explored) -> None:
+        if explored.frontier.status is search.Status.ENDS_ALIKE:
+            raise ends_alike_error(oracle, rt, explored, grid)
         res = describe_search(plan, oracle, rt, explored, reproducer_args=reproducer_args)
         results[str(rt)] = res
         if on_done:
             on_done(res)
 
+    def alike(cells: Sequence[Variant]) -> bool:
+        return corners_alike(oracle, cells)
+
     if plan.jobs > 1:
         oracle.together = True
-        Together(oracle=oracle, searches=[explorer(plan, rt, costs(rt)) for rt in settings], jobs=plan.jobs,
+        Together(oracle=oracle, searches=[explorer(plan, rt, costs(rt), alike=alike) for rt in settings],
+                 jobs=plan.jobs,
                  on_finished=lambda i, explored: finished(settings[i], explored), on_guess=on_guess,
                  prefetch=oracle.prefetch,
                  needs_tools=lambda v: Readiness.look().needs_provisioning(v)).run()
     else:
         for rt in settings:  # each setting's costs are read as it starts: CLIs built by the ones before are cheap
-            finished(rt, explorer(plan, rt, costs(rt))(oracle))
+            finished(rt, explorer(plan, rt, costs(rt), alike=alike)(oracle))
     ordered = tuple(results[str(rt)] for rt in settings)
     return BisectResult(
         mode="find-fix" if plan.find_fix else "regression", grid=grid.identity(), searches=ordered,
@@ -451,7 +615,7 @@ def note_gaps(result: BisectResult, known: Sequence[str]) -> BisectResult:
         first = s.first_failing
         if first and first.last_good_bindgen:
             try:
-                lo, hi = bindgen_key(first.last_good_bindgen), bindgen_key(first.bindgen)
+                lo, hi = sorted((bindgen_key(first.last_good_bindgen), bindgen_key(first.bindgen)))
             except UsageError:  # a git or path source: no releases in between
                 searches.append(s)
                 continue
@@ -463,29 +627,53 @@ def note_gaps(result: BisectResult, known: Sequence[str]) -> BisectResult:
 
 
 def restrict(grid: Grid, good: tuple[str, str] | None, bad: tuple[str, str] | None) -> Grid:
-    """--good/--bad: the search box runs from the good pair to the bad pair on both axes."""
-    rustc = list(grid.rustc)
-    bindgen = list(grid.bindgen)
+    """--good/--bad: the search box runs from the good pair to the bad pair on both axes (on an axis where the
+    good pair is the newer one, the bug is fixed along it: `given_orientation`)."""
+    (lo_r, hi_r), (lo_b, hi_b) = _box(grid, good, bad)
+    return Grid(template=grid.template, rustc=grid.rustc[lo_r:hi_r + 1], bindgen=grid.bindgen[lo_b:hi_b + 1],
+                reference_types=grid.reference_types, options=grid.options, params=grid.params,
+                runtimes=grid.runtimes)
 
-    def index_of(items: list[Any], text: str, what: str, key: Callable[[Any], str]) -> int:
+
+def given_orientation(grid: Grid, good: tuple[str, str] | None, bad: tuple[str, str] | None, *,
+                      find_fix: bool = False) -> search.Orientation | None:
+    """The orientation --good/--bad state (None without them: the corners decide). An axis on which the good
+    pair is newer than the bad one fixes the bug; with one of them only, or the same version on an axis, that
+    axis takes the mode's default (introduces; fixes with --find-fix)."""
+    if good is None and bad is None:
+        return None
+    default = search.Change.FIXES if find_fix else search.Change.INTRODUCES
+    if good is None or bad is None:
+        return search.Orientation(rustc=default, bindgen=default, decided_by="given")
+    good_r, good_b = _index(grid, good, "--good")
+    bad_r, bad_b = _index(grid, bad, "--bad")
+
+    def change(g: int, b: int) -> search.Change:
+        return default if g == b else search.Change.INTRODUCES if g < b else search.Change.FIXES
+
+    return search.Orientation(rustc=change(good_r, bad_r), bindgen=change(good_b, bad_b), decided_by="given")
+
+
+def _index(grid: Grid, point: tuple[str, str], what: str) -> tuple[int, int]:
+    def index_of(items: Sequence[Any], text: str, axis: str, key: Callable[[Any], str]) -> int:
         for i, item in enumerate(items):
             if key(item) == text or (":" not in text and key(item).split(":")[-1] == text):
                 return i
-        raise UsageError(f"{what} {text!r} is not on the grid's axis",
+        raise UsageError(f"{what} {axis} {text!r} is not on the grid's axis",
                          hint="choose it from the --rustc/--bindgen lists")
 
-    lo_r, lo_b, hi_r, hi_b = 0, 0, len(rustc) - 1, len(bindgen) - 1
-    if good:
-        lo_r = index_of(rustc, good[0], "--good rustc", str)
-        lo_b = index_of(bindgen, good[1], "--good wasm-bindgen", BindgenSource.label)
-    if bad:
-        hi_r = index_of(rustc, bad[0], "--bad rustc", str)
-        hi_b = index_of(bindgen, bad[1], "--bad wasm-bindgen", BindgenSource.label)
-    if lo_r > hi_r or lo_b > hi_b:
-        raise UsageError("--good is newer than --bad on some axis", hint="the good pair must be the older one")
-    return Grid(template=grid.template, rustc=tuple(rustc[lo_r:hi_r + 1]), bindgen=tuple(bindgen[lo_b:hi_b + 1]),
-                reference_types=grid.reference_types, options=grid.options, params=grid.params,
-                runtimes=grid.runtimes)
+    return (index_of(grid.rustc, point[0], "rustc", str),
+            index_of(grid.bindgen, point[1], "wasm-bindgen", BindgenSource.label))
+
+
+def _box(grid: Grid, good: tuple[str, str] | None, bad: tuple[str, str] | None
+         ) -> tuple[tuple[int, int], tuple[int, int]]:
+    """Index ranges (rows, cols) of the box between the good and the bad pair (the grid's ends without them)."""
+    g = _index(grid, good, "--good") if good else (0, 0)
+    b = _index(grid, bad, "--bad") if bad else (len(grid.rustc) - 1, len(grid.bindgen) - 1)
+    if good and bad and g == b:
+        raise UsageError("--good and --bad name the same pair", hint="the good pair must differ from the bad one")
+    return (min(g[0], b[0]), max(g[0], b[0])), (min(g[1], b[1]), max(g[1], b[1]))
 
 
 def fingerprint(plan: BisectPlan, template: Reproducer) -> str:

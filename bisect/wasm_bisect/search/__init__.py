@@ -7,6 +7,8 @@ steps around them and never blames them); results report them apart.
 2-D strategy (`first_failing_pair`), assuming monotone failure (bad at (r, c) => bad at every
 (r' >= r, c' >= c)); the unknown is the staircase f(r) = first bad column of row r:
 
+0. Orientation first (`oriented_pair`, search/orient.py): probe the corners, decide per axis whether newer
+   versions introduce or fix the bug, and run the steps below on the grid mirrored so both axes introduce it.
 1. Check the newest pair (R-1, W-1) fails, like git bisect's bad end.
 2. Bisect the last row for its first bad column c0 (ceil(log2 W) probes), then column c0 for its
    first bad row r0 (ceil(log2 R)), then probe (r0, c0-1), so the first failing pair (r0, c0) rests
@@ -37,6 +39,7 @@ of being explained away.
 """
 
 
+from wasm_bisect.search._orientation import Change, Island, Orientation
 from wasm_bisect.search.attribution import (
     Attribution,
     Cause,
@@ -71,6 +74,7 @@ from wasm_bisect.search.frontier import (
     first_fixed_pair,
     staircase_floor,
 )
+from wasm_bisect.search.orient import oriented_pair
 
 __all__ = [
     "CORNER_WEIGHT",
@@ -79,11 +83,14 @@ __all__ = [
     "Cause",
     "Cell",
     "CellProbe",
+    "Change",
     "CostModel",
     "FlakyPoint",
     "Frontier",
+    "Island",
     "Mode",
     "Order",
+    "Orientation",
     "PointProbe",
     "RefTypes",
     "RefTypesFinding",
@@ -100,6 +107,7 @@ __all__ = [
     "first_fixed_pair",
     "invert",
     "least_failing",
+    "oriented_pair",
     "reference_types_plan",
     "repeat_oracle",
     "staircase_floor",

@@ -65,14 +65,18 @@ def attribute(
     kind = next(iter(possible)) if len(possible) == 1 else Cause.UNKNOWN
     first_row = rustc_rows[0] if kind is Cause.RUSTC else None
     first_col = bindgen_cols[0] if kind is Cause.BINDGEN else None
+    # A mirrored axis (it fixes the bug: search.Orientation) runs newest first, so "from X on" means "X and older".
+    o = frontier.orientation
+    row_on, col_on = ("and older" if o.rows_mirrored else "on"), ("and older" if o.cols_mirrored else "on")
+    row_ge, col_ge = ("<=" if o.rows_mirrored else ">="), ("<=" if o.cols_mirrored else ">=")
     if kind is Cause.RUSTC and first_row is not None:
         message = (f"depends on {row_name} only: every pair is {new} from {row_name} "
-                   f"{frontier.rows[first_row]} on, with every {col_name} in the grid")
+                   f"{frontier.rows[first_row]} {row_on}, with every {col_name} in the grid")
     elif kind is Cause.BINDGEN and first_col is not None:
         message = (f"depends on {col_name} only: every pair is {new} from {col_name} "
-                   f"{frontier.cols[first_col]} on, with every {row_name} in the grid")
+                   f"{frontier.cols[first_col]} {col_on}, with every {row_name} in the grid")
     elif kind is Cause.INTERACTION:
-        steps = ", ".join(f"{row_name} >= {frontier.rows[r]} with {col_name} >= {frontier.cols[c]}"
+        steps = ", ".join(f"{row_name} {row_ge} {frontier.rows[r]} with {col_name} {col_ge} {frontier.cols[c]}"
                           for r, c in frontier.corners)
         message = f"needs both axes: {new} for {steps}" if steps else "needs both axes"
     elif kind is Cause.EVERYWHERE:

@@ -23,6 +23,9 @@ class Status(StrEnum):
     LAST_NOT_NEW = "last-not-new"  # the last point (newest pair) is still old (good)
     UNTESTABLE = "untestable"  # nothing could be tested
     NON_MONOTONE = "non-monotone"  # evidence contradicts monotone failure (see `violations`)
+    ISLAND = "island"  # non-monotone in every orientation: a bad box inside good cells (Frontier.island)
+    NO_PASS = "no-pass"  # noqa: S105 - a status, not a password: no probed cell passed, no boundary rests on it
+    ENDS_ALIKE = "ends-alike"  # every corner answered alike (one failure): the check cannot tell the ends apart
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ left (mode="full"), which cells it probes on the way changes how much it pays, n
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
 Cell = tuple[int, int]
@@ -35,6 +35,8 @@ class CostModel:
     warm: frozenset[Cell] = field(default_factory=frozenset)
     neighbour_saving: float = 0.0  # share of a CLI build saved once an adjacent release's CLI is built
     known: frozenset[Cell] = field(default_factory=frozenset)  # answers already stored: free to ask
+    # Per cell (cold, warm) build + check seconds where this machine's history knows them; else probe/warm_probe.
+    cell_probe: Mapping[Cell, tuple[float, float]] = field(default_factory=dict)
 
     def seconds(self, cell: Cell, built_cols: Collection[int], ready_rows: Collection[int]) -> float:
         """The cost of probing `cell` after the search built `built_cols` and provisioned `ready_rows`."""
@@ -45,7 +47,8 @@ class CostModel:
         if cli and self.neighbour_saving and (col - 1 in built_cols or col + 1 in built_cols):
             cli *= 1.0 - self.neighbour_saving
         toolchain = 0.0 if row in ready_rows else self.toolchain[row]
-        return cli + toolchain + (self.warm_probe if cell in self.warm else self.probe)
+        cold, warm = self.cell_probe.get(cell, (self.probe, self.warm_probe))
+        return cli + toolchain + (warm if cell in self.warm else cold)
 
     @classmethod
     def uniform(cls, n_rows: int, n_cols: int, *, cli: float = 90.0, probe: float = 10.0) -> CostModel:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Generic, Literal, TypeVar
 
 from wasm_bisect.domain.errors import UsageError
 from wasm_bisect.domain.model import Verdict
+from wasm_bisect.search._orientation import REGRESSION, Island, Orientation
 from wasm_bisect.search.bisection import CellProbe, FlakyPoint, Status, invert, median
 from wasm_bisect.search.costs import CostModel, cheapest_split
 
@@ -78,6 +79,10 @@ class Frontier(Generic[R, C]):
     old_term: str = "good"
     new_term: str = "bad"
     new_verdict: Verdict = Verdict.BAD  # GOOD in find-fix mode: the first "failing" pair is the first fixed
+    # How the search saw the grid: `rows`, `cols` and every cell above are in this view (mirrored axes run
+    # newest first); `Orientation.flip` maps a view cell to the grid's.
+    orientation: Orientation = REGRESSION
+    island: Island | None = None  # status ISLAND: the bad box found (grid coordinates)
 
     def __bool__(self) -> bool:
         return self.status is Status.FOUND
@@ -302,6 +307,8 @@ def first_failing_pair(
     new_verdict: Verdict = Verdict.BAD,
     terms: tuple[str, str] | None = None,
     costs: CostModel | None = None,
+    seed: Sequence[Cell] = (),
+    orientation: Orientation = REGRESSION,
 ) -> Frontier[R, C]:
     """Search rows (rustc, oldest first) x cols (wasm-bindgen, oldest first) for where failure starts.
 
@@ -345,14 +352,18 @@ def first_failing_pair(
                          f"not {n_rows} x {n_cols}")
     know = _Knowledge(n_rows, n_cols, lambda r, c: oracle2d(rows[r], cols[c]), blocked, new_verdict,
                       costs=costs if mode == "full" else None)
+    for cell in seed:
+        if cell not in know.answers and cell not in blocked:
+            know.probe(cell)
     row_name, col_name = axis_names
 
     def name(cell: Cell) -> str:
         return f"{row_name} {rows[cell[0]]} + {col_name} {cols[cell[1]]}"
 
     def result(status: Status | None, message: str = "") -> Frontier[R, C]:
-        return _frontier(know, rows=rows, cols=cols, mode=mode, order=order, status=status, message=message,
-                         filtered=filtered, name=name, terms=(old_term, new_term))
+        return replace(_frontier(know, rows=rows, cols=cols, mode=mode, order=order, status=status,
+                                 message=message, filtered=filtered, name=name, terms=(old_term, new_term)),
+                       orientation=orientation)
 
     # 1. The newest pair must fail (git bisect's "bad" end). The oldest pair's verdict follows from
     # the first failing pair's verified neighbours below, so it costs no probe of its own.
@@ -575,3 +586,31 @@ def _pair_candidates(know: _Knowledge, order: Order) -> tuple[tuple[Cell, ...], 
 def staircase_floor(n_rows: int, n_cols: int) -> float:
     """log2 of the number of monotone staircases in an n_rows x n_cols grid: the information floor."""
     return math.log2(math.comb(n_rows + n_cols, n_rows))
+
+
+def evidence_frontier(
+    rows: Sequence[R],
+    cols: Sequence[C],
+    log: Sequence[CellProbe],
+    *,
+    status: Status,
+    message: str,
+    blocked: Collection[Cell] = (),
+    new_verdict: Verdict = Verdict.BAD,
+    orientation: Orientation = REGRESSION,
+    island: Island | None = None,
+    axis_names: tuple[str, str] = ("rustc", "wasm-bindgen"),
+) -> Frontier[R, C]:
+    """A result that stops on the evidence so far (the corners, an island): the probes in `log`, in order."""
+    answers = {(p.row, p.col): p.verdict for p in log}
+    know = _Knowledge(len(rows), len(cols), lambda r, c: answers[(r, c)], set(blocked), new_verdict)
+    for p in log:
+        know.probe((p.row, p.col))
+    terms = ("good", "bad") if new_verdict is Verdict.BAD else ("broken", "fixed")
+
+    def name(cell: Cell) -> str:
+        return f"{axis_names[0]} {rows[cell[0]]} + {axis_names[1]} {cols[cell[1]]}"
+
+    result = _frontier(know, rows=rows, cols=cols, mode="full", order="bindgen", status=status, message=message,
+                       filtered=len(blocked), name=name, terms=terms)
+    return replace(result, first_pair=None, pair_candidates=(), orientation=orientation, island=island)

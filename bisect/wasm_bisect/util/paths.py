@@ -110,3 +110,18 @@ def builtin_templates_dir() -> Path:
         return checkout
     raise TemplateError("this installation of wasm-bisect has no built-in templates",
                         hint="reinstall it from a wheel or a checkout (the templates ship inside the package)")
+
+
+DOCS_URL = "https://github.com/wasm-bisect/wasm-bisect/blob/v{version}/docs/{name}"
+
+
+def doc(name: str) -> str:
+    """Where to read the documentation page `name` (e.g. templates.md): the installed copy (the wheel ships the
+    repository's docs/ as `wasm_bisect/docs`; an editable install reads the checkout's), else its versioned URL."""
+    from wasm_bisect import __version__
+
+    for where in (Path(str(resources.files("wasm_bisect"))) / "docs",
+                  Path(__file__).resolve().parents[3] / "docs"):  # util/paths.py -> wasm_bisect -> bisect -> repo
+        if (where / name).is_file():
+            return str(where / name)
+    return DOCS_URL.format(version=__version__, name=name)

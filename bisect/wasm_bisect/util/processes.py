@@ -48,12 +48,20 @@ class Dropped(BaseException):  # not an error: work nobody needs any more was st
     A BaseException, so no `except Exception` on the way mistakes it for a failed build to record."""
 
 
+NICEST = 19  # the lowest CPU priority (the highest niceness) Linux has
+
+
 class Ticket:
     """The processes of one piece of work: started at a lower CPU priority while the work is only a guess
-    (a probe ahead of the search), raised to normal once it is needed, killed when it is dropped."""
+    (a probe ahead of the search), raised to the caller's own once it is needed, killed when it is dropped.
+
+    Priorities are relative to this process's own niceness when the ticket is made (`nice -n 19 wasm-bisect
+    -j 2` keeps all of its work at 19): `nice` is how many steps below it the guess runs (at most to 19), and a
+    promotion goes back to the caller's niceness, never above it."""
 
     def __init__(self, *, nice: int = 0) -> None:
         self.nice = nice
+        self.base = os.getpriority(os.PRIO_PROCESS, 0)  # the caller's own niceness: what its children inherit
         self.dropped = False
         self._groups: set[int] = set()
         self._lock = threading.Lock()
@@ -67,20 +75,20 @@ class Ticket:
                 os.killpg(pgid, signal.SIGKILL)
         elif nice:
             with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.setpriority(os.PRIO_PGRP, pgid, nice)
+                os.setpriority(os.PRIO_PGRP, pgid, min(self.base + nice, NICEST))
 
     def detach(self, pgid: int) -> None:
         with self._lock:
             self._groups.discard(pgid)
 
     def promote(self) -> None:
-        """Normal priority from now on; running groups too where allowed (lowering niceness needs root)."""
+        """The caller's priority from now on; running groups too where allowed (lowering niceness needs root)."""
         with self._lock:
             self.nice = 0
             groups = list(self._groups)
         for pgid in groups:
             with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.setpriority(os.PRIO_PGRP, pgid, 0)
+                os.setpriority(os.PRIO_PGRP, pgid, self.base)
 
     def drop(self) -> None:
         """Kill what runs and refuse to start more: `run` raises Dropped in the ticket's thread."""

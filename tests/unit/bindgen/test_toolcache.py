@@ -71,7 +71,7 @@ def test_concurrent_installs_build_once(fake_cargo: Path, monkeypatch: pytest.Mo
     code = "from wasm_bisect.bindgen import toolcache; print(toolcache.bindgen_cli('0.2.93').binary)"
     procs = [subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True) for _ in range(3)]
     outs = [p.communicate(timeout=60)[0].strip() for p in procs]
-    assert all(p.returncode == 0 for p in procs)
+    assert [p.returncode for p in procs] == [0, 0, 0]
     assert len(set(outs)) == 1
     assert len(fake_cargo.read_text().splitlines()) == 1
     assert subprocess.run([outs[0]], capture_output=True, text=True, check=True).stdout.split()[1] == "0.2.93"

@@ -1,6 +1,7 @@
 """CLI shell: help, templates commands, and one-line errors with exit code 2 (run through main())."""
 
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -19,6 +20,18 @@ def run_main(
     return int(info.value.code or 0), out, err
 
 
+def test_versions_lines_have_no_trailing_spaces(monkeypatch: pytest.MonkeyPatch,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    from wasm_bisect.bindgen import index
+
+    monkeypatch.setattr(index, "_unreachable", True)  # the bundled list, no network
+    code, out, _ = run_main(["versions"], monkeypatch, capsys)
+    lines = out.splitlines()
+    assert code == 0 and len(lines) > 50
+    assert [line for line in lines if line != line.rstrip()] == []
+    assert any(line.startswith("0.2.94 ") and line.endswith("yanked") for line in lines)
+
+
 def test_version(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run_main(["--version"], monkeypatch, capsys)
     assert code == 0 and out.startswith("wasm-bisect ")
@@ -33,8 +46,12 @@ def test_templates_list_and_show_json(monkeypatch: pytest.MonkeyPatch, capsys: p
 
 
 def test_templates_init(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    code, _, _ = run_main(["templates", "init", "smoke", str(tmp_path / "t")], monkeypatch, capsys)
+    code, out, err = run_main(["templates", "init", "smoke", str(tmp_path / "t")], monkeypatch, capsys)
     assert code == 0 and (tmp_path / "t" / "template.toml").is_file()
+    # The confirmation is the command's result: stdout, one line, no progress stamp; it names a page that exists.
+    assert err == "" and out.startswith(f"copied template smoke to {tmp_path / 't'}; ") and out.count("\n") == 1
+    page = re.search(r"\(how: (\S+)\)", out)
+    assert page and Path(page[1]).is_file() and page[1].endswith("templates.md")
     code, _, err = run_main(["templates", "init", "smoke", str(tmp_path / "t")], monkeypatch, capsys)
     assert code == 2 and "already exists" in err
 
@@ -52,6 +69,8 @@ def test_templates_init(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys:
         (["probe", "--target", "web"], "is not one of 'nodejs'"),
         (["tools", "install"], "nothing to install"),
         (["tools", "install", "--bindgen", "0.2"], "not an exact"),
+        (["probe", "--tools", "download"], "is not one of 'auto', 'prebuilt', 'source'"),
+        (["tools", "install", "--bindgen", "0.2.99", "--tools", "binary"], "is not one of"),
         (["toolchain", "add", "rustc:1.0.0"], "unknown toolchain provider"),
         (["probe", "--runtime", "safari"], "is not one of 'node', 'chromium', 'firefox'"),
         (["matrix", "--rustc", "debian:1.96.0", "--bindgen", "0.2.99", "--runtime", "node,edge"], "is not one of"),

@@ -215,6 +215,22 @@ def test_bisect_result_wins_over_cells() -> None:
     assert svg.count("verdict-none") == 8
 
 
+def test_a_bisect_whose_wasm_bindgen_axis_fixes_the_bug_shades_the_older_releases_bad() -> None:
+    """With wasm-bindgen fixing it, the frontier's bad releases are the older ones (`bad: {from, to}`)."""
+    cells = [c for c in make_cells() if c["bindgen"] in ("0.2.92", "0.2.99")]
+    frontier = {"on": [
+        {"rustc": "debian:1.63.0", "first_bad": None, "candidates": [None], "certain": True, "bad": None},
+        {"rustc": "debian:1.96.0", "first_bad": "0.2.93", "candidates": ["0.2.93"], "certain": True,
+         "bad": {"from": "0.2.92", "to": "0.2.93"}}]}
+    result = {"kind": "bisect", "mode": "regression", "grid": GRID, "first_failing": None, "frontier": frontier,
+              "searches": [], "reference_types_summary": "", "probes": {"built": 3}}
+    svg = report.render_svg(make_doc("bisect", result, cells))
+    shaded = dict(re.findall(r'data-rustc="debian:1.96.0" data-bindgen="([^"]+)" data-reference-types="on"'
+                             r'[^>]*>\s*<title>[^<]*inferred (good|bad)', svg))
+    assert shaded == {"0.2.93": "bad", "0.2.98": "good"}
+    assert 'class="frontier"' in svg
+
+
 def test_probe_run_grid_comes_from_its_cell() -> None:
     cell = make_cells()[0]
     info = report.RunInfo(run_id="p", kind="probe", created=0.0, command="wasm-bisect probe", fingerprint="k",

@@ -133,10 +133,14 @@ def test_guesses_run_niced_and_the_leftovers_are_dropped(store: Store, monkeypat
     result, oracle = run(store, fake, monkeypatch, jobs=4, g=g, guesses=guesses)
     assert guesses and fake.niced and fake.dropped
     assert set(fake.niced) <= {v.short() for v in guesses}
-    # A dropped guess is not an outcome: nothing stored, not counted as built.
+    # A dropped guess is not an outcome: nothing stored, not counted as built (unless the search asks that cell
+    # later on after all: then it is probed again, for real).
     tmpl = templates.load("vec-of-structs")
+    dropped_at = {cell: i for i, (kind, cell) in enumerate(fake.events) if kind == "drop"}
+    asked_later = {cell for i, (kind, cell) in enumerate(fake.events)
+                   if kind.startswith("start") and cell in dropped_at and i > dropped_at[cell]}
     for variant in g.variants():
-        if variant.short() in fake.dropped:
+        if variant.short() in fake.dropped and variant.short() not in asked_later:
             assert variant.key not in oracle.outcomes
             assert store.get(variant, tmpl.content_hash, tmpl.check_hash) is None
     assert oracle.built == len(fake.calls) - len(fake.dropped)

@@ -22,10 +22,20 @@ def test_good_bad_box_narrows_both_axes() -> None:
     assert bisect.restrict(GRID, None, None) == GRID
 
 
+def test_good_newer_than_bad_on_an_axis_means_it_fixes_the_bug() -> None:
+    box = bisect.restrict(GRID, ("1.63.0", "0.2.99"), ("1.96.0", "0.2.93"))
+    assert [b.version for b in box.bindgen] == ["0.2.93", "0.2.95", "0.2.99"] and len(box.rustc) == 3
+    given = bisect.given_orientation(GRID, ("1.63.0", "0.2.99"), ("1.96.0", "0.2.93"))
+    assert given is not None and (given.rustc, given.bindgen) == (search.Change.INTRODUCES, search.Change.FIXES)
+    assert bisect.given_orientation(GRID, None, None) is None
+    one = bisect.given_orientation(GRID, ("1.63.0", "0.2.92"), None, find_fix=True)
+    assert one is not None and one.name == "find-fix" and one.decided_by == "given"
+
+
 @pytest.mark.parametrize(("good", "bad", "needle"), [
     (("1.70.0", "0.2.93"), None, "--good rustc '1.70.0' is not on the grid"),
     (("1.63.0", "0.2.94"), None, "--good wasm-bindgen '0.2.94' is not on the grid"),
-    (("1.96.0", "0.2.92"), ("1.63.0", "0.2.99"), "--good is newer than --bad"),
+    (("1.96.0", "0.2.92"), ("1.96.0", "0.2.92"), "--good and --bad name the same pair"),
 ])
 def test_box_outside_the_grid_is_a_usage_error(good: tuple[str, str], bad: tuple[str, str] | None,
                                                needle: str) -> None:

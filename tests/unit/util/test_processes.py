@@ -1,4 +1,5 @@
 import os
+import subprocess
 import sys
 import threading
 import time
@@ -148,19 +149,25 @@ def test_owner_tag_names_this_process_and_not_a_dead_one() -> None:
 NICENESS = "import os, time; time.sleep(0.3); print(os.nice(0))"  # sleep first: the renice follows the spawn
 
 
-def test_a_guess_runs_niced_and_a_promoted_one_at_normal_priority() -> None:
+def _guessed(base: int) -> str:
+    return str(min(base + 10, tools.NICEST))  # one step (10) below the caller, never past the lowest priority
+
+
+def test_a_guess_runs_a_step_below_the_caller_and_a_promoted_one_at_the_callers_priority() -> None:
+    base = os.nice(0)  # whatever the runner's: `nice -n 19 pytest` included
     guess = tools.Ticket(nice=10)
     with tools.ticket(guess):
         assert tools.current_ticket() is guess
-        assert tools.run([sys.executable, "-c", NICENESS]).output.strip() == str(os.nice(0) + 10)
+        assert tools.run([sys.executable, "-c", NICENESS]).output.strip() == _guessed(base)
     assert tools.current_ticket() is None
     guess.promote()
     with tools.ticket(guess):
-        assert tools.run([sys.executable, "-c", NICENESS]).output.strip() == str(os.nice(0))
+        assert tools.run([sys.executable, "-c", NICENESS]).output.strip() == str(base)
 
 
 def test_promoting_renices_a_running_group_when_allowed() -> None:
     """Lowering a running process's niceness needs root; without it the promotion is quietly best effort."""
+    base = os.nice(0)
     guess = tools.Ticket(nice=10)
     script = "import os, time; time.sleep(1.0); print(os.nice(0))"
     found: list[str] = []
@@ -174,7 +181,36 @@ def test_promoting_renices_a_running_group_when_allowed() -> None:
     time.sleep(0.4)
     guess.promote()
     thread.join()
-    assert found == [str(os.nice(0) + (0 if os.geteuid() == 0 else 10))]
+    assert found == [str(base) if os.geteuid() == 0 else _guessed(base)]
+
+
+# A caller at niceness 15 or more (as under `nice -n 19 wasm-bisect`): its guesses run at 19, its promoted work
+# at its own niceness; nothing it starts runs at a higher priority than itself. Run in a child so that this
+# process's own niceness stays as it is.
+UNDER_NICE = """
+import os, sys, time
+from wasm_bisect.util import processes
+os.nice(max(0, 15 - os.nice(0)))
+base = os.nice(0)
+probe = [sys.executable, "-c", "import os, time; time.sleep(0.3); print(os.nice(0))"]
+guess = processes.Ticket(nice=10)
+with processes.ticket(guess):
+    guessed = processes.run(probe).output.strip()
+guess.promote()
+with processes.ticket(guess):
+    promoted = processes.run(probe).output.strip()
+with processes.ticket(processes.Ticket()):
+    needed = processes.run(probe).output.strip()
+print(base, guessed, promoted, needed)
+"""
+
+
+def test_under_nice_nothing_runs_above_the_callers_priority() -> None:
+    proc = subprocess.run([sys.executable, "-c", UNDER_NICE], capture_output=True, text=True, check=True,
+                          timeout=60)
+    base, guessed, promoted, needed = (int(x) for x in proc.stdout.split())
+    assert base >= 15
+    assert (guessed, promoted, needed) == (tools.NICEST, base, base)
 
 
 def test_a_dropped_ticket_kills_its_process_and_refuses_new_ones() -> None:
