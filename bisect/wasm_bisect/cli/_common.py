@@ -130,6 +130,9 @@ NoDefaultFeaturesOpt = Annotated[bool | None, typer.Option(
     "--no-default-features", help="With --crate: do not turn on the package's default features.")]
 AllFeaturesOpt = Annotated[bool | None, typer.Option(
     "--all-features", help="With --crate: turn on every feature of the package.")]
+DryRunOpt = Annotated[bool, typer.Option(
+    "--dry-run", "--plan", help="Print the plan and an estimate from this machine's recorded timings (what is "
+    "cached, what must be provisioned or built, the worst-case probe count); build, fetch and write nothing.")]
 RelockOpt = Annotated[bool | None, typer.Option(
     "--relock", help="With --crate: re-resolve the project's dependencies for each cell's rustc (MSRV-aware), the "
     "wasm-bindgen family pinned to the cell's release, instead of building the project's own Cargo.lock.")]
@@ -325,3 +328,23 @@ def print_outcome(variant: Variant, outcome: Outcome) -> None:
         out.print("  last lines:", markup=False)
         for line in outcome.log_tail.splitlines()[-8:]:
             out.print(f"    {line}", markup=False)
+
+
+def print_dry_run(plan: Any, *, as_json: bool) -> None:
+    """A `--dry-run` result (runs.estimate.DryRun): the JSON document, or its lines, on stdout."""
+    if as_json:
+        emit_json(plan.to_json())
+    else:
+        for line in plan.lines():
+            log.out().print(escape(line), highlight=False, soft_wrap=True)
+
+
+def store_for_reading(path: Path | None) -> Any:
+    """The store a dry run reads timings and answers from, read-only; None when it does not exist yet."""
+    from wasm_bisect.store import Store
+
+    where = path if path is not None else paths.store_path()
+    if not where.is_file():
+        return None
+    return Store(where, notice=log.warn, read_only=True)
+

@@ -249,6 +249,8 @@ def print_bisect(result: BisectResult) -> None:
             out.print(f"  reproduce: {first.reproduce}", markup=False)
             for link in first.compare:
                 out.print(f"  compare: {link}", markup=False)
+            if first.next_step:
+                out.print(f"  narrow rustc further: {first.next_step}", markup=False)
         out.print("  frontier: " + "; ".join(
             f"{row['rustc']} -> {row['first_bad'] or ('?' if not row['certain'] else 'none')}"
             + ("" if row["certain"] else f" (one of {', '.join(str(c) for c in row['candidates'])})")

@@ -15,6 +15,7 @@ from wasm_bisect.cli._common import (
     CheckOpt,
     ConfigOpt,
     CrateOpt,
+    DryRunOpt,
     FeaturesOpt,
     JsonOpt,
     NoDefaultFeaturesOpt,
@@ -37,7 +38,9 @@ from wasm_bisect.cli._common import (
     events,
     flag,
     parse_params,
+    print_dry_run,
     reproducer_flags,
+    store_for_reading,
     use_browsers,
     use_tools,
 )
@@ -45,7 +48,7 @@ from wasm_bisect.cli._display import Display, print_bisect
 from wasm_bisect.cli.report import check_store, open_store
 from wasm_bisect.domain.errors import UsageError
 from wasm_bisect.domain.grid import parse_point
-from wasm_bisect.runs import bisect
+from wasm_bisect.runs import bisect, estimate
 from wasm_bisect.util import log
 
 
@@ -88,6 +91,7 @@ def bisect_cmd(
     no_default_features: NoDefaultFeaturesOpt = None,
     all_features: AllFeaturesOpt = None,
     relock: RelockOpt = None,
+    dry_run: DryRunOpt = False,
     check: CheckOpt = None,
     signature: SignatureOpt = None,
     timeout: TimeoutOpt = None,
@@ -132,6 +136,11 @@ def bisect_cmd(
     toolchains.prepare(grid.rustc, provision=False, progress=log.plain)
     plan = bisect.BisectPlan(grid=grid, find_fix=find_fix, jobs=chosen.jobs, allow_yanked=chosen.allow_yanked,
                              follow_up=follow_up, repeat=repeat, threshold=threshold, orientation=orientation)
+    if dry_run:
+        print_dry_run(estimate.estimate(command="bisect", grid=grid, reproducer=tmpl,
+                                        store=store_for_reading(chosen.store), allow_yanked=chosen.allow_yanked,
+                                        jobs=chosen.jobs, follow_up=follow_up), as_json=as_json)
+        return
     store = open_store(chosen.store)
     request = bisect.Request(plan=plan, template=tmpl, command=command_line(),
                              known_releases=[r.version for r in releases], resume_asked=resume)

@@ -41,14 +41,18 @@ def cache_prune(
     work: Annotated[bool, typer.Option("--work", help="Rendered variant crates and their logs.")] = False,
     targets: Annotated[bool, typer.Option("--targets", help="Cargo target dirs (dependencies are rebuilt "
                                           "on the next probe of each toolchain).")] = False,
+    toolchains: Annotated[bool, typer.Option("--toolchains", help="rustup toolchains installed on demand "
+                                             "(downloaded again when a probe needs one).")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Only say what would be removed.")] = False,
     as_json: JsonOpt = False,
     verbose: VerboseOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
-    """Remove rendered crates and cargo target dirs (both unless one is named). Verdicts stay in the store;
-    toolchains and tools are kept; whatever a running probe or build holds is left alone."""
-    kinds = tuple(k for k, on in (("work", work), ("targets", targets)) if on) or prune.PRUNABLE
+    """Remove rendered crates and cargo target dirs (both unless one is named), and with --toolchains the
+    rustup toolchains. Verdicts stay in the store; tools and debian toolchains are kept; whatever a running
+    probe or build holds is left alone."""
+    kinds = tuple(k for k, on in (("work", work), ("targets", targets), ("toolchains", toolchains)) if on
+                  ) or prune.PRUNABLE
     result = prune.prune(kinds, dry_run=dry_run)
     if as_json:
         emit_json({"directories": [str(p) for p in result.removed], "busy": [str(p) for p in result.busy],
@@ -67,7 +71,7 @@ def cache_export(
     verbose: VerboseOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
-    """Write the provisioned debian toolchains and the built tools to one archive (for CI caches and teams)."""
+    """Write the provisioned debian and rustup toolchains and the built tools to one archive (CI caches, teams)."""
     path = ensure_writable(archive, "the archive")
     done = transfer.export(path, progress=log.plain)
     if as_json:

@@ -18,6 +18,7 @@ from wasm_bisect.cli._common import (
     CheckOpt,
     ConfigOpt,
     CrateOpt,
+    DryRunOpt,
     FeaturesOpt,
     NoDefaultFeaturesOpt,
     PackageOpt,
@@ -42,7 +43,9 @@ from wasm_bisect.cli._common import (
     flag,
     not_the_store,
     parse_params,
+    print_dry_run,
     reproducer_flags,
+    store_for_reading,
     use_browsers,
     use_tools,
     write_output,
@@ -51,7 +54,7 @@ from wasm_bisect.cli._display import Display, grid_tables, print_tables
 from wasm_bisect.cli.report import check_store, open_store, parse_report_spec
 from wasm_bisect.domain.errors import UsageError
 from wasm_bisect.domain.grid import parse_shard
-from wasm_bisect.runs import Events, merge
+from wasm_bisect.runs import Events, estimate, merge
 from wasm_bisect.runs import matrix as matrix_run
 from wasm_bisect.util import bounded, log, paths
 
@@ -107,6 +110,7 @@ def matrix(
     reports: Annotated[list[str] | None, typer.Option("--report", help="Write a report FORMAT:PATH "
                                                       "(repeatable), e.g. html:grid.html.")] = None,
     fail_on_bad: Annotated[bool, typer.Option("--fail-on-bad", help="Exit 1 when a cell is bad.")] = False,
+    dry_run: DryRunOpt = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the run's JSON report on stdout.")] = False,
     verbose: VerboseOpt = False,
     quiet: QuietOpt = False,
@@ -146,6 +150,11 @@ def matrix(
         return
     plan = matrix_run.MatrixPlan.make(grid, jobs=chosen.jobs, shard_spec=shard, cell_ids=cell or (),
                                       allow_yanked=chosen.allow_yanked)
+    if dry_run:
+        print_dry_run(estimate.estimate(command="matrix", grid=grid, reproducer=tmpl,
+                                        store=store_for_reading(chosen.store), allow_yanked=chosen.allow_yanked,
+                                        jobs=plan.jobs), as_json=as_json)
+        return
     toolchains.prepare(matrix_run.toolchains_to_build(plan), progress=log.plain)
     store = open_store(chosen.store)
     request = matrix_run.Request(plan=plan, template=tmpl, command=command_line(),

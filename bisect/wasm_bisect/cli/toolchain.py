@@ -49,8 +49,21 @@ def toolchain_available(
     verbose: VerboseOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
-    """Versions a provider can give on this machine (discovered, not hard-coded)."""
-    versions = toolchains.provider(provider).available()
+    """Versions a provider can give on this machine (discovered, not hard-coded). debian: every release in
+    Debian's archive (read through a private apt configuration), what runs here and why the rest cannot."""
+    chosen = toolchains.provider(provider)
+    if isinstance(chosen, toolchains.DebianProvider):
+        rows = chosen.availability()
+        if as_json:
+            emit_json([r.to_json() for r in rows])
+            return
+        for r in rows:
+            std = "prebuilt wasm32 std" if r.prebuilt_wasm32 else "wasm32 std built from source"
+            state = f"runs here, {std}" if r.why_not is None else f"cannot run here: {r.why_not}"
+            package = f"{r.release.flavour.rustc} {r.release.debian_version}"
+            sys.stdout.write(f"{r.release.upstream:8} {r.release.suite or '?':18} {package:38} {state}\n")
+        return
+    versions = chosen.available()
     if as_json:
         emit_json(versions)
     else:

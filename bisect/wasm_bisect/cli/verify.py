@@ -16,6 +16,7 @@ from wasm_bisect.cli._common import (
     CheckOpt,
     ConfigOpt,
     CrateOpt,
+    DryRunOpt,
     FeaturesOpt,
     JsonOpt,
     NoDefaultFeaturesOpt,
@@ -41,7 +42,9 @@ from wasm_bisect.cli._common import (
     flag,
     not_the_store,
     parse_params,
+    print_dry_run,
     reproducer_flags,
+    store_for_reading,
     use_browsers,
     use_tools,
     write_output,
@@ -96,6 +99,7 @@ def verify_cmd(
     no_default_features: NoDefaultFeaturesOpt = None,
     all_features: AllFeaturesOpt = None,
     relock: RelockOpt = None,
+    dry_run: DryRunOpt = False,
     check: CheckOpt = None,
     signature: SignatureOpt = None,
     timeout: TimeoutOpt = None,
@@ -138,6 +142,10 @@ def verify_cmd(
         reference_types=chosen.reference_types if chosen.from_user("reference-types") else None,
         default_rustc=str(table["rustc"]), default_reference_types=str(table["reference-types"]),
         command=command_line(), runtime=where)
+    if dry_run:
+        print_dry_run(verify.dry_run(request, rustc_axis=config.rustc_axis, store=store_for_reading(chosen.store)),
+                      as_json=as_json)
+        return
     with Display(log.console, None, title=f"verify {tmpl.name}") as display:
         done = verify.execute(request, lambda: open_store(chosen.store), display.events(events()),
                               rustc_axis=config.rustc_axis, matrix_markdown=_matrix_markdown,

@@ -6,12 +6,14 @@ everywhere and always shell-safe (values are free text: a pasted command must no
 
 from __future__ import annotations
 
+import datetime as dt
 import shlex
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from wasm_bisect.domain.errors import UsageError
 from wasm_bisect.domain.model import Variant
-from wasm_bisect.domain.versions import is_exact_version
+from wasm_bisect.domain.versions import MAX_NIGHTLY_DAYS, is_exact_version, parse_rustc, stable_release_date
 
 BINDGEN_COMPARE = "https://github.com/wasm-bindgen/wasm-bindgen/compare/{a}...{b}"
 RUST_COMPARE = "https://github.com/rust-lang/rust/compare/{a}...{b}"
@@ -63,6 +65,48 @@ def compare_links(last_good_bindgen: str | None, bindgen: str, last_good_rustc: 
     if last_good_rustc and is_exact_version(old) and is_exact_version(new):
         links.append(RUST_COMPARE.format(a=old, b=new))
     return links
+
+
+_NIGHTLY_LAG = dt.timedelta(days=8)  # the last nightly of 1.N is dated about 8 days before 1.(N-1)'s release
+
+
+def last_nightly_of(minor: int) -> dt.date:
+    """The date of the last nightly that was 1.<minor>-nightly (master moves on when beta branches)."""
+    return stable_release_date(minor - 1) - _NIGHTLY_LAG
+
+
+def rustc_next_step(older: str | None, newer: str) -> str | None:
+    """How to narrow a rustc boundary the grid could not resolve further, or None.
+
+    Between stable releases of adjacent minors: the nightlies that became the newer one (`wasm-bisect` itself,
+    over `rustup:nightly-A..nightly-B`); further apart: the stable releases in between first. Between two
+    adjacent nightlies: the merged PRs of that day, which cargo-bisect-rustc installs from rustc's CI artifacts
+    (a range of commits, not releases: outside what rustup serves).
+    """
+    if older is None:
+        return None
+    try:
+        old, new = parse_rustc(older), parse_rustc(newer)
+    except UsageError:  # a path: toolchain has no place on a timeline
+        return None
+    if old.date is not None and new.date is not None and old.channel == new.channel == "nightly":
+        if (new.date - old.date).days != 1:
+            return None  # not adjacent: the nightly axis itself can be refined first
+        return (f"cargo bisect-rustc --start {old.date:%Y-%m-%d} --end {new.date:%Y-%m-%d} "
+                "--target wasm32-unknown-unknown --script ./reproduce.sh (the merged PRs of that day, from rustc's "
+                "CI builds; reproduce.sh is in the first failing cell's work directory)")
+    old_v, new_v = _version_of(older), _version_of(newer)
+    if not (is_exact_version(old_v) and is_exact_version(new_v)):
+        return None
+    (old_major, old_minor), (new_major, new_minor) = (tuple(map(int, v.split(".")[:2])) for v in (old_v, new_v))
+    if old_major != new_major or new_minor <= old_minor:
+        return None  # a patch release: its changes are backports, not nightlies
+    if new_minor - old_minor > 1:
+        return f"--rustc rustup:{old_v}..{new_v} (the stable releases in between, then their nightlies)"
+    start, end = last_nightly_of(old_minor), last_nightly_of(new_minor)
+    if (end - start).days >= MAX_NIGHTLY_DAYS:
+        return None
+    return f"--rustc rustup:nightly-{start:%Y-%m-%d}..nightly-{end:%Y-%m-%d} (the nightlies that became {new_v})"
 
 
 def shell_join(argv: Sequence[str]) -> str:

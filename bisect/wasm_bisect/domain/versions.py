@@ -436,11 +436,37 @@ def select_bindgen(
     )
 
 
+MAX_NIGHTLY_DAYS = 730  # a nightly range covers at most two years of dates
+
+
+def nightly_range(spec: str) -> list[str] | None:
+    """`nightly-2024-02-01..nightly-2024-04-15` -> every date in between, both ends included (nightlies skip
+    days: a date without a build is skipped when it is probed, never blamed); None for any other selection."""
+    start, sep, end = (t.strip() for t in spec.partition(".."))
+    if not sep or "," in spec:
+        return None
+    ends = [_DATED_RE.fullmatch(t) for t in (start, end)]
+    if ends[0] is None or ends[1] is None or ends[0][1] != "nightly" or ends[1][1] != "nightly":
+        return None
+    first, last = (parse_rustc(t).date for t in (start, end))
+    assert first is not None and last is not None
+    if first > last:
+        raise UsageError(f"reversed rustc range {spec!r}", hint=f"write the older date first: {end}..{start}")
+    days = (last - first).days + 1
+    if days > MAX_NIGHTLY_DAYS:
+        raise UsageError(f"rustc range {spec!r} covers {days} nightly dates (at most {MAX_NIGHTLY_DAYS})",
+                         hint="narrow the range; a bisect needs about log2(days) probes anyway")
+    return [f"nightly-{first + dt.timedelta(days=i):%Y-%m-%d}" for i in range(days)]
+
+
 def select_rustc(spec: str, known: Sequence[str] | None = None) -> list[str]:
     """rustc versions from a list or range. Ranges pick from `known` (the available toolchains); with
     no `known`, a range of numbered releases expands to every X.Y.0 between its ends."""
     example = RUSTC_EXAMPLE
     check_rustc_selection(spec)
+    dates = nightly_range(spec)
+    if dates is not None:
+        return dates
     if known is not None:
         return select(spec, known, what="rustc", key=rustc_key, example=example)
     picked: list[str] = []

@@ -19,7 +19,11 @@ from dataclasses import dataclass, field
 from wasm_bisect import toolchains
 from wasm_bisect.bindgen import hosts, prebuilt, toolcache
 from wasm_bisect.bindgen.prebuilt import ToolSource
-from wasm_bisect.domain.compat import NEW_RUSTC_REFUSES_BELOW, reference_types_by_default
+from wasm_bisect.domain.compat import (
+    NEW_RUSTC_REFUSES_BELOW,
+    reference_types_by_default,
+    reference_types_by_default_for,
+)
 from wasm_bisect.domain.errors import ProvisionError
 from wasm_bisect.domain.model import ReferenceTypes, Stage, ToolchainSpec, Variant
 from wasm_bisect.domain.versions import rust_release
@@ -28,6 +32,7 @@ from wasm_bisect.store import Store
 
 CLI_BUILD_SECONDS = 90.0  # wasm-bindgen CLI, cold, on 2 cores (benchmarks/results/toolbuild.json)
 TOOLCHAIN_SECONDS = 60.0  # a debian: toolchain: download, unpack, maybe a wasm32 std build
+RUSTUP_DOWNLOAD_SECONDS = 30.0  # a rustup: toolchain not installed yet: download and install (minimal profile)
 MVP_STD_SECONDS = 45.0  # the reference-types-off std of a rustc >= 1.82
 COLD_PROBE_SECONDS = 10.0  # build + check when the target slot has not compiled this wasm-bindgen yet
 WARM_PROBE_SECONDS = 1.5  # the same when it has (a new template or parameter on a known cell)
@@ -188,11 +193,13 @@ class Readiness:
         return cli or not self.wasm_pack_built or self.toolchain_seconds(variant) > 0
 
     def toolchain(self, spec: ToolchainSpec) -> toolchains.Toolchain | None:
-        """The provisioned debian toolchain (read from its manifest); None when absent or not debian."""
+        """The provisioned debian or rustup toolchain (read from its manifest); None when absent or a path one."""
         if spec not in self._toolchains:
             found = None
             if spec.provider == "debian" and self.machine:
                 found = toolchains.read_manifest(toolchains.DebianProvider.prefix(spec.version))
+            elif spec.provider == "rustup" and self.machine:
+                found = toolchains.read_manifest(toolchains.RustupProvider.prefix(spec.version))
             self._toolchains[spec] = found
         return self._toolchains[spec]
 
@@ -226,13 +233,16 @@ class Readiness:
     def toolchain_seconds(self, variant: Variant) -> float:
         """Seconds to provision the variant's toolchain, with its mvp std for `off` (0 when ready).
 
-        Only debian toolchains are provisioned by us; a rustup or path toolchain counts as ready."""
+        A debian toolchain is unpacked (and maybe a std built), a rustup one downloaded; a path one is ready."""
         spec = variant.rustc
-        if spec.provider != "debian":
+        if spec.provider not in ("debian", "rustup"):
             return 0.0
         found = self.toolchain(spec)
-        needs_mvp = variant.reference_types is ReferenceTypes.OFF and reference_types_by_default(spec.version)
-        seconds = 0.0 if found is not None else self.times.toolchain
+        on_by_default = (reference_types_by_default(found.version) if found is not None
+                         else reference_types_by_default_for(spec.version))
+        needs_mvp = variant.reference_types is ReferenceTypes.OFF and on_by_default
+        missing = self.times.toolchain if spec.provider == "debian" else RUSTUP_DOWNLOAD_SECONDS
+        seconds = 0.0 if found is not None else missing
         if needs_mvp and (found is None or found.mvp_sysroot is None):
             seconds += self.times.mvp_std
         return seconds

@@ -20,7 +20,7 @@ from wasm_bisect.domain.compat import reference_types_by_default_for, untestable
 from wasm_bisect.domain.errors import EndsAlike, UsageError
 from wasm_bisect.domain.grid import Grid
 from wasm_bisect.domain.model import BindgenSource, ReferenceTypes, Stage, ToolchainSpec, Variant, Verdict
-from wasm_bisect.domain.reproduce import compare_links, probe_command
+from wasm_bisect.domain.reproduce import compare_links, probe_command, rustc_next_step
 from wasm_bisect.domain.versions import bindgen_key
 from wasm_bisect.probe import Oracle, Readiness
 from wasm_bisect.probe.reproducer import Reproducer, run_config
@@ -61,6 +61,7 @@ class FirstFailing:
     crate_dir: str | None
     compare: tuple[str, ...]
     not_on_axis: tuple[str, ...] | None = None  # releases between last good and first bad not on the axis
+    next_step: str | None = None  # how to narrow the rustc boundary further (nightlies, cargo-bisect-rustc)
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -70,6 +71,8 @@ class FirstFailing:
             "compare": list(self.compare)}
         if self.not_on_axis is not None:
             data["not_on_axis"] = list(self.not_on_axis)
+        if self.next_step is not None:
+            data["next_step"] = self.next_step
         return data
 
 
@@ -355,7 +358,9 @@ def describe_search(plan: BisectPlan, oracle: Oracle, rt: ReferenceTypes, explor
             reproduce=probe_command(cell, reproducer=reproducer_args or None), crate_dir=outcome.crate_dir,
             compare=tuple(compare_links(
                 *_older_first(grid.bindgen, c, BindgenSource.label, frontier.orientation.cols_mirrored),
-                *_older_first(grid.rustc, r, str, frontier.orientation.rows_mirrored))))
+                *_older_first(grid.rustc, r, str, frontier.orientation.rows_mirrored))),
+            next_step=rustc_next_step(*_older_first(grid.rustc, r, str, frontier.orientation.rows_mirrored))
+            if last_good_rustc else None)
     follow_up = None
     if explored.reprobes:
         follow_up = _follow_up(grid, oracle, explored, rt, variant)

@@ -1,7 +1,8 @@
 """What the tool's home holds, and pruning what can be made again (rendered crates, cargo target dirs).
 
-Verdicts live in the store and are never pruned; toolchains and tools are kept (they cost minutes to
-make again). A directory that a running probe or build holds (its lock) is left alone.
+Verdicts live in the store and are never pruned; tools and debian toolchains are kept (they cost minutes to
+make again); rustup toolchains (downloads) go only when asked (`--toolchains`). A directory that a running
+probe or build holds (its lock) is left alone.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from wasm_bisect.util import fs, paths
 
 _VARIANT_DIR = re.compile(r"^[0-9a-f]{16,64}$")  # work/<variant hash>
 _SLOT_DIR = re.compile(r"^slot([0-9]+)(-test)?$")  # -test: the same slot's test builds (wasm-pack test)
-PRUNABLE = ("work", "targets")
+PRUNABLE = ("work", "targets")  # the default; "toolchains" (rustup downloads) only when asked
+_RUSTUP_PREFIX = re.compile(r"^rustup-[A-Za-z0-9._-]+$")  # toolchains/rustup-<name>: made again by a download
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,10 @@ def _candidates(kinds: tuple[str, ...]) -> Iterator[tuple[Path, str]]:
         for entry in _children(work):
             if entry.is_dir() and not entry.is_symlink() and _VARIANT_DIR.match(entry.name):
                 yield entry, f"probe-{entry.name}"
+    if "toolchains" in kinds:
+        for prefix in _children(paths.toolchains_dir()):
+            if prefix.is_dir() and not prefix.is_symlink() and _RUSTUP_PREFIX.match(prefix.name):
+                yield prefix, f"toolchain-{prefix.name}"
     if "targets" in kinds:
         for family in _children(work / "targets"):
             for slot in _children(family):

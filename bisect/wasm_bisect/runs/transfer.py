@@ -96,15 +96,15 @@ def tree_hash(root: Path) -> str:
 def _exportable() -> list[tuple[str, Path]]:
     """(kind, absolute path) of every complete, working toolchain prefix and tool entry of this home."""
     found: list[tuple[str, Path]] = []
-    for toolchain in toolchains.DebianProvider().installed():  # rustup and path toolchains belong to the host
-        found.append(("toolchain", toolchain.sysroot.parent))
+    # debian and rustup toolchains are the tool's own (path ones belong to the user)
+    found += [("toolchain", prefix) for prefix in toolchains.managed_prefixes()]
     for tool in toolcache.installed():
         found.append(("tool", tool.bin_dir.parent))
     return found
 
 
 def export(archive: Path, *, progress: Progress = lambda _m: None) -> Transfer:
-    """Write every provisioned debian toolchain and every cached tool into `archive` (replaced atomically)."""
+    """Write every debian and rustup toolchain and every cached tool into `archive` (replaced atomically)."""
     home = paths.home()
     items = _exportable()
     if not items:
@@ -164,7 +164,7 @@ def _check_entry(raw: Any, archive: Path) -> Entry:
     parts = path.parts
     ok = ok and isinstance(raw.get("sha256"), str) and not path.is_absolute() and ".." not in parts and (
         (raw["kind"] == "toolchain" and len(parts) == 2 and parts[0] == "toolchains"
-         and parts[1].startswith("debian-")) or
+         and parts[1].startswith(("debian-", "rustup-"))) or
         (raw["kind"] == "tool" and len(parts) == 3 and parts[0] == "tools" and parts[1] in TOOL_NAMES))
     if not ok:
         raise UsageError(f"{archive} lists an entry wasm-bisect does not import: {str(raw)[:120]}")

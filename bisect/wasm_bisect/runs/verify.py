@@ -18,7 +18,7 @@ from wasm_bisect import toolchains
 from wasm_bisect.bindgen import index, sources
 from wasm_bisect.bindgen.sources import Resolved, SourceSpec
 from wasm_bisect.domain.errors import UsageError
-from wasm_bisect.domain.grid import parse_reference_types
+from wasm_bisect.domain.grid import Grid, parse_reference_types
 from wasm_bisect.domain.model import (
     BindgenSource,
     BuildOptions,
@@ -30,10 +30,12 @@ from wasm_bisect.domain.model import (
     Verdict,
     options_for,
 )
+from wasm_bisect.domain.versions import bindgen_key
 from wasm_bisect.probe import Oracle
 from wasm_bisect.probe.reproducer import Reproducer, run_config
 from wasm_bisect.runs._events import QUIET, Events
 from wasm_bisect.runs.bisect import fingerprint_of
+from wasm_bisect.runs.estimate import DryRun, estimate
 from wasm_bisect.store import Store
 
 
@@ -267,15 +269,11 @@ def _different(patch: SourceSpec, base: SourceSpec) -> None:
                          hint="compare two different versions or revisions")
 
 
-def execute(request: VerifyRequest, open_store: Callable[[], Store], events: Events = QUIET, *,
-            rustc_axis: Callable[[str], tuple[ToolchainSpec, ...]],
-            matrix_markdown: Callable[[Store, str], str | None] | None = None,
-            past_runs: Callable[[], Sequence[Any]] | None = None) -> VerifyRun:
-    """Resolve patch and base, probe every cell with both, compare, store the run.
-
-    Order: everything typed is checked offline (sources, the rustc axis); then the release list, the base
-    taken from earlier runs (read-only: `past_runs`, else the store), the toolchains (provisioned and verified
-    like `toolchain add`), the git sources; only then is the store opened for writing and a run started."""
+def _checked_inputs(request: VerifyRequest, events: Events, *, rustc_axis: Callable[[str], tuple[ToolchainSpec, ...]],
+                    past_runs: Callable[[], Sequence[Any]]
+                    ) -> tuple[SourceSpec, SourceSpec, tuple[ToolchainSpec, ...], tuple[ReferenceTypes, ...]]:
+    """Patch, base, rustc axis and settings, each checked (offline first, then the release list and the
+    providers); nothing is provisioned, fetched or written."""
     tmpl = request.template
     patch_spec = sources.parse(request.patch)
     against_spec = sources.parse(request.against) if request.against is not None else None
@@ -287,8 +285,7 @@ def execute(request: VerifyRequest, open_store: Callable[[], Store], events: Eve
                    notice=events.info)
     base_text, base_grid = request.against, dict[str, Any]()
     if base_text is None:
-        found = base_from_runs(past_runs() if past_runs is not None else open_store().runs(), tmpl.name,
-                               str(tmpl.root))
+        found = base_from_runs(past_runs(), tmpl.name, str(tmpl.root))
         if found is None:
             raise UsageError(f"no finished bisect run of template {tmpl.name} in the store to take the base from",
                              hint="give --against VERSION (e.g. --against 0.2.99)")
@@ -303,6 +300,39 @@ def execute(request: VerifyRequest, open_store: Callable[[], Store], events: Eve
         check_releases((base_spec, "the base"), notice=events.info)
     _different(patch_spec, base_spec)
     toolchains.check_known(rustc)
+    return patch_spec, base_spec, tuple(rustc), tuple(rts)
+
+
+def dry_run(request: VerifyRequest, *, rustc_axis: Callable[[str], tuple[ToolchainSpec, ...]],
+            store: Store | None, events: Events = QUIET) -> DryRun:
+    """`verify --dry-run`: the plan and estimate of every cell with the base and the patch (releases only: a
+    git or path source is fetched and built when the run starts)."""
+    patch_spec, base_spec, rustc, rts = _checked_inputs(
+        request, events, rustc_axis=rustc_axis, past_runs=lambda: store.runs() if store is not None else [])
+    if patch_spec.kind != "crates" or base_spec.kind != "crates":
+        raise UsageError("--dry-run estimates wasm-bindgen releases only",
+                         hint="a git or path source is fetched and its CLI built when the run starts")
+    columns = sorted((BindgenSource.crates(str(base_spec.version)), BindgenSource.crates(str(patch_spec.version))),
+                     key=lambda b: bindgen_key(b.version))
+    tmpl = request.template
+    grid = Grid(template=tmpl.name, rustc=rustc, bindgen=tuple(columns), reference_types=rts,
+                options=options_for(request.options, request.runtime), params=request.params,
+                runtimes=(request.runtime,))
+    return estimate(command="verify", grid=grid, reproducer=tmpl, store=store, allow_yanked=True)
+
+
+def execute(request: VerifyRequest, open_store: Callable[[], Store], events: Events = QUIET, *,
+            rustc_axis: Callable[[str], tuple[ToolchainSpec, ...]],
+            matrix_markdown: Callable[[Store, str], str | None] | None = None,
+            past_runs: Callable[[], Sequence[Any]] | None = None) -> VerifyRun:
+    """Resolve patch and base, probe every cell with both, compare, store the run.
+
+    Order: everything typed is checked offline (sources, the rustc axis); then the release list, the base
+    taken from earlier runs (read-only: `past_runs`, else the store), the toolchains (provisioned and verified
+    like `toolchain add`), the git sources; only then is the store opened for writing and a run started."""
+    tmpl = request.template
+    patch_spec, base_spec, rustc, rts = _checked_inputs(
+        request, events, rustc_axis=rustc_axis, past_runs=past_runs or (lambda: open_store().runs()))
     patch_src = sources.resolve(patch_spec, progress=events.progress)
     base_src = sources.resolve(base_spec, progress=events.progress)
     toolchains.prepare(rustc, progress=events.progress)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from wasm_bisect.domain.errors import ProvisionError, UsageError, WasmBisectError
 from wasm_bisect.domain.model import ToolchainSpec
@@ -28,7 +29,12 @@ from wasm_bisect.toolchains.base import (
 )
 from wasm_bisect.toolchains.debian import DebianProvider
 from wasm_bisect.toolchains.path import PathProvider
-from wasm_bisect.toolchains.rustup import RustupProvider, parse_rustup_toolchain_list, suggest_debian
+from wasm_bisect.toolchains.rustup import (
+    RustupProvider,
+    ToolchainUnavailable,
+    parse_rustup_toolchain_list,
+    suggest_debian,
+)
 from wasm_bisect.util import paths
 
 __all__ = [
@@ -39,9 +45,11 @@ __all__ = [
     "Provider",
     "RustupProvider",
     "Toolchain",
+    "ToolchainUnavailable",
     "available",
     "check_known",
     "installed",
+    "managed_prefixes",
     "parse_cargo_version",
     "parse_rustc_vv",
     "parse_rustup_toolchain_list",
@@ -147,7 +155,7 @@ def installed() -> list[Toolchain]:
 
 
 def available() -> dict[str, list[str]]:
-    """Per provider, the versions it could give (debian: from apt; rustup: installed only; path: any)."""
+    """Per provider, the versions it could give (debian: from apt; rustup: the stable releases; path: any)."""
     result: dict[str, list[str]] = {}
     for name in ("debian", "rustup", "path"):
         try:
@@ -157,12 +165,16 @@ def available() -> dict[str, list[str]]:
     return result
 
 
+def managed_prefixes() -> list[Path]:
+    """The prefixes this tool made and may export, import or delete: debian and rustup toolchains."""
+    return [t.sysroot.parent if t.spec.provider == "debian" else RustupProvider.prefix(t.spec.version)
+            for t in [*DebianProvider().installed(), *RustupProvider().installed()]]
+
+
 def remove(spec: ToolchainSpec) -> bool:
-    """Forget a provisioned toolchain (debian: delete its prefix; path: unregister); True if it existed."""
+    """Forget a provisioned toolchain (debian, rustup: delete its prefix; path: unregister); True if it existed."""
     if spec.provider == "debian":
         return DebianProvider().remove(spec.version)
     if spec.provider == "path":
         return PathProvider().remove(spec.version)
-    raise UsageError(
-        f"{spec} is managed by rustup", hint=f"run `rustup toolchain uninstall {spec.version}` yourself"
-    )
+    return RustupProvider().remove(spec.version)

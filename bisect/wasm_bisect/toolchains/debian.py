@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -9,10 +10,11 @@ import shutil
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from wasm_bisect.domain.compat import reference_types_by_default
-from wasm_bisect.domain.errors import ProvisionError
+from wasm_bisect.domain.errors import ProvisionError, WasmBisectError
 from wasm_bisect.domain.model import ToolchainSpec
 from wasm_bisect.domain.versions import rust_release
 from wasm_bisect.toolchains import debian_apt
@@ -49,18 +51,47 @@ class DebianProvider:
 
     @property
     def apt(self) -> debian_apt.Apt:
+        """apt with the private configuration (Debian's archive beyond this machine's sources), refreshed weekly;
+        the machine's own configuration when that cannot be read (offline before the first update, or
+        WASM_BISECT_APT=system)."""
         if self._apt is None:
             debian_apt.Apt.check_machine()
-            self._apt = debian_apt.Apt(os.environ)
+            self._apt = _private_apt() or debian_apt.Apt(os.environ)
         return self._apt
 
     @staticmethod
     def prefix(version: str) -> Path:
         return paths.toolchains_dir() / f"debian-{version}"
 
+    def availability(self) -> list[Availability]:
+        """Every rustc release apt knows, each with whether it runs here (and why not) and whether Debian ships
+        its wasm32 std prebuilt. Of several builds of one version (bookworm's security update and trixie's),
+        the newest that runs here is the one used."""
+        rows = self.apt.madison([f.rustc for f in debian_apt.FLAVOURS])
+        candidates = [r for rows_of in debian_apt.releases_by_row(rows) for r in rows_of]
+        libc = self.apt.installed().versions.get("libc6")
+        names = sorted({n for r in candidates for n in (r.flavour.rustc, _runtime_lib(r), r.flavour.wasm32_std)})
+        index = self.apt.show(names) if candidates else {}
+
+        def built(name: str, release: debian_apt.Release) -> list[dict[str, str]]:
+            return [p for p in index.get(name, []) if p.get("Version") == release.debian_version]
+
+        why = {r: debian_apt.runs_with(built(r.flavour.rustc, r) + built(_runtime_lib(r), r), libc)
+               for r in candidates}
+        runnable = debian_apt.releases_from_madison(
+            [row for row in rows if any(why[r] is None for r in debian_apt.releases_by_row([row])[0])])
+        found = [Availability(release=r, why_not=None, prebuilt_wasm32=bool(built(r.flavour.wasm32_std, r)))
+                 for r in runnable.values()]
+        others = debian_apt.releases_from_madison(rows)
+        found += [Availability(release=r, why_not=why.get(r) or "not runnable here",
+                               prebuilt_wasm32=bool(built(r.flavour.wasm32_std, r)))
+                  for version, r in others.items() if version not in runnable]
+        return sorted(found, key=lambda a: debian_apt.version_key(a.release.upstream))
+
     def releases(self) -> dict[str, debian_apt.Release]:
-        """Discovered now from apt: upstream version -> release (flavour and exact Debian version)."""
-        return debian_apt.releases_from_madison(self.apt.madison([f.rustc for f in debian_apt.FLAVOURS]))
+        """Discovered now from apt: upstream version -> release (flavour and exact Debian version), the ones
+        whose binaries run on this machine."""
+        return {a.release.upstream: a.release for a in self.availability() if a.why_not is None}
 
     def available(self) -> list[str]:
         return list(self.releases())
@@ -96,6 +127,10 @@ class DebianProvider:
         releases = self.releases()
         release = releases.get(version)
         if release is None:
+            rows = {a.release.upstream: a for a in self.availability()}
+            if version in rows:
+                raise ProvisionError(f"debian:{version} ({rows[version].release.suite}) cannot run on this machine: "
+                                     f"{rows[version].why_not}", hint=f"use one of {', '.join(releases)}")
             raise debian_apt.unknown_version_error(version, releases)
         with fs.lock(f"toolchain-debian-{version}"):
             cached = read_manifest(final)
@@ -151,12 +186,14 @@ class DebianProvider:
         flavour = release.flavour
         index: dict[str, list[dict[str, str]]] = {}
 
+        libc = apt.installed().versions.get("libc6")
+
         def lookup(names: Sequence[str]) -> dict[str, list[dict[str, str]]]:
             todo = [n for n in names if n not in index]
             if todo:
                 fetched = apt.show(todo)
-                for name in todo:
-                    index[name] = fetched.get(name, [])
+                for name in todo:  # a build for a newer Debian (newer glibc) is never a candidate here
+                    index[name] = [p for p in fetched.get(name, []) if debian_apt.runs_with([p], libc) is None]
             return {n: index[n] for n in names}
 
         extra = lookup([flavour.cargo, flavour.wasm32_std, flavour.src])
@@ -306,6 +343,49 @@ class DebianProvider:
         fs.atomic_write_text(final / MANIFEST, json.dumps(manifest, indent=2) + "\n")
         progress(f"debian:{release.upstream} ready in {final} ({_format_timings(timer.seconds)})")
         return result
+
+
+@dataclass(frozen=True, kw_only=True)
+class Availability:
+    """One Debian release of rustc and whether it can be used on this machine."""
+
+    release: debian_apt.Release
+    why_not: str | None  # None: its binaries run here
+    prebuilt_wasm32: bool  # Debian ships its wasm32 std (else it is built from source once)
+
+    def to_json(self) -> dict[str, object]:
+        return {"version": self.release.upstream, "debian_version": self.release.debian_version,
+                "package": self.release.flavour.rustc, "suite": self.release.suite, "runnable": self.why_not is None,
+                "why_not": self.why_not, "prebuilt_wasm32_std": self.prebuilt_wasm32}
+
+
+def _runtime_lib(release: debian_apt.Release) -> str:
+    """libstd-rust-1.48 / libstd-rust-web-1.78: the package holding librustc_driver (what needs the glibc)."""
+    major, minor = release.upstream.split(".")[:2]
+    web = "web-" if release.flavour.source == "rustc-web" else ""
+    return f"libstd-rust-{web}{major}.{minor}"
+
+
+_update_tried = False  # one private `apt-get update` attempt per process
+
+
+def _private_apt() -> debian_apt.Apt | None:
+    """apt reading Debian's archive through a private configuration under the tool's home, or None."""
+    global _update_tried  # noqa: PLW0603 - one attempt per process, like the release-index fetch
+    if os.environ.get("WASM_BISECT_APT") == "system":
+        return None
+    root = paths.home() / "apt"
+    base = debian_apt.Apt(os.environ)
+    conf = debian_apt.private_config(root, base.architecture())
+    apt = debian_apt.Apt({**os.environ, "APT_CONFIG": str(conf)})
+    lists = sorted((root / "lists").glob("*_Packages*"))
+    fresh = bool(lists) and time.time() - min(p.stat().st_mtime for p in lists) < debian_apt.LISTS_MAX_AGE
+    if not fresh and not _update_tried:
+        _update_tried = True
+        with fs.lock("debian-private-apt"), contextlib.suppress(WasmBisectError):
+            apt.update(log=logs_dir() / "apt-update.log")
+        lists = sorted((root / "lists").glob("*_Packages*"))
+    return apt if lists else None
 
 
 def _build_mvp(toolchain: Toolchain, root: Path, work: Path, *, log: Path, progress: Progress) -> None:

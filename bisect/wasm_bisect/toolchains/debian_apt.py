@@ -267,6 +267,13 @@ class Release:
     upstream: str
     flavour: Flavour
     debian_version: str
+    origin: str = ""  # the apt origin line it came from ("http://deb.debian.org/debian bullseye/main ...")
+
+    @property
+    def suite(self) -> str:
+        """`bullseye`, `trixie-backports`... (from the origin; "" when unknown)."""
+        parts = self.origin.split()
+        return parts[1].split("/")[0] if len(parts) > 1 else ""
 
 
 def releases_from_madison(rows: Iterable[MadisonRow]) -> dict[str, Release]:
@@ -284,8 +291,13 @@ def releases_from_madison(rows: Iterable[MadisonRow]) -> dict[str, Release]:
                 continue
             if old.flavour == flavour and compare_versions(old.debian_version, row.version) >= 0:
                 continue
-        found[upstream] = Release(upstream=upstream, flavour=flavour, debian_version=row.version)
+        found[upstream] = Release(upstream=upstream, flavour=flavour, debian_version=row.version, origin=row.origin)
     return dict(sorted(found.items(), key=lambda kv: version_key(kv[0])))
+
+
+def releases_by_row(rows: Sequence[MadisonRow]) -> list[list[Release]]:
+    """Each madison row as the release it offers ([] for rows of other packages or odd versions)."""
+    return [list(releases_from_madison([row]).values()) for row in rows]
 
 
 def unknown_version_error(version: str, releases: Mapping[str, Release]) -> UsageError:
@@ -294,6 +306,31 @@ def unknown_version_error(version: str, releases: Mapping[str, Release]) -> Usag
         f"Debian has no rustc {version} for this machine (available: {listed})",
         hint="pick one of those, or use rustup:/path: for other versions",
     )
+
+
+def libc_needed(paragraphs: Iterable[Paragraph]) -> str | None:
+    """The highest `libc6 (>= X)` any of these packages depends on (None: no versioned libc6 dependency)."""
+    needed: str | None = None
+    for para in paragraphs:
+        for group in parse_depends(para.get("Depends", "")) + parse_depends(para.get("Pre-Depends", "")):
+            for dep in group:
+                if dep.name == "libc6" and dep.op in (">=", ">>") and dep.version and (
+                        needed is None or compare_versions(dep.version, needed) > 0):
+                    needed = dep.version
+    return needed
+
+
+def runs_with(paragraphs: Iterable[Paragraph], libc: str | None) -> str | None:
+    """Why binaries of these packages cannot run with this machine's libc6 `libc`, or None when they can."""
+    needed = libc_needed(paragraphs)
+    if needed is None or libc is None or compare_versions(libc, needed) >= 0:
+        return None
+    return f"needs glibc {upstream_glibc(needed)} (this machine has {upstream_glibc(libc)})"
+
+
+def upstream_glibc(version: str) -> str:
+    """ "2.36-9+deb12u14" -> "2.36"."""
+    return _split_version(version)[1].split("+")[0].split("~")[0]
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -473,6 +510,50 @@ def deb_filename(para: Paragraph) -> str:
 
 
 # ---------------------------------------------------------------------------------------------------------
+# A private apt configuration: Debian's archive beyond the machine's own sources (never /etc/apt)
+
+ARCHIVE = "http://deb.debian.org/debian"
+SECURITY = "http://deb.debian.org/debian-security"
+KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
+# Suites that carry rustc: old stable releases (bullseye: 1.48, rustc-web 1.78), this one (bookworm: 1.63 and the
+# rustc-web updates), newer ones (trixie, sid, experimental, backports), whose binaries may need a newer glibc.
+ARCHIVE_SUITES = ("bullseye", "bullseye-updates", "bookworm", "bookworm-updates", "bookworm-backports", "trixie",
+                  "trixie-updates", "trixie-backports", "sid", "experimental")
+SECURITY_SUITES = ("bullseye-security", "bookworm-security", "trixie-security")
+LISTS_MAX_AGE = 7 * 24 * 3600.0  # refreshed weekly (security updates move versions)
+
+
+def private_sources() -> str:
+    """deb822 sources for the private configuration."""
+    stanza = "Types: deb\nURIs: {uri}\nSuites: {suites}\nComponents: main\nSigned-By: {keyring}\n"
+    return "\n".join(stanza.format(uri=uri, suites=" ".join(suites), keyring=KEYRING)
+                     for uri, suites in ((ARCHIVE, ARCHIVE_SUITES), (SECURITY, SECURITY_SUITES)))
+
+
+def private_config(root: Path, architecture: str) -> Path:
+    """Write (idempotently) an apt configuration under `root` that reads only its own sources, lists and cache,
+    and return the apt.conf to point APT_CONFIG at."""
+    for sub in ("sources.list.d", "preferences.d", "lists/partial", "cache/archives/partial"):
+        (root / sub).mkdir(parents=True, exist_ok=True)
+    (root / "sources.list.d" / "debian.sources").write_text(private_sources())
+    conf = root / "apt.conf"
+    text = "".join(f'{key} "{value}";\n' for key, value in (
+        ("Dir::Etc::SourceList", "/dev/null"),
+        ("Dir::Etc::SourceParts", root / "sources.list.d"),
+        ("Dir::Etc::Preferences", "/dev/null"),
+        ("Dir::Etc::PreferencesParts", root / "preferences.d"),
+        ("Dir::State::Lists", root / "lists"),
+        ("Dir::Cache", root / "cache"),
+        ("Acquire::Languages", "none"),
+        ("Acquire::IndexTargets::deb::DEP-11::DefaultEnabled", "false"),
+        ("Acquire::IndexTargets::deb::Contents-deb::DefaultEnabled", "false"),
+    )) + f'APT::Architectures {{ "{architecture}"; }};\n'
+    if not conf.is_file() or conf.read_text() != text:
+        conf.write_text(text)
+    return conf
+
+
+# ---------------------------------------------------------------------------------------------------------
 # I/O: the apt and dpkg programs
 
 APT_TIMEOUT = 120.0
@@ -521,6 +602,15 @@ class Apt:
             if "Package" in para and "Version" in para:
                 index.setdefault(para["Package"], []).append(para)
         return index
+
+    def update(self, *, log: Path | None = None) -> None:
+        """`apt-get update` of this configuration (a private one: its own lists, never /etc/apt's)."""
+        processes.run(["apt-get", "update", "-q"], env=self.env, timeout=DOWNLOAD_TIMEOUT, log=log,
+                      what="apt-get update (private configuration)")
+
+    def architecture(self) -> str:
+        return processes.run(["dpkg", "--print-architecture"], env=self.env, timeout=APT_TIMEOUT,
+                             what="dpkg").output.strip() or "amd64"
 
     def installed(self) -> Installed:
         # dpkg-query expands the \t and \n escapes itself.

@@ -1,30 +1,33 @@
-"""`rustup:CHANNEL`: an installed rustup toolchain, completed by rustup when its servers answer."""
+"""`rustup:CHANNEL`: a rustup toolchain installed on first use into the tool's own home (never ~/.rustup)."""
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import hashlib
+import json
 import os
 import re
 import shutil
 import socket
 import tempfile
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import urlparse
 
-from wasm_bisect.domain.errors import CommandFailed, ProvisionError, ToolMissing, WasmBisectError
+from wasm_bisect.domain.errors import CommandFailed, ProvisionError, Untestable, WasmBisectError
 from wasm_bisect.domain.model import ToolchainSpec
+from wasm_bisect.toolchains import rustup_dist
 from wasm_bisect.toolchains.base import (
+    MANIFEST,
+    MANIFEST_SCHEMA,
     MVP_RUSTFLAGS,
     MVP_SYSROOT,
     NETWORK_CHECK_SECONDS,
-    PROBE_TIMEOUT,
     RUSTUP_INSTALL_TIMEOUT,
     RUSTUP_TARGET_TIMEOUT,
     WASM_TARGET,
     Progress,
+    StepTimer,
     Toolchain,
     build_wasm32_std,
     check_features,
@@ -32,8 +35,9 @@ from wasm_bisect.toolchains.base import (
     logs_dir,
     make_mvp_sysroot,
     quiet,
+    read_manifest,
+    read_manifest_data,
     safe_name,
-    wasm32_std_present,
     without,
 )
 from wasm_bisect.toolchains.debian import DebianProvider
@@ -55,9 +59,9 @@ def _network_reachable(url: str, timeout: float = NETWORK_CHECK_SECONDS) -> bool
 
 
 def _debian_hint(wanted: str) -> str:
-    """Point at the offline provider, naming its versions (the closest to `wanted` first) when apt answers."""
+    """Point at the offline provider, naming the debian toolchains already provisioned (no apt, no network)."""
     try:
-        versions = DebianProvider().available()
+        versions = [t.spec.version for t in DebianProvider().installed()]
     except WasmBisectError:
         versions = []
     return suggest_debian(wanted, versions)
@@ -73,9 +77,15 @@ def suggest_debian(wanted: str, versions: Sequence[str]) -> str:
 
 
 class RustupProvider:
-    """`rustup:<toolchain>`: an installed rustup toolchain, installed or completed by rustup when online."""
+    """`rustup:<toolchain>`: installed by rustup on first use into the tool's own home, one RUSTUP_HOME per
+    toolchain (`toolchains/rustup-<name>/`, with a toolchain.json like a debian prefix); the user's ~/.rustup
+    and ~/.cargo are never read or written. A toolchain that cannot be had (no build on that date, no wasm32
+    std, a failed download) is Untestable: its cells are skipped with the reason, never blamed."""
 
     name = "rustup"
+
+    def __init__(self) -> None:
+        self.last_timings: dict[str, float] = {}
 
     def rustup(self) -> str:
         """The rustup program (ToolMissing when there is none)."""
@@ -83,141 +93,215 @@ class RustupProvider:
 
     @staticmethod
     def dist_server() -> str:
-        return os.environ.get("RUSTUP_DIST_SERVER", "https://static.rust-lang.org")
+        return rustup_dist.dist_server()
+
+    @staticmethod
+    def prefix(version: str) -> Path:
+        """The toolchain's own RUSTUP_HOME (and manifest) under the tool's home."""
+        return paths.toolchains_dir() / f"rustup-{safe_name(version)}"
 
     def available(self) -> list[str]:
-        """Installed toolchains only: rustup cannot list remote versions (and here it may be offline)."""
-        try:
-            result = processes.run([self.rustup(), "toolchain", "list"], timeout=PROBE_TIMEOUT, check=False)
-        except ToolMissing:
-            return []
-        return parse_rustup_toolchain_list(result.output)
-
-    def _bin_dir(self, name: str) -> Path | None:
-        env = without(os.environ, "RUSTUP_TOOLCHAIN")
-        result = processes.run(
-            [self.rustup(), "which", "rustc", "--toolchain", name],
-            env=env,
-            timeout=PROBE_TIMEOUT,
-            check=False,
-        )
-        if not result.ok:
-            return None
-        return Path(result.output.strip().splitlines()[-1]).parent
-
-    def _probe(self, name: str, bin_dir: Path, note: str = "") -> Toolchain:
-        spec = ToolchainSpec(provider=self.name, version=name)
-        toolchain = inspect_toolchain(spec=spec, bin_dir=bin_dir, env={"RUSTUP_TOOLCHAIN": name}, note=note)
-        mvp = self.mvp_prefix(toolchain) / MVP_SYSROOT
-        if toolchain.reference_types_default and wasm32_std_present(mvp):
-            toolchain = dataclasses.replace(toolchain, mvp_sysroot=mvp)
-        return toolchain
-
-    def mvp_prefix(self, toolchain: Toolchain) -> Path:
-        """Where our mvp std for this exact rustup rustc lives (keyed by its verbose version)."""
-        digest = hashlib.sha256(toolchain.verbose_version.encode()).hexdigest()[:12]
-        return paths.toolchains_dir() / f"rustup-{safe_name(toolchain.spec.version)}-{digest}"
+        """Stable releases (bundled, refreshed from the dist server); nightly ranges expand to their dates."""
+        return rustup_dist.stable_releases()
 
     def installed(self) -> list[Toolchain]:
+        root = paths.toolchains_dir()
         found = []
-        for name in self.available():
-            bin_dir = self._bin_dir(name)
-            if bin_dir is None:
-                continue
-            with contextlib.suppress(WasmBisectError):
-                found.append(self._probe(name, bin_dir))
+        for prefix in sorted(root.glob("rustup-*")) if root.is_dir() else []:
+            toolchain = read_manifest(prefix)
+            if toolchain is not None and toolchain.spec.provider == self.name:
+                found.append(toolchain)
         return found
 
-    def _offline_error(self, what: str, name: str) -> ProvisionError:
-        return ProvisionError(
-            f"rustup cannot {what} for {name}: {self.dist_server()} is unreachable", hint=_debian_hint(name)
-        )
+    def is_installed(self, version: str) -> bool:
+        return read_manifest(self.prefix(version)) is not None
+
+    def remove(self, version: str) -> bool:
+        final = self.prefix(version)
+        with fs.lock(f"toolchain-{final.name}"):
+            fs.sweep_staging(final)
+            if final.exists():
+                shutil.rmtree(final)
+                return True
+        return False
+
+    @staticmethod
+    def private_env(rustup_home: Path) -> dict[str, str]:
+        """rustup's environment: its own RUSTUP_HOME and CARGO_HOME (proxies, settings), the user's shell's
+        RUSTUP_DIST_SERVER / RUSTUP_UPDATE_ROOT / proxies kept, nothing that picks another toolchain."""
+        env = without(os.environ, "RUSTUP_TOOLCHAIN", "RUSTUP_HOME", "CARGO_HOME", "RUSTUP_AUTO_INSTALL",
+                      "RUST_BACKTRACE")
+        env["RUSTUP_HOME"] = str(rustup_home)
+        env["CARGO_HOME"] = str(rustup_home / "cargo-home")
+        env["RUSTUP_AUTO_INSTALL"] = "0"
+        return env
 
     def provision(self, version: str, *, progress: Progress = quiet, mvp_std: bool = False) -> Toolchain:
-        """Install (or complete) the rustup toolchain; `mvp_std` also builds its reference-types-off std now."""
-        name = version
-        rustup = self.rustup()
-        env = without(os.environ, "RUSTUP_TOOLCHAIN")
-        bin_dir = self._bin_dir(name)
-        if bin_dir is None:
-            if not _network_reachable(self.dist_server()):
-                raise self._offline_error("install the toolchain", name)
-            progress(f"rustup: installing {name} (minimal profile, with {WASM_TARGET})")
-            try:
-                processes.run(
-                    [
-                        rustup,
-                        "toolchain",
-                        "install",
-                        name,
-                        "--profile",
-                        "minimal",
-                        "--target",
-                        WASM_TARGET,
-                        "--component",
-                        "rust-src",
-                    ],
-                    env=env,
-                    timeout=RUSTUP_INSTALL_TIMEOUT,
-                    log=logs_dir() / f"rustup-{safe_name(name)}.log",
-                )
-            except CommandFailed as exc:
-                raise ProvisionError(
-                    f"rustup could not install {name}: {exc.log_tail.strip()[-300:]}",
-                    hint="check the toolchain name (e.g. 1.82.0, stable, nightly-2024-08-01) or use debian:",
-                ) from exc
-            bin_dir = self._bin_dir(name)
+        """Install rustup:`version` once (minimal profile, with the wasm32 target); concurrent callers wait."""
+        final = self.prefix(version)
+        cached = read_manifest(final)
+        if cached is None:
+            rustup = self.rustup()
+            with fs.lock(f"toolchain-{final.name}"):
+                cached = read_manifest(final)
+                if cached is None:
+                    fs.sweep_staging(final)
+                    if final.exists():
+                        progress(f"{final} has no valid {MANIFEST}: installing it again")
+                        shutil.rmtree(final)
+                    cached = self._install_locked(rustup, version, final, progress)
+        return self.with_mvp_std(cached, progress=progress) if mvp_std else cached
+
+    def _unavailable(self, version: str, why: str) -> Untestable:
+        return ToolchainUnavailable(f"rustup:{version} cannot be installed from {self.dist_server()}: {why}",
+                                    hint=_debian_hint(version))
+
+    def _install_locked(self, rustup: str, version: str, final: Path, progress: Progress) -> Toolchain:
+        spec = ToolchainSpec(provider=self.name, version=version)
+        server = self.dist_server()
+        if not _network_reachable(server):
+            raise self._unavailable(version, "the server is unreachable")
+        timer = StepTimer()
+        log = logs_dir() / f"rustup-{safe_name(version)}.log"
+        with fs.staging_dir(final) as stage:
+            progress(f"rustup:{version}: downloading from {server} (minimal profile, {WASM_TARGET}) into {final}")
+            with timer.step("install"):
+                try:
+                    processes.run([rustup, "toolchain", "install", version, "--profile", "minimal", "--target",
+                                   WASM_TARGET, "--no-self-update"],
+                                  env=self.private_env(stage), timeout=RUSTUP_INSTALL_TIMEOUT, log=log,
+                                  what=f"rustup toolchain install {version}")
+                except CommandFailed as exc:
+                    raise self._unavailable(version, explain_install_failure(_log_text(log, exc))) from exc
+            bin_dir = _toolchain_bin(stage)
             if bin_dir is None:
-                raise ProvisionError(f"rustup installed {name} but `rustup which rustc` does not find it")
-        toolchain = self._probe(name, bin_dir)
-        if not toolchain.wasm32_std:
-            if _network_reachable(self.dist_server()):
-                progress(f"rustup: adding {WASM_TARGET} to {name}")
-                added = processes.run(
-                    [rustup, "target", "add", WASM_TARGET, "--toolchain", name],
-                    env=env,
-                    timeout=RUSTUP_TARGET_TIMEOUT,
-                    check=False,
-                )
-                note = "" if added.ok else f"`rustup target add` failed: {added.output.strip()[-200:]}"
-            else:
-                note = f"rustup cannot add it: {self.dist_server()} is unreachable"
-            toolchain = self._probe(name, bin_dir, note=note)
+                raise self._unavailable(version, "rustup installed no toolchain with bin/rustc")
+            toolchain = inspect_toolchain(spec=spec, bin_dir=bin_dir, env={})
             if not toolchain.wasm32_std:
-                progress(f"warning: rustup:{name} has no {WASM_TARGET} std ({note}); it cannot build wasm")
-                return toolchain
-        return self.with_mvp_std(toolchain, progress=progress) if mvp_std else toolchain
+                raise self._unavailable(version, f"it has no {WASM_TARGET} std")
+            with timer.step("verify"), tempfile.TemporaryDirectory(prefix=".verify-", dir=stage) as tmp:
+                progress(f"verifying rustup:{version} (compiling a wasm32 cdylib)")
+                features = check_features(toolchain, Path(tmp), log=log)
+            stage_root = stage.resolve()
+            manifest = {
+                "schema": MANIFEST_SCHEMA,
+                "spec": str(spec),
+                "version": toolchain.version,
+                "verbose_version": toolchain.verbose_version,
+                "host": toolchain.host,
+                "cargo_version": toolchain.cargo_version,
+                "cargo_verbose": toolchain.cargo_verbose,
+                "llvm_version": toolchain.llvm_version,
+                "wasm32_std": True,
+                "wasm32_std_source": "rustup component",
+                "paths": {
+                    "sysroot": os.path.relpath(toolchain.sysroot.resolve(), stage_root),
+                    "bin_dir": os.path.relpath(bin_dir.resolve(), stage_root),
+                    "lib_dirs": [],
+                    "mvp_sysroot": None,
+                },
+                "rustup": {"dist_server": server, "toolchain": version, "profile": "minimal"},
+                "target_features": {"default": features.default, "mvp": None},
+                "timings": timer.seconds,
+                "log": str(log),
+                "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            }
+            fs.atomic_write_text(stage / MANIFEST, json.dumps(manifest, indent=2) + "\n")
+            shutil.rmtree(stage / "downloads", ignore_errors=True)
+            shutil.rmtree(stage / "tmp", ignore_errors=True)
+        result = read_manifest(final)
+        if result is None:
+            shutil.rmtree(final, ignore_errors=True)
+            raise ProvisionError(f"{final} has no readable {MANIFEST} after the rename")
+        self.last_timings = dict(timer.seconds)
+        progress(f"rustup:{version} ready ({toolchain.verbose_version}; installed in {timer.seconds['install']:.0f} s)")
+        return result
 
     def with_mvp_std(self, toolchain: Toolchain, *, progress: Progress = quiet) -> Toolchain:
-        """Build the mvp std once when rust-src is there; without it the toolchain just has no mvp sysroot."""
+        """Add rust-src (rustup component) and build the mvp std once, for rustc >= 1.82 with reference-types off."""
         if toolchain.mvp_sysroot is not None or not toolchain.reference_types_default:
             return toolchain
-        library = toolchain.sysroot / "lib" / "rustlib" / "src" / "rust" / "library"
-        if not library.is_dir():
-            progress(
-                f"note: rustup:{toolchain.spec.version} has no rust-src: reference-types OFF unavailable"
-            )
-            return toolchain
-        final = self.mvp_prefix(toolchain)
+        version = toolchain.spec.version
+        final = self.prefix(version)
         with fs.lock(f"toolchain-{final.name}"):
-            if not wasm32_std_present(final / MVP_SYSROOT):
-                fs.sweep_staging(final)
-                shutil.rmtree(final, ignore_errors=True)
-                log = logs_dir() / f"{final.name}.log"
-                with fs.staging_dir(final) as stage:
-                    out = make_mvp_sysroot(
-                        stage / MVP_SYSROOT,
-                        toolchain.sysroot / "lib" / "rustlib" / toolchain.host,
-                        toolchain.host,
-                    )
-                    build_wasm32_std(
-                        toolchain, stage / ".work", out, rustflags=MVP_RUSTFLAGS, log=log, progress=progress
-                    )
-                    shutil.rmtree(stage / ".work", ignore_errors=True)
-                    candidate = dataclasses.replace(toolchain, mvp_sysroot=stage / MVP_SYSROOT)
-                    with tempfile.TemporaryDirectory(prefix=".verify-", dir=final.parent) as tmp:
-                        check_features(candidate, Path(tmp), log=log)
-        return dataclasses.replace(toolchain, mvp_sysroot=final / MVP_SYSROOT)
+            current = read_manifest(final)
+            if current is None:
+                raise ProvisionError(f"rustup:{version} is not installed in {final}",
+                                     hint=f"run `wasm-bisect toolchain add rustup:{version}`")
+            if current.mvp_sysroot is not None:
+                return current
+            log = logs_dir() / f"rustup-{safe_name(version)}.log"
+            library = current.sysroot / "lib" / "rustlib" / "src" / "rust" / "library"
+            if not library.is_dir():
+                progress(f"rustup:{version}: adding rust-src (reference-types off needs a std built from source)")
+                try:
+                    processes.run([self.rustup(), "component", "add", "rust-src", "--toolchain", version],
+                                  env=self.private_env(final), timeout=RUSTUP_TARGET_TIMEOUT, log=log,
+                                  what=f"rustup component add rust-src ({version})")
+                except CommandFailed as exc:
+                    raise self._unavailable(version, "rust-src (needed for reference-types off): "
+                                            + explain_install_failure(_log_text(log, exc))) from exc
+            data = read_manifest_data(final)
+            target = final / MVP_SYSROOT
+            fs.sweep_staging(target)
+            shutil.rmtree(target, ignore_errors=True)
+            timer = StepTimer()
+            with timer.step("mvp_std_build"), fs.staging_dir(target) as stage:
+                work = Path(tempfile.mkdtemp(prefix=".mvp-work-", dir=final))
+                try:
+                    out = make_mvp_sysroot(stage, current.sysroot / "lib" / "rustlib" / current.host, current.host)
+                    build_wasm32_std(current, work, out, rustflags=MVP_RUSTFLAGS, log=log, progress=progress)
+                    features = check_features(dataclasses.replace(current, mvp_sysroot=stage), work / "verify",
+                                              log=log)
+                finally:
+                    shutil.rmtree(work, ignore_errors=True)
+            data["paths"]["mvp_sysroot"] = MVP_SYSROOT
+            data.setdefault("target_features", {})["mvp"] = features.mvp
+            data.setdefault("timings", {}).update(timer.seconds)
+            fs.atomic_write_text(final / MANIFEST, json.dumps(data, indent=2) + "\n")
+            result = read_manifest(final)
+            if result is None or result.mvp_sysroot is None:
+                raise ProvisionError(f"{final}: the manifest does not read back after adding the mvp std")
+            return result
+
+
+class ToolchainUnavailable(Untestable):
+    """A rustup toolchain that cannot be had: its cells are skipped, with this reason."""
+
+
+def _log_text(log: Path, exc: CommandFailed) -> str:
+    """rustup's output of the failed command: the end of its log (where its `error:` lines are)."""
+    try:
+        with log.open("rb") as handle:
+            handle.seek(max(0, log.stat().st_size - 16384))
+            return handle.read().decode(errors="replace")
+    except OSError:
+        return exc.log_tail
+
+
+def _toolchain_bin(rustup_home: Path) -> Path | None:
+    found = sorted((rustup_home / "toolchains").glob("*/bin/rustc"))
+    return found[0].parent if found else None
+
+
+_FAILURES = (
+    (re.compile(r"no release found|could not download nonexistent rust version|not found: .*channel-rust",
+                re.I), "the server has no such release (nightlies skip days)"),
+    (re.compile(r"(component|target) .*(wasm32-unknown-unknown).*(unavailable|not available)|"
+                r"wasm32-unknown-unknown.*is unavailable", re.I), f"no {WASM_TARGET} std for this release"),
+    (re.compile(r"checksum failed|could not download|failed to download|error during download|"
+                r"could not connect|timed out|connection refused", re.I), "the download failed"),
+)
+
+
+def explain_install_failure(log_tail: str) -> str:
+    """Why `rustup toolchain install` failed, in a few words plus rustup's own last error line."""
+    errors = [ln.strip() for ln in log_tail.splitlines() if ln.strip().startswith("error:")]
+    last = errors[-1][:200] if errors else log_tail.strip()[-200:]
+    for pattern, meaning in _FAILURES:
+        if pattern.search(log_tail):
+            return f"{meaning} ({last})"
+    return last or "rustup failed"
 
 
 def parse_rustup_toolchain_list(text: str) -> list[str]:

@@ -20,6 +20,8 @@ from wasm_bisect.bindgen import index, sources
 from wasm_bisect.domain import versions
 from wasm_bisect.domain.model import BindgenSource, Outcome, Stage, Variant, Verdict
 from wasm_bisect.probe import oracle as probe_oracle
+from wasm_bisect.toolchains import debian_apt
+from wasm_bisect.toolchains.debian import Availability
 
 pytestmark = pytest.mark.subprocess  # the fake toolchain's rustc and cargo answer -vV and --version for real
 
@@ -53,6 +55,14 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setattr(toolchains, "prepare", lambda specs, **_: {})
     monkeypatch.setattr(toolchains, "check_known", lambda specs: None)
     monkeypatch.setattr(toolchains.DebianProvider, "releases", lambda self: dict.fromkeys(["1.63.0", "1.96.0"]))
+    monkeypatch.setattr(toolchains.DebianProvider, "availability", lambda self: [
+        Availability(release=debian_apt.Release(upstream="1.48.0", flavour=debian_apt.FLAVOURS[0],
+                                                debian_version="1.48.0+dfsg1-2",
+                                                origin="http://deb.debian.org/debian bullseye/main amd64 Packages"),
+                     why_not=None, prebuilt_wasm32=True),
+        Availability(release=debian_apt.Release(upstream="1.97.1", flavour=debian_apt.FLAVOURS[0],
+                                                debian_version="1.97.1+dfsg1-1", origin="x sid/main"),
+                     why_not="needs glibc 2.39 (this machine has 2.36)", prebuilt_wasm32=True)])
     monkeypatch.setattr(toolchains.RustupProvider, "available", lambda self: ["1.82.0", "stable"])
     monkeypatch.setattr(toolchains.RustupProvider, "installed", lambda self: [])  # not this machine's rustup
     # bisect-commits: a repository of three first-parent commits, each a wasm-bindgen release.
@@ -144,3 +154,19 @@ def test_json_output_matches_its_schema(name: str, world: Path, capsys: pytest.C
     assert not errors, f"{name} --json does not match {schema.name}:\n" + "\n".join(
         f"  {'/'.join(map(str, e.absolute_path)) or '(top)'}: {e.message}" for e in errors[:20])
     assert doc, "an empty answer proves nothing about the schema"
+
+
+@pytest.mark.parametrize("argv", [("bisect", *GRID, "--reference-types", "both", *STORE_ARGS, "--dry-run"),
+                                  ("matrix", *SMOKE, *STORE_ARGS, "--plan"),
+                                  ("verify", "--template", "vec-of-structs", "--patch", "0.2.100", "--against",
+                                   "0.2.99", *STORE_ARGS, "--dry-run")])
+def test_dry_run_plans_without_writing_and_matches_its_schema(argv: tuple[str, ...], world: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    rc, out, err = run_main([*argv, "--json"], capsys)
+    assert rc == 0, err
+    doc = json.loads(out)
+    jsonschema.validate(doc, json.loads((SCHEMAS / "dry-run.json").read_text()))
+    assert doc["command"] == argv[0] and doc["cells"] > 0 and doc["probes_worst"] > 0
+    assert not Path("store.sqlite3").exists()  # nothing written: not even the store it would use
+    rc, out, _ = run_main(list(argv), capsys)
+    assert rc == 0 and "nothing was built, fetched or written" in out and "estimate: about" in out

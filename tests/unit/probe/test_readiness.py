@@ -40,7 +40,12 @@ def test_cli_toolchain_and_warm_slot_seconds(home: Path) -> None:
     assert empty.toolchain_seconds(cell("debian:1.96.0", "0.2.99", ReferenceTypes.OFF)) == (
         readiness.TOOLCHAIN_SECONDS + readiness.MVP_STD_SECONDS)
     assert empty.toolchain_seconds(cell("debian:1.63.0", "0.2.99", ReferenceTypes.OFF)) == readiness.TOOLCHAIN_SECONDS
-    assert empty.toolchain_seconds(cell("rustup:stable", "0.2.99")) == 0.0
+    assert empty.toolchain_seconds(cell("rustup:1.81.0", "0.2.99")) == readiness.RUSTUP_DOWNLOAD_SECONDS  # a download
+    assert empty.toolchain_seconds(cell("rustup:nightly-2024-09-01", "0.2.99", ReferenceTypes.OFF)) == (
+        readiness.RUSTUP_DOWNLOAD_SECONDS + readiness.MVP_STD_SECONDS)
+    assert empty.toolchain_seconds(cell("path:/opt/rust", "0.2.99")) == 0.0
+    fake_prefix(paths.toolchains_dir() / "rustup-1.81.0", mvp=False, spec="rustup:1.81.0", version="1.81.0")
+    assert Readiness.look().toolchain_seconds(cell("rustup:1.81.0", "0.2.99")) == 0.0  # installed: free
 
     cached_cli("0.2.99", 120.0)
     cached_cli("0.2.98", 30.0)

@@ -12,7 +12,7 @@ import pytest
 
 from wasm_bisect import toolchains
 from wasm_bisect.domain import compat, versions
-from wasm_bisect.domain.errors import ProvisionError, UsageError
+from wasm_bisect.domain.errors import ProvisionError, Untestable, UsageError
 from wasm_bisect.domain.model import ToolchainSpec
 from wasm_bisect.toolchains import Toolchain
 from wasm_bisect.toolchains import base as toolchains_base
@@ -470,7 +470,8 @@ def test_require_wasm32_names_the_problem_and_the_way_out(tmp_path: Path) -> Non
 # The debian cache: manifests, corruption, fast path, unknown versions
 
 
-def fake_prefix(prefix: Path, *, version: str = "1.96.0", mvp: bool = True) -> dict[str, object]:
+def fake_prefix(prefix: Path, *, version: str = "1.96.0", mvp: bool = True, spec: str | None = None
+                ) -> dict[str, object]:
     """Files a provisioned prefix has, without any real binary in them."""
     for rel in ("usr/bin/rustc", "usr/bin/cargo"):
         (prefix / rel).parent.mkdir(parents=True, exist_ok=True)
@@ -487,7 +488,7 @@ def fake_prefix(prefix: Path, *, version: str = "1.96.0", mvp: bool = True) -> d
         (out / "libstd-4567.rlib").write_text("")
     manifest: dict[str, object] = {
         "schema": toolchains_base.MANIFEST_SCHEMA,
-        "spec": f"debian:{version}",
+        "spec": spec or f"debian:{version}",
         "version": version,
         "verbose_version": f"rustc {version}",
         "host": "x86_64-unknown-linux-gnu",
@@ -514,6 +515,12 @@ class RefusingApt(debian.Apt):
 class MadisonOnlyApt(debian.Apt):
     def madison(self, names: Sequence[str]) -> list[debian.MadisonRow]:
         return debian.parse_madison(MADISON)
+
+    def show(self, names: Sequence[str]) -> dict[str, list[dict[str, str]]]:
+        return {}
+
+    def installed(self) -> debian.Installed:
+        return debian.Installed(versions={"libc6": "2.36-9+deb12u14"})
 
 
 def test_installed_manifest_is_read_with_relative_paths(home: Path) -> None:
@@ -595,8 +602,7 @@ def test_remove_deletes_prefix_and_leftover_staging(home: Path) -> None:
     assert not prefix.exists()
     assert list(paths.toolchains_dir().iterdir()) == []
     assert not toolchains.remove(ToolchainSpec.parse("debian:1.96.0"))
-    with pytest.raises(UsageError, match="rustup"):
-        toolchains.remove(ToolchainSpec.parse("rustup:stable"))
+    assert not toolchains.remove(ToolchainSpec.parse("rustup:stable"))  # never installed: nothing to remove
 
 
 def test_build_std_without_source_is_a_provision_error(tmp_path: Path) -> None:
@@ -641,17 +647,50 @@ def test_path_registry_survives_corruption(home: Path) -> None:
     assert toolchains.provider("path").installed() == []
 
 
-def test_rustup_offline_install_fails_fast_with_a_hint(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_rustup_offline_install_is_a_skip_with_a_hint(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("wasm_bisect.util.processes.which", lambda program, env=None: f"/usr/bin/{program}")
-    monkeypatch.setattr(toolchains.RustupProvider, "_bin_dir", lambda self, name: None)
     monkeypatch.setattr(toolchains_rustup, "_network_reachable", lambda url, timeout=5.0: False)
-    monkeypatch.setattr(toolchains.DebianProvider, "available", lambda self: ["1.63.0", "1.96.0"])
-    with pytest.raises(ProvisionError) as info:
+    for version in ("1.63.0", "1.96.0"):
+        fake_prefix(paths.toolchains_dir() / f"debian-{version}", version=version)
+    with pytest.raises(Untestable) as info:  # a cell that cannot be had is skipped, never blamed
         toolchains.resolve(ToolchainSpec.parse("rustup:1.82.0"))
     line = info.value.one_line()
-    assert "rustup cannot install the toolchain for 1.82.0" in line
-    assert "unreachable" in line
+    assert "rustup:1.82.0 cannot be installed from https://static.rust-lang.org: the server is unreachable" in line
     assert "debian:1.63.0, debian:1.96.0" in line
+    assert not toolchains.RustupProvider.prefix("1.82.0").exists()
+
+
+def test_rustup_install_failures_are_explained() -> None:
+    explain = toolchains_rustup.explain_install_failure
+    assert explain("info: syncing\nerror: no release found for 'nightly-2024-02-03'\n  0: backtrace").startswith(
+        "the server has no such release")
+    assert explain("error: component 'rust-std' for target 'wasm32-unknown-unknown' is unavailable for download "
+                   "for channel 'nightly-2024-02-02'").startswith("no wasm32-unknown-unknown std")
+    assert explain("error: could not download file from 'http://x/dist/a.tar.xz'").startswith("the download failed")
+    assert explain("error: something else") == "error: something else"
+
+
+def test_rustup_private_env_keeps_the_user_homes_out(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("RUSTUP_HOME", "/home/u/.rustup")
+    monkeypatch.setenv("CARGO_HOME", "/home/u/.cargo")
+    monkeypatch.setenv("RUSTUP_TOOLCHAIN", "nightly")
+    monkeypatch.setenv("RUSTUP_DIST_SERVER", "http://mirror.example")
+    monkeypatch.setenv("RUSTUP_UPDATE_ROOT", "http://mirror.example/rustup")
+    env = toolchains.RustupProvider.private_env(tmp_path)
+    assert env["RUSTUP_HOME"] == str(tmp_path) and env["CARGO_HOME"] == str(tmp_path / "cargo-home")
+    assert "RUSTUP_TOOLCHAIN" not in env
+    assert env["RUSTUP_DIST_SERVER"] == "http://mirror.example"  # honoured, as rustup reads it
+    assert env["RUSTUP_UPDATE_ROOT"] == "http://mirror.example/rustup"
+
+
+def test_rustup_installed_reads_manifests_and_remove_deletes(home: Path) -> None:
+    prefix = toolchains.RustupProvider.prefix("nightly-2024-02-01")
+    assert prefix.name == "rustup-nightly-2024-02-01"
+    fake_prefix(prefix, spec="rustup:nightly-2024-02-01", version="1.78.0")
+    assert [str(t.spec) for t in toolchains.RustupProvider().installed()] == ["rustup:nightly-2024-02-01"]
+    assert prefix in toolchains.managed_prefixes()
+    assert toolchains.remove(ToolchainSpec.parse("rustup:nightly-2024-02-01"))
+    assert not prefix.exists()
 
 
 class IndexApt(debian.Apt):
