@@ -234,7 +234,7 @@ def find(cwd: Path) -> Path | None:
     """The nearest config: in `cwd` or its parents, `wasm-bisect.toml`, else a pyproject.toml with a
     [tool.wasm-bisect] table (the first directory that has either wins)."""
     try:
-        start = cwd.resolve()
+        start = paths.resolve(cwd)
     except OSError:
         return None
     for directory in (start, *start.parents):
@@ -319,7 +319,7 @@ def parse(data: Mapping[str, Any], *, source: Path, where: str | None = None) ->
         name = _string(table["template"], "template", where)
         # A path-like template is relative to the config file, so the file works from any directory.
         is_path = "/" in name or name.startswith((".", "~"))
-        out["template"] = str((base / paths.expand(name)).resolve()) if is_path else name
+        out["template"] = str(paths.resolve(base / paths.expand(name), "template")) if is_path else name
     for key in ("rustc", "bindgen"):
         if key in table:
             out[key] = _axis(table[key], key, where)
@@ -346,7 +346,7 @@ def parse(data: Mapping[str, Any], *, source: Path, where: str | None = None) ->
             raise ConfigError(f"{where}: allow-yanked must be true or false")
         out["allow_yanked"] = table["allow-yanked"]
     if "store" in table:
-        out["store"] = (base / paths.expand(_string(table["store"], "store", where))).resolve()
+        out["store"] = paths.resolve(base / paths.expand(_string(table["store"], "store", where)), "store")
     if "runtime" in table:
         out["runtime"] = _parsed_axis(table["runtime"], "runtime", where, parse_runtimes)
     if "browser-path" in table:
@@ -393,7 +393,7 @@ def _browser_paths(value: Any, base: Path, where: str) -> dict[str, Path]:
     if not isinstance(value, dict) or not value or any(k not in browsers or not isinstance(v, str) or not v.strip()
                                                        for k, v in value.items()):
         raise ConfigError(f"{where}: browser-path must be {_KEYS['browser-path']} (keys: {', '.join(browsers)})")
-    return {k: (base / v.strip()).resolve() for k, v in value.items()}
+    return {k: paths.resolve(base / v.strip()) for k, v in value.items()}
 
 
 # -- merging -----------------------------------------------------------------------------------------------

@@ -224,7 +224,7 @@ class Store:
 
     @staticmethod
     def is_own(path: Path) -> bool:
-        return path.absolute() == paths.store_path() or path.resolve() == paths.store_path().resolve()
+        return path.absolute() == paths.store_path() or paths.resolve(path) == paths.resolve(paths.store_path())
 
     def __init__(self, path: Path | None = None, *, notice: Any = None, read_only: bool = False) -> None:
         self.path = paths.expand(path) if path is not None else paths.store_path()
@@ -256,6 +256,14 @@ class Store:
         return conn
 
     def _open_write(self) -> sqlite3.Connection:
+        if not self.own:
+            return self._open_write_checked()
+        # Between its creation and its tables, a new store looks like another program's SQLite file: processes
+        # starting at once on a fresh home inspect and create the tool's own store one at a time.
+        with fs.lock("store-open"):
+            return self._open_write_checked()
+
+    def _open_write_checked(self) -> sqlite3.Connection:
         found = inspect(self.path)
         if found.kind in ("not-a-file", "not-sqlite", "foreign", "damaged"):
             if not (self.own and found.kind in ("not-sqlite", "damaged") and self._proven_ours(found)):
@@ -445,13 +453,15 @@ class Store:
             newest = self._read("SELECT * FROM runs ORDER BY created DESC LIMIT 1")
             row = newest[0] if newest else None
         else:
-            rows = self._read("SELECT * FROM runs WHERE run_id LIKE ? ORDER BY created DESC",
-                              (run_id.replace("%", "").replace("_", "") + "%",))
+            # A prefix compared as text: `_` and `%` are characters of an id, never LIKE wildcards.
+            rows = self._read("SELECT * FROM runs WHERE ? != '' AND substr(run_id, 1, length(?)) = ? "
+                              "ORDER BY created DESC", (run_id, run_id, run_id))
             if len(rows) > 1 and rows[0][0] != run_id:
                 raise StoreError(f"run id {run_id!r} is ambiguous", hint="give more characters")
             row = rows[0] if rows else None
         if row is None:
-            raise StoreError(f"no run {run_id!r} in {self.path}" if run_id else f"no runs yet in {self.path}",
+            missing = f"no run {run_id!r}" if run_id is not None else "no runs yet"
+            raise StoreError(f"{missing} in {self.path}",
                              hint="see `wasm-bisect runs`")
         return self._run_from_row(row)
 

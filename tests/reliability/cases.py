@@ -26,6 +26,7 @@ class Case:
     prepare_home: Setup | None = None  # e.g. a store with one finished run
     allowed: tuple[str, ...] = ()  # documented writes: caches that are complete or absent (path prefixes)
     issue_class: int = 0  # round 2 (issue 13): which of its twelve classes the case belongs to
+    group: str = ""  # round 3 (issue 21): which of its groups the case belongs to
 
 
 def _template(d: Path, name: str = "t") -> Path:

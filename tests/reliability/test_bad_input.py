@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from .cases import Case
-from .cases_round2 import CASES
+from .cases_round3 import CASES, ROUND3
 from .helpers import REAL_HOME, cli_env, linked_home, seed_index, snapshot
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "reliability.md"
@@ -89,15 +89,23 @@ def test_every_case_is_documented() -> None:
     assert len(CASES) >= 30
     for issue_class in range(1, 13):  # issue 13: at least three cases of each class
         assert sum(c.issue_class == issue_class for c in CASES) >= 3, issue_class
+    groups = {c.group for c in ROUND3}
+    assert len(groups) >= 10, groups
+    for group in groups:  # issue 21: at least four cases of each group
+        assert sum(c.group == group for c in ROUND3) >= 4, group
 
 
-if __name__ == "__main__":  # print the table rows: `python -m tests.reliability.test_bad_input [round2]`
+if __name__ == "__main__":  # print the rows: `python -m tests.reliability.test_bad_input [round2|round3]`
     import re
     import tempfile
 
     from .cases_round2 import NOTES, ROUND1, ROUND2
+    from .cases_round3 import NOTES as NOTES3
 
-    round2 = sys.argv[1:] == ["round2"]
+    round3 = sys.argv[1:] == ["round3"]
+    if round3:
+        ROUND2, NOTES = ROUND3, NOTES3
+    round2 = sys.argv[1:] in (["round2"], ["round3"])
     setups = {m[1]: m[2] for m in re.finditer(r"^\| `([^`]+)` \| `[^|]*` \| ([^|]*) \|", DOC.read_text(), re.M)}
     for case in ROUND2 if round2 else ROUND1:
         with tempfile.TemporaryDirectory() as tmp:
@@ -108,7 +116,7 @@ if __name__ == "__main__":  # print the table rows: `python -m tests.reliability
             and case.needle.lower() in " ".join(seen.errors).lower()
         command = " ".join(a if len(a) < 60 else a[:40] + "..." for a in case.args).replace("|", "\\|")
         setup = NOTES.get(case.id, "") if round2 else setups.get(case.id, " ").strip()
-        first = f"| {case.issue_class} " if round2 else ""
+        first = f"| {case.group if round3 else case.issue_class} " if round2 else ""
         line = (f"{first}| `{case.id}` | `wasm-bisect {command}` | {setup} | {seen.rc} | "
                 f"{text[:150] + ('...' if len(text) > 150 else '')} | {', '.join(seen.written) or 'nothing'} |")
         print(line if ok else f"BAD {line}", flush=True)

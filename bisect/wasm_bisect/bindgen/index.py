@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -15,20 +16,48 @@ from wasm_bisect.util import fs, paths
 
 INDEX_URL = "https://index.crates.io/wa/sm/{name}"
 CACHE_SECONDS = 24 * 3600
-TIMEOUT = 10
+TIMEOUT = 10  # seconds per socket operation
+DEADLINE = 20.0  # seconds for the whole fetch: a proxy that trickles a byte every few seconds never trips TIMEOUT
+MAX_BYTES = 8 << 20  # the wasm-bindgen entry is ~200 KB
 
 
 def _fetch(name: str) -> str:
     url = INDEX_URL.format(name=name)  # a fixed https URL: no file: or custom schemes can reach urlopen
     request = urllib.request.Request(url, headers={"User-Agent": "wasm-bisect"})  # noqa: S310
     with urllib.request.urlopen(request, timeout=TIMEOUT) as response:  # noqa: S310
-        return str(response.read().decode())
+        data = response.read(MAX_BYTES + 1)
+    if len(data) > MAX_BYTES:
+        raise ValueError(f"the index entry of {name} is larger than {MAX_BYTES:,} bytes")
+    return str(data.decode())
+
+
+def _bounded(name: str, deadline: float) -> str:
+    """The index entry of `name`, or an OSError once `deadline` (monotonic) passes, whatever the network does:
+    connecting, the proxy's answer and every read run in a daemon thread that is abandoned at the deadline."""
+    box: dict[str, object] = {}
+
+    def work() -> None:
+        try:
+            box["text"] = _fetch(name)
+        except Exception as exc:  # handed to the caller as is
+            box["error"] = exc
+
+    worker = threading.Thread(target=work, name=f"index-{name}", daemon=True)
+    worker.start()
+    worker.join(max(0.0, deadline - time.monotonic()))
+    if worker.is_alive():
+        raise TimeoutError(f"no complete answer within {DEADLINE:.0f} s")
+    error = box.get("error")
+    if isinstance(error, Exception):
+        raise error
+    return str(box["text"])
 
 
 def fetch_releases() -> list[Release]:
-    """Library and CLI entries from the live index, merged (yanked flags from both)."""
-    library = versions.parse_sparse_index(_fetch("wasm-bindgen"))
-    cli = versions.parse_sparse_index(_fetch("wasm-bindgen-cli"))
+    """Library and CLI entries from the live index, merged (yanked flags from both), within DEADLINE."""
+    deadline = time.monotonic() + DEADLINE
+    library = versions.parse_sparse_index(_bounded("wasm-bindgen", deadline))
+    cli = versions.parse_sparse_index(_bounded("wasm-bindgen-cli", deadline))
     floor = versions.bindgen_key("0.2.50")
     return [r for r in versions.merge_cli(library, cli) if versions.bindgen_key(r.version) >= floor]
 

@@ -159,7 +159,7 @@ def _directory(text: str, cwd: Path | None, *, expected: str = "a version, git+U
         path = (cwd or Path.cwd()) / path
     if not path.is_dir():
         raise UsageError(f"{text!r} is not {expected}", hint=hint)
-    return path.resolve()
+    return paths.resolve(path)
 
 
 def repo_url(text: str, *, cwd: Path | None = None) -> str:
@@ -226,7 +226,7 @@ def _metadata_json(output: str) -> dict[str, Any]:
 
 def discover(checkout: Path, *, where: str | None = None) -> Crates:
     """The crates and CLI of a checkout, from its own manifests (cached per process)."""
-    checkout = checkout.resolve()
+    checkout = paths.resolve(checkout, "--patch")
     if checkout in _crates_cache:
         return _crates_cache[checkout]
     label = where or str(checkout)
@@ -377,7 +377,7 @@ def mirror(url: str, *, fetch: bool = True, progress: Progress = lambda _m: None
     """The cached bare mirror of `url`: cloned on first use (atomically), fetched at most once per process."""
     url = check_url(url)
     found = Mirror(url, git_root() / url_hash(url))
-    with fs.lock(f"git-{found.root.name}"):
+    with fs.held_or_undone(f"git-{found.root.name}", git_root()):  # a failed first clone leaves nothing
         if found.bare.is_dir():
             if fetch and url not in _fetched:
                 try:

@@ -118,7 +118,7 @@ _interrupted = False
 
 
 def _interrupt(_signo: int, _frame: object) -> None:
-    """SIGINT/SIGTERM: stop every running build or check (also those of -j worker threads), then unwind."""
+    """SIGINT/SIGTERM/SIGHUP: stop every running build or check (also those of -j worker threads), then unwind."""
     global _interrupted  # noqa: PLW0603 - one process-wide flag, set from the signal handler
     _interrupted = True
     processes.cancel_all()
@@ -132,7 +132,8 @@ def main() -> None:
     processes.reset_cancel()
     log.set_verbose(False)
     log.set_quiet(False)
-    previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
+    # SIGHUP (the terminal closed, an ssh session dropped) ends the run like SIGTERM: children are stopped too.
+    previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
     try:
         _main()
     finally:
@@ -162,6 +163,12 @@ def _main() -> None:
         message = format_message() if callable(format_message) else str(exc)
         log.error(f"{message} (see --help)")
         sys.exit(int(getattr(exc, "exit_code", 2)))
+    except RuntimeError as exc:  # pathlib's symlink loop where a path was not resolved with paths.resolve
+        if not str(exc).startswith("Symlink loop from"):
+            raise
+        log.error(f"cannot use {str(exc).removeprefix('Symlink loop from ')}: it runs into a symlink loop. "
+                  "point it at a real file or directory")
+        sys.exit(2)
     except OSError as exc:  # an unusable home or output path: the environment, not a bug of ours
         where = f" {exc.filename}" if exc.filename else ""
         log.error(f"cannot use{where}: {exc.strerror or exc}")

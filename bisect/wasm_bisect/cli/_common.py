@@ -233,19 +233,17 @@ def ensure_writable(dest: str | Path, what: str) -> Path:
 
 
 def not_the_store(outputs: list[tuple[str, Path]], store: Path | None) -> None:
-    """An output never lands on the store the same command reads or writes (a report over the user's store would
-    lose it): refused before any work."""
-    target = (store if store is not None else paths.store_path()).resolve()
+    """An output never lands on the store the same command reads or writes, nor on its -wal/-shm/-journal
+    files, nor in the tool's home (a report over the user's store would lose it): refused before any work."""
     for what, dest in outputs:
-        if dest.resolve() == target:
-            raise UsageError(f"{what} {dest} is the result store of this command", hint="write it somewhere else")
+        fs.refuse_own_state(dest, what, [store if store is not None else paths.store_path()])
 
 
 def write_output(text: str, dest: Path | None, what: str = "output") -> None:
     """Write a report to `dest` (stdout when None), atomically and only onto a regular file (or a new one); an
     unwritable path is one line, exit 2."""
     if dest is None:
-        sys.stdout.write(text)
+        sys.stdout.write(log.terminal_text(text))
         return
     try:
         fs.atomic_write_text(dest, text, what=what)

@@ -52,6 +52,7 @@ from wasm_bisect.cli._common import (
 )
 from wasm_bisect.cli._display import Display, grid_tables, print_tables
 from wasm_bisect.cli.report import check_store, open_store, parse_report_spec
+from wasm_bisect.domain.errors import UsageError
 from wasm_bisect.domain.grid import parse_shard
 from wasm_bisect.runs import Events, estimate, merge
 from wasm_bisect.runs import matrix as matrix_run
@@ -202,15 +203,24 @@ def merge_cmd(
 ) -> None:
     """Combine shard stores into one store and one matrix run (idempotent; refuses a different grid/template)."""
     shards = stores
-    target_path = (into or paths.store_path()).resolve()
+    target_path = paths.resolve(into or paths.store_path(), "--into")
     for shard in shards:  # every shard is checked (read-only) before the target store is created or touched
-        if shard.resolve() != target_path:
+        if paths.resolve(shard) != target_path:
             merge.check_store_file(shard)
     if into is not None:
         merge.check_target(into)
+    if all(paths.resolve(shard) == target_path for shard in shards):
+        raise UsageError(f"nothing to merge: the only store given is the --into store {target_path}",
+                         hint="give the shard stores to merge into it")
     merge.check_sources(shards, target_path)
-    target = open_store(into, "--into")
-    result = merge.merge_paths(shards, target, command=command_line())
+    fresh = not target_path.exists()
+    try:
+        target = open_store(into, "--into")
+        result = merge.merge_paths(shards, target, command=command_line())
+    except BaseException:
+        if fresh:  # a failed merge into a new store (a full disk) leaves no empty or partial store behind
+            merge.remove_new_store(target_path)
+        raise
     for warning in result.warnings:
         log.warn(warning)
     if as_json:

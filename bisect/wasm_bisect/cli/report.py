@@ -126,7 +126,7 @@ def log_cmd(
     except (KeyError, TypeError, AttributeError) as exc:  # the store is input: a hand-edited row is one line
         raise StoreError(f"run {info.run_id} in {store.path} cannot be read: {type(exc).__name__}",
                          hint="it is damaged or was written by another version of wasm-bisect") from None
-    sys.stdout.write("\n".join(lines) + "\n")
+    sys.stdout.write("\n".join(log.printable(line) for line in lines) + "\n")
 
 
 def runs_cmd(
@@ -145,4 +145,4 @@ def runs_cmd(
     for r in items:
         when = dt.datetime.fromtimestamp(r.created, tz=dt.UTC).strftime("%Y-%m-%d %H:%M")
         state = "done" if r.result is not None else "unfinished"
-        sys.stdout.write(f"{r.run_id}  {when}  {r.kind:7} {state:10} {r.command}\n")
+        sys.stdout.write(log.printable(f"{r.run_id}  {when}  {r.kind:7} {state:10} {r.command}") + "\n")

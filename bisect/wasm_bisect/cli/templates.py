@@ -123,6 +123,8 @@ def templates_init(
     wanted = template_name or re.sub(r"[^a-z0-9-]+", "-", target.name.lower()).strip("-") or "from-crate"
     if not wanted[0].isalpha():
         wanted = f"t-{wanted}"
-    out = crate.to_template(project, target, name=wanted[:64])
+    files = crate.template_files(project, name=wanted[:64])
+    out = templates.write_made(target, files, check={"command": project.check.flag_value(),
+                                                     "failure_signature": project.check.failure_signature})
     log.out().print(f"made template {wanted} from {project.root} (package {project.package}) in {out}; run it with "
                     f"`wasm-bisect probe --template {out} ...`", markup=False)

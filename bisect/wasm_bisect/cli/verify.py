@@ -40,6 +40,7 @@ from wasm_bisect.cli._common import (
     ensure_writable,
     events,
     flag,
+    not_the_store,
     parse_params,
     print_dry_run,
     reproducer_flags,
@@ -128,6 +129,8 @@ def verify_cmd(
                                                check=check, signature=signature, timeout=timeout,
                                                timeout_verdict=timeout_verdict, test=test))
     check_store(chosen.store)
+    if markdown_path is not None:
+        not_the_store([("--markdown", markdown_path)], chosen.store)
     tmpl = config.reproducer(chosen)
     where = config.single_runtime(chosen, tmpl)
     use_browsers(chosen, (where,))
@@ -211,6 +214,8 @@ def bisect_commits_cmd(
                                                check=check, signature=signature, timeout=timeout,
                                                timeout_verdict=timeout_verdict, test=test))
     check_store(chosen.store)
+    if markdown_path is not None:
+        not_the_store([("--markdown", markdown_path)], chosen.store)
     tmpl = config.reproducer(chosen)
     where = config.single_runtime(chosen, tmpl)
     use_browsers(chosen, (where,))

@@ -19,7 +19,8 @@ from wasm_bisect.domain.model import TOOLCHAIN_PROVIDERS
 
 Channel = Literal["stable", "beta", "nightly"]
 
-_BINDGEN_RE = re.compile(r"^[0-9]+\.[0-9]+\.[0-9]+$")
+# No leading zeros (semver, crates.io): `0.2.092` would compare equal to 0.2.92 in a list yet name no release.
+_BINDGEN_RE = re.compile(r"^(?:0|[1-9][0-9]*)\.(?:0|[1-9][0-9]*)\.(?:0|[1-9][0-9]*)$")
 _RUSTC_NUM_RE = re.compile(r"^([0-9]+)\.([0-9]+)(?:\.([0-9]+))?(?:-beta(?:\.([0-9]+))?)?$")
 _DATED_RE = re.compile(r"^(nightly|beta)-([0-9]{4})-([0-9]{2})-([0-9]{2})$")
 
@@ -156,7 +157,8 @@ def parse_bindgen(text: str) -> Version:
     """A wasm-bindgen crates.io version, exactly X.Y.Z."""
     raw = text.strip()
     if not _BINDGEN_RE.fullmatch(raw):
-        raise UsageError(f"cannot read wasm-bindgen version {raw!r}", hint="write X.Y.Z, e.g. 0.2.99")
+        raise UsageError(f"cannot read wasm-bindgen version {raw!r}",
+                         hint="write X.Y.Z without leading zeros, e.g. 0.2.99")
     try:
         return Version(raw)
     except InvalidVersion:  # pragma: no cover - the pattern admits only valid versions

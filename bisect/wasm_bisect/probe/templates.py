@@ -20,7 +20,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-import regex
 import toml
 
 from wasm_bisect.domain.errors import TemplateError, UsageError, did_you_mean
@@ -36,6 +35,7 @@ from wasm_bisect.probe.reproducer import (
     apply_overrides,
     parse_check,
     require_program,
+    signature_problem,
     write_files,
 )
 from wasm_bisect.util import bounded, paths
@@ -260,7 +260,8 @@ def builtin_names() -> list[str]:
 def is_builtin(template: Template) -> bool:
     """True for a template loaded by name from the built-in set (commands can then name it by its name)."""
     try:
-        return template.root.parent == paths.builtin_templates_dir().resolve() and template.name == template.root.name
+        builtin = paths.resolve(paths.builtin_templates_dir())
+        return template.root.parent == builtin and template.name == template.root.name
     except TemplateError:
         return False
 
@@ -268,10 +269,10 @@ def is_builtin(template: Template) -> bool:
 def locate(name_or_path: str) -> Path:
     """A built-in template name, or a directory holding a template.toml."""
     if _NAME.fullmatch(name_or_path) and name_or_path in builtin_names():
-        return (paths.builtin_templates_dir() / name_or_path).resolve()
+        return paths.resolve(paths.builtin_templates_dir() / name_or_path)
     candidate = paths.expand(name_or_path)
     if candidate.is_dir():
-        return candidate.resolve()
+        return paths.resolve(candidate, "the template")
     raise TemplateError(
         f"unknown template {name_or_path!r}",
         hint=f"built-in templates: {', '.join(builtin_names())}; or give a template directory",
@@ -393,10 +394,9 @@ def parse_manifest(manifest: dict[str, Any], *, root: Path, files: dict[str, byt
         raise TemplateError(f"build.rustflags of template {name} must be a list of flags")
     signature = check.get("failure_signature")
     if signature is not None:
-        try:
-            regex.compile(_str(signature, "check.failure_signature"))
-        except regex.error as exc:
-            raise TemplateError(f"check.failure_signature of template {name} is not a valid regex: {exc}") from exc
+        problem = signature_problem(_str(signature, "check.failure_signature"))
+        if problem is not None:
+            raise TemplateError(f"check.failure_signature of template {name} {problem}")
     params: dict[str, Param] = {}
     raw_params = manifest.get("params", {})
     if not isinstance(raw_params, dict):
@@ -519,10 +519,43 @@ def check_cargo_toml(name: str, data: bytes) -> None:
 
 
 def init(name: str, dest: Path) -> Path:
-    """Copy template `name` to `dest` (which must not exist) for the user to edit. Built in a staging directory
-    this call creates (a leftover `.NAME.partial` is refused, never removed) and renamed into place; on a
-    failure only what this call created is removed."""
+    """Copy template `name` to `dest` (which must not exist) for the user to edit."""
     template = load(name)
+    return write_new(dest, template.files)
+
+
+def _hard_for_toml(text: str) -> bool:
+    return "\\x" in text or any(ord(c) < 0x20 or ord(c) == 0x7F for c in text)
+
+
+def write_made(dest: Path, files: Mapping[str, bytes], *, check: Mapping[str, object]) -> Path:
+    """Write a template made elsewhere (`templates init --from-crate`) into the new directory `dest`, once its
+    template.toml is proven to be a valid manifest that keeps the `check` values exactly (the `toml` writer
+    mangles backslash-x and control characters: a signature like `\\x5bpanic\\x5d` must not become another
+    regex, or an unreadable file)."""
+    dest = paths.expand(dest)
+    if dest.exists() or dest.is_symlink():
+        raise UsageError(f"{dest} already exists", hint="choose a new directory; nothing was written")
+    try:
+        doc: dict[str, Any] | None = tomllib.loads(files[MANIFEST].decode())
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError):
+        doc = None
+    table = doc.get("check", {}) if doc is not None else {}
+    lost = [key for key, value in check.items() if value is not None and table.get(key) != value]
+    if doc is None or lost:
+        odd = [key for key, value in check.items() if isinstance(value, str) and _hard_for_toml(value)]
+        raise UsageError(f"check {' and '.join(odd or lost) or 'values'} cannot be written into template.toml "
+                         "exactly (a backslash-x or a control character)",
+                         hint="write the characters themselves; nothing was written")
+    parse_manifest(doc, root=dest, files=dict(files))
+    return write_new(dest, files)
+
+
+def write_new(dest: Path, files: Mapping[str, bytes]) -> Path:
+    """Write `files` into the new directory `dest` (`~` expanded; it must not exist): the one writer of a new
+    template directory (`templates init`, with or without --from-crate). Built in a staging directory this call
+    creates exclusively (a leftover `.NAME.partial` is refused, never removed) and renamed into place; on a
+    failure only what this call created is removed."""
     dest = paths.expand(dest)
     if dest.exists() or dest.is_symlink():
         raise UsageError(f"{dest} already exists", hint="choose a new directory; nothing was written")
@@ -539,7 +572,7 @@ def init(name: str, dest: Path) -> Path:
             raise UsageError(f"{staging} already exists (left by an interrupted `templates init`?)",
                              hint="look inside and remove it yourself; nothing was written") from None
         created.append(staging)
-        for rel, data in template.files.items():
+        for rel, data in files.items():
             target = staging / rel
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(data)

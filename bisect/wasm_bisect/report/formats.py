@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -20,6 +21,15 @@ LABELS = {"good": "good", "bad": "BAD", "skip": "skip", "error": "error", "none"
 EMOJI = {"good": "✅", "bad": "❌", "skip": "⏭️", "error": "💥", "none": "·"}
 FRONTIER_COLOUR = "#1f2328"
 STAR_COLOUR = "#bf8700"
+
+
+_XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f\ud800-\udfff\ufffe\uffff]")
+
+
+def xml_safe(text: str) -> str:
+    """Characters XML 1.0 forbids (control characters such as a check's ANSI colours, lone surrogates) shown
+    escaped as text (`\\x1b`): stored content cannot make a JUnit, SVG or HTML report invalid."""
+    return _XML_INVALID.sub(lambda m: repr(m.group())[1:-1].replace("'", ""), text)
 
 
 # -- renderers ---------------------------------------------------------------------------------------------
@@ -107,7 +117,7 @@ def render_junit(doc: Mapping[str, Any]) -> str:
         root.set(k, str(v))
     root.set("time", f"{total_time:.3f}")
     ET.indent(root)
-    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+    return xml_safe('<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n")
 
 
 def plain_rustc(spec: str) -> str:
@@ -350,7 +360,7 @@ def render_svg(doc: Mapping[str, Any], *, standalone: bool = True) -> str:
     parts.append(_legend(y, width, inferred=run["kind"] == "bisect"))
     parts.append("</svg>")
     body = "\n".join(parts) + "\n"
-    return ('<?xml version="1.0" encoding="UTF-8"?>\n' + body) if standalone else body
+    return xml_safe(('<?xml version="1.0" encoding="UTF-8"?>\n' + body) if standalone else body)
 
 
 def _inferred(row: Mapping[str, Any] | None, cols: Sequence[str], col: int) -> str:
@@ -492,4 +502,4 @@ def render_html(doc: Mapping[str, Any]) -> str:
             out.append(f"\n{h(tc['spec'])}:\n{h(tc.get('rustc_vV') or tc.get('error') or 'unknown')}")
         out.append("</pre>")
     out += [f'<p class="meta">report schema {h(doc["schema"])} v{doc["schema_version"]}</p>', "</body></html>"]
-    return "\n".join(out) + "\n"
+    return xml_safe("\n".join(out) + "\n")

@@ -125,15 +125,24 @@ def execute(request: CommitsRequest, open_store: Callable[[], Store], events: Ev
     tmpl = request.template
     url = sources.repo_url(request.repo)
     good_rev, bad_rev = sources.check_rev(request.good), sources.check_rev(request.bad)
+    if good_rev == bad_rev:
+        raise UsageError(f"--good and --bad are the same revision {request.good!r}",
+                         hint="give the last good revision as --good and the first bad one as --bad")
     sources.precheck_local(url, [good_rev, bad_rev])
-    # The toolchain is checked and made ready before any mirror or worktree is written.
-    toolchains.prepare([request.rustc], progress=events.progress)
+    # The toolchain is known before the mirror is written; it is provisioned (a download) only once the
+    # revisions are proven to span commits: same or reversed revisions are refused without it.
+    toolchains.check_known([request.rustc])
     mirror = sources.mirror(url, progress=events.progress)
     good_sha = sources.resolve_rev(mirror, good_rev, progress=events.progress)
     bad_sha = sources.resolve_rev(mirror, bad_rev, progress=events.progress)
+    if good_sha == bad_sha:
+        raise UsageError(f"--good {request.good} and --bad {request.bad} are the same commit {good_sha[:12]}",
+                         hint="give the last good revision as --good and the first bad one as --bad")
     items = [Commit(sha, title) for sha, title in sources.first_parent_commits(mirror, good_sha, bad_sha)]
     if len(items) < 2:
-        raise UsageError(f"no first-parent commits between {request.good} and {request.bad}")
+        raise UsageError(f"no first-parent commits between {request.good} and {request.bad}",
+                         hint="--good must be an ancestor of --bad (are they reversed?)")
+    toolchains.prepare([request.rustc], progress=events.progress)
     rt, spec = request.reference_types, request.rustc
     store = open_store()
     where = request.runtime

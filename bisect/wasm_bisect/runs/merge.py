@@ -22,6 +22,7 @@ from wasm_bisect.domain.errors import UsageError, WasmBisectError
 from wasm_bisect.domain.model import Outcome, Variant
 from wasm_bisect.store import Run, Store
 from wasm_bisect.util import fs
+from wasm_bisect.util import paths as paths_
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -126,8 +127,8 @@ def check_sources(paths: list[Path], target: Path) -> None:
     validated with the others, so a refusal leaves nothing behind."""
     sources: list[Source] = []
     try:
-        for path in dict.fromkeys(p.resolve() for p in paths):
-            if path != target.resolve():
+        for path in dict.fromkeys(paths_.resolve(p) for p in paths):
+            if path != paths_.resolve(target):
                 sources.append(open_source(path))
         if sources:
             validate(sources)
@@ -215,10 +216,10 @@ def _grid_keys(grid: dict[str, Any], cells: dict[str, tuple[Variant, Outcome, bo
 
 def merge_paths(paths: list[Path], into: Store, *, command: str) -> MergeResult:
     """Merge the stores at `paths` (each one's newest matrix run) into `into`."""
-    target = into.path.resolve()
+    target = paths_.resolve(into.path, "--into")
     sources: list[Source] = []
     try:
-        for path in dict.fromkeys(p.resolve() for p in paths):
+        for path in dict.fromkeys(paths_.resolve(p) for p in paths):
             if path == target:
                 # Merging a store into itself: read its run through the target's own connection.
                 runs = [r for r in into.runs(limit=10_000) if r.kind == "matrix" and r.result is not None]
@@ -235,10 +236,16 @@ def merge_paths(paths: list[Path], into: Store, *, command: str) -> MergeResult:
                     src.store.close()
 
 
+def remove_new_store(path: Path) -> None:
+    """Remove a store file this call created (and its SQLite sidecars) after a failed merge into it."""
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+
+
 def export(store: Store, run_id: str, path: Path, *, command: str) -> MergeResult:
     """Write one run and its cells alone into a new store file at `path`: a CI artifact. Built beside it and
     renamed into place (replacing only a regular file), as one self-contained file (no WAL)."""
-    final = path.resolve()
+    final = paths_.resolve(path)
     final.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
     os.close(fd)

@@ -10,16 +10,19 @@ Results (the store) and rendered crates are never moved: CI caches should not ca
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import platform
+import posixpath
 import shutil
 import tarfile
 import tempfile
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from wasm_bisect import __version__, toolchains
@@ -108,7 +111,7 @@ def export(archive: Path, *, progress: Progress = lambda _m: None) -> Transfer:
         raise UsageError(f"nothing to export: {home} has no provisioned toolchain and no built tool",
                          hint="provision some first (`wasm-bisect toolchain add`, `wasm-bisect tools install`)")
     result = Transfer(archive=archive)
-    final = archive.resolve()  # through a symlink to a file, like every output
+    final = paths.resolve(archive, "the archive")  # through a symlink to a file, like every output
     final.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
     os.close(fd)
@@ -188,17 +191,83 @@ def _works(entry: Entry, where: Path) -> str | None:
     return None
 
 
+# What an archive may hold: checked on its headers before a byte is extracted (a 2 MB archive can hold
+# 2 GiB of zeros). The largest file of a real toolchain is ~150 MB; three toolchains are ~6,000 files, 1.8 GB.
+MAX_MEMBER_BYTES = 1 << 30
+MAX_TOTAL_BYTES = 16 << 30
+MAX_MEMBERS = 200_000
+FREE_SPACE_MARGIN = 256 << 20  # left free on the home's file system after the import
+_READ_ERRORS = (tarfile.TarError, EOFError, OSError, zlib.error)
+
+
+def _damaged(archive: Path, exc: BaseException) -> UsageError:
+    return UsageError(f"{archive} is damaged or truncated ({type(exc).__name__}: {exc})",
+                      hint="export it again; nothing was imported")
+
+
+def _scan(tar: tarfile.TarFile, archive: Path) -> list[tarfile.TarInfo]:
+    """Every member header, read once to the end (a truncated archive fails here), each one a regular file,
+    directory or relative symlink with a safe name, and their count and sizes within bounds."""
+    members: list[tarfile.TarInfo] = []
+    total = 0
+    try:
+        for member in tar:
+            if len(members) >= MAX_MEMBERS:
+                raise UsageError(f"{archive} holds more than {MAX_MEMBERS:,} files; wasm-bisect does not import it")
+            name = PurePosixPath(member.name)
+            if name.is_absolute() or ".." in name.parts or not name.parts:
+                raise UsageError(f"{archive} holds {member.name!r}, a path outside the home; nothing was imported")
+            if member.issym():
+                target = PurePosixPath(member.linkname)
+                inside = posixpath.normpath(posixpath.join(str(name.parent), member.linkname))
+                if target.is_absolute() or inside.startswith("../") or inside == ".." or \
+                        len(PurePosixPath(inside).parts) < 2:
+                    raise UsageError(f"{archive} holds a symlink {member.name} -> {member.linkname} that leads "
+                                     "out of its entry; nothing was imported")
+            elif not (member.isreg() or member.isdir()):
+                kind = "a hard link" if member.islnk() else "a device, FIFO or other special file"
+                raise UsageError(f"{archive} holds {member.name}, {kind}; wasm-bisect does not import it")
+            if member.size > MAX_MEMBER_BYTES:
+                raise UsageError(f"{archive} holds {member.name} of {member.size:,} bytes (at most "
+                                 f"{MAX_MEMBER_BYTES:,}); wasm-bisect does not import it")
+            total += member.size
+            if total > MAX_TOTAL_BYTES:
+                raise UsageError(f"{archive} unpacks to more than {MAX_TOTAL_BYTES:,} bytes; wasm-bisect does not "
+                                 "import it")
+            members.append(member)
+    except _READ_ERRORS as exc:
+        raise _damaged(archive, exc) from None
+    return members
+
+
+def _check_space(home: Path, needed: int) -> None:
+    """The entries to add must fit on the home's file system (with a margin), checked before anything is written."""
+    probe = home
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    free = shutil.disk_usage(probe).free
+    if needed + FREE_SPACE_MARGIN > free:
+        raise UsageError(f"the import needs {needed:,} bytes and {probe} has {free:,} free",
+                         hint="free some space (`wasm-bisect cache prune`) or use another WASM_BISECT_HOME")
+
+
 def import_(archive: Path, *, progress: Progress = lambda _m: None) -> Transfer:
-    """Add the archive's toolchains and tools to this home, each verified before it is renamed into place."""
+    """Add the archive's toolchains and tools to this home, each verified before it is renamed into place.
+
+    Everything that can be known from the archive is checked before anything is written: it reads to the end,
+    every member is a plain file, directory or inner symlink of a listed entry, sizes and count are bounded,
+    it was made on this machine kind, and the entries to add fit on the disk. A refusal after that (a content
+    hash, an entry that does not run here) removes what this call created."""
     if not archive.is_file():
         raise UsageError(f"{archive} does not exist or is not a file")
     try:
         tar = tarfile.open(archive, "r:gz")  # noqa: SIM115 - closed by the `with tar:` below, after the checks
-    except (tarfile.TarError, OSError) as exc:
+    except _READ_ERRORS as exc:
         raise UsageError(f"{archive} is not a wasm-bisect cache archive ({exc})") from None
     result = Transfer(archive=archive)
     home = paths.home()
     with tar:
+        members = _scan(tar, archive)
         manifest = _read_manifest(tar, archive)
         here, there = host(), manifest.get("host") or {}
         if not isinstance(there, dict):
@@ -208,29 +277,77 @@ def import_(archive: Path, *, progress: Progress = lambda _m: None) -> Transfer:
                              f"this is {here['system']} {here['os']} {here['machine']}",
                              hint="toolchains and tool binaries only work on the machine kind they were made on")
         entries = [_check_entry(raw, archive) for raw in manifest["entries"]]
-        members = tar.getmembers()
-        for entry in entries:
-            result.entries.append(entry)
-            final = home / entry.path
-            kind = "toolchain" if entry.kind == "toolchain" else "tool"
-            parts = Path(entry.path).parts  # the provider's own lock: an import never races a build of the same
-            lock = f"toolchain-{parts[1]}" if entry.kind == "toolchain" else f"tool-{parts[1]}-{parts[2]}"
-            with fs.lock(lock):
-                if final.exists():
-                    result.kept.append(entry.path)  # a local one wins: never replaced by an imported one
-                    continue
-                progress(f"importing {entry.path}")
-                mine = [m for m in members if m.name == entry.path or m.name.startswith(entry.path + "/")]
-                with fs.staging_dir(final) as staging, tempfile.TemporaryDirectory(dir=final.parent) as scratch:
-                    tar.extractall(scratch, members=mine, filter="data")
-                    extracted = Path(scratch) / entry.path
-                    if not extracted.is_dir() or tree_hash(extracted) != entry.sha256:
-                        raise UsageError(f"{archive}: {entry.path} does not match its content hash",
-                                         hint="the archive is damaged: export it again")
-                    shutil.rmtree(staging)
-                    extracted.rename(staging)
-                    why = _works(entry, staging)
-                    if why is not None:
-                        raise UsageError(f"{archive}: the imported {kind} {entry.path} does not work here: {why}")
-                result.added.append(entry.path)
+        owned = {m.name: next((e for e in entries if m.name == e.path or m.name.startswith(e.path + "/")), None)
+                 for m in members}
+        above = {str(parent) for e in entries for parent in PurePosixPath(e.path).parents}  # tools/, tools/NAME/
+        stray = [m.name for m in members if owned[m.name] is None and m.name != MANIFEST
+                 and not (m.isdir() and m.name in above)]
+        if stray:
+            raise UsageError(f"{archive} holds {stray[0]}, outside the entries its manifest lists; nothing was "
+                             "imported")
+        for m in members:
+            entry = owned[m.name]
+            if m.issym() and entry is not None and not posixpath.normpath(
+                    posixpath.join(posixpath.dirname(m.name), m.linkname)).startswith(entry.path + "/"):
+                raise UsageError(f"{archive} holds a symlink {m.name} -> {m.linkname} that leads out of its entry; "
+                                 "nothing was imported")
+        new = [e for e in entries if not (home / e.path).exists()]
+        _check_space(home, sum(m.size for m in members if owned[m.name] in new))
+        created = _missing_dirs(home, entries)
+        try:
+            for entry in entries:
+                result.entries.append(entry)
+                _import_entry(tar, archive, entry, mine=[m for m in members if owned[m.name] is entry],
+                              result=result, progress=progress)
+        except BaseException:
+            for directory in reversed(created):  # only what this call made, and only while empty
+                with contextlib.suppress(OSError):
+                    directory.rmdir()
+            raise
     return result
+
+
+def _missing_dirs(home: Path, entries: list[Entry]) -> list[Path]:
+    """The directories an import would create (the home, toolchains/, tools/NAME/), outermost first."""
+    missing: list[Path] = []
+    if not home.exists():
+        missing.insert(0, home)
+    for entry in entries:
+        for parent in reversed((home / entry.path).parents):
+            if parent not in missing and not parent.exists() and (parent == home or parent.is_relative_to(home)):
+                missing.append(parent)
+    return missing
+
+
+def _import_entry(tar: tarfile.TarFile, archive: Path, entry: Entry, *, mine: list[tarfile.TarInfo],
+                  result: Transfer, progress: Progress) -> None:
+    home = paths.home()
+    final = home / entry.path
+    kind = "toolchain" if entry.kind == "toolchain" else "tool"
+    parts = Path(entry.path).parts  # the provider's own lock: an import never races a build of the same
+    name = f"toolchain-{parts[1]}" if entry.kind == "toolchain" else f"tool-{parts[1]}-{parts[2]}"
+    with fs.held_or_undone(name):  # a refusal leaves no lock file of its own behind
+        _extract_entry(tar, archive, entry, final=final, mine=mine, kind=kind, result=result, progress=progress)
+
+
+def _extract_entry(tar: tarfile.TarFile, archive: Path, entry: Entry, *, final: Path, mine: list[tarfile.TarInfo],
+                   kind: str, result: Transfer, progress: Progress) -> None:
+    if final.exists():
+        result.kept.append(entry.path)  # a local one wins: never replaced by an imported one
+        return
+    progress(f"importing {entry.path}")
+    with fs.staging_dir(final) as staging, tempfile.TemporaryDirectory(dir=final.parent) as scratch:
+        try:
+            tar.extractall(scratch, members=mine, filter="data")
+        except _READ_ERRORS as exc:
+            raise _damaged(archive, exc) from None
+        extracted = Path(scratch) / entry.path
+        if not extracted.is_dir() or tree_hash(extracted) != entry.sha256:
+            raise UsageError(f"{archive}: {entry.path} does not match its content hash",
+                             hint="the archive is damaged: export it again")
+        shutil.rmtree(staging)
+        extracted.rename(staging)
+        why = _works(entry, staging)
+        if why is not None:
+            raise UsageError(f"{archive}: the imported {kind} {entry.path} does not work here: {why}")
+    result.added.append(entry.path)

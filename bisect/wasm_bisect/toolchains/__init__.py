@@ -81,7 +81,7 @@ def provider(name: str) -> Provider:
 
 def _same_spec(toolchain: Toolchain, spec: ToolchainSpec) -> bool:
     if spec.provider == "path":
-        return toolchain.spec.version == str(paths.expand(spec.version).resolve())
+        return toolchain.spec.version == str(paths.resolve(paths.expand(spec.version), "path:"))
     return toolchain.spec == spec
 
 

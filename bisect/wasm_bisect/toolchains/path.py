@@ -46,7 +46,7 @@ class PathProvider:
 
     def provision(self, version: str, *, progress: Progress = quiet, mvp_std: bool = False) -> Toolchain:
         """Register the prefix; its mvp std is used when one lies next to it (`mvp_std` builds nothing here)."""
-        prefix = paths.expand(version).resolve()
+        prefix = paths.resolve(paths.expand(version), "path:")
         bin_dir = prefix / "bin"
         for program in ("rustc", "cargo"):
             if not (bin_dir / program).is_file():
@@ -76,7 +76,7 @@ class PathProvider:
         return toolchain
 
     def remove(self, version: str) -> bool:
-        spec = str(ToolchainSpec(provider=self.name, version=str(paths.expand(version).resolve())))
+        spec = str(ToolchainSpec(provider=self.name, version=str(paths.resolve(paths.expand(version), "path:"))))
         with fs.lock("path-toolchains"):
             entries = read_registry(self.registry_path())
             kept = [e for e in entries if e.get("spec") != spec]

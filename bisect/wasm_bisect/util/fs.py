@@ -7,7 +7,7 @@ import os
 import shutil
 import stat
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import filelock
@@ -45,15 +45,15 @@ def _refuse_non_regular(final: Path, shown: Path, what: str) -> None:
                          hint="give the path of a regular file (or of one to create)")
 
 
-def _final(path: Path) -> Path:
+def _final(path: Path, what: str = "") -> Path:
     """Where writing `path` really lands: through symlinks (a link to a file is written through, never replaced)."""
-    return path.resolve()
+    return paths.resolve(path, what)
 
 
 def atomic_write_bytes(path: Path, data: bytes, *, what: str = "file") -> None:
     """Write `data` to `path` via a temporary file in the same directory and an atomic rename; never replaces
     anything but a regular file."""
-    final = _final(path)
+    final = _final(path, what)
     _refuse_non_regular(final, path, what)
     final.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
@@ -73,7 +73,7 @@ def atomic_write_bytes(path: Path, data: bytes, *, what: str = "file") -> None:
 def atomic_replace(source: Path, dest: Path, *, what: str = "file") -> None:
     """Rename the finished file `source` onto `dest` (followed through symlinks) unless `dest` exists and is not
     a regular file; `source` must be in the same directory as the final destination."""
-    final = _final(dest)
+    final = _final(dest, what)
     _refuse_non_regular(final, dest, what)  # checked again right before the rename
     source.replace(final)
 
@@ -113,6 +113,26 @@ def lock(name: str, timeout: float = -1) -> filelock.FileLock:
     return filelock.FileLock(str(directory / f"{safe}.lock"), timeout=timeout)
 
 
+@contextlib.contextmanager
+def held_or_undone(name: str, *dirs: Path) -> Iterator[filelock.FileLock]:
+    """Hold the lock `name` for a block that may fail: when it fails, the lock file (if this call made it) and
+    the directories of `dirs` this call made (when still empty, innermost last in `dirs`) are removed again,
+    so a refusal leaves no debris in the home. Nothing that existed before is touched."""
+    missing = [d for d in (*dirs, paths.locks_dir()) if not d.exists()]
+    held = lock(name)
+    fresh = not Path(held.lock_file).exists()
+    try:
+        with held:
+            yield held
+    except BaseException:
+        if fresh:
+            Path(held.lock_file).unlink(missing_ok=True)
+        for directory in sorted(missing, key=lambda d: len(d.parts), reverse=True):
+            with contextlib.suppress(OSError):
+                directory.rmdir()
+        raise
+
+
 def output_path(text: str | Path, what: str) -> Path:
     """An output path the user typed: `~` expanded like every path option, and a name that can only be a
     directory (`out/`, `.`, `..`) refused before any work."""
@@ -126,7 +146,32 @@ def output_path(text: str | Path, what: str) -> Path:
     return paths.expand(raw)
 
 
-def check_writable(dest: str | Path, what: str) -> Path:
+STORE_SIDECARS = ("-wal", "-shm", "-journal")
+
+
+def refuse_own_state(dest: Path, what: str, stores: Iterable[Path] = ()) -> None:
+    """The one rule of every output: it never lands on the tool's own state, that is an existing entry of the
+    home (its store, caches, locks, work directories, and anything below them) or a store this command names,
+    with its SQLite -wal/-shm/-journal files. Refused before any work; nothing is opened."""
+    final = paths.resolve(dest, what)
+    home = paths.home()
+    for store in dict.fromkeys([*stores, paths.store_path()]):
+        target = paths.resolve(store, "--store")
+        if final == target:
+            raise UsageError(f"{what} {dest} is the result store of this command", hint="write it somewhere else")
+        for suffix in STORE_SIDECARS:
+            if final == target.with_name(target.name + suffix):
+                raise UsageError(f"{what} {dest} is the {suffix[1:]} file of the result store {store}",
+                                 hint="write it somewhere else")
+    for candidate in dict.fromkeys((paths.expand(dest).absolute(), final)):
+        if candidate == home:
+            raise UsageError(f"{what} {dest} is the tool's home", hint="write it somewhere else")
+        if candidate.is_relative_to(home) and (home / candidate.relative_to(home).parts[0]).exists():
+            raise UsageError(f"{what} {dest} is part of the tool's own state in {home}",
+                             hint="write it somewhere else (the home holds the store, caches and locks)")
+
+
+def check_writable(dest: str | Path, what: str, *, stores: Iterable[Path] = ()) -> Path:
     """Refuse an output path that cannot be written, before any work is done; nothing is left behind.
     Returns the path to write (`~` expanded).
 
@@ -135,7 +180,8 @@ def check_writable(dest: str | Path, what: str) -> Path:
     os.access: root passes every permission check, yet still cannot write to a read-only or pseudo filesystem.
     """
     path = output_path(dest, what)
-    final = _final(path)
+    final = _final(path, what)
+    refuse_own_state(path, what, stores)
     try:
         mode: int | None = final.stat().st_mode
     except FileNotFoundError:

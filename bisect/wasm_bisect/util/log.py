@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 from rich.console import Console
 from rich.markup import escape
@@ -79,6 +79,17 @@ def _one_line(text: str) -> str:
     return "".join(c if c.isprintable() or c == " " else repr(c)[1:-1] for c in text)
 
 
+def printable(text: str) -> str:
+    """Stored or user content for a terminal: one line, every control character shown escaped (a merged
+    shard's reason or command cannot clear the screen or retitle the window)."""
+    return _one_line(text)
+
+
+def terminal_text(text: str) -> str:
+    """A document for stdout (a report): lines and tabs kept, every other control character shown escaped."""
+    return "\n".join("\t".join(_one_line(part) for part in line.split("\t")) for line in text.split("\n"))
+
+
 def warn(message: str) -> None:
     """Plain text (paths, exception texts): never read as rich markup."""
     message = _one_line(message)
@@ -110,8 +121,23 @@ def group(title: str) -> Iterator[None]:
 
 
 def step_summary(markdown: str) -> None:
-    """Append to the GitHub Actions job summary when running there."""
+    """Append to the GitHub Actions job summary when running there. A courtesy: a summary path that is not a
+    regular file (a FIFO would block, a directory cannot be written) or a failed write (a full disk) is one
+    warning line, never a hang and never a failed run."""
     target = os.environ.get("GITHUB_STEP_SUMMARY")
-    if target:
-        with Path(target).open("a") as handle:
-            handle.write(markdown + "\n")
+    if not target:
+        return
+    try:
+        fd = os.open(target, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NONBLOCK | os.O_NOCTTY, 0o644)
+    except OSError as exc:
+        warn(f"GITHUB_STEP_SUMMARY {target}: {exc.strerror}; no job summary written")
+        return
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            warn(f"GITHUB_STEP_SUMMARY {target} is not a regular file; no job summary written")
+            return
+        os.write(fd, (markdown + "\n").encode())
+    except OSError as exc:
+        warn(f"GITHUB_STEP_SUMMARY {target}: {exc.strerror}; the job summary is incomplete")
+    finally:
+        os.close(fd)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import tempfile
 from importlib import resources
@@ -25,11 +26,26 @@ def expand(path: str | Path) -> Path:
         raise UsageError(f"cannot expand {str(path)!r}: no such user's home directory") from None
 
 
+def resolve(path: str | Path, what: str = "") -> Path:
+    """`Path.resolve()` that turns a symlink loop (RuntimeError on Python 3.11, OSError ELOOP later) into bad
+    input: the one resolve of every path the tool follows."""
+    try:
+        return Path(path).resolve()
+    except RuntimeError:
+        pass
+    except OSError as exc:
+        if exc.errno != errno.ELOOP:
+            raise
+    label = f"{what}{'' if what.endswith(':') else ' '}" if what else ""
+    raise UsageError(f"cannot use {label}{path}: it runs into a symlink loop",
+                     hint="point it at a real file or directory")
+
+
 def home() -> Path:
     """Root of everything the tool writes; `WASM_BISECT_HOME` overrides the platform cache dir."""
     override = os.environ.get(HOME_ENV)
     root = Path(override) if override else Path(platformdirs.user_cache_dir("wasm-bisect"))
-    return expand(root).resolve()
+    return resolve(expand(root), HOME_ENV if override else "the tool's home")
 
 
 def check_home() -> Path:

@@ -29,7 +29,7 @@ KILL_GRACE_SECONDS = 3.0
 # How long a program may take to say who it is (`rustc -vV`, `cargo -V`, `rustup which`, `node --version`,
 # `wasm-bindgen --version`): the same limit everywhere, so a toolchain that hangs is refused alike by
 # `toolchain add`, probe, matrix and report.
-QUERY_TIMEOUT = 30.0
+QUERY_TIMEOUT = 10.0  # seconds: a real rustc answers in well under one; a hang is refused quickly
 # Every child gets a unique mark in its environment; descendants that leave the process group (setsid,
 # `detached: true` in Node) still carry it, so they can be found in /proc and killed with the rest.
 PROC_MARK_ENV = "WASM_BISECT_PROC_MARK"

@@ -10,8 +10,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from wasm_bisect.domain.errors import ToolMissing, UsageError
+from wasm_bisect.domain.errors import CommandFailed, ToolMissing, UsageError
 from wasm_bisect.domain.model import Runtime
+from wasm_bisect.util import paths, processes
 
 # Program names on PATH, most specific first (Debian's packages install the first of each).
 BROWSER_NAMES = {Runtime.CHROMIUM: ("chromium", "chromium-browser"), Runtime.FIREFOX: ("firefox-esr", "firefox")}
@@ -58,7 +59,7 @@ def parse_browser_paths(items: list[str], runtimes: tuple[Runtime, ...]) -> dict
         if not text.strip() or not path.is_file() or not os.access(path, os.X_OK):
             raise UsageError(f"--browser-path {text!r} is not an executable file",
                              hint=f"point at the {runtime} binary, e.g. /usr/bin/{BROWSER_NAMES[runtime][0]}")
-        out[runtime] = path.resolve()
+        out[runtime] = paths.resolve(path, "--browser-path")
     return out
 
 
@@ -84,7 +85,7 @@ def locate(runtime: Runtime) -> BrowserPaths:
     driver: Path | None = None
     if runtime is Runtime.CHROMIUM:
         driver = _on_path(("chromedriver",))
-        sibling = binary.resolve().parent / "chromedriver"  # Debian: /usr/lib/chromium/chromedriver
+        sibling = paths.resolve(binary).parent / "chromedriver"  # Debian: /usr/lib/chromium/chromedriver
         if driver is None and sibling.is_file():
             driver = sibling
         if driver is None:
@@ -97,4 +98,37 @@ def check_available(runtimes: tuple[Runtime, ...]) -> None:
     """Fail before any work when a browser the run needs is missing (one line, exit 2)."""
     for runtime in runtimes:
         if runtime.is_browser:
+            with _configured_lock:
+                named = _configured.get(runtime)
+            if named is not None:
+                check_browser(runtime, named)
             locate(runtime)
+
+
+# What `--version` of each browser starts with (Debian's chromium: "Chromium 156.0...", firefox-esr: "Mozilla
+# Firefox 153.8.0esr"): a path that names another program (`true`, a shell script) is refused up front.
+VERSION_WORDS = {Runtime.CHROMIUM: ("chromium", "google chrome", "chrome"), Runtime.FIREFOX: ("mozilla firefox",
+                                                                                               "firefox")}
+_answered: dict[Path, str] = {}
+
+
+def check_browser(runtime: Runtime, binary: Path, what: str = "browser path") -> str:
+    """A browser path the user named (flag or config) must be an executable file that answers `--version`
+    within processes.QUERY_TIMEOUT like the browser it is for; returns its version line."""
+    hint = f"point at the {runtime} binary, e.g. /usr/bin/{BROWSER_NAMES[runtime][0]}"
+    if not binary.is_file() or not os.access(binary, os.X_OK):
+        raise UsageError(f"{what} {str(binary)!r} for {runtime} is not an executable file", hint=hint)
+    if binary in _answered:
+        return _answered[binary]
+    try:
+        line = processes.output([binary, "--version"], timeout=processes.QUERY_TIMEOUT).splitlines()
+    except CommandFailed as exc:
+        raise UsageError(f"{what} {binary} does not run as {runtime}: {exc.one_line()[:160]}", hint=hint) from None
+    except OSError as exc:
+        raise UsageError(f"{what} {binary} does not run as {runtime}: {exc.strerror}", hint=hint) from None
+    version = next((ln.strip() for ln in line if ln.strip().lower().startswith(VERSION_WORDS[runtime])), None)
+    if version is None:
+        said = line[-1].strip()[:80] if line else "nothing"
+        raise UsageError(f"{what} {binary} is not {runtime}: `--version` said {said!r}", hint=hint)
+    _answered[binary] = version
+    return version
