@@ -68,7 +68,7 @@ class Display:
     `events()` (stage, then the probe's answer)."""
 
     def __init__(self, console: Any, total: int | None, jobs: int = 1, *, title: str = "matrix",
-                 worst: str = "") -> None:
+                 worst: str = "", live: bool = True) -> None:
         self.console = console
         self.total = total  # None: a search, whose number of probes is not known in advance
         self.jobs = jobs
@@ -82,7 +82,7 @@ class Display:
         self._began: dict[str, float] = {}
         self._builds: dict[tuple[str, str], Any] = {}
         self.progress: Any = None
-        if console.is_terminal and not log.quiet():
+        if live and console.is_terminal and not log.quiet():  # not live: a person is asked on the terminal
             from rich.progress import (
                 BarColumn,
                 MofNCompleteColumn,
