@@ -79,20 +79,22 @@ def ask(variant: Variant, outcome: Outcome, terms: Terms, terminal: Terminal) ->
 @contextlib.contextmanager
 def controlling_terminal() -> Iterator[Terminal]:
     """The controlling terminal (/dev/tty), read and written directly: stdout stays for results."""
-    try:
-        handle: IO[str] = Path(os.ctermid()).open("r+", encoding="utf-8", errors="replace")  # noqa: SIM115 - closed below
+    try:  # two handles: a terminal cannot seek, which a text file opened for both would try
+        reader: IO[str] = Path(os.ctermid()).open(encoding="utf-8", errors="replace")  # noqa: SIM115 - closed below
+        writer: IO[str] = Path(os.ctermid()).open("w", encoding="utf-8")  # noqa: SIM115 - closed below
     except OSError as exc:
-        raise UsageError(f"--prompt cannot open the terminal: {exc.strerror}",
+        raise UsageError(f"--prompt cannot open the terminal: {exc.strerror or exc}",
                          hint="run it in a terminal, or record verdicts with `wasm-bisect mark`") from None
 
     def write(text: str) -> None:
-        handle.write(text)
-        handle.flush()
+        writer.write(text)
+        writer.flush()
 
     try:
-        yield Terminal(read=handle.readline, write=write)
+        yield Terminal(read=reader.readline, write=write)
     finally:
-        handle.close()
+        reader.close()
+        writer.close()
 
 
 def judge(terms: Terms, terminal: Terminal) -> Judge:

@@ -169,7 +169,8 @@ def bisect_cmd(
         if prompt:
             request = replace(request, judge=judge(terms, stack.enter_context(controlling_terminal())))
         display = stack.enter_context(Display(log.console, None, jobs=plan.jobs, title=f"bisect {tmpl.name}",
-                                              worst=worst, live=not prompt))
+                                              worst=worst, live=not prompt,
+                                              terms=terms if term_old or term_new else None))
         result = bisect.execute(request, store, display.events(events(stages=True)))
     if as_json:  # the report document (docs/report-schema.md), the bisect's own answer under "bisect"
         assert result.run_id is not None
