@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from wasm_bisect.cli._common import QuietOpt, StoreOpt, VerboseOpt
 from wasm_bisect.cli.report import open_store
@@ -35,8 +36,8 @@ def mark_cmd(
     terms = marks.terms_of(info)
     done = marks.mark(store, info, marks.verdict_word(verdict, terms, "VERDICT"), marks.parse_cell(cell))
     was = terms.word(done.was) if done.was is not None else "not probed"
-    log.info(f"run {info.run_id}: {done.cell} marked {terms.word(done.now)} by a person (was {was}); re-run "
-             "the same command to search from it")
+    log.info(escape(f"run {info.run_id}: {done.cell} marked {terms.word(done.now)} by a person (was {was}); re-run "
+                    "the same command to search from it"))
 
 
 def replay_cmd(
@@ -59,8 +60,8 @@ def replay_cmd(
     changed = marks.apply(store, replay)
     for done in changed:
         was = terms.word(done.was) if done.was is not None else "not probed"
-        log.info(f"{done.cell}: {was} -> {terms.word(done.now)} (by a person)")
-    log.info(f"replay of run {info.run_id}: {len(changed)} verdict(s) changed; running: {replay.command}")
+        log.info(escape(f"{done.cell}: {was} -> {terms.word(done.now)} (by a person)"))
+    log.info(escape(f"replay of run {info.run_id}: {len(changed)} verdict(s) changed; running: {replay.command}"))
     store.close()
     from wasm_bisect.cli import app  # the command runs as if typed (the package registers this module)
 
