@@ -107,5 +107,9 @@ def test_a_person_judges_each_cell_then_a_mark_changes_the_answer() -> None:
     rerun = _newest_run()["run"]["result"]
     assert rerun["probes"]["built"] == 0 and rerun["probes"]["from_store"] == 3
     assert (rerun["first_failing"]["rustc"], rerun["first_failing"]["bindgen"]) == ("debian:1.96.0", "0.2.95")
+    # One cell with `probe --prompt --fresh` (the session above judged it: the store would answer), built again.
+    rc, screen = converse(["probe", "--template", "vec-of-structs", "--rustc", "debian:1.96.0", "--bindgen", "0.2.93",
+                           "--prompt", "--fresh"], lambda cell, _: "good")
+    assert rc == 0 and "the check says: good" in screen and "marked good by a person" in screen, screen
     print(f"prompted session {prompted:.0f} s, re-run after the mark {time.monotonic() - began:.0f} s, "
           f"whole test {time.monotonic() - start:.0f} s")
