@@ -25,8 +25,8 @@ __all__ = ["app", "main"]
 EXIT_CODES = ("Exit codes: 0 done (verify: FIXED); 1 a finding that fails (matrix --fail-on-bad with a bad cell; "
               "verify PARTIAL, NOT FIXED or REGRESSES); 2 bad input or environment (one line on stderr, nothing "
               "written); 3 no trustworthy answer (flaky check, verify INCONCLUSIVE, a bisect whose grid corners all "
-              "fail the same way); 130 interrupted (finished "
-              "probes kept).")
+              "fail the same way); 130 interrupted, or quit at a --prompt question (finished "
+              "probes kept; the same command resumes).")
 
 app = typer.Typer(
     name="wasm-bisect",
