@@ -183,3 +183,38 @@ def test_toolchain_available_debian_reads_the_archive_beyond_this_machines_sourc
     others = [r for r in rows if not r["runnable"]]
     assert others and all("needs glibc" in r["why_not"] for r in others), others
     assert not (Path("/etc/apt/sources.list.d") / "debian.sources").read_text().count("bullseye")  # untouched
+
+
+def test_drill_nightly_narrows_a_stable_boundary_to_one_nightly_and_hands_off(
+        real_home: Path, packages: dict[str, object], tmp_path: Path) -> None:
+    """1.80.1 good, 1.81.0 bad: `--drill nightly` bisects the nightlies that became 1.81.0 (the server has four of
+    the 43 dates: the rest are skipped, never blamed) to 2024-06-21, then prints the cargo-bisect-rustc command
+    for that day with a script that probes the cell with each toolchain cargo-bisect-rustc tries."""
+    import json
+    import shlex
+
+    old, new = packages["1.63.0"], packages["1.96.0"]
+    releases = [Release("1.80.1", old), Release("1.81.0", new), Release("nightly-2024-06-05", old),
+                Release("nightly-2024-06-20", old), Release("nightly-2024-06-21", new),
+                Release("nightly-2024-07-17", new)]
+    start = time.monotonic()
+    with serve(tmp_path / "dist", releases) as server:  # type: ignore[arg-type]
+        proc = wasm_bisect("bisect", "--template", "vec-of-structs", "--rustc", "rustup:1.80.1,rustup:1.81.0",
+                           "--bindgen", "0.2.93,0.2.95", "--reference-types", "default", "--no-follow-up",
+                           "--drill", "nightly", "--json", env={"RUSTUP_DIST_SERVER": server.url})
+    print(f"DRILL: {time.monotonic() - start:.1f} s")
+    doc = json.loads(proc.stdout)
+    stable = doc["bisect"]["searches"][0]["first_failing"]
+    assert (stable["rustc"], stable["last_good_rustc"]) == ("rustup:1.81.0", "rustup:1.80.1")
+    [drill] = doc["drill"]
+    assert drill["grid"]["bindgen"] == ["0.2.95"] and len(drill["grid"]["rustc"]) == 43
+    first = drill["bisect"]["searches"][0]["first_failing"]
+    assert (first["rustc"], first["last_good_rustc"]) == ("rustup:nightly-2024-06-21", "rustup:nightly-2024-06-20")
+    skipped = [c for c in drill["cells"] if c["verdict"] == "skip"]
+    assert all("no such release" in c["reason"] for c in skipped)  # a missing date is never blamed
+    argv = shlex.split(first["next_step"].split(" (")[0])
+    assert argv[:6] == ["cargo", "bisect-rustc", "--start", "2024-06-20", "--end", "2024-06-21"]
+    script = Path(argv[argv.index("--script") + 1])
+    text = script.read_text()
+    assert script.stat().st_mode & 0o111 and '--rustc "path:$sysroot"' in text
+    assert "--bindgen 0.2.95 --reference-types default" in text and "--exit-code" in text

@@ -96,6 +96,10 @@ def bisect_cmd(
     all_features: AllFeaturesOpt = None,
     relock: RelockOpt = None,
     dry_run: DryRunOpt = False,
+    drill: Annotated[str | None, typer.Option(
+        "--drill", metavar="nightly", help="nightly: when a rustc boundary lies between two adjacent stable "
+        "releases, bisect the nightlies between them (installed with rustup) at the first failing wasm-bindgen; "
+        "between two adjacent nightlies the result prints a cargo-bisect-rustc command with a ready script.")] = None,
     check: CheckOpt = None,
     signature: SignatureOpt = None,
     timeout: TimeoutOpt = None,
@@ -116,6 +120,8 @@ def bisect_cmd(
     quiet: QuietOpt = False,
 ) -> None:
     """Bisect the rustc x wasm-bindgen grid to the first failing (or, with --find-fix, fixed) pair."""
+    if drill is not None and drill != "nightly":
+        raise UsageError(f"--drill {drill!r}: the only level is 'nightly'", hint="--drill nightly")
     if threshold is not None and not repeat / 2 < threshold <= repeat:
         raise UsageError(f"--threshold {threshold} must be a strict majority of --repeat {repeat}")
     terms = Terms.of(term_old, term_new, find_fix=find_fix)
@@ -172,10 +178,33 @@ def bisect_cmd(
                                               worst=worst, live=not prompt,
                                               terms=terms if term_old or term_new else None))
         result = bisect.execute(request, store, display.events(events(stages=True)))
+    drilled: list[tuple[str, bisect.BisectResult | str]] = []
+    if drill is not None and not as_json:
+        print_bisect(result)
+    for setting, below in bisect.drill_plans(plan, result, config.rustc_axis) if drill is not None else []:
+        if isinstance(below, str):
+            log.warn(f"--drill nightly, reference-types {setting}: {below}")
+            drilled.append((setting, below))
+            continue
+        log.info(f"--drill nightly, reference-types {setting}: {len(below.grid.rustc)} nightlies at wasm-bindgen "
+                 f"{below.grid.bindgen[0].label()}")
+        deeper = bisect.Request(plan=below, template=tmpl, command=command_line(),
+                                known_releases=[r.version for r in releases])
+        with Display(log.console, None, jobs=below.jobs, title=f"drill {tmpl.name}", worst=worst) as display:
+            drilled.append((setting, bisect.execute(deeper, store, display.events(events(stages=True)))))
     if as_json:  # the report document (docs/report-schema.md), the bisect's own answer under "bisect"
         assert result.run_id is not None
-        emit_json(report.load(store, result.run_id, environment=False))
-    else:
+        doc = report.load(store, result.run_id, environment=False)
+        if drill is not None:
+            doc["drill"] = [{"reference_types": s, "nothing_to_drill": d} if isinstance(d, str) else
+                            {"reference_types": s, **report.load(store, d.run_id or "", environment=False)}
+                            for s, d in drilled]
+        emit_json(doc)
+    elif drill is None:
         print_bisect(result)
+    else:
+        for _setting, below_result in drilled:
+            if not isinstance(below_result, str):
+                print_bisect(below_result)
     log.step_summary(f"wasm-bisect {tmpl.name}: " + "; ".join(
         f"{s.reference_types}: {s.message}" for s in result.searches))

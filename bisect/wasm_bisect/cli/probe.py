@@ -48,7 +48,7 @@ from wasm_bisect.cli._common import (
 from wasm_bisect.cli._prompt import controlling_terminal, judge, require_terminal
 from wasm_bisect.cli.report import check_store, open_store
 from wasm_bisect.domain.compat import untestable_reason
-from wasm_bisect.domain.model import BindgenSource, Terms, Variant, options_for
+from wasm_bisect.domain.model import BindgenSource, Terms, Variant, Verdict, options_for
 from wasm_bisect.domain.versions import parse_bindgen_version
 from wasm_bisect.runs import single
 from wasm_bisect.util import log
@@ -66,6 +66,10 @@ def bindgen_spec(text: str) -> sources.SourceSpec:
     version = parse_bindgen_version(text)
     return sources.SourceSpec(kind="crates", text=version, version=version)
 
+
+
+# git bisect's contract, for scripts that run a probe: an untestable cell is never reported as a verdict.
+VERDICT_EXIT = {Verdict.GOOD: 0, Verdict.BAD: 1, Verdict.SKIP: 125, Verdict.ERROR: 125}
 
 
 def probe(
@@ -98,6 +102,9 @@ def probe(
     fresh: Annotated[bool, typer.Option("--fresh", help="Ignore a stored verdict and probe again.")] = False,
     prompt: Annotated[bool, typer.Option("--prompt", help="Ask a person on the terminal to judge what was built "
                                          "(the check runs too and its output is shown).")] = False,
+    exit_code: Annotated[bool, typer.Option("--exit-code", help="Exit with the verdict, git bisect's way: 0 good, "
+                                            "1 bad, 125 skip or error (for scripts: `git bisect run`, "
+                                            "cargo-bisect-rustc --script).")] = False,
     as_json: JsonOpt = False,
     verbose: VerboseOpt = False,
     quiet: QuietOpt = False,
@@ -147,3 +154,5 @@ def probe(
         emit_json(report.load(store, result.run_id, environment=False))
     else:
         print_outcome(variant, result.outcome)
+    if exit_code:
+        raise typer.Exit(VERDICT_EXIT[result.outcome.verdict])

@@ -22,8 +22,12 @@ RUST_COMPARE = "https://github.com/rust-lang/rust/compare/{a}...{b}"
 def probe_command(variant: Variant, *, template: str | None = None, reproducer: Sequence[str] | None = None) -> str:
     """`wasm-bisect probe ...` for one cell. `reproducer` names the reproducer as a command would (`--template DIR`,
     `--crate DIR --package P --check CMD ...`); else `--template` with `template` (default: the variant's name)."""
+    return shlex.join(_probe_parts(variant, template=template, reproducer=reproducer, rustc=str(variant.rustc)))
+
+
+def _probe_parts(variant: Variant, *, template: str | None, reproducer: Sequence[str] | None, rustc: str) -> list[str]:
     named = list(reproducer) if reproducer else ["--template", template or variant.template]
-    parts = ["wasm-bisect", "probe", *named, "--rustc", str(variant.rustc),
+    parts = ["wasm-bisect", "probe", *named, "--rustc", rustc,
              "--bindgen", variant.bindgen.label(), "--reference-types", str(variant.reference_types)]
     for name, value in variant.params:
         parts += ["--param", f"{name}={value}"]
@@ -34,7 +38,33 @@ def probe_command(variant: Variant, *, template: str | None = None, reproducer: 
         parts += ["--build-failure", options.build_failure]
     if options.profile != "release":
         parts += ["--profile", options.profile]
-    return shlex.join(parts)
+    return parts
+
+
+_SYSROOT = "__WASM_BISECT_SYSROOT__"
+
+
+def bisect_rustc_script(variant: Variant, *, reproducer: Sequence[str] | None = None) -> str:
+    """The `--script` cargo-bisect-rustc runs for each toolchain it tries: this cell probed with that toolchain.
+
+    cargo-bisect-rustc sets RUSTUP_TOOLCHAIN to the toolchain under test (installed with `--target
+    wasm32-unknown-unknown`), so `rustc --print sysroot` names a prefix with bin/rustc and bin/cargo: a `path:`
+    rustc. The probe's verdict becomes the exit code (`probe --exit-code`): 0 good (cargo-bisect-rustc's
+    baseline), 1 bad (regressed), 125 untestable, which cargo-bisect-rustc counts as regressed like any non-zero
+    code: the script says so on stderr, and `--prompt` lets a person judge such a toolchain. Pure."""
+    probe = shlex.join([*_probe_parts(variant, template=None, reproducer=reproducer, rustc=_SYSROOT), "--fresh",
+                        "--exit-code"]).replace(_SYSROOT, '"path:$sysroot"')
+    return f"""#!/bin/sh
+# Written by wasm-bisect for cargo-bisect-rustc: probes rustc {variant.rustc} + wasm-bindgen {variant.bindgen.label()}
+# (reference-types {variant.reference_types}) again with the toolchain under test.
+sysroot=$(rustc --print sysroot) || {{ echo "no rustc for RUSTUP_TOOLCHAIN=$RUSTUP_TOOLCHAIN" >&2; exit 125; }}
+{probe}
+code=$?
+if [ "$code" -ne 0 ] && [ "$code" -ne 1 ]; then
+    echo "wasm-bisect: this toolchain could not be tested (exit $code); cargo-bisect-rustc counts it as regressed" >&2
+fi
+exit "$code"
+"""
 
 
 def matrix_command(grid: Mapping[str, Any], *, template: str | None = None,
@@ -75,7 +105,7 @@ def last_nightly_of(minor: int) -> dt.date:
     return stable_release_date(minor - 1) - _NIGHTLY_LAG
 
 
-def rustc_next_step(older: str | None, newer: str) -> str | None:
+def rustc_next_step(older: str | None, newer: str, *, script: str = "./bisect-rustc.sh") -> str | None:
     """How to narrow a rustc boundary the grid could not resolve further, or None.
 
     Between stable releases of adjacent minors: the nightlies that became the newer one (`wasm-bisect` itself,
@@ -93,8 +123,8 @@ def rustc_next_step(older: str | None, newer: str) -> str | None:
         if (new.date - old.date).days != 1:
             return None  # not adjacent: the nightly axis itself can be refined first
         return (f"cargo bisect-rustc --start {old.date:%Y-%m-%d} --end {new.date:%Y-%m-%d} "
-                "--target wasm32-unknown-unknown --script ./reproduce.sh (the merged PRs of that day, from rustc's "
-                "CI builds; reproduce.sh is in the first failing cell's work directory)")
+                f"--target wasm32-unknown-unknown --script {shlex.quote(script)} (the merged PRs of that day, from "
+                "rustc's CI builds; the script probes this cell with each toolchain it tries)")
     old_v, new_v = _version_of(older), _version_of(newer)
     if not (is_exact_version(old_v) and is_exact_version(new_v)):
         return None

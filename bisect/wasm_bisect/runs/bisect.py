@@ -13,6 +13,7 @@ import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 from wasm_bisect import search
@@ -20,7 +21,7 @@ from wasm_bisect.domain.compat import reference_types_by_default_for, untestable
 from wasm_bisect.domain.errors import EndsAlike, UsageError
 from wasm_bisect.domain.grid import Grid
 from wasm_bisect.domain.model import BindgenSource, ReferenceTypes, Stage, Terms, ToolchainSpec, Variant, Verdict
-from wasm_bisect.domain.reproduce import compare_links, probe_command, rustc_next_step
+from wasm_bisect.domain.reproduce import bisect_rustc_script, compare_links, probe_command, rustc_next_step
 from wasm_bisect.domain.versions import bindgen_key
 from wasm_bisect.probe import Judge, Oracle, Readiness
 from wasm_bisect.probe.reproducer import Reproducer, run_config
@@ -28,9 +29,10 @@ from wasm_bisect.runs._events import QUIET, Events
 from wasm_bisect.runs._locks import claim_run
 from wasm_bisect.runs._lookahead import Together
 from wasm_bisect.store import Store
+from wasm_bisect.util import fs
 
-__all__ = ["BisectPlan", "BisectResult", "FirstFailing", "SearchResult", "execute", "given_orientation", "restrict",
-           "run"]
+__all__ = ["BisectPlan", "BisectResult", "FirstFailing", "SearchResult", "drill_plans", "execute", "given_orientation",
+           "restrict", "run"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -363,8 +365,8 @@ def describe_search(plan: BisectPlan, oracle: Oracle, rt: ReferenceTypes, explor
             compare=tuple(compare_links(
                 *_older_first(grid.bindgen, c, BindgenSource.label, frontier.orientation.cols_mirrored),
                 *_older_first(grid.rustc, r, str, frontier.orientation.rows_mirrored))),
-            next_step=rustc_next_step(*_older_first(grid.rustc, r, str, frontier.orientation.rows_mirrored))
-            if last_good_rustc else None)
+            next_step=_next_step(grid, r, frontier.orientation.rows_mirrored, cell, crate_dir=outcome.crate_dir,
+                                 reproducer_args=reproducer_args) if last_good_rustc else None)
     follow_up = None
     if explored.reprobes:
         follow_up = _follow_up(grid, oracle, explored, rt, variant)
@@ -475,6 +477,23 @@ def _island_json(grid: Grid, island: search.Island) -> dict[str, Any]:
             "seed": _cell(grid, *island.seed), "bounds": [_cell(grid, *cell) for cell in island.bounds],
             "open_edges": [_cell(grid, *cell) for cell in island.open_edges],
             "outside_bad": [_cell(grid, *cell) for cell in island.outside_bad], "unprobed": island.unprobed}
+
+
+def _next_step(grid: Grid, r: int, mirrored: bool, cell: Variant, *, crate_dir: str | None,
+               reproducer_args: tuple[str, ...]) -> str | None:
+    """How to narrow the rustc boundary further. Between adjacent nightlies that is cargo-bisect-rustc, handed a
+    script that probes this cell with each toolchain it tries, written beside the cell's work directory."""
+    older, newer = _older_first(grid.rustc, r, str, mirrored)
+    step = rustc_next_step(older, newer)
+    if step is None or not step.startswith("cargo bisect-rustc") or crate_dir is None:
+        return step
+    script = Path(crate_dir).parent / "bisect-rustc.sh"
+    try:
+        fs.atomic_write_text(script, bisect_rustc_script(cell, reproducer=reproducer_args or None))
+        script.chmod(0o755)
+    except OSError:
+        return step  # the command still names the range; the script is a convenience
+    return rustc_next_step(older, newer, script=str(script))
 
 
 def _follow_up(grid: Grid, oracle: Oracle, explored: Explored, rt: ReferenceTypes,
@@ -751,3 +770,25 @@ def execute(request: Request, store: Store, events: Events = QUIET) -> BisectRes
 def fingerprint_of(*parts: object) -> str:
     """A short stable hash of JSON-able parts (run identities of verify and bisect-commits)."""
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def drill_plans(plan: BisectPlan, result: BisectResult,
+                rustc_axis: Callable[[str], tuple[ToolchainSpec, ...]]) -> list[tuple[str, BisectPlan | str]]:
+    """`--drill nightly`: for each search whose rustc boundary lies between two adjacent stable releases, the
+    bisect of the nightlies between them (rustup) at the first failing wasm-bindgen release, in that search's
+    reference-types setting; or why there is nothing to drill. The result of a drill names the first bad nightly,
+    and between two adjacent nightlies the cargo-bisect-rustc command with its script (`_next_step`)."""
+    out: list[tuple[str, BisectPlan | str]] = []
+    for found in result.searches:
+        first = found.first_failing
+        step = first.next_step if first is not None else None
+        if first is None or not step or not step.startswith("--rustc rustup:nightly-"):
+            out.append((found.reference_types, "no rustc boundary between two adjacent stable releases to drill"))
+            continue
+        nightlies = rustc_axis(step.split()[1])  # `rustup:nightly-A..nightly-B`
+        column = next(b for b in plan.grid.bindgen if b.label() == first.bindgen)
+        grid = replace(plan.grid, rustc=nightlies, bindgen=(column,),
+                       reference_types=(ReferenceTypes(found.reference_types),))
+        out.append((found.reference_types, replace(plan, grid=grid, follow_up=False, orientation=None)))
+    return out
+
