@@ -41,6 +41,7 @@ def mark_cmd(
 
 
 def replay_cmd(
+    ctx: typer.Context,
     file: Annotated[Path, typer.Argument(metavar="FILE", help="A `wasm-bisect log RUN` output, verdicts edited.")],
     store_path: StoreOpt = None,
     verbose: VerboseOpt = False,
@@ -63,11 +64,10 @@ def replay_cmd(
         log.info(escape(f"{done.cell}: {was} -> {terms.word(done.now)} (by a person)"))
     log.info(escape(f"replay of run {info.run_id}: {len(changed)} verdict(s) changed; running: {replay.command}"))
     store.close()
-    from wasm_bisect.cli import app  # the command runs as if typed (the package registers this module)
-
+    root = ctx.find_root().command  # the whole CLI: the command runs as if typed
     argv, sys.argv = sys.argv, ["wasm-bisect", *replay.argv()]  # the new run records the replayed command
     try:
-        rc = app(args=replay.argv(), standalone_mode=False, prog_name="wasm-bisect")
+        rc = root.main(args=replay.argv(), standalone_mode=False, prog_name="wasm-bisect")
     finally:
         sys.argv = argv
     if isinstance(rc, int) and rc:
