@@ -443,6 +443,16 @@ class Store:
                          (run_id, seq, variant.key, template_hash, check_hash, str(outcome.verdict), int(cached),
                           time.time()))
 
+    def run_keys(self, run_id: str) -> tuple[str, str] | None:
+        """The (template hash, check hash) a run stored its probes under; None before its first probe."""
+        rows = self._read("SELECT template_hash, check_hash FROM run_probes WHERE run_id=? ORDER BY seq DESC LIMIT 1",
+                          (run_id,))
+        return (str(rows[0][0]), str(rows[0][1])) if rows else None
+
+    def in_run(self, run_id: str, variant: Variant) -> bool:
+        return bool(self._read("SELECT 1 FROM run_probes WHERE run_id=? AND variant_key=? LIMIT 1",
+                               (run_id, variant.key)))
+
     def finish_run(self, run_id: str, result: dict[str, Any]) -> None:
         with self._tx() as conn:
             conn.execute("UPDATE runs SET result_json=? WHERE run_id=?", (json.dumps(result, sort_keys=True), run_id))

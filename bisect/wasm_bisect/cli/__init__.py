@@ -15,7 +15,7 @@ import typer
 from typer._click.exceptions import NoArgsIsHelpError  # typer vendors click; this one it does not re-export
 
 from wasm_bisect import __version__
-from wasm_bisect.cli import bisect, cache, matrix, probe, report, templates, toolchain, tools, verify
+from wasm_bisect.cli import bisect, cache, marks, matrix, probe, report, templates, toolchain, tools, verify
 from wasm_bisect.cli._common import QuietOpt, VerboseOpt
 from wasm_bisect.domain.errors import WasmBisectError
 from wasm_bisect.util import log, paths, processes
@@ -25,8 +25,8 @@ __all__ = ["app", "main"]
 EXIT_CODES = ("Exit codes: 0 done (verify: FIXED); 1 a finding that fails (matrix --fail-on-bad with a bad cell; "
               "verify PARTIAL, NOT FIXED or REGRESSES); 2 bad input or environment (one line on stderr, nothing "
               "written); 3 no trustworthy answer (flaky check, verify INCONCLUSIVE, a bisect whose grid corners all "
-              "fail the same way); 130 interrupted (finished "
-              "probes kept).")
+              "fail the same way); 130 interrupted, or quit at a --prompt question (finished "
+              "probes kept; the same command resumes).")
 
 app = typer.Typer(
     name="wasm-bisect",
@@ -59,7 +59,7 @@ def main_callback(
 
 for module in (toolchain, tools, templates, cache):
     module.register(app)
-for module in (probe, bisect, matrix, report, verify):
+for module in (probe, bisect, matrix, report, marks, verify):
     module.register(app)
 
 

@@ -265,7 +265,7 @@ def probe_printer() -> Any:
         counter[0] += 1
         style = VERDICT_STYLE[str(outcome.verdict)]
         took = sum(v for k, v in outcome.timings.items() if k != "provision")
-        how = "from store" if cached else f"{took:.1f} s"
+        how = ("from store" if cached else f"{took:.1f} s") + (", by a person" if outcome.by == "person" else "")
         log.info(f"probe {counter[0]}: {escape(variant.short())} [{style}]{outcome.verdict.upper()}[/{style}] "
                  f"({how}) {escape(outcome.reason[:140])}")
 

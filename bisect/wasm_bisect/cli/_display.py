@@ -14,7 +14,7 @@ from rich.text import Text
 
 from wasm_bisect.bindgen import toolcache
 from wasm_bisect.domain.grid import Grid
-from wasm_bisect.domain.model import Outcome, Runtime, Stage, Variant, Verdict
+from wasm_bisect.domain.model import Outcome, Runtime, Stage, Terms, Variant, Verdict
 from wasm_bisect.report import setting_key
 from wasm_bisect.runs import Events
 from wasm_bisect.runs.bisect import BisectResult
@@ -68,11 +68,12 @@ class Display:
     `events()` (stage, then the probe's answer)."""
 
     def __init__(self, console: Any, total: int | None, jobs: int = 1, *, title: str = "matrix",
-                 worst: str = "") -> None:
+                 worst: str = "", live: bool = True, terms: Terms | None = None) -> None:
         self.console = console
         self.total = total  # None: a search, whose number of probes is not known in advance
         self.jobs = jobs
         self.title = title
+        self.terms = terms  # --term-old/--term-new: the verdicts in the user's words
         self.worst = worst  # e.g. "a single-corner boundary needs at most 7 probes per setting"
         self.done = 0
         self.built_seconds: list[float] = []
@@ -82,7 +83,7 @@ class Display:
         self._began: dict[str, float] = {}
         self._builds: dict[tuple[str, str], Any] = {}
         self.progress: Any = None
-        if console.is_terminal and not log.quiet():
+        if live and console.is_terminal and not log.quiet():  # not live: a person is asked on the terminal
             from rich.progress import (
                 BarColumn,
                 MofNCompleteColumn,
@@ -159,11 +160,12 @@ class Display:
             if not cached and outcome.stage is not Stage.PLAN:
                 self.built_seconds.append(seconds)
             how = ("ruled out before building" if outcome.stage is Stage.PLAN else "from store" if cached
-                   else f"{seconds:.1f} s")
+                   else f"{seconds:.1f} s") + (", by a person" if outcome.by == "person" else "")
             style = CELL_STYLE[outcome.verdict]
+            word = self.terms.word(outcome.verdict) if self.terms is not None else str(outcome.verdict)
             eta = self.eta()
             count = f"{self.done}/{self.total}" if self.total is not None else f"probe {self.done}"
-            line = (f"{escape(f'[{count}]')} [{style}] {outcome.verdict.upper():5} [/] {escape(variant.short())}  "
+            line = (f"{escape(f'[{count}]')} [{style}] {escape(word.upper()):5} [/] {escape(variant.short())}  "
                     f"[dim]({how}){' ' + eta if eta else ''}[/dim]")
             if outcome.verdict is not Verdict.GOOD:
                 line += f"  [dim]{escape(outcome.reason[:110])}[/dim]"

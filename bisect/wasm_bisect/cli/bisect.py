@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from dataclasses import replace
 from typing import Annotated
 
 import typer
@@ -45,9 +47,11 @@ from wasm_bisect.cli._common import (
     use_tools,
 )
 from wasm_bisect.cli._display import Display, print_bisect
+from wasm_bisect.cli._prompt import controlling_terminal, judge, require_terminal
 from wasm_bisect.cli.report import check_store, open_store
 from wasm_bisect.domain.errors import UsageError
 from wasm_bisect.domain.grid import parse_point
+from wasm_bisect.domain.model import Terms
 from wasm_bisect.runs import bisect, estimate
 from wasm_bisect.util import log
 
@@ -101,6 +105,13 @@ def bisect_cmd(
     timeout: TimeoutOpt = None,
     timeout_verdict: TimeoutVerdictOpt = None,
     test: TestOpt = None,
+    term_old: Annotated[str | None, typer.Option("--term-old", help="Your word for the old side (default good; "
+                                                 "broken with --find-fix), in prompts, output and the log.")] = None,
+    term_new: Annotated[str | None, typer.Option("--term-new", help="Your word for the new side (default bad; "
+                                                 "fixed with --find-fix).")] = None,
+    prompt: Annotated[bool, typer.Option("--prompt", help="Ask a person on the terminal to judge each cell built "
+                                         "(the check runs too and its output is shown): TERM-OLD / TERM-NEW / skip "
+                                         "/ retry / quit.")] = False,
     resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted run (re-running the same "
                                          "command does this anyway).")] = False,
     store_path: StoreOpt = None,
@@ -113,6 +124,11 @@ def bisect_cmd(
         raise UsageError(f"--drill {drill!r}: the only level is 'nightly'", hint="--drill nightly")
     if threshold is not None and not repeat / 2 < threshold <= repeat:
         raise UsageError(f"--threshold {threshold} must be a strict majority of --repeat {repeat}")
+    terms = Terms.of(term_old, term_new, find_fix=find_fix)
+    if prompt and not dry_run:
+        if jobs is not None and jobs > 1:
+            raise UsageError("--prompt asks about one cell at a time", hint="leave out -j/--jobs")
+        require_terminal()
     # Syntax first (offline), then the release list and the providers, then the store.
     chosen = config.resolve("bisect", config_path=config_path, template=template, rustc=rustc, bindgen=bindgen,
                             reference_types=reference_types, params=parse_params(param) or None,
@@ -141,7 +157,10 @@ def bisect_cmd(
     bisect.check_grid(grid)  # bad input fails before a run is started in the store
     toolchains.prepare(grid.rustc, provision=False, progress=log.plain)
     plan = bisect.BisectPlan(grid=grid, find_fix=find_fix, jobs=chosen.jobs, allow_yanked=chosen.allow_yanked,
-                             follow_up=follow_up, repeat=repeat, threshold=threshold, orientation=orientation)
+                             follow_up=follow_up, repeat=repeat, threshold=threshold, orientation=orientation,
+                             terms=terms if term_old or term_new else None)
+    if prompt:
+        plan = replace(plan, jobs=1)
     if dry_run:
         print_dry_run(estimate.estimate(command="bisect", grid=grid, reproducer=tmpl,
                                         store=store_for_reading(chosen.store), allow_yanked=chosen.allow_yanked,
@@ -152,7 +171,12 @@ def bisect_cmd(
                              known_releases=[r.version for r in releases], resume_asked=resume)
     worst = (f"a single-corner boundary needs at most {bisect.expected_probes(len(grid.rustc), len(grid.bindgen))} "
              f"per setting; {grid.size} cells")
-    with Display(log.console, None, jobs=plan.jobs, title=f"bisect {tmpl.name}", worst=worst) as display:
+    with contextlib.ExitStack() as stack:
+        if prompt:
+            request = replace(request, judge=judge(terms, stack.enter_context(controlling_terminal())))
+        display = stack.enter_context(Display(log.console, None, jobs=plan.jobs, title=f"bisect {tmpl.name}",
+                                              worst=worst, live=not prompt,
+                                              terms=terms if term_old or term_new else None))
         result = bisect.execute(request, store, display.events(events(stages=True)))
     drilled: list[tuple[str, bisect.BisectResult | str]] = []
     if drill is not None and not as_json:

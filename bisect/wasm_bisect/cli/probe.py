@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Annotated
 
 import typer
@@ -44,9 +45,10 @@ from wasm_bisect.cli._common import (
     use_browsers,
     use_tools,
 )
+from wasm_bisect.cli._prompt import controlling_terminal, judge, require_terminal
 from wasm_bisect.cli.report import check_store, open_store
 from wasm_bisect.domain.compat import untestable_reason
-from wasm_bisect.domain.model import BindgenSource, Variant, Verdict, options_for
+from wasm_bisect.domain.model import BindgenSource, Terms, Variant, Verdict, options_for
 from wasm_bisect.domain.versions import parse_bindgen_version
 from wasm_bisect.runs import single
 from wasm_bisect.util import log
@@ -98,6 +100,8 @@ def probe(
     tools: ToolsOpt = None,
     store_path: StoreOpt = None,
     fresh: Annotated[bool, typer.Option("--fresh", help="Ignore a stored verdict and probe again.")] = False,
+    prompt: Annotated[bool, typer.Option("--prompt", help="Ask a person on the terminal to judge what was built "
+                                         "(the check runs too and its output is shown).")] = False,
     exit_code: Annotated[bool, typer.Option("--exit-code", help="Exit with the verdict, git bisect's way: 0 good, "
                                             "1 bad, 125 skip or error (for scripts: `git bisect run`, "
                                             "cargo-bisect-rustc --script).")] = False,
@@ -118,6 +122,8 @@ def probe(
                                                check=check, signature=signature, timeout=timeout,
                                                timeout_verdict=timeout_verdict, test=test))
     check_store(chosen.store)
+    if prompt:
+        require_terminal()
     tmpl = config.reproducer(chosen)
     spec = config.single_rustc(chosen)
     rt = config.single_reference_types(chosen)
@@ -140,8 +146,10 @@ def probe(
         toolchains.prepare([spec], progress=log.plain)
     variant = crates or make(sources.resolve(source, progress=log.plain).source)
     store = open_store(chosen.store)
-    result = single.execute(variant, tmpl, store, events(probes=False, stages=True), fresh=fresh,
-                            command=command_line())
+    with contextlib.ExitStack() as stack:
+        person = judge(Terms.of(), stack.enter_context(controlling_terminal())) if prompt else None
+        result = single.execute(variant, tmpl, store, events(probes=False, stages=True), fresh=fresh,
+                                command=command_line(), judge=person)
     if as_json:  # the report document (docs/report-schema.md), the probe's own answer under "probe"
         emit_json(report.load(store, result.run_id, environment=False))
     else:

@@ -24,6 +24,7 @@ from wasm_bisect.cli._common import (
     write_output,
 )
 from wasm_bisect.domain.errors import StoreError, UsageError
+from wasm_bisect.runs import marks
 from wasm_bisect.store import Store
 from wasm_bisect.util import log
 
@@ -111,18 +112,26 @@ def log_cmd(
             {"seq": p.seq, "cached": p.cached, "variant": p.variant, "outcome": p.outcome.to_json()} for p in probes]})
         return
     try:
+        terms = marks.terms_of(info)
         lines = [f"# run {info.run_id} ({info.kind}): {info.command}"]
+        if info.config.get("terms") or info.config.get("judge") == "person":
+            lines.append(f"# terms: {terms.old} / {terms.new}"
+                         + ("; judged by a person (--prompt)" if info.config.get("judge") == "person" else ""))
         for p in probes:
             v = p.variant
             cell = f"{v['rustc']} wasm-bindgen {v['bindgen']['version']} reference-types {v['reference_types']}"
             note = " (from store)" if p.cached else ""
-            lines.append(f"# {p.outcome.verdict}: [{cell}] {p.outcome.reason}{note}")
-            lines.append(f"{p.outcome.verdict} {v['rustc']}@{v['bindgen']['version']}:{v['reference_types']}")
+            word = terms.word(p.outcome.verdict)
+            by = " by a person" if p.outcome.by == "person" else ""
+            lines.append(f"# {word}{by}: [{cell}] {p.outcome.reason}{note}")
+            lines.append(f"{word} {v['rustc']}@{v['bindgen']['version']}:{v['reference_types']}")
         if info.result:
             for s in info.result.get("searches", []):
                 lines.append(f"# result ({s['reference_types']}): {s['message']}")
         elif info.kind == "bisect":
             lines.append("# unfinished: re-run the same command to resume")
+        if info.kind == "bisect":
+            lines.append("# to change a verdict: edit its word, then `wasm-bisect replay FILE`")
     except (KeyError, TypeError, AttributeError) as exc:  # the store is input: a hand-edited row is one line
         raise StoreError(f"run {info.run_id} in {store.path} cannot be read: {type(exc).__name__}",
                          hint="it is damaged or was written by another version of wasm-bisect") from None

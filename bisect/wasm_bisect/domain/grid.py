@@ -68,6 +68,21 @@ class Grid:
             data["runtimes"] = [str(r) for r in self.runtimes]
         return data
 
+    @classmethod
+    def from_identity(cls, data: Mapping[str, Any]) -> Grid:
+        """A grid back from its stored identity (a run's config); releases only: a git or path source's label
+        does not name its commit, so such a grid is refused (ValueError, KeyError or TypeError on bad data)."""
+        bindgen = []
+        for label in data["bindgen"]:
+            if not re.fullmatch(r"[0-9]+\.[0-9]+\.[0-9]+(?:-[0-9A-Za-z.]+)?", str(label)):
+                raise ValueError(f"wasm-bindgen {label!r} is not a release")
+            bindgen.append(BindgenSource.crates(str(label)))
+        return cls(template=str(data["template"]), rustc=tuple(ToolchainSpec.parse(str(r)) for r in data["rustc"]),
+                   bindgen=tuple(bindgen), reference_types=tuple(ReferenceTypes(r) for r in data["reference_types"]),
+                   options=BuildOptions(**data.get("options", {})),
+                   params=tuple((str(k), str(v)) for k, v in data.get("params", [])),
+                   runtimes=tuple(Runtime(r) for r in data.get("runtimes", ["node"])))
+
     def fingerprint(self, *salt: str) -> str:
         text = json.dumps([self.identity(), *salt], sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]

@@ -11,6 +11,8 @@ from typing import Any, Literal
 
 from wasm_bisect.domain.errors import UsageError
 
+Judge = Literal["check", "person"]
+
 
 class Verdict(StrEnum):
     GOOD = "good"
@@ -183,6 +185,7 @@ class Outcome:
     crate_dir: str | None = None
     evidence: dict[str, Any] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
+    by: Judge = "check"  # who gave the verdict: the check, or a person (`--prompt`, `mark`, `replay`)
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -211,6 +214,9 @@ class Outcome:
                    for k, v in timings.items()):
             raise ValueError("outcome timings must be numbers")
         stage = typed("stage", str, None)
+        by = typed("by", str, "check") or "check"
+        if by not in ("check", "person"):
+            raise ValueError("outcome field 'by' must be check or person")
         return cls(
             verdict=Verdict(typed("verdict", str, None)),
             reason=typed("reason", str, "") or "",
@@ -221,4 +227,62 @@ class Outcome:
             crate_dir=typed("crate_dir", str, None),
             evidence=dict(evidence or {}),
             timings={k: float(v) for k, v in (timings or {}).items()},
+            by="person" if by == "person" else "check",
         )
+
+
+@dataclass(frozen=True, kw_only=True)
+class Terms:
+    """The words for the two sides of a bisect (`--term-old/--term-new`), like git bisect's terms.
+
+    The old side is what the oldest versions show: good in a regression hunt, broken (bad) with --find-fix.
+    """
+
+    old: str = "good"
+    new: str = "bad"
+    find_fix: bool = False
+
+    @classmethod
+    def of(cls, old: str | None = None, new: str | None = None, *, find_fix: bool = False) -> Terms:
+        """The user's words, the mode's defaults where none given; refused when they clash with other answers."""
+        default_old, default_new = ("broken", "fixed") if find_fix else ("good", "bad")
+        terms = cls(old=(old or default_old).strip(), new=(new or default_new).strip(), find_fix=find_fix)
+        for word in (terms.old, terms.new):
+            if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_-]{0,31}", word):
+                raise UsageError(f"term {word!r} is not one word", hint="use letters, digits, - or _, e.g. slow")
+            if word in ("skip", "retry", "quit", "error"):
+                raise UsageError(f"term {word!r} is taken by another answer", hint="choose another word")
+        if terms.old == terms.new:
+            raise UsageError(f"--term-old and --term-new are both {terms.old!r}", hint="give two different words")
+        return terms
+
+    @property
+    def old_verdict(self) -> Verdict:
+        return Verdict.BAD if self.find_fix else Verdict.GOOD
+
+    @property
+    def new_verdict(self) -> Verdict:
+        return Verdict.GOOD if self.find_fix else Verdict.BAD
+
+    def word(self, verdict: Verdict) -> str:
+        """The verdict in these terms (skip and error keep their names)."""
+        if verdict is self.old_verdict:
+            return self.old
+        if verdict is self.new_verdict:
+            return self.new
+        return str(verdict)
+
+    def verdict(self, word: str) -> Verdict | None:
+        """A word back to a verdict: these terms, or the plain verdict names; None when it is neither."""
+        word = word.strip().lower()
+        if word == self.old.lower():
+            return self.old_verdict
+        if word == self.new.lower():
+            return self.new_verdict
+        try:
+            return Verdict(word)
+        except ValueError:
+            return None
+
+    def to_json(self) -> dict[str, str]:
+        return {"old": self.old, "new": self.new}

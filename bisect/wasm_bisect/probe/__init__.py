@@ -5,7 +5,7 @@
 many seconds a probe would still take (for the cost-aware search).
 """
 
-from wasm_bisect.probe.oracle import Oracle, provision_together, run_probe
+from wasm_bisect.probe.oracle import Judge, Oracle, marked, person_key, provision_together, run_probe
 from wasm_bisect.probe.readiness import Readiness
 
-__all__ = ["Oracle", "Readiness", "provision_together", "run_probe"]
+__all__ = ["Judge", "Oracle", "Readiness", "marked", "person_key", "provision_together", "run_probe"]

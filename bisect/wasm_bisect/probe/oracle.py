@@ -10,7 +10,7 @@ import contextvars
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,26 @@ from wasm_bisect.store import Store
 from wasm_bisect.util import fs, paths
 
 Progress = Callable[[str], None]
+# A person's answer for a built cell (`--prompt`): a verdict, or None to build it again. Quitting raises
+# KeyboardInterrupt, so the run stays resumable like after Ctrl-C.
+Judge = Callable[[Variant, Outcome], Verdict | None]
+PERSON_SUFFIX = ":person"  # on the check hash: a person's marks are stored apart from the check's verdicts
+
+
+def person_key(check_hash: str) -> str:
+    """The store's check hash of a person's marks made with this check."""
+    return check_hash if check_hash.endswith(PERSON_SUFFIX) else check_hash + PERSON_SUFFIX
+
+
+def marked(outcome: Outcome, verdict: Verdict, *, how: str = "on the terminal") -> Outcome:
+    """The outcome of a cell as a person judged it: their verdict, the build's evidence, the check's word kept."""
+    evidence = {**outcome.evidence}
+    if outcome.by == "check":
+        evidence["check_verdict"] = str(outcome.verdict)
+        evidence["check_reason"] = outcome.reason
+    said = evidence.get("check_verdict")
+    reason = f"marked {verdict} by a person {how}" + (f" (the check said {said})" if said else "")
+    return replace(outcome, verdict=verdict, reason=reason, by="person", evidence=evidence)
 
 
 def _quiet(_: str) -> None:
@@ -195,6 +215,7 @@ def _probe_locked(
                                               runtime=variant.runtime, driver=driver))
     timings[str(Stage.CHECK)] = round(sum(r.seconds for r in results), 3)
     evidence = dict(built.evidence)
+    evidence["pkg_dir"] = str(built.pkg_module.parent)  # what was built, for a person to look at (--prompt)
     if spec.kind is not CheckKind.SCRIPT:
         evidence["check"] = spec.describe(variant.runtime)
     verdict_of = _agree(results, threshold or len(results))
@@ -241,6 +262,7 @@ class Oracle:
     cached: int = 0
     outcomes: dict[str, Outcome] = field(default_factory=dict)
     together: bool = False  # -j N: a probe provisions its toolchain, CLI and wasm-pack at the same time
+    judge: Judge | None = None  # `--prompt`: a person gives each verdict, stored apart (`person_key`)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _running: dict[str, threading.Event] = field(default_factory=dict, repr=False)
 
@@ -267,11 +289,17 @@ class Oracle:
         """Whether asking for `variant` would cost no build: answered in this run or stored (errors are retried)."""
         if variant.key in self.outcomes:
             return True
-        stored = self.store.get(variant, self.template.content_hash, self.template.check_hash)
+        stored = self.store.get(variant, self.template.content_hash, self.check_hash)
         return stored is not None and stored.verdict is not Verdict.ERROR
 
+    @property
+    def check_hash(self) -> str:
+        """The store key's check part: the check's, or a person's marks with it (`--prompt`)."""
+        ch = self.template.check_hash
+        return person_key(ch) if self.judge is not None else ch
+
     def _answer(self, variant: Variant) -> Outcome:
-        th, ch = self.template.content_hash, self.template.check_hash
+        th, ch = self.template.content_hash, self.check_hash
         reason = untestable_reason(variant, allow_yanked=self.allow_yanked)
         stored = self.store.get(variant, th, ch) if reason is None else None
         cached = True
@@ -292,10 +320,14 @@ class Oracle:
                     return again
                 return None
 
-            outcome = run_probe(variant, self.template, progress=self.progress, on_stage=stage_hook,
-                                repeat=self.repeat, threshold=self.threshold, done_meanwhile=done_meanwhile,
-                                together=self.together)
-            cached = bool(meanwhile)  # a concurrent run probed it while we waited for its lock
+            if self.judge is not None:
+                outcome = self._judged(variant, stage_hook)
+                cached = False
+            else:
+                outcome = run_probe(variant, self.template, progress=self.progress, on_stage=stage_hook,
+                                    repeat=self.repeat, threshold=self.threshold, done_meanwhile=done_meanwhile,
+                                    together=self.together)
+                cached = bool(meanwhile)  # a concurrent run probed it while we waited for its lock
             if not cached:
                 self.store.put(variant, th, ch, outcome)
         with self._lock:  # -j N workers share one oracle
@@ -310,6 +342,22 @@ class Oracle:
         if self.on_probe:
             self.on_probe(variant, outcome, cached)
         return outcome
+
+    def _judged(self, variant: Variant, stage_hook: Callable[[Stage], None] | None) -> Outcome:
+        """Build and check the cell (the check's stored verdict stands for the build when there is one), then ask
+        the person; `retry` builds it again. The check's own outcome is stored under its own key as usual."""
+        assert self.judge is not None
+        th, ch = self.template.content_hash, self.template.check_hash
+        built = self.store.get(variant, th, ch)
+        while True:
+            if built is None or built.verdict is Verdict.ERROR:
+                built = run_probe(variant, self.template, progress=self.progress, on_stage=stage_hook,
+                                  repeat=self.repeat, threshold=self.threshold, together=self.together)
+                self.store.put(variant, th, ch, built)
+            answer = self.judge(variant, built)
+            if answer is not None:
+                return marked(built, answer)
+            built = None  # retry: build and check again
 
     def __call__(self, variant: Variant) -> Verdict:
         return self.outcome(variant).verdict

@@ -62,6 +62,7 @@ def cell_from(identity: Mapping[str, Any], outcome: Outcome, *, from_store: bool
         "params": dict(variant.params),
         "options": dict(identity.get("options", {})),
         "verdict": str(outcome.verdict),
+        "by": outcome.by,
         "reason": outcome.reason,
         "stage": str(outcome.stage) if outcome.stage else None,
         "exit_code": outcome.exit_code,

@@ -105,7 +105,7 @@ def render_junit(doc: Mapping[str, Any]) -> str:
             elif verdict == "error":
                 ET.SubElement(case, "error", message=cell["reason"], type=cell["stage"] or "error").text = detail
                 counts["errors"] += 1
-            out = [f"reproduce: {cell['reproduce']}", f"stage: {cell['stage']}"]
+            out = [f"reproduce: {cell['reproduce']}", f"stage: {cell['stage']}", f"by: {cell.get('by', 'check')}"]
             out += [f"{k}: {json.dumps(v)}" for k, v in key_evidence(cell["evidence"]).items()]
             ET.SubElement(case, "system-out").text = "\n".join(out)
         for k, v in counts.items():
@@ -211,13 +211,17 @@ def render_markdown(doc: Mapping[str, Any]) -> str:
                 cell = at.get((rustc, bindgen, rt, where))
                 verdict = cell["verdict"] if cell else "none"
                 text = f"{EMOJI[verdict]} {LABELS[verdict]}" if cell else "·"
+                if cell and cell.get("by") == "person":
+                    text += " 👤"
                 if star and (star["rustc"], star["bindgen"]) == (rustc, bindgen):
                     text = f"**{text} ★**"
                 row.append(text)
             out.append(f"| {rustc} | " + " | ".join(row) + " |")
         out.append("")
     out += ["✅ good · ❌ bad · ⏭️ skip (untestable: incompatible pair or unrelated failure) · 💥 error "
-            "(infrastructure) · `·` not probed · ★ first failing pair", ""]
+            "(infrastructure) · `·` not probed · ★ first failing pair"
+            + (" · 👤 judged by a person (`--prompt`, `mark`, `replay`)"
+               if any(c.get("by") == "person" for c in doc["cells"]) else ""), ""]
     skips = [c for c in doc["cells"] if c["verdict"] in ("skip", "error")]
     if skips:
         out += ["<details><summary>Untestable cells and why</summary>", ""]

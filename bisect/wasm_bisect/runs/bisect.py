@@ -20,10 +20,10 @@ from wasm_bisect import search
 from wasm_bisect.domain.compat import reference_types_by_default_for, untestable_reason
 from wasm_bisect.domain.errors import EndsAlike, UsageError
 from wasm_bisect.domain.grid import Grid
-from wasm_bisect.domain.model import BindgenSource, ReferenceTypes, Stage, ToolchainSpec, Variant, Verdict
+from wasm_bisect.domain.model import BindgenSource, ReferenceTypes, Stage, Terms, ToolchainSpec, Variant, Verdict
 from wasm_bisect.domain.reproduce import bisect_rustc_script, compare_links, probe_command, rustc_next_step
 from wasm_bisect.domain.versions import bindgen_key
-from wasm_bisect.probe import Oracle, Readiness
+from wasm_bisect.probe import Judge, Oracle, Readiness
 from wasm_bisect.probe.reproducer import Reproducer, run_config
 from wasm_bisect.runs._events import QUIET, Events
 from wasm_bisect.runs._locks import claim_run
@@ -46,6 +46,7 @@ class BisectPlan:
     threshold: int | None = None
     cost_aware: bool = True  # weigh what each probe costs (same answers; benchmarks switch it off)
     orientation: search.Orientation | None = None  # given by --good/--bad; None: the corners decide
+    terms: Terms | None = None  # --term-old/--term-new; None: good/bad (broken/fixed when the fix is sought)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -346,6 +347,9 @@ def describe_search(plan: BisectPlan, oracle: Oracle, rt: ReferenceTypes, explor
 
     attribution = search.attribute(frontier)
     new_term, old_term = ("fixed", "broken") if frontier.new_verdict is Verdict.GOOD else ("bad", "good")
+    if plan.terms is not None:  # the user's words for the verdicts on each side
+        other = Verdict.BAD if frontier.new_verdict is Verdict.GOOD else Verdict.GOOD
+        new_term, old_term = plan.terms.word(frontier.new_verdict), plan.terms.word(other)
     first: FirstFailing | None = None
     if frontier.first_pair is not None:
         r, c = frontier.first_pair
@@ -370,7 +374,8 @@ def describe_search(plan: BisectPlan, oracle: Oracle, rt: ReferenceTypes, explor
     cols = len(grid.bindgen)
     island = frontier.island
     return SearchResult(
-        reference_types=str(rt), status=str(frontier.status), message=_describe(frontier.message, new_term=new_term),
+        reference_types=str(rt), status=str(frontier.status),
+        message=_describe(frontier.message, new_term=new_term, terms=plan.terms),
         probes=frontier.probes, filtered=frontier.filtered, cells=rows * cols,
         expected_probes_one_corner=expected_probes(rows, cols), first_failing=first,
         candidates=tuple(_cell(grid, r, c) for r, c in frontier.pair_candidates),
@@ -507,8 +512,15 @@ def _follow_up(grid: Grid, oracle: Oracle, explored: Explored, rt: ReferenceType
     return FollowUp(kind=str(finding.kind), message=message, reprobes=tuple(details))
 
 
-def _describe(message: str, *, new_term: str) -> str:
-    return message.replace("failing pair", f"{new_term} pair") if new_term != "bad" else message
+def _describe(message: str, *, new_term: str, terms: Terms | None = None) -> str:
+    message = message.replace("failing pair", f"{new_term} pair") if new_term != "bad" else message
+    if terms is None:
+        return message
+    # The search words its messages good/bad (or broken/fixed): the user's terms instead.
+    words = {terms.word(Verdict.GOOD): ("good", "fixed"), terms.word(Verdict.BAD): ("bad", "broken")}
+    for word, plain in words.items():
+        message = re.sub(rf"\b(?:{'|'.join(plain)})\b", word, message)
+    return message
 
 
 def explain_follow_up(
@@ -700,10 +712,12 @@ def _box(grid: Grid, good: tuple[str, str] | None, bad: tuple[str, str] | None
     return (min(g[0], b[0]), max(g[0], b[0])), (min(g[1], b[1]), max(g[1], b[1]))
 
 
-def fingerprint(plan: BisectPlan, template: Reproducer) -> str:
-    """What makes two bisect commands the same run (so the second resumes the first)."""
+def fingerprint(plan: BisectPlan, template: Reproducer, *, judged: bool = False) -> str:
+    """What makes two bisect commands the same run (so the second resumes the first); a person's run
+    (`--prompt`) is another run than the check's."""
     return plan.grid.fingerprint(template.content_hash, template.check_hash,
-                                 "find-fix" if plan.find_fix else "regression", str(plan.repeat), str(plan.threshold))
+                                 "find-fix" if plan.find_fix else "regression", str(plan.repeat), str(plan.threshold),
+                                 *(("person",) if judged else ()))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -715,6 +729,7 @@ class Request:
     command: str
     known_releases: Sequence[str] = field(default_factory=tuple)  # for the "not tested in between" note
     resume_asked: bool = False
+    judge: Judge | None = None  # --prompt: a person answers for each cell built (one probe at a time)
 
 
 def execute(request: Request, store: Store, events: Events = QUIET) -> BisectResult:
@@ -723,8 +738,12 @@ def execute(request: Request, store: Store, events: Events = QUIET) -> BisectRes
     check_grid(plan.grid)
     grid = plan.grid
     config = {"grid": grid.identity(), "find_fix": plan.find_fix, "repeat": plan.repeat,
-              **run_config(tmpl)}
-    with claim_run(store, kind="bisect", fingerprint=fingerprint(plan, tmpl), command=request.command,
+              **run_config(tmpl), "judge": "person" if request.judge else "check",
+              **({"terms": plan.terms.to_json()} if plan.terms is not None else {})}
+    if request.judge is not None and plan.jobs > 1:
+        raise UsageError("--prompt asks about one cell at a time", hint="leave out -j/--jobs")
+    with claim_run(store, kind="bisect", fingerprint=fingerprint(plan, tmpl, judged=request.judge is not None),
+                   command=request.command,
                    config=config, info=events.info) as claimed:
         if request.resume_asked and not claimed.resumed:
             events.info("nothing to resume: starting a new run (finished probes still come from the store)")
@@ -737,7 +756,7 @@ def execute(request: Request, store: Store, events: Events = QUIET) -> BisectRes
         on_stage = events.on_stage
         oracle = Oracle(template=tmpl, store=store, run_id=claimed.run_id, allow_yanked=plan.allow_yanked,
                         repeat=plan.repeat, threshold=plan.threshold, progress=events.progress,
-                        on_probe=events.on_probe,
+                        on_probe=events.on_probe, judge=request.judge,
                         on_stage=(lambda v, s: on_stage(v, s) if s is not Stage.PROVISION else None)
                         if on_stage else None)
         with events.section(f"bisect {tmpl.name}"):

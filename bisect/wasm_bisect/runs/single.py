@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from wasm_bisect.domain.model import Outcome, Variant, Verdict
-from wasm_bisect.probe import Oracle
+from wasm_bisect.probe import Judge, Oracle, person_key
 from wasm_bisect.probe.reproducer import Reproducer, run_config
 from wasm_bisect.runs._events import QUIET, Events
 from wasm_bisect.store import Store
@@ -25,17 +25,21 @@ class ProbeResult:
 
 
 def execute(variant: Variant, template: Reproducer, store: Store, events: Events = QUIET, *, fresh: bool = False,
-            command: str = "wasm-bisect probe") -> ProbeResult:
-    """Answer one cell (from the store unless `fresh`), as a `probe` run."""
+            command: str = "wasm-bisect probe", judge: Judge | None = None) -> ProbeResult:
+    """Answer one cell (from the store unless `fresh`), as a `probe` run; with `judge`, a person answers
+    (`--prompt`: their mark is stored apart from the check's verdict)."""
     run_id = store.start_run(kind="probe", fingerprint=variant.key, command=command,
-                             config={"variant": variant.identity(), **run_config(template)})
+                             config={"variant": variant.identity(), **run_config(template),
+                                     "judge": "person" if judge else "check"})
     if fresh:  # an ERROR in the store is never reused: the oracle probes again
-        store.put(variant, template.content_hash, template.check_hash,
-                  Outcome(verdict=Verdict.ERROR, reason="forced re-probe (--fresh)"))
+        forced = Outcome(verdict=Verdict.ERROR, reason="forced re-probe (--fresh)")
+        store.put(variant, template.content_hash, template.check_hash, forced)
+        if judge is not None:
+            store.put(variant, template.content_hash, person_key(template.check_hash), forced)
     for note in template.notes([variant.rustc.version]):
         events.info(note)
     oracle = Oracle(template=template, store=store, run_id=run_id, progress=events.progress,
-                    on_stage=events.on_stage)
+                    on_stage=events.on_stage, judge=judge)
     outcome = oracle.outcome(variant)
     result = ProbeResult(variant=variant, outcome=outcome, from_store=oracle.cached > 0, run_id=run_id)
     store.finish_run(run_id, {"kind": "probe", "verdict": str(outcome.verdict), **result.to_json()})
