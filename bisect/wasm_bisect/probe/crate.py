@@ -23,7 +23,6 @@ import json
 import os
 import re
 import shlex
-import shutil
 import stat
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
@@ -306,7 +305,7 @@ class _Reader:
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        self.real_root = root.resolve()
+        self.real_root = paths.resolve(root, "--crate")
         self.manifests: dict[str, dict[str, Any]] = {}
 
     def rel(self, base: str, path: str, what: str) -> str:
@@ -314,7 +313,7 @@ class _Reader:
         if not isinstance(path, str) or "\0" in path or not path.strip():
             raise UsageError(f"{what}: {path!r} is not a path")
         joined = os.path.normpath(self.root / base / path)  # lexical: `a/../b` is judged as written
-        real = Path(joined).resolve()
+        real = paths.resolve(joined, f"{what}:")
         if not (joined == str(self.root) or joined.startswith(str(self.root) + os.sep)) or not (
                 real == self.real_root or self.real_root in real.parents):
             raise UsageError(f"{what}: {path!r} is outside {self.root} (it resolves to {real})",
@@ -327,7 +326,7 @@ class _Reader:
             return self.manifests[rel_dir]
         path = self.root / rel_dir / "Cargo.toml"
         shown = PurePosixPath(rel_dir or ".", "Cargo.toml").as_posix()
-        if path.is_symlink() and not _inside(path.resolve(), self.real_root):
+        if path.is_symlink() and not _inside(paths.resolve(path), self.real_root):
             raise UsageError(f"{shown} is a symlink to outside {self.root}")
         if not path.exists():
             raise UsageError(f"{self.root / shown} does not exist", hint="is this path a crate?")
@@ -550,7 +549,7 @@ def _copy_tree(reader: _Reader, rel_dir: str, files: dict[str, bytes], left_out:
     stack = [(start, rel_dir)]
     while stack:
         directory, rel = stack.pop()
-        real = directory.resolve()
+        real = paths.resolve(directory)
         if real in seen:
             continue
         seen.add(real)
@@ -560,8 +559,8 @@ def _copy_tree(reader: _Reader, rel_dir: str, files: dict[str, bytes], left_out:
             raise UsageError(f"cannot read {directory}: {exc.strerror}") from None
         for entry in entries:
             child = f"{rel}/{entry.name}" if rel else entry.name
-            if entry.is_symlink() and not _inside(entry.resolve(), reader.real_root):
-                raise UsageError(f"{child} is a symlink to outside {reader.root} ({entry.resolve()})",
+            if entry.is_symlink() and not _inside(paths.resolve(entry), reader.real_root):
+                raise UsageError(f"{child} is a symlink to outside {reader.root} ({paths.resolve(entry)})",
                                  hint="nothing outside the project directory is copied")
             try:
                 kind = entry.stat().st_mode
@@ -576,7 +575,7 @@ def _copy_tree(reader: _Reader, rel_dir: str, files: dict[str, bytes], left_out:
                 if entry.name == ".cargo":
                     for name in _CONFIG_NAMES:
                         config = entry / name
-                        if config.is_symlink() and not _inside(config.resolve(), reader.real_root):
+                        if config.is_symlink() and not _inside(paths.resolve(config), reader.real_root):
                             raise UsageError(f"{child}/{name} is a symlink to outside {reader.root}",
                                              hint="nothing outside the project directory is copied")
                         if config.exists():
@@ -728,7 +727,7 @@ def load(
     left_out: list[str] = []
     seen: set[Path] = set()
     for name in ("Cargo.toml", "Cargo.lock"):
-        if (root / name).is_symlink() and not _inside((root / name).resolve(), reader.real_root):
+        if (root / name).is_symlink() and not _inside(paths.resolve(root / name), reader.real_root):
             raise UsageError(f"{name} is a symlink to outside {root}", hint="nothing outside the project is copied")
     _add(files, "Cargo.toml", root / "Cargo.toml")
     if (root / "Cargo.lock").exists():
@@ -932,24 +931,14 @@ def to_template(project: CrateProject, dest: Path, *, name: str) -> Path:
 
     The package becomes the template's crate; path dependencies move under `deps/`; inherited workspace
     fields are filled in; the feature selection becomes the default features; the project's rustflags go to
-    template.toml `[build] rustflags`; the check becomes `[check] command`.
+    template.toml `[build] rustflags`; the check becomes `[check] command`. Written by the one writer of new
+    template directories (templates.write_made: staged, never removing what this call did not create).
     """
     from wasm_bisect.probe import templates
 
-    if dest.exists():
-        raise UsageError(f"{dest} already exists", hint="choose a new directory; nothing was written")
     files = template_files(project, name=name)
-    templates.parse_manifest(tomllib.loads(files[templates.MANIFEST].decode()), root=dest, files=files)
-    staging = dest.with_name(f".{dest.name}.partial")
-    if staging.exists():
-        shutil.rmtree(staging)
-    try:
-        write_files(staging, files)
-        staging.rename(dest)
-    except OSError as exc:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise UsageError(f"cannot write {dest}: {exc.strerror}") from exc
-    return dest
+    return templates.write_made(dest, files, check={"command": project.check.flag_value(),
+                                                    "failure_signature": project.check.failure_signature})
 
 
 def template_files(project: CrateProject, *, name: str) -> dict[str, bytes]:
