@@ -434,7 +434,7 @@ def _glob_members(reader: _Reader, patterns: list[Any], where: str) -> list[str]
 
 def _enclosing_workspace(root: Path) -> Path | None:
     """A workspace above `root` that has it as a member (cargo would build it as part of that workspace)."""
-    real = root.resolve()
+    real = paths.resolve(root, "--crate")
     for parent in real.parents:
         manifest = parent / "Cargo.toml"
         try:
