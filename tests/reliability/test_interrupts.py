@@ -93,18 +93,23 @@ def test_random_interrupts_then_resume(tmp_path: Path) -> None:
     print(sys_note, attempts)
     assert final.rc == 0, (sys_note, attempts, final.err)
     result = final.json()
-    # Every interrupted attempt that got as far as starting its run resumed into that same run.
-    assert len(run_ids | {result["run"]["id"]}) == 1, (sys_note, run_ids, result["run"]["id"])
+    # Every interrupted attempt that got as far as starting its run was resumed: no run is left unfinished. (A
+    # signal can also land after the run finished, while the answer is printed: exit 130 then, and the next
+    # command answers from the store in a new run. Warm machines finish this grid inside the signal window.)
+    listed = {r["run_id"]: r for r in run_cli("runs", "--json", home=home).json()}
+    left = [r for r in run_ids | {result["run"]["id"]} if listed.get(r, {}).get("result") is None]
+    assert left == [], (sys_note, run_ids, left)
     probes = run_probes(home, result["run"]["id"])
     built = Counter(str(p["variant"]) for p in probes if not p["cached"])
     assert [v for v, count in built.items() if count > 1] == [], (sys_note, built)  # no finished probe redone
     assert probes, (sys_note, "the finished run recorded no probe")
     assert [p for p in probes if p["outcome"]["verdict"] not in ("good", "bad")] == [], (sys_note, probes)
-    assert len(built) <= 6, (sys_note, len(built))  # no more real builds than the uninterrupted search asks
     # The same answer as an uninterrupted run (the default n; answered from the machine's store when known).
     reference = run_cli("bisect", *GRID, "--json", home=REAL_HOME)
     assert reference.rc == 0, reference.err
     assert _summary(result) == _summary(reference.json()), sys_note
+    # No more real builds than the uninterrupted search asks (its corners included).
+    assert len(built) <= reference.json()["bisect"]["probes"]["asked"], (sys_note, len(built))
     assert result["first_failing"]["rustc"] == "debian:1.96.0" and result["first_failing"]["bindgen"] == "0.2.95"
 
 

@@ -8,12 +8,13 @@ work every provider shares (inspect a rustc, compile a probe module, build a was
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from wasm_bisect.domain.errors import ProvisionError, UsageError, WasmBisectError
 from wasm_bisect.domain.model import ToolchainSpec
-from wasm_bisect.toolchains import debian_apt
+from wasm_bisect.toolchains import debian, debian_apt
 from wasm_bisect.toolchains.base import (
     MANIFEST,
     WASM_TARGET,
@@ -126,10 +127,17 @@ def check_known(specs: Sequence[ToolchainSpec]) -> None:
     if any(s.provider == "rustup" for s in specs):
         RustupProvider().rustup()  # ToolMissing (exit 2) when there is no rustup at all
     if missing:
-        releases = DebianProvider().releases()
+        # Validation reads the package lists as they are: fetching (and writing) Debian's lists waits until the
+        # command has checked all of its input; `toolchain available debian` or a provisioning refreshes them.
+        releases = DebianProvider(refresh=False).releases()
         for version in missing:
             if version not in releases:
-                raise debian_apt.unknown_version_error(version, releases)
+                error = debian_apt.unknown_version_error(version, releases)
+                if not debian.private_lists_present() and os.environ.get("WASM_BISECT_APT") != "system":
+                    error.hint = ((error.hint + "; ") if error.hint else "") + (
+                        "Debian's other suites (bullseye, backports, trixie...) are not read yet: "
+                        "`wasm-bisect toolchain available debian` reads them once")
+                raise error
 
 
 def prepare(specs: Sequence[ToolchainSpec], *, provision: bool = True, progress: Progress = quiet

@@ -45,8 +45,11 @@ class DebianProvider:
 
     name = "debian"
 
-    def __init__(self, apt: debian_apt.Apt | None = None) -> None:
+    def __init__(self, apt: debian_apt.Apt | None = None, *, refresh: bool = True) -> None:
         self._apt = apt
+        # False while input is validated: read the private lists as they are (or the machine's), never fetch or
+        # write them before the command has checked everything it was given.
+        self._refresh = refresh
         self.last_timings: dict[str, float] = {}
 
     @property
@@ -56,7 +59,7 @@ class DebianProvider:
         WASM_BISECT_APT=system)."""
         if self._apt is None:
             debian_apt.Apt.check_machine()
-            self._apt = _private_apt() or debian_apt.Apt(os.environ)
+            self._apt = _private_apt(refresh=self._refresh) or debian_apt.Apt(os.environ)
         return self._apt
 
     @staticmethod
@@ -369,12 +372,22 @@ def _runtime_lib(release: debian_apt.Release) -> str:
 _update_tried = False  # one private `apt-get update` attempt per process
 
 
-def _private_apt() -> debian_apt.Apt | None:
-    """apt reading Debian's archive through a private configuration under the tool's home, or None."""
+def private_lists_present() -> bool:
+    """Whether Debian's other suites were read into the tool's home (their package lists exist)."""
+    return any((paths.home() / "apt" / "lists").glob("*_Packages*"))
+
+
+def _private_apt(*, refresh: bool = True) -> debian_apt.Apt | None:
+    """apt reading Debian's archive through a private configuration under the tool's home, or None. Without
+    `refresh` only lists already there are read (nothing is written or fetched)."""
     global _update_tried  # noqa: PLW0603 - one attempt per process, like the release-index fetch
     if os.environ.get("WASM_BISECT_APT") == "system":
         return None
     root = paths.home() / "apt"
+    if not refresh:
+        if not private_lists_present():
+            return None
+        return debian_apt.Apt({**os.environ, "APT_CONFIG": str(root / "apt.conf")})
     base = debian_apt.Apt(os.environ)
     conf = debian_apt.private_config(root, base.architecture())
     apt = debian_apt.Apt({**os.environ, "APT_CONFIG": str(conf)})
