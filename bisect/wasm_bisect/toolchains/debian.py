@@ -383,7 +383,9 @@ def _private_apt(*, refresh: bool = True) -> debian_apt.Apt | None:
     global _update_tried  # noqa: PLW0603 - one attempt per process, like the release-index fetch
     if os.environ.get("WASM_BISECT_APT") == "system":
         return None
-    root = paths.home() / "apt"
+    # The configuration names its directories by absolute path: the real one, so a home that reaches the lists
+    # through a link (test homes share the machine's) never writes its own path into a shared apt.conf.
+    root = paths.resolve(paths.home() / "apt") if (paths.home() / "apt").exists() else paths.home() / "apt"
     if not refresh:
         if not private_lists_present():
             return None
