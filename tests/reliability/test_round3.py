@@ -15,6 +15,7 @@ import sys
 import tarfile
 import threading
 import time
+import urllib.request
 import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
@@ -149,6 +150,9 @@ def test_a_trickling_proxy_cannot_hold_the_release_index(monkeypatch: pytest.Mon
     monkeypatch.setenv("WASM_BISECT_HOME", str(tmp_path / "home"))
     monkeypatch.setattr(index, "DEADLINE", 4.0)
     monkeypatch.setattr(index, "_unreachable", False)
+    # urllib builds its default opener once per process, with the proxies of that moment: a test before this one
+    # may have built it without ours.
+    monkeypatch.setattr(urllib.request, "_opener", None)
     with trickling_proxy() as proxy:
         monkeypatch.setenv("HTTPS_PROXY", proxy)
         monkeypatch.setenv("https_proxy", proxy)
