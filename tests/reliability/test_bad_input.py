@@ -69,7 +69,11 @@ def run_case(case: Case, root: Path) -> Observed:
 @pytest.mark.timeout(300)
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_bad_input(case: Case, tmp_path: Path) -> None:
-    seen = run_case(case, tmp_path)
+    assert_refused_as_promised(case, run_case(case, tmp_path))
+
+
+def assert_refused_as_promised(case: Case, seen: Observed) -> None:
+    """The promise for bad input: one line naming the problem, exit code 2, no traceback, nothing written."""
     assert "Traceback" not in seen.stderr, seen.stderr
     assert seen.rc == 2, (seen.rc, seen.stderr)
     assert len(seen.errors) == 1, seen.stderr

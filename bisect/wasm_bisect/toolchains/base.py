@@ -289,6 +289,41 @@ def read_manifest_data(prefix: Path) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
+def write_manifest(stage: Path, *, spec: ToolchainSpec, toolchain: Toolchain, std_source: str, bin_dir: Path,
+                   lib_dirs: Sequence[str | Path] = (), mvp_sysroot: str | None = None,
+                   target_features: Mapping[str, Any], timings: Mapping[str, float], log: Path,
+                   provider: Mapping[str, Any]) -> dict[str, Any]:
+    """The toolchain.json of a staged prefix, every provider alike. rustc reports its sysroot with symlinks
+    resolved: paths are related to the resolved stage, or a home (or a toolchains dir) reached through a symlink
+    would record a path through the staging dir's name. `provider` holds what only that provider records."""
+    root = stage.resolve()
+    manifest = {
+        "schema": MANIFEST_SCHEMA,
+        "spec": str(spec),
+        "version": toolchain.version,
+        "verbose_version": toolchain.verbose_version,
+        "host": toolchain.host,
+        "cargo_version": toolchain.cargo_version,
+        "cargo_verbose": toolchain.cargo_verbose,
+        "llvm_version": toolchain.llvm_version,
+        "wasm32_std": toolchain.wasm32_std,
+        "wasm32_std_source": std_source,
+        "paths": {
+            "sysroot": os.path.relpath(toolchain.sysroot.resolve(), root),
+            "bin_dir": os.path.relpath(bin_dir.resolve(), root),
+            "lib_dirs": [os.path.relpath(Path(d).resolve(), root) for d in lib_dirs],
+            "mvp_sysroot": mvp_sysroot,
+        },
+        **provider,
+        "target_features": dict(target_features),
+        "timings": dict(timings),
+        "log": str(log),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    fs.atomic_write_text(stage / MANIFEST, json.dumps(manifest, indent=2) + "\n")
+    return manifest
+
+
 def read_registry(path: Path) -> list[dict[str, Any]]:
     try:
         data = json.loads(path.read_text())

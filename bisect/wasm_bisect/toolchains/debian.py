@@ -21,7 +21,6 @@ from wasm_bisect.toolchains import debian_apt
 from wasm_bisect.toolchains.base import (
     DEFAULT_STD_RUSTFLAGS,
     MANIFEST,
-    MANIFEST_SCHEMA,
     MVP_RUSTFLAGS,
     MVP_SYSROOT,
     WASM_TARGET,
@@ -36,6 +35,7 @@ from wasm_bisect.toolchains.base import (
     quiet,
     read_manifest,
     read_manifest_data,
+    write_manifest,
 )
 from wasm_bisect.util import fs, paths
 
@@ -294,35 +294,14 @@ class DebianProvider:
                 progress(f"verifying debian:{release.upstream} (compiling a wasm32 cdylib)")
                 features = check_features(toolchain, work / "verify", log=log)
             shutil.rmtree(work, ignore_errors=True)
-            manifest = {
-                "schema": MANIFEST_SCHEMA,
-                "spec": str(spec),
-                "version": toolchain.version,
-                "verbose_version": toolchain.verbose_version,
-                "host": toolchain.host,
-                "cargo_version": toolchain.cargo_version,
-                "cargo_verbose": toolchain.cargo_verbose,
-                "llvm_version": toolchain.llvm_version,
-                "wasm32_std": toolchain.wasm32_std,
-                "wasm32_std_source": "debian package" if prebuilt_std else "built with -Z build-std",
-                # rustc reports its sysroot with symlinks resolved: relate resolved paths, or a home (or a
-                # toolchains dir) reached through a symlink would record a path through the staging dir's name.
-                "paths": {
-                    "sysroot": os.path.relpath(toolchain.sysroot.resolve(), stage.resolve()),
-                    "bin_dir": os.path.relpath(toolchain.bin_dir.resolve(), stage.resolve()),
-                    "lib_dirs": [os.path.relpath(Path(d).resolve(), stage.resolve()) for d in lib_dirs],
-                    "mvp_sysroot": mvp_rel,
-                },
-                "debian": {"flavour": release.flavour.source, "version": release.debian_version},
-                "packages": plan.packages,
-                "pruned_source": pruned,
-                "package_reasons": plan.reasons,
-                "target_features": {"default": features.default, "mvp": features.mvp},
-                "timings": timer.seconds,
-                "log": str(log),
-                "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            }
-            fs.atomic_write_text(stage / MANIFEST, json.dumps(manifest, indent=2) + "\n")
+            manifest = write_manifest(stage, spec=spec, toolchain=toolchain,
+                           std_source="debian package" if prebuilt_std else "built with -Z build-std",
+                           bin_dir=toolchain.bin_dir, lib_dirs=lib_dirs, mvp_sysroot=mvp_rel,
+                           target_features={"default": features.default, "mvp": features.mvp},
+                           timings=timer.seconds, log=log,
+                           provider={"debian": {"flavour": release.flavour.source, "version": release.debian_version},
+                                     "packages": plan.packages, "pruned_source": pruned,
+                                     "package_reasons": plan.reasons})
         # rustc finds its sysroot relative to its own binary: prove it still does from the final place.
         try:
             with timer.step("verify_final"):

@@ -9,7 +9,6 @@ import re
 import shutil
 import socket
 import tempfile
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import urlparse
@@ -19,7 +18,6 @@ from wasm_bisect.domain.model import ToolchainSpec
 from wasm_bisect.toolchains import rustup_dist
 from wasm_bisect.toolchains.base import (
     MANIFEST,
-    MANIFEST_SCHEMA,
     MVP_RUSTFLAGS,
     MVP_SYSROOT,
     NETWORK_CHECK_SECONDS,
@@ -39,6 +37,7 @@ from wasm_bisect.toolchains.base import (
     read_manifest_data,
     safe_name,
     without,
+    write_manifest,
 )
 from wasm_bisect.toolchains.debian import DebianProvider
 from wasm_bisect.util import fs, paths, processes
@@ -182,31 +181,10 @@ class RustupProvider:
             with timer.step("verify"), tempfile.TemporaryDirectory(prefix=".verify-", dir=stage) as tmp:
                 progress(f"verifying rustup:{version} (compiling a wasm32 cdylib)")
                 features = check_features(toolchain, Path(tmp), log=log)
-            stage_root = stage.resolve()
-            manifest = {
-                "schema": MANIFEST_SCHEMA,
-                "spec": str(spec),
-                "version": toolchain.version,
-                "verbose_version": toolchain.verbose_version,
-                "host": toolchain.host,
-                "cargo_version": toolchain.cargo_version,
-                "cargo_verbose": toolchain.cargo_verbose,
-                "llvm_version": toolchain.llvm_version,
-                "wasm32_std": True,
-                "wasm32_std_source": "rustup component",
-                "paths": {
-                    "sysroot": os.path.relpath(toolchain.sysroot.resolve(), stage_root),
-                    "bin_dir": os.path.relpath(bin_dir.resolve(), stage_root),
-                    "lib_dirs": [],
-                    "mvp_sysroot": None,
-                },
-                "rustup": {"dist_server": server, "toolchain": version, "profile": "minimal"},
-                "target_features": {"default": features.default, "mvp": None},
-                "timings": timer.seconds,
-                "log": str(log),
-                "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            }
-            fs.atomic_write_text(stage / MANIFEST, json.dumps(manifest, indent=2) + "\n")
+            write_manifest(stage, spec=spec, toolchain=toolchain, std_source="rustup component", bin_dir=bin_dir,
+                           target_features={"default": features.default, "mvp": None}, timings=timer.seconds,
+                           log=log, provider={"rustup": {"dist_server": server, "toolchain": version,
+                                                         "profile": "minimal"}})
             shutil.rmtree(stage / "downloads", ignore_errors=True)
             shutil.rmtree(stage / "tmp", ignore_errors=True)
         result = read_manifest(final)
