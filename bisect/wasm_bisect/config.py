@@ -18,7 +18,6 @@ from typing import Any, Literal
 
 from wasm_bisect import toolchains
 from wasm_bisect.bindgen import index
-from wasm_bisect.bindgen.prebuilt import ToolSource
 from wasm_bisect.domain.errors import ConfigError, UsageError, did_you_mean
 from wasm_bisect.domain.grid import (
     MAX_SHARDS,
@@ -32,6 +31,7 @@ from wasm_bisect.domain.grid import (
     rustc_items,
 )
 from wasm_bisect.domain.model import BuildOptions, ReferenceTypes, Runtime, ToolchainSpec
+from wasm_bisect.domain.options import BuildFailure, Profile, Target, TimeoutVerdict, ToolSource
 from wasm_bisect.probe import crate as crate_mode
 from wasm_bisect.probe import templates
 from wasm_bisect.probe.reproducer import CheckOverrides, Reproducer, check_signature
@@ -39,11 +39,8 @@ from wasm_bisect.util import bounded, paths
 
 __all__ = [
     "CONFIG_FILE",
-    "BuildFailure",
     "Config",
-    "Profile",
     "Settings",
-    "Target",
     "defaults",
     "find",
     "load",
@@ -61,7 +58,6 @@ MAX_TEXT = 64 * 1024  # one string value
 MAX_LIST = 1000  # items of a list value
 MAX_PARAMS = 64
 PYPROJECT = "pyproject.toml"
-Command = Literal["probe", "bisect", "matrix", "verify", "bisect-commits", "report"]
 _SCALARS = (str, int, float)
 # key -> what it must be; kebab-case in files (snake_case is accepted too, like cargo does).
 _KEYS = {
@@ -92,33 +88,6 @@ _KEYS = {
     "browser-path": "a table of browser binaries, e.g. {chromium = \"/usr/bin/chromium\"}",
     "tools": "auto, prebuilt or source (where a missing wasm-bindgen CLI or wasm-pack comes from)",
 }
-_REPRODUCER_KEYS = ("crate", "package", "features", "no-default-features", "all-features")
-
-
-class BuildFailure(StrEnum):
-    """How a failed build counts (like cargo-bisect-rustc's --regress modes)."""
-
-    SKIP = "skip"
-    BAD = "bad"
-
-
-class TimeoutVerdict(StrEnum):
-    """What a check that does not finish in time counts as."""
-
-    ERROR = "error"
-    BAD = "bad"
-
-
-class Profile(StrEnum):
-    RELEASE = "release"
-    DEV = "dev"
-    PROFILING = "profiling"
-
-
-class Target(StrEnum):
-    """wasm-pack targets the checks can load (the Node check needs nodejs)."""
-
-    NODEJS = "nodejs"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -397,15 +366,22 @@ def _browser_paths(value: Any, base: Path, where: str) -> dict[str, Path]:
 
 
 # -- merging -----------------------------------------------------------------------------------------------
+# The enums' values as BuildOptions spells them (its fields are the literals the store records).
+_FAILURES: dict[str, Literal["skip", "bad"]] = {BuildFailure.SKIP: "skip", BuildFailure.BAD: "bad"}
+_PROFILES: dict[str, Literal["release", "dev", "profiling"]] = {Profile.RELEASE: "release", Profile.DEV: "dev",
+                                                                 Profile.PROFILING: "profiling"}
+_TARGETS: dict[str, Literal["nodejs"]] = {Target.NODEJS: "nodejs"}
+
+
 def build_options(*, build_failure: str, profile: str, target: str) -> BuildOptions:
     """The one place build options are checked (flags arrive as enums, config files through `parse`)."""
-    if build_failure not in ("skip", "bad"):
+    if build_failure not in _FAILURES:
         raise UsageError(f"--build-failure {build_failure!r} must be skip or bad")
-    if profile not in ("release", "dev", "profiling"):
+    if profile not in _PROFILES:
         raise UsageError(f"--profile {profile!r} must be release, dev or profiling")
-    if target != "nodejs":
+    if target not in _TARGETS:
         raise UsageError(f"--target {target!r} is not supported by the Node check", hint="use --target nodejs")
-    return BuildOptions(build_failure=str(build_failure), profile=str(profile), target=str(target))  # type: ignore[arg-type]
+    return BuildOptions(build_failure=_FAILURES[build_failure], profile=_PROFILES[profile], target=_TARGETS[target])
 
 
 def settings(

@@ -32,10 +32,10 @@ import urllib.error
 import urllib.request
 import zlib
 from dataclasses import dataclass
-from enum import StrEnum
 from pathlib import Path
 
 from wasm_bisect.domain.errors import ProvisionError
+from wasm_bisect.domain.options import ToolSource as ToolSource  # noqa: PLC0414 (defined in the domain)
 from wasm_bisect.domain.versions import bindgen_key
 from wasm_bisect.util import fs, paths
 
@@ -49,14 +49,6 @@ FIRST_WITH_CHECKSUM = "0.2.88"  # upstream #3605 (September 2023)
 LAST_FROM_RUSTWASM = "0.2.100"  # 0.2.101 and later are published by wasm-bindgen/wasm-bindgen
 # Download seconds the cost model assumes for a prebuilt CLI before this machine has downloaded one.
 DOWNLOAD_SECONDS = 10.0
-
-
-class ToolSource(StrEnum):
-    """Where a missing tool comes from: the published binary first (auto), only that, or only a source build."""
-
-    AUTO = "auto"
-    PREBUILT = "prebuilt"
-    SOURCE = "source"
 
 
 class PrebuiltUnavailable(ProvisionError):

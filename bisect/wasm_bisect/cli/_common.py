@@ -14,10 +14,10 @@ from rich.markup import escape
 
 from wasm_bisect import config
 from wasm_bisect.bindgen import prebuilt, toolcache
-from wasm_bisect.bindgen.prebuilt import ToolSource
 from wasm_bisect.domain.errors import UsageError
 from wasm_bisect.domain.grid import RT_CHOICES, parse_reference_types, parse_runtimes
 from wasm_bisect.domain.model import Outcome, ReferenceTypes, Runtime, Stage, Variant, Verdict
+from wasm_bisect.domain.options import BuildFailure, Profile, Target, TimeoutVerdict, ToolSource
 from wasm_bisect.runs import Events
 from wasm_bisect.util import fs, log, paths
 
@@ -102,11 +102,11 @@ ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", callback=expan
 TemplateOpt = Annotated[str | None, typer.Option("--template", "-t", help="Built-in template name or a directory "
                                                  "(default: vec-of-structs).")]
 ParamOpt = Annotated[list[str] | None, typer.Option("--param", "-p", help="Template parameter NAME=VALUE.")]
-BuildFailOpt = Annotated[config.BuildFailure | None, typer.Option(
+BuildFailOpt = Annotated[BuildFailure | None, typer.Option(
     "--build-failure", case_sensitive=False, help="How a failed build counts (default: skip).")]
-ProfileOpt = Annotated[config.Profile | None, typer.Option(
+ProfileOpt = Annotated[Profile | None, typer.Option(
     "--profile", case_sensitive=False, help="wasm-pack profile (default: release).")]
-TargetOpt = Annotated[config.Target | None, typer.Option(
+TargetOpt = Annotated[Target | None, typer.Option(
     "--target", case_sensitive=False, help="wasm-pack target (nodejs for the Node check) (default: nodejs).")]
 StoreOpt = Annotated[Path | None, typer.Option("--store", callback=expanded,
                                                help="Result store file (default: the tool's own).")]
@@ -148,7 +148,7 @@ SignatureOpt = Annotated[str | None, typer.Option(
 TimeoutOpt = Annotated[float | None, typer.Option(
     "--timeout", min=0.001, max=86400, metavar="SECONDS",
     help="Seconds the check may run (default: the template's, 600 for --crate).")]
-TimeoutVerdictOpt = Annotated[config.TimeoutVerdict | None, typer.Option(
+TimeoutVerdictOpt = Annotated[TimeoutVerdict | None, typer.Option(
     "--timeout-verdict", case_sensitive=False, help="A check that times out is an error (default) or bad (the bug "
     "is a hang).")]
 TestOpt = Annotated[str | None, typer.Option(
@@ -166,7 +166,7 @@ def reproducer_flags(
     relock: bool | None = None,
     signature: str | None,
     timeout: float | None,
-    timeout_verdict: config.TimeoutVerdict | None,
+    timeout_verdict: TimeoutVerdict | None,
     test: str | None,
 ) -> dict[str, Any]:
     """The reproducer's flags as `config.resolve` keywords (None: not given, the config or defaults decide)."""

@@ -18,6 +18,7 @@ from typing import Any, Literal, Protocol
 
 from wasm_bisect.domain.errors import UsageError
 from wasm_bisect.domain.model import Runtime, Variant
+from wasm_bisect.domain.options import TimeoutVerdict as TimeoutVerdict  # noqa: PLC0414 (defined in the domain)
 
 WASM_PACK_TEST = "wasm-pack-test"  # the `--check` value that runs the project's #[wasm_bindgen_test] tests
 # Programs the check's environment provides itself (the toolchain's bin dir, the exact CLIs, wasm-pack).
@@ -29,13 +30,6 @@ class CheckKind(StrEnum):
     SCRIPT = "script"  # `node SCRIPT` (a template's check.mjs, the default)
     COMMAND = "command"  # any command line, judged by git bisect's exit contract
     WASM_PACK_TEST = WASM_PACK_TEST  # `wasm-pack test --node` with the exactly matching test runner
-
-
-class TimeoutVerdict(StrEnum):
-    """What a check that does not finish in time means: an infrastructure error, or the bug (a hang)."""
-
-    ERROR = "error"
-    BAD = "bad"
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -7,8 +7,6 @@ and (in `execute`) holds the run's lock, resumes an interrupted run and stores t
 from __future__ import annotations
 
 import functools
-import hashlib
-import json
 import math
 import re
 from collections.abc import Callable, Sequence
@@ -21,6 +19,7 @@ from wasm_bisect.domain.compat import reference_types_by_default_for, untestable
 from wasm_bisect.domain.errors import EndsAlike, UsageError
 from wasm_bisect.domain.grid import Grid
 from wasm_bisect.domain.model import BindgenSource, ReferenceTypes, Stage, Terms, ToolchainSpec, Variant, Verdict
+from wasm_bisect.domain.options import Mode
 from wasm_bisect.domain.reproduce import bisect_rustc_script, compare_links, probe_command, rustc_next_step
 from wasm_bisect.domain.versions import bindgen_key
 from wasm_bisect.probe import Judge, Oracle, Readiness
@@ -131,7 +130,7 @@ class SearchResult:
 class BisectResult:
     """A whole bisect: one search per reference-types setting, and how they compare."""
 
-    mode: str  # "regression" | "find-fix"
+    mode: Mode
     grid: dict[str, Any]
     searches: tuple[SearchResult, ...]
     reference_types_summary: str
@@ -149,7 +148,7 @@ class BisectResult:
     def to_json(self) -> dict[str, Any]:
         first = self.first_failing
         data: dict[str, Any] = {
-            "kind": "bisect", "mode": self.mode, "grid": self.grid,
+            "kind": "bisect", "mode": str(self.mode), "grid": self.grid,
             "searches": [s.to_json() for s in self.searches],
             "first_failing": first.to_json() if first else None,
             "frontier": {s.reference_types: [dict(f) for f in s.frontier] for s in self.searches},
@@ -619,7 +618,7 @@ def run(plan: BisectPlan, oracle: Oracle, *, on_done: Callable[[SearchResult], N
             finished(rt, explorer(plan, rt, costs(rt), alike=alike)(oracle))
     ordered = tuple(results[str(rt)] for rt in settings)
     return BisectResult(
-        mode="find-fix" if plan.find_fix else "regression", grid=grid.identity(), searches=ordered,
+        mode=Mode.FIND_FIX if plan.find_fix else Mode.REGRESSION, grid=grid.identity(), searches=ordered,
         reference_types_summary=summarize_reference_types(ordered), built=oracle.built, from_store=oracle.cached,
         asked=sum(r.probes for r in ordered), cells=grid.size, reproducer_args=reproducer_args)
 
@@ -765,11 +764,6 @@ def execute(request: Request, store: Store, events: Events = QUIET) -> BisectRes
         result = replace(note_gaps(result, request.known_releases), run_id=claimed.run_id)
         store.finish_run(claimed.run_id, result.to_json())
     return result
-
-
-def fingerprint_of(*parts: object) -> str:
-    """A short stable hash of JSON-able parts (run identities of verify and bisect-commits)."""
-    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 def drill_plans(plan: BisectPlan, result: BisectResult,

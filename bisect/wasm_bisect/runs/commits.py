@@ -19,8 +19,8 @@ from wasm_bisect.domain.model import BuildOptions, ReferenceTypes, Runtime, Tool
 from wasm_bisect.probe import Oracle
 from wasm_bisect.probe.reproducer import Reproducer, run_config
 from wasm_bisect.runs._events import QUIET, Events
+from wasm_bisect.runs._fingerprint import fingerprint_of
 from wasm_bisect.runs._locks import claim_run
-from wasm_bisect.runs.bisect import fingerprint_of
 from wasm_bisect.store import Store
 
 COMMIT_URL = "https://github.com/wasm-bindgen/wasm-bindgen/commit/{sha}"

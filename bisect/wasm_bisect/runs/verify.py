@@ -34,7 +34,7 @@ from wasm_bisect.domain.versions import bindgen_key
 from wasm_bisect.probe import Oracle
 from wasm_bisect.probe.reproducer import Reproducer, run_config
 from wasm_bisect.runs._events import QUIET, Events
-from wasm_bisect.runs.bisect import fingerprint_of
+from wasm_bisect.runs._fingerprint import fingerprint_of
 from wasm_bisect.runs.estimate import DryRun, estimate
 from wasm_bisect.store import Store
 
