@@ -9,46 +9,51 @@ from __future__ import annotations
 
 import functools
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
-from wasm_bisect import toolchains
-from wasm_bisect.bindgen import index
 from wasm_bisect.domain.errors import ConfigError, UsageError, did_you_mean
 from wasm_bisect.domain.grid import (
     MAX_SHARDS,
-    Grid,
     check_bindgen_axis,
     check_shard_count,
-    parse_bindgen_axis,
     parse_reference_types,
     parse_runtimes,
-    parse_rustc_axis,
     rustc_items,
 )
 from wasm_bisect.domain.model import BuildOptions, ReferenceTypes, Runtime, ToolchainSpec
-from wasm_bisect.domain.options import BuildFailure, Profile, Target, TimeoutVerdict, ToolSource
+from wasm_bisect.domain.options import (
+    BuildFailure,
+    CheckFlags,
+    Profile,
+    ProjectFlags,
+    Target,
+    TimeoutVerdict,
+    ToolSource,
+)
 from wasm_bisect.probe import crate as crate_mode
-from wasm_bisect.probe import templates
-from wasm_bisect.probe.reproducer import CheckOverrides, Reproducer, check_signature
+from wasm_bisect.probe.reproducer import CheckOverrides, check_signature
 from wasm_bisect.util import bounded, paths
 
 __all__ = [
     "CONFIG_FILE",
     "Config",
+    "Flags",
     "Settings",
+    "check_axes",
+    "check_single",
     "defaults",
     "find",
     "load",
-    "make_grid",
     "parse",
-    "reproducer",
     "resolve",
     "settings",
+    "single_reference_types",
+    "single_rustc",
 ]
 
 CONFIG_FILE = "wasm-bisect.toml"
@@ -127,6 +132,29 @@ Origin = Literal["flag", "config", "default", "none"]
 
 
 @dataclass(frozen=True, kw_only=True)
+class Flags:
+    """What a command's flags say, typed; None means "not given" so the config and the defaults decide."""
+
+    template: str | None = None
+    rustc: str | None = None
+    bindgen: str | None = None
+    reference_types: str | None = None
+    params: Mapping[str, str] | None = None
+    build_failure: BuildFailure | None = None
+    profile: Profile | None = None
+    target: Target | None = None
+    jobs: int | None = None
+    shards: int | None = None
+    allow_yanked: bool | None = None
+    store: Path | None = None
+    runtime: str | None = None  # one runtime or a comma list
+    browser_path: Sequence[str] | None = None  # PATH or RUNTIME=PATH items
+    tools: ToolSource | None = None
+    project: ProjectFlags = field(default_factory=ProjectFlags)
+    checks: CheckFlags = field(default_factory=CheckFlags)
+
+
+@dataclass(frozen=True, kw_only=True)
 class Settings:
     """Flags, config and defaults merged for one command: everything it needs to build its grid or cell."""
 
@@ -156,16 +184,6 @@ class Settings:
 
     def reference_types_tuple(self) -> tuple[ReferenceTypes, ...]:
         return parse_reference_types(self.reference_types)
-
-    def runtimes(self, template: Reproducer) -> tuple[Runtime, ...]:
-        """The runtimes to check in. Unless the user chose, a template that cannot run in Node (a browser-only
-        bug) runs in the first runtime it lists; a runtime the template does not list is bad input."""
-        if not self.from_user("runtime") and Runtime.NODE not in template.runtimes:
-            return template.runtimes[:1]
-        chosen = parse_runtimes(self.runtime)
-        for runtime in chosen:
-            template.check_runtime(runtime)
-        return chosen
 
 
 @functools.cache
@@ -384,40 +402,14 @@ def build_options(*, build_failure: str, profile: str, target: str) -> BuildOpti
     return BuildOptions(build_failure=_FAILURES[build_failure], profile=_PROFILES[profile], target=_TARGETS[target])
 
 
-def settings(
-    config: Config,
-    *,
-    command: str = "matrix",
-    template: str | None = None,
-    rustc: str | None = None,
-    bindgen: str | None = None,
-    reference_types: str | None = None,
-    params: Mapping[str, str] | None = None,
-    build_failure: str | None = None,
-    profile: str | None = None,
-    target: str | None = None,
-    jobs: int | None = None,
-    shards: int | None = None,
-    allow_yanked: bool | None = None,
-    store: Path | None = None,
-    require_axes: bool | None = None,
-    crate_dir: Path | None = None,
-    package: str | None = None,
-    features: tuple[str, ...] | None = None,
-    no_default_features: bool | None = None,
-    all_features: bool | None = None,
-    relock: bool | None = None,
-    check: str | None = None,
-    signature: str | None = None,
-    timeout: float | None = None,
-    timeout_verdict: str | None = None,
-    test: str | None = None,
-    runtime: str | None = None,
-    browser_path: list[str] | None = None,
-    tools: str | None = None,
-) -> Settings:
+def settings(config: Config, flags: Flags | None = None, *, command: str = "matrix",
+             require_axes: bool | None = None) -> Settings:
     """Flags override the config, the config overrides `command`'s defaults. A matrix (and any command given
     `require_axes=True`) has no default axes: both must come from a flag or the config."""
+    flags = flags or Flags()
+    project, checks = flags.project, flags.checks
+    rustc, bindgen, jobs, shards = flags.rustc, flags.bindgen, flags.jobs, flags.shards
+    params, template = flags.params, flags.template
     table = defaults(command)
     origin: dict[str, Origin] = {}
 
@@ -447,25 +439,26 @@ def settings(
         rustc_items(rustc)  # a flag's syntax is checked at once, before anything reads a list or the network
     if bindgen is not None:
         check_bindgen_axis(bindgen)
-    options = build_options(build_failure=pick("build-failure", build_failure, config.build_failure),
-                            profile=pick("profile", profile, config.profile),
-                            target=pick("target", target, config.target))
+    options = build_options(build_failure=pick("build-failure", flags.build_failure, config.build_failure),
+                            profile=pick("profile", flags.profile, config.profile),
+                            target=pick("target", flags.target, config.target))
     chosen_params = {**config.params, **(params or {})}
     origin["params"] = "flag" if params else "config" if config.params else "default"
     chosen_template = pick("template", template, config.template)
-    chosen_crate = pick("crate", crate_dir, config.crate)
+    chosen_crate = pick("crate", project.crate, config.crate)
     if chosen_crate is not None and origin["template"] in ("flag", "config"):
         if origin["template"] == origin["crate"]:
             where_both = "on the command line" if origin["crate"] == "flag" else f"in {config.source}"
             raise UsageError(f"--template and --crate are both given {where_both}", hint="give one reproducer")
         if origin["crate"] == "config":  # a --template flag wins over the config's crate
             chosen_crate = None
-    selection = crate_mode.Selection(package=pick("package", package, config.package),
-                                features=pick("features", features or None, config.features) or (),
-                                no_default_features=bool(pick("no-default-features", no_default_features,
-                                                              config.no_default_features)),
-                                all_features=bool(pick("all-features", all_features, config.all_features)),
-                                relock=bool(pick("relock", relock, config.relock)))
+    selection = crate_mode.Selection(package=pick("package", project.package, config.package),
+                                     features=pick("features", project.features or None, config.features) or (),
+                                     no_default_features=bool(pick("no-default-features", project.no_default_features,
+                                                                   config.no_default_features)),
+                                     all_features=bool(pick("all-features", project.all_features,
+                                                            config.all_features)),
+                                     relock=bool(pick("relock", project.relock, config.relock)))
     if chosen_crate is None:
         # The config's package and features go with the config's crate, which a --template flag set aside.
         given = [k for k in ("package", "features", "no-default-features", "all-features", "relock")
@@ -473,19 +466,20 @@ def settings(
         if given:
             raise UsageError(f"--{given[0]} selects from a project given with --crate DIR",
                              hint="add --crate DIR (or `crate = ...` in the config)")
-    if timeout is not None and not 0 < timeout <= 86400:
-        raise UsageError(f"--timeout {timeout:g} must be a number of seconds in (0, 86400]")
-    overrides = CheckOverrides(check=pick("check", check, config.check),
-                               signature=pick("signature", signature, config.signature),
-                               timeout=pick("timeout", timeout, config.timeout),
-                               timeout_verdict=pick("timeout-verdict", timeout_verdict, config.timeout_verdict),
-                               test=pick("test", test, config.test))
-    runtime_text = pick("runtime", runtime, config.runtime)
+    if checks.timeout is not None and not 0 < checks.timeout <= 86400:
+        raise UsageError(f"--timeout {checks.timeout:g} must be a number of seconds in (0, 86400]")
+    overrides = CheckOverrides(check=pick("check", checks.check, config.check),
+                               signature=pick("signature", checks.signature, config.signature),
+                               timeout=pick("timeout", checks.timeout, config.timeout),
+                               timeout_verdict=pick("timeout-verdict", checks.timeout_verdict,
+                                                    config.timeout_verdict),
+                               test=pick("test", checks.test, config.test))
+    runtime_text = pick("runtime", flags.runtime, config.runtime)
     browser_paths = {Runtime(k): v for k, v in config.browser_paths.items()}
-    if browser_path:
+    if flags.browser_path:
         from wasm_bisect.probe.runtimes import parse_browser_paths
 
-        browser_paths.update(parse_browser_paths(browser_path, parse_runtimes(runtime_text)))
+        browser_paths.update(parse_browser_paths(list(flags.browser_path), parse_runtimes(runtime_text)))
     return Settings(
         crate=chosen_crate,
         selection=selection,
@@ -494,33 +488,25 @@ def settings(
         template=chosen_template,
         rustc=rustc_text,
         bindgen=bindgen_text,
-        reference_types=pick("reference-types", reference_types, config.reference_types),
+        reference_types=pick("reference-types", flags.reference_types, config.reference_types),
         params=chosen_params,
         options=options,
         jobs=pick("jobs", jobs, config.jobs),
         shards=pick("shards", shards, config.shards),
-        allow_yanked=bool(pick("allow-yanked", allow_yanked, config.allow_yanked)),
-        store=pick("store", store, config.store),
+        allow_yanked=bool(pick("allow-yanked", flags.allow_yanked, config.allow_yanked)),
+        store=pick("store", flags.store, config.store),
         source=config.source,
         origin=origin,
         runtime=runtime_text,
         browser_paths=browser_paths,
-        tools=ToolSource(pick("tools", tools, config.tools)),
+        tools=ToolSource(pick("tools", flags.tools, config.tools)),
     )
 
 
-def resolve(command: str, *, config_path: Path | None = None, cwd: Path | None = None, **flags: Any) -> Settings:
+def resolve(command: str, flags: Flags | None = None, *, config_path: Path | None = None,
+            cwd: Path | None = None) -> Settings:
     """Load the config (named, or found from `cwd`) and merge it with `flags` for `command`."""
-    return settings(load(config_path, cwd=cwd), command=command, **flags)
-
-
-def rustc_axis(text: str) -> tuple[ToolchainSpec, ...]:
-    """A rustc axis; a range picks from its provider's versions, not every X.Y.0 in between. The syntax is
-    checked first, offline; a provider is asked only for the providers of range items."""
-    items = rustc_items(text)
-    available = {p: toolchains.provider(p).available() for p in dict.fromkeys(i.provider for i in items
-                                                                              if i.is_range)}
-    return parse_rustc_axis(text, available=available)
+    return settings(load(config_path, cwd=cwd), flags, command=command)
 
 
 def check_axes(chosen: Settings) -> None:
@@ -531,37 +517,8 @@ def check_axes(chosen: Settings) -> None:
         check_bindgen_axis(chosen.bindgen)
 
 
-def make_grid(chosen: Settings, *, notice: Callable[[str], None] | None = None,
-              rustc: tuple[ToolchainSpec, ...] | None = None, chosen_reproducer: Reproducer | None = None) -> Grid:
-    """Expand the axes into a Grid: syntax first (offline), then the provider's versions for rustc ranges (or
-    the `rustc` axis the caller already expanded and checked) and the release index for wasm-bindgen."""
-    if chosen.rustc is None or chosen.bindgen is None:
-        raise UsageError("no rustc axis" if chosen.rustc is None else "no wasm-bindgen axis",
-                         hint="give --rustc and --bindgen")
-    check_axes(chosen)
-    tmpl = chosen_reproducer if chosen_reproducer is not None else reproducer(chosen)
-    rustc = rustc if rustc is not None else rustc_axis(chosen.rustc)
-    bindgen = parse_bindgen_axis(chosen.bindgen, releases=index.releases(notice=notice),
-                                 include_yanked=chosen.allow_yanked)
-    if not rustc or not bindgen:
-        raise UsageError("the grid is empty", hint="widen --rustc or --bindgen")
-    return Grid(template=tmpl.name, rustc=rustc, bindgen=bindgen, reference_types=chosen.reference_types_tuple(),
-                options=chosen.options, params=tmpl.param_values(chosen.params), runtimes=chosen.runtimes(tmpl))
-
-
-def reproducer(chosen: Settings) -> Reproducer:
-    """The reproducer the settings name: the user's crate (`crate`), else the template with any check flags.
-
-    Everything is checked here, before any build: a bad project, package, feature or check command is bad input.
-    """
-    if chosen.crate is not None:
-        return crate_mode.load(chosen.crate, selection=chosen.selection, overrides=chosen.check)
-    tmpl = templates.load(chosen.template).with_check(chosen.check)
-    tmpl.require_check()
-    return tmpl
-
-
-def _single(chosen: Settings, key: str, text: str, count: int, example: str) -> None:
+def check_single(chosen: Settings, key: str, text: str, count: int, example: str) -> None:
+    """A single-cell command's setting has one value (`count` of them were given)."""
     if count != 1:
         where = f"{chosen.source} gives" if chosen.origin.get(key) == "config" else "got"
         raise UsageError(f"{chosen.command} takes one {key} value; {where} {text!r}", hint=f"give --{key} {example}")
@@ -571,19 +528,12 @@ def single_rustc(chosen: Settings) -> ToolchainSpec:
     """The one toolchain of a single-cell command (probe, bisect-commits)."""
     text = chosen.rustc or ""
     items = rustc_items(text)
-    _single(chosen, "rustc", text, 0 if any(i.is_range for i in items) else len(items), "debian:1.96.0")
+    check_single(chosen, "rustc", text, 0 if any(i.is_range for i in items) else len(items), "debian:1.96.0")
     return ToolchainSpec.parse(str(items[0]))
-
-
-def single_runtime(chosen: Settings, template: Reproducer) -> Runtime:
-    """The one runtime of a single-axis command (probe, bisect, verify, bisect-commits)."""
-    parsed = chosen.runtimes(template)
-    _single(chosen, "runtime", chosen.runtime, len(parsed), "chromium")
-    return parsed[0]
 
 
 def single_reference_types(chosen: Settings) -> ReferenceTypes:
     """The one reference-types setting of a single-cell command."""
     parsed = chosen.reference_types_tuple()
-    _single(chosen, "reference-types", chosen.reference_types, len(parsed), "default")
+    check_single(chosen, "reference-types", chosen.reference_types, len(parsed), "default")
     return parsed[0]

@@ -27,6 +27,7 @@ from typing import Any
 from wasm_bisect import config as config_mod
 from wasm_bisect.domain.errors import UsageError
 from wasm_bisect.domain.grid import MAX_SHARDS, cell_id
+from wasm_bisect.runs import plan
 from wasm_bisect.util import bounded, paths
 
 __all__ = ["cells", "github_matrix", "merge_and_report", "parametrize_cells", "results_dir", "run_cell", "safe_name"]
@@ -50,7 +51,7 @@ def _config_path(config: str | Path | None) -> Path | None:
 
 def cells(config: str | Path | None = None) -> list[str]:
     """The cell ids (`RUSTC@BINDGEN@RT`) of the config's grid, in grid order."""
-    grid = config_mod.make_grid(config_mod.resolve("matrix", config_path=_config_path(config)))
+    grid = plan.make_grid(config_mod.resolve("matrix", config_path=_config_path(config)))
     return [cell_id(v) for v in grid.variants()]
 
 

@@ -10,6 +10,8 @@ import pytest
 from wasm_bisect import cli, config
 from wasm_bisect.domain.errors import ConfigError, UsageError
 from wasm_bisect.domain.model import ReferenceTypes
+from wasm_bisect.domain.options import CheckFlags, Profile, ProjectFlags, TimeoutVerdict, ToolSource
+from wasm_bisect.runs import plan
 
 GOOD = """
 template = "vec-of-structs"
@@ -96,13 +98,13 @@ def test_flags_override_config(tmp_path: Path) -> None:
     path = tmp_path / "wasm-bisect.toml"
     path.write_text(GOOD)
     cfg = config.load(path)
-    chosen = config.settings(cfg, bindgen="0.2.93", jobs=1, params={"n": "5"}, profile="dev")
+    chosen = config.settings(cfg, config.Flags(bindgen="0.2.93", jobs=1, params={"n": "5"}, profile=Profile.DEV))
     assert chosen.rustc == "debian:1.63.0,debian:1.96.0"  # from the file
     assert chosen.bindgen == "0.2.93"  # from the flag
     assert chosen.jobs == 1 and chosen.shards == 3
     assert chosen.params == {"n": "5"}
     assert chosen.options.profile == "dev"
-    grid = config.make_grid(chosen)
+    grid = plan.make_grid(chosen)
     assert [str(r) for r in grid.rustc] == ["debian:1.63.0", "debian:1.96.0"]
     assert [b.version for b in grid.bindgen] == ["0.2.93"]
     assert grid.reference_types == (ReferenceTypes.DEFAULT, ReferenceTypes.ON)
@@ -111,11 +113,12 @@ def test_flags_override_config(tmp_path: Path) -> None:
 
 def test_settings_need_both_axes() -> None:
     with pytest.raises(UsageError, match="no rustc axis"):
-        config.settings(config.Config(), bindgen="0.2.99")
+        config.settings(config.Config(), config.Flags(bindgen="0.2.99"))
     with pytest.raises(UsageError, match="no wasm-bindgen axis"):
-        config.settings(config.Config(), rustc="debian:1.63.0")
+        config.settings(config.Config(), config.Flags(rustc="debian:1.63.0"))
     with pytest.raises(UsageError, match="must be skip or bad"):
-        config.settings(config.Config(), rustc="debian:1.63.0", bindgen="0.2.99", build_failure="maybe")
+        config.settings(config.Config(), config.Flags(rustc="debian:1.63.0", bindgen="0.2.99",
+                                                      build_failure="maybe"))  # type: ignore[arg-type]
 
 
 def test_cli_bad_config_exits_2_with_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
@@ -150,9 +153,11 @@ def test_every_command_has_defaults_from_one_table() -> None:
         assert table["template"] == "vec-of-structs" and table["reference-types"] == "default"
     assert "rustc" not in config.defaults("matrix")  # a matrix never runs on a grid nobody asked for
     with pytest.raises(UsageError, match="takes one rustc value"):
-        config.single_rustc(config.settings(config.Config(), command="probe", rustc="debian:1.63.0,debian:1.96.0"))
+        config.single_rustc(config.settings(config.Config(), config.Flags(rustc="debian:1.63.0,debian:1.96.0"),
+                                            command="probe"))
     with pytest.raises(UsageError, match="takes one reference-types value"):
-        config.single_reference_types(config.settings(config.Config(), command="probe", reference_types="both"))
+        config.single_reference_types(config.settings(config.Config(), config.Flags(reference_types="both"),
+                                                      command="probe"))
 
 
 # -- crate mode and the check, through the one settings path ----------------------------------------------------
@@ -169,9 +174,10 @@ def test_crate_mode_keys_in_the_config(tmp_path: Path) -> None:
     chosen = config.settings(cfg, command="probe")
     assert chosen.crate == tmp_path / "proj" and chosen.selection.features == ("repro", "x")
     assert chosen.check.check == "node tests/check.mjs" and chosen.check.signature == "detached ArrayBuffer"
-    flagged = config.settings(cfg, command="probe", features=("other",), timeout=5.0)
+    flagged = config.settings(cfg, config.Flags(project=ProjectFlags(features=("other",)),
+                                                checks=CheckFlags(timeout=5.0)), command="probe")
     assert flagged.selection.features == ("other",) and flagged.check.timeout == 5.0  # flags win key by key
-    assert config.settings(cfg, command="probe", template="smoke").crate is None  # a --template flag wins
+    assert config.settings(cfg, config.Flags(template="smoke"), command="probe").crate is None  # a --template flag wins
 
 
 @pytest.mark.parametrize(("text", "needle"), [
@@ -189,29 +195,33 @@ def test_bad_crate_mode_keys(tmp_path: Path, text: str, needle: str) -> None:
 
 def test_crate_mode_flags_need_a_crate_and_one_reproducer(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="--package selects from a project given with --crate"):
-        config.settings(config.Config(), command="probe", package="app")
+        config.settings(config.Config(), config.Flags(project=ProjectFlags(package="app")), command="probe")
     with pytest.raises(UsageError, match="--template and --crate are both given"):
-        config.settings(config.Config(), command="probe", template="smoke", crate_dir=tmp_path)
-    chosen = config.settings(config.Config(), command="probe", crate_dir=FIXTURE, package="app",
-                             features=("repro",), check="wasm-pack-test")
-    project = config.reproducer(chosen)
+        config.settings(config.Config(), config.Flags(template="smoke", project=ProjectFlags(crate=tmp_path)),
+                        command="probe")
+    chosen = config.settings(config.Config(), config.Flags(
+        project=ProjectFlags(crate=FIXTURE, package="app", features=("repro",)),
+        checks=CheckFlags(check="wasm-pack-test")), command="probe")
+    project = plan.reproducer(chosen)
     assert project.name == "crate:app" and project.check.kind == "wasm-pack-test"
-    grid = config.make_grid(config.settings(config.Config(), command="bisect", crate_dir=FIXTURE, package="app",
-                                            check="wasm-pack-test", bindgen="0.2.92,0.2.99"),
+    grid = plan.make_grid(config.settings(config.Config(), config.Flags(
+        bindgen="0.2.92,0.2.99", project=ProjectFlags(crate=FIXTURE, package="app"),
+        checks=CheckFlags(check="wasm-pack-test")), command="bisect"),
                             chosen_reproducer=project)
     assert grid.template == "crate:app" and grid.params == ()
 
 
 def test_template_check_flags_override_the_templates_own() -> None:
-    tmpl = config.reproducer(config.settings(config.Config(), command="probe", template="smoke",
-                                             check="node check.mjs --fast", timeout=7.0, timeout_verdict="bad"))
+    tmpl = plan.reproducer(config.settings(config.Config(), config.Flags(
+        template="smoke", checks=CheckFlags(check="node check.mjs --fast", timeout=7.0,
+                                            timeout_verdict=TimeoutVerdict.BAD)), command="probe"))
     assert tmpl.check.argv == ("node", "check.mjs", "--fast") and tmpl.check.timeout == 7.0
     assert "--check" in tmpl.command_args() and "--timeout-verdict" in tmpl.command_args()
-    plain = config.reproducer(config.settings(config.Config(), command="probe", template="smoke"))
+    plain = plan.reproducer(config.settings(config.Config(), config.Flags(template="smoke"), command="probe"))
     assert plain.command_args() == ("--template", "smoke") and plain.check_hash != tmpl.check_hash
     with pytest.raises(UsageError, match="'nope-not-a-program' is not on PATH"):
-        config.reproducer(config.settings(config.Config(), command="probe", template="smoke",
-                                          check="nope-not-a-program"))
+        plan.reproducer(config.settings(config.Config(), config.Flags(
+            template="smoke", checks=CheckFlags(check="nope-not-a-program")), command="probe"))
 
 
 # -- issue 13: config values are bounded, paths expand `~`, unknown keys get a "did you mean" -------------------
@@ -257,7 +267,7 @@ def test_flags_are_bounded_and_their_syntax_checked_at_once() -> None:
                           ({"rustc": "1.96.0..1.63.0"}, "reversed rustc range"),
                           ({"bindgen": "0.2.92...0.2.99"}, "ill-formed")):
         with pytest.raises(UsageError, match=needle):
-            config.settings(empty, command="bisect", **flags)  # type: ignore[arg-type]
+            config.settings(empty, config.Flags(**flags), command="bisect")  # type: ignore[arg-type]
 
 
 def test_runtime_from_the_config_and_the_template(tmp_path: Path) -> None:
@@ -268,27 +278,28 @@ def test_runtime_from_the_config_and_the_template(tmp_path: Path) -> None:
     path.write_text('runtime = ["node", "firefox"]\n[browser-path]\nchromium = "bin/chrome"\n')
     cfg = config.load(path)
     assert cfg.browser_paths == {"chromium": tmp_path / "bin" / "chrome"}
-    chosen = config.settings(cfg, rustc="debian:1.96.0", bindgen="0.2.99")
+    chosen = config.settings(cfg, config.Flags(rustc="debian:1.96.0", bindgen="0.2.99"))
     smoke = templates.load("smoke")
-    assert chosen.runtimes(smoke) == (Runtime.NODE, Runtime.FIREFOX)
+    assert plan.runtimes(chosen, smoke) == (Runtime.NODE, Runtime.FIREFOX)
     assert chosen.browser_paths == {Runtime.CHROMIUM: tmp_path / "bin" / "chrome"}
-    assert config.settings(cfg, command="probe", runtime="chromium").runtimes(smoke) == (Runtime.CHROMIUM,)
-    assert config.make_grid(chosen).runtimes == (Runtime.NODE, Runtime.FIREFOX)
+    chromium = config.settings(cfg, config.Flags(runtime="chromium"), command="probe")
+    assert plan.runtimes(chromium, smoke) == (Runtime.CHROMIUM,)
+    assert plan.make_grid(chosen).runtimes == (Runtime.NODE, Runtime.FIREFOX)
     with pytest.raises(UsageError, match="takes one runtime"):
-        config.single_runtime(config.settings(cfg, command="probe"), smoke)
+        plan.single_runtime(config.settings(cfg, command="probe"), smoke)
     # Nobody chose: node, unless the template cannot run there (then its first runtime).
     default = config.settings(config.Config(), command="probe")
-    assert config.single_runtime(default, smoke) is Runtime.NODE
+    assert plan.single_runtime(default, smoke) is Runtime.NODE
     browser_only = templates.parse_manifest({"name": "b", "check": {"runtimes": ["firefox", "chromium"]}},
                                             root=tmp_path, files=dict(smoke.files))
-    assert config.single_runtime(default, browser_only) is Runtime.FIREFOX
+    assert plan.single_runtime(default, browser_only) is Runtime.FIREFOX
     with pytest.raises(UsageError, match="does not run in node"):
-        config.single_runtime(config.settings(config.Config(), command="probe", runtime="node"), browser_only)
+        plan.single_runtime(config.settings(config.Config(), config.Flags(runtime="node"), command="probe"),
+                              browser_only)
 
 
 def test_tools_source_from_flag_config_and_defaults(tmp_path: Path) -> None:
     """`tools` (auto | prebuilt | source): flag > config > defaults.toml (auto), one value all the way."""
-    from wasm_bisect.bindgen.prebuilt import ToolSource
 
     assert config.settings(config.Config(), command="probe").tools is ToolSource.AUTO
     path = tmp_path / "wasm-bisect.toml"
@@ -297,7 +308,7 @@ def test_tools_source_from_flag_config_and_defaults(tmp_path: Path) -> None:
     assert cfg.tools == "source"
     chosen = config.settings(cfg, command="bisect")
     assert chosen.tools is ToolSource.SOURCE and chosen.origin["tools"] == "config"
-    assert config.settings(cfg, command="bisect", tools="prebuilt").tools is ToolSource.PREBUILT
+    assert config.settings(cfg, config.Flags(tools=ToolSource.PREBUILT), command="bisect").tools is ToolSource.PREBUILT
     path.write_text('tools = "download"\n')
     with pytest.raises(ConfigError, match="tools must be one of auto, prebuilt, source"):
         config.load(path)

@@ -2,22 +2,32 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 import json
 import shlex
 import sys
+from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar, cast
 
 import typer
 from rich.markup import escape
 
-from wasm_bisect import config
-from wasm_bisect.bindgen import prebuilt, toolcache
+from wasm_bisect.bindgen import prebuilt
 from wasm_bisect.domain.errors import UsageError
 from wasm_bisect.domain.grid import RT_CHOICES, parse_reference_types, parse_runtimes
 from wasm_bisect.domain.model import Outcome, ReferenceTypes, Runtime, Stage, Variant, Verdict
-from wasm_bisect.domain.options import BuildFailure, Profile, Target, TimeoutVerdict, ToolSource
+from wasm_bisect.domain.options import (
+    BuildFailure,
+    CheckFlags,
+    Profile,
+    ProjectFlags,
+    Target,
+    TimeoutVerdict,
+    ToolSource,
+)
 from wasm_bisect.runs import Events
 from wasm_bisect.util import fs, log, paths
 
@@ -155,28 +165,6 @@ TestOpt = Annotated[str | None, typer.Option(
     "--test", metavar="NAME", help="With --check wasm-pack-test: run this test target only.")]
 
 
-def reproducer_flags(
-    *,
-    crate: Path | None,
-    package: str | None,
-    features: list[str] | None,
-    no_default_features: bool | None,
-    all_features: bool | None,
-    check: str | None,
-    relock: bool | None = None,
-    signature: str | None,
-    timeout: float | None,
-    timeout_verdict: TimeoutVerdict | None,
-    test: str | None,
-) -> dict[str, Any]:
-    """The reproducer's flags as `config.resolve` keywords (None: not given, the config or defaults decide)."""
-    from wasm_bisect.probe.crate import split_features
-
-    return {"crate_dir": crate, "package": package,
-            "features": split_features(features) if features else None, "no_default_features": no_default_features,
-            "all_features": all_features, "relock": relock, "check": check, "signature": signature, "timeout": timeout,
-            "timeout_verdict": flag(timeout_verdict), "test": test}
-
 RuntimeOneOpt = Annotated[Runtime | None, typer.Option(
     "--runtime", case_sensitive=False, help="Where the check runs: node, or headless chromium or firefox "
     "(default: node, or the template's first runtime).")]
@@ -190,6 +178,62 @@ ToolsOpt = Annotated[ToolSource | None, typer.Option(
     "--tools", case_sensitive=False, help="Where a missing wasm-bindgen CLI or wasm-pack comes from: auto (the "
     "published binary, else cargo install), prebuilt (only the published binary) or source (only cargo install) "
     f"(default: auto; ${prebuilt.RELEASES_URL_ENV} replaces https://github.com).")]
+
+# The options of each flag bundle, in the order `--help` lists them; a command parameter annotated with the
+# bundle's class (ProjectFlags, CheckFlags) stands for all of them (see `bundled`).
+_BUNDLES: dict[type[Any], dict[str, Any]] = {
+    ProjectFlags: {"crate": CrateOpt, "package": PackageOpt, "features": FeaturesOpt,
+                   "no_default_features": NoDefaultFeaturesOpt, "all_features": AllFeaturesOpt, "relock": RelockOpt},
+    CheckFlags: {"check": CheckOpt, "signature": SignatureOpt, "timeout": TimeoutOpt,
+                 "timeout_verdict": TimeoutVerdictOpt, "test": TestOpt},
+}
+
+
+def project_flags(*, crate: Path | None = None, package: str | None = None, features: list[str] | None = None,
+                  no_default_features: bool | None = None, all_features: bool | None = None,
+                  relock: bool | None = None) -> ProjectFlags:
+    """Crate mode's options as one value (`--features a,b -F "c d"` split like cargo does)."""
+    from wasm_bisect.probe.crate import split_features
+
+    return ProjectFlags(crate=crate, package=package, features=split_features(features) if features else None,
+                        no_default_features=no_default_features, all_features=all_features, relock=relock)
+
+
+def _check_flags(*, check: str | None = None, signature: str | None = None, timeout: float | None = None,
+                 timeout_verdict: TimeoutVerdict | None = None, test: str | None = None) -> CheckFlags:
+    return CheckFlags(check=check, signature=signature, timeout=timeout, timeout_verdict=timeout_verdict, test=test)
+
+
+NO_PROJECT_FLAGS = ProjectFlags()  # the placeholder default of a bundle parameter (`bundled` fills it)
+NO_CHECK_FLAGS = CheckFlags()
+_MAKERS: dict[type[Any], Callable[..., Any]] = {ProjectFlags: project_flags, CheckFlags: _check_flags}
+
+F = TypeVar("F", bound=Callable[..., None])
+
+
+def bundled(command: F) -> F:
+    """Typer knows only plain parameters: each parameter of `command` annotated with a flag bundle's class is
+    declared as the bundle's options, in its place (so `--help` lists them there), and `command` gets them back
+    as one frozen value."""
+    signature = inspect.signature(command, eval_str=True)
+    bundles = {p.name: p.annotation for p in signature.parameters.values() if p.annotation in _BUNDLES}
+    parameters: list[inspect.Parameter] = []
+    for p in signature.parameters.values():
+        if p.name not in bundles:
+            parameters.append(p)
+            continue
+        parameters += [inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None,
+                                         annotation=option) for name, option in _BUNDLES[p.annotation].items()]
+
+    @functools.wraps(command)
+    def run(**given: Any) -> None:
+        for name, cls in bundles.items():
+            given[name] = _MAKERS[cls](**{option: given.pop(option) for option in _BUNDLES[cls]})
+        command(**given)
+
+    run.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
+    return cast(F, run)
+
 
 VERDICT_STYLE = {"good": "green", "bad": "red", "skip": "yellow", "error": "magenta"}
 
@@ -211,19 +255,6 @@ def parse_params(items: list[str] | None) -> dict[str, str]:
 def flag(value: StrEnum | None) -> str | None:
     """An enum option's plain value (None when not given, so the config and the defaults decide)."""
     return None if value is None else str(value.value)
-
-
-def use_browsers(chosen: config.Settings, runtimes: tuple[Runtime, ...]) -> None:
-    """Point the browser runtimes at the user's binaries and fail now (one line, exit 2) if one is missing."""
-    from wasm_bisect.probe import runtimes as browser_runtimes
-
-    browser_runtimes.configure(chosen.browser_paths)
-    browser_runtimes.check_available(runtimes)
-
-
-def use_tools(chosen: config.Settings) -> None:
-    """Where this run's missing tools come from (`--tools`, `tools` in the config)."""
-    toolcache.set_tool_source(chosen.tools)
 
 
 def ensure_writable(dest: str | Path, what: str) -> Path:

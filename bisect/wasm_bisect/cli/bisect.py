@@ -11,40 +11,29 @@ import typer
 from wasm_bisect import config, report, toolchains
 from wasm_bisect.bindgen import index
 from wasm_bisect.cli._common import (
-    AllFeaturesOpt,
+    NO_CHECK_FLAGS,
+    NO_PROJECT_FLAGS,
     BrowserPathOpt,
     BuildFailOpt,
-    CheckOpt,
     ConfigOpt,
-    CrateOpt,
     DryRunOpt,
-    FeaturesOpt,
     JsonOpt,
-    NoDefaultFeaturesOpt,
-    PackageOpt,
     ParamOpt,
     QuietOpt,
     RefTypesListOpt,
-    RelockOpt,
     RuntimeOneOpt,
-    SignatureOpt,
     StoreOpt,
     TemplateOpt,
-    TestOpt,
-    TimeoutOpt,
-    TimeoutVerdictOpt,
     ToolsOpt,
     VerboseOpt,
+    bundled,
     command_line,
     emit_json,
     events,
     flag,
     parse_params,
     print_dry_run,
-    reproducer_flags,
     store_for_reading,
-    use_browsers,
-    use_tools,
 )
 from wasm_bisect.cli._display import Display, print_bisect
 from wasm_bisect.cli._prompt import controlling_terminal, judge, require_terminal
@@ -52,12 +41,13 @@ from wasm_bisect.cli.report import check_store, open_store
 from wasm_bisect.domain.errors import UsageError
 from wasm_bisect.domain.grid import parse_point
 from wasm_bisect.domain.model import Terms
-from wasm_bisect.runs import bisect, estimate
+from wasm_bisect.domain.options import CheckFlags, ProjectFlags
+from wasm_bisect.runs import bisect, estimate, plan
 from wasm_bisect.util import log
 
 
 def register(app: typer.Typer) -> None:
-    app.command("bisect")(bisect_cmd)
+    app.command("bisect")(bundled(bisect_cmd))
 
 
 def bisect_cmd(
@@ -89,22 +79,13 @@ def bisect_cmd(
                                                       help="Keep yanked releases on the axis.")] = None,
     follow_up: Annotated[bool, typer.Option("--follow-up/--no-follow-up",
                                             help="Re-probe the boundary with reference-types flipped.")] = True,
-    crate: CrateOpt = None,
-    package: PackageOpt = None,
-    features: FeaturesOpt = None,
-    no_default_features: NoDefaultFeaturesOpt = None,
-    all_features: AllFeaturesOpt = None,
-    relock: RelockOpt = None,
+    project: ProjectFlags = NO_PROJECT_FLAGS,
     dry_run: DryRunOpt = False,
     drill: Annotated[str | None, typer.Option(
         "--drill", metavar="nightly", help="nightly: when a rustc boundary lies between two adjacent stable "
         "releases, bisect the nightlies between them (installed with rustup) at the first failing wasm-bindgen; "
         "between two adjacent nightlies the result prints a cargo-bisect-rustc command with a ready script.")] = None,
-    check: CheckOpt = None,
-    signature: SignatureOpt = None,
-    timeout: TimeoutOpt = None,
-    timeout_verdict: TimeoutVerdictOpt = None,
-    test: TestOpt = None,
+    checks: CheckFlags = NO_CHECK_FLAGS,
     term_old: Annotated[str | None, typer.Option("--term-old", help="Your word for the old side (default good; "
                                                  "broken with --find-fix), in prompts, output and the log.")] = None,
     term_new: Annotated[str | None, typer.Option("--term-new", help="Your word for the new side (default bad; "
@@ -130,58 +111,49 @@ def bisect_cmd(
             raise UsageError("--prompt asks about one cell at a time", hint="leave out -j/--jobs")
         require_terminal()
     # Syntax first (offline), then the release list and the providers, then the store.
-    chosen = config.resolve("bisect", config_path=config_path, template=template, rustc=rustc, bindgen=bindgen,
-                            reference_types=reference_types, params=parse_params(param) or None,
-                            build_failure=flag(build_failure), jobs=jobs, allow_yanked=allow_yanked,
-                            store=store_path, runtime=flag(runtime), browser_path=browser_path, tools=flag(tools),
-                            **reproducer_flags(crate=crate, package=package, features=features,
-                                               no_default_features=no_default_features, all_features=all_features,
-                                               relock=relock,
-                                               check=check, signature=signature, timeout=timeout,
-                                               timeout_verdict=timeout_verdict, test=test))
+    flags = config.Flags(
+        template=template, rustc=rustc, bindgen=bindgen, reference_types=reference_types,
+        params=parse_params(param) or None, build_failure=build_failure, jobs=jobs, allow_yanked=allow_yanked,
+        store=store_path, runtime=flag(runtime), browser_path=browser_path, tools=tools, project=project,
+        checks=checks)
+    chosen = config.resolve("bisect", flags, config_path=config_path)
     check_store(chosen.store)
     good_point = parse_point(good, "--good") if good else None
     bad_point = parse_point(bad, "--bad") if bad else None
-    tmpl = config.reproducer(chosen)
-    use_browsers(chosen, (config.single_runtime(chosen, tmpl),))
-    use_tools(chosen)
-    config.check_axes(chosen)
-    rustc_specs = config.rustc_axis(chosen.rustc) if chosen.rustc is not None else None
-    if rustc_specs is not None:  # what the providers can supply, before the release list is fetched
-        toolchains.check_known(rustc_specs)
-    grid = config.make_grid(chosen, notice=log.warn, rustc=rustc_specs, chosen_reproducer=tmpl)
+    planned = plan.grid_plan(chosen, one_runtime=True, notice=log.warn)
+    tmpl, grid = planned.reproducer, planned.grid
     releases = index.releases(notice=log.warn)
     box = bisect.restrict(grid, good_point, bad_point)
     orientation = bisect.given_orientation(grid, good_point, bad_point, find_fix=find_fix)
     grid = box
     bisect.check_grid(grid)  # bad input fails before a run is started in the store
     toolchains.prepare(grid.rustc, provision=False, progress=log.plain)
-    plan = bisect.BisectPlan(grid=grid, find_fix=find_fix, jobs=chosen.jobs, allow_yanked=chosen.allow_yanked,
+    bisect_plan = bisect.BisectPlan(grid=grid, find_fix=find_fix, jobs=chosen.jobs, allow_yanked=chosen.allow_yanked,
                              follow_up=follow_up, repeat=repeat, threshold=threshold, orientation=orientation,
                              terms=terms if term_old or term_new else None)
     if prompt:
-        plan = replace(plan, jobs=1)
+        bisect_plan = replace(bisect_plan, jobs=1)
     if dry_run:
         print_dry_run(estimate.estimate(command="bisect", grid=grid, reproducer=tmpl,
                                         store=store_for_reading(chosen.store), allow_yanked=chosen.allow_yanked,
                                         jobs=chosen.jobs, follow_up=follow_up), as_json=as_json)
         return
     store = open_store(chosen.store)
-    request = bisect.Request(plan=plan, template=tmpl, command=command_line(),
+    request = bisect.Request(plan=bisect_plan, template=tmpl, command=command_line(),
                              known_releases=[r.version for r in releases], resume_asked=resume)
     worst = (f"a single-corner boundary needs at most {bisect.expected_probes(len(grid.rustc), len(grid.bindgen))} "
              f"per setting; {grid.size} cells")
     with contextlib.ExitStack() as stack:
         if prompt:
             request = replace(request, judge=judge(terms, stack.enter_context(controlling_terminal())))
-        display = stack.enter_context(Display(log.console, None, jobs=plan.jobs, title=f"bisect {tmpl.name}",
+        display = stack.enter_context(Display(log.console, None, jobs=bisect_plan.jobs, title=f"bisect {tmpl.name}",
                                               worst=worst, live=not prompt,
                                               terms=terms if term_old or term_new else None))
         result = bisect.execute(request, store, display.events(events(stages=True)))
     drilled: list[tuple[str, bisect.BisectResult | str]] = []
     if drill is not None and not as_json:
         print_bisect(result)
-    for setting, below in bisect.drill_plans(plan, result, config.rustc_axis) if drill is not None else []:
+    for setting, below in bisect.drill_plans(bisect_plan, result, plan.rustc_axis) if drill is not None else []:
         if isinstance(below, str):
             log.warn(f"--drill nightly, reference-types {setting}: {below}")
             drilled.append((setting, below))

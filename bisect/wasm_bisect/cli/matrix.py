@@ -12,55 +12,44 @@ from rich.markup import escape
 
 from wasm_bisect import config, noxsupport, report, toolchains
 from wasm_bisect.cli._common import (
-    AllFeaturesOpt,
+    NO_CHECK_FLAGS,
+    NO_PROJECT_FLAGS,
     BrowserPathOpt,
     BuildFailOpt,
-    CheckOpt,
     ConfigOpt,
-    CrateOpt,
     DryRunOpt,
-    FeaturesOpt,
-    NoDefaultFeaturesOpt,
-    PackageOpt,
     ParamOpt,
     ProfileOpt,
     QuietOpt,
     RefTypesListOpt,
-    RelockOpt,
     RuntimeListOpt,
-    SignatureOpt,
     StoreOpt,
     TargetOpt,
-    TestOpt,
-    TimeoutOpt,
-    TimeoutVerdictOpt,
     ToolsOpt,
     VerboseOpt,
+    bundled,
     command_line,
     emit_json,
     ensure_writable,
     expanded,
-    flag,
     not_the_store,
     parse_params,
     print_dry_run,
-    reproducer_flags,
     store_for_reading,
-    use_browsers,
-    use_tools,
     write_output,
 )
 from wasm_bisect.cli._display import Display, grid_tables, print_tables
 from wasm_bisect.cli.report import check_store, open_store, parse_report_spec
 from wasm_bisect.domain.errors import UsageError
 from wasm_bisect.domain.grid import parse_shard
-from wasm_bisect.runs import Events, estimate, merge
+from wasm_bisect.domain.options import CheckFlags, ProjectFlags
+from wasm_bisect.runs import Events, estimate, merge, plan
 from wasm_bisect.runs import matrix as matrix_run
 from wasm_bisect.util import bounded, log, paths
 
 
 def register(app: typer.Typer) -> None:
-    app.command("matrix")(matrix)
+    app.command("matrix")(bundled(matrix))
     app.command("merge")(merge_cmd)
     app.command("nox-matrix")(nox_matrix)
 
@@ -93,17 +82,8 @@ def matrix(
     = False,
     shards: Annotated[int | None, typer.Option("--shards", help="With --emit-github-matrix: N shard jobs.")]
     = None,
-    crate: CrateOpt = None,
-    package: PackageOpt = None,
-    features: FeaturesOpt = None,
-    no_default_features: NoDefaultFeaturesOpt = None,
-    all_features: AllFeaturesOpt = None,
-    relock: RelockOpt = None,
-    check: CheckOpt = None,
-    signature: SignatureOpt = None,
-    timeout: TimeoutOpt = None,
-    timeout_verdict: TimeoutVerdictOpt = None,
-    test: TestOpt = None,
+    project: ProjectFlags = NO_PROJECT_FLAGS,
+    checks: CheckFlags = NO_CHECK_FLAGS,
     store_path: StoreOpt = None,
     export: Annotated[str | None, typer.Option("--export", help="Also write this run alone into a new store "
                                                "file (a CI artifact for `wasm-bisect merge`).")] = None,
@@ -118,16 +98,12 @@ def matrix(
     """Probe every cell of a grid (rustc x wasm-bindgen x reference-types), -j N at a time; print the grid."""
     # Everything typed is checked first (offline: outputs, shard, axes' syntax), then the release list and
     # the toolchains, and only then is a toolchain provisioned or the store opened.
-    chosen = config.resolve("matrix", config_path=config_path, template=template, rustc=rustc, bindgen=bindgen,
-                            reference_types=reference_types, params=parse_params(param) or None,
-                            build_failure=flag(build_failure), profile=flag(profile), target=flag(target),
-                            jobs=jobs, shards=shards, allow_yanked=allow_yanked, store=store_path, runtime=runtime,
-                            browser_path=browser_path, tools=flag(tools),
-                            **reproducer_flags(crate=crate, package=package, features=features,
-                                               no_default_features=no_default_features, all_features=all_features,
-                                               relock=relock,
-                                               check=check, signature=signature, timeout=timeout,
-                                               timeout_verdict=timeout_verdict, test=test))
+    flags = config.Flags(
+        template=template, rustc=rustc, bindgen=bindgen, reference_types=reference_types,
+        params=parse_params(param) or None, build_failure=build_failure, profile=profile, target=target, jobs=jobs,
+        shards=shards, allow_yanked=allow_yanked, store=store_path, runtime=runtime, browser_path=browser_path,
+        tools=tools, project=project, checks=checks)
+    chosen = config.resolve("matrix", flags, config_path=config_path)
     check_store(chosen.store)
     report_specs = [parse_report_spec(s) for s in reports or []]
     export_path = ensure_writable(export, "--export") if export is not None else None
@@ -135,38 +111,31 @@ def matrix(
                   + ([("--export", export_path)] if export_path is not None else []), chosen.store)
     if shard is not None:
         parse_shard(shard)
-    tmpl = config.reproducer(chosen)
-    if not emit_github_matrix:  # a missing browser is bad input: said before the providers are asked
-        use_browsers(chosen, chosen.runtimes(tmpl))
-        use_tools(chosen)
-    config.check_axes(chosen)
-    rustc_specs = None
-    if not emit_github_matrix and chosen.rustc is not None:  # (a CI planner may run where no provider does)
-        rustc_specs = config.rustc_axis(chosen.rustc)
-        toolchains.check_known(rustc_specs)  # what the providers can supply, before the release list is fetched
-    grid = config.make_grid(chosen, notice=log.warn, rustc=rustc_specs, chosen_reproducer=tmpl)
+    # A CI planner (--emit-github-matrix) may run where no browser, tool or provider is.
+    planned = plan.grid_plan(chosen, one_runtime=False, machine=not emit_github_matrix, notice=log.warn)
+    tmpl, grid = planned.reproducer, planned.grid
     if emit_github_matrix:
         sys.stdout.write(json.dumps(matrix_run.github_matrix(grid, shards=chosen.shards), separators=(",", ":")) + "\n")
         return
-    plan = matrix_run.MatrixPlan.make(grid, jobs=chosen.jobs, shard_spec=shard, cell_ids=cell or (),
+    cells = matrix_run.MatrixPlan.make(grid, jobs=chosen.jobs, shard_spec=shard, cell_ids=cell or (),
                                       allow_yanked=chosen.allow_yanked)
     if dry_run:
         print_dry_run(estimate.estimate(command="matrix", grid=grid, reproducer=tmpl,
                                         store=store_for_reading(chosen.store), allow_yanked=chosen.allow_yanked,
-                                        jobs=plan.jobs), as_json=as_json)
+                                        jobs=cells.jobs), as_json=as_json)
         return
-    toolchains.prepare(matrix_run.toolchains_to_build(plan), progress=log.plain)
+    toolchains.prepare(matrix_run.toolchains_to_build(cells), progress=log.plain)
     store = open_store(chosen.store)
-    request = matrix_run.Request(plan=plan, template=tmpl, command=command_line(),
+    request = matrix_run.Request(plan=cells, template=tmpl, command=command_line(),
                                  config_file=str(chosen.source) if chosen.source else None)
-    what = f"matrix {grid.template}: {len(plan.cells)} of {grid.size} cells" + (f" (shard {shard})" if shard else "")
-    display = Display(log.console, total=len(plan.cells), jobs=plan.jobs, title=f"matrix {grid.template}")
+    what = f"matrix {grid.template}: {len(cells.cells)} of {grid.size} cells" + (f" (shard {shard})" if shard else "")
+    display = Display(log.console, total=len(cells.cells), jobs=cells.jobs, title=f"matrix {grid.template}")
     hooks = matrix_run.MatrixHooks(on_start=display.started, on_done=display.finished, on_stage=display.stage)
-    with log.group(f"{what}, -j {plan.jobs}"), display:
+    with log.group(f"{what}, -j {cells.jobs}"), display:
         result = matrix_run.execute(request, store, Events(info=log.warn, progress=log.plain), hooks,
                                     on_run=lambda run_id: log.info(f"run {run_id}"))
     human = log.console if as_json else log.out()  # with --json, stdout holds the JSON document alone
-    if len(plan.cells) > 1:  # one cell (a nox session) already has its line above
+    if len(cells.cells) > 1:  # one cell (a nox session) already has its line above
         print_tables(human, grid_tables(grid, dict(result.outcomes),
                                         first_failing=result.first_failing_by_reference_types))
     counts = ", ".join(f"{n} {v}" for v, n in result.counts.items() if n)

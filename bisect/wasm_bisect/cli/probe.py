@@ -10,52 +10,42 @@ import typer
 from wasm_bisect import config, report, toolchains
 from wasm_bisect.bindgen import index, sources
 from wasm_bisect.cli._common import (
-    AllFeaturesOpt,
+    NO_CHECK_FLAGS,
+    NO_PROJECT_FLAGS,
     BrowserPathOpt,
     BuildFailOpt,
-    CheckOpt,
     ConfigOpt,
-    CrateOpt,
-    FeaturesOpt,
     JsonOpt,
-    NoDefaultFeaturesOpt,
-    PackageOpt,
     ParamOpt,
     ProfileOpt,
     QuietOpt,
     RefTypesOneOpt,
-    RelockOpt,
     RuntimeOneOpt,
-    SignatureOpt,
     StoreOpt,
     TargetOpt,
     TemplateOpt,
-    TestOpt,
-    TimeoutOpt,
-    TimeoutVerdictOpt,
     ToolsOpt,
     VerboseOpt,
+    bundled,
     command_line,
     emit_json,
     events,
     flag,
     parse_params,
     print_outcome,
-    reproducer_flags,
-    use_browsers,
-    use_tools,
 )
 from wasm_bisect.cli._prompt import controlling_terminal, judge, require_terminal
 from wasm_bisect.cli.report import check_store, open_store
 from wasm_bisect.domain.compat import untestable_reason
 from wasm_bisect.domain.model import BindgenSource, Terms, Variant, Verdict, options_for
+from wasm_bisect.domain.options import CheckFlags, ProjectFlags
 from wasm_bisect.domain.versions import parse_bindgen_version
-from wasm_bisect.runs import single
+from wasm_bisect.runs import plan, single
 from wasm_bisect.util import log
 
 
 def register(app: typer.Typer) -> None:
-    app.command("probe")(probe)
+    app.command("probe")(bundled(probe))
 
 
 def bindgen_spec(text: str) -> sources.SourceSpec:
@@ -84,17 +74,8 @@ def probe(
     build_failure: BuildFailOpt = None,
     profile: ProfileOpt = None,
     target: TargetOpt = None,
-    crate: CrateOpt = None,
-    package: PackageOpt = None,
-    features: FeaturesOpt = None,
-    no_default_features: NoDefaultFeaturesOpt = None,
-    all_features: AllFeaturesOpt = None,
-    relock: RelockOpt = None,
-    check: CheckOpt = None,
-    signature: SignatureOpt = None,
-    timeout: TimeoutOpt = None,
-    timeout_verdict: TimeoutVerdictOpt = None,
-    test: TestOpt = None,
+    project: ProjectFlags = NO_PROJECT_FLAGS,
+    checks: CheckFlags = NO_CHECK_FLAGS,
     runtime: RuntimeOneOpt = None,
     browser_path: BrowserPathOpt = None,
     tools: ToolsOpt = None,
@@ -112,24 +93,18 @@ def probe(
     """Build and check ONE variant for real and print its verdict with the evidence."""
     # Everything typed is checked first, offline; then against the release list and what the provider can
     # supply; only then is anything provisioned, fetched or written (the store included).
-    chosen = config.resolve("probe", config_path=config_path, template=template, rustc=rustc, bindgen=bindgen,
-                            reference_types=reference_types, params=parse_params(param) or None,
-                            build_failure=flag(build_failure), profile=flag(profile), target=flag(target),
-                            store=store_path, runtime=flag(runtime), browser_path=browser_path, tools=flag(tools),
-                            **reproducer_flags(crate=crate, package=package, features=features,
-                                               no_default_features=no_default_features, all_features=all_features,
-                                               relock=relock,
-                                               check=check, signature=signature, timeout=timeout,
-                                               timeout_verdict=timeout_verdict, test=test))
+    flags = config.Flags(
+        template=template, rustc=rustc, bindgen=bindgen, reference_types=reference_types,
+        params=parse_params(param) or None, build_failure=build_failure, profile=profile, target=target,
+        store=store_path, runtime=flag(runtime), browser_path=browser_path, tools=tools, project=project,
+        checks=checks)
+    chosen = config.resolve("probe", flags, config_path=config_path)
     check_store(chosen.store)
     if prompt:
         require_terminal()
-    tmpl = config.reproducer(chosen)
-    spec = config.single_rustc(chosen)
-    rt = config.single_reference_types(chosen)
-    where = config.single_runtime(chosen, tmpl)
-    use_browsers(chosen, (where,))
-    use_tools(chosen)
+    planned = plan.single_plan(chosen, cell=True)
+    tmpl, where, spec, rt = planned.reproducer, planned.runtime, planned.rustc, planned.reference_types
+    assert spec is not None and rt is not None  # a cell's
     params = tmpl.param_values(chosen.params)
     assert chosen.bindgen is not None  # the probe defaults name one
     source = bindgen_spec(chosen.bindgen)

@@ -88,7 +88,7 @@ def report_cmd(
 ) -> None:
     """A report of a matrix or bisect run from the store: md, json, junit, svg or html."""
     dest = ensure_writable(output, "--output") if output is not None else None
-    chosen = config.resolve("report", config_path=config_path, store=store_path)
+    chosen = config.resolve("report", config.Flags(store=store_path), config_path=config_path)
     fmt_text = "json" if as_json else str(fmt.value)
     not_the_store([("--output", dest)] if dest is not None else [], chosen.store)
     doc = report.load(existing_store(chosen.store), run, environment=not no_env)

@@ -11,23 +11,22 @@ import typer
 
 from wasm_bisect import config
 from wasm_bisect.cli._common import (
+    NO_CHECK_FLAGS,
     AllFeaturesOpt,
-    CheckOpt,
     FeaturesOpt,
     JsonOpt,
     NoDefaultFeaturesOpt,
     PackageOpt,
     QuietOpt,
-    SignatureOpt,
-    TestOpt,
-    TimeoutOpt,
-    TimeoutVerdictOpt,
     VerboseOpt,
+    bundled,
     emit_json,
-    reproducer_flags,
+    project_flags,
 )
 from wasm_bisect.domain.errors import UsageError
+from wasm_bisect.domain.options import CheckFlags
 from wasm_bisect.probe import crate, templates
+from wasm_bisect.runs import plan
 from wasm_bisect.util import log, paths
 
 group = typer.Typer(help="List, show and copy reproducer templates.", no_args_is_help=True)
@@ -79,6 +78,7 @@ def templates_show(name: Annotated[str, typer.Argument(metavar="NAME", help="tem
 
 
 @group.command("init")
+@bundled
 def templates_init(
     name: Annotated[str, typer.Argument(metavar="NAME",
                                         help="template to copy (with --from-crate: the new directory)")],
@@ -91,11 +91,7 @@ def templates_init(
     features: FeaturesOpt = None,
     no_default_features: NoDefaultFeaturesOpt = None,
     all_features: AllFeaturesOpt = None,
-    check: CheckOpt = None,
-    signature: SignatureOpt = None,
-    timeout: TimeoutOpt = None,
-    timeout_verdict: TimeoutVerdictOpt = None,
-    test: TestOpt = None,
+    checks: CheckFlags = NO_CHECK_FLAGS,
     verbose: VerboseOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
@@ -114,11 +110,10 @@ def templates_init(
     if dest is not None:
         raise UsageError("with --from-crate, give only the new directory", hint="templates init --from-crate DIR NEW")
     target = Path(name)
-    chosen = config.settings(config.Config(), command="probe", **reproducer_flags(
-        crate=from_crate, package=package, features=features, no_default_features=no_default_features,
-        all_features=all_features, check=check, signature=signature, timeout=timeout,
-        timeout_verdict=timeout_verdict, test=test))
-    project = config.reproducer(chosen)
+    given = project_flags(crate=from_crate, package=package, features=features,
+                          no_default_features=no_default_features, all_features=all_features)
+    chosen = config.settings(config.Config(), config.Flags(project=given, checks=checks), command="probe")
+    project = plan.reproducer(chosen)
     assert isinstance(project, crate.CrateProject)
     wanted = template_name or re.sub(r"[^a-z0-9-]+", "-", target.name.lower()).strip("-") or "from-crate"
     if not wanted[0].isalpha():

@@ -10,31 +10,23 @@ import typer
 
 from wasm_bisect import config, report
 from wasm_bisect.cli._common import (
-    AllFeaturesOpt,
+    NO_CHECK_FLAGS,
+    NO_PROJECT_FLAGS,
     BrowserPathOpt,
     BuildFailOpt,
-    CheckOpt,
     ConfigOpt,
-    CrateOpt,
     DryRunOpt,
-    FeaturesOpt,
     JsonOpt,
-    NoDefaultFeaturesOpt,
-    PackageOpt,
     ParamOpt,
     QuietOpt,
     RefTypesListOpt,
     RefTypesOneOpt,
-    RelockOpt,
     RuntimeOneOpt,
-    SignatureOpt,
     StoreOpt,
     TemplateOpt,
-    TestOpt,
-    TimeoutOpt,
-    TimeoutVerdictOpt,
     ToolsOpt,
     VerboseOpt,
+    bundled,
     command_line,
     emit_json,
     ensure_writable,
@@ -43,16 +35,14 @@ from wasm_bisect.cli._common import (
     not_the_store,
     parse_params,
     print_dry_run,
-    reproducer_flags,
     store_for_reading,
-    use_browsers,
-    use_tools,
     write_output,
 )
 from wasm_bisect.cli._display import Display, print_verify
 from wasm_bisect.cli.report import check_store, existing_store, open_store
 from wasm_bisect.domain.errors import WasmBisectError
-from wasm_bisect.runs import commits, verify
+from wasm_bisect.domain.options import CheckFlags, ProjectFlags
+from wasm_bisect.runs import commits, plan, verify
 from wasm_bisect.store import Store
 from wasm_bisect.util import log
 
@@ -60,8 +50,8 @@ MarkdownOpt = Annotated[str | None, typer.Option("--markdown", help="Also write 
 
 
 def register(app: typer.Typer) -> None:
-    app.command("verify")(verify_cmd)
-    app.command("bisect-commits")(bisect_commits_cmd)
+    app.command("verify")(bundled(verify_cmd))
+    app.command("bisect-commits")(bundled(bisect_commits_cmd))
 
 
 def _matrix_markdown(store: Store, run_id: str) -> str | None:
@@ -93,18 +83,9 @@ def verify_cmd(
     reference_types: RefTypesListOpt = None,
     param: ParamOpt = None,
     build_failure: BuildFailOpt = None,
-    crate: CrateOpt = None,
-    package: PackageOpt = None,
-    features: FeaturesOpt = None,
-    no_default_features: NoDefaultFeaturesOpt = None,
-    all_features: AllFeaturesOpt = None,
-    relock: RelockOpt = None,
+    project: ProjectFlags = NO_PROJECT_FLAGS,
     dry_run: DryRunOpt = False,
-    check: CheckOpt = None,
-    signature: SignatureOpt = None,
-    timeout: TimeoutOpt = None,
-    timeout_verdict: TimeoutVerdictOpt = None,
-    test: TestOpt = None,
+    checks: CheckFlags = NO_CHECK_FLAGS,
     runtime: RuntimeOneOpt = None,
     browser_path: BrowserPathOpt = None,
     tools: ToolsOpt = None,
@@ -119,22 +100,16 @@ def verify_cmd(
     Ends with one line: FIXED (exit 0), PARTIAL, NOT FIXED or REGRESSES (exit 1), INCONCLUSIVE (exit 3).
     """
     markdown_path = ensure_writable(markdown, "--markdown") if markdown is not None else None
-    chosen = config.resolve("verify", config_path=config_path, template=template, rustc=rustc,
-                            reference_types=reference_types, params=parse_params(param) or None,
-                            build_failure=flag(build_failure), store=store_path, runtime=flag(runtime),
-                            browser_path=browser_path, tools=flag(tools),
-                            **reproducer_flags(crate=crate, package=package, features=features,
-                                               no_default_features=no_default_features, all_features=all_features,
-                                               relock=relock,
-                                               check=check, signature=signature, timeout=timeout,
-                                               timeout_verdict=timeout_verdict, test=test))
+    flags = config.Flags(
+        template=template, rustc=rustc, reference_types=reference_types, params=parse_params(param) or None,
+        build_failure=build_failure, store=store_path, runtime=flag(runtime), browser_path=browser_path, tools=tools,
+        project=project, checks=checks)
+    chosen = config.resolve("verify", flags, config_path=config_path)
     check_store(chosen.store)
     if markdown_path is not None:
         not_the_store([("--markdown", markdown_path)], chosen.store)
-    tmpl = config.reproducer(chosen)
-    where = config.single_runtime(chosen, tmpl)
-    use_browsers(chosen, (where,))
-    use_tools(chosen)
+    planned = plan.single_plan(chosen)
+    tmpl, where = planned.reproducer, planned.runtime
     table = config.defaults("verify")
     request = verify.VerifyRequest(
         template=tmpl, params=tmpl.param_values(chosen.params), options=chosen.options, patch=patch,
@@ -143,12 +118,12 @@ def verify_cmd(
         default_rustc=str(table["rustc"]), default_reference_types=str(table["reference-types"]),
         command=command_line(), runtime=where)
     if dry_run:
-        print_dry_run(verify.dry_run(request, rustc_axis=config.rustc_axis, store=store_for_reading(chosen.store)),
+        print_dry_run(verify.dry_run(request, rustc_axis=plan.rustc_axis, store=store_for_reading(chosen.store)),
                       as_json=as_json)
         return
     with Display(log.console, None, title=f"verify {tmpl.name}") as display:
         done = verify.execute(request, lambda: open_store(chosen.store), display.events(events()),
-                              rustc_axis=config.rustc_axis, matrix_markdown=_matrix_markdown,
+                              rustc_axis=plan.rustc_axis, matrix_markdown=_matrix_markdown,
                               past_runs=lambda: _past_runs(chosen.store))
     conclusion, line = done.result.conclusion
     if markdown_path is not None:
@@ -178,17 +153,8 @@ def bisect_commits_cmd(
                                            "(--good is then the broken end, --bad the fixed one).")] = False,
     param: ParamOpt = None,
     build_failure: BuildFailOpt = None,
-    crate: CrateOpt = None,
-    package: PackageOpt = None,
-    features: FeaturesOpt = None,
-    no_default_features: NoDefaultFeaturesOpt = None,
-    all_features: AllFeaturesOpt = None,
-    relock: RelockOpt = None,
-    check: CheckOpt = None,
-    signature: SignatureOpt = None,
-    timeout: TimeoutOpt = None,
-    timeout_verdict: TimeoutVerdictOpt = None,
-    test: TestOpt = None,
+    project: ProjectFlags = NO_PROJECT_FLAGS,
+    checks: CheckFlags = NO_CHECK_FLAGS,
     runtime: RuntimeOneOpt = None,
     browser_path: BrowserPathOpt = None,
     tools: ToolsOpt = None,
@@ -204,22 +170,16 @@ def bisect_commits_cmd(
     crates patched into the reproducer; a commit that does not build is untestable and stepped around.
     """
     markdown_path = ensure_writable(markdown, "--markdown") if markdown is not None else None
-    chosen = config.resolve("bisect-commits", config_path=config_path, template=template, rustc=rustc,
-                            reference_types=reference_types, params=parse_params(param) or None,
-                            build_failure=flag(build_failure), store=store_path, runtime=flag(runtime),
-                            browser_path=browser_path, tools=flag(tools),
-                            **reproducer_flags(crate=crate, package=package, features=features,
-                                               no_default_features=no_default_features, all_features=all_features,
-                                               relock=relock,
-                                               check=check, signature=signature, timeout=timeout,
-                                               timeout_verdict=timeout_verdict, test=test))
+    flags = config.Flags(
+        template=template, rustc=rustc, reference_types=reference_types, params=parse_params(param) or None,
+        build_failure=build_failure, store=store_path, runtime=flag(runtime), browser_path=browser_path, tools=tools,
+        project=project, checks=checks)
+    chosen = config.resolve("bisect-commits", flags, config_path=config_path)
     check_store(chosen.store)
     if markdown_path is not None:
         not_the_store([("--markdown", markdown_path)], chosen.store)
-    tmpl = config.reproducer(chosen)
-    where = config.single_runtime(chosen, tmpl)
-    use_browsers(chosen, (where,))
-    use_tools(chosen)
+    planned = plan.single_plan(chosen)
+    tmpl, where = planned.reproducer, planned.runtime
     request = commits.CommitsRequest(
         template=tmpl, params=tmpl.param_values(chosen.params), options=chosen.options,
         rustc=config.single_rustc(chosen), reference_types=config.single_reference_types(chosen),
