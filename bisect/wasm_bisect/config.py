@@ -162,7 +162,7 @@ class Settings:
     template: str
     rustc: str | None
     bindgen: str | None
-    reference_types: str
+    reference_types: tuple[ReferenceTypes, ...]  # parsed once, here
     params: dict[str, str]
     options: BuildOptions
     jobs: int
@@ -174,16 +174,16 @@ class Settings:
     crate: Path | None = None  # crate mode: the user's project (instead of `template`)
     selection: crate_mode.Selection = field(default_factory=crate_mode.Selection)
     check: CheckOverrides = field(default_factory=CheckOverrides)
-    runtime: str = "node"  # one runtime or a comma list (see `runtimes`)
+    runtimes: tuple[Runtime, ...] = (Runtime.NODE,)  # parsed once, here (runs.plan.runtimes: which to use)
+    # The two axes of a single cell as written (flag, file or default), for the messages that quote them.
+    runtime_text: str = "node"
+    reference_types_text: str = "default"
     browser_paths: Mapping[Runtime, Path] = field(default_factory=dict)
     tools: ToolSource = ToolSource.AUTO  # published binaries first, or only those, or only source builds
 
     def from_user(self, key: str) -> bool:
         """True when the value of `key` was given (flag or config), not taken from the defaults."""
         return self.origin.get(key) in ("flag", "config")
-
-    def reference_types_tuple(self) -> tuple[ReferenceTypes, ...]:
-        return parse_reference_types(self.reference_types)
 
 
 @functools.cache
@@ -475,11 +475,13 @@ def settings(config: Config, flags: Flags | None = None, *, command: str = "matr
                                                     config.timeout_verdict),
                                test=pick("test", checks.test, config.test))
     runtime_text = pick("runtime", flags.runtime, config.runtime)
+    runtimes = parse_runtimes(runtime_text)  # flag, file and default alike: the one parser of the axis
+    reference_types_text = pick("reference-types", flags.reference_types, config.reference_types)
     browser_paths = {Runtime(k): v for k, v in config.browser_paths.items()}
     if flags.browser_path:
         from wasm_bisect.probe.runtimes import parse_browser_paths
 
-        browser_paths.update(parse_browser_paths(list(flags.browser_path), parse_runtimes(runtime_text)))
+        browser_paths.update(parse_browser_paths(list(flags.browser_path), runtimes))
     return Settings(
         crate=chosen_crate,
         selection=selection,
@@ -488,7 +490,8 @@ def settings(config: Config, flags: Flags | None = None, *, command: str = "matr
         template=chosen_template,
         rustc=rustc_text,
         bindgen=bindgen_text,
-        reference_types=pick("reference-types", flags.reference_types, config.reference_types),
+        reference_types=parse_reference_types(reference_types_text),
+        reference_types_text=reference_types_text,
         params=chosen_params,
         options=options,
         jobs=pick("jobs", jobs, config.jobs),
@@ -497,7 +500,8 @@ def settings(config: Config, flags: Flags | None = None, *, command: str = "matr
         store=pick("store", flags.store, config.store),
         source=config.source,
         origin=origin,
-        runtime=runtime_text,
+        runtimes=runtimes,
+        runtime_text=runtime_text,
         browser_paths=browser_paths,
         tools=ToolSource(pick("tools", flags.tools, config.tools)),
     )
@@ -534,6 +538,5 @@ def single_rustc(chosen: Settings) -> ToolchainSpec:
 
 def single_reference_types(chosen: Settings) -> ReferenceTypes:
     """The one reference-types setting of a single-cell command."""
-    parsed = chosen.reference_types_tuple()
-    check_single(chosen, "reference-types", chosen.reference_types, len(parsed), "default")
-    return parsed[0]
+    check_single(chosen, "reference-types", chosen.reference_types_text, len(chosen.reference_types), "default")
+    return chosen.reference_types[0]

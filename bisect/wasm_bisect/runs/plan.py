@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from wasm_bisect import config, toolchains
 from wasm_bisect.bindgen import index, toolcache
 from wasm_bisect.domain.errors import UsageError
-from wasm_bisect.domain.grid import Grid, parse_bindgen_axis, parse_runtimes, parse_rustc_axis, rustc_items
+from wasm_bisect.domain.grid import Grid, parse_bindgen_axis, parse_rustc_axis, rustc_items
 from wasm_bisect.domain.model import ReferenceTypes, Runtime, ToolchainSpec
 from wasm_bisect.probe import crate as crate_mode
 from wasm_bisect.probe import runtimes as browser_runtimes
@@ -58,16 +58,15 @@ def runtimes(chosen: config.Settings, template: Reproducer) -> tuple[Runtime, ..
     bug) runs in the first runtime it lists; a runtime the template does not list is bad input."""
     if not chosen.from_user("runtime") and Runtime.NODE not in template.runtimes:
         return template.runtimes[:1]
-    chosen_runtimes = parse_runtimes(chosen.runtime)
-    for runtime in chosen_runtimes:
+    for runtime in chosen.runtimes:
         template.check_runtime(runtime)
-    return chosen_runtimes
+    return chosen.runtimes
 
 
 def single_runtime(chosen: config.Settings, template: Reproducer) -> Runtime:
     """The one runtime of a single-axis command (probe, bisect, verify, bisect-commits)."""
     parsed = runtimes(chosen, template)
-    config.check_single(chosen, "runtime", chosen.runtime, len(parsed), "chromium")
+    config.check_single(chosen, "runtime", chosen.runtime_text, len(parsed), "chromium")
     return parsed[0]
 
 
@@ -105,7 +104,7 @@ def make_grid(chosen: config.Settings, *, notice: Callable[[str], None] | None =
                                  include_yanked=chosen.allow_yanked)
     if not rustc or not bindgen:
         raise UsageError("the grid is empty", hint="widen --rustc or --bindgen")
-    return Grid(template=tmpl.name, rustc=rustc, bindgen=bindgen, reference_types=chosen.reference_types_tuple(),
+    return Grid(template=tmpl.name, rustc=rustc, bindgen=bindgen, reference_types=chosen.reference_types,
                 options=chosen.options, params=tmpl.param_values(chosen.params), runtimes=runtimes(chosen, tmpl))
 
 

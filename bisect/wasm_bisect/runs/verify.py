@@ -248,7 +248,7 @@ class VerifyRequest:
     against: str | None
     # rustc axis and reference-types the user gave (flag or config); None: the base bisect run's, else default
     rustc: str | None
-    reference_types: str | None
+    reference_types: tuple[ReferenceTypes, ...] | None
     default_rustc: str
     default_reference_types: str
     command: str
@@ -292,8 +292,8 @@ def _checked_inputs(request: VerifyRequest, events: Events, *, rustc_axis: Calla
         base_text, base_grid = found
         events.info(f"base: wasm-bindgen {base_text}, the first failing version of the newest bisect run")
     rustc = rustc_axis(request.rustc or ",".join(base_grid.get("rustc") or []) or request.default_rustc)
-    rts = parse_reference_types(request.reference_types or ",".join(base_grid.get("reference_types") or [])
-                                or request.default_reference_types)
+    rts = request.reference_types or parse_reference_types(",".join(base_grid.get("reference_types") or [])
+                                                            or request.default_reference_types)
     base_spec = against_spec
     if base_spec is None:  # taken from a bisect run: check it like a typed one
         base_spec = sources.parse(base_text)
