@@ -27,7 +27,7 @@ class CliResult(NamedTuple):
     err: str
 
 
-def run_cli(args: list[str] | tuple[str, ...], *, input: str | None = None,
+def run_cli(args: list[str] | tuple[str, ...], *, input: str | bytes | None = None,
             env: Mapping[str, str | None] | None = None, columns: int | None = None) -> CliResult:
     """`wasm-bisect ARGS` through the console entry `cli.main()` (its own handler turns errors into one line and an
     exit code), inside typer's CliRunner isolation: stdin is `input` (empty if None), stdout and stderr are captured
