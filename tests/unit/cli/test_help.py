@@ -6,26 +6,18 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
 
 import pytest
 from typer.main import get_command
 
-from unit.conftest import run_cli
+from unit.conftest import command_paths, run_cli
 from wasm_bisect import cli
 
 ROOT = get_command(cli.app)
 README = Path(__file__).resolve().parents[3] / "README.md"
 
 
-def _walk(command: Any, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
-    found = [path]
-    for name, sub in sorted(getattr(command, "commands", {}).items()):
-        found += _walk(sub, (*path, name))
-    return found
-
-
-EVERY = _walk(ROOT)  # the root, every group and every command
+EVERY = command_paths()  # the root, every group and every command
 GROUPS = [p for p in EVERY if len(p) == 1 and hasattr(ROOT.commands[p[0]], "commands")]  # type: ignore[attr-defined]
 
 

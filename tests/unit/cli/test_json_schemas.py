@@ -13,13 +13,12 @@ import jsonschema
 import pytest
 from typer.main import get_command
 
-from unit.conftest import run_cli
+from unit.conftest import install_probe, offline_releases, run_cli
 from unit.runs.test_transfer import fake_home
 from wasm_bisect import cli, toolchains
-from wasm_bisect.bindgen import index, sources
+from wasm_bisect.bindgen import sources
 from wasm_bisect.domain import versions
 from wasm_bisect.domain.model import BindgenSource, Outcome, Stage, Variant, Verdict
-from wasm_bisect.probe import oracle as probe_oracle
 from wasm_bisect.toolchains import debian_apt
 from wasm_bisect.toolchains.debian import Availability
 
@@ -50,8 +49,8 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     fake_home(home)
     monkeypatch.setenv("WASM_BISECT_HOME", str(home))
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(probe_oracle, "run_probe", fake_probe)
-    monkeypatch.setattr(index, "releases", lambda **_: list(versions.bundled_releases()))
+    install_probe(monkeypatch, fake_probe)
+    offline_releases(monkeypatch)
     monkeypatch.setattr(toolchains, "prepare", lambda specs, **_: {})
     monkeypatch.setattr(toolchains, "check_known", lambda specs: None)
     monkeypatch.setattr(toolchains.DebianProvider, "releases", lambda self: dict.fromkeys(["1.63.0", "1.96.0"]))

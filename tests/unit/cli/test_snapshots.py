@@ -16,12 +16,10 @@ from __future__ import annotations
 import difflib
 import re
 from pathlib import Path
-from typing import Any
 
 import pytest
-from typer.main import get_command
 
-from unit.conftest import run_cli
+from unit.conftest import command_paths, run_cli
 from wasm_bisect import __version__, cli
 
 SNAPSHOTS = Path(__file__).resolve().parent / "snapshots"
@@ -29,14 +27,7 @@ REPO = Path(__file__).resolve().parents[3]
 COLUMNS = 80
 
 
-def _walk(command: Any, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
-    found = [path]
-    for name, sub in sorted(getattr(command, "commands", {}).items()):
-        found += _walk(sub, (*path, name))
-    return found
-
-
-EVERY = _walk(get_command(cli.app))  # the root, every group and every command
+EVERY = command_paths()  # the root, every group and every command
 GROUPS = {p[:-1] for p in EVERY if p}  # the root and every group: they have subcommands
 COMMANDS = [p for p in EVERY if p not in GROUPS]
 

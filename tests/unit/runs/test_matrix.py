@@ -3,27 +3,25 @@
 from __future__ import annotations
 
 import json
-import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from fixtures.schema import validate_report
-from unit.conftest import run_cli
+from unit.conftest import CountingProbe, install_probe, run_cli
 from wasm_bisect import noxsupport, probe, report, toolchains
-from wasm_bisect.bindgen import index
 from wasm_bisect.domain import versions
 from wasm_bisect.domain.errors import SearchAborted, UsageError
 from wasm_bisect.domain.grid import Grid
 from wasm_bisect.domain.model import BindgenSource, Outcome, ReferenceTypes, Stage, ToolchainSpec, Variant, Verdict
-from wasm_bisect.probe import oracle as probe_oracle
 from wasm_bisect.probe import templates
 from wasm_bisect.report import loader as report_load
 from wasm_bisect.runs import matrix, merge
 from wasm_bisect.store import Store
+
+pytestmark = pytest.mark.usefixtures("offline_index")  # the bundled release list, no network
 
 RUSTC = ("debian:1.63.0", "debian:1.96.0")
 BINDGEN = ("0.2.92", "0.2.93", "0.2.98", "0.2.99")
@@ -37,23 +35,16 @@ def truth(variant: Variant) -> Verdict:
         else Verdict.GOOD
 
 
-class FakeProbe:
+class FakeProbe(CountingProbe):
     """Stands in for probe.probe: walks the stages, answers from `truth`, counts calls and concurrency."""
 
     def __init__(self, delay: float = 0.0, flaky: set[str] | None = None) -> None:
+        super().__init__()
         self.delay = delay
-        self.calls: list[str] = []
         self.flaky = flaky or set()
-        self.running = 0
-        self.max_running = 0
-        self._lock = threading.Lock()
 
     def __call__(self, variant: Variant, template: Any, *, on_stage: Any = None, **_: Any) -> Outcome:
-        with self._lock:
-            self.calls.append(matrix.cell_id(variant))
-            self.running += 1
-            self.max_running = max(self.max_running, self.running)
-        try:
+        with self.counted(matrix.cell_id(variant)):
             for stage in (Stage.PROVISION, Stage.CARGO_BUILD, Stage.WASM_BINDGEN, Stage.CHECK):
                 if on_stage:
                     on_stage(stage)
@@ -64,20 +55,12 @@ class FakeProbe:
             reason = "FAIL: detached ArrayBuffer" if verdict is Verdict.BAD else "OK: sum matches"
             return Outcome(verdict=verdict, reason=reason, stage=Stage.CHECK, exit_code=int(verdict is Verdict.BAD),
                            evidence={"reference_types_in_module": True}, timings={"check": 1.5})
-        finally:
-            with self._lock:
-                self.running -= 1
-
-
-@pytest.fixture(autouse=True)
-def _offline_index(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(index, "releases", lambda **_: list(versions.bundled_releases()))
 
 
 @pytest.fixture
 def fake(monkeypatch: pytest.MonkeyPatch) -> FakeProbe:
     stub = FakeProbe()
-    monkeypatch.setattr(probe_oracle, "run_probe", stub)
+    install_probe(monkeypatch, stub)
     # The fake probe builds nothing, so no toolchain needs to be ready before the run starts.
     monkeypatch.setattr(toolchains, "prepare", lambda specs, **_: {})
     monkeypatch.setattr(toolchains, "check_known", lambda specs: None)
@@ -90,13 +73,6 @@ def grid() -> Grid:
     return Grid(template=tmpl.name, rustc=tuple(ToolchainSpec.parse(r) for r in RUSTC),
                 bindgen=tuple(BindgenSource.crates(b) for b in BINDGEN),
                 reference_types=(ReferenceTypes.DEFAULT, ReferenceTypes.ON), params=tmpl.param_values({}))
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    s = Store(tmp_path / "store.sqlite3")
-    yield s
-    s.close()
 
 
 def run_matrix(grid: Grid, store: Store, *, jobs: int = 1, shard: str | None = None,
@@ -145,7 +121,7 @@ def test_second_run_reuses_the_store(grid: Grid, store: Store, fake: FakeProbe) 
 
 def test_jobs_run_cells_concurrently(grid: Grid, store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
     stub = FakeProbe(delay=0.2)
-    monkeypatch.setattr(probe_oracle, "run_probe", stub)
+    install_probe(monkeypatch, stub)
     start = time.monotonic()
     run_matrix(grid, store, jobs=4)
     assert stub.max_running == 4
@@ -155,7 +131,7 @@ def test_jobs_run_cells_concurrently(grid: Grid, store: Store, monkeypatch: pyte
 def test_flaky_cell_is_an_error_and_the_others_go_on(grid: Grid, store: Store,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     stub = FakeProbe(flaky={"debian:1.96.0@0.2.99@on"})
-    monkeypatch.setattr(probe_oracle, "run_probe", stub)
+    install_probe(monkeypatch, stub)
     run_id, outcome, _ = run_matrix(grid, store, jobs=2)
     assert outcome.counts()["error"] == 1 and len(outcome.outcomes) == 16
     assert any(p.outcome.verdict is Verdict.ERROR for p in store.run_probes(run_id))

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from unit.conftest import run_cli
+from unit.conftest import make_variant, run_cli
 from wasm_bisect import search
 from wasm_bisect.domain.model import BindgenSource, Outcome, ReferenceTypes, ToolchainSpec, Variant, Verdict
 from wasm_bisect.runs import commits, verify
@@ -66,11 +66,8 @@ def test_run_asks_base_cells_first_and_reports() -> None:
         asked.append(v)
         return Outcome(verdict=table[(v.rustc.version, v.bindgen.version)], reason="r")
 
-    def variant(r: ToolchainSpec, b: BindgenSource, rt: ReferenceTypes) -> Variant:
-        return Variant(template="t", rustc=r, bindgen=b, reference_types=rt)
-
     result = verify.run(template="t", rustc=[R163, R196], reference_types=[ReferenceTypes.ON], base=base,
-                        patch=patch, variant=variant, outcome=outcome)
+                        patch=patch, variant=lambda r, b, rt: make_variant("t", r, b, rt), outcome=outcome)
     assert [v.bindgen.kind for v in asked] == ["crates", "crates", "git", "git"]
     assert result.conclusion[0] is Conclusion.FIXED
     data = result.to_json()
