@@ -26,7 +26,6 @@ SNAPSHOTS = Path(__file__).resolve().parent / "snapshots"
 REPO = Path(__file__).resolve().parents[3]
 COLUMNS = 80
 
-
 EVERY = command_paths()  # the root, every group and every command
 GROUPS = {p[:-1] for p in EVERY if p}  # the root and every group: they have subcommands
 COMMANDS = [p for p in EVERY if p not in GROUPS]
@@ -139,9 +138,12 @@ ENV: dict[str, str | None] = {"COLUMNS": str(COLUMNS), "LINES": "50", "NO_COLOR"
                               "FORCE_COLOR": None, "GITHUB_ACTIONS": None, "GITHUB_STEP_SUMMARY": None, "CI": None}
 
 
-def _render(args: list[str], machine: tuple[Path, Path]) -> str:
+def _render(args: list[str], machine: tuple[Path, Path], *, refused: bool = False) -> str:
+    """The run as text; `refused`: it must be a refusal, exit code 2 and one line on stderr, nothing on stdout."""
     home, cwd = machine
     code, out, err = run_cli(args, env=ENV)
+    if refused:
+        assert (code, out, err.count("\n")) == (2, "", 1), f"not a one-line refusal: {code=} {out=} {err=}"
     text = f"$ wasm-bisect {' '.join(args)}\nexit code: {code}\n--- stdout\n{out}--- stderr\n{err}"
     return normalise(text, home=home, cwd=cwd)
 
@@ -177,7 +179,7 @@ def test_help(path: tuple[str, ...], machine: tuple[Path, Path], request: pytest
 @pytest.mark.parametrize(("command", "args"), CASES, ids=[_case_id(c, a) for c, a in CASES])
 def test_error(command: tuple[str, ...], args: list[str], machine: tuple[Path, Path],
                request: pytest.FixtureRequest) -> None:
-    text = _render([*command, *args], machine)
+    text = _render([*command, *args], machine, refused=True)
     check_snapshot(f"errors/{_file_name([*command, *args])}.txt", text, request)
 
 
