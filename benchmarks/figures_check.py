@@ -67,7 +67,7 @@ def _number(text: str) -> tuple[float, float]:
     """The value and half a unit in its last digit ("656" -> 0.5, "1.35" -> 0.005)."""
     plain = text.replace(",", "")
     decimals = len(plain.split(".")[1]) if "." in plain else 0
-    return float(plain), 0.5 * 10**-decimals
+    return float(plain), 0.5 * 0.1**decimals
 
 
 def _prose_lines(text: str) -> Iterator[tuple[int, str]]:
@@ -138,8 +138,9 @@ def stale_markers(text: str, path: str) -> Iterator[str]:
                     yield f'{path}:{number}: not-a-measurement names "{name}", which is no figure of this line'
 
 
-# What a recorded number measures, from its key (the nearest dict key above it, list elements included): only a
-# number recorded as a duration backs a duration, and so on. A count ("probes": 45) backs no figure with a unit.
+# What a recorded number measures, from the nearest key above it that says (`module_bytes: {release: N}`, a list
+# under `raw_seconds`): only a number recorded as a duration backs a duration, and so on. A count ("probes": 45)
+# or a load average backs no figure with a unit.
 KEY_KINDS: list[tuple[re.Pattern[str], str, float]] = [
     (re.compile(r"_ms$"), "time", 0.001),
     (re.compile(r"(^|_)(s|secs|seconds)$|^(raw|tool|j\d+|j\d+_cells|\w+_check|\w+_probe)_median$"), "time", 1.0),
@@ -153,18 +154,19 @@ SECONDS_UNDER = {"tools", "toolchains"}
 
 
 def _kind(path: tuple[str, ...]) -> tuple[str, float] | None:
-    for pattern, kind, factor in KEY_KINDS:
-        if path and pattern.search(path[-1]):
-            return kind, factor
-    if SECONDS_UNDER & set(path[:-1]):
-        return "time", 1.0
+    for key in reversed(path):
+        for pattern, kind, factor in KEY_KINDS:
+            if pattern.search(key):
+                return kind, factor
+        if key in SECONDS_UNDER:
+            return "time", 1.0
     return None
 
 
 def _precision(text: str) -> float:
     """Half a unit in the last digit of a recorded number as written (656.3 -> 0.05, 656 -> 0.5)."""
     decimals = len(text.split(".")[1]) if "." in text and "e" not in text else 0
-    return 0.5 * 10**-decimals
+    return 0.5 * 0.1**decimals
 
 
 def result_values(results: Path = RESULTS) -> dict[str, list[tuple[float, float]]]:
