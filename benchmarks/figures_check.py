@@ -4,7 +4,11 @@ A figure is a number with a unit of time (ms, s, min, h and their long forms), o
 a ratio (`1.35x`, `2 times faster`) or a percentage; a range (`91-156 s`, `91 to 156 s`) is two figures and needs
 both ends. It is backed when some numeric value anywhere in benchmarks/results/*.json (figures and details, any
 run) equals it once the unit is converted (time to seconds, size to MiB, a percentage also as a fraction),
-within the rounding of either side: "656 s" is backed by 656.3, "11 min" by 630 to 690 s.
+within the rounding of either side: "656 s" is backed by 656.3, "11 min" by 630 to 690 s. What a recorded number
+measures comes from its key (`after_wall_s`, `peak_rss_mib`, `overhead_pct`, `j2_faster`, a list under
+`check_seconds`, cold.json's `tools` and `toolchains` steps): a count or a load average backs nothing. A figure
+whose paragraph (or list item, or table row) names a results file (`benchmarks/results/cold.json`) must be in
+that file.
 
 Not scanned: fenced and indented code blocks (real output and commands), inline code spans, HTML comments, and
 the generated benchmark table (readme_table.py checks that one against the files itself).
@@ -58,8 +62,12 @@ class Figure:
     values: tuple[float, ...]  # in the kind's base unit; two for a range
     tolerances: tuple[float, ...]  # half a unit in the last written digit, in the base unit
     kind: str
+    named: tuple[str, ...] = ()  # the results files its paragraph names: only those back it
 
     def __str__(self) -> str:
+        if self.named:
+            files = " or ".join(f"results/{name}.json" for name in self.named)
+            return f'{self.path}:{self.line}: "{self.text}" is not in {files}, which its paragraph names'
         return f'{self.path}:{self.line}: "{self.text}" is in no results file'
 
 
@@ -102,8 +110,32 @@ def _prose_lines(text: str) -> Iterator[tuple[int, str]]:
         yield number, re.sub(r"`[^`]*`", " ", line)
 
 
+def _named_files(text: str) -> dict[int, tuple[str, ...]]:
+    """line number -> the results files (`results/cold.json` -> "cold") its paragraph names. A paragraph ends at
+    a blank line and at a list item's start; a table row is a paragraph of its own."""
+    named: dict[int, tuple[str, ...]] = {}
+    paragraph: list[tuple[int, str]] = []
+
+    def close() -> None:
+        files = tuple(dict.fromkeys(re.findall(r"results/([\w-]+)\.json", " ".join(line for _, line in paragraph))))
+        named.update((number, files) for number, _ in paragraph)
+        paragraph.clear()
+
+    for number, line in enumerate(text.splitlines(), 1):
+        stripped = line.strip()
+        if not stripped or stripped.startswith("|") or re.match(r"([-*+]|\d+\.)\s", stripped):
+            close()
+        if stripped:
+            paragraph.append((number, line))
+        if stripped.startswith("|"):
+            close()
+    close()
+    return named
+
+
 def _scan(text: str, path: str) -> Iterator[tuple[Figure, bool]]:
     """Every figure of the prose, and whether a marker on its line says it is not a measurement."""
+    named = _named_files(text)
     for number, line in _prose_lines(text):
         marker = MARKER.search(line)
         whole_line = marker is not None and marker.group("only") is None
@@ -116,7 +148,7 @@ def _scan(text: str, path: str) -> Iterator[tuple[Figure, bool]]:
                 continue  # "3 x 40", "2 %" written apart: a grid, not a ratio
             ends = [_number(m.group("low"))] + ([_number(m.group("high"))] if m.group("high") else [])
             figure = Figure(path, number, m.group(0).strip(), tuple(v * factor for v, _ in ends),
-                            tuple(t * factor for _, t in ends), kind)
+                            tuple(t * factor for _, t in ends), kind, named.get(number, ()))
             yield figure, whole_line or figure.text in allowed
 
 
@@ -169,18 +201,21 @@ def _precision(text: str) -> float:
     return 0.5 * 0.1**decimals
 
 
-def result_values(results: Path = RESULTS) -> dict[str, list[tuple[float, float]]]:
-    """kind -> (value in the kind's base unit, its rounding) for every number in the results files whose key says
-    what it measures (any run, superseded or not: the prose may describe an older run it names)."""
-    found: dict[str, list[tuple[float, float]]] = {}
+Recorded = dict[str, dict[str, list[tuple[float, float]]]]
 
-    def walk(node: object, path: tuple[str, ...]) -> None:
+
+def result_values(results: Path = RESULTS) -> Recorded:
+    """results file ("cold") -> kind -> (value in the kind's base unit, its rounding) for every number whose key
+    says what it measures (any run, superseded or not: the prose may describe an older run it names)."""
+    recorded: Recorded = {}
+
+    def walk(node: object, path: tuple[str, ...], found: dict[str, list[tuple[float, float]]]) -> None:
         if isinstance(node, dict):
             for key, value in node.items():
-                walk(value, (*path, str(key)))
+                walk(value, (*path, str(key)), found)
         elif isinstance(node, list):
             for value in node:
-                walk(value, path)
+                walk(value, path, found)
         elif isinstance(node, int | float | str) and not isinstance(node, bool):
             text = str(node).strip()
             kind = _kind(path)
@@ -188,13 +223,15 @@ def result_values(results: Path = RESULTS) -> dict[str, list[tuple[float, float]
                 found.setdefault(kind[0], []).append((float(text) * kind[1], _precision(text) * kind[1]))
 
     for path in sorted(results.glob("*.json")):
-        walk(json.loads(path.read_text()), ())
-    return found
+        walk(json.loads(path.read_text()), (), recorded.setdefault(path.stem, {}))
+    return recorded
 
 
-def is_backed(figure: Figure, recorded: dict[str, list[tuple[float, float]]]) -> bool:
-    """Every end of the figure equals a recorded number of its kind within the rounding of either."""
-    candidates = recorded.get(figure.kind, [])
+def is_backed(figure: Figure, recorded: Recorded) -> bool:
+    """Every end of the figure equals a recorded number of its kind within the rounding of either, in the results
+    files its paragraph names, else in any."""
+    files = figure.named or tuple(recorded)
+    candidates = [c for name in files for c in recorded.get(name, {}).get(figure.kind, [])]
     return all(any(abs(value - wanted) <= max(tolerance, rounding) + 1e-9 for value, rounding in candidates)
                for wanted, tolerance in zip(figure.values, figure.tolerances, strict=True))
 

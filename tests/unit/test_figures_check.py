@@ -92,6 +92,19 @@ def test_a_figure_is_backed_only_by_a_number_of_its_kind_and_value(tmp_path: Pat
     assert _unbacked(tmp_path, f"It took {figure} here.\n") == [f'README.md:1: "{figure}" is in no results file'], why
 
 
+def test_a_figure_whose_paragraph_names_a_results_file_must_be_in_that_file(tmp_path: Path) -> None:
+    text = "\n".join([
+        "A cold demo measured 656 s",
+        "(`benchmarks/results/cold.json`) and 66 MiB.",
+        "- another item: 66 MiB (results/probe.json), 656 s.",
+        "",
+        "Unnamed: 656 s, 66 MiB.",
+    ])
+    assert _unbacked(tmp_path, text + "\n") == [
+        'README.md:2: "66 MiB" is not in results/cold.json, which its paragraph names',
+        'README.md:3: "656 s" is not in results/probe.json, which its paragraph names']
+
+
 def test_code_blocks_inline_code_and_the_generated_table_are_not_prose(tmp_path: Path) -> None:
     text = "\n".join([
         "Real output:",
