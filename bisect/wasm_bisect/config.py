@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from wasm_bisect.domain.errors import ConfigError, UsageError, did_you_mean
 from wasm_bisect.domain.grid import (
@@ -105,9 +105,9 @@ class Config:
     bindgen: str | None = None
     reference_types: str | None = None
     params: dict[str, str] = field(default_factory=dict)
-    build_failure: str | None = None
-    profile: str | None = None
-    target: str | None = None
+    build_failure: BuildFailure | None = None
+    profile: Profile | None = None
+    target: Target | None = None
     jobs: int | None = None
     shards: int | None = None
     allow_yanked: bool | None = None
@@ -121,14 +121,15 @@ class Config:
     check: str | None = None
     signature: str | None = None
     timeout: float | None = None
-    timeout_verdict: str | None = None
+    timeout_verdict: TimeoutVerdict | None = None
     test: str | None = None
     runtime: str | None = None
     browser_paths: dict[str, Path] = field(default_factory=dict)
-    tools: str | None = None
+    tools: ToolSource | None = None
 
 
 Origin = Literal["flag", "config", "default", "none"]
+_Choice = TypeVar("_Choice", bound=StrEnum)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -283,12 +284,13 @@ def _string(value: Any, key: str, where: str) -> str:
 
 
 
-def _choice(value: Any, key: str, where: str, choices: type[StrEnum]) -> str:
+def _choice(value: Any, key: str, where: str, choices: type[_Choice]) -> _Choice:
+    """A choice of `choices` (any case), as the enum's member."""
     text = _string(value, key, where).lower()
     allowed = [c.value for c in choices]
     if text not in allowed:
         raise ConfigError(f"{where}: {key} must be one of {', '.join(allowed)}, not {value!r}")
-    return text
+    return choices(text)
 
 
 def parse(data: Mapping[str, Any], *, source: Path, where: str | None = None) -> Config:
