@@ -8,8 +8,7 @@ from typing import Annotated
 
 import typer
 
-from wasm_bisect import config, report, toolchains
-from wasm_bisect.bindgen import index
+from wasm_bisect import config, report
 from wasm_bisect.cli._common import (
     NO_CHECK_FLAGS,
     NO_PROJECT_FLAGS,
@@ -120,17 +119,10 @@ def bisect_cmd(
     check_store(chosen.store)
     good_point = parse_point(good, "--good") if good else None
     bad_point = parse_point(bad, "--bad") if bad else None
-    planned = plan.grid_plan(chosen, one_runtime=True, notice=log.warn)
-    tmpl, grid = planned.reproducer, planned.grid
-    releases = index.releases(notice=log.warn)
-    box = bisect.restrict(grid, good_point, bad_point)
-    orientation = bisect.given_orientation(grid, good_point, bad_point, find_fix=find_fix)
-    grid = box
-    bisect.check_grid(grid)  # bad input fails before a run is started in the store
-    toolchains.prepare(grid.rustc, provision=False, progress=log.plain)
-    bisect_plan = bisect.BisectPlan(grid=grid, find_fix=find_fix, jobs=chosen.jobs, allow_yanked=chosen.allow_yanked,
-                             follow_up=follow_up, repeat=repeat, threshold=threshold, orientation=orientation,
-                             terms=terms if term_old or term_new else None)
+    setup = plan.bisect_setup(chosen, good=good_point, bad=bad_point, find_fix=find_fix, follow_up=follow_up,
+                              repeat=repeat, threshold=threshold, terms=terms if term_old or term_new else None,
+                              notice=log.warn, progress=log.plain)
+    tmpl, bisect_plan, grid = setup.reproducer, setup.plan, setup.plan.grid
     if prompt:
         bisect_plan = replace(bisect_plan, jobs=1)
     if dry_run:
@@ -140,7 +132,7 @@ def bisect_cmd(
         return
     store = open_store(chosen.store)
     request = bisect.Request(plan=bisect_plan, template=tmpl, command=command_line(),
-                             known_releases=[r.version for r in releases], resume_asked=resume)
+                             known_releases=setup.known_releases, resume_asked=resume)
     worst = (f"a single-corner boundary needs at most {bisect.expected_probes(len(grid.rustc), len(grid.bindgen))} "
              f"per setting; {grid.size} cells")
     with contextlib.ExitStack() as stack:
@@ -161,7 +153,7 @@ def bisect_cmd(
         log.info(f"--drill nightly, reference-types {setting}: {len(below.grid.rustc)} nightlies at wasm-bindgen "
                  f"{below.grid.bindgen[0].label()}")
         deeper = bisect.Request(plan=below, template=tmpl, command=command_line(),
-                                known_releases=[r.version for r in releases])
+                                known_releases=setup.known_releases)
         with Display(log.console, None, jobs=below.jobs, title=f"drill {tmpl.name}", worst=worst) as display:
             drilled.append((setting, bisect.execute(deeper, store, display.events(events(stages=True)))))
     if as_json:  # the report document (docs/report-schema.md), the bisect's own answer under "bisect"

@@ -13,14 +13,28 @@ from wasm_bisect import config, toolchains
 from wasm_bisect.bindgen import index, toolcache
 from wasm_bisect.domain.errors import UsageError
 from wasm_bisect.domain.grid import Grid, parse_bindgen_axis, parse_rustc_axis, rustc_items
-from wasm_bisect.domain.model import ReferenceTypes, Runtime, ToolchainSpec
+from wasm_bisect.domain.model import ReferenceTypes, Runtime, Terms, ToolchainSpec
 from wasm_bisect.probe import crate as crate_mode
 from wasm_bisect.probe import runtimes as browser_runtimes
 from wasm_bisect.probe import templates
 from wasm_bisect.probe.reproducer import Reproducer
+from wasm_bisect.runs import bisect
 
-__all__ = ["GridPlan", "SinglePlan", "grid_plan", "make_grid", "reproducer", "runtimes", "rustc_axis",
-           "single_plan", "single_runtime", "use_browsers", "use_tools"]
+__all__ = [
+    "BisectSetup",
+    "GridPlan",
+    "SinglePlan",
+    "bisect_setup",
+    "grid_plan",
+    "make_grid",
+    "reproducer",
+    "runtimes",
+    "rustc_axis",
+    "single_plan",
+    "single_runtime",
+    "use_browsers",
+    "use_tools",
+]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -29,6 +43,15 @@ class GridPlan:
 
     reproducer: Reproducer
     grid: Grid
+
+
+@dataclass(frozen=True, kw_only=True)
+class BisectSetup:
+    """What `bisect` runs: the reproducer, the plan (its grid boxed by --good/--bad) and the releases known."""
+
+    reproducer: Reproducer
+    plan: bisect.BisectPlan
+    known_releases: tuple[str, ...]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -136,3 +159,21 @@ def single_plan(chosen: config.Settings, *, cell: bool = False) -> SinglePlan:
     use_browsers(chosen, (where,))
     use_tools(chosen)
     return SinglePlan(reproducer=tmpl, runtime=where, rustc=spec, reference_types=setting)
+
+
+def bisect_setup(chosen: config.Settings, *, good: tuple[str, str] | None, bad: tuple[str, str] | None,
+                 find_fix: bool, follow_up: bool, repeat: int, threshold: int | None, terms: Terms | None,
+                 notice: Callable[[str], None], progress: Callable[[str], None]) -> BisectSetup:
+    """`grid_plan` in one runtime, then the release list, the --good/--bad box and its orientation, the grid's
+    own checks and what the providers know of its toolchains (nothing provisioned): all bad input fails here,
+    before a run is started in the store."""
+    planned = grid_plan(chosen, one_runtime=True, notice=notice)
+    releases = index.releases(notice=notice)
+    box = bisect.restrict(planned.grid, good, bad)
+    orientation = bisect.given_orientation(planned.grid, good, bad, find_fix=find_fix)
+    bisect.check_grid(box)
+    toolchains.prepare(box.rustc, provision=False, progress=progress)
+    return BisectSetup(reproducer=planned.reproducer, known_releases=tuple(r.version for r in releases),
+                       plan=bisect.BisectPlan(grid=box, find_fix=find_fix, jobs=chosen.jobs,
+                                              allow_yanked=chosen.allow_yanked, follow_up=follow_up, repeat=repeat,
+                                              threshold=threshold, orientation=orientation, terms=terms))
