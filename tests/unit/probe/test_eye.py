@@ -15,6 +15,7 @@ from wasm_bisect.domain.model import BindgenSource, Outcome, Terms, ToolchainSpe
 from wasm_bisect.probe import templates
 from wasm_bisect.probe.runtimes import eye
 from wasm_bisect.runs import serve
+from wasm_bisect.store import Store
 
 CELL = Variant(template="canvas-imagedata", rustc=ToolchainSpec.parse("debian:1.96.0"),
                bindgen=BindgenSource.crates("0.2.95"))
@@ -114,3 +115,49 @@ def test_a_template_page_must_exist_inside_it() -> None:
         templates.parse_manifest(manifest, root=tmpl.root, files=dict(tmpl.files))
     with pytest.raises(TemplateError, match="relative path inside the template"):
         templates.parse_manifest({**manifest, "page": "../x.html"}, root=tmpl.root, files=dict(tmpl.files))
+
+
+def test_crate_mode_serves_the_page_given_with_page(tmp_path: Path) -> None:
+    """`--page PATH`: the user's page (and the web files beside it) with the cell's build, whatever the crate."""
+    crate = _crate(tmp_path)
+    page = tmp_path / "site" / "view.html"
+    page.parent.mkdir()
+    page.write_text("<p>mine</p>")
+    pages = serve.pages_for(templates.load("vec-of-structs"), page=serve.check_page(page))
+    assert pages is not None
+    with pages(CELL, Outcome(verdict=Verdict.GOOD, reason="ok", evidence={"pkg_dir": str(crate / "pkg")})) as url:
+        assert url is not None
+        assert _get(url, "/") == 200 and _get(url, "/view.html") == 200 and _get(url, "/pkg/app.js") == 200
+        assert _get(url, "/index.html") == 404  # the crate's files are not the page's
+
+
+def _stored(tmp_path: Path, outcome: Outcome) -> tuple[Store, str]:
+    store = Store(tmp_path / "store.sqlite3")
+    tmpl = templates.load("canvas-imagedata")
+    run_id = store.start_run(kind="bisect", fingerprint="f", command="wasm-bisect bisect",
+                             config={"reproducer": tmpl.describe(), "template_snapshot": tmpl.snapshot()})
+    store.put(CELL, "t", "c", outcome)
+    store.record(run_id, CELL, "t", "c", outcome, cached=False)
+    return store, run_id
+
+
+def test_serve_finds_a_stored_cells_build_and_page(tmp_path: Path) -> None:
+    crate = _crate(tmp_path)
+    store, run_id = _stored(tmp_path, Outcome(verdict=Verdict.BAD, reason="detached", crate_dir=str(crate),
+                                              evidence={"pkg_dir": str(crate / "pkg")}))
+    found = serve.stored_cell(store, "debian:1.96.0@0.2.95")
+    assert found.run.run_id == run_id and found.page == crate / "index.html" and found.pkg_dir == crate / "pkg"
+    assert serve.stored_cell(store, "1.96.0@0.2.95:default", run_id=run_id[:10]).pkg_dir == crate / "pkg"
+    with serve.serve(found) as url:
+        assert _get(url, "/pkg/app_bg.wasm") == 200
+    with pytest.raises(UsageError, match=r"was not probed in run"):
+        serve.stored_cell(store, "debian:1.96.0@0.2.99")
+    with pytest.raises(UsageError, match=r"is not RUSTC@BINDGEN"):
+        serve.stored_cell(store, "0.2.95")
+
+
+@pytest.mark.parametrize(("evidence", "words"), [({}, "was not built"), ({"pkg_dir": "/nonexistent/pkg"}, "is gone")])
+def test_serve_refuses_a_cell_without_a_build(tmp_path: Path, evidence: dict[str, str], words: str) -> None:
+    store, _ = _stored(tmp_path, Outcome(verdict=Verdict.ERROR, reason="build failed", evidence=evidence))
+    with pytest.raises(UsageError, match=words):
+        serve.stored_cell(store, "debian:1.96.0@0.2.95")
