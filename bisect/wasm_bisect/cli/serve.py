@@ -52,8 +52,9 @@ def serve_cmd(
     quiet: QuietOpt = False,
 ) -> None:
     """Serve a stored cell's build with its page on 127.0.0.1 until Ctrl-C, to look at it in a browser."""
+    given = serving.check_page(page)
     store = open_store(store_path)
-    found = serving.stored_cell(store, cell, run_id=run, page=serving.check_page(page))
+    found = serving.stored_cell(store, cell, run_id=run, page=given)
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:

@@ -121,13 +121,13 @@ def _matches(variant: dict[str, Any], rustc: str, bindgen: str, setting: str | N
 def stored_cell(store: Store, cell: str, *, run_id: str | None = None, page: Path | None = None) -> StoredCell:
     """The stored build of CELL (RUSTC@BINDGEN[:SETTING]) in run `run_id` (default: the newest), with its page;
     UsageError (one line, exit 2) when the cell was not built or its output is gone."""
-    run = store.run(run_id)
     body, sep, tail = cell.strip().rpartition(":")
     setting = tail if sep and tail in ("default", "on", "off") else None
     text = body if setting else cell.strip()
     rustc, at, bindgen = text.rpartition("@")
     if not at or not rustc or not bindgen:
         raise UsageError(f"cell {cell!r} is not RUSTC@BINDGEN[:SETTING]", hint="e.g. debian:1.96.0@0.2.95")
+    run = store.run(run_id)
     probes = [p for p in store.run_probes(run.run_id) if _matches(p.variant, rustc, bindgen, setting)]
     if not probes:
         raise UsageError(f"{cell} was not probed in run {run.run_id}",
