@@ -76,13 +76,17 @@ def decode(data: bytes) -> Image:
     return Image(width, height, bytes(out))
 
 
-def differing(a: Image, b: Image, *, channel_tolerance: int) -> float:
-    """The share of pixels (0..1) where some channel differs by more than `channel_tolerance`; 1.0 when the
-    sizes differ."""
+def differing(a: Image, b: Image, *, channel_tolerance: int,
+              region: tuple[int, int, int, int] | None = None) -> float:
+    """The share of pixels (0..1) where some channel differs by more than `channel_tolerance`, within `region`
+    (left, top, right, bottom; exclusive) or the whole image; 1.0 when the sizes differ."""
     if (a.width, a.height) != (b.width, b.height):
         return 1.0
+    left, top, right, bottom = region or (0, 0, a.width, a.height)
     count = 0
-    for i in range(0, len(a.rgba), 4):
-        if any(abs(a.rgba[i + c] - b.rgba[i + c]) > channel_tolerance for c in range(4)):
-            count += 1
-    return count / (a.width * a.height)
+    for y in range(top, bottom):
+        for x in range(left, right):
+            i = (y * a.width + x) * 4
+            if any(abs(a.rgba[i + c] - b.rgba[i + c]) > channel_tolerance for c in range(4)):
+                count += 1
+    return count / ((right - left) * (bottom - top))
