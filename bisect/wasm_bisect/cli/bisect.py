@@ -37,6 +37,7 @@ from wasm_bisect.cli._common import (
 from wasm_bisect.cli._display import Display, print_bisect
 from wasm_bisect.cli._prompt import controlling_terminal, judge, require_terminal
 from wasm_bisect.cli.report import check_store, open_store
+from wasm_bisect.cli.serve import OpenOpt, PageOpt, pages
 from wasm_bisect.domain.errors import UsageError
 from wasm_bisect.domain.grid import parse_point
 from wasm_bisect.domain.model import Terms
@@ -92,6 +93,8 @@ def bisect_cmd(
     prompt: Annotated[bool, typer.Option("--prompt", help="Ask a person on the terminal to judge each cell built "
                                          "(the check runs too and its output is shown): TERM-OLD / TERM-NEW / skip "
                                          "/ retry / quit.")] = False,
+    page: PageOpt = None,
+    open_browser: OpenOpt = False,
     resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted run (re-running the same "
                                          "command does this anyway).")] = False,
     store_path: StoreOpt = None,
@@ -119,10 +122,12 @@ def bisect_cmd(
     check_store(chosen.store)
     good_point = parse_point(good, "--good") if good else None
     bad_point = parse_point(bad, "--bad") if bad else None
-    setup = plan.bisect_setup(chosen, good=good_point, bad=bad_point, find_fix=find_fix, follow_up=follow_up,
+    tmpl = plan.reproducer(chosen)
+    shown = pages(tmpl, prompt=prompt and not dry_run, page=page, open_browser=open_browser)
+    setup = plan.bisect_setup(chosen, tmpl, good=good_point, bad=bad_point, find_fix=find_fix, follow_up=follow_up,
                               repeat=repeat, threshold=threshold, terms=terms if term_old or term_new else None,
                               notice=log.warn, progress=log.plain)
-    tmpl, bisect_plan, grid = setup.reproducer, setup.plan, setup.plan.grid
+    bisect_plan, grid = setup.plan, setup.plan.grid
     if prompt:
         bisect_plan = replace(bisect_plan, jobs=1)
     if dry_run:
@@ -137,7 +142,7 @@ def bisect_cmd(
              f"per setting; {grid.size} cells")
     with contextlib.ExitStack() as stack:
         if prompt:
-            request = replace(request, judge=judge(terms, stack.enter_context(controlling_terminal())))
+            request = replace(request, judge=judge(terms, stack.enter_context(controlling_terminal()), shown))
         display = stack.enter_context(Display(log.console, None, jobs=bisect_plan.jobs, title=f"bisect {tmpl.name}",
                                               worst=worst, live=not prompt,
                                               terms=terms if term_old or term_new else None))

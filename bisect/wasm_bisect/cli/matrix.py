@@ -112,8 +112,9 @@ def matrix(
     if shard is not None:
         parse_shard(shard)
     # A CI planner (--emit-github-matrix) may run where no browser, tool or provider is.
-    planned = plan.grid_plan(chosen, one_runtime=False, machine=not emit_github_matrix, notice=log.warn)
-    tmpl, grid = planned.reproducer, planned.grid
+    tmpl = plan.reproducer(chosen)
+    planned = plan.grid_plan(chosen, tmpl, one_runtime=False, machine=not emit_github_matrix, notice=log.warn)
+    grid = planned.grid
     if emit_github_matrix:
         sys.stdout.write(json.dumps(matrix_run.github_matrix(grid, shards=chosen.shards), separators=(",", ":")) + "\n")
         return

@@ -36,6 +36,7 @@ from wasm_bisect.cli._common import (
 )
 from wasm_bisect.cli._prompt import controlling_terminal, judge, require_terminal
 from wasm_bisect.cli.report import check_store, open_store
+from wasm_bisect.cli.serve import OpenOpt, PageOpt, pages
 from wasm_bisect.domain.compat import untestable_reason
 from wasm_bisect.domain.model import BindgenSource, Terms, Variant, Verdict, options_for
 from wasm_bisect.domain.options import CheckFlags, ProjectFlags
@@ -83,6 +84,8 @@ def probe(
     fresh: Annotated[bool, typer.Option("--fresh", help="Ignore a stored verdict and probe again.")] = False,
     prompt: Annotated[bool, typer.Option("--prompt", help="Ask a person on the terminal to judge what was built "
                                          "(the check runs too and its output is shown).")] = False,
+    page: PageOpt = None,
+    open_browser: OpenOpt = False,
     exit_code: Annotated[bool, typer.Option("--exit-code", help="Exit with the verdict, git bisect's way: 0 good, "
                                             "1 bad, 125 skip or error (for scripts: `git bisect run`, "
                                             "cargo-bisect-rustc --script).")] = False,
@@ -102,8 +105,10 @@ def probe(
     check_store(chosen.store)
     if prompt:
         require_terminal()
-    planned = plan.single_plan(chosen, cell=True)
-    tmpl, where, spec, rt = planned.reproducer, planned.runtime, planned.rustc, planned.reference_types
+    tmpl = plan.reproducer(chosen)
+    shown = pages(tmpl, prompt=prompt, page=page, open_browser=open_browser)
+    planned = plan.single_plan(chosen, tmpl, cell=True)
+    where, spec, rt = planned.runtime, planned.rustc, planned.reference_types
     assert spec is not None and rt is not None  # a cell's
     params = tmpl.param_values(chosen.params)
     assert chosen.bindgen is not None  # the probe defaults name one
@@ -122,7 +127,7 @@ def probe(
     variant = crates or make(sources.resolve(source, progress=log.plain).source)
     store = open_store(chosen.store)
     with contextlib.ExitStack() as stack:
-        person = judge(Terms.of(), stack.enter_context(controlling_terminal())) if prompt else None
+        person = judge(Terms.of(), stack.enter_context(controlling_terminal()), shown) if prompt else None
         result = single.execute(variant, tmpl, store, events(probes=False, stages=True), fresh=fresh,
                                 command=command_line(), judge=person)
     if as_json:  # the report document (docs/report-schema.md), the probe's own answer under "probe"

@@ -108,8 +108,8 @@ def verify_cmd(
     check_store(chosen.store)
     if markdown_path is not None:
         not_the_store([("--markdown", markdown_path)], chosen.store)
-    planned = plan.single_plan(chosen)
-    tmpl, where = planned.reproducer, planned.runtime
+    tmpl = plan.reproducer(chosen)
+    where = plan.single_plan(chosen, tmpl).runtime
     table = config.defaults("verify")
     request = verify.VerifyRequest(
         template=tmpl, params=tmpl.param_values(chosen.params), options=chosen.options, patch=patch,
@@ -178,8 +178,8 @@ def bisect_commits_cmd(
     check_store(chosen.store)
     if markdown_path is not None:
         not_the_store([("--markdown", markdown_path)], chosen.store)
-    planned = plan.single_plan(chosen)
-    tmpl, where = planned.reproducer, planned.runtime
+    tmpl = plan.reproducer(chosen)
+    where = plan.single_plan(chosen, tmpl).runtime
     request = commits.CommitsRequest(
         template=tmpl, params=tmpl.param_values(chosen.params), options=chosen.options,
         rustc=config.single_rustc(chosen), reference_types=config.single_reference_types(chosen),

@@ -39,26 +39,23 @@ __all__ = [
 
 @dataclass(frozen=True, kw_only=True)
 class GridPlan:
-    """What a grid command (bisect, matrix) runs: the reproducer and the expanded grid."""
+    """What a grid command (bisect, matrix) runs besides its reproducer: the expanded grid."""
 
-    reproducer: Reproducer
     grid: Grid
 
 
 @dataclass(frozen=True, kw_only=True)
 class BisectSetup:
-    """What `bisect` runs: the reproducer, the plan (its grid boxed by --good/--bad) and the releases known."""
+    """What `bisect` runs besides its reproducer: the plan (its grid boxed by --good/--bad), the releases known."""
 
-    reproducer: Reproducer
     plan: bisect.BisectPlan
     known_releases: tuple[str, ...]
 
 
 @dataclass(frozen=True, kw_only=True)
 class SinglePlan:
-    """What a single-runtime command (probe, verify, bisect-commits) runs: the reproducer and where it checks."""
+    """Where a single-runtime command (probe, verify, bisect-commits) checks (and a probe's one cell)."""
 
-    reproducer: Reproducer
     runtime: Runtime
     rustc: ToolchainSpec | None = None  # a single cell's (probe)
     reference_types: ReferenceTypes | None = None
@@ -131,12 +128,12 @@ def make_grid(chosen: config.Settings, *, notice: Callable[[str], None] | None =
                 options=chosen.options, params=tmpl.param_values(chosen.params), runtimes=runtimes(chosen, tmpl))
 
 
-def grid_plan(chosen: config.Settings, *, one_runtime: bool, machine: bool = True,
+def grid_plan(chosen: config.Settings, tmpl: Reproducer, *, one_runtime: bool, machine: bool = True,
               notice: Callable[[str], None] | None = None) -> GridPlan:
-    """The reproducer, then (with `machine`) the browsers and tools it needs, the axes' syntax, what the
-    providers can supply, and the grid (the release list last). `one_runtime`: the command checks in one runtime
-    only; `machine=False` (a CI planner) asks neither the machine nor the providers."""
-    tmpl = reproducer(chosen)
+    """After the reproducer (`reproducer`, then the command's own checks of it): with `machine` the browsers and
+    tools it needs, the axes' syntax, what the providers can supply, and the grid (the release list last).
+    `one_runtime`: the command checks in one runtime only; `machine=False` (a CI planner) asks neither the
+    machine nor the providers."""
     if machine:  # a missing browser is bad input: said before the providers are asked
         use_browsers(chosen, (single_runtime(chosen, tmpl),) if one_runtime else runtimes(chosen, tmpl))
         use_tools(chosen)
@@ -146,34 +143,34 @@ def grid_plan(chosen: config.Settings, *, one_runtime: bool, machine: bool = Tru
         rustc_specs = rustc_axis(chosen.rustc)
         toolchains.check_known(rustc_specs)  # what the providers can supply, before the release list is fetched
     grid = make_grid(chosen, notice=notice, rustc=rustc_specs, chosen_reproducer=tmpl)
-    return GridPlan(reproducer=tmpl, grid=grid)
+    return GridPlan(grid=grid)
 
 
-def single_plan(chosen: config.Settings, *, cell: bool = False) -> SinglePlan:
-    """The reproducer, (with `cell`: the one rustc and reference-types setting of a single cell,) its one
-    runtime, then the browsers and tools that needs."""
-    tmpl = reproducer(chosen)
+def single_plan(chosen: config.Settings, tmpl: Reproducer, *, cell: bool = False) -> SinglePlan:
+    """After the reproducer (`reproducer`, then the command's own checks of it): with `cell` the one rustc and
+    reference-types setting of a single cell, then its one runtime and the browsers and tools that needs."""
     spec = config.single_rustc(chosen) if cell else None
     setting = config.single_reference_types(chosen) if cell else None
     where = single_runtime(chosen, tmpl)
     use_browsers(chosen, (where,))
     use_tools(chosen)
-    return SinglePlan(reproducer=tmpl, runtime=where, rustc=spec, reference_types=setting)
+    return SinglePlan(runtime=where, rustc=spec, reference_types=setting)
 
 
-def bisect_setup(chosen: config.Settings, *, good: tuple[str, str] | None, bad: tuple[str, str] | None,
-                 find_fix: bool, follow_up: bool, repeat: int, threshold: int | None, terms: Terms | None,
+def bisect_setup(chosen: config.Settings, tmpl: Reproducer, *, good: tuple[str, str] | None,
+                 bad: tuple[str, str] | None, find_fix: bool, follow_up: bool, repeat: int, threshold: int | None,
+                 terms: Terms | None,
                  notice: Callable[[str], None], progress: Callable[[str], None]) -> BisectSetup:
     """`grid_plan` in one runtime, then the release list, the --good/--bad box and its orientation, the grid's
     own checks and what the providers know of its toolchains (nothing provisioned): all bad input fails here,
     before a run is started in the store."""
-    planned = grid_plan(chosen, one_runtime=True, notice=notice)
+    planned = grid_plan(chosen, tmpl, one_runtime=True, notice=notice)
     releases = index.releases(notice=notice)
     box = bisect.restrict(planned.grid, good, bad)
     orientation = bisect.given_orientation(planned.grid, good, bad, find_fix=find_fix)
     bisect.check_grid(box)
     toolchains.prepare(box.rustc, provision=False, progress=progress)
-    return BisectSetup(reproducer=planned.reproducer, known_releases=tuple(r.version for r in releases),
+    return BisectSetup(known_releases=tuple(r.version for r in releases),
                        plan=bisect.BisectPlan(grid=box, find_fix=find_fix, jobs=chosen.jobs,
                                               allow_yanked=chosen.allow_yanked, follow_up=follow_up, repeat=repeat,
                                               threshold=threshold, orientation=orientation, terms=terms))
