@@ -19,7 +19,7 @@ from wasm_bisect.bindgen import toolcache
 from wasm_bisect.domain.compat import untestable_reason
 from wasm_bisect.domain.errors import SearchAborted, Untestable, WasmBisectError
 from wasm_bisect.domain.model import Outcome, ReferenceTypes, Runtime, Stage, Variant, Verdict
-from wasm_bisect.probe import build, check, hosttools
+from wasm_bisect.probe import build, check, hosttools, rustflags, slots
 from wasm_bisect.probe.reproducer import CheckKind, Materialised, Reproducer
 from wasm_bisect.store import Store
 from wasm_bisect.util import fs, paths
@@ -168,7 +168,7 @@ def _probe_locked(
                        stage=Stage.PROVISION, reason=exc.one_line(),
                        timings={"provision": round(time.monotonic() - start, 3)})
     timings[str(Stage.PROVISION)] = round(time.monotonic() - start, 3)
-    flags = build.flag_plan(variant, template.project_rustflags, toolchain)
+    flags = rustflags.flag_plan(variant, template.project_rustflags, toolchain)
 
     def check_line(crate: Materialised, env: Mapping[str, str]) -> tuple[list[str], Path, dict[str, str]]:
         argv, cwd, check_env = check.command_line(spec, crate=crate, build_env=env, variant=variant,
@@ -179,7 +179,7 @@ def _probe_locked(
             argv = build.browser_reproduce_argv(variant, template)
         return argv, cwd, check_env
 
-    with build.target_slot(toolchain, flags.flags or []) as target_dir:
+    with slots.target_slot(toolchain, flags.flags or []) as target_dir:
         try:
             built = build.build(variant=variant, template=template, toolchain=toolchain, bindgen=bindgen,
                                 wasm_pack=wasm_pack, probe_dir=probe_dir, target_dir=target_dir, flags=flags,
@@ -194,20 +194,20 @@ def _probe_locked(
             return Outcome(verdict=built.verdict, reason=built.reason, stage=built.stage, exit_code=built.exit_code,
                            log_tail=_tail(built.log_tail), logs=logs, crate_dir=crate_dir,
                            evidence=built.evidence, timings=timings)
-        assert built.pkg_module is not None and built.crate is not None
+        assert built.pkg_module is not None and built.rendered is not None
         if on_stage:
             on_stage(Stage.CHECK)
-        argv, cwd, env = check_line(built.crate, built.env)
+        argv, cwd, env = check_line(built.rendered, built.env)
         results: list[check.CheckResult] = []
         check_log = probe_dir / "logs" / "check.log"
         check_log.write_text("")
         for _ in range(max(1, repeat)):
             if spec.kind is CheckKind.SCRIPT:  # a check module: the tool's Node runner, or a headless browser
-                results.append(check.run(crate_dir=built.crate.package, script=spec.script or "check.mjs",
+                results.append(check.run(crate_dir=built.rendered.package, script=spec.script or "check.mjs",
                                          pkg_module=built.pkg_module, params=variant.params, timeout=spec.timeout,
                                          failure_signature=spec.failure_signature, log=check_log,
                                          runtime=variant.runtime, driver=driver,
-                                         names=check.names_of(built.crate, variant),
+                                         names=check.names_of(built.rendered, variant),
                                          timeout_verdict=spec.timeout_verdict))
             else:
                 results.append(check.run_spec(spec, argv, cwd=cwd, env=env, log=check_log,

@@ -27,7 +27,7 @@ from wasm_bisect.domain.compat import (
 from wasm_bisect.domain.errors import ProvisionError
 from wasm_bisect.domain.model import ReferenceTypes, Stage, ToolchainSpec, Variant
 from wasm_bisect.domain.versions import rust_release
-from wasm_bisect.probe import build, hosttools
+from wasm_bisect.probe import hosttools, slots
 from wasm_bisect.store import Store
 
 CLI_BUILD_SECONDS = 90.0  # wasm-bindgen CLI, cold, on 2 cores (benchmarks/results/toolbuild.json)
@@ -250,7 +250,7 @@ class Readiness:
     def is_warm(self, variant: Variant) -> bool:
         """Whether a slot of the same toolchain and flags compiled this wasm-bindgen already."""
         found = self.toolchain(variant.rustc)
-        return found is not None and build.is_warm(variant, found)
+        return found is not None and slots.is_warm(variant, found)
 
     def probe_seconds(self, variant: Variant) -> float:
         """Build + check seconds on this machine: warm when a slot already compiled this wasm-bindgen."""
