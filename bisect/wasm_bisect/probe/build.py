@@ -118,7 +118,7 @@ def reproduce_script(crate_dir: Path, env: Mapping[str, str], argv: list[str], c
     """A shell script that rebuilds the crate by hand exactly as the probe did."""
     keys: tuple[str, ...] = ("PATH", "LD_LIBRARY_PATH", "RUSTC", "CARGO", "RUSTUP_TOOLCHAIN", "RUSTFLAGS",
                              "CARGO_ENCODED_RUSTFLAGS", "CARGO_TARGET_DIR", "WASM_BINDGEN_EXTERNREF", "WASM_PACK_CACHE",
-                             "WASM_BISECT_PKG", *runtimes.test_runner.ENV_KEYS)
+                             "WASM_BISECT_PKG", *runtimes.bindgen_test_runner.ENV_KEYS)
     keys += tuple(sorted(k for k in env if k.startswith("WASM_BISECT_") and k not in keys))
     lines = ["#!/bin/sh", "# Rebuild and re-check this variant by hand (written by wasm-bisect).", "set -e",
              f"cd {shlex.quote(str(crate_dir))}"]

@@ -114,11 +114,11 @@ class CrateProject:
                                   "reproducer a template with a check module (`templates init --from-crate`)")
         own = self.files.get(self._webdriver_rel)
         if own is not None:
-            runtimes.test_runner.parse_webdriver_json(own, str(self.root / self._webdriver_rel))
+            runtimes.bindgen_test_runner.parse_webdriver_json(own, str(self.root / self._webdriver_rel))
 
     @property
     def _webdriver_rel(self) -> str:
-        return PurePosixPath(self.package_dir, runtimes.test_runner.WEBDRIVER_JSON).as_posix()
+        return PurePosixPath(self.package_dir, runtimes.bindgen_test_runner.WEBDRIVER_JSON).as_posix()
 
     @property
     def name(self) -> str:
@@ -250,10 +250,10 @@ class CrateProject:
         evidence: dict[str, Any] = {}
         if self.check.kind is CheckKind.WASM_PACK_TEST and variant.runtime.is_browser:
             # The runner reads the browser's capabilities from the package dir: ours go into the copy only.
-            data, evidence["webdriver_json"] = runtimes.test_runner.webdriver_file(
+            data, evidence["webdriver_json"] = runtimes.bindgen_test_runner.webdriver_file(
                 variant.runtime, runtimes.locate(variant.runtime).binary, self.files.get(self._webdriver_rel),
                 where=str(self.root / self._webdriver_rel))
-            (package / runtimes.test_runner.WEBDRIVER_JSON).write_bytes(data)
+            (package / runtimes.bindgen_test_runner.WEBDRIVER_JSON).write_bytes(data)
         # Every test target but doctests (rustc 1.89+ cross-compiles those for wasm32 with rustdoc, which gets
         # neither the project's rustflags nor the cell's std: they would fail in every cell). wasm-pack passes
         # these to `cargo build --tests` too, so `--tests` itself cannot be one of them.
