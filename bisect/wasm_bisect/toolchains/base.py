@@ -280,6 +280,18 @@ def read_manifest(prefix: Path) -> Toolchain | None:
     return manifest_to_toolchain(prefix, data)
 
 
+def provisioned(provider: str) -> list[Toolchain]:
+    """The toolchains a provider has provisioned under the work directory (`<provider>-*/toolchain.json`), read
+    from their manifests only: no apt, no rustup, no network. Sorted by Rust release."""
+    root = paths.toolchains_dir()
+    found = []
+    for prefix in sorted(root.glob(f"{provider}-*")) if root.is_dir() else []:
+        toolchain = read_manifest(prefix)
+        if toolchain is not None and toolchain.spec.provider == provider:
+            found.append(toolchain)
+    return sorted(found, key=lambda t: rust_release(t.version))
+
+
 def read_manifest_data(prefix: Path) -> dict[str, Any]:
     """The raw manifest (timings, packages, target features) for reports; {} when unreadable."""
     try:
@@ -537,9 +549,7 @@ def test_sysroot(toolchain: Toolchain, *, mvp: bool = False, progress: Progress 
         log = final.parent / f"{final.name}.log"
         progress(f"building a {WASM_TARGET} std with libtest for {toolchain.spec} (test harnesses need it; once)")
         with fs.staging_dir(final) as stage:
-            out = make_mvp_sysroot(stage, toolchain.sysroot / "lib" / "rustlib" / toolchain.host, toolchain.host)
-            build_wasm32_std(toolchain, stage / ".work", out, rustflags=MVP_RUSTFLAGS if mvp else DEFAULT_STD_RUSTFLAGS,
-                             log=log, progress=progress)
+            out = build_std_sysroot(toolchain, stage, stage / ".work", mvp=mvp, log=log, progress=progress)
             shutil.rmtree(stage / ".work", ignore_errors=True)
             if not any(out.glob("libtest-*.rlib")):
                 raise ProvisionError(f"building libtest for {toolchain.spec} gave no libtest rlib", hint=f"see {log}")
@@ -556,6 +566,17 @@ def make_mvp_sysroot(root: Path, host_rustlib: Path, host: str) -> Path:
         link.unlink()
     link.symlink_to(os.path.relpath(host_rustlib.resolve(), rustlib.resolve()))  # rustc reports resolved paths
     return rustlib / WASM_TARGET / "lib"
+
+
+def build_std_sysroot(toolchain: Toolchain, root: Path, work: Path, *, mvp: bool, log: Path,
+                      progress: Progress = quiet) -> Path:
+    """Lay out a sysroot at `root` beside the toolchain's and fill its wasm32 lib dir with a std built from source:
+    for target-cpu=mvp (reference-types off on rustc >= 1.82) with `mvp`, else as the toolchain's own std. The one
+    writer of a built std (the mvp std of debian and rustup toolchains, the test sysroots); returns the lib dir."""
+    out = make_mvp_sysroot(root, toolchain.sysroot / "lib" / "rustlib" / toolchain.host, toolchain.host)
+    build_wasm32_std(toolchain, work, out, rustflags=MVP_RUSTFLAGS if mvp else DEFAULT_STD_RUSTFLAGS, log=log,
+                     progress=progress)
+    return out
 
 
 @dataclass(frozen=True, kw_only=True)

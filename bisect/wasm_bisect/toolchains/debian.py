@@ -16,22 +16,21 @@ from pathlib import Path
 from wasm_bisect.domain.compat import reference_types_by_default
 from wasm_bisect.domain.errors import ProvisionError, WasmBisectError
 from wasm_bisect.domain.model import ToolchainSpec
-from wasm_bisect.domain.versions import rust_release
 from wasm_bisect.toolchains import debian_apt
 from wasm_bisect.toolchains.base import (
     DEFAULT_STD_RUSTFLAGS,
     MANIFEST,
-    MVP_RUSTFLAGS,
     MVP_SYSROOT,
     WASM_TARGET,
     Progress,
     StepTimer,
     Toolchain,
+    build_std_sysroot,
     build_wasm32_std,
     check_features,
     inspect_toolchain,
     logs_dir,
-    make_mvp_sysroot,
+    provisioned,
     quiet,
     read_manifest,
     read_manifest_data,
@@ -100,13 +99,7 @@ class DebianProvider:
         return list(self.releases())
 
     def installed(self) -> list[Toolchain]:
-        root = paths.toolchains_dir()
-        found = []
-        for prefix in sorted(root.glob("debian-*")) if root.is_dir() else []:
-            toolchain = read_manifest(prefix)
-            if toolchain is not None and toolchain.spec.provider == self.name:
-                found.append(toolchain)
-        return sorted(found, key=lambda t: rust_release(t.version))
+        return provisioned(self.name)
 
     def remove(self, version: str) -> bool:
         final = self.prefix(version)
@@ -167,7 +160,7 @@ class DebianProvider:
             with timer.step("mvp_std_build"), fs.staging_dir(target) as stage:
                 work = Path(tempfile.mkdtemp(prefix=".mvp-work-", dir=final))
                 try:
-                    _build_mvp(current, stage, work, log=log, progress=progress)
+                    build_std_sysroot(current, stage, work, mvp=True, log=log, progress=progress)
                     candidate = dataclasses.replace(current, mvp_sysroot=stage)
                     features = check_features(candidate, work / "verify", log=log)
                 finally:
@@ -280,7 +273,8 @@ class DebianProvider:
             mvp_rel: str | None = None
             if mvp_std and toolchain.reference_types_default:
                 with timer.step("mvp_std_build"):
-                    _build_mvp(toolchain, stage / MVP_SYSROOT, work / "mvp", log=log, progress=progress)
+                    build_std_sysroot(toolchain, stage / MVP_SYSROOT, work / "mvp", mvp=True, log=log,
+                                      progress=progress)
                 mvp_rel = MVP_SYSROOT
             toolchain = inspect_toolchain(
                 spec=spec,
@@ -380,12 +374,6 @@ def _private_apt(*, refresh: bool = True) -> debian_apt.Apt | None:
             apt.update(log=logs_dir() / "apt-update.log")
         lists = sorted((root / "lists").glob("*_Packages*"))
     return apt if lists else None
-
-
-def _build_mvp(toolchain: Toolchain, root: Path, work: Path, *, log: Path, progress: Progress) -> None:
-    """Lay out a second sysroot at `root` and fill it with a wasm32 std built for target-cpu=mvp."""
-    out = make_mvp_sysroot(root, toolchain.sysroot / "lib" / "rustlib" / toolchain.host, toolchain.host)
-    build_wasm32_std(toolchain, work, out, rustflags=MVP_RUSTFLAGS, log=log, progress=progress)
 
 
 def _format_timings(seconds: Mapping[str, float]) -> str:

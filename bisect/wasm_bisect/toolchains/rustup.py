@@ -18,7 +18,6 @@ from wasm_bisect.domain.model import ToolchainSpec
 from wasm_bisect.toolchains import rustup_dist
 from wasm_bisect.toolchains.base import (
     MANIFEST,
-    MVP_RUSTFLAGS,
     MVP_SYSROOT,
     NETWORK_CHECK_SECONDS,
     RUSTUP_INSTALL_TIMEOUT,
@@ -27,11 +26,11 @@ from wasm_bisect.toolchains.base import (
     Progress,
     StepTimer,
     Toolchain,
-    build_wasm32_std,
+    build_std_sysroot,
     check_features,
     inspect_toolchain,
     logs_dir,
-    make_mvp_sysroot,
+    provisioned,
     quiet,
     read_manifest,
     read_manifest_data,
@@ -39,7 +38,6 @@ from wasm_bisect.toolchains.base import (
     without,
     write_manifest,
 )
-from wasm_bisect.toolchains.debian import DebianProvider
 from wasm_bisect.util import fs, paths, processes
 
 
@@ -60,7 +58,7 @@ def _network_reachable(url: str, timeout: float = NETWORK_CHECK_SECONDS) -> bool
 def _debian_hint(wanted: str) -> str:
     """Point at the offline provider, naming the debian toolchains already provisioned (no apt, no network)."""
     try:
-        versions = [t.spec.version for t in DebianProvider().installed()]
+        versions = [t.spec.version for t in provisioned("debian")]
     except WasmBisectError:
         versions = []
     return suggest_debian(wanted, versions)
@@ -227,8 +225,7 @@ class RustupProvider:
             with timer.step("mvp_std_build"), fs.staging_dir(target) as stage:
                 work = Path(tempfile.mkdtemp(prefix=".mvp-work-", dir=final))
                 try:
-                    out = make_mvp_sysroot(stage, current.sysroot / "lib" / "rustlib" / current.host, current.host)
-                    build_wasm32_std(current, work, out, rustflags=MVP_RUSTFLAGS, log=log, progress=progress)
+                    build_std_sysroot(current, stage, work, mvp=True, log=log, progress=progress)
                     features = check_features(dataclasses.replace(current, mvp_sysroot=stage), work / "verify",
                                               log=log)
                 finally:
