@@ -24,6 +24,12 @@ settings.load_profile("wasm-bisect")
 NO_SKIPS_ENV = "WASM_BISECT_CI"
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    # Here, not in tests/unit/conftest.py: pytest reads options only from the conftests it loads before collection.
+    parser.addoption("--update-snapshots", action="store_true", default=False,
+                     help="rewrite the CLI's help and error snapshots (tests/unit/cli/snapshots/) from the code")
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "subprocess: unit test that starts cheap real child processes")
 

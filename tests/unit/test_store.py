@@ -1,11 +1,12 @@
 from pathlib import Path
 
-from wasm_bisect.domain.model import BindgenSource, Outcome, ToolchainSpec, Variant, Verdict
+from unit.conftest import make_variant
+from wasm_bisect.domain.model import Outcome, Variant, Verdict
 from wasm_bisect.store import Store
 
 
 def v(version: str) -> Variant:
-    return Variant(template="smoke", rustc=ToolchainSpec.parse("debian:1.96.0"), bindgen=BindgenSource.crates(version))
+    return make_variant("smoke", bindgen=version)
 
 
 def test_put_get_and_run_log(tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import json
 import os
 import shutil
@@ -217,13 +218,35 @@ class DebianProvider:
         lld = lookup([f"lld-{major}"])[f"lld-{major}"]
         if not lld:
             raise ProvisionError(f"lld-{major} (rust-lld for {release.upstream}) is not in the apt index")
-        roots.append((f"lld-{major}", debian_apt.newest(lld)["Version"]))
-        plan = debian_apt.plan_packages(roots, lookup=lookup, installed=installed, own_sources=own)
+        plan = self._plan_with_lld(roots, lld, first.packages.get(f"libllvm{major}"), lookup=lookup,
+                                   installed=installed, own=own)
         paragraphs = {
             name: next(p for p in index[name] if p["Version"] == version)
             for name, version in plan.packages.items()
         }
         return plan, paragraphs
+
+    @staticmethod
+    def _plan_with_lld(roots: list[tuple[str, str]], lld: Sequence[dict[str, str]], llvm: str | None, *,
+                       lookup: debian_apt.Lookup, installed: debian_apt.Installed,
+                       own: frozenset[str]) -> debian_apt.Plan:
+        """The plan with the lld-N whose dependencies resolve on this machine: the build of the libllvmN the
+        rustc already pulls in first, then newest first. The newest lld of a suite built for a newer glibc
+        (sid's lld-22 needs a libllvm22 that needs glibc 2.38) is never the only choice tried."""
+        def newer_first(a: Mapping[str, str], b: Mapping[str, str]) -> int:
+            return debian_apt.compare_versions(b["Version"], a["Version"])
+
+        newest_first = sorted(lld, key=functools.cmp_to_key(newer_first))
+        ordered = sorted(newest_first, key=lambda p: p["Version"] != llvm)  # stable: the rest stay newest first
+        failure: ProvisionError | None = None
+        for candidate in ordered:
+            try:
+                return debian_apt.plan_packages([*roots, (candidate["Package"], candidate["Version"])],
+                                                lookup=lookup, installed=installed, own_sources=own)
+            except ProvisionError as exc:
+                failure = failure or exc
+        assert failure is not None
+        raise failure
 
     def _provision_locked(
         self, spec: ToolchainSpec, release: debian_apt.Release, final: Path, progress: Progress, *, mvp_std: bool

@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,8 +16,6 @@ from wasm_bisect.bindgen import prebuilt, toolcache
 from wasm_bisect.bindgen.prebuilt import ToolSource
 from wasm_bisect.domain.errors import ProvisionError
 from wasm_bisect.util import paths
-
-from .test_toolcache import FAKE_CARGO
 
 pytestmark = pytest.mark.subprocess
 
@@ -34,20 +31,6 @@ done
 
 def fake(name: str, version: str, body: str = "") -> bytes:
     return FAKE_BINDGEN.format(name=name, version=version, body=body).encode()
-
-
-@pytest.fixture
-def fake_cargo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A `cargo` first on PATH that records each call (and builds a fake tool): its log."""
-    bindir = tmp_path / "fakebin"
-    bindir.mkdir()
-    (bindir / "cargo").write_text(FAKE_CARGO.replace("{python}", sys.executable))
-    (bindir / "cargo").chmod(0o755)
-    log = tmp_path / "cargo.log"
-    log.write_text("")
-    monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}{os.environ['PATH']}")
-    monkeypatch.setenv("FAKE_CARGO_LOG", str(log))
-    return log
 
 
 @pytest.fixture

@@ -5,38 +5,20 @@ names only flags the commands have."""
 from __future__ import annotations
 
 import re
-import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 from typer.main import get_command
 
+from unit.conftest import command_paths, run_cli
 from wasm_bisect import cli
 
 ROOT = get_command(cli.app)
 README = Path(__file__).resolve().parents[3] / "README.md"
 
 
-def _walk(command: Any, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
-    found = [path]
-    for name, sub in sorted(getattr(command, "commands", {}).items()):
-        found += _walk(sub, (*path, name))
-    return found
-
-
-EVERY = _walk(ROOT)  # the root, every group and every command
+EVERY = command_paths()  # the root, every group and every command
 GROUPS = [p for p in EVERY if len(p) == 1 and hasattr(ROOT.commands[p[0]], "commands")]  # type: ignore[attr-defined]
-
-
-def run_main(args: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
-             columns: int = 80) -> tuple[int, str, str]:
-    monkeypatch.setenv("COLUMNS", str(columns))
-    monkeypatch.setattr(sys, "argv", ["wasm-bisect", *args])
-    with pytest.raises(SystemExit) as info:
-        cli.main()
-    out, err = capsys.readouterr()
-    return int(info.value.code or 0), out, err
 
 
 def test_every_group_is_found() -> None:
@@ -46,9 +28,8 @@ def test_every_group_is_found() -> None:
 
 @pytest.mark.parametrize("columns", [40, 200])
 @pytest.mark.parametrize("path", EVERY, ids=lambda p: " ".join(p) or "wasm-bisect")
-def test_help_is_never_cut_at_any_width(path: tuple[str, ...], columns: int, monkeypatch: pytest.MonkeyPatch,
-                                        capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = run_main([*path, "--help"], monkeypatch, capsys, columns)
+def test_help_is_never_cut_at_any_width(path: tuple[str, ...], columns: int) -> None:
+    code, out, err = run_cli([*path, "--help"], columns=columns)
     assert code == 0 and err == ""
     usage, _, rest = out.partition("\n\n")
     assert usage.startswith("Usage: wasm-bisect")
@@ -63,18 +44,16 @@ def test_help_is_never_cut_at_any_width(path: tuple[str, ...], columns: int, mon
 
 
 @pytest.mark.parametrize("path", EVERY, ids=lambda p: " ".join(p) or "wasm-bisect")
-def test_short_h_is_help_everywhere(path: tuple[str, ...], monkeypatch: pytest.MonkeyPatch,
-                                    capsys: pytest.CaptureFixture[str]) -> None:
-    assert run_main([*path, "-h"], monkeypatch, capsys) == run_main([*path, "--help"], monkeypatch, capsys)
+def test_short_h_is_help_everywhere(path: tuple[str, ...]) -> None:
+    assert run_cli([*path, "-h"], columns=80) == run_cli([*path, "--help"], columns=80)
 
 
 @pytest.mark.parametrize("path", [(), *GROUPS], ids=lambda p: " ".join(p) or "wasm-bisect")
-def test_a_bare_command_or_group_prints_its_help(path: tuple[str, ...], monkeypatch: pytest.MonkeyPatch,
-                                                 capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = run_main(list(path), monkeypatch, capsys)
+def test_a_bare_command_or_group_prints_its_help(path: tuple[str, ...]) -> None:
+    code, out, err = run_cli(list(path), columns=80)
     assert (code, err) == (0, "")
     assert "\\n" not in out and out.startswith("Usage: wasm-bisect") and "Commands:" in out
-    assert out == run_main([*path, "--help"], monkeypatch, capsys)[1]
+    assert out == run_cli([*path, "--help"], columns=80)[1]
 
 
 # -- the README's Commands table --------------------------------------------------------------------------------
@@ -115,15 +94,14 @@ def flags_by_command() -> dict[tuple[str, ...], set[str]]:
     return named
 
 
-def test_every_flag_of_the_readme_commands_table_is_in_the_real_help(monkeypatch: pytest.MonkeyPatch,
-                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+def test_every_flag_of_the_readme_commands_table_is_in_the_real_help() -> None:
     named = flags_by_command()
     assert {("bisect",), ("toolchain", "add"), ("templates", "init"), ("report",)} <= set(named)
     assert "--with-mvp-std" in named[("toolchain", "add")] and "--from-crate" in named[("templates", "init")]
     missing = []
     for path, flags in sorted(named.items()):
         assert path, f"flags {flags} of the table go with no command"
-        code, out, _ = run_main([*path, "--help"], monkeypatch, capsys, 200)
+        code, out, _ = run_cli([*path, "--help"], columns=200)
         assert code == 0, path
         missing += [f"{' '.join(path)} {flag}" for flag in sorted(flags)
                     if not re.search(rf"(?<![\w-]){re.escape(flag)}(?![\w-])", out)]

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import functools
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -14,12 +13,12 @@ import jsonschema
 import pytest
 from typer.main import get_command
 
+from unit.conftest import install_probe, offline_releases, run_cli
 from unit.runs.test_transfer import fake_home
 from wasm_bisect import cli, toolchains
-from wasm_bisect.bindgen import index, sources
+from wasm_bisect.bindgen import sources
 from wasm_bisect.domain import versions
 from wasm_bisect.domain.model import BindgenSource, Outcome, Stage, Variant, Verdict
-from wasm_bisect.probe import oracle as probe_oracle
 from wasm_bisect.toolchains import debian_apt
 from wasm_bisect.toolchains.debian import Availability
 
@@ -50,8 +49,8 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     fake_home(home)
     monkeypatch.setenv("WASM_BISECT_HOME", str(home))
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(probe_oracle, "run_probe", fake_probe)
-    monkeypatch.setattr(index, "releases", lambda **_: list(versions.bundled_releases()))
+    install_probe(monkeypatch, fake_probe)
+    offline_releases(monkeypatch)
     monkeypatch.setattr(toolchains, "prepare", lambda specs, **_: {})
     monkeypatch.setattr(toolchains, "check_known", lambda specs: None)
     monkeypatch.setattr(toolchains.DebianProvider, "releases", lambda self: dict.fromkeys(["1.63.0", "1.96.0"]))
@@ -79,14 +78,6 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
     monkeypatch.setattr(sources, "git_source", git_source)
     return home
-
-
-def run_main(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    sys.argv = ["wasm-bisect", *args]
-    with pytest.raises(SystemExit) as done:
-        cli.main()
-    out, err = capsys.readouterr()
-    return int(done.value.code or 0), out, err
 
 
 SMOKE = ("--template", "smoke", "--rustc", "debian:1.96.0", "--bindgen", "0.2.98,0.2.99")
@@ -142,12 +133,12 @@ def test_every_command_with_json_output_has_a_schema_and_a_case() -> None:
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
-def test_json_output_matches_its_schema(name: str, world: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_json_output_matches_its_schema(name: str, world: Path) -> None:
     argv, schema, before, rc = CASES[name]
     for args in before:
-        code, _, err = run_main(list(args), capsys)
+        code, _, err = run_cli(list(args))
         assert code == 0, err
-    code, out, err = run_main([*argv, "--json"], capsys)
+    code, out, err = run_cli([*argv, "--json"])
     assert code == rc, err
     doc = json.loads(out)
     errors = sorted(validator(schema).iter_errors(doc), key=lambda e: list(e.absolute_path))
@@ -160,13 +151,12 @@ def test_json_output_matches_its_schema(name: str, world: Path, capsys: pytest.C
                                   ("matrix", *SMOKE, *STORE_ARGS, "--plan"),
                                   ("verify", "--template", "vec-of-structs", "--patch", "0.2.100", "--against",
                                    "0.2.99", *STORE_ARGS, "--dry-run")])
-def test_dry_run_plans_without_writing_and_matches_its_schema(argv: tuple[str, ...], world: Path,
-                                                              capsys: pytest.CaptureFixture[str]) -> None:
-    rc, out, err = run_main([*argv, "--json"], capsys)
+def test_dry_run_plans_without_writing_and_matches_its_schema(argv: tuple[str, ...], world: Path) -> None:
+    rc, out, err = run_cli([*argv, "--json"])
     assert rc == 0, err
     doc = json.loads(out)
     jsonschema.validate(doc, json.loads((SCHEMAS / "dry-run.json").read_text()))
     assert doc["command"] == argv[0] and doc["cells"] > 0 and doc["probes_worst"] > 0
     assert not Path("store.sqlite3").exists()  # nothing written: not even the store it would use
-    rc, out, _ = run_main(list(argv), capsys)
+    rc, out, _ = run_cli(list(argv))
     assert rc == 0 and "nothing was built, fetched or written" in out and "estimate: about" in out

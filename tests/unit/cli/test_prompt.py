@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
+from unit.conftest import recording_probe
 from wasm_bisect import probe
 from wasm_bisect.cli._prompt import Terminal, ask, describe, require_terminal
 from wasm_bisect.domain.errors import UsageError
 from wasm_bisect.domain.model import BindgenSource, Outcome, Stage, Terms, ToolchainSpec, Variant, Verdict
-from wasm_bisect.probe import oracle as probe_oracle
 from wasm_bisect.probe import templates
 from wasm_bisect.store import Store
 
@@ -91,13 +90,7 @@ def test_prompt_needs_a_terminal() -> None:
 
 def _oracle(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, answers: list[Verdict | None]
             ) -> tuple[probe.Oracle, list[str]]:
-    builds: list[str] = []
-
-    def fake(variant: Variant, _template: Any, **_: Any) -> Outcome:
-        builds.append(variant.short())
-        return BUILT
-
-    monkeypatch.setattr(probe_oracle, "run_probe", fake)
+    builds = recording_probe(monkeypatch, lambda _variant: BUILT)
     pending = iter(answers)
 
     def judge(_variant: Variant, _outcome: Outcome) -> Verdict | None:

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from unit.conftest import make_variant
 from wasm_bisect.domain.model import (
-    BindgenSource,
     BuildOptions,
     ReferenceTypes,
     Stage,
@@ -27,8 +27,7 @@ def toolchain(version: str, *, mvp: bool = False, cargo: str = "1.95.0") -> Tool
 
 
 def variant(rt: ReferenceTypes, *, build_failure: str = "skip") -> Variant:
-    return Variant(template="t", rustc=ToolchainSpec.parse("debian:1.96.0"), bindgen=BindgenSource.crates("0.2.99"),
-                   reference_types=rt, options=BuildOptions(build_failure=build_failure))  # type: ignore[arg-type]
+    return make_variant(reference_types=rt, options=BuildOptions(build_failure=build_failure))  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(("version", "rt", "mvp", "flags", "layer"), [

@@ -1,5 +1,6 @@
 import pytest
 
+from unit.conftest import make_variant
 from wasm_bisect.domain.model import Verdict
 from wasm_bisect.probe.check import classify, last_meaningful_line
 from wasm_bisect.probe.check import environment as check_env
@@ -114,10 +115,9 @@ def _crate(tmp_path):  # type: ignore[no-untyped-def]
 
 
 def _variant(rt: str = "default"):  # type: ignore[no-untyped-def]
-    from wasm_bisect.domain.model import BindgenSource, ReferenceTypes, ToolchainSpec, Variant
+    from wasm_bisect.domain.model import ReferenceTypes
 
-    return Variant(template="crate:app", rustc=ToolchainSpec.parse("debian:1.96.0"),
-                   bindgen=BindgenSource.crates("0.2.95"), reference_types=ReferenceTypes(rt))
+    return make_variant("crate:app", bindgen="0.2.95", reference_types=ReferenceTypes(rt))
 
 
 def test_command_lines_of_each_kind(tmp_path) -> None:  # type: ignore[no-untyped-def]

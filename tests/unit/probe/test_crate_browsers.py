@@ -7,14 +7,14 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import stat
 import sys
 from pathlib import Path
 
 import pytest
 
+from unit.conftest import make_variant, write_executable
 from wasm_bisect.domain.errors import UsageError
-from wasm_bisect.domain.model import BindgenSource, ReferenceTypes, Runtime, ToolchainSpec, Variant, Verdict
+from wasm_bisect.domain.model import Runtime, Variant, Verdict
 from wasm_bisect.probe import crate, runtimes
 from wasm_bisect.probe.check import classify_browser_test_run, command_line
 from wasm_bisect.probe.reproducer import CheckKind, CheckOverrides, CheckSpec
@@ -37,17 +37,14 @@ def browsers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     for name in ("chromium", "chromedriver", "firefox-esr"):
-        exe = bin_dir / name
-        exe.write_text("#!/bin/sh\nexit 0\n")
-        exe.chmod(exe.stat().st_mode | stat.S_IXUSR)
+        write_executable(bin_dir / name, "#!/bin/sh\nexit 0\n")
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}")
     runtimes.configure({})
     return bin_dir
 
 
 def variant(runtime: Runtime = Runtime.NODE) -> Variant:
-    return Variant(template="crate:app", rustc=ToolchainSpec.parse("debian:1.96.0"),
-                   bindgen=BindgenSource.crates("0.2.99"), reference_types=ReferenceTypes.DEFAULT, runtime=runtime)
+    return make_variant("crate:app", runtime=runtime)
 
 
 def load(root: Path, overrides: CheckOverrides = TEST_CHECK) -> crate.CrateProject:

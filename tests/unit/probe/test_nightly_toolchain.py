@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import json
 import os
-import stat
 import sys
 from pathlib import Path
 
 import pytest
 
+from unit.conftest import write_executable
 from wasm_bisect import cli
 
 pytestmark = pytest.mark.subprocess
@@ -50,23 +50,17 @@ echo '[INFO]: Your wasm pkg is ready to publish'
 """
 
 
-def _script(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
-    path.chmod(path.stat().st_mode | stat.S_IXUSR)
-
-
 def _cached_tool(home: Path, name: str, version: str, text: str) -> None:
     entry = home / "tools" / name / version
-    _script(entry / "bin" / name, text)
+    write_executable(entry / "bin" / name, text)
     (entry / "tool.json").write_text(json.dumps({"version": version, "build_seconds": 0}))
 
 
 def test_nightly_shaped_path_toolchain_reaches_a_verdict(tmp_path: Path, home: Path, monkeypatch: pytest.MonkeyPatch,
                                                          capsys: pytest.CaptureFixture[str]) -> None:
     prefix = tmp_path / "nightly"
-    _script(prefix / "bin" / "rustc", RUSTC.replace("{prefix}", str(prefix)))
-    _script(prefix / "bin" / "cargo", CARGO)
+    write_executable(prefix / "bin" / "rustc", RUSTC.replace("{prefix}", str(prefix)))
+    write_executable(prefix / "bin" / "cargo", CARGO)
     std = prefix / "lib" / "rustlib" / "wasm32-unknown-unknown" / "lib"
     std.mkdir(parents=True)
     (std / "libstd-0000.rlib").write_bytes(b"")

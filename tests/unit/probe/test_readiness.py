@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from unit.conftest import make_variant
 from wasm_bisect.bindgen import prebuilt, toolcache
 from wasm_bisect.bindgen.prebuilt import ToolSource
 from wasm_bisect.domain.model import BindgenSource, Outcome, ReferenceTypes, Stage, ToolchainSpec, Variant, Verdict
@@ -21,8 +22,7 @@ from ..toolchains.test_toolchains import fake_prefix
 
 
 def cell(rustc: str, bindgen: str, rt: ReferenceTypes = ReferenceTypes.DEFAULT) -> Variant:
-    return Variant(template="vec-of-structs", rustc=ToolchainSpec.parse(rustc), bindgen=BindgenSource.crates(bindgen),
-                   reference_types=rt)
+    return make_variant("vec-of-structs", rustc, bindgen, rt)
 
 
 def cached_cli(version: str, seconds: float) -> None:

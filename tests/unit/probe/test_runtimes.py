@@ -6,11 +6,11 @@ from __future__ import annotations
 import http.client
 import json
 import os
-import stat
 from pathlib import Path
 
 import pytest
 
+from unit.conftest import write_executable
 from wasm_bisect.domain.errors import TemplateError, ToolMissing, UsageError
 from wasm_bisect.domain.model import Runtime, Verdict
 from wasm_bisect.probe import check, templates
@@ -148,13 +148,6 @@ def test_server_serves_only_its_routes_and_collects_what_the_page_reports(tmp_pa
 
 
 # -- finding browsers -----------------------------------------------------------------------------------------
-def _exe(path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("#!/bin/sh\n")
-    path.chmod(path.stat().st_mode | stat.S_IXUSR)
-    return path
-
-
 def test_missing_browser_says_how_to_install_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
     browsers.configure({})
@@ -169,17 +162,17 @@ def test_missing_browser_says_how_to_install_it(tmp_path: Path, monkeypatch: pyt
 
 def test_browser_found_on_path_or_where_configured(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     bin_dir = tmp_path / "bin"
-    _exe(bin_dir / "firefox-esr")
-    _exe(bin_dir / "chromium")
+    write_executable(bin_dir / "firefox-esr")
+    write_executable(bin_dir / "chromium")
     monkeypatch.setenv("PATH", str(bin_dir))
     browsers.configure({})
     assert browsers.locate(Runtime.FIREFOX).binary == bin_dir / "firefox-esr"
     assert browsers.locate(Runtime.FIREFOX).driver is None  # geckodriver: from the tool cache
     with pytest.raises(ToolMissing, match="chromedriver"):
         browsers.locate(Runtime.CHROMIUM)
-    _exe(bin_dir / "chromedriver")
+    write_executable(bin_dir / "chromedriver")
     assert browsers.locate(Runtime.CHROMIUM).driver == bin_dir / "chromedriver"
-    own = _exe(tmp_path / "opt" / "chrome")
+    own = write_executable(tmp_path / "opt" / "chrome")
     try:
         browsers.configure({Runtime.CHROMIUM: own})
         assert browsers.locate(Runtime.CHROMIUM).binary == own
@@ -188,8 +181,8 @@ def test_browser_found_on_path_or_where_configured(tmp_path: Path, monkeypatch: 
 
 
 def test_browser_path_option(tmp_path: Path) -> None:
-    chrome = _exe(tmp_path / "chrome")
-    fox = _exe(tmp_path / "fox")
+    chrome = write_executable(tmp_path / "chrome")
+    fox = write_executable(tmp_path / "fox")
     parse = browsers.parse_browser_paths
     assert parse([str(chrome)], (Runtime.CHROMIUM,)) == {Runtime.CHROMIUM: chrome}
     assert parse([f"firefox={fox}", f"chromium={chrome}"], (Runtime.NODE, Runtime.CHROMIUM, Runtime.FIREFOX)) == {

@@ -4,14 +4,14 @@ from pathlib import Path
 import pytest
 import toml
 
+from unit.conftest import make_variant
 from wasm_bisect.domain.errors import TemplateError, UsageError
-from wasm_bisect.domain.model import BindgenSource, BuildOptions, ReferenceTypes, ToolchainSpec, Variant
+from wasm_bisect.domain.model import BuildOptions, Variant
 from wasm_bisect.probe import render, template_cargo, templates
 
 
 def variant(version: str = "0.2.99", **kw: object) -> Variant:
-    return Variant(template="vec-of-structs", rustc=ToolchainSpec.parse("debian:1.63.0"),
-                   bindgen=BindgenSource.crates(version), reference_types=ReferenceTypes.DEFAULT, **kw)  # type: ignore[arg-type]
+    return make_variant("vec-of-structs", "debian:1.63.0", version, **kw)
 
 
 def test_builtins_load_with_manifests() -> None:

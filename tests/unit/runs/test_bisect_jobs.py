@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from unit.conftest import CountingProbe, install_probe
 from wasm_bisect import probe
-from wasm_bisect.bindgen import index
 from wasm_bisect.domain import versions
 from wasm_bisect.domain.errors import SearchAborted
 from wasm_bisect.domain.grid import Grid
@@ -21,6 +20,8 @@ from wasm_bisect.probe import templates
 from wasm_bisect.runs import bisect
 from wasm_bisect.store import Store
 from wasm_bisect.util import processes
+
+pytestmark = pytest.mark.usefixtures("offline_index")  # the bundled release list, no network
 
 RUSTC = ("debian:1.63.0", "debian:1.85.0", "debian:1.96.0")
 BINDGEN = tuple(r.version for r in versions.bundled_releases()
@@ -37,30 +38,27 @@ def truth(variant: Variant) -> Verdict:
         else Verdict.GOOD
 
 
-class FakeProbe:
+class FakeProbe(CountingProbe):
     """Answers from `truth` after `delay` seconds; counts calls and concurrency; obeys a dropped ticket."""
 
     def __init__(self, delay: float = 0.0, flaky: frozenset[str] = frozenset(), guess_delay: float | None = None
                  ) -> None:
+        super().__init__()
         self.delay, self.flaky = delay, flaky
         self.guess_delay = delay if guess_delay is None else guess_delay  # while its ticket is niced
-        self.calls: list[str] = []
         self.dropped: list[str] = []
-        self.running = self.max_running = 0
         self.niced: list[str] = []
         self.events: list[tuple[str, str]] = []  # ("start" | "start-guess" | "drop", cell) in order
-        self._lock = threading.Lock()
 
     def __call__(self, variant: Variant, _template: Any, *, together: bool = False, **_: Any) -> Outcome:
         ticket = processes.current_ticket()
-        with self._lock:
-            self.calls.append(variant.short())
-            self.running += 1
-            self.max_running = max(self.max_running, self.running)
+
+        def started() -> None:
             if ticket is not None and ticket.nice:
                 self.niced.append(variant.short())
             self.events.append(("start-guess" if ticket is not None and ticket.nice else "start", variant.short()))
-        try:
+
+        with self.counted(variant.short(), also=started):
             start = time.monotonic()
             while time.monotonic() - start < (self.guess_delay if ticket is not None and ticket.nice else self.delay):
                 if ticket is not None and ticket.dropped:
@@ -72,21 +70,6 @@ class FakeProbe:
             if variant.short() in self.flaky:
                 raise SearchAborted(f"check of {variant.short()} is flaky")
             return Outcome(verdict=truth(variant), reason="fake", stage=Stage.CHECK)
-        finally:
-            with self._lock:
-                self.running -= 1
-
-
-@pytest.fixture(autouse=True)
-def _offline_index(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(index, "releases", lambda **_: list(versions.bundled_releases()))
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    s = Store(tmp_path / "store.sqlite3")
-    yield s
-    s.close()
 
 
 def grid(*settings: ReferenceTypes) -> Grid:
@@ -99,7 +82,7 @@ def grid(*settings: ReferenceTypes) -> Grid:
 def run(store: Store, fake: FakeProbe, monkeypatch: pytest.MonkeyPatch, *, jobs: int, g: Grid | None = None,
         guesses: list[Variant] | None = None, prefetched: list[str] | None = None
         ) -> tuple[bisect.BisectResult, probe.Oracle]:
-    monkeypatch.setattr(probe_oracle, "run_probe", fake)
+    install_probe(monkeypatch, fake)
     seen = prefetched if prefetched is not None else []
     monkeypatch.setattr(probe_oracle, "provision_together", lambda v, **_: seen.append(v.short()))
     oracle = probe.Oracle(template=templates.load("vec-of-structs"), store=store)
@@ -188,7 +171,7 @@ def test_tools_for_likely_probes_are_prefetched_when_no_worker_is_spare(tmp_path
 
 def test_one_variant_asked_twice_at_once_is_probed_once(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
     fake = FakeProbe(delay=0.1)
-    monkeypatch.setattr(probe_oracle, "run_probe", fake)
+    install_probe(monkeypatch, fake)
     oracle = probe.Oracle(template=templates.load("vec-of-structs"), store=store)
     variant = grid().variants()[-1]
     threads = [threading.Thread(target=oracle.outcome, args=(variant,)) for _ in range(4)]
@@ -209,7 +192,7 @@ def test_cost_aware_bisect_uses_the_cached_clis_for_the_same_answer(tmp_path: Pa
     answers = {}
     for cost_aware in (False, True):
         fake = FakeProbe()
-        monkeypatch.setattr(probe_oracle, "run_probe", fake)
+        install_probe(monkeypatch, fake)
         oracle = probe.Oracle(template=templates.load("vec-of-structs"),
                               store=Store(tmp_path / f"{cost_aware}.sqlite3"))
         result = bisect.run(bisect.BisectPlan(grid=grid(), cost_aware=cost_aware), oracle)
@@ -226,7 +209,7 @@ def test_a_rerun_is_answered_from_the_store_whatever_the_caches_say(tmp_path: Pa
     """The cost-aware search of a re-run sees warmer caches than the first run did (CLIs built, slots warm), so
     it would choose other probes; stored answers cost nothing, so it asks what is stored and builds nothing."""
     store = Store(tmp_path / "store.sqlite3")
-    monkeypatch.setattr(probe_oracle, "run_probe", FakeProbe())
+    install_probe(monkeypatch, FakeProbe())
     plan = bisect.BisectPlan(grid=grid())
     first_oracle = probe.Oracle(template=templates.load("vec-of-structs"), store=store)
     first = bisect.run(plan, first_oracle, readiness=probe.Readiness.cold())

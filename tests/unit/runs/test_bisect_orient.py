@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 
+from unit.conftest import recording_probe
 from wasm_bisect import probe
 from wasm_bisect.domain import versions
 from wasm_bisect.domain.errors import EndsAlike
@@ -18,7 +18,7 @@ from wasm_bisect.probe import templates
 from wasm_bisect.runs import bisect
 from wasm_bisect.store import Store
 
-from .test_bisect_jobs import _offline_index  # noqa: F401 - the autouse fixture: no network for the release list
+pytestmark = pytest.mark.usefixtures("offline_index")  # the bundled release list, no network
 
 BINDGEN = ("0.2.92", "0.2.93", "0.2.95", "0.2.96", "0.2.97", "0.2.98")
 Truth = Callable[[Variant], Outcome]
@@ -42,13 +42,7 @@ def missing_check(variant: Variant) -> Outcome:
 
 def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, truth: Truth, *, jobs: int = 1, find_fix: bool = False,
         rustc: tuple[str, ...] = ("debian:1.63.0", "debian:1.96.0")) -> bisect.BisectResult:
-    calls: list[str] = []
-
-    def fake(variant: Variant, _template: Any, **_: Any) -> Outcome:
-        calls.append(variant.short())
-        return truth(variant)
-
-    monkeypatch.setattr(probe_oracle, "run_probe", fake)
+    calls = recording_probe(monkeypatch, truth)
     monkeypatch.setattr(probe_oracle, "provision_together", lambda v, **_: None)
     tmpl = templates.load("vec-of-structs")
     g = Grid(template=tmpl.name, rustc=tuple(ToolchainSpec.parse(r) for r in rustc),
@@ -127,13 +121,7 @@ def test_the_reference_types_follow_up_works_on_a_mirrored_axis(tmp_path: Path,
         return Outcome(verdict=Verdict.BAD if bad else Verdict.GOOD, reason="FAIL" if bad else "ok",
                        stage=Stage.CHECK)
 
-    calls: list[str] = []
-
-    def fake(variant: Variant, _template: Any, **_: Any) -> Outcome:
-        calls.append(variant.short())
-        return needs_reference_types(variant)
-
-    monkeypatch.setattr(probe_oracle, "run_probe", fake)
+    recording_probe(monkeypatch, needs_reference_types)
     monkeypatch.setattr(probe_oracle, "provision_together", lambda v, **_: None)
     tmpl = templates.load("vec-of-structs")
     g = Grid(template=tmpl.name, rustc=(ToolchainSpec.parse("debian:1.63.0"), ToolchainSpec.parse("debian:1.96.0")),

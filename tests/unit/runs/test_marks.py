@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from unit.cli.test_json_schemas import run_main, world  # noqa: F401 - `world` is the fixture: fake home and probes
+from unit.cli.test_json_schemas import world  # noqa: F401 - `world` is the fixture: fake home and probes
+from unit.conftest import run_cli
 from wasm_bisect.domain.errors import UsageError
 from wasm_bisect.domain.model import ReferenceTypes, Terms, Verdict
 from wasm_bisect.runs import marks
@@ -81,8 +82,8 @@ def test_terms_name_the_verdicts_in_both_modes() -> None:
         "the first slow pair is x; every fast pair"
 
 
-def _bisect(capsys: pytest.CaptureFixture[str], *extra: str) -> dict[str, object]:
-    code, out, err = run_main(["bisect", *GRID, *extra, "--json"], capsys)
+def _bisect(*extra: str) -> dict[str, object]:
+    code, out, err = run_cli(["bisect", *GRID, *extra, "--json"])
     assert code == 0, err
     doc: dict[str, object] = json.loads(out)
     return doc
@@ -93,67 +94,63 @@ def _first(doc: dict[str, object]) -> str | None:
     return first["bindgen"] if first else None  # type: ignore[index]
 
 
-def test_mark_corrects_a_verdict_and_the_rerun_builds_nothing(world: Path,  # noqa: F811
-                                                              capsys: pytest.CaptureFixture[str]) -> None:
-    doc = _bisect(capsys)
+def test_mark_corrects_a_verdict_and_the_rerun_builds_nothing(world: Path) -> None:  # noqa: F811
+    doc = _bisect()
     assert _first(doc) == "0.2.95"
     run_id = str(doc["run"]["id"])  # type: ignore[index]
-    code, _, err = run_main(["mark", run_id[:12], "good", "1.96.0@0.2.95", *STORE], capsys)
+    code, _, err = run_cli(["mark", run_id[:12], "good", "1.96.0@0.2.95", *STORE])
     assert code == 0, err
     assert "1.96.0@0.2.95[default] marked good by a person (was bad)" in err
-    again = _bisect(capsys)
+    again = _bisect()
     assert _first(again) == "0.2.96"  # the search moved on from the corrected cell
     probes = again["bisect"]["probes"]  # type: ignore[index]
     assert probes["built"] == 0 and probes["from_store"] == 4  # type: ignore[index]  # the first run asked all four
     cells = {c["bindgen"]: c for c in again["cells"]}  # type: ignore[attr-defined]
     assert cells["0.2.95"]["by"] == "person" and cells["0.2.93"]["by"] == "check"
     assert cells["0.2.95"]["evidence"]["check_verdict"] == "bad"
-    code, out, _ = run_main(["log", *STORE], capsys)
+    code, out, _ = run_cli(["log", *STORE])
     assert "# good by a person: [debian:1.96.0 wasm-bindgen 0.2.95 reference-types default] marked good" in out
 
 
-def test_mark_refuses_what_is_not_a_cell_or_a_verdict(world: Path,  # noqa: F811
-                                                      capsys: pytest.CaptureFixture[str]) -> None:
-    doc = _bisect(capsys)
+def test_mark_refuses_what_is_not_a_cell_or_a_verdict(world: Path) -> None:  # noqa: F811
+    doc = _bisect()
     run_id = str(doc["run"]["id"])  # type: ignore[index]
     for args, said in ((["maybe", "1.96.0@0.2.95"], "'maybe' is not a verdict"),
                        (["bad", "1.63.0@0.2.95"], "is not a cell of run"),
                        (["bad", "1.96.0@0.2.95:on"], "did not search reference-types on")):
-        code, _, err = run_main(["mark", run_id, *args, *STORE], capsys)
+        code, _, err = run_cli(["mark", run_id, *args, *STORE])
         assert code == 2 and said in err, err
 
 
-def test_replay_applies_an_edited_log(world: Path, capsys: pytest.CaptureFixture[str],  # noqa: F811
-                                      tmp_path: Path) -> None:
-    _bisect(capsys)
-    code, log_text, _ = run_main(["log", *STORE], capsys)
+def test_replay_applies_an_edited_log(world: Path, tmp_path: Path) -> None:  # noqa: F811
+    _bisect()
+    code, log_text, _ = run_cli(["log", *STORE])
     assert code == 0
     assert "bad debian:1.96.0@0.2.95:default" in log_text
     edited = tmp_path / "edited.log"
     edited.write_text(log_text.replace("bad debian:1.96.0@0.2.95:default", "good debian:1.96.0@0.2.95:default"))
-    code, out, err = run_main(["replay", str(edited), *STORE], capsys)
+    code, out, err = run_cli(["replay", str(edited), *STORE])
     assert code == 0, err
     assert "1.96.0@0.2.95[default]: bad -> good (by a person)" in err
     assert "replay of run" in err and "1 verdict(s) changed" in err
     assert "the first bad pair is rustc 1.96.0 + wasm-bindgen 0.2.96" in out
-    code, out, _ = run_main(["runs", *STORE], capsys)
+    code, out, _ = run_cli(["runs", *STORE])
     assert out.count("wasm-bisect bisect --template vec-of-structs") == 2  # the replay ran the logged command
 
 
-def test_terms_in_output_and_the_log(world: Path, capsys: pytest.CaptureFixture[str]) -> None:  # noqa: F811
-    code, out, err = run_main(["bisect", *GRID, "--term-old", "fast", "--term-new", "slow"], capsys)
+def test_terms_in_output_and_the_log(world: Path) -> None:  # noqa: F811
+    code, out, err = run_cli(["bisect", *GRID, "--term-old", "fast", "--term-new", "slow"])
     assert code == 0, err
     assert "the first slow pair is rustc 1.96.0 + wasm-bindgen 0.2.95" in out
     assert "first slow pair: rustc debian:1.96.0 + wasm-bindgen 0.2.95" in out
     assert "last fast on the wasm-bindgen axis: 0.2.93" in out
     assert " SLOW " in err and " FAST " in err  # the live lines
-    code, out, _ = run_main(["log", *STORE], capsys)
+    code, out, _ = run_cli(["log", *STORE])
     assert "# terms: fast / slow" in out and "slow debian:1.96.0@0.2.95:default" in out
     assert "fast debian:1.96.0@0.2.93:default" in out
 
 
-def test_prompt_off_a_terminal_is_one_line_and_exit_2(world: Path,  # noqa: F811
-                                                      capsys: pytest.CaptureFixture[str]) -> None:
-    code, _, err = run_main(["bisect", *GRID, "--prompt"], capsys)
+def test_prompt_off_a_terminal_is_one_line_and_exit_2(world: Path) -> None:  # noqa: F811
+    code, _, err = run_cli(["bisect", *GRID, "--prompt"])
     assert code == 2
     assert err.strip().count("\n") == 0 and "--prompt asks a person on the terminal" in err

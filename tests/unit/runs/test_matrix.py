@@ -3,27 +3,25 @@
 from __future__ import annotations
 
 import json
-import sys
-import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from fixtures.schema import validate_report
-from wasm_bisect import cli, noxsupport, probe, report, toolchains
-from wasm_bisect.bindgen import index
+from unit.conftest import CountingProbe, install_probe, run_cli
+from wasm_bisect import noxsupport, probe, report, toolchains
 from wasm_bisect.domain import versions
 from wasm_bisect.domain.errors import SearchAborted, UsageError
 from wasm_bisect.domain.grid import Grid
 from wasm_bisect.domain.model import BindgenSource, Outcome, ReferenceTypes, Stage, ToolchainSpec, Variant, Verdict
-from wasm_bisect.probe import oracle as probe_oracle
 from wasm_bisect.probe import templates
 from wasm_bisect.report import loader as report_load
 from wasm_bisect.runs import matrix, merge
 from wasm_bisect.store import Store
+
+pytestmark = pytest.mark.usefixtures("offline_index")  # the bundled release list, no network
 
 RUSTC = ("debian:1.63.0", "debian:1.96.0")
 BINDGEN = ("0.2.92", "0.2.93", "0.2.98", "0.2.99")
@@ -37,23 +35,16 @@ def truth(variant: Variant) -> Verdict:
         else Verdict.GOOD
 
 
-class FakeProbe:
+class FakeProbe(CountingProbe):
     """Stands in for probe.probe: walks the stages, answers from `truth`, counts calls and concurrency."""
 
     def __init__(self, delay: float = 0.0, flaky: set[str] | None = None) -> None:
+        super().__init__()
         self.delay = delay
-        self.calls: list[str] = []
         self.flaky = flaky or set()
-        self.running = 0
-        self.max_running = 0
-        self._lock = threading.Lock()
 
     def __call__(self, variant: Variant, template: Any, *, on_stage: Any = None, **_: Any) -> Outcome:
-        with self._lock:
-            self.calls.append(matrix.cell_id(variant))
-            self.running += 1
-            self.max_running = max(self.max_running, self.running)
-        try:
+        with self.counted(matrix.cell_id(variant)):
             for stage in (Stage.PROVISION, Stage.CARGO_BUILD, Stage.WASM_BINDGEN, Stage.CHECK):
                 if on_stage:
                     on_stage(stage)
@@ -64,20 +55,12 @@ class FakeProbe:
             reason = "FAIL: detached ArrayBuffer" if verdict is Verdict.BAD else "OK: sum matches"
             return Outcome(verdict=verdict, reason=reason, stage=Stage.CHECK, exit_code=int(verdict is Verdict.BAD),
                            evidence={"reference_types_in_module": True}, timings={"check": 1.5})
-        finally:
-            with self._lock:
-                self.running -= 1
-
-
-@pytest.fixture(autouse=True)
-def _offline_index(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(index, "releases", lambda **_: list(versions.bundled_releases()))
 
 
 @pytest.fixture
 def fake(monkeypatch: pytest.MonkeyPatch) -> FakeProbe:
     stub = FakeProbe()
-    monkeypatch.setattr(probe_oracle, "run_probe", stub)
+    install_probe(monkeypatch, stub)
     # The fake probe builds nothing, so no toolchain needs to be ready before the run starts.
     monkeypatch.setattr(toolchains, "prepare", lambda specs, **_: {})
     monkeypatch.setattr(toolchains, "check_known", lambda specs: None)
@@ -90,13 +73,6 @@ def grid() -> Grid:
     return Grid(template=tmpl.name, rustc=tuple(ToolchainSpec.parse(r) for r in RUSTC),
                 bindgen=tuple(BindgenSource.crates(b) for b in BINDGEN),
                 reference_types=(ReferenceTypes.DEFAULT, ReferenceTypes.ON), params=tmpl.param_values({}))
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    s = Store(tmp_path / "store.sqlite3")
-    yield s
-    s.close()
 
 
 def run_matrix(grid: Grid, store: Store, *, jobs: int = 1, shard: str | None = None,
@@ -145,7 +121,7 @@ def test_second_run_reuses_the_store(grid: Grid, store: Store, fake: FakeProbe) 
 
 def test_jobs_run_cells_concurrently(grid: Grid, store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
     stub = FakeProbe(delay=0.2)
-    monkeypatch.setattr(probe_oracle, "run_probe", stub)
+    install_probe(monkeypatch, stub)
     start = time.monotonic()
     run_matrix(grid, store, jobs=4)
     assert stub.max_running == 4
@@ -155,7 +131,7 @@ def test_jobs_run_cells_concurrently(grid: Grid, store: Store, monkeypatch: pyte
 def test_flaky_cell_is_an_error_and_the_others_go_on(grid: Grid, store: Store,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     stub = FakeProbe(flaky={"debian:1.96.0@0.2.99@on"})
-    monkeypatch.setattr(probe_oracle, "run_probe", stub)
+    install_probe(monkeypatch, stub)
     run_id, outcome, _ = run_matrix(grid, store, jobs=2)
     assert outcome.counts()["error"] == 1 and len(outcome.outcomes) == 16
     assert any(p.outcome.verdict is Verdict.ERROR for p in store.run_probes(run_id))
@@ -248,42 +224,25 @@ def test_merge_rejects_non_stores(tmp_path: Path) -> None:
 
 
 # -- CLI ---------------------------------------------------------------------------------------------------
-def run_main(args: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
-             stdin: str | None = None) -> tuple[int, str, str]:
-    monkeypatch.setattr(sys, "argv", ["wasm-bisect", *args])
-    if stdin is not None:
-        import io
-
-        monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
-    with pytest.raises(SystemExit) as info:
-        cli.main()
-    out, err = capsys.readouterr()
-    return int(info.value.code or 0), out, err
-
-
-def test_cli_matrix_report_merge(tmp_path: Path, fake: FakeProbe, monkeypatch: pytest.MonkeyPatch,
-                                 capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_matrix_report_merge(tmp_path: Path, fake: FakeProbe, monkeypatch: pytest.MonkeyPatch) -> None:
     store = str(tmp_path / "s.sqlite3")
     html = tmp_path / "out" / "grid.html"
     monkeypatch.setattr(report_load, "collect_environment", lambda rustc, bindgen: {"node": "v0-test"})
-    code, out, err = run_main(["matrix", *GRID_ARGS, "-j", "2", "--store", store, "--json",
-                               "--report", f"html:{html}", "--export", str(tmp_path / "e.sqlite3")],
-                              monkeypatch, capsys)
+    code, out, err = run_cli(["matrix", *GRID_ARGS, "-j", "2", "--store", store, "--json",
+                               "--report", f"html:{html}", "--export", str(tmp_path / "e.sqlite3")])
     assert code == 0, err
     doc = validate_report(json.loads(out))
     assert doc["schema"] == "wasm-bisect-report" and doc["summary"]["bad"] == 6
     assert doc["environment"] == {"node": "v0-test"}
     assert "reference-types = on" in err and "first failing pair: rustc debian:1.96.0 + wasm-bindgen 0.2.98" in err
     assert html.read_text().count('class="cell verdict-') == 16
-    code, out, _ = run_main(["report", "--store", store, "--format", "junit", "--no-env"], monkeypatch, capsys)
+    code, out, _ = run_cli(["report", "--store", store, "--format", "junit", "--no-env"])
     assert code == 0 and out.count("<testcase ") == 16 and out.count("<failure ") == 6
-    code, out, err = run_main(["merge", str(tmp_path / "e.sqlite3"), "--into", str(tmp_path / "m.sqlite3")],
-                              monkeypatch, capsys)
+    code, out, err = run_cli(["merge", str(tmp_path / "e.sqlite3"), "--into", str(tmp_path / "m.sqlite3")])
     assert code == 0, err
-    code, again, _ = run_main(["merge", str(tmp_path / "e.sqlite3"), "--into", str(tmp_path / "m.sqlite3")],
-                              monkeypatch, capsys)
+    code, again, _ = run_cli(["merge", str(tmp_path / "e.sqlite3"), "--into", str(tmp_path / "m.sqlite3")])
     assert again == out
-    code, _, _ = run_main(["matrix", *GRID_ARGS, "--store", store, "--fail-on-bad"], monkeypatch, capsys)
+    code, _, _ = run_cli(["matrix", *GRID_ARGS, "--store", store, "--fail-on-bad"])
     assert code == 1
 
 
@@ -306,20 +265,19 @@ def test_cli_matrix_report_merge(tmp_path: Path, fake: FakeProbe, monkeypatch: p
 def test_bad_input_is_one_line_exit_2(args: list[str], needle: str, *, fake: FakeProbe, tmp_path: Path,
                                       monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.chdir(tmp_path)
-    code, _, err = run_main(args, monkeypatch, capsys)
+    code, _, err = run_cli(args)
     assert code == 2, err
     assert needle in err
     assert len(err.strip().splitlines()) == 1, err
     assert fake.calls == []
 
 
-def test_emit_github_matrix_from_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                        capsys: pytest.CaptureFixture[str]) -> None:
+def test_emit_github_matrix_from_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "wasm-bisect.toml").write_text('rustc = ["debian:1.63.0"]\nbindgen = "0.2.92,0.2.99"\nshards = 3\n')
     monkeypatch.chdir(tmp_path)
-    code, out, _ = run_main(["matrix", "--emit-github-matrix"], monkeypatch, capsys)
+    code, out, _ = run_cli(["matrix", "--emit-github-matrix"])
     assert code == 0 and len(json.loads(out)["include"]) == 3
-    code, out, _ = run_main(["matrix", "--emit-github-matrix", "--shards", "2"], monkeypatch, capsys)
+    code, out, _ = run_cli(["matrix", "--emit-github-matrix", "--shards", "2"])
     assert [e["shard"] for e in json.loads(out)["include"]] == ["1/2", "2/2"]
 
 
@@ -331,16 +289,16 @@ NOX_LIST = json.dumps([
 ])
 
 
-def test_nox_matrix(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run_main(["nox-matrix"], monkeypatch, capsys, stdin=NOX_LIST)
+def test_nox_matrix() -> None:
+    code, out, _ = run_cli(["nox-matrix"], input=NOX_LIST)
     assert code == 0
     assert json.loads(out) == {"include": [{"session": "cell(debian:1.63.0@0.2.92@on)",
                                             "cell": "debian:1.63.0@0.2.92@on", "rustc": "debian:1.63.0",
                                             "bindgen": "0.2.92", "reference_types": "on"}]}
-    code, out, _ = run_main(["nox-matrix", "--session", "lint"], monkeypatch, capsys, stdin=NOX_LIST)
+    code, out, _ = run_cli(["nox-matrix", "--session", "lint"], input=NOX_LIST)
     assert json.loads(out) == {"include": [{"session": "lint"}]}
     for bad, needle in (("{", "not the JSON"), ("[1]", "not the JSON"), ("[]", "no nox session")):
-        code, _, err = run_main(["nox-matrix"], monkeypatch, capsys, stdin=bad)
+        code, _, err = run_cli(["nox-matrix"], input=bad)
         assert code == 2 and needle in err and len(err.strip().splitlines()) == 1
 
 

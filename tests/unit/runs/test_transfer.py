@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import stat
 import sys
 import tarfile
 from pathlib import Path
 
 import pytest
 
+from unit.conftest import write_executable
 from wasm_bisect import cli, toolchains
 from wasm_bisect.bindgen import toolcache
 from wasm_bisect.domain.errors import UsageError
@@ -25,16 +25,10 @@ esac
 """
 
 
-def _script(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
-    path.chmod(path.stat().st_mode | stat.S_IXUSR)
-
-
 def fake_home(home: Path) -> None:
     prefix = home / "toolchains" / "debian-1.96.0"
-    _script(prefix / "usr/bin/rustc", RUSTC)
-    _script(prefix / "usr/bin/cargo", "#!/bin/sh\necho 'cargo 1.96.0 (fake)'\n")
+    write_executable(prefix / "usr/bin/rustc", RUSTC)
+    write_executable(prefix / "usr/bin/cargo", "#!/bin/sh\necho 'cargo 1.96.0 (fake)'\n")
     std = prefix / "usr/lib/rustlib/wasm32-unknown-unknown/lib"
     std.mkdir(parents=True)
     (std / "libstd-0123.rlib").write_bytes(b"rlib")
@@ -45,7 +39,7 @@ def fake_home(home: Path) -> None:
         "host": "x86_64-unknown-linux-gnu", "cargo_version": "1.96.0", "wasm32_std": True,
         "paths": {"sysroot": "usr", "bin_dir": "usr/bin", "lib_dirs": [], "mvp_sysroot": None}}))
     entry = home / "tools" / "wasm-bindgen" / "0.2.99"
-    _script(entry / "bin" / "wasm-bindgen", "#!/bin/sh\necho 'wasm-bindgen 0.2.99'\n")
+    write_executable(entry / "bin" / "wasm-bindgen", "#!/bin/sh\necho 'wasm-bindgen 0.2.99'\n")
     (entry / "tool.json").write_text(json.dumps({"version": "0.2.99", "build_seconds": 1}))
 
 

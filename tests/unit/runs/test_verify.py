@@ -3,13 +3,13 @@ plus the CLI's refusals, which all happen before any git or build runs."""
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
-from wasm_bisect import cli, search
+from unit.conftest import make_variant, run_cli
+from wasm_bisect import search
 from wasm_bisect.domain.model import BindgenSource, Outcome, ReferenceTypes, ToolchainSpec, Variant, Verdict
 from wasm_bisect.runs import commits, verify
 from wasm_bisect.runs.verify import Change, Conclusion
@@ -66,11 +66,8 @@ def test_run_asks_base_cells_first_and_reports() -> None:
         asked.append(v)
         return Outcome(verdict=table[(v.rustc.version, v.bindgen.version)], reason="r")
 
-    def variant(r: ToolchainSpec, b: BindgenSource, rt: ReferenceTypes) -> Variant:
-        return Variant(template="t", rustc=r, bindgen=b, reference_types=rt)
-
     result = verify.run(template="t", rustc=[R163, R196], reference_types=[ReferenceTypes.ON], base=base,
-                        patch=patch, variant=variant, outcome=outcome)
+                        patch=patch, variant=lambda r, b, rt: make_variant("t", r, b, rt), outcome=outcome)
     assert [v.bindgen.kind for v in asked] == ["crates", "crates", "git", "git"]
     assert result.conclusion[0] is Conclusion.FIXED
     data = result.to_json()
@@ -156,14 +153,6 @@ def test_bisect_commits_find_fix_and_wrong_ends() -> None:
 
 
 # -- CLI refusals (before any process) ---------------------------------------------------------------------
-def run_main(args: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-             ) -> tuple[int, str]:
-    monkeypatch.setattr(sys, "argv", ["wasm-bisect", *args])
-    with pytest.raises(SystemExit) as info:
-        cli.main()
-    return int(info.value.code or 0), capsys.readouterr().err
-
-
 @pytest.mark.parametrize(
     ("args", "needle"),
     [
@@ -180,9 +169,8 @@ def run_main(args: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.Ca
           "--reference-types", "both"], "is not one of"),
     ],
 )
-def test_cli_refusals_are_one_line_exit_2(args: list[str], needle: str, monkeypatch: pytest.MonkeyPatch,
-                                          capsys: pytest.CaptureFixture[str]) -> None:
-    code, err = run_main(args, monkeypatch, capsys)
+def test_cli_refusals_are_one_line_exit_2(args: list[str], needle: str) -> None:
+    code, _, err = run_cli(args)
     assert code == 2, err
     assert needle in err and "Traceback" not in err
     assert len([ln for ln in err.strip().splitlines() if ln.strip()]) == 1, err

@@ -833,3 +833,18 @@ def test_no_mvp_std_needed_before_182_or_possible_for_a_path_prefix(home: Path) 
     assert toolchains.with_mvp_std(found) is found
     path_tc = make_toolchain(home, provider="path")
     assert toolchains.with_mvp_std(path_tc) is path_tc
+
+
+def test_plan_takes_the_lld_whose_llvm_runs_here_not_the_newest() -> None:
+    """sid's lld-22 needs a libllvm22 built for glibc 2.38: on glibc 2.36 the bookworm build of both is taken
+    (a fresh machine failed with 'cannot satisfy libllvm22 (= 1:22.1.8-3)' once sid moved on)."""
+    sid = "1:22.1.8-3"
+    index = {
+        **INDEX,
+        "rust-web-src": [para("rust-web-src", V96, "", "rustc-web")],
+        "libllvm22": [*INDEX["libllvm22"], para("libllvm22", sid, "libc6 (>= 2.38)", "llvm-toolchain-22")],
+        "lld-22": [*INDEX["lld-22"], para("lld-22", sid, f"libllvm22 (= {sid}), libc6 (>= 2.34)", "llvm-toolchain-22")],
+    }
+    provider = toolchains.DebianProvider(IndexApt(index, SYSTEM))
+    plan, _ = provider.plan(provider.releases()["1.96.0"])
+    assert plan.packages["lld-22"] == LLVM and plan.packages["libllvm22"] == LLVM
