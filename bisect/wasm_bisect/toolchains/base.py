@@ -12,9 +12,10 @@ import hashlib
 import json
 import os
 import shutil
+import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -648,3 +649,29 @@ class StepTimer:
 def without(env: Mapping[str, str], *names: str) -> dict[str, str]:
     return {k: v for k, v in env.items() if k not in names}
 
+
+def add_mvp_std(current: Toolchain, final: Path, *, log: Path, progress: Progress = quiet) -> tuple[Toolchain, float]:
+    """Build the reference-types-off (mvp) std into the prefix `final` (staged, then verified), and only then name it
+    in the prefix's manifest; the toolchain as it reads back, and the seconds the build took. The one way a
+    provider adds an mvp std to a provisioned prefix: call it holding the prefix's lock."""
+    data = read_manifest_data(final)
+    target = final / MVP_SYSROOT
+    fs.sweep_staging(target)
+    shutil.rmtree(target, ignore_errors=True)
+    timer = StepTimer()
+    with timer.step("mvp_std_build"), fs.staging_dir(target) as stage:
+        work = Path(tempfile.mkdtemp(prefix=".mvp-work-", dir=final))
+        try:
+            build_std_sysroot(current, stage, work, mvp=True, log=log, progress=progress)
+            features = check_features(replace(current, mvp_sysroot=stage), work / "verify", log=log)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+    # The manifest names the mvp sysroot only once it is complete and verified in its final place.
+    data["paths"]["mvp_sysroot"] = MVP_SYSROOT
+    data.setdefault("target_features", {})["mvp"] = features.mvp
+    data.setdefault("timings", {}).update(timer.seconds)
+    fs.atomic_write_text(final / MANIFEST, json.dumps(data, indent=2) + "\n")
+    result = read_manifest(final)
+    if result is None or result.mvp_sysroot is None:
+        raise ProvisionError(f"{final}: the manifest does not read back after adding the mvp std")
+    return result, timer.seconds["mvp_std_build"]

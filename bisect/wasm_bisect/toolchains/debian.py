@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import functools
 import json
 import os
@@ -26,6 +25,7 @@ from wasm_bisect.toolchains.base import (
     Progress,
     StepTimer,
     Toolchain,
+    add_mvp_std,
     build_std_sysroot,
     build_wasm32_std,
     check_features,
@@ -34,7 +34,6 @@ from wasm_bisect.toolchains.base import (
     provisioned,
     quiet,
     read_manifest,
-    read_manifest_data,
     write_manifest,
 )
 from wasm_bisect.util import fs, paths
@@ -152,29 +151,9 @@ class DebianProvider:
                                      hint=f"run `wasm-bisect toolchain add debian:{version}`")
             if current.mvp_sysroot is not None:  # another process built it while we waited
                 return current
-            data = read_manifest_data(final)
             log = logs_dir() / f"debian-{version}.log"
-            target = final / MVP_SYSROOT
-            fs.sweep_staging(target)
-            shutil.rmtree(target, ignore_errors=True)
-            timer = StepTimer()
-            with timer.step("mvp_std_build"), fs.staging_dir(target) as stage:
-                work = Path(tempfile.mkdtemp(prefix=".mvp-work-", dir=final))
-                try:
-                    build_std_sysroot(current, stage, work, mvp=True, log=log, progress=progress)
-                    candidate = dataclasses.replace(current, mvp_sysroot=stage)
-                    features = check_features(candidate, work / "verify", log=log)
-                finally:
-                    shutil.rmtree(work, ignore_errors=True)
-            # The manifest names the mvp sysroot only once it is complete and verified in its final place.
-            data["paths"]["mvp_sysroot"] = MVP_SYSROOT
-            data.setdefault("target_features", {})["mvp"] = features.mvp
-            data.setdefault("timings", {}).update(timer.seconds)
-            fs.atomic_write_text(final / MANIFEST, json.dumps(data, indent=2) + "\n")
-            result = read_manifest(final)
-            if result is None or result.mvp_sysroot is None:
-                raise ProvisionError(f"{final}: the manifest does not read back after adding the mvp std")
-            progress(f"debian:{version}: reference-types-off std ready ({timer.seconds['mvp_std_build']:.0f} s)")
+            result, seconds = add_mvp_std(current, final, log=log, progress=progress)
+            progress(f"debian:{version}: reference-types-off std ready ({seconds:.0f} s)")
             return result
 
     def plan(self, release: debian_apt.Release) -> tuple[debian_apt.Plan, dict[str, dict[str, str]]]:

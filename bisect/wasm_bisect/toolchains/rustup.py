@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import os
 import re
 import shutil
@@ -18,7 +16,6 @@ from wasm_bisect.domain.model import ToolchainSpec
 from wasm_bisect.toolchains import rustup_dist
 from wasm_bisect.toolchains.base import (
     MANIFEST,
-    MVP_SYSROOT,
     NETWORK_CHECK_SECONDS,
     RUSTUP_INSTALL_TIMEOUT,
     RUSTUP_TARGET_TIMEOUT,
@@ -26,14 +23,13 @@ from wasm_bisect.toolchains.base import (
     Progress,
     StepTimer,
     Toolchain,
-    build_std_sysroot,
+    add_mvp_std,
     check_features,
     inspect_toolchain,
     logs_dir,
     provisioned,
     quiet,
     read_manifest,
-    read_manifest_data,
     safe_name,
     without,
     write_manifest,
@@ -217,27 +213,7 @@ class RustupProvider:
                 except CommandFailed as exc:
                     raise self._unavailable(version, "rust-src (needed for reference-types off): "
                                             + explain_install_failure(_log_text(log, exc))) from exc
-            data = read_manifest_data(final)
-            target = final / MVP_SYSROOT
-            fs.sweep_staging(target)
-            shutil.rmtree(target, ignore_errors=True)
-            timer = StepTimer()
-            with timer.step("mvp_std_build"), fs.staging_dir(target) as stage:
-                work = Path(tempfile.mkdtemp(prefix=".mvp-work-", dir=final))
-                try:
-                    build_std_sysroot(current, stage, work, mvp=True, log=log, progress=progress)
-                    features = check_features(dataclasses.replace(current, mvp_sysroot=stage), work / "verify",
-                                              log=log)
-                finally:
-                    shutil.rmtree(work, ignore_errors=True)
-            data["paths"]["mvp_sysroot"] = MVP_SYSROOT
-            data.setdefault("target_features", {})["mvp"] = features.mvp
-            data.setdefault("timings", {}).update(timer.seconds)
-            fs.atomic_write_text(final / MANIFEST, json.dumps(data, indent=2) + "\n")
-            result = read_manifest(final)
-            if result is None or result.mvp_sysroot is None:
-                raise ProvisionError(f"{final}: the manifest does not read back after adding the mvp std")
-            return result
+            return add_mvp_std(current, final, log=log, progress=progress)[0]
 
 
 class ToolchainUnavailable(Untestable):

@@ -794,7 +794,7 @@ def test_mvp_std_is_built_on_first_use_into_the_prefix(home: Path, monkeypatch: 
     fake_prefix(prefix, mvp=False)
     calls: list[Path] = []
     monkeypatch.setattr(toolchains_base, "build_wasm32_std", fake_mvp_build(calls))
-    monkeypatch.setattr(toolchains_debian, "check_features",
+    monkeypatch.setattr(toolchains_base, "check_features",
                         lambda t, work, **_: toolchains_base.FeatureCheck(default=["+reference-types"], mvp=[]))
     plain = toolchains.resolve(ToolchainSpec.parse("debian:1.96.0"), provision=False)
     assert plain.mvp_sysroot is None  # provisioned without it
