@@ -15,7 +15,7 @@ import typer
 from typer._click.exceptions import NoArgsIsHelpError  # typer vendors click; this one it does not re-export
 
 from wasm_bisect import __version__
-from wasm_bisect.cli import bisect, cache, marks, matrix, probe, report, templates, toolchain, tools, verify
+from wasm_bisect.cli import bisect, cache, marks, matrix, probe, report, serve, templates, toolchain, tools, verify
 from wasm_bisect.cli._common import QuietOpt, VerboseOpt
 from wasm_bisect.domain.errors import WasmBisectError
 from wasm_bisect.util import log, paths, processes
@@ -59,7 +59,7 @@ def main_callback(
 
 for module in (toolchain, tools, templates, cache):
     module.register(app)
-for module in (probe, bisect, matrix, report, marks, verify):
+for module in (probe, bisect, matrix, report, marks, verify, serve):
     module.register(app)
 
 

@@ -13,6 +13,7 @@ from typing import IO
 from wasm_bisect.domain.errors import UsageError
 from wasm_bisect.domain.model import Outcome, Terms, Variant, Verdict
 from wasm_bisect.probe import Judge
+from wasm_bisect.runs.serve import PageFor
 
 TAIL_LINES = 12
 
@@ -32,7 +33,7 @@ def require_terminal(stdin_is_tty: bool | None = None) -> None:
                          hint="run it in a terminal, or record verdicts with `wasm-bisect mark`")
 
 
-def describe(variant: Variant, outcome: Outcome, terms: Terms) -> str:
+def describe(variant: Variant, outcome: Outcome, terms: Terms, page: str | None = None) -> str:
     """What was built, for the person to judge: the cell, its paths, the check's word and output, the module."""
     ev = outcome.evidence
     lines = [f"\n== {variant.short()}: rustc {variant.rustc} + wasm-bindgen {variant.bindgen.label()}, "
@@ -41,6 +42,8 @@ def describe(variant: Variant, outcome: Outcome, terms: Terms) -> str:
         lines.append(f"  crate: {outcome.crate_dir}")
     if ev.get("pkg_dir"):
         lines.append(f"  pkg:   {ev['pkg_dir']}")
+    if page:
+        lines.append(f"  page:  {page}  (served while this question is open)")
     if ev.get("target_features") is not None:
         lines.append(f"  module target_features: {' '.join(ev['target_features']) or '(none)'}; externref "
                      f"transform: {'yes' if ev.get('externref_transform') else 'no'}")
@@ -53,11 +56,12 @@ def describe(variant: Variant, outcome: Outcome, terms: Terms) -> str:
     return "\n".join(lines) + "\n"
 
 
-def ask(variant: Variant, outcome: Outcome, terms: Terms, terminal: Terminal) -> Verdict | None:
+def ask(variant: Variant, outcome: Outcome, terms: Terms, terminal: Terminal, page: str | None = None
+        ) -> Verdict | None:
     """The person's verdict for a built cell; None to build it again (retry). `quit` (or the end of input)
     raises KeyboardInterrupt: the run stops resumable, as after Ctrl-C."""
     choices = f"{terms.old} / {terms.new} / skip / retry / quit"
-    terminal.write(describe(variant, outcome, terms))
+    terminal.write(describe(variant, outcome, terms, page))
     while True:
         terminal.write(f"{variant.short()}: {choices}? ")
         line = terminal.read()
@@ -97,6 +101,13 @@ def controlling_terminal() -> Iterator[Terminal]:
         writer.close()
 
 
-def judge(terms: Terms, terminal: Terminal) -> Judge:
-    """The oracle's judge: ask the person about each cell built."""
-    return lambda variant, outcome: ask(variant, outcome, terms, terminal)
+def judge(terms: Terms, terminal: Terminal, pages: PageFor | None = None) -> Judge:
+    """The oracle's judge: ask the person about each cell built (with its page served while asked, `pages`)."""
+    if pages is None:
+        return lambda variant, outcome: ask(variant, outcome, terms, terminal)
+
+    def with_page(variant: Variant, outcome: Outcome) -> Verdict | None:
+        with pages(variant, outcome) as url:
+            return ask(variant, outcome, terms, terminal, url)
+
+    return with_page

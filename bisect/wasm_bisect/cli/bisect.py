@@ -49,6 +49,7 @@ from wasm_bisect.cli._common import (
 from wasm_bisect.cli._display import Display, print_bisect
 from wasm_bisect.cli._prompt import controlling_terminal, judge, require_terminal
 from wasm_bisect.cli.report import check_store, open_store
+from wasm_bisect.cli.serve import OpenOpt, PageOpt, pages
 from wasm_bisect.domain.errors import UsageError
 from wasm_bisect.domain.grid import parse_point
 from wasm_bisect.domain.model import Terms
@@ -112,6 +113,8 @@ def bisect_cmd(
     prompt: Annotated[bool, typer.Option("--prompt", help="Ask a person on the terminal to judge each cell built "
                                          "(the check runs too and its output is shown): TERM-OLD / TERM-NEW / skip "
                                          "/ retry / quit.")] = False,
+    page: PageOpt = None,
+    open_browser: OpenOpt = False,
     resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted run (re-running the same "
                                          "command does this anyway).")] = False,
     store_path: StoreOpt = None,
@@ -143,6 +146,7 @@ def bisect_cmd(
     good_point = parse_point(good, "--good") if good else None
     bad_point = parse_point(bad, "--bad") if bad else None
     tmpl = config.reproducer(chosen)
+    shown = pages(tmpl, prompt=prompt and not dry_run, page=page, open_browser=open_browser)
     use_browsers(chosen, (config.single_runtime(chosen, tmpl),))
     use_tools(chosen)
     config.check_axes(chosen)
@@ -173,7 +177,7 @@ def bisect_cmd(
              f"per setting; {grid.size} cells")
     with contextlib.ExitStack() as stack:
         if prompt:
-            request = replace(request, judge=judge(terms, stack.enter_context(controlling_terminal())))
+            request = replace(request, judge=judge(terms, stack.enter_context(controlling_terminal()), shown))
         display = stack.enter_context(Display(log.console, None, jobs=plan.jobs, title=f"bisect {tmpl.name}",
                                               worst=worst, live=not prompt,
                                               terms=terms if term_old or term_new else None))

@@ -47,6 +47,7 @@ from wasm_bisect.cli._common import (
 )
 from wasm_bisect.cli._prompt import controlling_terminal, judge, require_terminal
 from wasm_bisect.cli.report import check_store, open_store
+from wasm_bisect.cli.serve import OpenOpt, PageOpt, pages
 from wasm_bisect.domain.compat import untestable_reason
 from wasm_bisect.domain.model import BindgenSource, Terms, Variant, Verdict, options_for
 from wasm_bisect.domain.versions import parse_bindgen_version
@@ -102,6 +103,8 @@ def probe(
     fresh: Annotated[bool, typer.Option("--fresh", help="Ignore a stored verdict and probe again.")] = False,
     prompt: Annotated[bool, typer.Option("--prompt", help="Ask a person on the terminal to judge what was built "
                                          "(the check runs too and its output is shown).")] = False,
+    page: PageOpt = None,
+    open_browser: OpenOpt = False,
     exit_code: Annotated[bool, typer.Option("--exit-code", help="Exit with the verdict, git bisect's way: 0 good, "
                                             "1 bad, 125 skip or error (for scripts: `git bisect run`, "
                                             "cargo-bisect-rustc --script).")] = False,
@@ -125,6 +128,7 @@ def probe(
     if prompt:
         require_terminal()
     tmpl = config.reproducer(chosen)
+    shown = pages(tmpl, prompt=prompt, page=page, open_browser=open_browser)
     spec = config.single_rustc(chosen)
     rt = config.single_reference_types(chosen)
     where = config.single_runtime(chosen, tmpl)
@@ -147,7 +151,7 @@ def probe(
     variant = crates or make(sources.resolve(source, progress=log.plain).source)
     store = open_store(chosen.store)
     with contextlib.ExitStack() as stack:
-        person = judge(Terms.of(), stack.enter_context(controlling_terminal())) if prompt else None
+        person = judge(Terms.of(), stack.enter_context(controlling_terminal()), shown) if prompt else None
         result = single.execute(variant, tmpl, store, events(probes=False, stages=True), fresh=fresh,
                                 command=command_line(), judge=person)
     if as_json:  # the report document (docs/report-schema.md), the probe's own answer under "probe"

@@ -50,7 +50,7 @@ MAX_DEPTH = 32
 MAX_MANIFEST_BYTES = 256 * 1024
 MAX_PARAMS = 64
 # The manifest's tables and keys: anything else is a typo or a misunderstanding, refused with "did you mean".
-_MANIFEST_KEYS = ("name", "description", "issue", "check", "build", "params", "expect")
+_MANIFEST_KEYS = ("name", "description", "issue", "page", "check", "build", "params", "expect")
 _CHECK_KEYS = ("script", "timeout", "failure_signature", "runtimes", "command", "test", "timeout_verdict")
 _BUILD_KEYS = ("timeout", "rustflags")
 _PARAM_KEYS = ("default", "description")
@@ -89,6 +89,7 @@ class Template:
     rustflags: tuple[str, ...] = ()
     check_override: CheckSpec | None = None  # the check as flags or the config changed it
     kind: str = "template"
+    page: str | None = None  # `page`: an HTML page for a person (--prompt, `serve`), next to the pkg/ it loads
 
     @property
     def check(self) -> CheckSpec:
@@ -410,6 +411,11 @@ def parse_manifest(manifest: dict[str, Any], *, root: Path, files: dict[str, byt
         params[pname] = Param(name=pname, default=str(default), description=description)
     expect = _strict(manifest.get("expect", {}), _EXPECT_KEYS, "[expect]", name)
     issue = manifest.get("issue")
+    page = manifest.get("page")
+    if page is not None:
+        page = _safe_relpath(_str(page, f"page of template {name}"), "page")
+        if page not in files:
+            raise TemplateError(f"template {name} has no page {page}", hint="add it, or remove the page key")
     return Template(
         name=name,
         description=_str(manifest.get("description", ""), f"description of template {name}"),
@@ -427,6 +433,7 @@ def parse_manifest(manifest: dict[str, Any], *, root: Path, files: dict[str, byt
         check_test=test,
         timeout_verdict=TimeoutVerdict(timeout_verdict),
         rustflags=tuple(flags),
+        page=page,
     )
 
 

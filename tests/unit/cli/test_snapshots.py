@@ -36,6 +36,7 @@ STORE = ("--store", "s.sqlite3")  # relative: in the test's working directory
 BAD: dict[tuple[str, ...], list[list[str]]] = {
     ("probe",): [
         ["--template", "nope"],
+        ["--template", "canvas-imagedata", "--open"],
         ["--rustc", "apt:1.96.0"],
         ["--rustc", "debian:1.96"],
         ["--bindgen", "0.2"],
@@ -86,6 +87,8 @@ BAD: dict[tuple[str, ...], list[list[str]]] = {
     ("runs",): [["--limit", "0"]],
     ("mark",): [["0123456789ab", "good", "1.96.0@0.2.95", *STORE], ["0123456789ab", "maybe", "x", *STORE], []],
     ("merge",): [["missing.sqlite3", "--into", "m.sqlite3"], []],
+    ("serve",): [["1.96.0@0.2.95", "--run", "0123456789ab", *STORE], ["0.2.95", *STORE],
+                 ["1.96.0@0.2.95", "--page", "missing.html", *STORE], []],
     ("replay",): [["missing.log", *STORE], []],
     ("templates", "show"): [["nope"], ["../missing"], []],
     ("templates", "init"): [["nope", "dest"], []],

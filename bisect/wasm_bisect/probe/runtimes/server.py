@@ -64,6 +64,7 @@ class _Handler(BaseHTTPRequestHandler):
     routes: ClassVar[Mapping[str, tuple[bytes | Path, str]]] = {}
     state: ClassVar[PageState]
     host: ClassVar[str] = ""
+    reports: ClassVar[bool] = True  # False: a page for a person only, whose reports nothing reads
 
     def log_message(self, format: str, *args: object) -> None:
         pass  # the page's own log is what matters; requests are not worth a line each
@@ -98,7 +99,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
-        if self.path not in (LOG_PATH, DONE_PATH) or not self._host_ok() or not 0 <= length <= MAX_POST_BYTES:
+        if self.path not in (LOG_PATH, DONE_PATH) or not self.reports or not self._host_ok() or \
+                not 0 <= length <= MAX_POST_BYTES:
             self._refuse(HTTPStatus.FORBIDDEN)
             return
         text = self.rfile.read(length).decode("utf-8", errors="replace")
@@ -129,9 +131,11 @@ def routes_for(*, page: bytes, runner: bytes, files: Mapping[str, Path]) -> dict
 
 
 @contextlib.contextmanager
-def serve(routes: Mapping[str, tuple[bytes | Path, str]], state: PageState) -> Iterator[str]:
-    """Serve `routes` on 127.0.0.1 (an ephemeral port) for the `with` block; yields the page's URL."""
-    handler: type[_Handler] = type("PageHandler", (_Handler,), {"routes": dict(routes), "state": state})
+def serve(routes: Mapping[str, tuple[bytes | Path, str]], state: PageState, *, reports: bool = True) -> Iterator[str]:
+    """Serve `routes` on 127.0.0.1 (an ephemeral port) for the `with` block; yields the page's URL. `reports`
+    False: every POST is refused (a page for a person to look at)."""
+    handler: type[_Handler] = type("PageHandler", (_Handler,), {"routes": dict(routes), "state": state,
+                                                                "reports": reports})
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     server.daemon_threads = True
     port = server.server_address[1]
