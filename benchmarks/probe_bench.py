@@ -30,7 +30,7 @@ import results_file
 from wasm_bisect import toolchains
 from wasm_bisect.bindgen import toolcache
 from wasm_bisect.domain.model import BindgenSource, ToolchainSpec, Variant
-from wasm_bisect.probe import Oracle, build, check, runtimes, templates
+from wasm_bisect.probe import Oracle, build, check, runtimes, slots, templates
 from wasm_bisect.store import Store
 from wasm_bisect.util import paths
 
@@ -96,9 +96,9 @@ def overhead(rounds: int) -> dict[str, Any]:
     def by_hand(n: str) -> tuple[float, int]:
         assert crate is not None
         variant = Variant(template=TEMPLATE, rustc=ToolchainSpec.parse(RUSTC), bindgen=BindgenSource.crates(BINDGEN))
-        with build.target_slot(toolchain, []) as target_dir:
+        with slots.target_slot(toolchain, []) as target_dir:
             env = build.build_env(variant=variant, toolchain=toolchain, bindgen=bindgen, wasm_pack=wasm_pack,
-                                  target_dir=target_dir, rustflags=[])
+                                  target_dir=target_dir, flags=[])
             return raw_probe(crate, env, wasm_pack.binary, n)
 
     for i in range(-1, rounds):  # round -1 warms the target dir slot and is not counted

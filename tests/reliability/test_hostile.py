@@ -17,7 +17,7 @@ from wasm_bisect.domain.errors import TemplateError, UsageError
 from wasm_bisect.domain.grid import Grid
 from wasm_bisect.domain.model import BindgenSource, ReferenceTypes, ToolchainSpec, Variant
 from wasm_bisect.domain.reproduce import probe_command
-from wasm_bisect.probe import build, render, templates
+from wasm_bisect.probe import build, render, slots, templates
 
 from .helpers import BUILTIN
 
@@ -180,7 +180,7 @@ def test_toolchain_spec_cannot_steer_cache_paths(tmp_path: Path, monkeypatch: py
         spec = ToolchainSpec(provider=provider, version=version)
         fake = toolchains.Toolchain(spec=spec, version="1.96.0", verbose_version="", host="", sysroot=tmp_path,
                                     bin_dir=tmp_path, cargo_version="1.96.0", wasm32_std=True)
-        with build.target_slot(fake, ["-Cx"]) as slot:
+        with slots.target_slot(fake, ["-Cx"]) as slot:
             assert (paths.work_dir() / "targets") in slot.parents and ".." not in slot.parts
     for name in ("../../evil", "a/b", "/abs"):
         lock_file = Path(fsutil.lock(name).lock_file)

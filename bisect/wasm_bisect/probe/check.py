@@ -20,7 +20,7 @@ import regex
 
 from wasm_bisect.domain.errors import ToolMissing, WasmBisectError
 from wasm_bisect.domain.model import Runtime, Variant, Verdict
-from wasm_bisect.probe import reasons, runtimes
+from wasm_bisect.probe import profiles, reasons, runtimes, rustflags
 from wasm_bisect.probe.reproducer import CheckKind, CheckSpec, Materialised, TimeoutVerdict
 from wasm_bisect.util import processes
 
@@ -119,7 +119,7 @@ def classify_test_run(*, output: str, returncode: int | None, build_failure: str
     if not any(marker in output for marker in TEST_COMPILE_FAILED):
         return None
     detail = next((ln.strip() for ln in output.splitlines() if ln.strip().startswith("error")), "")
-    if build_failure == "bad":
+    if build_failure == Verdict.BAD:
         matched = signature_matches(failure_signature if signature_judges_builds else None, output)
         if matched:
             return Verdict.BAD, f"the tests did not compile (build failures count as bad): {detail}"
@@ -332,9 +332,9 @@ def command_line(
             chosen = driver or runtimes.locate(variant.runtime).driver
             if chosen is None:
                 raise ToolMissing(f"no WebDriver for {variant.runtime}")
-            where = runtimes.test_runner.wasm_pack_flags(variant.runtime, chosen)
-            env = runtimes.test_runner.test_env(env)
-        profile = {"release": ["--release"]}.get(variant.options.profile, [])
+            where = runtimes.bindgen_test_runner.wasm_pack_flags(variant.runtime, chosen)
+            env = runtimes.bindgen_test_runner.test_env(env)
+        profile = profiles.test_flags(variant.options.profile)
         targets = ["--test", spec.test] if spec.test else list(crate.test_args)  # no doctests (see crate.py)
         argv = [str(wasm_pack), "test", *where, "--mode", "no-install", *profile, str(crate.package),
                 *crate.cargo_args, *targets]
@@ -349,13 +349,8 @@ def with_sysroot(env: Mapping[str, str], sysroot: Path) -> dict[str, str]:
     """The build's environment with its wasm32 std taken from `sysroot` (one with libtest), in a target dir of its
     own: the same flags otherwise, so the tests test what the build built."""
     out = dict(env)
-    encoded = out.pop("CARGO_ENCODED_RUSTFLAGS", None)
-    flags = encoded.split("\x1f") if encoded else out.pop("RUSTFLAGS", "").split()
-    flags = [f for f in flags if f and not f.startswith("--sysroot")] + [f"--sysroot={sysroot}"]
-    if any(any(ch.isspace() for ch in f) for f in flags):
-        out["CARGO_ENCODED_RUSTFLAGS"] = "\x1f".join(flags)
-    else:
-        out["RUSTFLAGS"] = " ".join(flags)
+    flags = [f for f in rustflags.from_env(out) if not f.startswith("--sysroot")] + [f"--sysroot={sysroot}"]
+    rustflags.put_env(out, flags)
     if "CARGO_TARGET_DIR" in out:  # other flags than the build's: keep both compiled, apart
         out["CARGO_TARGET_DIR"] = f"{out['CARGO_TARGET_DIR']}-test"
     return out
@@ -365,11 +360,11 @@ def classify_browser_test_run(*, output: str, returncode: int | None, failure_si
                               ) -> tuple[Verdict, str] | None:
     """What only a browser run of `wasm-pack test` can say: the runner skipped a Node-only test binary (nothing was
     tested, so never good), or the page never reported a result (the runner gave up waiting). None: judge on. Pure."""
-    ran = runtimes.test_runner.ran_in_browser(output) is not None
-    if returncode == 0 and not ran and runtimes.test_runner.skipped_node_only(output):
+    ran = runtimes.bindgen_test_runner.ran_in_browser(output) is not None
+    if returncode == 0 and not ran and runtimes.bindgen_test_runner.skipped_node_only(output):
         return Verdict.SKIP, ("the tests did not run in the browser: this wasm-bindgen-test-runner runs tests without "
                               "wasm_bindgen_test_configure!(run_in_browser) only in Node (before 0.2.96)")
-    if returncode not in (None, 0) and runtimes.test_runner.NO_RESULT in output:
+    if returncode not in (None, 0) and runtimes.bindgen_test_runner.NO_RESULT in output:
         if failure_signature and signature_matches(failure_signature, output):
             return None  # the page printed the bug itself before it stopped: judged as a failure
         return Verdict.ERROR, ("the browser tests reported no result in time (wasm-bindgen-test-runner gave up; "
@@ -393,8 +388,8 @@ def run_spec(spec: CheckSpec, argv: list[str], *, cwd: Path, env: Mapping[str, s
             paths = runtimes.locate(runtime)
             chosen = driver or paths.driver
             if chosen is not None:
-                evidence["runtime"].update(runtimes.test_runner.versions(paths.binary, chosen))
-        said = runtimes.test_runner.ran_in_browser(result.output_tail)
+                evidence["runtime"].update(runtimes.bindgen_test_runner.versions(paths.binary, chosen))
+        said = runtimes.bindgen_test_runner.ran_in_browser(result.output_tail)
         if said:
             evidence["browser_run"] = said
         if result.verdict is Verdict.BAD and (text := failure_text(spec.failure_signature, result.output_tail)):

@@ -18,9 +18,10 @@ from wasm_bisect import toolchains
 from wasm_bisect.bindgen import toolcache
 from wasm_bisect.domain.compat import untestable_reason
 from wasm_bisect.domain.errors import SearchAborted, Untestable, WasmBisectError
-from wasm_bisect.domain.model import Outcome, ReferenceTypes, Runtime, Stage, Variant, Verdict
-from wasm_bisect.probe import build, check, hosttools
+from wasm_bisect.domain.model import Outcome, Runtime, Stage, Variant, Verdict
+from wasm_bisect.probe import build, check, hosttools, rustflags, slots
 from wasm_bisect.probe.reproducer import CheckKind, Materialised, Reproducer
+from wasm_bisect.probe.verdicts import BuildResult
 from wasm_bisect.store import Store
 from wasm_bisect.util import fs, paths
 
@@ -54,7 +55,7 @@ def _quiet(_: str) -> None:
 def _toolchain_for(variant: Variant, progress: Progress) -> toolchains.Toolchain:
     """The variant's toolchain, with its reference-types-off std built the first time an `off` probe needs it."""
     toolchain = toolchains.resolve(variant.rustc, provision=True, progress=progress)
-    if variant.reference_types is ReferenceTypes.OFF:
+    if rustflags.needs_mvp_std(variant, on_by_default=toolchain.reference_types_default):
         toolchain = toolchains.with_mvp_std(toolchain, progress=progress)
     return toolchain
 
@@ -133,57 +134,26 @@ def _probe_locked(
     threshold: int | None,
     together: bool,
 ) -> Outcome:
+    """Provision, build, check: three steps, the check while the build's target slot is still held."""
     probe_dir = paths.work_dir() / variant.key
-    timings: dict[str, float] = {}
     if on_stage:
         on_stage(Stage.PROVISION)
     start = time.monotonic()
-    spec = template.check
-    runner: toolcache.CachedTool | None = None
     try:
-        if together:
-            provision_together(variant, progress=progress)  # errors show again below, one step at a time
-        toolchain = _toolchain_for(variant, progress)
-        test_root: Path | None = None
-        if spec.kind is CheckKind.WASM_PACK_TEST:  # the test harness links libtest for wasm32
-            mvp = variant.reference_types is ReferenceTypes.OFF and toolchain.reference_types_default
-            test_root = toolchains.test_sysroot(toolchain, mvp=mvp, progress=progress)
-        patches: dict[str, str] | None = None
-        if variant.bindgen.kind == "crates":
-            bindgen = hosttools.bindgen_cli(variant.bindgen.version, progress=progress)
-            if spec.kind is CheckKind.WASM_PACK_TEST:
-                runner = hosttools.bindgen_test_runner(variant.bindgen.version, progress=progress)
-        else:
-            from wasm_bisect.bindgen import sources  # gitpython only when a git or path source is in play
-
-            prepared = sources.prepare(variant.bindgen, progress=progress,
-                                       test_runner=spec.kind is CheckKind.WASM_PACK_TEST)
-            bindgen, patches, runner = prepared.cli, prepared.patches, prepared.test_runner
-        wasm_pack = toolcache.wasm_pack(progress=progress)
-        # Firefox's WebDriver is not packaged by Debian: built once into the tool cache, like the CLIs.
-        driver = toolcache.geckodriver(progress=progress).binary if variant.runtime is Runtime.FIREFOX else None
+        tools = _provision(variant, template, progress=progress, together=together)
     except WasmBisectError as exc:
         # A source that cannot be tested (e.g. its CLI does not compile) is skipped, never blamed.
         return Outcome(verdict=Verdict.SKIP if isinstance(exc, Untestable) else Verdict.ERROR,
                        stage=Stage.PROVISION, reason=exc.one_line(),
                        timings={"provision": round(time.monotonic() - start, 3)})
-    timings[str(Stage.PROVISION)] = round(time.monotonic() - start, 3)
-    flags = build.flag_plan(variant, template.project_rustflags, toolchain)
-
-    def check_line(crate: Materialised, env: Mapping[str, str]) -> tuple[list[str], Path, dict[str, str]]:
-        argv, cwd, check_env = check.command_line(spec, crate=crate, build_env=env, variant=variant,
-                                                  wasm_pack=wasm_pack.binary, test_sysroot=test_root,
-                                                  runner_dir=runner.bin_dir if runner is not None else None,
-                                                  driver=driver)
-        if spec.kind is CheckKind.SCRIPT and variant.runtime.is_browser:  # reproduce.sh probes it again
-            argv = build.browser_reproduce_argv(variant, template)
-        return argv, cwd, check_env
-
-    with build.target_slot(toolchain, flags.flags or []) as target_dir:
+    timings = {str(Stage.PROVISION): round(time.monotonic() - start, 3)}
+    flags = rustflags.flag_plan(variant, template.project_rustflags, tools.toolchain)
+    check_line = _check_line(variant, template, tools)
+    with slots.target_slot(tools.toolchain, flags.flags or []) as target_dir:
         try:
-            built = build.build(variant=variant, template=template, toolchain=toolchain, bindgen=bindgen,
-                                wasm_pack=wasm_pack, probe_dir=probe_dir, target_dir=target_dir, flags=flags,
-                                check_line=check_line, patches=patches, on_stage=on_stage,
+            built = build.build(variant=variant, template=template, toolchain=tools.toolchain, bindgen=tools.bindgen,
+                                wasm_pack=tools.wasm_pack, probe_dir=probe_dir, target_dir=target_dir, flags=flags,
+                                check_line=check_line, patches=tools.patches, on_stage=on_stage,
                                 timeout=template.build_timeout)
         except WasmBisectError as exc:  # the reproducer cannot be written for this variant (e.g. a patch)
             return Outcome(verdict=Verdict.ERROR, stage=Stage.RENDER, reason=exc.one_line(), timings=timings)
@@ -194,26 +164,104 @@ def _probe_locked(
             return Outcome(verdict=built.verdict, reason=built.reason, stage=built.stage, exit_code=built.exit_code,
                            log_tail=_tail(built.log_tail), logs=logs, crate_dir=crate_dir,
                            evidence=built.evidence, timings=timings)
-        assert built.pkg_module is not None and built.crate is not None
         if on_stage:
             on_stage(Stage.CHECK)
-        argv, cwd, env = check_line(built.crate, built.env)
-        results: list[check.CheckResult] = []
         check_log = probe_dir / "logs" / "check.log"
-        check_log.write_text("")
-        for _ in range(max(1, repeat)):
-            if spec.kind is CheckKind.SCRIPT:  # a check module: the tool's Node runner, or a headless browser
-                results.append(check.run(crate_dir=built.crate.package, script=spec.script or "check.mjs",
-                                         pkg_module=built.pkg_module, params=variant.params, timeout=spec.timeout,
-                                         failure_signature=spec.failure_signature, log=check_log,
-                                         runtime=variant.runtime, driver=driver,
-                                         names=check.names_of(built.crate, variant),
-                                         timeout_verdict=spec.timeout_verdict))
-            else:
-                results.append(check.run_spec(spec, argv, cwd=cwd, env=env, log=check_log,
-                                              build_failure=variant.options.build_failure,
-                                              runtime=variant.runtime, driver=driver))
+        results = _check(variant, template, built, tools, check_line, log=check_log, repeat=repeat)
     timings[str(Stage.CHECK)] = round(sum(r.seconds for r in results), 3)
+    return _verdict(variant, template, built, results, threshold=threshold, timings=timings,
+                    logs=tuple(sorted({*logs, str(check_log)})), crate_dir=crate_dir)
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Tools:
+    """What a probe builds and checks with, provisioned for its variant."""
+
+    toolchain: toolchains.Toolchain
+    bindgen: toolcache.CachedTool
+    wasm_pack: toolcache.CachedTool
+    runner: toolcache.CachedTool | None = None  # wasm-bindgen-test-runner, for wasm-pack test
+    test_root: Path | None = None  # a wasm32 std with libtest, for wasm-pack test
+    driver: Path | None = None  # Firefox's WebDriver
+    patches: dict[str, str] | None = None  # a git or path source's [patch] entries
+
+
+def _provision(variant: Variant, template: Reproducer, *, progress: Progress, together: bool) -> _Tools:
+    """The variant's toolchain (with its mvp std when needed), wasm-bindgen CLI (and test runner), wasm-pack and
+    WebDriver; raises WasmBisectError when one cannot be had."""
+    spec = template.check
+    if together:
+        provision_together(variant, progress=progress)  # errors show again below, one step at a time
+    toolchain = _toolchain_for(variant, progress)
+    test_root: Path | None = None
+    if spec.kind is CheckKind.WASM_PACK_TEST:  # the test harness links libtest for wasm32
+        mvp = rustflags.needs_mvp_std(variant, on_by_default=toolchain.reference_types_default)
+        test_root = toolchains.test_sysroot(toolchain, mvp=mvp, progress=progress)
+    patches: dict[str, str] | None = None
+    runner: toolcache.CachedTool | None = None
+    if variant.bindgen.kind == "crates":
+        bindgen = hosttools.bindgen_cli(variant.bindgen.version, progress=progress)
+        if spec.kind is CheckKind.WASM_PACK_TEST:
+            runner = hosttools.bindgen_test_runner(variant.bindgen.version, progress=progress)
+    else:
+        from wasm_bisect.bindgen import sources  # gitpython only when a git or path source is in play
+
+        prepared = sources.prepare(variant.bindgen, progress=progress,
+                                   test_runner=spec.kind is CheckKind.WASM_PACK_TEST)
+        bindgen, patches, runner = prepared.cli, prepared.patches, prepared.test_runner
+    wasm_pack = toolcache.wasm_pack(progress=progress)
+    # Firefox's WebDriver is not packaged by Debian: built once into the tool cache, like the CLIs.
+    driver = toolcache.geckodriver(progress=progress).binary if variant.runtime is Runtime.FIREFOX else None
+    return _Tools(toolchain=toolchain, bindgen=bindgen, wasm_pack=wasm_pack, runner=runner, test_root=test_root,
+                  driver=driver, patches=patches)
+
+
+def _check_line(variant: Variant, template: Reproducer, tools: _Tools) -> build.CheckLine:
+    """How the check runs in a built copy (for the check itself, reproduce.sh and the result)."""
+    spec = template.check
+
+    def check_line(rendered: Materialised, env: Mapping[str, str]) -> tuple[list[str], Path, dict[str, str]]:
+        argv, cwd, check_env = check.command_line(spec, crate=rendered, build_env=env, variant=variant,
+                                                  wasm_pack=tools.wasm_pack.binary, test_sysroot=tools.test_root,
+                                                  runner_dir=tools.runner.bin_dir if tools.runner is not None else None,
+                                                  driver=tools.driver)
+        if spec.kind is CheckKind.SCRIPT and variant.runtime.is_browser:  # reproduce.sh probes it again
+            argv = build.browser_reproduce_argv(variant, template)
+        return argv, cwd, check_env
+
+    return check_line
+
+
+def _check(variant: Variant, template: Reproducer, built: BuildResult, tools: _Tools,
+           check_line: build.CheckLine, *, log: Path, repeat: int) -> list[check.CheckResult]:
+    """Run the check `repeat` times on the built copy (a check module in the tool's runner or a browser, else the
+    check's command line)."""
+    spec = template.check
+    assert built.pkg_module is not None and built.rendered is not None
+    argv, cwd, env = check_line(built.rendered, built.env)
+    results: list[check.CheckResult] = []
+    log.write_text("")
+    for _ in range(max(1, repeat)):
+        if spec.kind is CheckKind.SCRIPT:  # a check module: the tool's Node runner, or a headless browser
+            results.append(check.run(crate_dir=built.rendered.package, script=spec.script or "check.mjs",
+                                     pkg_module=built.pkg_module, params=variant.params, timeout=spec.timeout,
+                                     failure_signature=spec.failure_signature, log=log,
+                                     runtime=variant.runtime, driver=tools.driver,
+                                     names=check.names_of(built.rendered, variant),
+                                     timeout_verdict=spec.timeout_verdict))
+        else:
+            results.append(check.run_spec(spec, argv, cwd=cwd, env=env, log=log,
+                                          build_failure=variant.options.build_failure,
+                                          runtime=variant.runtime, driver=tools.driver))
+    return results
+
+
+def _verdict(variant: Variant, template: Reproducer, built: BuildResult, results: list[check.CheckResult], *,
+             threshold: int | None, timings: dict[str, float], logs: tuple[str, ...], crate_dir: str) -> Outcome:
+    """The cell's outcome from its check runs: the verdict `threshold` of them agree on (a flaky check stops the
+    search), with the build's evidence and the first agreeing run's."""
+    spec = template.check
+    assert built.pkg_module is not None
     evidence = dict(built.evidence)
     evidence["pkg_dir"] = str(built.pkg_module.parent)  # what was built, for a person to look at (--prompt)
     if spec.kind is not CheckKind.SCRIPT:
@@ -230,8 +278,8 @@ def _probe_locked(
             hint="raise --repeat, lower the threshold, or make the check deterministic",
         )
     return Outcome(verdict=first.verdict, reason=first.reason, stage=Stage.CHECK, exit_code=first.exit_code,
-                   log_tail=_tail(first.output_tail), logs=tuple(sorted({*logs, str(check_log)})),
-                   crate_dir=crate_dir, evidence=evidence, timings=timings)
+                   log_tail=_tail(first.output_tail), logs=logs, crate_dir=crate_dir, evidence=evidence,
+                   timings=timings)
 
 
 def _agree(results: list[check.CheckResult], threshold: int) -> Verdict | None:

@@ -25,9 +25,9 @@ from wasm_bisect.domain.compat import (
     reference_types_by_default_for,
 )
 from wasm_bisect.domain.errors import ProvisionError
-from wasm_bisect.domain.model import ReferenceTypes, Stage, ToolchainSpec, Variant
+from wasm_bisect.domain.model import Stage, ToolchainSpec, Variant
 from wasm_bisect.domain.versions import rust_release
-from wasm_bisect.probe import build, hosttools
+from wasm_bisect.probe import hosttools, rustflags, slots
 from wasm_bisect.store import Store
 
 CLI_BUILD_SECONDS = 90.0  # wasm-bindgen CLI, cold, on 2 cores (benchmarks/results/toolbuild.json)
@@ -240,7 +240,7 @@ class Readiness:
         found = self.toolchain(spec)
         on_by_default = (reference_types_by_default(found.version) if found is not None
                          else reference_types_by_default_for(spec.version))
-        needs_mvp = variant.reference_types is ReferenceTypes.OFF and on_by_default
+        needs_mvp = rustflags.needs_mvp_std(variant, on_by_default=on_by_default)
         missing = self.times.toolchain if spec.provider == "debian" else RUSTUP_DOWNLOAD_SECONDS
         seconds = 0.0 if found is not None else missing
         if needs_mvp and (found is None or found.mvp_sysroot is None):
@@ -250,7 +250,7 @@ class Readiness:
     def is_warm(self, variant: Variant) -> bool:
         """Whether a slot of the same toolchain and flags compiled this wasm-bindgen already."""
         found = self.toolchain(variant.rustc)
-        return found is not None and build.is_warm(variant, found)
+        return found is not None and slots.is_warm(variant, found)
 
     def probe_seconds(self, variant: Variant) -> float:
         """Build + check seconds on this machine: warm when a slot already compiled this wasm-bindgen."""

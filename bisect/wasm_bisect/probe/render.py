@@ -112,7 +112,7 @@ def cargo_toml(
         exact = tomllib.loads(text) == doc
     except tomllib.TOMLDecodeError:
         exact = False
-    if not exact:  # the writer mangled a value (see templates.writes_back_exactly): never build a lie
+    if not exact:  # the writer mangled a value (see template_cargo.writes_back_exactly): never build a lie
         raise TemplateError(f"template {template.name}: its Cargo.toml cannot be written back exactly")
     unpinned = family_pins(tomllib.loads(text), variant.bindgen.version)
     if unpinned:  # check_cargo_toml refuses what could escape the pin; this proves the rendered file agrees

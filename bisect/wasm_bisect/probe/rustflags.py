@@ -1,4 +1,5 @@
-"""A project's own RUSTFLAGS from its `.cargo/config.toml`, merged with the reference-types layer. Pure.
+"""A cell's RUSTFLAGS: the project's own from its `.cargo/config.toml`, merged with the reference-types layer, and
+how they reach cargo through the environment (`put_env`, the one encoder). Pure.
 
 Cargo ignores every config rustflags once RUSTFLAGS is set in the environment, and the build sets it for the
 reference-types layer, so the project's flags are read here the way cargo would read them for
@@ -10,11 +11,13 @@ from what the cell asks makes the cell untestable: the cell would not test what 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from wasm_bisect.domain.errors import UsageError
+from wasm_bisect.domain.model import ReferenceTypes, Variant
+from wasm_bisect.toolchains import Toolchain
 from wasm_bisect.util import bounded
 
 TARGET = "wasm32-unknown-unknown"
@@ -248,3 +251,75 @@ def merge(
             return merged, (f"the project's rustflags set {clash[0]} ({clash[1]}), but reference-types {setting} "
                             "needs the tool's own std sysroot")
     return merged, None
+
+
+# -- the flags of one cell -----------------------------------------------------------------------------------
+def needs_mvp_std(variant: Variant, *, on_by_default: bool) -> bool:
+    """Reference-types off on a rustc whose wasm32 std has them on (1.82+) needs a std built for target-cpu=mvp: the
+    one statement of that rule (provisioning, the test sysroot, the cost estimate and the flags all ask here)."""
+    return variant.reference_types is ReferenceTypes.OFF and on_by_default
+
+
+@dataclass(frozen=True, kw_only=True)
+class FlagPlan:
+    """The RUSTFLAGS of one variant: the project's own (if any) then the reference-types layer's."""
+
+    flags: list[str] | None  # None: the cell cannot be built as asked (see `reason`)
+    listed: list[tuple[str, str]]  # (flag, where it came from), for the evidence
+    layer: str  # what the codegen layer does
+    reason: str | None = None  # why the cell is untestable
+
+    def evidence(self) -> list[dict[str, str]]:
+        return [{"flag": f, "from": where} for f, where in self.listed]
+
+
+def flag_plan(variant: Variant, project_flags: tuple[tuple[str, str], ...], toolchain: Toolchain) -> FlagPlan:
+    """Merge the project's flags with the reference-types layer; a project flag that fights the cell's setting
+    makes the cell untestable (it would not test what it says)."""
+    layer, said = codegen_flags(variant, toolchain)
+    if layer is None:
+        return FlagPlan(flags=None, listed=list(project_flags), layer=said, reason=said)
+    rt = variant.reference_types
+    wanted = {ReferenceTypes.ON: True, ReferenceTypes.OFF: False}.get(rt, toolchain.reference_types_default)
+    owns_sysroot = any(f.startswith("--sysroot") for f in layer)
+    merged, conflict = merge(project_flags, layer, layer_origin=f"reference-types {rt}", wanted=wanted,
+                             setting=str(rt), owns_sysroot=owns_sysroot)
+    if conflict is not None:
+        return FlagPlan(flags=None, listed=merged, layer=said, reason=conflict)
+    return FlagPlan(flags=[f for f, _ in merged], listed=merged, layer=said)
+
+
+def codegen_flags(variant: Variant, toolchain: Toolchain) -> tuple[list[str] | None, str]:
+    """RUSTFLAGS for the reference-types setting, and which layer sets it; None flags = cannot be done."""
+    rt = variant.reference_types
+    new_default = toolchain.reference_types_default
+    if rt is ReferenceTypes.ON:
+        return ["-Ctarget-feature=+reference-types"], "codegen: -Ctarget-feature=+reference-types"
+    if rt is ReferenceTypes.OFF:
+        if needs_mvp_std(variant, on_by_default=new_default) and toolchain.mvp_sysroot is None:
+            return None, (
+                f"reference-types cannot be turned off on rustc {toolchain.version} without a std built for "
+                f"target-cpu=mvp, and {toolchain.spec} has none"
+            )
+        layer = ("codegen: -Ctarget-cpu=mvp with an mvp-built std (reference-types off)" if new_default else
+                 "codegen: -Ctarget-feature=-reference-types")
+        return toolchain.reference_types_off_rustflags(), layer
+    return [], "codegen: toolchain default" + (" (reference-types on since rustc 1.82)" if new_default else "")
+
+
+# -- RUSTFLAGS in an environment: the one encoder ------------------------------------------------------------
+def put_env(env: dict[str, str], flags: Sequence[str]) -> None:
+    """Give cargo `flags` through `env`, replacing what it held: CARGO_ENCODED_RUSTFLAGS when a flag holds
+    whitespace (the only way such a flag survives), else RUSTFLAGS; neither when there are no flags."""
+    env.pop("RUSTFLAGS", None)
+    env.pop("CARGO_ENCODED_RUSTFLAGS", None)
+    if any(any(ch.isspace() for ch in flag) for flag in flags):
+        env["CARGO_ENCODED_RUSTFLAGS"] = "\x1f".join(flags)
+    elif flags:
+        env["RUSTFLAGS"] = " ".join(flags)
+
+
+def from_env(env: Mapping[str, str]) -> list[str]:
+    """The flags `put_env` gave cargo in `env`."""
+    encoded = env.get("CARGO_ENCODED_RUSTFLAGS")
+    return [f for f in (encoded.split("\x1f") if encoded else env.get("RUSTFLAGS", "").split()) if f]

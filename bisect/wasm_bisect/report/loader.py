@@ -1,19 +1,21 @@
-"""The report loader: a run's row and cells from the store, plus the environment it ran in (I/O).
-
-The renderers in report.py stay pure; everything that reads files or runs programs (`rustc -vV`,
-`node --version`) happens here, and a missing tool becomes a note in the report, never a failure.
+"""The report loader: a run's row and cells from the store, as a report document (reads the store and the
+template's files; the renderers in report/formats.py stay pure). What the machine is (`rustc -vV`,
+`node --version`, browsers) is asked of probe/machine.py, where machine facts are gathered.
 """
 
 from __future__ import annotations
 
-import os
-import platform
 from typing import Any
 
 from wasm_bisect import __version__
 from wasm_bisect.domain.errors import StoreError, WasmBisectError
+from wasm_bisect.probe.machine import collect_environment
 from wasm_bisect.report.document import RunInfo, cell_from, document
 from wasm_bisect.store import Store
+
+# collect_environment is re-exported for report/__init__.py and the tests that replace it (report.load calls it
+# when asked for the environment): the document itself is all report/ reads.
+__all__ = ["collect_environment", "load", "template_info"]
 
 _MAX_SOURCE = 12_000  # characters of each reproducer file quoted in a report
 
@@ -67,65 +69,3 @@ def template_info(name: str, config: dict[str, Any]) -> dict[str, Any] | None:
     return {"name": tmpl.name, "description": tmpl.description, "issue": tmpl.issue, "files": files,
             "check_script": tmpl.check_script, "content_hash": tmpl.content_hash, "check_hash": tmpl.check_hash,
             "snapshot": False, "note": "read when the report was made: this run kept no snapshot of its sources"}
-
-
-def _toolchain_entry(spec_text: str) -> dict[str, Any]:
-    from wasm_bisect import toolchains
-    from wasm_bisect.domain.model import ToolchainSpec
-    from wasm_bisect.util import processes
-
-    entry: dict[str, Any] = {"spec": spec_text}
-    try:
-        spec = ToolchainSpec.parse(spec_text)
-        if spec.provider == "debian":
-            data = toolchains.read_manifest_data(toolchains.DebianProvider.prefix(spec.version))
-            package = (data.get("debian") or {}).get("version")
-            if package:
-                entry["source"] = f"Debian {(data.get('debian') or {}).get('flavour', 'rustc')} {package}"
-        toolchain = toolchains.resolve(spec, provision=False)
-        entry["rustc_vV"] = processes.output([toolchain.rustc, "-vV"], env=toolchain.environ(os.environ),
-                                             timeout=processes.QUERY_TIMEOUT)
-        entry["cargo"] = toolchain.cargo_verbose or f"cargo {toolchain.cargo_version}"
-    except WasmBisectError as exc:
-        entry["error"] = exc.one_line()
-    return entry
-
-
-def _browser_versions(runtimes: list[str]) -> dict[str, str]:
-    """`chromium --version` of each browser runtime of the run (a missing one becomes a note)."""
-    from wasm_bisect.domain.model import Runtime
-    from wasm_bisect.probe import runtimes as browser_runtimes
-    from wasm_bisect.util import processes
-
-    out: dict[str, str] = {}
-    for name in runtimes:
-        runtime = Runtime(name)
-        if not runtime.is_browser:
-            continue
-        try:
-            out[name] = processes.output([browser_runtimes.locate(runtime).binary, "--version"], timeout=60)
-        except WasmBisectError as exc:
-            out[name] = f"unavailable ({exc.one_line()})"
-    return out
-
-
-def collect_environment(rustc: list[str], bindgen: list[str], runtimes: list[str] | None = None) -> dict[str, Any]:
-    """rustc -vV of each toolchain (found through its manifest), tool versions, node, browsers, OS."""
-    from wasm_bisect.bindgen import toolcache
-    from wasm_bisect.util import processes
-
-    cached = {(t.name, t.version) for t in toolcache.installed()}
-    wasm_pack = sorted(v for n, v in cached if n == "wasm-pack")
-    try:
-        node = processes.output(["node", "--version"], timeout=processes.QUERY_TIMEOUT)
-    except WasmBisectError as exc:
-        node = f"unavailable ({exc.one_line()})"
-    return {
-        "os": platform.platform(),
-        "python": platform.python_version(),
-        "node": node,
-        "wasm_pack": wasm_pack[-1] if wasm_pack else None,
-        "wasm_bindgen": [{"version": b, "cli": ("wasm-bindgen", b) in cached} for b in bindgen],
-        "toolchains": [_toolchain_entry(r) for r in rustc],
-        **({"browsers": browsers} if (browsers := _browser_versions(runtimes or [])) else {}),
-    }

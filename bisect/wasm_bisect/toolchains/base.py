@@ -12,9 +12,10 @@ import hashlib
 import json
 import os
 import shutil
+import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -280,6 +281,18 @@ def read_manifest(prefix: Path) -> Toolchain | None:
     return manifest_to_toolchain(prefix, data)
 
 
+def provisioned(provider: str) -> list[Toolchain]:
+    """The toolchains a provider has provisioned under the work directory (`<provider>-*/toolchain.json`), read
+    from their manifests only: no apt, no rustup, no network. Sorted by Rust release."""
+    root = paths.toolchains_dir()
+    found = []
+    for prefix in sorted(root.glob(f"{provider}-*")) if root.is_dir() else []:
+        toolchain = read_manifest(prefix)
+        if toolchain is not None and toolchain.spec.provider == provider:
+            found.append(toolchain)
+    return sorted(found, key=lambda t: rust_release(t.version))
+
+
 def read_manifest_data(prefix: Path) -> dict[str, Any]:
     """The raw manifest (timings, packages, target features) for reports; {} when unreadable."""
     try:
@@ -537,9 +550,7 @@ def test_sysroot(toolchain: Toolchain, *, mvp: bool = False, progress: Progress 
         log = final.parent / f"{final.name}.log"
         progress(f"building a {WASM_TARGET} std with libtest for {toolchain.spec} (test harnesses need it; once)")
         with fs.staging_dir(final) as stage:
-            out = make_mvp_sysroot(stage, toolchain.sysroot / "lib" / "rustlib" / toolchain.host, toolchain.host)
-            build_wasm32_std(toolchain, stage / ".work", out, rustflags=MVP_RUSTFLAGS if mvp else DEFAULT_STD_RUSTFLAGS,
-                             log=log, progress=progress)
+            out = build_std_sysroot(toolchain, stage, stage / ".work", mvp=mvp, log=log, progress=progress)
             shutil.rmtree(stage / ".work", ignore_errors=True)
             if not any(out.glob("libtest-*.rlib")):
                 raise ProvisionError(f"building libtest for {toolchain.spec} gave no libtest rlib", hint=f"see {log}")
@@ -556,6 +567,17 @@ def make_mvp_sysroot(root: Path, host_rustlib: Path, host: str) -> Path:
         link.unlink()
     link.symlink_to(os.path.relpath(host_rustlib.resolve(), rustlib.resolve()))  # rustc reports resolved paths
     return rustlib / WASM_TARGET / "lib"
+
+
+def build_std_sysroot(toolchain: Toolchain, root: Path, work: Path, *, mvp: bool, log: Path,
+                      progress: Progress = quiet) -> Path:
+    """Lay out a sysroot at `root` beside the toolchain's and fill its wasm32 lib dir with a std built from source:
+    for target-cpu=mvp (reference-types off on rustc >= 1.82) with `mvp`, else as the toolchain's own std. The one
+    writer of a built std (the mvp std of debian and rustup toolchains, the test sysroots); returns the lib dir."""
+    out = make_mvp_sysroot(root, toolchain.sysroot / "lib" / "rustlib" / toolchain.host, toolchain.host)
+    build_wasm32_std(toolchain, work, out, rustflags=MVP_RUSTFLAGS if mvp else DEFAULT_STD_RUSTFLAGS, log=log,
+                     progress=progress)
+    return out
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -627,3 +649,29 @@ class StepTimer:
 def without(env: Mapping[str, str], *names: str) -> dict[str, str]:
     return {k: v for k, v in env.items() if k not in names}
 
+
+def add_mvp_std(current: Toolchain, final: Path, *, log: Path, progress: Progress = quiet) -> tuple[Toolchain, float]:
+    """Build the reference-types-off (mvp) std into the prefix `final` (staged, then verified), and only then name it
+    in the prefix's manifest; the toolchain as it reads back, and the seconds the build took. The one way a
+    provider adds an mvp std to a provisioned prefix: call it holding the prefix's lock."""
+    data = read_manifest_data(final)
+    target = final / MVP_SYSROOT
+    fs.sweep_staging(target)
+    shutil.rmtree(target, ignore_errors=True)
+    timer = StepTimer()
+    with timer.step("mvp_std_build"), fs.staging_dir(target) as stage:
+        work = Path(tempfile.mkdtemp(prefix=".mvp-work-", dir=final))
+        try:
+            build_std_sysroot(current, stage, work, mvp=True, log=log, progress=progress)
+            features = check_features(replace(current, mvp_sysroot=stage), work / "verify", log=log)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+    # The manifest names the mvp sysroot only once it is complete and verified in its final place.
+    data["paths"]["mvp_sysroot"] = MVP_SYSROOT
+    data.setdefault("target_features", {})["mvp"] = features.mvp
+    data.setdefault("timings", {}).update(timer.seconds)
+    fs.atomic_write_text(final / MANIFEST, json.dumps(data, indent=2) + "\n")
+    result = read_manifest(final)
+    if result is None or result.mvp_sysroot is None:
+        raise ProvisionError(f"{final}: the manifest does not read back after adding the mvp std")
+    return result, timer.seconds["mvp_std_build"]

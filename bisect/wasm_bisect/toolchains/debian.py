@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import functools
 import json
 import os
@@ -17,25 +16,24 @@ from pathlib import Path
 from wasm_bisect.domain.compat import reference_types_by_default
 from wasm_bisect.domain.errors import ProvisionError, WasmBisectError
 from wasm_bisect.domain.model import ToolchainSpec
-from wasm_bisect.domain.versions import rust_release
 from wasm_bisect.toolchains import debian_apt
 from wasm_bisect.toolchains.base import (
     DEFAULT_STD_RUSTFLAGS,
     MANIFEST,
-    MVP_RUSTFLAGS,
     MVP_SYSROOT,
     WASM_TARGET,
     Progress,
     StepTimer,
     Toolchain,
+    add_mvp_std,
+    build_std_sysroot,
     build_wasm32_std,
     check_features,
     inspect_toolchain,
     logs_dir,
-    make_mvp_sysroot,
+    provisioned,
     quiet,
     read_manifest,
-    read_manifest_data,
     write_manifest,
 )
 from wasm_bisect.util import fs, paths
@@ -101,13 +99,7 @@ class DebianProvider:
         return list(self.releases())
 
     def installed(self) -> list[Toolchain]:
-        root = paths.toolchains_dir()
-        found = []
-        for prefix in sorted(root.glob("debian-*")) if root.is_dir() else []:
-            toolchain = read_manifest(prefix)
-            if toolchain is not None and toolchain.spec.provider == self.name:
-                found.append(toolchain)
-        return sorted(found, key=lambda t: rust_release(t.version))
+        return provisioned(self.name)
 
     def remove(self, version: str) -> bool:
         final = self.prefix(version)
@@ -159,29 +151,9 @@ class DebianProvider:
                                      hint=f"run `wasm-bisect toolchain add debian:{version}`")
             if current.mvp_sysroot is not None:  # another process built it while we waited
                 return current
-            data = read_manifest_data(final)
             log = logs_dir() / f"debian-{version}.log"
-            target = final / MVP_SYSROOT
-            fs.sweep_staging(target)
-            shutil.rmtree(target, ignore_errors=True)
-            timer = StepTimer()
-            with timer.step("mvp_std_build"), fs.staging_dir(target) as stage:
-                work = Path(tempfile.mkdtemp(prefix=".mvp-work-", dir=final))
-                try:
-                    _build_mvp(current, stage, work, log=log, progress=progress)
-                    candidate = dataclasses.replace(current, mvp_sysroot=stage)
-                    features = check_features(candidate, work / "verify", log=log)
-                finally:
-                    shutil.rmtree(work, ignore_errors=True)
-            # The manifest names the mvp sysroot only once it is complete and verified in its final place.
-            data["paths"]["mvp_sysroot"] = MVP_SYSROOT
-            data.setdefault("target_features", {})["mvp"] = features.mvp
-            data.setdefault("timings", {}).update(timer.seconds)
-            fs.atomic_write_text(final / MANIFEST, json.dumps(data, indent=2) + "\n")
-            result = read_manifest(final)
-            if result is None or result.mvp_sysroot is None:
-                raise ProvisionError(f"{final}: the manifest does not read back after adding the mvp std")
-            progress(f"debian:{version}: reference-types-off std ready ({timer.seconds['mvp_std_build']:.0f} s)")
+            result, seconds = add_mvp_std(current, final, log=log, progress=progress)
+            progress(f"debian:{version}: reference-types-off std ready ({seconds:.0f} s)")
             return result
 
     def plan(self, release: debian_apt.Release) -> tuple[debian_apt.Plan, dict[str, dict[str, str]]]:
@@ -303,7 +275,8 @@ class DebianProvider:
             mvp_rel: str | None = None
             if mvp_std and toolchain.reference_types_default:
                 with timer.step("mvp_std_build"):
-                    _build_mvp(toolchain, stage / MVP_SYSROOT, work / "mvp", log=log, progress=progress)
+                    build_std_sysroot(toolchain, stage / MVP_SYSROOT, work / "mvp", mvp=True, log=log,
+                                      progress=progress)
                 mvp_rel = MVP_SYSROOT
             toolchain = inspect_toolchain(
                 spec=spec,
@@ -403,12 +376,6 @@ def _private_apt(*, refresh: bool = True) -> debian_apt.Apt | None:
             apt.update(log=logs_dir() / "apt-update.log")
         lists = sorted((root / "lists").glob("*_Packages*"))
     return apt if lists else None
-
-
-def _build_mvp(toolchain: Toolchain, root: Path, work: Path, *, log: Path, progress: Progress) -> None:
-    """Lay out a second sysroot at `root` and fill it with a wasm32 std built for target-cpu=mvp."""
-    out = make_mvp_sysroot(root, toolchain.sysroot / "lib" / "rustlib" / toolchain.host, toolchain.host)
-    build_wasm32_std(toolchain, work, out, rustflags=MVP_RUSTFLAGS, log=log, progress=progress)
 
 
 def _format_timings(seconds: Mapping[str, float]) -> str:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import os
 import re
 import shutil
@@ -18,8 +16,6 @@ from wasm_bisect.domain.model import ToolchainSpec
 from wasm_bisect.toolchains import rustup_dist
 from wasm_bisect.toolchains.base import (
     MANIFEST,
-    MVP_RUSTFLAGS,
-    MVP_SYSROOT,
     NETWORK_CHECK_SECONDS,
     RUSTUP_INSTALL_TIMEOUT,
     RUSTUP_TARGET_TIMEOUT,
@@ -27,19 +23,17 @@ from wasm_bisect.toolchains.base import (
     Progress,
     StepTimer,
     Toolchain,
-    build_wasm32_std,
+    add_mvp_std,
     check_features,
     inspect_toolchain,
     logs_dir,
-    make_mvp_sysroot,
+    provisioned,
     quiet,
     read_manifest,
-    read_manifest_data,
     safe_name,
     without,
     write_manifest,
 )
-from wasm_bisect.toolchains.debian import DebianProvider
 from wasm_bisect.util import fs, paths, processes
 
 
@@ -60,7 +54,7 @@ def _network_reachable(url: str, timeout: float = NETWORK_CHECK_SECONDS) -> bool
 def _debian_hint(wanted: str) -> str:
     """Point at the offline provider, naming the debian toolchains already provisioned (no apt, no network)."""
     try:
-        versions = [t.spec.version for t in DebianProvider().installed()]
+        versions = [t.spec.version for t in provisioned("debian")]
     except WasmBisectError:
         versions = []
     return suggest_debian(wanted, versions)
@@ -219,28 +213,7 @@ class RustupProvider:
                 except CommandFailed as exc:
                     raise self._unavailable(version, "rust-src (needed for reference-types off): "
                                             + explain_install_failure(_log_text(log, exc))) from exc
-            data = read_manifest_data(final)
-            target = final / MVP_SYSROOT
-            fs.sweep_staging(target)
-            shutil.rmtree(target, ignore_errors=True)
-            timer = StepTimer()
-            with timer.step("mvp_std_build"), fs.staging_dir(target) as stage:
-                work = Path(tempfile.mkdtemp(prefix=".mvp-work-", dir=final))
-                try:
-                    out = make_mvp_sysroot(stage, current.sysroot / "lib" / "rustlib" / current.host, current.host)
-                    build_wasm32_std(current, work, out, rustflags=MVP_RUSTFLAGS, log=log, progress=progress)
-                    features = check_features(dataclasses.replace(current, mvp_sysroot=stage), work / "verify",
-                                              log=log)
-                finally:
-                    shutil.rmtree(work, ignore_errors=True)
-            data["paths"]["mvp_sysroot"] = MVP_SYSROOT
-            data.setdefault("target_features", {})["mvp"] = features.mvp
-            data.setdefault("timings", {}).update(timer.seconds)
-            fs.atomic_write_text(final / MANIFEST, json.dumps(data, indent=2) + "\n")
-            result = read_manifest(final)
-            if result is None or result.mvp_sysroot is None:
-                raise ProvisionError(f"{final}: the manifest does not read back after adding the mvp std")
-            return result
+            return add_mvp_std(current, final, log=log, progress=progress)[0]
 
 
 class ToolchainUnavailable(Untestable):

@@ -15,7 +15,7 @@ from wasm_bisect.domain.model import (
     Variant,
     Verdict,
 )
-from wasm_bisect.probe import build
+from wasm_bisect.probe import build, lockfile, rustflags, verdicts
 from wasm_bisect.toolchains import Toolchain
 
 
@@ -42,7 +42,7 @@ def variant(rt: ReferenceTypes, *, build_failure: str = "skip") -> Variant:
 ])
 def test_codegen_flags_per_layer(version: str, rt: ReferenceTypes, mvp: bool, flags: list[str] | None,
                                  layer: str) -> None:
-    got, said = build.codegen_flags(variant(rt), toolchain(version, mvp=mvp))
+    got, said = rustflags.codegen_flags(variant(rt), toolchain(version, mvp=mvp))
     assert got == flags
     assert layer in said
 
@@ -54,15 +54,15 @@ def test_bindgen_layer_names_the_forced_transform() -> None:
 
 def test_lockfile_v4_is_written_as_v3_for_old_cargo_only() -> None:
     lock = 'version = 4\n\n[[package]]\nname = "wasm-bindgen"\nversion = "0.2.99"\n'
-    old = build.downgrade_lockfile(lock, build.cargo_version(toolchain("1.63.0", cargo="0.66.0")))
+    old = lockfile.downgrade_lockfile(lock, lockfile.cargo_version(toolchain("1.63.0", cargo="0.66.0")))
     assert old.startswith("version = 3\n") and 'version = "0.2.99"' in old
-    assert build.downgrade_lockfile(lock, build.cargo_version(toolchain("1.96.0"))) == lock
-    assert build.bindgen_versions_in_lock(lock) == ["0.2.99"]
+    assert lockfile.downgrade_lockfile(lock, lockfile.cargo_version(toolchain("1.96.0"))) == lock
+    assert lockfile.bindgen_versions_in_lock(lock) == ["0.2.99"]
 
 
 def test_cargo_version_reads_debians_old_numbering() -> None:
-    assert str(build.cargo_version(toolchain("1.63.0", cargo="0.66.0"))) == "1.65.0"
-    assert str(build.cargo_version(toolchain("1.82.0-nightly", cargo="1.82.0"))) == "1.82.0"
+    assert str(lockfile.cargo_version(toolchain("1.63.0", cargo="0.66.0"))) == "1.65.0"
+    assert str(lockfile.cargo_version(toolchain("1.82.0-nightly", cargo="1.82.0"))) == "1.82.0"
 
 
 @pytest.mark.parametrize(("tail", "rc", "timed_out", "mode", "verdict", "needle"), [
@@ -75,7 +75,7 @@ def test_cargo_version_reads_debians_old_numbering() -> None:
 ])
 def test_build_failures_are_classified_never_blaming_the_environment(
         tail: str, rc: int, timed_out: bool, mode: str, verdict: Verdict, needle: str) -> None:
-    got, reason = build.classify_build_failure(variant(ReferenceTypes.DEFAULT, build_failure=mode),
+    got, reason = verdicts.classify_build_failure(variant(ReferenceTypes.DEFAULT, build_failure=mode),
                                                Stage.CARGO_BUILD, tail, rc, timed_out)
     assert got is verdict
     assert needle in reason
@@ -94,19 +94,19 @@ PROJECT_FLAGS = (("--cfg", ".cargo/config.toml build.rustflags"), ("app", ".carg
 
 
 def test_flag_plan_lists_every_flag_with_its_origin() -> None:
-    plan = build.flag_plan(variant(ReferenceTypes.ON), PROJECT_FLAGS, toolchain("1.63.0"))
+    plan = rustflags.flag_plan(variant(ReferenceTypes.ON), PROJECT_FLAGS, toolchain("1.63.0"))
     assert plan.flags == ["--cfg", "app", "-Ctarget-feature=+reference-types"] and plan.reason is None
     assert plan.evidence()[-1] == {"flag": "-Ctarget-feature=+reference-types", "from": "reference-types on"}
-    fight = build.flag_plan(variant(ReferenceTypes.ON), (("-Ctarget-feature=-reference-types", "cfg"),),
+    fight = rustflags.flag_plan(variant(ReferenceTypes.ON), (("-Ctarget-feature=-reference-types", "cfg"),),
                             toolchain("1.63.0"))
     assert fight.flags is None and fight.reason and "fights reference-types on" in fight.reason
     # default on rustc 1.96 means on: a project flag turning it off fights it too
-    off = build.flag_plan(variant(ReferenceTypes.DEFAULT), (("-Ctarget-feature=-reference-types", "cfg"),),
+    off = rustflags.flag_plan(variant(ReferenceTypes.DEFAULT), (("-Ctarget-feature=-reference-types", "cfg"),),
                           toolchain("1.96.0"))
     assert off.flags is None
-    assert build.flag_plan(variant(ReferenceTypes.DEFAULT), (("-Ctarget-feature=-reference-types", "cfg"),),
+    assert rustflags.flag_plan(variant(ReferenceTypes.DEFAULT), (("-Ctarget-feature=-reference-types", "cfg"),),
                            toolchain("1.63.0")).flags == ["-Ctarget-feature=-reference-types"]
-    cannot = build.flag_plan(variant(ReferenceTypes.OFF), PROJECT_FLAGS, toolchain("1.96.0"))
+    cannot = rustflags.flag_plan(variant(ReferenceTypes.OFF), PROJECT_FLAGS, toolchain("1.96.0"))
     assert cannot.flags is None and cannot.reason and "cannot be turned off" in cannot.reason
 
 
@@ -135,7 +135,7 @@ name = "once_cell"
 version = "1.19.0"
 source = "registry+https://github.com/rust-lang/crates.io-index"
 """
-    assert build.family_specs(lock) == ["wasm-bindgen@0.2.89", "js-sys@0.3.66", "wasm-bindgen-test@0.3.39"]
+    assert lockfile.family_specs(lock) == ["wasm-bindgen@0.2.89", "js-sys@0.3.66", "wasm-bindgen-test@0.3.39"]
 
 
 def test_the_resolvers_reason_is_kept() -> None:
@@ -147,7 +147,7 @@ required by package `app v0.1.0 (/w/crate/app)`
 
 warning: something else
 """
-    reason = build.resolver_reason(out)
+    reason = verdicts.resolver_reason(out)
     assert reason.startswith('failed to select a version for the requirement `wasm-bindgen = "^0.2.95"`')
     assert "required by package `app v0.1.0" in reason and "warning" not in reason
 
@@ -155,11 +155,12 @@ warning: something else
 def test_a_build_failure_is_the_bug_only_when_it_matches_the_signature() -> None:
     tail = "error: failed to find the __wbindgen_externref_table_alloc function\n"
     bad = variant(ReferenceTypes.DEFAULT, build_failure="bad")
-    assert build.classify_build_failure(bad, Stage.WASM_BINDGEN, tail, 1, False, signature="externref_table_alloc")[0] \
-        is Verdict.BAD
-    assert build.classify_build_failure(bad, Stage.WASM_BINDGEN, tail, 1, False, signature="detached")[0] \
+    matching = verdicts.classify_build_failure(bad, Stage.WASM_BINDGEN, tail, 1, False,
+                                               signature="externref_table_alloc")
+    assert matching[0] is Verdict.BAD
+    assert verdicts.classify_build_failure(bad, Stage.WASM_BINDGEN, tail, 1, False, signature="detached")[0] \
         is Verdict.SKIP
-    assert build.classify_build_failure(bad, Stage.WASM_BINDGEN, tail, 1, False)[0] is Verdict.BAD
+    assert verdicts.classify_build_failure(bad, Stage.WASM_BINDGEN, tail, 1, False)[0] is Verdict.BAD
 
 
 def test_wasm_pack_args_and_env_for_a_project() -> None:
@@ -171,12 +172,13 @@ def test_wasm_pack_args_and_env_for_a_project() -> None:
 
     tool = CachedTool(name="wasm-bindgen", version="0.2.99", ident="0.2.99", bin_dir=Path("/b"), build_seconds=0)
     env = build.build_env(variant=variant(ReferenceTypes.DEFAULT), toolchain=toolchain("1.96.0"), bindgen=tool,
-                          wasm_pack=tool, target_dir=Path("/t"), rustflags=["--cfg", 'feature="a b"'])
+                          wasm_pack=tool, target_dir=Path("/t"), flags=["--cfg", 'feature="a b"'])
     assert env["CARGO_ENCODED_RUSTFLAGS"] == '--cfg\x1ffeature="a b"' and "RUSTFLAGS" not in env
 
 
 def test_the_module_says_which_rustc_and_wasm_bindgen_built_it(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from wasm_bisect.probe.build import built_by, mismatch
+    from wasm_bisect.probe.build import built_by
+    from wasm_bisect.probe.verdicts import mismatch
 
     def name(text: str) -> bytes:
         return bytes([len(text)]) + text.encode()

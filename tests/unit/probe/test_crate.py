@@ -11,7 +11,7 @@ import pytest
 
 from wasm_bisect.domain.errors import UsageError
 from wasm_bisect.domain.model import BindgenSource, ToolchainSpec, Variant
-from wasm_bisect.probe import crate, templates
+from wasm_bisect.probe import crate, export, templates
 from wasm_bisect.probe.reproducer import CheckKind, CheckOverrides
 
 FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "user-project"
@@ -183,7 +183,7 @@ def test_materialise_writes_the_copy_and_patches_only_the_copy(tmp_path: Path) -
 
 def test_to_template_makes_a_loadable_self_contained_template(tmp_path: Path) -> None:
     p = load()
-    out = crate.to_template(p, tmp_path / "shared", name="app-repro")
+    out = export.to_template(p, tmp_path / "shared", name="app-repro")
     t = templates.load(str(out))
     assert t.name == "app-repro" and t.check.kind is CheckKind.COMMAND and t.check.argv == ("node", "tests/check.mjs")
     assert t.rustflags == ("--cfg", "sum_in_core")
@@ -195,7 +195,7 @@ def test_to_template_makes_a_loadable_self_contained_template(tmp_path: Path) ->
             "src/lib.rs"} <= set(t.files)
     assert t.artifact() == "app"
     with pytest.raises(UsageError, match="already exists"):
-        crate.to_template(p, out, name="again")
+        export.to_template(p, out, name="again")
 
 
 def test_the_check_runs_in_the_copy_of_the_crate_directory_with_node_modules_linked(project: Path,
@@ -227,7 +227,7 @@ def test_the_check_runs_in_the_copy_of_the_crate_directory_with_node_modules_lin
 
 
 def test_to_template_keeps_the_root_check_with_its_helpers_and_data(tmp_path: Path) -> None:
-    files = crate.template_files(load(), name="t")
+    files = export.template_files(load(), name="t")
     assert {"tests/check.mjs", "tests/support/values.mjs", "tests/data/case.json", "tests/node.rs"} <= set(files)
     assert ".cargo/config.toml" not in files and "Cargo.lock" not in files
 

@@ -18,7 +18,7 @@ from wasm_bisect.domain.model import Runtime, Variant, Verdict
 from wasm_bisect.probe import crate, runtimes
 from wasm_bisect.probe.check import classify_browser_test_run, command_line
 from wasm_bisect.probe.reproducer import CheckKind, CheckOverrides, CheckSpec
-from wasm_bisect.probe.runtimes import test_runner
+from wasm_bisect.probe.runtimes import bindgen_test_runner
 
 FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "user-project"
 TEST_CHECK = CheckOverrides(check="wasm-pack-test")
@@ -62,7 +62,7 @@ def test_wasm_pack_test_in_a_browser_is_planned_headless_with_its_driver(
     crate_copy = p.materialise(tmp_path / "work" / "crate", variant(runtime), rustc_version="1.96.0")
     written = json.loads((crate_copy.package / "webdriver.json").read_text())
     binary = str(browsers / ("chromium" if runtime is Runtime.CHROMIUM else "firefox-esr"))
-    assert written == {key: {"binary": binary, "args": list(test_runner.BROWSER_ARGS[runtime])}}
+    assert written == {key: {"binary": binary, "args": list(bindgen_test_runner.BROWSER_ARGS[runtime])}}
     assert crate_copy.evidence["webdriver_json"]["browser"] == binary
     assert "merged_into_project_file" not in crate_copy.evidence["webdriver_json"]
     assert not (project / "app" / "webdriver.json").exists(), "written into the user's project"
@@ -102,14 +102,14 @@ def test_the_projects_own_webdriver_json_is_merged_in_the_copy_only(runtime: Run
     p.check_runtime(runtime)
     crate_copy = p.materialise(tmp_path / "crate", variant(runtime), rustc_version="1.96.0")
     written = json.loads((crate_copy.package / "webdriver.json").read_text())
-    key = test_runner.OPTIONS_KEY[runtime]
-    other = test_runner.OPTIONS_KEY[Runtime.FIREFOX if runtime is Runtime.CHROMIUM else Runtime.CHROMIUM]
+    key = bindgen_test_runner.OPTIONS_KEY[runtime]
+    other = bindgen_test_runner.OPTIONS_KEY[Runtime.FIREFOX if runtime is Runtime.CHROMIUM else Runtime.CHROMIUM]
     assert written["acceptInsecureCerts"] is True and written[other] == own[other]  # theirs, kept as they were
     assert written[key]["prefs"] == own[key]["prefs"]
     assert written[key]["binary"].startswith(str(browsers))  # the grid's browser, not theirs
     args = written[key]["args"]
     assert args[:len(own[key]["args"])] == own[key]["args"]  # their arguments first, ours added once
-    assert len(args) == len(set(args)) and set(test_runner.BROWSER_ARGS[runtime]) <= set(args)
+    assert len(args) == len(set(args)) and set(bindgen_test_runner.BROWSER_ARGS[runtime]) <= set(args)
     note = crate_copy.evidence["webdriver_json"]
     assert note["merged_into_project_file"] is True and note["project_keys_kept"] == sorted(own)
     assert (project / "app" / "webdriver.json").read_bytes() == original  # the project is read only
@@ -157,7 +157,7 @@ def test_runner_outputs_only_a_browser_run_can_give() -> None:
     assert verdict is Verdict.SKIP and "did not run in the browser" in reason
     ran = "Running headless tests in Chrome on `http://127.0.0.1:4444/`\ntest result: ok. 1 passed\n"
     assert classify_browser_test_run(output=ran, returncode=0, failure_signature=None) is None
-    assert test_runner.ran_in_browser(ran) == "Running headless tests in Chrome on `http://127.0.0.1:4444/`"
+    assert bindgen_test_runner.ran_in_browser(ran) == "Running headless tests in Chrome on `http://127.0.0.1:4444/`"
     silent = ("Running headless tests in Firefox on `http://127.0.0.1:4444/`\nFailed to detect test as having been "
               "run. It might have timed out.\nconsole.log div contained:\n    TypeError: attempting to access "
               "detached ArrayBuffer\nError: some tests failed\n")
@@ -174,9 +174,9 @@ def test_the_reproduce_command_names_the_browser(project: Path) -> None:
 
 
 def test_wasm_pack_flags_and_env_are_pure() -> None:
-    assert test_runner.wasm_pack_flags(Runtime.CHROMIUM, Path("/usr/bin/chromedriver")) == [
+    assert bindgen_test_runner.wasm_pack_flags(Runtime.CHROMIUM, Path("/usr/bin/chromedriver")) == [
         "--headless", "--chrome", "--chromedriver", "/usr/bin/chromedriver"]
-    env = test_runner.test_env({"WASM_BINDGEN_TEST_DRIVER_TIMEOUT": "90", "WASM_BINDGEN_TEST_ONLY_NODE": "1"})
+    env = bindgen_test_runner.test_env({"WASM_BINDGEN_TEST_DRIVER_TIMEOUT": "90", "WASM_BINDGEN_TEST_ONLY_NODE": "1"})
     assert env == {"WASM_BINDGEN_TEST_DRIVER_TIMEOUT": "90", "WASM_BINDGEN_USE_BROWSER": "1"}
     assert CheckSpec(kind=CheckKind.WASM_PACK_TEST, test="node").describe(Runtime.FIREFOX) == \
         "wasm-pack test --headless --firefox --test node"
@@ -184,8 +184,8 @@ def test_wasm_pack_flags_and_env_are_pure() -> None:
 
 def test_version_lines_skip_the_wrappers_shell_noise() -> None:
     noisy = "/usr/bin/chromium: 9: [: 25276059648: unexpected operator\nChromium 156.0.8078.114 built on Debian\n"
-    assert test_runner.version_line(noisy) == "Chromium 156.0.8078.114 built on Debian"
-    assert test_runner.version_line("geckodriver 0.37.1\n\nThe source code of this program is available") == \
+    assert bindgen_test_runner.version_line(noisy) == "Chromium 156.0.8078.114 built on Debian"
+    assert bindgen_test_runner.version_line("geckodriver 0.37.1\n\nThe source code of this program is available") == \
         "geckodriver 0.37.1"
-    assert test_runner.version_line("Mozilla Firefox 153.8.0esr") == "Mozilla Firefox 153.8.0esr"
-    assert test_runner.version_line("") == "unknown"
+    assert bindgen_test_runner.version_line("Mozilla Firefox 153.8.0esr") == "Mozilla Firefox 153.8.0esr"
+    assert bindgen_test_runner.version_line("") == "unknown"

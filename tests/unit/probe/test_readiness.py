@@ -13,7 +13,7 @@ from unit.conftest import make_variant
 from wasm_bisect.bindgen import prebuilt, toolcache
 from wasm_bisect.bindgen.prebuilt import ToolSource
 from wasm_bisect.domain.model import BindgenSource, Outcome, ReferenceTypes, Stage, ToolchainSpec, Variant, Verdict
-from wasm_bisect.probe import Readiness, build, readiness
+from wasm_bisect.probe import Readiness, readiness, rustflags, slots
 from wasm_bisect.store import Store
 from wasm_bisect.toolchains import read_manifest
 from wasm_bisect.util import paths
@@ -60,10 +60,10 @@ def test_cli_toolchain_and_warm_slot_seconds(home: Path) -> None:
 
     toolchain = read_manifest(paths.toolchains_dir() / "debian-1.96.0")
     assert toolchain is not None
-    flags, _ = build.codegen_flags(cell("debian:1.96.0", "0.2.95"), toolchain)
+    flags, _ = rustflags.codegen_flags(cell("debian:1.96.0", "0.2.95"), toolchain)
     assert flags is not None
-    with build.target_slot(toolchain, flags) as slot:
-        build.mark_warm(slot, cell("debian:1.96.0", "0.2.95"))
+    with slots.target_slot(toolchain, flags) as slot:
+        slots.mark_warm(slot, cell("debian:1.96.0", "0.2.95"))
     assert Readiness.look().probe_seconds(cell("debian:1.96.0", "0.2.95")) == readiness.WARM_PROBE_SECONDS
     # Another release, or other flags (reference-types on), is not warm in that slot.
     assert Readiness.look().probe_seconds(cell("debian:1.96.0", "0.2.93")) == readiness.COLD_PROBE_SECONDS

@@ -7,7 +7,7 @@ import toml
 from unit.conftest import make_variant
 from wasm_bisect.domain.errors import TemplateError, UsageError
 from wasm_bisect.domain.model import BuildOptions, Variant
-from wasm_bisect.probe import render, templates
+from wasm_bisect.probe import render, template_cargo, templates
 
 
 def variant(version: str = "0.2.99", **kw: object) -> Variant:
@@ -157,7 +157,7 @@ wasm-bindgen-shared = "0.2"
 
 def _with_cargo(text: str) -> templates.Template:
     t = templates.load("smoke")
-    templates.check_cargo_toml("smoke", text.encode())
+    template_cargo.check_cargo_toml("smoke", text.encode())
     return templates.Template(**{**t.__dict__, "files": {**t.files, "Cargo.toml": text.encode()}})
 
 
@@ -193,12 +193,12 @@ def test_render_pins_every_family_crate() -> None:
 ])
 def test_family_cannot_escape_the_pin(cargo: str, needle: str) -> None:
     with pytest.raises(TemplateError) as info:
-        templates.check_cargo_toml("t", ('[package]\nname = "x"\n' + cargo).encode())
+        template_cargo.check_cargo_toml("t", ('[package]\nname = "x"\n' + cargo).encode())
     assert needle in info.value.one_line()
 
 
 def test_target_tables_without_the_family_are_fine() -> None:
-    templates.check_cargo_toml("t", b'[package]\nname = "x"\n[target.\'cfg(unix)\'.dependencies]\nlibc = "0.2"\n')
+    template_cargo.check_cargo_toml("t", b'[package]\nname = "x"\n[target.\'cfg(unix)\'.dependencies]\nlibc = "0.2"\n')
 
 
 @pytest.mark.parametrize(("manifest", "needle"), [

@@ -11,7 +11,7 @@ from wasm_bisect import toolchains
 from wasm_bisect.bindgen import toolcache
 from wasm_bisect.domain.errors import ProvisionError, ToolMissing
 from wasm_bisect.domain.model import ToolchainSpec
-from wasm_bisect.report import loader
+from wasm_bisect.probe import machine
 from wasm_bisect.toolchains import base
 from wasm_bisect.util import processes
 
@@ -36,7 +36,7 @@ def test_every_toolchain_query_has_the_same_time_limit(tmp_path: Path, monkeypat
     found = base.inspect_toolchain(spec=spec, bin_dir=tmp_path / "bin", env={})
     toolcache.reported_version(tmp_path / "wasm-bindgen")
     monkeypatch.setattr(toolchains, "resolve", lambda *_a, **_k: found)
-    loader._toolchain_entry(str(spec))
+    machine.toolchain_entry(str(spec))
     assert len(seen) >= 5
     assert {timeout for _, timeout in seen} == {processes.QUERY_TIMEOUT}, seen
 

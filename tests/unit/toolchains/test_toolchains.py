@@ -793,8 +793,8 @@ def test_mvp_std_is_built_on_first_use_into_the_prefix(home: Path, monkeypatch: 
     prefix = paths.toolchains_dir() / "debian-1.96.0"
     fake_prefix(prefix, mvp=False)
     calls: list[Path] = []
-    monkeypatch.setattr(toolchains_debian, "build_wasm32_std", fake_mvp_build(calls))
-    monkeypatch.setattr(toolchains_debian, "check_features",
+    monkeypatch.setattr(toolchains_base, "build_wasm32_std", fake_mvp_build(calls))
+    monkeypatch.setattr(toolchains_base, "check_features",
                         lambda t, work, **_: toolchains_base.FeatureCheck(default=["+reference-types"], mvp=[]))
     plain = toolchains.resolve(ToolchainSpec.parse("debian:1.96.0"), provision=False)
     assert plain.mvp_sysroot is None  # provisioned without it
@@ -818,7 +818,7 @@ def test_mvp_std_failure_leaves_the_prefix_as_it_was(home: Path, monkeypatch: py
     def broken(*_: object, **__: object) -> int:
         raise ProvisionError("building the wasm32-unknown-unknown std failed")
 
-    monkeypatch.setattr(toolchains_debian, "build_wasm32_std", broken)
+    monkeypatch.setattr(toolchains_base, "build_wasm32_std", broken)
     plain = toolchains.resolve(ToolchainSpec.parse("debian:1.96.0"), provision=False)
     with pytest.raises(ProvisionError):
         toolchains.with_mvp_std(plain)

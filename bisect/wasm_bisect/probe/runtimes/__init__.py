@@ -5,7 +5,7 @@ success, throws on failure, and throws an error named `Skip` (or returns "skip")
 runners turn that into git bisect's exit codes; `probe.check` classifies them the same way for every runtime.
 """
 
-from wasm_bisect.probe.runtimes import test_runner
+from wasm_bisect.probe.runtimes import bindgen_test_runner
 from wasm_bisect.probe.runtimes.browser import PageRun, private_tmp, run_page
 from wasm_bisect.probe.runtimes.browsers import (
     BrowserPaths,
@@ -16,5 +16,5 @@ from wasm_bisect.probe.runtimes.browsers import (
 )
 from wasm_bisect.probe.runtimes.node import install_runner, node_argv
 
-__all__ = ["BrowserPaths", "PageRun", "check_available", "configure", "install_runner", "locate", "node_argv",
-           "parse_browser_paths", "private_tmp", "run_page", "test_runner"]
+__all__ = ["BrowserPaths", "PageRun", "bindgen_test_runner", "check_available", "configure", "install_runner", "locate",
+           "node_argv", "parse_browser_paths", "private_tmp", "run_page"]
