@@ -8,6 +8,7 @@ one frozen `Settings` value; `make_grid` turns it into the Grid a run searches.
 from __future__ import annotations
 
 import functools
+import os
 import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -25,18 +26,20 @@ from wasm_bisect.domain.grid import (
     parse_runtimes,
     rustc_items,
 )
-from wasm_bisect.domain.model import BuildOptions, ReferenceTypes, Runtime, ToolchainSpec
+from wasm_bisect.domain.model import BROWSER_NAMES, BuildOptions, ReferenceTypes, Runtime, ToolchainSpec
 from wasm_bisect.domain.options import (
     BuildFailure,
     CheckFlags,
+    CheckOverrides,
     Profile,
     ProjectFlags,
+    Selection,
     Target,
     TimeoutVerdict,
     ToolSource,
+    split_features,
 )
-from wasm_bisect.probe import crate as crate_mode
-from wasm_bisect.probe.reproducer import CheckOverrides, check_signature
+from wasm_bisect.domain.signature import check_signature
 from wasm_bisect.util import bounded, paths
 
 __all__ = [
@@ -173,7 +176,7 @@ class Settings:
     source: Path | None
     origin: Mapping[str, Origin] = field(default_factory=dict)  # key -> where its value came from
     crate: Path | None = None  # crate mode: the user's project (instead of `template`)
-    selection: crate_mode.Selection = field(default_factory=crate_mode.Selection)
+    selection: Selection = field(default_factory=Selection)
     check: CheckOverrides = field(default_factory=CheckOverrides)
     runtimes: tuple[Runtime, ...] = (Runtime.NODE,)  # parsed once, here (runs.plan.runtimes: which to use)
     # The two axes of a single cell as written (flag, file or default), for the messages that quote them.
@@ -351,7 +354,7 @@ def parse(data: Mapping[str, Any], *, source: Path, where: str | None = None) ->
         except UsageError as exc:
             raise ConfigError(f"{where}: {exc.message}") from None
     if "features" in table:
-        out["features"] = crate_mode.split_features([_axis(table["features"], "features", where)])
+        out["features"] = split_features([_axis(table["features"], "features", where)])
     for key in ("no-default-features", "all-features", "relock"):
         if key in table:
             if not isinstance(table[key], bool):
@@ -454,7 +457,7 @@ def settings(config: Config, flags: Flags | None = None, *, command: str = "matr
             raise UsageError(f"--template and --crate are both given {where_both}", hint="give one reproducer")
         if origin["crate"] == "config":  # a --template flag wins over the config's crate
             chosen_crate = None
-    selection = crate_mode.Selection(package=pick("package", project.package, config.package),
+    selection = Selection(package=pick("package", project.package, config.package),
                                      features=pick("features", project.features or None, config.features) or (),
                                      no_default_features=bool(pick("no-default-features", project.no_default_features,
                                                                    config.no_default_features)),
@@ -481,8 +484,6 @@ def settings(config: Config, flags: Flags | None = None, *, command: str = "matr
     reference_types_text = pick("reference-types", flags.reference_types, config.reference_types)
     browser_paths = {Runtime(k): v for k, v in config.browser_paths.items()}
     if flags.browser_path:
-        from wasm_bisect.probe.runtimes import parse_browser_paths
-
         browser_paths.update(parse_browser_paths(list(flags.browser_path), runtimes))
     return Settings(
         crate=chosen_crate,
@@ -542,3 +543,26 @@ def single_reference_types(chosen: Settings) -> ReferenceTypes:
     """The one reference-types setting of a single-cell command."""
     check_single(chosen, "reference-types", chosen.reference_types_text, len(chosen.reference_types), "default")
     return chosen.reference_types[0]
+
+
+def parse_browser_paths(items: list[str], runtimes: tuple[Runtime, ...]) -> dict[Runtime, Path]:
+    """`--browser-path PATH` (for the one browser runtime in play) or `RUNTIME=PATH`, repeatable."""
+    browsers = [r for r in runtimes if r.is_browser]
+    out: dict[Runtime, Path] = {}
+    for item in items:
+        name, sep, rest = item.partition("=")
+        if sep and name.strip().lower() in {r.value for r in Runtime}:
+            runtime, text = Runtime(name.strip().lower()), rest
+        elif len(browsers) == 1:
+            runtime, text = browsers[0], item
+        else:
+            raise UsageError(f"--browser-path {item!r} does not say which browser it is for",
+                             hint="write chromium=PATH or firefox=PATH")
+        if not runtime.is_browser:
+            raise UsageError(f"--browser-path {item!r}: node is not a browser")
+        path = Path(text).expanduser()
+        if not text.strip() or not path.is_file() or not os.access(path, os.X_OK):
+            raise UsageError(f"--browser-path {text!r} is not an executable file",
+                             hint=f"point at the {runtime} binary, e.g. /usr/bin/{BROWSER_NAMES[runtime][0]}")
+        out[runtime] = paths.resolve(path, "--browser-path")
+    return out

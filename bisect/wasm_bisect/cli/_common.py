@@ -193,7 +193,7 @@ def project_flags(*, crate: Path | None = None, package: str | None = None, feat
                   no_default_features: bool | None = None, all_features: bool | None = None,
                   relock: bool | None = None) -> ProjectFlags:
     """Crate mode's options as one value (`--features a,b -F "c d"` split like cargo does)."""
-    from wasm_bisect.probe.crate import split_features
+    from wasm_bisect.domain.options import split_features
 
     return ProjectFlags(crate=crate, package=package, features=split_features(features) if features else None,
                         no_default_features=no_default_features, all_features=all_features, relock=relock)

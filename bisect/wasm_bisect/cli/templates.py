@@ -25,7 +25,7 @@ from wasm_bisect.cli._common import (
 )
 from wasm_bisect.domain.errors import UsageError
 from wasm_bisect.domain.options import CheckFlags
-from wasm_bisect.probe import crate, templates
+from wasm_bisect.probe import crate, export, templates
 from wasm_bisect.runs import plan
 from wasm_bisect.util import log, paths
 
@@ -118,7 +118,7 @@ def templates_init(
     wanted = template_name or re.sub(r"[^a-z0-9-]+", "-", target.name.lower()).strip("-") or "from-crate"
     if not wanted[0].isalpha():
         wanted = f"t-{wanted}"
-    files = crate.template_files(project, name=wanted[:64])
+    files = export.template_files(project, name=wanted[:64])
     out = templates.write_made(target, files, check={"command": project.check.flag_value(),
                                                      "failure_signature": project.check.failure_signature})
     log.out().print(f"made template {wanted} from {project.root} (package {project.package}) in {out}; run it with "

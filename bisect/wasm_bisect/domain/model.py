@@ -286,3 +286,7 @@ class Terms:
 
     def to_json(self) -> dict[str, str]:
         return {"old": self.old, "new": self.new}
+
+
+# The binaries a browser runtime answers to on PATH (Debian's first), in hints too.
+BROWSER_NAMES = {Runtime.CHROMIUM: ("chromium", "chromium-browser"), Runtime.FIREFOX: ("firefox-esr", "firefox")}

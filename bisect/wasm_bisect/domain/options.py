@@ -6,12 +6,14 @@ from here, so each choice has one definition.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
-__all__ = ["BuildFailure", "CheckFlags", "Mode", "Profile", "ProjectFlags", "Target", "TimeoutVerdict",
-           "ToolSource"]
+__all__ = ["BuildFailure", "CheckFlags", "CheckOverrides", "Mode", "Profile", "ProjectFlags", "Selection", "Target",
+           "TimeoutVerdict", "ToolSource", "split_features"]
 
 
 class BuildFailure(StrEnum):
@@ -76,3 +78,48 @@ class CheckFlags:
     timeout: float | None = None
     timeout_verdict: TimeoutVerdict | None = None
     test: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Selection:
+    """Which package of the project, with which features (what cargo is told through wasm-pack)."""
+
+    package: str | None = None
+    features: tuple[str, ...] = ()
+    no_default_features: bool = False
+    all_features: bool = False
+    # Re-resolve the project's dependencies for each cell's rustc (MSRV-aware), the wasm-bindgen family pinned to
+    # the cell's version, instead of building the user's own Cargo.lock.
+    relock: bool = False
+
+    def cargo_args(self) -> tuple[str, ...]:
+        args: list[str] = []
+        if self.features:
+            args += ["--features", ",".join(self.features)]
+        if self.no_default_features:
+            args.append("--no-default-features")
+        if self.all_features:
+            args.append("--all-features")
+        return tuple(args)
+
+
+def split_features(items: Iterable[str]) -> tuple[str, ...]:
+    """`--features a,b --features "c d"` -> (a, b, c, d), like cargo."""
+    out: list[str] = []
+    for item in items:
+        out += [f for f in re.split(r"[\s,]+", item) if f]
+    return tuple(dict.fromkeys(out))
+
+
+@dataclass(frozen=True, kw_only=True)
+class CheckOverrides:
+    """Check settings given by flags or the config (None: the reproducer's own)."""
+
+    check: str | None = None
+    signature: str | None = None
+    timeout: float | None = None
+    timeout_verdict: str | None = None
+    test: str | None = None
+
+    def any(self) -> bool:
+        return any(v is not None for v in (self.check, self.signature, self.timeout, self.timeout_verdict, self.test))

@@ -20,8 +20,9 @@ import regex
 
 from wasm_bisect.domain.errors import ToolMissing, WasmBisectError
 from wasm_bisect.domain.model import Runtime, Variant, Verdict
+from wasm_bisect.domain.options import TimeoutVerdict
 from wasm_bisect.probe import profiles, reasons, runtimes, rustflags
-from wasm_bisect.probe.reproducer import CheckKind, CheckSpec, Materialised, TimeoutVerdict
+from wasm_bisect.probe.reproducer import CheckKind, CheckSpec, Materialised
 from wasm_bisect.util import processes
 
 UNTESTABLE_EXIT = 125  # git bisect's "cannot test this commit"

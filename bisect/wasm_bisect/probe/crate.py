@@ -20,9 +20,8 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import re
 import tomllib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -31,54 +30,15 @@ import toml
 
 from wasm_bisect.domain.errors import UsageError
 from wasm_bisect.domain.model import Runtime, Variant
+from wasm_bisect.domain.options import CheckOverrides, Selection, TimeoutVerdict
 from wasm_bisect.probe import fingerprint, lockneeds, manifest, runtimes, rustflags, workspace
-from wasm_bisect.probe.export import template_files, to_template  # a shim for cli/templates.py: clean after merge
-from wasm_bisect.probe.reproducer import (
-    CheckKind,
-    CheckOverrides,
-    CheckSpec,
-    Materialised,
-    TimeoutVerdict,
-    apply_overrides,
-    write_files,
-)
+from wasm_bisect.probe.reproducer import CheckKind, CheckSpec, Materialised, apply_overrides, write_files
 from wasm_bisect.util import paths
 
-__all__ = ["CrateProject", "Selection", "load", "split_features", "template_files", "to_template", "with_patches"]
+__all__ = ["CrateProject", "load", "with_patches"]
 
 DEFAULT_CHECK_TIMEOUT = 600.0  # a check may compile (wasm-pack test)
 DEFAULT_BUILD_TIMEOUT = 1800.0
-
-
-@dataclass(frozen=True, kw_only=True)
-class Selection:
-    """Which package of the project, with which features (what cargo is told through wasm-pack)."""
-
-    package: str | None = None
-    features: tuple[str, ...] = ()
-    no_default_features: bool = False
-    all_features: bool = False
-    # Re-resolve the project's dependencies for each cell's rustc (MSRV-aware), the wasm-bindgen family pinned to
-    # the cell's version, instead of building the user's own Cargo.lock.
-    relock: bool = False
-
-    def cargo_args(self) -> tuple[str, ...]:
-        args: list[str] = []
-        if self.features:
-            args += ["--features", ",".join(self.features)]
-        if self.no_default_features:
-            args.append("--no-default-features")
-        if self.all_features:
-            args.append("--all-features")
-        return tuple(args)
-
-
-def split_features(items: Iterable[str]) -> tuple[str, ...]:
-    """`--features a,b --features "c d"` -> (a, b, c, d), like cargo."""
-    out: list[str] = []
-    for item in items:
-        out += [f for f in re.split(r"[\s,]+", item) if f]
-    return tuple(dict.fromkeys(out))
 
 
 @dataclass(frozen=True, kw_only=True)

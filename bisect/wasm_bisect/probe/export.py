@@ -16,14 +16,15 @@ from typing import Any, Protocol
 import toml
 
 from wasm_bisect.domain.errors import UsageError
+from wasm_bisect.domain.options import TimeoutVerdict
 from wasm_bisect.probe import rustflags, templates
 from wasm_bisect.probe.family import DEPENDENCY_TABLES
 from wasm_bisect.probe.manifest import dependencies, workspace_dependency
-from wasm_bisect.probe.reproducer import CheckSpec, TimeoutVerdict
+from wasm_bisect.probe.reproducer import CheckSpec
 
 
 class FeatureChoice(Protocol):
-    """The package's feature selection (crate.Selection)."""
+    """The package's feature selection (domain.options.Selection)."""
 
     @property
     def features(self) -> tuple[str, ...]: ...

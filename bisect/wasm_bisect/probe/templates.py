@@ -22,17 +22,16 @@ from typing import Any
 
 from wasm_bisect.domain.errors import TemplateError, UsageError, did_you_mean
 from wasm_bisect.domain.model import Runtime, Variant
+from wasm_bisect.domain.options import CheckOverrides, TimeoutVerdict
+from wasm_bisect.domain.signature import signature_problem
 from wasm_bisect.probe import fingerprint, render
 from wasm_bisect.probe.reproducer import (
     CheckKind,
-    CheckOverrides,
     CheckSpec,
     Materialised,
-    TimeoutVerdict,
     apply_overrides,
     parse_check,
     require_program,
-    signature_problem,
     write_files,
 )
 from wasm_bisect.probe.template_cargo import check_cargo_toml

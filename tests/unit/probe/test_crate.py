@@ -11,8 +11,9 @@ import pytest
 
 from wasm_bisect.domain.errors import UsageError
 from wasm_bisect.domain.model import BindgenSource, ToolchainSpec, Variant
+from wasm_bisect.domain.options import CheckOverrides, Selection
 from wasm_bisect.probe import crate, export, templates
-from wasm_bisect.probe.reproducer import CheckKind, CheckOverrides
+from wasm_bisect.probe.reproducer import CheckKind
 
 FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "user-project"
 NODE_CHECK = CheckOverrides(check="node tests/check.mjs")
@@ -26,7 +27,7 @@ def digest_tree(root: Path) -> dict[str, str]:
 
 def load(root: Path = FIXTURE, *, package: str | None = "app", features: tuple[str, ...] = ("repro",),
          overrides: CheckOverrides = NODE_CHECK) -> crate.CrateProject:
-    return crate.load(root, selection=crate.Selection(package=package, features=features), overrides=overrides)
+    return crate.load(root, selection=Selection(package=package, features=features), overrides=overrides)
 
 
 @pytest.fixture
@@ -158,11 +159,11 @@ def test_a_single_crate_project(tmp_path: Path) -> None:
                                      '[lib]\ncrate-type = ["cdylib"]\n[dependencies]\nwasm-bindgen = "0.2"\n')
     (root / "src" / "lib.rs").write_text("")
     (root / "check.sh").write_text("#!/bin/sh\nexit 0\n")
-    p = crate.load(root, selection=crate.Selection(), overrides=CheckOverrides(check="sh check.sh"))
+    p = crate.load(root, selection=Selection(), overrides=CheckOverrides(check="sh check.sh"))
     assert p.package == "solo" and p.package_dir == "" and "Cargo.lock" not in p.files
     (root / "Cargo.toml").write_text('[package]\nname = "solo"\nversion = "0.1.0"\n[lib]\ncrate-type = ["cdylib"]\n')
     with pytest.raises(UsageError, match="does not use wasm-bindgen"):
-        crate.load(root, selection=crate.Selection(), overrides=CheckOverrides(check="sh check.sh"))
+        crate.load(root, selection=Selection(), overrides=CheckOverrides(check="sh check.sh"))
 
 
 def test_materialise_writes_the_copy_and_patches_only_the_copy(tmp_path: Path) -> None:

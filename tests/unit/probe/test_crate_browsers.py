@@ -15,9 +15,10 @@ import pytest
 from unit.conftest import make_variant, write_executable
 from wasm_bisect.domain.errors import UsageError
 from wasm_bisect.domain.model import Runtime, Variant, Verdict
+from wasm_bisect.domain.options import CheckOverrides, Selection
 from wasm_bisect.probe import crate, runtimes
 from wasm_bisect.probe.check import classify_browser_test_run, command_line
-from wasm_bisect.probe.reproducer import CheckKind, CheckOverrides, CheckSpec
+from wasm_bisect.probe.reproducer import CheckKind, CheckSpec
 from wasm_bisect.probe.runtimes import bindgen_test_runner
 
 FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "user-project"
@@ -48,7 +49,7 @@ def variant(runtime: Runtime = Runtime.NODE) -> Variant:
 
 
 def load(root: Path, overrides: CheckOverrides = TEST_CHECK) -> crate.CrateProject:
-    return crate.load(root, selection=crate.Selection(package="app", features=("repro",)), overrides=overrides)
+    return crate.load(root, selection=Selection(package="app", features=("repro",)), overrides=overrides)
 
 
 @pytest.mark.parametrize("runtime, flags, key", [

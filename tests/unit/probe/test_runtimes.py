@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from unit.conftest import write_executable
+from wasm_bisect import config
 from wasm_bisect.domain.errors import TemplateError, ToolMissing, UsageError
 from wasm_bisect.domain.model import Runtime, Verdict
 from wasm_bisect.probe import check, templates
@@ -183,7 +184,7 @@ def test_browser_found_on_path_or_where_configured(tmp_path: Path, monkeypatch: 
 def test_browser_path_option(tmp_path: Path) -> None:
     chrome = write_executable(tmp_path / "chrome")
     fox = write_executable(tmp_path / "fox")
-    parse = browsers.parse_browser_paths
+    parse = config.parse_browser_paths
     assert parse([str(chrome)], (Runtime.CHROMIUM,)) == {Runtime.CHROMIUM: chrome}
     assert parse([f"firefox={fox}", f"chromium={chrome}"], (Runtime.NODE, Runtime.CHROMIUM, Runtime.FIREFOX)) == {
         Runtime.FIREFOX: fox, Runtime.CHROMIUM: chrome}

@@ -12,9 +12,8 @@ from wasm_bisect.probe.runtimes.browsers import (
     check_available,
     configure,
     locate,
-    parse_browser_paths,
 )
 from wasm_bisect.probe.runtimes.node import install_runner, node_argv
 
 __all__ = ["BrowserPaths", "PageRun", "bindgen_test_runner", "check_available", "configure", "install_runner", "locate",
-           "node_argv", "parse_browser_paths", "private_tmp", "run_page"]
+           "node_argv", "private_tmp", "run_page"]

@@ -11,11 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from wasm_bisect.domain.errors import CommandFailed, ToolMissing, UsageError
-from wasm_bisect.domain.model import Runtime
+from wasm_bisect.domain.model import BROWSER_NAMES, Runtime
 from wasm_bisect.util import paths, processes
 
 # Program names on PATH, most specific first (Debian's packages install the first of each).
-BROWSER_NAMES = {Runtime.CHROMIUM: ("chromium", "chromium-browser"), Runtime.FIREFOX: ("firefox-esr", "firefox")}
 INSTALL_HINT = {
     Runtime.CHROMIUM: "install it with `apt-get install chromium chromium-driver`, or give --browser-path",
     Runtime.FIREFOX: "install it with `apt-get install firefox-esr`, or give --browser-path",
@@ -38,29 +37,6 @@ def configure(paths: Mapping[Runtime, Path]) -> None:
     with _configured_lock:
         _configured.clear()
         _configured.update(paths)
-
-
-def parse_browser_paths(items: list[str], runtimes: tuple[Runtime, ...]) -> dict[Runtime, Path]:
-    """`--browser-path PATH` (for the one browser runtime in play) or `RUNTIME=PATH`, repeatable."""
-    browsers = [r for r in runtimes if r.is_browser]
-    out: dict[Runtime, Path] = {}
-    for item in items:
-        name, sep, rest = item.partition("=")
-        if sep and name.strip().lower() in {r.value for r in Runtime}:
-            runtime, text = Runtime(name.strip().lower()), rest
-        elif len(browsers) == 1:
-            runtime, text = browsers[0], item
-        else:
-            raise UsageError(f"--browser-path {item!r} does not say which browser it is for",
-                             hint="write chromium=PATH or firefox=PATH")
-        if not runtime.is_browser:
-            raise UsageError(f"--browser-path {item!r}: node is not a browser")
-        path = Path(text).expanduser()
-        if not text.strip() or not path.is_file() or not os.access(path, os.X_OK):
-            raise UsageError(f"--browser-path {text!r} is not an executable file",
-                             hint=f"point at the {runtime} binary, e.g. /usr/bin/{BROWSER_NAMES[runtime][0]}")
-        out[runtime] = paths.resolve(path, "--browser-path")
-    return out
 
 
 def _on_path(names: tuple[str, ...]) -> Path | None:
