@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
+import os
 import shutil
+import subprocess
 from pathlib import Path
 
 import nox
@@ -20,6 +23,16 @@ DEMO_ARGS = [
     "--reference-types", "both",
     "--jobs", "2",  # the machine kind has 2 cores: provisioning, tool builds and probes overlap
 ]
+
+
+def _reliability_needs() -> tuple[tuple[str, ...], ...]:
+    """tests/fixtures/needs.py's list (read from the file: the test dependencies are not installed here)."""
+    spec = importlib.util.spec_from_file_location("needs", Path(__file__).parent / "tests" / "fixtures" / "needs.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    needed: tuple[tuple[str, ...], ...] = module.NEEDED
+    return needed
 
 
 def _install(session: nox.Session, *extras: str) -> None:
@@ -167,14 +180,35 @@ print(f"{len(releases)} releases written to {target}")
 
 @nox.session(python=PYTHON)
 def ci(session: nox.Session) -> None:
-    """Everything CI runs, in order: lint, typecheck, unit, reliability, real, installed; a skip anywhere fails."""
+    """Everything CI runs, in order: lint, typecheck, unit, then the reliability and real suites side by side,
+    then the installed wheel; a skip anywhere fails."""
     _install(session, "test", "dev")
     session.run("ruff", "check", *LINT_PATHS)
     session.run("lint-imports", env={"PYTHONPATH": "bisect"})
     session.run("mypy")
     no_skips = {"WASM_BISECT_CI": "1"}  # tests/conftest.py: under it a skipped test fails the stage
     session.run("pytest", "-m", "not real", "-q", "-rs", env=no_skips)
-    session.run("pytest", "tests/reliability", "-q", "-rs", "--durations=10", env=no_skips)
-    session.run("pytest", "-m", "real", "-v", "-s", "-rs", "--durations=0", env=no_skips)
+    # What both slow suites build first (the reliability suite's own list), once, before they start.
+    for args in _reliability_needs():
+        session.run("python", "-m", "wasm_bisect", *args)
+    # The reliability and real suites run at once: much of each waits (hang tests wait out time limits, browsers
+    # and node start, downloads), so the two cores idle less; the tool's locks share every build between them.
+    # The reliability suite's output is printed when it ends, a failure of either fails the session.
+    tmp = Path(session.create_tmp()).resolve()
+    log = tmp / "reliability.log"
+    with log.open("w") as out:
+        beside = subprocess.Popen(
+            [str(Path(session.bin) / "python"), "-m", "pytest", "tests/reliability", "-q", "-rs", "--durations=10",
+             "--basetemp", str(tmp / "reliability")],
+            env={**os.environ, **no_skips, "PATH": f"{session.bin}{os.pathsep}{os.environ.get('PATH', '')}"},
+            stdout=out, stderr=subprocess.STDOUT)
+        try:
+            session.run("pytest", "-m", "real", "-v", "-s", "-rs", "--durations=0", "--basetemp", str(tmp / "real"),
+                        env=no_skips)
+        finally:  # a failed real suite still waits for the reliability suite and shows its output
+            code = beside.wait()
+            session.log(f"tests/reliability (ran beside the real suite), exit {code}:\n{log.read_text()}")
+    if code != 0:
+        session.error(f"the reliability suite failed (exit {code})")
     venv = _installed_venv(session)
     session.run("pytest", "tests/installed", "-v", "-rs", env={**no_skips, "WASM_BISECT_INSTALLED_VENV": str(venv)})

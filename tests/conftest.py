@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,6 +23,7 @@ settings.register_profile("wasm-bisect", database=DirectoryBasedExampleDatabase(
     str(Path(tempfile.gettempdir()) / "wasm-bisect-hypothesis")))
 settings.load_profile("wasm-bisect")
 NO_SKIPS_ENV = "WASM_BISECT_CI"
+SUITE_ENV = "WASM_BISECT_TEST_SUITE"  # the mark of one pytest run (tests/fixtures/browsers.py reads it)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -32,6 +34,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "subprocess: unit test that starts cheap real child processes")
+    # Every process this pytest run starts inherits the mark, so the browser leftover checks
+    # (tests/fixtures/browsers.py) tell this run's browsers from those of a suite running beside it (`nox -s ci`
+    # runs the reliability and real suites at once).
+    os.environ.setdefault(SUITE_ENV, f"{os.getpid()}-{time.time_ns()}")
 
 
 NOT_RUN = ("skipped", "xfailed", "xpassed")  # outcomes that prove nothing about the code

@@ -14,16 +14,13 @@ from pathlib import Path
 
 import pytest
 
+from fixtures.needs import NEEDED
+
 HERE = Path(__file__).resolve().parent
 IN_PROCESS = {"test_fuzz.py"}  # no child processes at all: subprocess.Popen stays refused
-# Modules that build for real, and what they need on the machine (provisioned once, before any test runs).
+# Modules that build for real; what they need on the machine (fixtures/needs.py) is provisioned once, before any
+# test runs.
 REAL_BUILDS = {"test_hangs.py", "test_interrupts.py", "test_concurrency.py", "test_corruption.py"}
-NEEDED = (
-    ("toolchain", "add", "debian:1.63.0"),
-    ("toolchain", "add", "debian:1.96.0"),
-    ("tools", "install", "--wasm-pack", *[x for v in ("0.2.92", "0.2.93", "0.2.95", "0.2.96", "0.2.97", "0.2.98",
-                                                      "0.2.99") for x in ("--bindgen", v)]),
-)
 
 
 def pytest_configure(config: pytest.Config) -> None:
