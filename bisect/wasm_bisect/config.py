@@ -29,7 +29,6 @@ from wasm_bisect.domain.grid import (
 from wasm_bisect.domain.model import BROWSER_NAMES, BuildOptions, ReferenceTypes, Runtime, ToolchainSpec
 from wasm_bisect.domain.options import (
     BuildFailure,
-    CheckFlags,
     CheckOverrides,
     Profile,
     ProjectFlags,
@@ -155,7 +154,7 @@ class Flags:
     browser_path: Sequence[str] | None = None  # PATH or RUNTIME=PATH items
     tools: ToolSource | None = None
     project: ProjectFlags = field(default_factory=ProjectFlags)
-    checks: CheckFlags = field(default_factory=CheckFlags)
+    checks: CheckOverrides = field(default_factory=CheckOverrides)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -10,7 +10,7 @@ import pytest
 from wasm_bisect import cli, config
 from wasm_bisect.domain.errors import ConfigError, UsageError
 from wasm_bisect.domain.model import ReferenceTypes
-from wasm_bisect.domain.options import CheckFlags, Profile, ProjectFlags, TimeoutVerdict, ToolSource
+from wasm_bisect.domain.options import CheckOverrides, Profile, ProjectFlags, TimeoutVerdict, ToolSource
 from wasm_bisect.runs import plan
 
 GOOD = """
@@ -175,7 +175,7 @@ def test_crate_mode_keys_in_the_config(tmp_path: Path) -> None:
     assert chosen.crate == tmp_path / "proj" and chosen.selection.features == ("repro", "x")
     assert chosen.check.check == "node tests/check.mjs" and chosen.check.signature == "detached ArrayBuffer"
     flagged = config.settings(cfg, config.Flags(project=ProjectFlags(features=("other",)),
-                                                checks=CheckFlags(timeout=5.0)), command="probe")
+                                                checks=CheckOverrides(timeout=5.0)), command="probe")
     assert flagged.selection.features == ("other",) and flagged.check.timeout == 5.0  # flags win key by key
     assert config.settings(cfg, config.Flags(template="smoke"), command="probe").crate is None  # a --template flag wins
 
@@ -201,19 +201,19 @@ def test_crate_mode_flags_need_a_crate_and_one_reproducer(tmp_path: Path) -> Non
                         command="probe")
     chosen = config.settings(config.Config(), config.Flags(
         project=ProjectFlags(crate=FIXTURE, package="app", features=("repro",)),
-        checks=CheckFlags(check="wasm-pack-test")), command="probe")
+        checks=CheckOverrides(check="wasm-pack-test")), command="probe")
     project = plan.reproducer(chosen)
     assert project.name == "crate:app" and project.check.kind == "wasm-pack-test"
     grid = plan.make_grid(config.settings(config.Config(), config.Flags(
         bindgen="0.2.92,0.2.99", project=ProjectFlags(crate=FIXTURE, package="app"),
-        checks=CheckFlags(check="wasm-pack-test")), command="bisect"),
+        checks=CheckOverrides(check="wasm-pack-test")), command="bisect"),
                             chosen_reproducer=project)
     assert grid.template == "crate:app" and grid.params == ()
 
 
 def test_template_check_flags_override_the_templates_own() -> None:
     tmpl = plan.reproducer(config.settings(config.Config(), config.Flags(
-        template="smoke", checks=CheckFlags(check="node check.mjs --fast", timeout=7.0,
+        template="smoke", checks=CheckOverrides(check="node check.mjs --fast", timeout=7.0,
                                             timeout_verdict=TimeoutVerdict.BAD)), command="probe"))
     assert tmpl.check.argv == ("node", "check.mjs", "--fast") and tmpl.check.timeout == 7.0
     assert "--check" in tmpl.command_args() and "--timeout-verdict" in tmpl.command_args()
@@ -221,7 +221,7 @@ def test_template_check_flags_override_the_templates_own() -> None:
     assert plain.command_args() == ("--template", "smoke") and plain.check_hash != tmpl.check_hash
     with pytest.raises(UsageError, match="'nope-not-a-program' is not on PATH"):
         plan.reproducer(config.settings(config.Config(), config.Flags(
-            template="smoke", checks=CheckFlags(check="nope-not-a-program")), command="probe"))
+            template="smoke", checks=CheckOverrides(check="nope-not-a-program")), command="probe"))
 
 
 # -- issue 13: config values are bounded, paths expand `~`, unknown keys get a "did you mean" -------------------

@@ -21,7 +21,7 @@ from wasm_bisect.domain.grid import RT_CHOICES, parse_reference_types, parse_run
 from wasm_bisect.domain.model import Outcome, ReferenceTypes, Runtime, Stage, Variant, Verdict
 from wasm_bisect.domain.options import (
     BuildFailure,
-    CheckFlags,
+    CheckOverrides,
     Profile,
     ProjectFlags,
     Target,
@@ -180,11 +180,11 @@ ToolsOpt = Annotated[ToolSource | None, typer.Option(
     f"(default: auto; ${prebuilt.RELEASES_URL_ENV} replaces https://github.com).")]
 
 # The options of each flag bundle, in the order `--help` lists them; a command parameter annotated with the
-# bundle's class (ProjectFlags, CheckFlags) stands for all of them (see `bundled`).
+# bundle's class (ProjectFlags, CheckOverrides) stands for all of them (see `bundled`).
 _BUNDLES: dict[type[Any], dict[str, Any]] = {
     ProjectFlags: {"crate": CrateOpt, "package": PackageOpt, "features": FeaturesOpt,
                    "no_default_features": NoDefaultFeaturesOpt, "all_features": AllFeaturesOpt, "relock": RelockOpt},
-    CheckFlags: {"check": CheckOpt, "signature": SignatureOpt, "timeout": TimeoutOpt,
+    CheckOverrides: {"check": CheckOpt, "signature": SignatureOpt, "timeout": TimeoutOpt,
                  "timeout_verdict": TimeoutVerdictOpt, "test": TestOpt},
 }
 
@@ -200,13 +200,13 @@ def project_flags(*, crate: Path | None = None, package: str | None = None, feat
 
 
 def _check_flags(*, check: str | None = None, signature: str | None = None, timeout: float | None = None,
-                 timeout_verdict: TimeoutVerdict | None = None, test: str | None = None) -> CheckFlags:
-    return CheckFlags(check=check, signature=signature, timeout=timeout, timeout_verdict=timeout_verdict, test=test)
+                 timeout_verdict: TimeoutVerdict | None = None, test: str | None = None) -> CheckOverrides:
+    return CheckOverrides(check=check, signature=signature, timeout=timeout, timeout_verdict=timeout_verdict, test=test)
 
 
 NO_PROJECT_FLAGS = ProjectFlags()  # the placeholder default of a bundle parameter (`bundled` fills it)
-NO_CHECK_FLAGS = CheckFlags()
-_MAKERS: dict[type[Any], Callable[..., Any]] = {ProjectFlags: project_flags, CheckFlags: _check_flags}
+NO_CHECK_FLAGS = CheckOverrides()
+_MAKERS: dict[type[Any], Callable[..., Any]] = {ProjectFlags: project_flags, CheckOverrides: _check_flags}
 
 F = TypeVar("F", bound=Callable[..., None])
 

@@ -41,7 +41,7 @@ from wasm_bisect.cli.serve import OpenOpt, PageOpt, pages
 from wasm_bisect.domain.errors import UsageError
 from wasm_bisect.domain.grid import parse_point
 from wasm_bisect.domain.model import Terms
-from wasm_bisect.domain.options import CheckFlags, ProjectFlags
+from wasm_bisect.domain.options import CheckOverrides, ProjectFlags
 from wasm_bisect.runs import bisect, estimate, plan
 from wasm_bisect.util import log
 
@@ -85,7 +85,7 @@ def bisect_cmd(
         "--drill", metavar="nightly", help="nightly: when a rustc boundary lies between two adjacent stable "
         "releases, bisect the nightlies between them (installed with rustup) at the first failing wasm-bindgen; "
         "between two adjacent nightlies the result prints a cargo-bisect-rustc command with a ready script.")] = None,
-    checks: CheckFlags = NO_CHECK_FLAGS,
+    checks: CheckOverrides = NO_CHECK_FLAGS,
     term_old: Annotated[str | None, typer.Option("--term-old", help="Your word for the old side (default good; "
                                                  "broken with --find-fix), in prompts, output and the log.")] = None,
     term_new: Annotated[str | None, typer.Option("--term-new", help="Your word for the new side (default bad; "

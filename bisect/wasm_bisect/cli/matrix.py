@@ -42,7 +42,7 @@ from wasm_bisect.cli._display import Display, grid_tables, print_tables
 from wasm_bisect.cli.report import check_store, open_store, parse_report_spec
 from wasm_bisect.domain.errors import UsageError
 from wasm_bisect.domain.grid import parse_shard
-from wasm_bisect.domain.options import CheckFlags, ProjectFlags
+from wasm_bisect.domain.options import CheckOverrides, ProjectFlags
 from wasm_bisect.runs import Events, estimate, merge, plan
 from wasm_bisect.runs import matrix as matrix_run
 from wasm_bisect.util import bounded, log, paths
@@ -83,7 +83,7 @@ def matrix(
     shards: Annotated[int | None, typer.Option("--shards", help="With --emit-github-matrix: N shard jobs.")]
     = None,
     project: ProjectFlags = NO_PROJECT_FLAGS,
-    checks: CheckFlags = NO_CHECK_FLAGS,
+    checks: CheckOverrides = NO_CHECK_FLAGS,
     store_path: StoreOpt = None,
     export: Annotated[str | None, typer.Option("--export", help="Also write this run alone into a new store "
                                                "file (a CI artifact for `wasm-bisect merge`).")] = None,

@@ -39,7 +39,7 @@ from wasm_bisect.cli.report import check_store, open_store
 from wasm_bisect.cli.serve import OpenOpt, PageOpt, pages
 from wasm_bisect.domain.compat import untestable_reason
 from wasm_bisect.domain.model import BindgenSource, Terms, Variant, Verdict, options_for
-from wasm_bisect.domain.options import CheckFlags, ProjectFlags
+from wasm_bisect.domain.options import CheckOverrides, ProjectFlags
 from wasm_bisect.domain.versions import parse_bindgen_version
 from wasm_bisect.runs import plan, single
 from wasm_bisect.util import log
@@ -76,7 +76,7 @@ def probe(
     profile: ProfileOpt = None,
     target: TargetOpt = None,
     project: ProjectFlags = NO_PROJECT_FLAGS,
-    checks: CheckFlags = NO_CHECK_FLAGS,
+    checks: CheckOverrides = NO_CHECK_FLAGS,
     runtime: RuntimeOneOpt = None,
     browser_path: BrowserPathOpt = None,
     tools: ToolsOpt = None,

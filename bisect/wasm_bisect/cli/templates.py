@@ -24,7 +24,7 @@ from wasm_bisect.cli._common import (
     project_flags,
 )
 from wasm_bisect.domain.errors import UsageError
-from wasm_bisect.domain.options import CheckFlags
+from wasm_bisect.domain.options import CheckOverrides
 from wasm_bisect.probe import crate, export, templates
 from wasm_bisect.runs import plan
 from wasm_bisect.util import log, paths
@@ -91,7 +91,7 @@ def templates_init(
     features: FeaturesOpt = None,
     no_default_features: NoDefaultFeaturesOpt = None,
     all_features: AllFeaturesOpt = None,
-    checks: CheckFlags = NO_CHECK_FLAGS,
+    checks: CheckOverrides = NO_CHECK_FLAGS,
     verbose: VerboseOpt = False,
     quiet: QuietOpt = False,
 ) -> None:

@@ -41,7 +41,7 @@ from wasm_bisect.cli._common import (
 from wasm_bisect.cli._display import Display, print_verify
 from wasm_bisect.cli.report import check_store, existing_store, open_store
 from wasm_bisect.domain.errors import WasmBisectError
-from wasm_bisect.domain.options import CheckFlags, ProjectFlags
+from wasm_bisect.domain.options import CheckOverrides, ProjectFlags
 from wasm_bisect.runs import commits, plan, verify
 from wasm_bisect.store import Store
 from wasm_bisect.util import log
@@ -85,7 +85,7 @@ def verify_cmd(
     build_failure: BuildFailOpt = None,
     project: ProjectFlags = NO_PROJECT_FLAGS,
     dry_run: DryRunOpt = False,
-    checks: CheckFlags = NO_CHECK_FLAGS,
+    checks: CheckOverrides = NO_CHECK_FLAGS,
     runtime: RuntimeOneOpt = None,
     browser_path: BrowserPathOpt = None,
     tools: ToolsOpt = None,
@@ -154,7 +154,7 @@ def bisect_commits_cmd(
     param: ParamOpt = None,
     build_failure: BuildFailOpt = None,
     project: ProjectFlags = NO_PROJECT_FLAGS,
-    checks: CheckFlags = NO_CHECK_FLAGS,
+    checks: CheckOverrides = NO_CHECK_FLAGS,
     runtime: RuntimeOneOpt = None,
     browser_path: BrowserPathOpt = None,
     tools: ToolsOpt = None,

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
-__all__ = ["BuildFailure", "CheckFlags", "CheckOverrides", "Mode", "Profile", "ProjectFlags", "Selection", "Target",
+__all__ = ["BuildFailure", "CheckOverrides", "Mode", "Profile", "ProjectFlags", "Selection", "Target",
            "TimeoutVerdict", "ToolSource", "split_features"]
 
 
@@ -70,17 +70,6 @@ class ProjectFlags:
 
 
 @dataclass(frozen=True, kw_only=True)
-class CheckFlags:
-    """The check's flags as given (None: not given; the config file or the reproducer decide)."""
-
-    check: str | None = None
-    signature: str | None = None
-    timeout: float | None = None
-    timeout_verdict: TimeoutVerdict | None = None
-    test: str | None = None
-
-
-@dataclass(frozen=True, kw_only=True)
 class Selection:
     """Which package of the project, with which features (what cargo is told through wasm-pack)."""
 
@@ -113,12 +102,13 @@ def split_features(items: Iterable[str]) -> tuple[str, ...]:
 
 @dataclass(frozen=True, kw_only=True)
 class CheckOverrides:
-    """Check settings given by flags or the config (None: the reproducer's own)."""
+    """The check's settings as flags give them, and after the cascade as flags or the config give them (None: not
+    given; the config file, then the reproducer decide)."""
 
     check: str | None = None
     signature: str | None = None
     timeout: float | None = None
-    timeout_verdict: str | None = None
+    timeout_verdict: TimeoutVerdict | None = None
     test: str | None = None
 
     def any(self) -> bool:
