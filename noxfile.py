@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
-import os
 import shutil
-import subprocess
 from pathlib import Path
 
 import nox
@@ -180,35 +178,19 @@ print(f"{len(releases)} releases written to {target}")
 
 @nox.session(python=PYTHON)
 def ci(session: nox.Session) -> None:
-    """Everything CI runs, in order: lint, typecheck, unit, then the reliability and real suites side by side,
-    then the installed wheel; a skip anywhere fails."""
+    """Everything CI runs, in order: lint, typecheck, unit, provisioning, reliability, real, installed; a skip
+    anywhere fails."""
     _install(session, "test", "dev")
     session.run("ruff", "check", *LINT_PATHS)
     session.run("lint-imports", env={"PYTHONPATH": "bisect"})
     session.run("mypy")
     no_skips = {"WASM_BISECT_CI": "1"}  # tests/conftest.py: under it a skipped test fails the stage
     session.run("pytest", "-m", "not real", "-q", "-rs", env=no_skips)
-    # What both slow suites build first (the reliability suite's own list), once, before they start.
+    # What both slow suites build first (the reliability suite's own list), once, before they start: its
+    # progress is shown, and no test's time limit includes it.
     for args in _reliability_needs():
         session.run("python", "-m", "wasm_bisect", *args)
-    # The reliability and real suites run at once: much of each waits (hang tests wait out time limits, browsers
-    # and node start, downloads), so the two cores idle less; the tool's locks share every build between them.
-    # The reliability suite's output is printed when it ends, a failure of either fails the session.
-    tmp = Path(session.create_tmp()).resolve()
-    log = tmp / "reliability.log"
-    with log.open("w") as out:
-        beside = subprocess.Popen(
-            [str(Path(session.bin) / "python"), "-m", "pytest", "tests/reliability", "-q", "-rs", "--durations=10",
-             "--basetemp", str(tmp / "reliability")],
-            env={**os.environ, **no_skips, "PATH": f"{session.bin}{os.pathsep}{os.environ.get('PATH', '')}"},
-            stdout=out, stderr=subprocess.STDOUT)
-        try:
-            session.run("pytest", "-m", "real", "-v", "-s", "-rs", "--durations=0", "--basetemp", str(tmp / "real"),
-                        env=no_skips)
-        finally:  # a failed real suite still waits for the reliability suite and shows its output
-            code = beside.wait()
-            session.log(f"tests/reliability (ran beside the real suite), exit {code}:\n{log.read_text()}")
-    if code != 0:
-        session.error(f"the reliability suite failed (exit {code})")
+    session.run("pytest", "tests/reliability", "-q", "-rs", "--durations=10", env=no_skips)
+    session.run("pytest", "-m", "real", "-v", "-s", "-rs", "--durations=0", env=no_skips)
     venv = _installed_venv(session)
     session.run("pytest", "tests/installed", "-v", "-rs", env={**no_skips, "WASM_BISECT_INSTALLED_VENV": str(venv)})

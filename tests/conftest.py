@@ -35,8 +35,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "subprocess: unit test that starts cheap real child processes")
     # Every process this pytest run starts inherits the mark, so the browser leftover checks
-    # (tests/fixtures/browsers.py) tell this run's browsers from those of a suite running beside it (`nox -s ci`
-    # runs the reliability and real suites at once).
+    # (tests/fixtures/browsers.py) tell this run's browsers from those of another pytest run on the machine.
     os.environ.setdefault(SUITE_ENV, f"{os.getpid()}-{time.time_ns()}")
 
 
