@@ -2,43 +2,21 @@
 
 from __future__ import annotations
 
-import ast
+import importlib.util
 from pathlib import Path
 
 import pytest
 
-import wasm_bisect
-
-ROOT = Path(wasm_bisect.__file__).resolve().parent
-
-
-def _module_name(path: Path) -> str:
-    parts = ["wasm_bisect", *path.relative_to(ROOT).with_suffix("").parts]
-    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "architecture.py"
 
 
 def _graph() -> dict[str, set[str]]:
-    modules = {_module_name(p): p for p in ROOT.rglob("*.py")}
-    graph: dict[str, set[str]] = {name: set() for name in modules}
-    for name, path in modules.items():
-        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
-        for node in ast.walk(ast.parse(path.read_text())):
-            targets: list[str] = []
-            if isinstance(node, ast.Import):
-                targets = [a.name for a in node.names]
-            elif isinstance(node, ast.ImportFrom):
-                base = node.module or ""
-                if node.level:
-                    base = ".".join(package.split(".")[: len(package.split(".")) - node.level + 1] + ([base] if base
-                                                                                                      else []))
-                # `from pkg import sub` needs the submodule; `from pkg import name` needs pkg itself.
-                targets = [f"{base}.{a.name}" if f"{base}.{a.name}" in modules else base for a in node.names]
-            for target in targets:
-                found = target
-                while found and found not in modules:
-                    found = found.rpartition(".")[0]
-                if found and found != name:
-                    graph[name].add(found)
+    """The one import-graph reader: benchmarks/architecture.py (the figures of the closing notes use it too)."""
+    spec = importlib.util.spec_from_file_location("architecture", SCRIPT)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    graph: dict[str, set[str]] = module.module_graph()
     return graph
 
 
