@@ -6,12 +6,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import struct
 import subprocess
 import sys
 import tempfile
 import time
-import zlib
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +19,7 @@ from fixtures.schema import validate_report
 from wasm_bisect import report
 from wasm_bisect.report.formats import COLOURS
 
+from ._png import decode as decode_png
 from .conftest import assert_built, wasm_bisect
 
 RUSTC = "debian:1.63.0,debian:1.96.0"
@@ -101,45 +100,10 @@ def chromium(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def png_pixels(path: Path) -> tuple[int, int, list[tuple[int, int, int]]]:
-    """A tiny PNG decoder (8-bit RGB/RGBA, not interlaced: what Chromium writes), via zlib only."""
-    data = path.read_bytes()
-    assert data[:8] == b"\x89PNG\r\n\x1a\n"
-    pos, idat, width = 8, b"", 0
-    height = colour = 0
-    while pos < len(data):
-        (length,) = struct.unpack(">I", data[pos:pos + 4])
-        kind, body = data[pos + 4:pos + 8], data[pos + 8:pos + 8 + length]
-        if kind == b"IHDR":
-            width, height, depth, colour, _, _, interlace = struct.unpack(">IIBBBBB", body)
-            assert depth == 8 and colour in (2, 6) and interlace == 0, (depth, colour, interlace)
-        elif kind == b"IDAT":
-            idat += body
-        pos += 12 + length
-    channels = 3 if colour == 2 else 4
-    raw = zlib.decompress(idat)
-    stride = width * channels
-    previous = bytearray(stride)
-    pixels: list[tuple[int, int, int]] = []
-    for y in range(height):
-        kind = raw[y * (stride + 1)]
-        line = bytearray(raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
-        for i in range(stride):
-            left = line[i - channels] if i >= channels else 0
-            up = previous[i]
-            up_left = previous[i - channels] if i >= channels else 0
-            if kind == 1:
-                line[i] = (line[i] + left) & 0xFF
-            elif kind == 2:
-                line[i] = (line[i] + up) & 0xFF
-            elif kind == 3:
-                line[i] = (line[i] + (left + up) // 2) & 0xFF
-            elif kind == 4:
-                p = left + up - up_left
-                pa, pb, pc = abs(p - left), abs(p - up), abs(p - up_left)
-                line[i] = (line[i] + (left if pa <= pb and pa <= pc else up if pb <= pc else up_left)) & 0xFF
-        pixels += [(line[x], line[x + 1], line[x + 2]) for x in range(0, stride, channels)]
-        previous = line
-    return width, height, pixels
+    """The screenshot's size and RGB pixels (tests/real/_png.py decodes it)."""
+    image = decode_png(path.read_bytes())
+    rgba = image.rgba
+    return image.width, image.height, [(rgba[i], rgba[i + 1], rgba[i + 2]) for i in range(0, len(rgba), 4)]
 
 
 def colour_counts(pixels: list[tuple[int, int, int]]) -> dict[str, int]:
