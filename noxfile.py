@@ -126,11 +126,31 @@ def bench(session: nox.Session) -> None:
     session.run("python", "benchmarks/readme_table.py")
 
 
+# Every benchmark script, smallest first. `--smoke`: one round on the smallest grid, every figure computed,
+# nothing written; the real ones use the machine's provisioned toolchains and tools (the cold one links the tools
+# into its empty home, the toolbuild one builds into the tool cache's own slot).
+BENCH_SCRIPTS = ("search_bench", "driver_bench", "cost_bench", "probe_bench", "runtime_bench", "jobs_bench",
+                 "toolbuild_bench", "cold_bench")
+
+
+def _bench_smoke(session: nox.Session) -> None:
+    for script in BENCH_SCRIPTS:
+        session.run("python", f"benchmarks/{script}.py", "--smoke")
+
+
+@nox.session(python=PYTHON)
+def bench_smoke(session: nox.Session) -> None:
+    """Every benchmark script in smoke mode (as `nox -s ci` runs them after the real suite): it fails on an
+    exception or a figure it cannot compute, and writes no results."""
+    _install(session, "test")
+    _bench_smoke(session)
+
+
 @nox.session(python=PYTHON)
 def cold_bench(session: nox.Session) -> None:
     """Opt-in, never CI: the demo on an empty tool home and CARGO_HOME (every toolchain, tool and crate fetched and
-    built), with a breakdown; appends a run to benchmarks/results/cold.json. Before/after a change:
-    `nox -s cold_bench -- --checkout DIR --label before` on an archive of the older code."""
+    built) and warm, each next to the tool's --dry-run estimate; appends a run to benchmarks/results/cold.json.
+    Before/after a change, side by side in one run: `nox -s cold_bench -- --before REF` (a git ref of this repo)."""
     _install(session, "test")
     session.run("python", "benchmarks/cold_bench.py", *session.posargs)
 
@@ -178,8 +198,8 @@ print(f"{len(releases)} releases written to {target}")
 
 @nox.session(python=PYTHON)
 def ci(session: nox.Session) -> None:
-    """Everything CI runs, in order: lint, typecheck, unit, provisioning, reliability, real, installed; a skip
-    anywhere fails."""
+    """Everything CI runs, in order: lint, typecheck, unit, provisioning, reliability, real, every benchmark in
+    smoke mode, installed; a skip anywhere fails."""
     _install(session, "test", "dev")
     session.run("ruff", "check", *LINT_PATHS)
     session.run("lint-imports", env={"PYTHONPATH": "bisect"})
@@ -192,5 +212,6 @@ def ci(session: nox.Session) -> None:
         session.run("python", "-m", "wasm_bisect", *args)
     session.run("pytest", "tests/reliability", "-q", "-rs", "--durations=10", env=no_skips)
     session.run("pytest", "-m", "real", "-v", "-s", "-rs", "--durations=0", env=no_skips)
+    _bench_smoke(session)
     venv = _installed_venv(session)
     session.run("pytest", "tests/installed", "-v", "-rs", env={**no_skips, "WASM_BISECT_INSTALLED_VENV": str(venv)})

@@ -1,11 +1,12 @@
 """A real bisect with -j 2 against -j 1 on this machine (issue 16), alternating, each in a fresh private home.
 
-    python benchmarks/jobs_bench.py [--rounds N] [--jobs 2]
+    python benchmarks/jobs_bench.py [OUT.json] [--rounds N] [--jobs 2] [--smoke]
 
 The demo's grid on the bisect default range (2 rustc x wasm-bindgen 0.2.92..0.2.99 x reference-types both, the
 CLIs of that range cached), each run with its own store and work dirs (so every probe really builds, from cold
 cargo target slots) and the machine's toolchains and tools. Wall time of the whole command, probes built, and
-the answers (which must be the same). Appends a run to benchmarks/results/jobs.json.
+the answers (which must be the same). Appends a run to benchmarks/results/jobs.json. `--smoke`: one round on
+the smallest grid with an answer (one rustc, two releases), nothing written (`nox -s ci` runs it).
 """
 
 from __future__ import annotations
@@ -30,10 +31,12 @@ import results_file
 
 ARGS = ["bisect", "--template", "vec-of-structs", "--rustc", "debian:1.63.0,debian:1.96.0",
         "--bindgen", "0.2.92..0.2.99", "--reference-types", "both", "--json", "-q"]
+SMOKE_ARGS = ["bisect", "--template", "vec-of-structs", "--rustc", "debian:1.63.0", "--bindgen", "0.2.93,0.2.95",
+              "--reference-types", "on", "--json", "-q"]
 SHARED = ("toolchains", "tools", "downloads", "vendor", "lock-cache", "index", "locks")
 
 
-def once(jobs: int) -> dict[str, Any]:
+def once(jobs: int, args: list[str]) -> dict[str, Any]:
     scratch = Path(tempfile.mkdtemp(prefix=f"jobs-bench-j{jobs}-"))
     try:
         home = scratch / "home"
@@ -43,7 +46,7 @@ def once(jobs: int) -> dict[str, Any]:
                 (home / name).symlink_to(paths.home() / name)
         env = {**os.environ, "WASM_BISECT_HOME": str(home)}
         start = time.monotonic()
-        proc = subprocess.run([sys.executable, "-m", "wasm_bisect", *ARGS, "--jobs", str(jobs)], env=env,
+        proc = subprocess.run([sys.executable, "-m", "wasm_bisect", *args, "--jobs", str(jobs)], env=env,
                               capture_output=True, text=True, check=False, cwd=scratch)
         seconds = time.monotonic() - start
         if proc.returncode != 0:
@@ -60,14 +63,16 @@ def once(jobs: int) -> dict[str, Any]:
 
 
 def main(argv: list[str]) -> int:
-    rounds = int(argv[argv.index("--rounds") + 1]) if "--rounds" in argv else 1
     jobs = int(argv[argv.index("--jobs") + 1]) if "--jobs" in argv else 2
-    out = Path(argv[1]) if len(argv) > 1 and not argv[1].startswith("--") else None
+    if "--jobs" in argv:
+        argv = argv[:argv.index("--jobs")] + argv[argv.index("--jobs") + 2:]
+    args = results_file.arguments("jobs", argv, rounds=1)
+    rounds, grid = args.rounds, SMOKE_ARGS if args.smoke else ARGS
     load_before = Path("/proc/loadavg").read_text().split()[0]
     runs = []
     for i in range(rounds):
         for j in ((1, jobs) if i % 2 == 0 else (jobs, 1)):  # alternate who goes first: the VM's speed drifts
-            found = once(j)
+            found = once(j, grid)
             runs.append(found)
             print(f"round {i + 1}: -j {j}: {found['seconds']} s, {found['built']} built, "
                   f"{found['asked']} asked by the searches; {found['answers']}", flush=True)
@@ -82,8 +87,11 @@ def main(argv: list[str]) -> int:
     }
     print(f"-j {jobs} vs -j 1: {figures[f'j{jobs}_faster']}x faster ({statistics.median(many)} s vs "
           f"{statistics.median(one)} s); same answers: {same}; load {load_before} -> {load_after}")
-    print(f"wrote {results_file.append_run('jobs', figures, {'args': ARGS, 'runs': runs}, path=out)}")
-    return 0 if same else 1
+    if not same:
+        print("not recorded: the answers differ between -j 1 and -j N", file=sys.stderr)
+        return 1
+    results_file.record("jobs", figures, {"args": grid, "runs": runs}, path=args.out, smoke=args.smoke)
+    return 0
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """How to build the wasm-bindgen CLI cheaply (issue 16): profiles side by side in one run, on this machine.
 
-    python benchmarks/toolbuild_bench.py [--version 0.2.99] [--neighbour 0.2.98] [--reps 7]
+    python benchmarks/toolbuild_bench.py [OUT.json] [--version 0.2.99] [--neighbour 0.2.98] [--reps 7] [--smoke]
 
 1. `cargo install --locked wasm-bindgen-cli` of one release into an empty target dir per profile: the current
    one (toolcache.FAST_PROFILE), opt-level 1, and the current one with 256 codegen units. Crates come
@@ -11,10 +11,16 @@
    release of step 1 (current profile): what the tool cache's slots, keyed by the nearest release, gain.
 
 Appends a run to benchmarks/results/toolbuild.json. Minutes of real builds: opt-in (`nox -s toolbuild_bench`).
+
+`--smoke` (`nox -s ci` runs it so the script cannot rot): the current profile only, one rep, the release as its
+own neighbour, and every build into the tool cache's own target slot for that release (held like a tool build),
+so cargo only confirms it is fresh; every step and figure runs, nothing is recorded, and its seconds are not
+build times.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -108,32 +114,38 @@ def run_time(cli: Path, module: Path, reps: int, scratch: Path) -> float:
     return round(statistics.median(times), 3)
 
 
+def own_options(argv: list[str]) -> tuple[dict[str, str], list[str]]:
+    """--version/--neighbour/--reps and their values, and the rest of argv (for results_file.arguments)."""
+    found, rest, args = {}, [], iter(argv)
+    for item in args:
+        if item in ("--version", "--neighbour", "--reps"):
+            found[item] = next(args, "")
+        else:
+            rest.append(item)
+    return found, rest
+
+
 def main(argv: list[str]) -> int:
-    version, neighbour = arg(argv, "--version", "0.2.99"), arg(argv, "--neighbour", "0.2.98")
-    reps = int(arg(argv, "--reps", "7"))
-    out = Path(argv[1]) if len(argv) > 1 and not argv[1].startswith("--") else None
+    options, rest = own_options(argv)
+    args = results_file.arguments("toolbuild", rest)
+    version, neighbour = options.get("--version", "0.2.99"), options.get("--neighbour", "0.2.98")
+    reps = int(options.get("--reps", "7"))
+    profiles = {CURRENT: PROFILES[CURRENT]} if args.smoke else PROFILES
+    if args.smoke:
+        neighbour, reps = version, 1
     scratch = Path(tempfile.mkdtemp(prefix="toolbuild-bench-"))
     load_before = Path("/proc/loadavg").read_text().split()[0]
     try:
-        for v in (version, neighbour):
+        for v in sorted({version, neighbour}):
             fetch(v, scratch)
         modules = probe_modules(version, scratch)
         sizes = {k: m.stat().st_size for k, m in modules.items()}
         print(f"modules: {sizes} bytes", flush=True)
         rows: dict[str, dict[str, Any]] = {}
-        for name, profile in PROFILES.items():
-            target, root = scratch / f"target-{name.split()[0]}-{len(rows)}", scratch / f"root-{len(rows)}"
-            seconds = build(version, target, profile, root)
-            cli = root / "bin" / "wasm-bindgen"
-            rows[name] = {"build_s": seconds, "target": str(target),
-                          **{f"run_{k}_s": run_time(cli, m, reps, scratch) for k, m in modules.items()}}
-            print(f"{name:>12}: build {seconds:6.1f} s; wasm-bindgen on the release module "
-                  f"{rows[name]['run_release_s']:.3f} s, dev module {rows[name]['run_dev_s']:.3f} s", flush=True)
-        current = rows[CURRENT]
-        fresh = build(neighbour, scratch / "target-neighbour-fresh", PROFILES[CURRENT], scratch / "n1")
-        reused = build(neighbour, Path(current["target"]), PROFILES[CURRENT], scratch / "n2")
-        print(f"{neighbour} ({CURRENT}): {fresh:.1f} s into an empty target dir, {reused:.1f} s into the one "
-              f"that built {version}", flush=True)
+        slot = toolcache.build_slot(version) if args.smoke else contextlib.nullcontext(None)
+        with slot as kept:
+            fresh, reused = measure_profiles(version, neighbour, profiles, reps, modules=modules, scratch=scratch,
+                                             kept=kept, rows=rows)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     load_after = Path("/proc/loadavg").read_text().split()[0]
@@ -141,18 +153,40 @@ def main(argv: list[str]) -> int:
     for name, row in rows.items():
         figures.update({f"{name}_build_s": row["build_s"], f"{name}_run_release_s": row["run_release_s"],
                         f"{name}_run_dev_s": row["run_dev_s"]})
+    if "opt1" in rows:
+        figures["opt0_faster_than_opt1"] = round(rows["opt1"]["build_s"] / rows["opt0"]["build_s"], 3)
     figures.update({
-        "opt0_faster_than_opt1": round(rows["opt1"]["build_s"] / rows["opt0"]["build_s"], 3),
         "neighbour_fresh_s": fresh, "neighbour_reused_s": reused,
-        "neighbour_reuse_faster": round(fresh / reused, 3),
+        "neighbour_reuse_faster": round(fresh / max(reused, 0.1), 3),
         "load_before": float(load_before), "load_after": float(load_after),
     })
     details = {"version": version, "neighbour": neighbour, "reps": reps, "module_bytes": sizes,
                "profiles": {k: {kk: vv for kk, vv in v.items() if kk != "target"} for k, v in rows.items()},
-               "profile_env": PROFILES}
+               "profile_env": profiles}
     print(json.dumps(figures, indent=1))
-    print(f"wrote {results_file.append_run('toolbuild', figures, details, path=out)}")
+    results_file.record("toolbuild", figures, details, path=args.out, smoke=args.smoke)
     return 0
+
+
+def measure_profiles(version: str, neighbour: str, profiles: dict[str, dict[str, str]], reps: int, *,
+                     modules: dict[str, Path], scratch: Path, kept: Path | None,
+                     rows: dict[str, dict[str, Any]]) -> tuple[float, float]:
+    """Steps 1 and 3: each profile's build and run times into `rows`; the neighbour's (fresh, reused) seconds.
+    `kept` (smoke): the one target dir every build uses."""
+    for name, profile in profiles.items():
+        target, root = kept or scratch / f"target-{name.split()[0]}-{len(rows)}", scratch / f"root-{len(rows)}"
+        seconds = build(version, target, profile, root)
+        cli = root / "bin" / "wasm-bindgen"
+        rows[name] = {"build_s": seconds, "target": str(target),
+                      **{f"run_{k}_s": run_time(cli, m, reps, scratch) for k, m in modules.items()}}
+        print(f"{name:>12}: build {seconds:6.1f} s; wasm-bindgen on the release module "
+              f"{rows[name]['run_release_s']:.3f} s, dev module {rows[name]['run_dev_s']:.3f} s", flush=True)
+    current = rows[CURRENT]
+    fresh = build(neighbour, kept or scratch / "target-neighbour-fresh", PROFILES[CURRENT], scratch / "n1")
+    reused = build(neighbour, Path(current["target"]), PROFILES[CURRENT], scratch / "n2")
+    print(f"{neighbour} ({CURRENT}): {fresh:.1f} s into an empty target dir, {reused:.1f} s into the one "
+          f"that built {version}", flush=True)
+    return fresh, reused
 
 
 if __name__ == "__main__":

@@ -3,38 +3,18 @@
 from __future__ import annotations
 
 import os
-import pty
-import select
-import subprocess
-import sys
-import time
 from pathlib import Path
+
+from . import _pty
 
 
 def run_in_pty(*args: str, timeout: float = 1800) -> tuple[int, str]:
     """The CLI with stdin, stdout and stderr on a pty, as in an interactive shell; everything it drew."""
-    master, slave = pty.openpty()
     env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "120", "LINES": "40"}
     env.pop("NO_COLOR", None)
-    proc = subprocess.Popen([sys.executable, "-m", "wasm_bisect", *args], stdin=slave, stdout=slave, stderr=slave,
-                            env=env, close_fds=True)
-    os.close(slave)
+    master, proc = _pty.spawn(list(args), env, own_terminal=False)
     chunks: list[bytes] = []
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([master], [], [], 1.0)
-        if ready:
-            try:
-                data = os.read(master, 65536)
-            except OSError:  # the child closed the terminal
-                break
-            if not data:
-                break
-            chunks.append(data)
-        elif proc.poll() is not None:
-            break
-    rc = proc.wait(timeout=60)
-    os.close(master)
+    rc = _pty.read_all(master, proc, timeout, chunks.append)
     return rc, b"".join(chunks).decode(errors="replace")
 
 

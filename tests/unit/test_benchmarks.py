@@ -68,3 +68,34 @@ def test_probe_bench_reads_the_bisect_section_of_the_report_document(bench: obje
     monkeypatch.setattr(module, "rss_run", lambda *args, **kwargs: next(answers))
     figures = module.cache_and_memory(module.SMOKE_BISECT)
     assert (figures["first_builds"], figures["rerun_builds"], figures["rerun_from_store"]) == (6, 0, 6)
+
+
+def test_ci_runs_every_benchmark_script_in_smoke_mode() -> None:
+    """A new benchmark script cannot escape the smoke run of `nox -s ci` (noxfile.BENCH_SCRIPTS), and every one
+    takes --smoke, checks its figures and writes nothing then (results_file.record(..., smoke=...))."""
+    import ast
+
+    noxfile = ast.parse((BENCHMARKS.parent / "noxfile.py").read_text())
+    listed = next(ast.literal_eval(node.value) for node in noxfile.body if isinstance(node, ast.Assign)
+                  and any(isinstance(t, ast.Name) and t.id == "BENCH_SCRIPTS" for t in node.targets))
+    scripts = sorted(p.stem for p in BENCHMARKS.glob("*_bench.py"))
+    assert sorted(listed) == scripts
+    for name in scripts:
+        source = (BENCHMARKS / f"{name}.py").read_text()
+        assert "results_file.arguments(" in source, f"{name} does not take the common [OUT.json] [--smoke] line"
+        assert "smoke=args.smoke" in source, f"{name} records without the smoke switch"
+
+
+@pytest.mark.parametrize(("name", "argv", "expected"), [
+    ("jobs_bench", ["jobs_bench.py", "--jobs", "3", "--smoke"], None),
+    ("toolbuild_bench", ["toolbuild_bench.py", "out.json", "--version", "0.2.98", "--reps", "2", "--smoke"],
+     ({"--version": "0.2.98", "--reps": "2"}, ["toolbuild_bench.py", "out.json", "--smoke"])),
+])
+def test_real_benchmarks_own_options_leave_the_common_line(name: str, argv: list[str], expected: object,
+                                                            bench: object) -> None:
+    module = bench(name)  # type: ignore[operator]
+    if expected is not None:
+        assert module.own_options(argv) == expected
+    results_file = bench("results_file")  # type: ignore[operator]
+    rest = expected[1] if expected is not None else ["jobs_bench.py", "--smoke"]  # type: ignore[index]
+    assert results_file.arguments(name.removesuffix("_bench"), rest).smoke

@@ -215,6 +215,16 @@ class Readiness:
             return self.times.download  # a published binary: no build, no host toolchain
         return self.cli_seconds + self.host_seconds(source.version)
 
+    def cli_built_from_source(self, variant: Variant) -> float:
+        """`cli` when no published binary can be had: what `--tools auto` spends when the download fails (a
+        release server that does not answer costs a build, not a download)."""
+        source = variant.bindgen
+        if source.kind != "crates":
+            return self.cli_seconds
+        if source.version in self.cli_built:
+            return 0.0
+        return self.cli_seconds + self.host_seconds(source.version)
+
     def prebuilt_allowed(self, version: str) -> bool:
         """Whether a missing CLI of `version` would be downloaded (the tool source allows it, one is published
         for this machine, and the release server has not been found unreachable in this process)."""

@@ -36,7 +36,7 @@ class DryRun:
     testable: int  # after the compatibility filter
     stored: int  # testable cells already answered in the store: asked again for free
     toolchains: tuple[dict[str, Any], ...]  # {"rustc", "ready", "seconds"}
-    clis: tuple[dict[str, Any], ...]  # {"version", "ready", "how", "seconds"}
+    clis: tuple[dict[str, Any], ...]  # {"version", "ready", "how", "seconds", "if_built_seconds"}
     wasm_pack_ready: bool
     probes_worst: int  # bisect: the search's worst case (corners, boundary, follow-up); matrix: every open cell
     probe_seconds: float  # one probe's build + check here (median of this machine's records, or the default)
@@ -67,13 +67,17 @@ class DryRun:
                f"  wasm-bindgen: {', '.join(self.bindgen)}",
                "  toolchains to provision: " + (", ".join(f"{t['rustc']} (~{t['seconds']:.0f} s)" for t in missing_tc)
                                                  or "none, all ready"),
-               "  wasm-bindgen CLIs to get: " + (", ".join(f"{c['version']} ({c['how']}, ~{c['seconds']:.0f} s)"
-                                                           for c in missing_cli) or "none, all cached"),
+               "  wasm-bindgen CLIs to get: " + (", ".join(_cli_line(c) for c in missing_cli) or "none, all cached"),
                f"  wasm-pack: {'cached' if self.wasm_pack_ready else 'to build'}",
                f"  probes: at most {self.probes_worst}, each ~{self.probe_seconds:.0f} s here "
                f"(timings from {self.timings_from})",
                f"  estimate: about {self.seconds_expected / 60:.0f} min expected, at most "
                f"{self.seconds_at_most / 60:.0f} min; nothing was built, fetched or written"]
+
+
+def _cli_line(cli: dict[str, Any]) -> str:
+    fallback = (f", else a build ~{cli['if_built_seconds']:.0f} s" if cli["how"] == "download" else "")
+    return f"{cli['version']} ({cli['how']} ~{cli['seconds']:.0f} s{fallback})"
 
 
 def _stored(store: Store | None, reproducer: Reproducer, cells: list[Variant]) -> int:
@@ -97,18 +101,23 @@ def estimate(*, command: str, grid: Grid, reproducer: Reproducer, store: Store |
         toolchains.append({"rustc": str(spec), "ready": seconds == 0, "seconds": round(seconds, 1)})
     clis: list[dict[str, Any]] = []
     for b in grid.bindgen:
-        seconds = ready.cli(grid.variant(newest, b, grid.reference_types[0]))
+        variant = grid.variant(newest, b, grid.reference_types[0])
+        seconds, if_built = ready.cli(variant), ready.cli_built_from_source(variant)
         how = "cached" if seconds == 0 else ("download" if b.kind == "crates" and ready.prebuilt_allowed(b.version)
                                              else "build")
-        clis.append({"version": b.label(), "ready": seconds == 0, "how": how, "seconds": round(seconds, 1)})
+        clis.append({"version": b.label(), "ready": seconds == 0, "how": how, "seconds": round(seconds, 1),
+                     "if_built_seconds": round(if_built, 1)})
     probe_seconds = (sum(ready.probe_seconds(v) for v in testable) / len(testable)) if testable else 0.0
     provision = sum(float(t["seconds"]) for t in toolchains) + (0.0 if ready.wasm_pack_built else ready.cli_seconds)
     missing = sorted(float(c["seconds"]) for c in clis if not c["ready"])
+    # "At most" holds when the release server does not answer too (`--tools auto` then builds every CLI).
+    missing_built = sum(float(c["if_built_seconds"]) for c in clis if not c["ready"])
     n_rows, n_cols = len(grid.rustc), len(grid.bindgen)
     if command in ("matrix", "verify"):  # every cell is probed
         probes = len(testable) - stored
         work = probes * probe_seconds / max(jobs, 1)
-        expected = at_most = provision + sum(missing) / max(jobs, 1) + work
+        expected = provision + sum(missing) / max(jobs, 1) + work
+        at_most = provision + missing_built / max(jobs, 1) + work
     else:
         # A single-corner boundary: log2 of each axis, the corners, the follow-up; the worst case adds the
         # search's bound of 3 more (benchmarks/results/search.json) per setting.
@@ -120,7 +129,7 @@ def estimate(*, command: str, grid: Grid, reproducer: Reproducer, store: Store |
         visited = min(len(missing), math.ceil(math.log2(max(n_cols, 1))) + 2)
         expected = (provision + sum(missing[:visited])
                     + min(typical * searches, len(testable)) * probe_seconds / max(jobs, 1))
-        at_most = provision + sum(missing) + probes * probe_seconds
+        at_most = provision + missing_built + probes * probe_seconds
     timings_from = "this machine's store" if "probe" in ready.times.recorded else "documented defaults"
     return DryRun(command=command, reproducer=reproducer.name, rustc=tuple(str(r) for r in grid.rustc),
                   bindgen=tuple(b.label() for b in grid.bindgen),
