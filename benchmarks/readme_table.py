@@ -32,7 +32,9 @@ class Figures:
         self.name = name
 
     def values(self, key: str) -> list[float]:
-        return [float(r["figures"][key]) for r in self.runs if key in r["figures"]]
+        # A run may also retire single figures ("superseded_figures": {key: reason}) whose code changed since.
+        return [float(r["figures"][key]) for r in self.runs
+                if key in r["figures"] and key not in r.get("superseded_figures", {})]
 
     def fig(self, key: str, unit: str = "", digits: int = 2) -> str:
         values = self.values(key)

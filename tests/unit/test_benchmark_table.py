@@ -30,3 +30,18 @@ def test_every_results_file_keeps_a_list_of_dated_runs() -> None:
         for run in data["runs"]:
             assert run["date"] and isinstance(run["machine"], dict) and isinstance(run["figures"], dict), path
             assert run["figures"] or run.get("note"), f"{path}: a run without figures must say why"
+
+
+def test_superseded_runs_and_figures_leave_the_table(tmp_path: Path, monkeypatch: object) -> None:
+    """A run marked superseded leaves every figure; `superseded_figures` retires single ones of a run (their code
+    changed since) and leaves its other figures in."""
+    module = _module()
+    runs = [{"figures": {"a_s": 1.0, "b_s": 10.0}, "superseded": "old code"},
+            {"figures": {"a_s": 3.0, "b_s": 30.0}, "superseded_figures": {"b_s": "estimate code changed"}},
+            {"figures": {"a_s": 5.0, "b_s": 50.0}}]
+    (tmp_path / "x.json").write_text(json.dumps({"benchmark": "x", "runs": runs}))
+    monkeypatch.setattr(module, "RESULTS", tmp_path)  # type: ignore[attr-defined]
+    figures = module.Figures("x")  # type: ignore[attr-defined]
+    assert figures.values("a_s") == [3.0, 5.0]
+    assert figures.values("b_s") == [50.0]
+    assert figures.count() == "2 runs (+1 superseded)"

@@ -30,7 +30,10 @@ from wasm_bisect.domain.versions import rust_release
 from wasm_bisect.probe import hosttools, rustflags, slots
 from wasm_bisect.store import Store
 
-CLI_BUILD_SECONDS = 90.0  # wasm-bindgen CLI, cold, on 2 cores (benchmarks/results/toolbuild.json)
+# A wasm-bindgen CLI build on 2 cores, until this machine has recorded its own: between a first build into an empty
+# target slot (77 to 141 s) and one next to a built release (40 to 53 s) in the cold demo runs of
+# benchmarks/results/cold.json (2026-12-07, an idle machine).
+CLI_BUILD_SECONDS = 90.0
 TOOLCHAIN_SECONDS = 60.0  # a debian: toolchain: download, unpack, maybe a wasm32 std build
 RUSTUP_DOWNLOAD_SECONDS = 30.0  # a rustup: toolchain not installed yet: download and install (minimal profile)
 MVP_STD_SECONDS = 45.0  # the reference-types-off std of a rustc >= 1.82

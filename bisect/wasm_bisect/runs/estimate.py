@@ -13,11 +13,15 @@ from typing import Any
 
 from wasm_bisect.domain.compat import untestable_reason
 from wasm_bisect.domain.grid import Grid
-from wasm_bisect.domain.model import Variant
+from wasm_bisect.domain.model import BindgenSource, Variant
+from wasm_bisect.domain.versions import bindgen_key, is_exact_version
 from wasm_bisect.probe.readiness import Readiness
 from wasm_bisect.probe.reproducer import Reproducer
 from wasm_bisect.store import Store
 
+# A CLI whose neighbouring release is built already builds in that build's warm target slot: 116 s against 512 s
+# into an empty one (benchmarks/results/toolbuild.json, neighbour_reuse_faster 4.41x). "At most" does not count it.
+NEIGHBOUR_BUILD_FACTOR = 0.25
 CORNER_PROBES = 3  # the oriented search asks up to three corners before it bisects (issue 23)
 FOLLOW_UP_PROBES = 3  # the reference-types follow-up re-probes the first pair and its two older neighbours
 
@@ -76,8 +80,18 @@ class DryRun:
 
 
 def _cli_line(cli: dict[str, Any]) -> str:
-    fallback = (f", else a build ~{cli['if_built_seconds']:.0f} s" if cli["how"] == "download" else "")
+    fallback = (f", else a build ~{cli['if_built_seconds']:.0f} s" if cli["how"] == "download"
+                else ", next to a built release" if cli["seconds"] < cli["if_built_seconds"] else "")
     return f"{cli['version']} ({cli['how']} ~{cli['seconds']:.0f} s{fallback})"
+
+
+def _next_to_a_built_one(source: BindgenSource, built: set[str]) -> bool:
+    """Whether the release before or after `source` (same major.minor) has a built CLI on this machine."""
+    if source.kind != "crates" or not is_exact_version(source.version):
+        return False
+    key = bindgen_key(source.version)
+    return any(is_exact_version(b) and bindgen_key(b).release[:2] == key.release[:2]
+               and abs(bindgen_key(b).micro - key.micro) == 1 for b in built)
 
 
 def _stored(store: Store | None, reproducer: Reproducer, cells: list[Variant]) -> int:
@@ -105,6 +119,8 @@ def estimate(*, command: str, grid: Grid, reproducer: Reproducer, store: Store |
         seconds, if_built = ready.cli(variant), ready.cli_built_from_source(variant)
         how = "cached" if seconds == 0 else ("download" if b.kind == "crates" and ready.prebuilt_allowed(b.version)
                                              else "build")
+        if how == "build" and _next_to_a_built_one(b, ready.cli_built):
+            seconds *= NEIGHBOUR_BUILD_FACTOR  # expected; if_built keeps the whole build for "at most"
         clis.append({"version": b.label(), "ready": seconds == 0, "how": how, "seconds": round(seconds, 1),
                      "if_built_seconds": round(if_built, 1)})
     probe_seconds = (sum(ready.probe_seconds(v) for v in testable) / len(testable)) if testable else 0.0
