@@ -71,7 +71,7 @@ class DryRun:
                f"  wasm-bindgen: {', '.join(self.bindgen)}",
                "  toolchains to provision: " + (", ".join(f"{t['rustc']} (~{t['seconds']:.0f} s)" for t in missing_tc)
                                                  or "none, all ready"),
-               "  wasm-bindgen CLIs to get: " + (", ".join(_cli_line(c) for c in missing_cli) or "none, all cached"),
+               "  wasm-bindgen CLIs to get: " + (_cli_lines(missing_cli) or "none, all cached"),
                f"  wasm-pack: {'cached' if self.wasm_pack_ready else 'to build'}",
                f"  probes: at most {self.probes_worst}, each ~{self.probe_seconds:.0f} s here "
                f"(timings from {self.timings_from})",
@@ -79,10 +79,18 @@ class DryRun:
                f"{self.seconds_at_most / 60:.0f} min; nothing was built, fetched or written"]
 
 
-def _cli_line(cli: dict[str, Any]) -> str:
-    fallback = (f", else a build ~{cli['if_built_seconds']:.0f} s" if cli["how"] == "download"
-                else ", next to a built release" if cli["seconds"] < cli["if_built_seconds"] else "")
-    return f"{cli['version']} ({cli['how']} ~{cli['seconds']:.0f} s{fallback})"
+def _cli_lines(clis: list[dict[str, Any]]) -> str:
+    """The missing CLIs, those that cost the same in one group: `0.2.91, 0.2.92 (download ~10 s each, ...)`."""
+    groups: dict[tuple[str, float, float], list[str]] = {}
+    for cli in clis:
+        groups.setdefault((cli["how"], cli["seconds"], cli["if_built_seconds"]), []).append(cli["version"])
+    parts = []
+    for (how, seconds, if_built), versions in groups.items():
+        each = " each" if len(versions) > 1 else ""
+        more = (f", else a build ~{if_built:.0f} s" if how == "download"
+                else ", next to a built release" if seconds < if_built else "")
+        parts.append(f"{', '.join(versions)} ({how} ~{seconds:.0f} s{each}{more})")
+    return "; ".join(parts)
 
 
 def _next_to_a_built_one(source: BindgenSource, built: set[str]) -> bool:

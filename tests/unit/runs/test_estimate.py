@@ -34,7 +34,7 @@ def test_a_download_counts_as_a_build_in_at_most(home: Path, monkeypatch: pytest
         ("download", prebuilt.DOWNLOAD_SECONDS, readiness.CLI_BUILD_SECONDS)] * 2
     builds_minus_downloads = 2 * (readiness.CLI_BUILD_SECONDS - prebuilt.DOWNLOAD_SECONDS)
     assert dry.seconds_at_most - dry.seconds_expected >= builds_minus_downloads
-    assert (f"0.2.93 (download ~10 s, else a build ~{readiness.CLI_BUILD_SECONDS:.0f} s)"
+    assert (f"CLIs to get: 0.2.93, 0.2.95 (download ~10 s each, else a build ~{readiness.CLI_BUILD_SECONDS:.0f} s)"
             in "\n".join(dry.lines()))
     matrix = plan("matrix", jobs=2)
     assert matrix.seconds_at_most - matrix.seconds_expected == pytest.approx(builds_minus_downloads / 2)
@@ -62,5 +62,6 @@ def test_a_release_next_to_a_built_one_is_expected_to_build_faster(home: Path) -
     dry = plan("matrix")
     assert [(c["version"], c["seconds"], c["if_built_seconds"]) for c in dry.clis] == [
         ("0.2.93", 100.0 * estimate.NEIGHBOUR_BUILD_FACTOR, 100.0), ("0.2.95", 100.0, 100.0)]
-    assert "0.2.93 (build ~25 s, next to a built release)" in "\n".join(dry.lines())
+    assert "CLIs to get: 0.2.93 (build ~25 s, next to a built release); 0.2.95 (build ~100 s)" in "\n".join(
+        dry.lines())
     assert dry.seconds_at_most - dry.seconds_expected == pytest.approx(75.0)
