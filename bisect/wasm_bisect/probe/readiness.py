@@ -31,7 +31,7 @@ from wasm_bisect.probe import hosttools, rustflags, slots
 from wasm_bisect.store import Store
 
 # A wasm-bindgen CLI build on 2 cores, until this machine has recorded its own: between a first build into an empty
-# target slot (77 to 141 s) and one next to a built release (40 to 53 s) in the cold demo runs of
+# target slot (76 to 141 s) and a later one that reuses a slot (9 to 54 s) in the four cold demo runs of
 # benchmarks/results/cold.json (2026-12-07, an idle machine).
 CLI_BUILD_SECONDS = 90.0
 TOOLCHAIN_SECONDS = 60.0  # a debian: toolchain: download, unpack, maybe a wasm32 std build
