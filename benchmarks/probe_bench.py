@@ -210,7 +210,8 @@ def main(argv: list[str]) -> None:
     print(f"| warm probe, tool vs raw wasm-pack+node (median of {ov['rounds']}) | {ov['tool_median']} s vs "
           f"{ov['raw_median']} s: overhead {100 * ov['overhead_ratio']:.1f}% | <= 3% |")
     print(f"| re-run of a finished bisect | {ca['rerun_seconds']} s, {ca['rerun_builds']} builds | < 2 s, 0 builds |")
-    print(f"| matrix 2x2x2 throughput, -j2 vs -j1 (median, cells stage) | {pa['j2_cells_median']} s vs "
+    shape = "1x2x1 (smoke)" if args.smoke else "2x2x2"
+    print(f"| matrix {shape} throughput, -j2 vs -j1 (median, cells stage) | {pa['j2_cells_median']} s vs "
           f"{pa['j1_cells_median']} s: {pa['cells_speedup']}x | >= 1.6x |")
     print(f"| same, whole command (start-up ~1 s included) | {pa['j2_median']} s vs {pa['j1_median']} s: "
           f"{pa['speedup']}x | (measured) |")
