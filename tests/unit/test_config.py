@@ -312,3 +312,20 @@ def test_tools_source_from_flag_config_and_defaults(tmp_path: Path) -> None:
     path.write_text('tools = "download"\n')
     with pytest.raises(ConfigError, match="tools must be one of auto, prebuilt, source"):
         config.load(path)
+
+
+def test_config_file_keys_and_flag_fields_do_not_drift() -> None:
+    """`Config` (what a file says) and `Flags` with its two bundles (what flags say) list the same settings from two
+    sources: a key added to one and not the other would be settable one way only. The differences are named."""
+    import dataclasses
+
+    from wasm_bisect import config
+    from wasm_bisect.domain.options import CheckOverrides, ProjectFlags
+
+    def names(cls: type) -> set[str]:
+        return {f.name for f in dataclasses.fields(cls)}
+
+    from_file = names(config.Config) - {"source"}  # where the file was found, not a setting
+    from_flags = (names(config.Flags) - {"project", "checks"}) | names(ProjectFlags) | names(CheckOverrides)
+    # `--browser-path RUNTIME=PATH` items become the file's `[browser_paths]` table.
+    assert from_file - {"browser_paths"} == from_flags - {"browser_path"}
