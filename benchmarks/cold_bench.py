@@ -40,11 +40,15 @@ from typing import Any
 
 import results_file
 
+try:
+    from wasm_bisect.util import paths
+except ImportError:  # not installed: use the checkout
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bisect"))
+    from wasm_bisect.util import paths
+
 ROOT = Path(__file__).resolve().parents[1]
 ANSWER = re.compile(r"rustc (?:debian:|rustup:)?(\d[\w.-]*) \+ wasm-bindgen (\d[\w.-]*)")
-# The smallest grid with an answer: 1.63 needs no wasm32 std build, and its first bad pair is reference-types on.
-SMOKE_ARGS = ["bisect", "--template", "vec-of-structs", "--rustc", "debian:1.63.0", "--bindgen", "0.2.93,0.2.95",
-              "--reference-types", "on"]
+SMOKE_ARGS = results_file.SMOKE_BISECT
 
 
 def demo_args(checkout: Path) -> list[str]:
@@ -135,9 +139,8 @@ def breakdown(homes: Homes) -> dict[str, Any]:
         data = json.loads(manifest.read_text())
         toolchains[data.get("spec", manifest.parent.name)] = data.get("timings", {})
     tools = {}
-    for manifest in sorted((homes.home / "tools").glob("*/*/tool.json")):
-        if (homes.home / "tools").is_symlink():
-            break  # the machine's tools (smoke): not built by this run
+    built_here = not (homes.home / "tools").is_symlink()  # linked (smoke): the machine's, not built by this run
+    for manifest in sorted((homes.home / "tools").glob("*/*/tool.json")) if built_here else []:
         data = json.loads(manifest.read_text())
         tools[f"{data.get('name')} {data.get('ident')}"] = data.get("build_seconds")
     log = subprocess.run([sys.executable, "-m", "wasm_bisect", "log", "--json", *homes.store_args()],
@@ -164,7 +167,7 @@ def fresh_homes(scratch: Path, name: str, checkout: Path, *, link_tools: bool) -
     homes.home.mkdir()
     homes.cargo_home.mkdir()
     if link_tools:  # smoke: the machine's built CLIs and wasm-pack, so no tool is built
-        from_machine = Path(os.environ.get("WASM_BISECT_HOME", Path.home() / ".cache" / "wasm-bisect")) / "tools"
+        from_machine = paths.home() / "tools"  # read by this checkout's code, as the tool finds its home
         if not from_machine.is_dir():
             raise SystemExit(f"--smoke links the machine's built tools, and {from_machine} does not exist")
         (homes.home / "tools").symlink_to(from_machine)

@@ -31,8 +31,6 @@ import results_file
 
 ARGS = ["bisect", "--template", "vec-of-structs", "--rustc", "debian:1.63.0,debian:1.96.0",
         "--bindgen", "0.2.92..0.2.99", "--reference-types", "both", "--json", "-q"]
-SMOKE_ARGS = ["bisect", "--template", "vec-of-structs", "--rustc", "debian:1.63.0", "--bindgen", "0.2.93,0.2.95",
-              "--reference-types", "on", "--json", "-q"]
 SHARED = ("toolchains", "tools", "downloads", "vendor", "lock-cache", "index", "locks")
 
 
@@ -63,11 +61,10 @@ def once(jobs: int, args: list[str]) -> dict[str, Any]:
 
 
 def main(argv: list[str]) -> int:
-    jobs = int(argv[argv.index("--jobs") + 1]) if "--jobs" in argv else 2
-    if "--jobs" in argv:
-        argv = argv[:argv.index("--jobs")] + argv[argv.index("--jobs") + 2:]
-    args = results_file.arguments("jobs", argv, rounds=1)
-    rounds, grid = args.rounds, SMOKE_ARGS if args.smoke else ARGS
+    options, rest = results_file.own_options(argv, ("--jobs",))
+    jobs = int(options.get("--jobs", "2"))
+    args = results_file.arguments("jobs", rest, rounds=1)
+    rounds, grid = args.rounds, [*results_file.SMOKE_BISECT, "--json", "-q"] if args.smoke else ARGS
     load_before = Path("/proc/loadavg").read_text().split()[0]
     runs = []
     for i in range(rounds):

@@ -51,6 +51,10 @@ def append_run(name: str, figures: dict[str, float | int | bool], details: dict[
     return target
 
 
+# The smallest real grid with an answer, for smoke runs: 1.63 needs no wasm32 std build, and its first bad pair is
+# reference-types on (0.2.95).
+SMOKE_BISECT = ["bisect", "--template", "vec-of-structs", "--rustc", "debian:1.63.0", "--bindgen", "0.2.93,0.2.95",
+                "--reference-types", "on"]
 SMOKE_HELP = "one round on the smallest grid; check that every figure can be computed; write nothing"
 
 
@@ -72,6 +76,17 @@ def arguments(name: str, argv: list[str], *, rounds: int | None = None, grids: i
     if grids is not None and args.smoke:
         args.grids = 1
     return args
+
+
+def own_options(argv: list[str], names: tuple[str, ...]) -> tuple[dict[str, str], list[str]]:
+    """A script's own `--name VALUE` options (`names`) and the rest of argv, for `arguments`."""
+    found, rest, items = {}, [], iter(argv)
+    for item in items:
+        if item in names:
+            found[item] = next(items, "")
+        else:
+            rest.append(item)
+    return found, rest
 
 
 def check_figures(name: str, figures: dict[str, float | int | bool]) -> None:

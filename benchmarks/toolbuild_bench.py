@@ -52,10 +52,6 @@ PROFILES: dict[str, dict[str, str]] = {
 }
 
 
-def arg(argv: list[str], name: str, default: str) -> str:
-    return argv[argv.index(name) + 1] if name in argv else default
-
-
 def build(version: str, target: Path, profile: dict[str, str], root: Path) -> float:
     """Build the CLI into `root` with `target` as the cargo target dir; seconds spent (crates already fetched)."""
     env = toolcache.host_build_env(target_dir=target)
@@ -114,19 +110,8 @@ def run_time(cli: Path, module: Path, reps: int, scratch: Path) -> float:
     return round(statistics.median(times), 3)
 
 
-def own_options(argv: list[str]) -> tuple[dict[str, str], list[str]]:
-    """--version/--neighbour/--reps and their values, and the rest of argv (for results_file.arguments)."""
-    found, rest, args = {}, [], iter(argv)
-    for item in args:
-        if item in ("--version", "--neighbour", "--reps"):
-            found[item] = next(args, "")
-        else:
-            rest.append(item)
-    return found, rest
-
-
 def main(argv: list[str]) -> int:
-    options, rest = own_options(argv)
+    options, rest = results_file.own_options(argv, ("--version", "--neighbour", "--reps"))
     args = results_file.arguments("toolbuild", rest)
     version, neighbour = options.get("--version", "0.2.99"), options.get("--neighbour", "0.2.98")
     reps = int(options.get("--reps", "7"))

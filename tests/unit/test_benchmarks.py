@@ -86,16 +86,16 @@ def test_ci_runs_every_benchmark_script_in_smoke_mode() -> None:
         assert "smoke=args.smoke" in source, f"{name} records without the smoke switch"
 
 
-@pytest.mark.parametrize(("name", "argv", "expected"), [
-    ("jobs_bench", ["jobs_bench.py", "--jobs", "3", "--smoke"], None),
+@pytest.mark.parametrize(("name", "argv", "names", "expected"), [
+    ("jobs_bench", ["jobs_bench.py", "--jobs", "3", "--smoke"], ("--jobs",),
+     ({"--jobs": "3"}, ["jobs_bench.py", "--smoke"])),
     ("toolbuild_bench", ["toolbuild_bench.py", "out.json", "--version", "0.2.98", "--reps", "2", "--smoke"],
+     ("--version", "--neighbour", "--reps"),
      ({"--version": "0.2.98", "--reps": "2"}, ["toolbuild_bench.py", "out.json", "--smoke"])),
 ])
-def test_real_benchmarks_own_options_leave_the_common_line(name: str, argv: list[str], expected: object,
+def test_real_benchmarks_own_options_leave_the_common_line(name: str, argv: list[str], names: tuple[str, ...],
+                                                            expected: tuple[dict[str, str], list[str]],
                                                             bench: object) -> None:
-    module = bench(name)  # type: ignore[operator]
-    if expected is not None:
-        assert module.own_options(argv) == expected
     results_file = bench("results_file")  # type: ignore[operator]
-    rest = expected[1] if expected is not None else ["jobs_bench.py", "--smoke"]  # type: ignore[index]
-    assert results_file.arguments(name.removesuffix("_bench"), rest).smoke
+    assert results_file.own_options(argv, names) == expected
+    assert results_file.arguments(name.removesuffix("_bench"), expected[1]).smoke

@@ -188,8 +188,9 @@ def _slot_builds(slot: int, host: str = DEFAULT) -> list[str]:
         return []
 
 
-def _distance(ident: str, built: list[str]) -> float:
-    """How far `ident` is from the nearest release built in a slot (neighbours share most dependencies)."""
+def release_distance(ident: str, built: list[str]) -> float:
+    """How far `ident` is from the nearest release in `built` (a slot's or the machine's builds): releases apart in
+    the same major.minor; neighbours share most dependencies."""
     if not built:
         return float("inf")
     if not is_exact_version(ident):
@@ -208,7 +209,7 @@ def build_slot(ident: str, host: str = DEFAULT) -> Iterator[Path]:
     existing = sorted(0 if p.name == base else int(p.name.removeprefix(base + "-"))
                       for p in paths.tools_dir().glob(f"{base}*")
                       if p.is_dir() and (p.name == base or p.name.removeprefix(base + "-").isdigit()))
-    order = sorted(existing, key=lambda slot: (_distance(ident, _slot_builds(slot, host)), slot))
+    order = sorted(existing, key=lambda slot: (release_distance(ident, _slot_builds(slot, host)), slot))
     lock_base = "tool-target" if host == DEFAULT else f"tool-{base}"
     # After the existing slots, new ones: another build may have just taken the one we would create.
     for slot in itertools.chain(order, itertools.count(max(existing, default=-1) + 1)):

@@ -210,13 +210,9 @@ class Readiness:
         """Seconds to build the variant's wasm-bindgen CLI (0 when cached), with the older host toolchain it
         needs when the default one refuses it and none that fits is provisioned."""
         source = variant.bindgen
-        if source.kind != "crates":
-            return self.cli_seconds
-        if source.version in self.cli_built:
-            return 0.0
-        if self.prebuilt_allowed(source.version):
+        if source.kind == "crates" and source.version not in self.cli_built and self.prebuilt_allowed(source.version):
             return self.times.download  # a published binary: no build, no host toolchain
-        return self.cli_seconds + self.host_seconds(source.version)
+        return self.cli_built_from_source(variant)
 
     def cli_built_from_source(self, variant: Variant) -> float:
         """`cli` when no published binary can be had: what `--tools auto` spends when the download fails (a

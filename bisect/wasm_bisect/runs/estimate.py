@@ -11,10 +11,10 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from wasm_bisect.bindgen import toolcache
 from wasm_bisect.domain.compat import untestable_reason
 from wasm_bisect.domain.grid import Grid
-from wasm_bisect.domain.model import BindgenSource, Variant
-from wasm_bisect.domain.versions import bindgen_key, is_exact_version
+from wasm_bisect.domain.model import Variant
 from wasm_bisect.probe.readiness import Readiness
 from wasm_bisect.probe.reproducer import Reproducer
 from wasm_bisect.store import Store
@@ -93,15 +93,6 @@ def _cli_lines(clis: list[dict[str, Any]]) -> str:
     return "; ".join(parts)
 
 
-def _next_to_a_built_one(source: BindgenSource, built: set[str]) -> bool:
-    """Whether the release before or after `source` (same major.minor) has a built CLI on this machine."""
-    if source.kind != "crates" or not is_exact_version(source.version):
-        return False
-    key = bindgen_key(source.version)
-    return any(is_exact_version(b) and bindgen_key(b).release[:2] == key.release[:2]
-               and abs(bindgen_key(b).micro - key.micro) == 1 for b in built)
-
-
 def _stored(store: Store | None, reproducer: Reproducer, cells: list[Variant]) -> int:
     if store is None:
         return 0
@@ -127,7 +118,8 @@ def estimate(*, command: str, grid: Grid, reproducer: Reproducer, store: Store |
         seconds, if_built = ready.cli(variant), ready.cli_built_from_source(variant)
         how = "cached" if seconds == 0 else ("download" if b.kind == "crates" and ready.prebuilt_allowed(b.version)
                                              else "build")
-        if how == "build" and _next_to_a_built_one(b, ready.cli_built):
+        next_to_built = b.kind == "crates" and toolcache.release_distance(b.version, sorted(ready.cli_built)) == 1
+        if how == "build" and next_to_built:
             seconds *= NEIGHBOUR_BUILD_FACTOR  # expected; if_built keeps the whole build for "at most"
         clis.append({"version": b.label(), "ready": seconds == 0, "how": how, "seconds": round(seconds, 1),
                      "if_built_seconds": round(if_built, 1)})
