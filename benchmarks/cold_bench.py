@@ -208,7 +208,7 @@ def archive(ref: str, into: Path) -> Path:
     """`git archive REF` of this repository, unpacked: the older code, run as it was."""
     into.mkdir()
     tar = subprocess.run(["git", "-C", str(ROOT), "archive", "--format=tar", ref], capture_output=True, check=False)
-    if tar.returncode != 0:
+    if not ref or tar.returncode != 0:
         raise SystemExit(f"--before {ref}: {tar.stderr.decode(errors='replace').strip()}")
     subprocess.run(["tar", "-x", "-C", str(into)], input=tar.stdout, check=True)
     return into
@@ -217,15 +217,17 @@ def archive(ref: str, into: Path) -> Path:
 def main(argv: list[str]) -> int:
     extra = argv[argv.index("--") + 1:] if "--" in argv else []
     own = argv[:argv.index("--")] if "--" in argv else argv
-    before = own[own.index("--before") + 1] if "--before" in own else None
-    if before is not None:
-        own = [a for a in own if a not in ("--before", before)]
+    options, own = results_file.own_options(own, ("--before",))
+    before = options.get("--before")
     keep = "--keep" in own
     args = results_file.arguments("cold", [a for a in own if a != "--keep"])
     demo = (SMOKE_ARGS if args.smoke else demo_args(ROOT)) + extra
     scratch = Path(tempfile.mkdtemp(prefix="cold-bench-"))
     print(f"cold bench in {scratch}: {' '.join(demo)}" + (f"; before: {before}" if before else ""), flush=True)
     try:
+        # The older code first: a ref that does not exist fails before minutes of builds, not after them.
+        old = archive(before, scratch / "before-src") if before is not None else None
+        old_args = (SMOKE_ARGS if args.smoke else demo_args(old)) + extra if old is not None else []
         after = fresh_homes(scratch, "after", ROOT, link_tools=args.smoke)
         cold_run, cold_plan = cold(after, demo, "cold")
         assert cold_plan is not None
@@ -236,9 +238,7 @@ def main(argv: list[str]) -> int:
         warm_run = wasm_bisect(warm, demo, "warm")
         warm_run.parts = breakdown(warm)
         runs = [cold_run, warm_run]
-        if before is not None:
-            old = archive(before, scratch / "before-src")
-            old_args = (SMOKE_ARGS if args.smoke else demo_args(old)) + extra
+        if old is not None:
             before_run, _ = cold(fresh_homes(scratch, "before", old, link_tools=args.smoke), old_args, "before")
             runs.append(before_run)
     finally:
